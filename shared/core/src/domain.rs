@@ -1,0 +1,311 @@
+//! The records Jarvis keeps. Every one carries the tenant it belongs to; stores
+//! key every read and write by it.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::fmt;
+
+/// The owner of a piece of data. On AWS it is the Cognito `sub`; locally the
+/// tenant a bearer token was issued for.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct TenantId(String);
+
+impl TenantId {
+    /// Longest tenant id accepted.
+    pub const MAX_LEN: usize = 128;
+
+    /// A tenant id: 1..=128 characters of `[A-Za-z0-9._-]` (a Cognito `sub` is a UUID).
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let ok = !raw.is_empty()
+            && raw.len() <= Self::MAX_LEN
+            && raw
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+            && !raw.starts_with('.');
+        if ok {
+            Ok(Self(raw.to_owned()))
+        } else {
+            Err(format!(
+                "tenant id must be 1-{} characters of letters, digits, '-', '_' or '.', not starting with '.'",
+                Self::MAX_LEN
+            ))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for TenantId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A document's id: derived from its tenant and the object key it came from, so
+/// the same object always maps to the same document (idempotency by construction).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct DocumentId(String);
+
+impl DocumentId {
+    pub fn for_object(tenant: &TenantId, bucket: &str, key: &str) -> Self {
+        let mut h = Sha256::new();
+        h.update(tenant.as_str().as_bytes());
+        h.update([0]);
+        h.update(bucket.as_bytes());
+        h.update([0]);
+        h.update(key.as_bytes());
+        Self(format!("doc_{}", &hex::encode(h.finalize())[..24]))
+    }
+
+    /// Accepts ids as this type prints them (`doc_` + 24 hex digits).
+    pub fn parse(raw: &str) -> Option<Self> {
+        let hex_part = raw.strip_prefix("doc_")?;
+        (hex_part.len() == 24 && hex_part.bytes().all(|b| b.is_ascii_hexdigit()))
+            .then(|| Self(raw.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for DocumentId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Where a document is in the pipeline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DocumentStatus {
+    /// Accepted; a pipeline run is (or will be) started.
+    Queued,
+    /// A pipeline step is working on it.
+    Processing,
+    /// Searchable.
+    Indexed,
+    /// The pipeline gave up; `status_reason` says why.
+    Failed,
+    /// Kept, but not searchable here because an extractor is missing (for
+    /// example no OCR engine installed); `status_reason` names it.
+    Skipped,
+}
+
+impl DocumentStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Queued => "queued",
+            Self::Processing => "processing",
+            Self::Indexed => "indexed",
+            Self::Failed => "failed",
+            Self::Skipped => "skipped",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        Some(match raw {
+            "queued" => Self::Queued,
+            "processing" => Self::Processing,
+            "indexed" => Self::Indexed,
+            "failed" => Self::Failed,
+            "skipped" => Self::Skipped,
+            _ => return None,
+        })
+    }
+
+    /// Whether a pipeline run has finished with this status.
+    pub fn is_terminal(self) -> bool {
+        matches!(self, Self::Indexed | Self::Failed | Self::Skipped)
+    }
+}
+
+/// A file or mail Jarvis ingested.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Document {
+    pub id: DocumentId,
+    pub tenant_id: TenantId,
+    pub title: String,
+    /// Where the original lives.
+    pub source: ObjectRef,
+    pub content_type: String,
+    pub status: DocumentStatus,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status_reason: Option<String>,
+    pub chunk_count: u32,
+    /// The mail a document was attached to, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parent_id: Option<DocumentId>,
+    /// Other keys whose content was identical and so were folded into this document.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub aliases: Vec<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A pointer to an object in a blob store (an S3 object on AWS).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ObjectRef {
+    pub bucket: String,
+    pub key: String,
+    /// Content fingerprint (S3 ETag; locally the SHA-256 of the bytes).
+    #[serde(default)]
+    pub etag: String,
+    #[serde(default)]
+    pub size: u64,
+}
+
+/// Kinds of personal data the PII detector flags.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PiiKind {
+    Email,
+    Phone,
+    CardNumber,
+    Iban,
+    NationalId,
+}
+
+impl PiiKind {
+    /// The placeholder written in place of a redacted value.
+    pub fn placeholder(self) -> &'static str {
+        match self {
+            Self::Email => "[EMAIL]",
+            Self::Phone => "[PHONE]",
+            Self::CardNumber => "[CARD_NUMBER]",
+            Self::Iban => "[IBAN]",
+            Self::NationalId => "[NATIONAL_ID]",
+        }
+    }
+}
+
+/// A searchable piece of a document, with what a citation needs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Chunk {
+    /// `{document_id}:{ordinal}`.
+    pub id: String,
+    pub tenant_id: TenantId,
+    pub document_id: DocumentId,
+    pub ordinal: u32,
+    pub title: String,
+    pub text: String,
+    /// Heading path, e.g. "Setup > Install".
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub section: Option<String>,
+    /// 1-based page number, for paged formats.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub page: Option<u32>,
+    pub token_count: u32,
+    /// PII kinds found in this chunk (before any redaction).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pii: Vec<PiiKind>,
+    /// Where the document came from: "inbox", "upload", "email", "attachment".
+    pub source: String,
+    pub content_type: String,
+    pub created_at: DateTime<Utc>,
+}
+
+impl Chunk {
+    pub fn id_for(document_id: &DocumentId, ordinal: u32) -> String {
+        format!("{document_id}:{ordinal}")
+    }
+}
+
+/// A to-do item.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Task {
+    pub id: String,
+    pub tenant_id: TenantId,
+    pub title: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub due: Option<DateTime<Utc>>,
+    pub done: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+/// When a reminder fires.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ReminderSchedule {
+    /// Once, at an instant.
+    At { at: DateTime<Utc> },
+    /// Recurring, by a cron expression evaluated in `time_zone`.
+    Cron { expression: String, time_zone: String },
+}
+
+/// Something to tell the user at a time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Reminder {
+    pub id: String,
+    pub tenant_id: TenantId,
+    pub text: String,
+    pub schedule: ReminderSchedule,
+    pub fired_at: Option<DateTime<Utc>>,
+    pub cancelled: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Who said a conversation turn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    User,
+    Assistant,
+}
+
+/// One turn of a conversation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Turn {
+    pub role: Role,
+    pub text: String,
+    pub at: DateTime<Utc>,
+}
+
+/// A chat history.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Conversation {
+    pub id: String,
+    pub tenant_id: TenantId,
+    pub turns: Vec<Turn>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A fact distilled from conversations, retrievable by chat.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Memory {
+    pub id: String,
+    pub tenant_id: TenantId,
+    pub text: String,
+    pub source_conversation_ids: Vec<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tenant_ids_reject_path_tricks_and_empties() {
+        assert!(TenantId::parse("alice").is_ok());
+        assert!(TenantId::parse("3f1c-uuid_like.v2").is_ok());
+        for bad in ["", "../etc", "a/b", ".hidden", "sp ace", &"x".repeat(129)] {
+            assert!(TenantId::parse(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn document_ids_are_stable_per_object_and_differ_by_tenant() {
+        let a = TenantId::parse("a").unwrap();
+        let b = TenantId::parse("b").unwrap();
+        let id = DocumentId::for_object(&a, "raw", "a/x.md");
+        assert_eq!(id, DocumentId::for_object(&a, "raw", "a/x.md"));
+        assert_ne!(id, DocumentId::for_object(&b, "raw", "a/x.md"));
+        assert_eq!(DocumentId::parse(id.as_str()), Some(id));
+        assert_eq!(DocumentId::parse("doc_xyz"), None);
+    }
+}

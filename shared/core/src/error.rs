@@ -1,0 +1,180 @@
+//! Error types, one per layer: [`PortError`] from adapters, [`StepError`] from
+//! pipeline steps, [`ApiError`] at the HTTP edge (mapped to a status and a JSON body).
+
+use serde::Serialize;
+use std::error::Error as StdError;
+
+type Source = Box<dyn StdError + Send + Sync>;
+
+/// What an adapter (a port implementation) can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum PortError {
+    #[error("not found: {0}")]
+    NotFound(String),
+    /// A conditional write lost (status transition, execution name taken, …).
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// The request itself is unacceptable; retrying will not help.
+    #[error("invalid: {0}")]
+    Invalid(String),
+    /// A capability this deployment lacks (e.g. no OCR engine installed).
+    #[error("{what} is not available: {hint}")]
+    Unavailable { what: String, hint: String },
+    /// Worth retrying (throttling, timeouts, a busy database).
+    #[error("{backend}: temporary failure: {message}")]
+    Transient {
+        backend: &'static str,
+        message: String,
+        #[source]
+        source: Option<Source>,
+    },
+    /// Anything else from the backend.
+    #[error("{backend}: {message}")]
+    Backend {
+        backend: &'static str,
+        message: String,
+        #[source]
+        source: Option<Source>,
+    },
+}
+
+impl PortError {
+    pub fn backend(backend: &'static str, err: impl StdError + Send + Sync + 'static) -> Self {
+        Self::Backend { backend, message: err.to_string(), source: Some(Box::new(err)) }
+    }
+
+    pub fn transient(backend: &'static str, err: impl StdError + Send + Sync + 'static) -> Self {
+        Self::Transient { backend, message: err.to_string(), source: Some(Box::new(err)) }
+    }
+
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, Self::Transient { .. })
+    }
+}
+
+/// What a pipeline step can fail with. The step's `Catch` turns the first two
+/// into a document status; `Port` errors that are transient are retried first.
+#[derive(Debug, thiserror::Error)]
+pub enum StepError {
+    /// The input can never succeed (empty, too large, corrupt, unsupported).
+    #[error("{0}")]
+    Rejected(String),
+    /// The document is fine but this deployment cannot extract it.
+    #[error("{0}")]
+    Unavailable(String),
+    #[error(transparent)]
+    Port(#[from] PortError),
+}
+
+impl StepError {
+    /// The Step Functions error name this maps to (`Catch`/`Retry` match on it).
+    pub fn error_name(&self) -> &'static str {
+        match self {
+            Self::Rejected(_) => "Jarvis.Rejected",
+            Self::Unavailable(_) => "Jarvis.ExtractorUnavailable",
+            Self::Port(PortError::Unavailable { .. }) => "Jarvis.ExtractorUnavailable",
+            Self::Port(p) if p.is_retryable() => "Jarvis.Transient",
+            Self::Port(_) => "Jarvis.Failed",
+        }
+    }
+
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, Self::Port(p) if p.is_retryable())
+    }
+}
+
+/// The JSON error body every API answers with: `{"error": {"code", "message"}}`.
+#[derive(Debug, Serialize)]
+pub struct ErrorBody<'a> {
+    pub error: ErrorDetail<'a>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ErrorDetail<'a> {
+    pub code: &'a str,
+    pub message: String,
+}
+
+/// An API failure, mapped to an HTTP status at the edge.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("missing or invalid credentials")]
+    Unauthorized,
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    PayloadTooLarge(String),
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    /// Not the caller's fault; the body says only that, the log says more.
+    #[error("internal error")]
+    Internal(#[source] PortError),
+}
+
+impl ApiError {
+    pub fn status(&self) -> u16 {
+        match self {
+            Self::BadRequest(_) => 400,
+            Self::Unauthorized => 401,
+            Self::NotFound(_) => 404,
+            Self::PayloadTooLarge(_) => 413,
+            Self::UnsupportedMediaType(_) => 415,
+            Self::Internal(_) => 500,
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::BadRequest(_) => "bad_request",
+            Self::Unauthorized => "unauthorized",
+            Self::NotFound(_) => "not_found",
+            Self::PayloadTooLarge(_) => "payload_too_large",
+            Self::UnsupportedMediaType(_) => "unsupported_media_type",
+            Self::Internal(_) => "internal",
+        }
+    }
+
+    /// The response body. Internal errors never leak their source.
+    pub fn body(&self) -> String {
+        let body = ErrorBody { error: ErrorDetail { code: self.code(), message: self.to_string() } };
+        serde_json::to_string(&body).unwrap_or_else(|_| r#"{"error":{"code":"internal","message":"internal error"}}"#.into())
+    }
+}
+
+impl From<PortError> for ApiError {
+    fn from(e: PortError) -> Self {
+        match e {
+            PortError::NotFound(what) => Self::NotFound(what),
+            PortError::Invalid(msg) => Self::BadRequest(msg),
+            other => Self::Internal(other),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn internal_errors_do_not_leak_their_source_into_the_body() {
+        let e = ApiError::from(PortError::Backend {
+            backend: "sqlite",
+            message: "disk I/O error at /secret/path".into(),
+            source: None,
+        });
+        assert_eq!(e.status(), 500);
+        assert!(!e.body().contains("secret"));
+        let v: serde_json::Value = serde_json::from_str(&e.body()).unwrap();
+        assert_eq!(v["error"]["code"], "internal");
+    }
+
+    #[test]
+    fn step_errors_name_their_retry_class() {
+        let t = StepError::Port(PortError::Transient { backend: "x", message: "busy".into(), source: None });
+        assert!(t.is_retryable());
+        assert_eq!(t.error_name(), "Jarvis.Transient");
+        assert!(!StepError::Rejected("empty".into()).is_retryable());
+    }
+}

@@ -1,0 +1,36 @@
+//! Jarvis core: everything the functions share that does not talk to the outside world.
+//!
+//! Map of the crate:
+//! - [`domain`]: the records Jarvis keeps — documents, chunks, tasks, reminders,
+//!   conversations, memories — each carrying its tenant id.
+//! - [`content`]: the structured form of an extracted document (blocks with
+//!   headings, pages, PII flags) that extractors produce and the chunker reads.
+//! - [`ports`]: one narrow async trait per capability (blob store, metadata store,
+//!   queue, workflow starter, search index, embedder, image analyzer, transcriber,
+//!   PII detector, notifier, scheduler, mailer, chat model). Adapters live in
+//!   `jarvis-local` (embedded) and, later, an AWS adapter crate.
+//! - [`pipeline`]: the state passed between pipeline steps, routing by content
+//!   type, blob key layout and execution names.
+//! - [`ingest_event`]: the S3 "Object Created" event as EventBridge delivers it
+//!   into SQS, built and parsed.
+//! - [`chunking`], [`fusion`], [`pii`]: pure logic.
+//! - [`search`]: the search request (validated) and hit types.
+//! - [`config`]: typed configuration, loaded once; every environment variable is named there.
+//! - [`error`]: the error enum per layer.
+//! - [`telemetry`]: tracing setup (JSON logs, `RUST_LOG`-style filter).
+
+pub mod chunking;
+pub mod config;
+pub mod content;
+pub mod domain;
+pub mod error;
+pub mod fusion;
+pub mod ingest_event;
+pub mod pii;
+pub mod pipeline;
+pub mod ports;
+pub mod search;
+pub mod telemetry;
+
+pub use domain::{DocumentId, TenantId};
+pub use error::{ApiError, PortError, StepError};

@@ -1,0 +1,329 @@
+//! The pipeline's shared vocabulary: the state each step receives and returns
+//! (pointers to blobs, never large payloads — Step Functions caps state at 256 KB),
+//! routing by content type, the blob key layout and execution names.
+
+use crate::domain::{DocumentId, ObjectRef, TenantId};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// The state passed from step to step (the Step Functions execution input, grown
+/// by each step's `ResultPath`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PipelineState {
+    pub tenant_id: TenantId,
+    pub document_id: DocumentId,
+    /// The original object.
+    pub source: ObjectRef,
+    pub content_type: String,
+    /// How the document arrived ("inbox", "upload", "attachment", "email").
+    pub origin: String,
+    /// The extracted document (JSON [`crate::content::ExtractedDocument`]) in the curated store.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extracted: Option<ObjectRef>,
+    /// The chunks (JSON array of [`crate::domain::Chunk`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chunks: Option<ObjectRef>,
+    /// The embeddings, one vector per chunk, in [`crate::pipeline::encode_vectors`] form.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub embeddings: Option<ObjectRef>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chunk_count: Option<u32>,
+}
+
+/// The error a failed step leaves in the state for the `Catch` handler
+/// (Step Functions' `{"Error", "Cause"}`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepFailure {
+    #[serde(rename = "Error")]
+    pub error: String,
+    #[serde(rename = "Cause")]
+    pub cause: String,
+}
+
+/// Input of the `mark-failed` Catch target: the state plus the failure.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FailedState {
+    #[serde(flatten)]
+    pub state: PipelineState,
+    pub error: StepFailure,
+}
+
+/// Which extractor a document goes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Route {
+    /// Text, Markdown, HTML, JSON, PDF, DOCX: `extract-document`.
+    Document,
+    /// Images: `extract-image` (OCR + labels).
+    Image,
+    /// Audio and video: `extract-audio` (transcription).
+    Audio,
+    /// `.eml` mail: `parse-email`.
+    Email,
+}
+
+impl Route {
+    pub fn for_content_type(content_type: &str) -> Route {
+        let ct = content_type.split(';').next().unwrap_or("").trim();
+        if ct == "message/rfc822" {
+            Route::Email
+        } else if ct.starts_with("image/") {
+            Route::Image
+        } else if ct.starts_with("audio/") || ct.starts_with("video/") {
+            Route::Audio
+        } else {
+            Route::Document
+        }
+    }
+
+    /// The function crate that handles this route.
+    pub fn function_name(self) -> &'static str {
+        match self {
+            Route::Document => "extract-document",
+            Route::Image => "extract-image",
+            Route::Audio => "extract-audio",
+            Route::Email => "parse-email",
+        }
+    }
+}
+
+/// Content type from a file name (and, where the name says nothing, from the bytes).
+pub fn content_type_for(key: &str, head: &[u8]) -> String {
+    let ext = key.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase()).unwrap_or_default();
+    let by_ext = match ext.as_str() {
+        "txt" | "text" | "log" | "csv" => "text/plain",
+        "md" | "markdown" => "text/markdown",
+        "html" | "htm" => "text/html",
+        "json" => "application/json",
+        "pdf" => "application/pdf",
+        "docx" => "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        "eml" => "message/rfc822",
+        "png" => "image/png",
+        "jpg" | "jpeg" => "image/jpeg",
+        "gif" => "image/gif",
+        "tif" | "tiff" => "image/tiff",
+        "webp" => "image/webp",
+        "bmp" => "image/bmp",
+        "mp3" => "audio/mpeg",
+        "wav" => "audio/wav",
+        "m4a" => "audio/mp4",
+        "ogg" | "oga" => "audio/ogg",
+        "flac" => "audio/flac",
+        "mp4" => "video/mp4",
+        "mov" => "video/quicktime",
+        "webm" => "video/webm",
+        _ => "",
+    };
+    if !by_ext.is_empty() {
+        return by_ext.to_owned();
+    }
+    sniff(head).to_owned()
+}
+
+fn sniff(head: &[u8]) -> &'static str {
+    if head.starts_with(b"%PDF-") {
+        "application/pdf"
+    } else if head.starts_with(b"\x89PNG") {
+        "image/png"
+    } else if head.starts_with(b"\xff\xd8\xff") {
+        "image/jpeg"
+    } else if head.starts_with(b"PK\x03\x04") {
+        "application/zip"
+    } else if std::str::from_utf8(head).is_ok() || looks_like_text(head) {
+        "text/plain"
+    } else {
+        "application/octet-stream"
+    }
+}
+
+/// Whether bytes look like text: valid UTF-8 (allowing a cut multi-byte tail) and few control bytes.
+pub fn looks_like_text(bytes: &[u8]) -> bool {
+    let valid_up_to = match std::str::from_utf8(bytes) {
+        Ok(_) => bytes.len(),
+        Err(e) if e.error_len().is_none() => e.valid_up_to(),
+        Err(_) => return false,
+    };
+    let sample = &bytes[..valid_up_to];
+    let control = sample
+        .iter()
+        .filter(|&&b| b < 0x20 && !matches!(b, b'\n' | b'\r' | b'\t' | 0x0c))
+        .count();
+    control * 100 <= sample.len().max(1)
+}
+
+/// The Step Functions execution name for an object version: derived from
+/// bucket, key and ETag, so a redelivered event cannot start a second run, and
+/// a changed object (new ETag) starts a new one. At most 80 characters of `[0-9a-f-]`.
+pub fn execution_name(bucket: &str, key: &str, etag: &str) -> String {
+    let mut h = Sha256::new();
+    for part in [bucket, key, etag] {
+        h.update(part.as_bytes());
+        h.update([0]);
+    }
+    format!("ingest-{}", &hex::encode(h.finalize())[..64])
+}
+
+/// Where things live in the blob stores.
+pub mod keys {
+    use crate::domain::{DocumentId, TenantId};
+
+    /// Prefix in the inbox bucket that names a tenant folder: `@alice/notes.md`.
+    pub const TENANT_FOLDER_PREFIX: char = '@';
+
+    /// The tenant an object in the raw bucket belongs to: its first path segment.
+    pub fn tenant_of_raw_key(key: &str) -> Option<TenantId> {
+        let first = key.split('/').next()?;
+        TenantId::parse(first).ok().filter(|_| key.contains('/'))
+    }
+
+    /// The tenant of a file in the local inbox: `@name/…` folders name a tenant,
+    /// everything else belongs to the default tenant.
+    pub fn tenant_of_inbox_key(key: &str, default: &TenantId) -> Option<TenantId> {
+        match key.strip_prefix(TENANT_FOLDER_PREFIX) {
+            Some(rest) => {
+                let (tenant, file) = rest.split_once('/')?;
+                (!file.is_empty()).then_some(())?;
+                TenantId::parse(tenant).ok()
+            }
+            None => Some(default.clone()),
+        }
+    }
+
+    /// Raw key of an upload through the API.
+    pub fn upload(tenant: &TenantId, file_name: &str) -> String {
+        format!("{tenant}/uploads/{file_name}")
+    }
+
+    /// Raw key of a mail attachment.
+    pub fn attachment(tenant: &TenantId, parent: &DocumentId, index: usize, file_name: &str) -> String {
+        format!("{tenant}/attachments/{parent}/{index}-{file_name}")
+    }
+
+    /// Curated prefix of everything derived from a document.
+    pub fn curated_prefix(tenant: &TenantId, doc: &DocumentId) -> String {
+        format!("{tenant}/{doc}/")
+    }
+
+    pub fn extracted(tenant: &TenantId, doc: &DocumentId) -> String {
+        format!("{}extracted.json", curated_prefix(tenant, doc))
+    }
+
+    pub fn chunks(tenant: &TenantId, doc: &DocumentId) -> String {
+        format!("{}chunks.json", curated_prefix(tenant, doc))
+    }
+
+    pub fn embeddings(tenant: &TenantId, doc: &DocumentId) -> String {
+        format!("{}embeddings.f32", curated_prefix(tenant, doc))
+    }
+
+    /// The origin a raw key implies ("upload", "attachment", "email", "inbox").
+    pub fn origin_of(bucket_is_inbox: bool, key: &str) -> &'static str {
+        if bucket_is_inbox {
+            return "inbox";
+        }
+        match key.split('/').nth(1) {
+            Some("uploads") => "upload",
+            Some("attachments") => "attachment",
+            Some("mail") => "email",
+            _ => "upload",
+        }
+    }
+
+    /// A file name safe to use as the last key segment: no separators, no
+    /// control characters, not empty, at most 200 bytes.
+    pub fn sanitize_file_name(name: &str) -> Option<String> {
+        let base = name.rsplit(['/', '\\']).next().unwrap_or("");
+        let cleaned: String = base.chars().filter(|c| !c.is_control()).collect();
+        let cleaned = cleaned.trim().trim_start_matches('.').to_owned();
+        if cleaned.is_empty() {
+            return None;
+        }
+        let mut end = cleaned.len().min(200);
+        while !cleaned.is_char_boundary(end) {
+            end -= 1;
+        }
+        Some(cleaned[..end].to_owned())
+    }
+}
+
+/// Vectors as a blob: `u32 count, u32 dims` (little endian) then `count*dims` f32s.
+pub fn encode_vectors(vectors: &[Vec<f32>]) -> Vec<u8> {
+    let dims = vectors.first().map_or(0, Vec::len);
+    let mut out = Vec::with_capacity(8 + vectors.len() * dims * 4);
+    out.extend_from_slice(&(vectors.len() as u32).to_le_bytes());
+    out.extend_from_slice(&(dims as u32).to_le_bytes());
+    for v in vectors {
+        for x in v {
+            out.extend_from_slice(&x.to_le_bytes());
+        }
+    }
+    out
+}
+
+/// Inverse of [`encode_vectors`]; `None` when the blob is malformed.
+pub fn decode_vectors(bytes: &[u8]) -> Option<Vec<Vec<f32>>> {
+    let count = u32::from_le_bytes(bytes.get(0..4)?.try_into().ok()?) as usize;
+    let dims = u32::from_le_bytes(bytes.get(4..8)?.try_into().ok()?) as usize;
+    let body = bytes.get(8..)?;
+    if body.len() != count.checked_mul(dims)?.checked_mul(4)? {
+        return None;
+    }
+    let floats: Vec<f32> = body.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+    Some(if dims == 0 { vec![Vec::new(); count] } else { floats.chunks(dims).map(<[f32]>::to_vec).collect() })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes_follow_content_type() {
+        assert_eq!(Route::for_content_type("message/rfc822"), Route::Email);
+        assert_eq!(Route::for_content_type("image/png"), Route::Image);
+        assert_eq!(Route::for_content_type("audio/mpeg"), Route::Audio);
+        assert_eq!(Route::for_content_type("video/mp4"), Route::Audio);
+        assert_eq!(Route::for_content_type("application/pdf"), Route::Document);
+        assert_eq!(Route::for_content_type("text/html; charset=utf-8"), Route::Document);
+    }
+
+    #[test]
+    fn content_type_comes_from_extension_then_bytes() {
+        assert_eq!(content_type_for("a/Notes.MD", b""), "text/markdown");
+        assert_eq!(content_type_for("scan", b"%PDF-1.7"), "application/pdf");
+        assert_eq!(content_type_for("blob", &[0u8, 1, 2, 3, 0xff, 0xfe]), "application/octet-stream");
+        assert_eq!(content_type_for("readme", b"hello"), "text/plain");
+    }
+
+    #[test]
+    fn execution_names_change_with_the_etag_only() {
+        let a = execution_name("raw", "t/x.pdf", "e1");
+        assert_eq!(a, execution_name("raw", "t/x.pdf", "e1"));
+        assert_ne!(a, execution_name("raw", "t/x.pdf", "e2"));
+        assert!(a.len() <= 80);
+    }
+
+    #[test]
+    fn inbox_tenant_folders() {
+        let d = TenantId::parse("local").unwrap();
+        assert_eq!(keys::tenant_of_inbox_key("notes.md", &d), Some(d.clone()));
+        assert_eq!(keys::tenant_of_inbox_key("@bob/notes.md", &d).unwrap().as_str(), "bob");
+        assert_eq!(keys::tenant_of_inbox_key("@../x", &d), None);
+        assert_eq!(keys::tenant_of_raw_key("alice/uploads/a.md").unwrap().as_str(), "alice");
+        assert_eq!(keys::tenant_of_raw_key("nofolder"), None);
+    }
+
+    #[test]
+    fn vectors_round_trip_and_reject_truncation() {
+        let v = vec![vec![1.0, -2.5], vec![0.0, 3.25]];
+        let bytes = encode_vectors(&v);
+        assert_eq!(decode_vectors(&bytes), Some(v));
+        assert_eq!(decode_vectors(&bytes[..bytes.len() - 1]), None);
+    }
+
+    #[test]
+    fn file_names_are_sanitized() {
+        assert_eq!(keys::sanitize_file_name("../../etc/passwd").as_deref(), Some("passwd"));
+        assert_eq!(keys::sanitize_file_name("..").as_deref(), None);
+        assert_eq!(keys::sanitize_file_name("a\u{0}b.txt").as_deref(), Some("ab.txt"));
+    }
+}

@@ -1,0 +1,246 @@
+//! The ports: one narrow async trait per capability. Handlers are written
+//! against these; `jarvis-local` implements them on one machine, the AWS adapter
+//! crate with S3, DynamoDB, SQS, Step Functions, OpenSearch, Bedrock and friends.
+
+use crate::domain::{Chunk, Document, DocumentId, DocumentStatus, ObjectRef, PiiKind, Reminder, TenantId};
+use crate::error::PortError;
+use crate::pii::PiiEntity;
+use crate::pipeline::PipelineState;
+use crate::search::{SearchHit, SearchQuery};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+pub type PortResult<T> = Result<T, PortError>;
+
+/// Object storage (S3 buckets; locally folders).
+#[async_trait]
+pub trait BlobStore: Send + Sync {
+    /// Stores `bytes`, returning the object's pointer with its ETag and size.
+    async fn put(&self, bucket: &str, key: &str, bytes: Vec<u8>, content_type: &str) -> PortResult<ObjectRef>;
+    async fn get(&self, bucket: &str, key: &str) -> PortResult<Vec<u8>>;
+    /// Size and ETag without the body; `NotFound` when absent.
+    async fn head(&self, bucket: &str, key: &str) -> PortResult<ObjectRef>;
+    /// Deletes an object; absent objects are not an error.
+    async fn delete(&self, bucket: &str, key: &str) -> PortResult<()>;
+    /// Deletes every object under `prefix`; returns how many.
+    async fn delete_prefix(&self, bucket: &str, prefix: &str) -> PortResult<usize>;
+}
+
+/// A status change, applied only if the document is in one of `from` (a
+/// conditional write, so an out-of-order retry cannot move a status backwards).
+#[derive(Debug, Clone)]
+pub struct StatusChange {
+    pub to: DocumentStatus,
+    pub reason: Option<String>,
+    pub chunk_count: Option<u32>,
+    pub title: Option<String>,
+    /// Allowed current statuses; empty means any.
+    pub from: Vec<DocumentStatus>,
+}
+
+/// Filters for listing documents.
+#[derive(Debug, Clone, Default)]
+pub struct DocumentFilter {
+    pub status: Option<DocumentStatus>,
+    pub limit: usize,
+    /// Return documents whose id sorts after this one (pagination).
+    pub after: Option<DocumentId>,
+}
+
+/// Document records and their status (DynamoDB; locally SQLite).
+#[async_trait]
+pub trait MetadataStore: Send + Sync {
+    /// Inserts or replaces a document record.
+    async fn put_document(&self, doc: &Document) -> PortResult<()>;
+    async fn get_document(&self, tenant: &TenantId, id: &DocumentId) -> PortResult<Option<Document>>;
+    async fn list_documents(&self, tenant: &TenantId, filter: &DocumentFilter) -> PortResult<Vec<Document>>;
+    /// A document of this tenant whose content has this ETag, if any.
+    async fn find_by_etag(&self, tenant: &TenantId, etag: &str) -> PortResult<Option<Document>>;
+    /// Applies a status change; `Conflict` when the current status is not allowed.
+    async fn change_status(&self, tenant: &TenantId, id: &DocumentId, change: &StatusChange) -> PortResult<Document>;
+    /// Records that `key` held the same content as document `id`.
+    async fn add_alias(&self, tenant: &TenantId, id: &DocumentId, key: &str) -> PortResult<()>;
+    async fn delete_document(&self, tenant: &TenantId, id: &DocumentId) -> PortResult<()>;
+}
+
+/// A message taken from a queue; `receipt` acknowledges it.
+#[derive(Debug, Clone)]
+pub struct QueueMessage {
+    pub id: String,
+    pub receipt: String,
+    pub body: String,
+    pub receive_count: u32,
+}
+
+/// A work queue with at-least-once delivery (SQS; locally SQLite-backed).
+#[async_trait]
+pub trait Queue: Send + Sync {
+    async fn send(&self, body: &str) -> PortResult<String>;
+    /// Up to `max` messages, hidden from other receivers for `visibility_secs`.
+    async fn receive(&self, max: usize, visibility_secs: u64) -> PortResult<Vec<QueueMessage>>;
+    async fn ack(&self, receipt: &str) -> PortResult<()>;
+}
+
+/// What starting a workflow run did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StartOutcome {
+    Started,
+    /// A run with this name exists already (the event was a redelivery).
+    AlreadyExists,
+}
+
+/// Starts pipeline runs (Step Functions; locally the in-process state machine).
+#[async_trait]
+pub trait WorkflowStarter: Send + Sync {
+    /// Starts a run named `name`; names are unique, so a repeated name starts nothing.
+    async fn start(&self, name: &str, input: &PipelineState) -> PortResult<StartOutcome>;
+}
+
+/// A chunk with its embedding, ready for the index.
+#[derive(Debug, Clone)]
+pub struct IndexedChunk {
+    pub chunk: Chunk,
+    pub vector: Vec<f32>,
+}
+
+/// The hybrid search index (OpenSearch; locally tantivy + a vector index).
+#[async_trait]
+pub trait SearchIndex: Send + Sync {
+    /// Replaces every chunk of one document with `chunks`.
+    async fn replace_document(&self, tenant: &TenantId, id: &DocumentId, chunks: Vec<IndexedChunk>) -> PortResult<()>;
+    async fn delete_document(&self, tenant: &TenantId, id: &DocumentId) -> PortResult<()>;
+    async fn delete_tenant(&self, tenant: &TenantId) -> PortResult<()>;
+    /// BM25 and vector retrieval, fused, always filtered to `query.tenant_id`.
+    async fn search(&self, query: &SearchQuery) -> PortResult<Vec<SearchHit>>;
+}
+
+/// Text embeddings (Bedrock Titan; locally all-MiniLM-L6-v2 under candle).
+#[async_trait]
+pub trait Embedder: Send + Sync {
+    /// One unit-length vector per text.
+    async fn embed(&self, texts: &[String]) -> PortResult<Vec<Vec<f32>>>;
+    fn dimensions(&self) -> usize;
+    fn model_id(&self) -> &str;
+}
+
+/// What an image holds.
+#[derive(Debug, Clone, Default)]
+pub struct ImageAnalysis {
+    pub text: String,
+    pub labels: Vec<String>,
+}
+
+/// Image text and labels (Textract/Rekognition; locally Tesseract OCR).
+#[async_trait]
+pub trait ImageAnalyzer: Send + Sync {
+    /// `Unavailable` when this deployment has no engine for it.
+    async fn analyze(&self, image: &ObjectRef, bytes: &[u8], content_type: &str) -> PortResult<ImageAnalysis>;
+}
+
+/// A transcript, with timed segments where the engine gives them.
+#[derive(Debug, Clone, Default)]
+pub struct Transcript {
+    pub text: String,
+    pub segments: Vec<(f32, String)>,
+}
+
+/// Speech to text (Transcribe; locally none unless an engine is configured).
+#[async_trait]
+pub trait Transcriber: Send + Sync {
+    async fn transcribe(&self, media: &ObjectRef, content_type: &str) -> PortResult<Transcript>;
+}
+
+/// PII detection (Comprehend; locally [`crate::pii`]).
+#[async_trait]
+pub trait PiiDetector: Send + Sync {
+    async fn detect(&self, text: &str) -> PortResult<Vec<PiiEntity>>;
+}
+
+/// The local, pattern-based detector.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct PatternPiiDetector;
+
+#[async_trait]
+impl PiiDetector for PatternPiiDetector {
+    async fn detect(&self, text: &str) -> PortResult<Vec<PiiEntity>> {
+        Ok(crate::pii::detect(text))
+    }
+}
+
+/// Something to tell the user now.
+#[derive(Debug, Clone)]
+pub struct Notification {
+    pub tenant_id: TenantId,
+    pub subject: String,
+    pub body: String,
+    pub attributes: Vec<(String, String)>,
+}
+
+/// Delivers notifications (SNS; locally stdout, WebSocket clients, a webhook).
+#[async_trait]
+pub trait Notifier: Send + Sync {
+    async fn notify(&self, notification: &Notification) -> PortResult<()>;
+}
+
+/// Fires reminders at their time (EventBridge Scheduler; locally an in-process scheduler).
+#[async_trait]
+pub trait Scheduler: Send + Sync {
+    async fn schedule(&self, reminder: &Reminder) -> PortResult<()>;
+    async fn cancel(&self, tenant: &TenantId, reminder_id: &str) -> PortResult<()>;
+    /// Reminders due at or before `now` that have not fired.
+    async fn due(&self, now: DateTime<Utc>) -> PortResult<Vec<Reminder>>;
+}
+
+/// An e-mail to send.
+#[derive(Debug, Clone)]
+pub struct OutgoingEmail {
+    pub tenant_id: TenantId,
+    pub to: Vec<String>,
+    pub subject: String,
+    pub body_text: String,
+}
+
+/// Sends mail (SESv2; locally an outbox folder or SMTP).
+#[async_trait]
+pub trait Mailer: Send + Sync {
+    /// Returns the provider's message id.
+    async fn send(&self, email: &OutgoingEmail) -> PortResult<String>;
+}
+
+/// One message of a chat exchange in the Converse shape.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ChatMessage {
+    pub role: String,
+    pub content: Vec<serde_json::Value>,
+}
+
+/// A model turn: the messages so far, the tools it may call.
+#[derive(Debug, Clone)]
+pub struct ChatRequest {
+    pub system: String,
+    pub messages: Vec<ChatMessage>,
+    pub tools: Vec<serde_json::Value>,
+    pub max_tokens: u32,
+}
+
+/// What the model answered.
+#[derive(Debug, Clone)]
+pub struct ChatResponse {
+    pub message: ChatMessage,
+    /// "end_turn", "tool_use", "max_tokens".
+    pub stop_reason: String,
+}
+
+/// A chat model speaking the Converse message and tool-use format.
+#[async_trait]
+pub trait ChatModel: Send + Sync {
+    async fn converse(&self, request: &ChatRequest) -> PortResult<ChatResponse>;
+}
+
+/// PII kinds worth recording on a document's metadata.
+pub fn pii_summary(chunks: &[Chunk]) -> Vec<PiiKind> {
+    let mut kinds: Vec<PiiKind> = chunks.iter().flat_map(|c| c.pii.iter().copied()).collect();
+    kinds.sort();
+    kinds.dedup();
+    kinds
+}

@@ -1,0 +1,143 @@
+//! The search API's request (validated here, once, for every adapter) and its hits.
+
+use crate::domain::{DocumentId, TenantId};
+use crate::fusion::FusionConfig;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// Longest query accepted, in bytes.
+pub const MAX_QUERY_BYTES: usize = 2048;
+/// Most hits one request may ask for.
+pub const MAX_LIMIT: usize = 50;
+/// Hits returned when the request does not say.
+pub const DEFAULT_LIMIT: usize = 10;
+
+/// `POST /search` body as clients send it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SearchRequest {
+    pub query: String,
+    #[serde(default)]
+    pub limit: Option<usize>,
+    #[serde(default)]
+    pub filters: SearchFilters,
+    /// "hybrid" (default), "keyword" or "semantic".
+    #[serde(default)]
+    pub mode: Option<String>,
+}
+
+/// Optional narrowing of a search; the tenant filter is always applied on top.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SearchFilters {
+    /// Origin: "inbox", "upload", "attachment", "email".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    /// Content type, exact ("application/pdf") or a family ("image/").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub document_id: Option<DocumentId>,
+    /// Documents ingested at or after this instant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<DateTime<Utc>>,
+    /// Documents ingested before this instant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<DateTime<Utc>>,
+}
+
+/// Which rankings to use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SearchMode {
+    Hybrid,
+    Keyword,
+    Semantic,
+}
+
+/// A validated query, scoped to one tenant.
+#[derive(Debug, Clone)]
+pub struct SearchQuery {
+    pub tenant_id: TenantId,
+    pub text: String,
+    /// The query's embedding, for the vector side (absent in keyword mode).
+    pub vector: Option<Vec<f32>>,
+    pub filters: SearchFilters,
+    pub limit: usize,
+    pub mode: SearchMode,
+    pub fusion: FusionConfig,
+}
+
+impl SearchRequest {
+    /// Checks the request; the error is a message for a 400 response.
+    pub fn validate(&self) -> Result<(String, usize, SearchMode), String> {
+        let text = self.query.trim();
+        if text.is_empty() {
+            return Err("query must not be empty".into());
+        }
+        if text.len() > MAX_QUERY_BYTES {
+            return Err(format!("query is {} bytes; the limit is {MAX_QUERY_BYTES}", text.len()));
+        }
+        let limit = self.limit.unwrap_or(DEFAULT_LIMIT);
+        if limit == 0 || limit > MAX_LIMIT {
+            return Err(format!("limit must be between 1 and {MAX_LIMIT}"));
+        }
+        let mode = match self.mode.as_deref().unwrap_or("hybrid") {
+            "hybrid" => SearchMode::Hybrid,
+            "keyword" => SearchMode::Keyword,
+            "semantic" => SearchMode::Semantic,
+            other => return Err(format!("mode {other:?} is not one of hybrid, keyword, semantic")),
+        };
+        if let (Some(from), Some(to)) = (self.filters.from, self.filters.to) {
+            if from >= to {
+                return Err("filters.from must be before filters.to".into());
+            }
+        }
+        Ok((text.to_owned(), limit, mode))
+    }
+}
+
+/// One search result, with what a citation needs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SearchHit {
+    pub document_id: DocumentId,
+    pub chunk_id: String,
+    pub title: String,
+    pub text: String,
+    /// The best-matching passage with matched terms wrapped in `<mark>…</mark>`.
+    pub snippet: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub page: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub section: Option<String>,
+    pub source: String,
+    pub content_type: String,
+    pub score: f32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bm25_rank: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vector_rank: Option<usize>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(json: &str) -> Result<SearchRequest, serde_json::Error> {
+        serde_json::from_str(json)
+    }
+
+    #[test]
+    fn requests_are_validated() {
+        assert!(req(r#"{"query":"  "}"#).unwrap().validate().is_err());
+        assert!(req(r#"{"query":"x","limit":0}"#).unwrap().validate().is_err());
+        assert!(req(r#"{"query":"x","limit":51}"#).unwrap().validate().is_err());
+        assert!(req(r#"{"query":"x","mode":"psychic"}"#).unwrap().validate().is_err());
+        assert!(req(r#"{"query":"x","filters":{"from":"2026-02-01T00:00:00Z","to":"2026-01-01T00:00:00Z"}}"#)
+            .unwrap()
+            .validate()
+            .is_err());
+        assert!(req(r#"{"query":"x","tenant":"someone-else"}"#).is_err(), "unknown fields are refused");
+        let (text, limit, mode) = req(r#"{"query":" tax "}"#).unwrap().validate().unwrap();
+        assert_eq!((text.as_str(), limit, mode), ("tax", DEFAULT_LIMIT, SearchMode::Hybrid));
+    }
+}

@@ -1,1 +1,35 @@
-//! placeholder
+//! Local adapters — the embedded default that `make run` and the tests use.
+//!
+//! - [`blobs`]: buckets as folders ([`blobs::FsBlobStore`]), emitting S3-shaped
+//!   `Object Created` events like S3 + EventBridge do
+//! - [`db`]: one SQLite database (WAL) shared by the stores below
+//! - [`metadata`]: document records and status ([`metadata::SqliteMetadataStore`])
+//! - [`queue`]: an SQS-like queue with visibility timeouts ([`queue::SqliteQueue`])
+//! - [`workflow`]: execution names and the run queue of the local state machine
+//! - [`index`]: tantivy (BM25) + an exact vector index, fused ([`index::LocalSearchIndex`])
+//! - [`embedder`]: all-MiniLM-L6-v2 under candle ([`embedder::MiniLmEmbedder`])
+//! - [`media`]: Tesseract OCR for images; the no-engine transcriber
+//! - [`tokens`]: bearer tokens of the local API
+//! - [`testing`]: a deterministic fake embedder, for tests and benchmarks only
+
+pub mod blobs;
+pub mod db;
+pub mod embedder;
+pub mod index;
+pub mod media;
+pub mod metadata;
+pub mod queue;
+pub mod testing;
+pub mod tokens;
+pub mod workflow;
+
+pub use db::Db;
+
+/// Maps a SQLite error to a port error (busy/locked is transient).
+pub(crate) fn sqlite_err(e: rusqlite::Error) -> jarvis_core::PortError {
+    use rusqlite::ErrorCode;
+    match e.sqlite_error_code() {
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => jarvis_core::PortError::transient("sqlite", e),
+        _ => jarvis_core::PortError::backend("sqlite", e),
+    }
+}

@@ -1,0 +1,136 @@
+//! The local hybrid index: tantivy for BM25 and [`vectors::VectorIndex`] for
+//! k-NN, fused with [`jarvis_core::fusion`], always scoped to one tenant.
+
+pub mod text;
+pub mod vectors;
+
+use async_trait::async_trait;
+use jarvis_core::domain::{DocumentId, TenantId};
+use jarvis_core::fusion::fuse;
+use jarvis_core::ports::{IndexedChunk, PortResult, SearchIndex};
+use jarvis_core::search::{SearchHit, SearchMode, SearchQuery};
+use crate::Db;
+use jarvis_core::PortError;
+use std::path::Path;
+use std::sync::Arc;
+
+/// Candidates taken from each side before fusion, per requested hit.
+const CANDIDATES_PER_HIT: usize = 4;
+const MIN_CANDIDATES: usize = 20;
+
+#[derive(Clone)]
+pub struct LocalSearchIndex {
+    text: Arc<text::TextIndex>,
+    vectors: Arc<vectors::VectorIndex>,
+}
+
+impl LocalSearchIndex {
+    pub fn open(dir: &Path, db: Db, dims: usize) -> PortResult<Self> {
+        Ok(Self { text: Arc::new(text::TextIndex::open(dir)?), vectors: Arc::new(vectors::VectorIndex::open(db, dims)?) })
+    }
+
+    /// Vectors held for a tenant (for status and benchmarks).
+    pub fn vector_count(&self, tenant: &TenantId) -> usize {
+        self.vectors.len(tenant)
+    }
+}
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> PortResult<T> + Send + 'static) -> PortResult<T> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| PortError::backend("index", e))?
+}
+
+#[async_trait]
+impl SearchIndex for LocalSearchIndex {
+    async fn replace_document(&self, tenant: &TenantId, id: &DocumentId, chunks: Vec<IndexedChunk>) -> PortResult<()> {
+        let (this, tenant, id) = (self.clone(), tenant.clone(), id.clone());
+        blocking(move || {
+            if let Some(bad) = chunks.iter().find(|c| c.chunk.tenant_id != tenant || c.chunk.document_id != id) {
+                return Err(PortError::Invalid(format!("chunk {} does not belong to {tenant}/{id}", bad.chunk.id)));
+            }
+            // Vectors first: a search never sees text without its vector side for long.
+            let pairs: Vec<_> = chunks.iter().map(|c| (&c.chunk, c.vector.as_slice())).collect();
+            this.vectors.replace_document(&tenant, &id, &pairs)?;
+            let refs: Vec<_> = chunks.iter().map(|c| &c.chunk).collect();
+            this.text.replace_document(&tenant, &id, &refs)
+        })
+        .await
+    }
+
+    async fn delete_document(&self, tenant: &TenantId, id: &DocumentId) -> PortResult<()> {
+        let (this, tenant, id) = (self.clone(), tenant.clone(), id.clone());
+        blocking(move || {
+            this.text.delete_document(&tenant, &id)?;
+            this.vectors.delete_document(&tenant, &id)
+        })
+        .await
+    }
+
+    async fn delete_tenant(&self, tenant: &TenantId) -> PortResult<()> {
+        let (this, tenant) = (self.clone(), tenant.clone());
+        blocking(move || {
+            this.text.delete_tenant(&tenant)?;
+            this.vectors.delete_tenant(&tenant)
+        })
+        .await
+    }
+
+    async fn search(&self, query: &SearchQuery) -> PortResult<Vec<SearchHit>> {
+        let (this, q) = (self.clone(), query.clone());
+        blocking(move || {
+            let k = (q.limit * CANDIDATES_PER_HIT).max(MIN_CANDIDATES);
+            let bm25 = match q.mode {
+                SearchMode::Semantic => Vec::new(),
+                _ => this.text.search(&q.tenant_id, &q.text, &q.filters, k)?,
+            };
+            let knn = match (q.mode, &q.vector) {
+                (SearchMode::Keyword, _) | (_, None) => Vec::new(),
+                (_, Some(v)) => this.vectors.search(&q.tenant_id, v, &q.filters, k),
+            };
+            let fused: Vec<_> = fuse(&bm25, &knn, &q.fusion).into_iter().take(q.limit).collect();
+            let ids: Vec<String> = fused.iter().map(|f| f.id.clone()).collect();
+            let stored = this.text.fetch(&q.tenant_id, &ids, &q.text)?;
+            let mut hits = Vec::with_capacity(stored.len());
+            for (chunk, snippet) in stored {
+                let Some(f) = fused.iter().find(|f| f.id == chunk.chunk_id) else { continue };
+                let Some(document_id) = DocumentId::parse(&chunk.document_id) else { continue };
+                let snippet = if snippet.is_empty() { leading_text(&chunk.text, 240) } else { snippet };
+                hits.push(SearchHit {
+                    document_id,
+                    chunk_id: chunk.chunk_id,
+                    title: chunk.title,
+                    text: chunk.text,
+                    snippet,
+                    page: chunk.page,
+                    section: chunk.section,
+                    source: chunk.source,
+                    content_type: chunk.content_type,
+                    score: f.score,
+                    bm25_rank: f.bm25_rank,
+                    vector_rank: f.vector_rank,
+                });
+            }
+            Ok(hits)
+        })
+        .await
+    }
+}
+
+/// The start of `text`, cut at a word boundary, HTML-escaped like snippets are.
+fn leading_text(text: &str, max: usize) -> String {
+    let mut end = text.len().min(max);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    if end < text.len() {
+        if let Some(space) = text[..end].rfind(' ') {
+            end = space;
+        }
+    }
+    let cut = &text[..end];
+    let escaped = cut.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;");
+    if end < text.len() {
+        format!("{escaped}…")
+    } else {
+        escaped
+    }
+}

@@ -1,1 +1,250 @@
-//! placeholder
+//! `api-documents`: the caller's documents.
+//!
+//! - `POST /documents?name=report.pdf` with the file as the body: stores it in the
+//!   raw bucket under `{tenant}/uploads/{name}` and routes it at once (the same
+//!   router the bucket event reaches, so the event that follows is a no-op).
+//! - `GET /documents?status=indexed&limit=50&after=doc_…`: a page of documents.
+//! - `GET /documents/{id}`: one document and its status (`queued`, `processing`,
+//!   `indexed`, `failed` or `skipped`, with the reason).
+//! - `DELETE /documents/{id}`: its chunks, stored files, derived artifacts and record.
+
+use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
+use jarvis_core::domain::{Document, DocumentId, DocumentStatus, TenantId};
+use jarvis_core::ingest_event::object_created_body;
+use jarvis_core::pipeline::keys;
+use jarvis_core::ports::{BlobStore, DocumentFilter, MetadataStore, SearchIndex};
+use jarvis_core::ApiError;
+use jarvis_lambda::http;
+use jarvis_local::stack::{LocalStack, CURATED_BUCKET, RAW_BUCKET};
+use pipeline_router::Outcome;
+use serde::Serialize;
+use std::sync::Arc;
+
+/// Largest page of a listing.
+pub const MAX_PAGE: usize = 200;
+const DEFAULT_PAGE: usize = 50;
+
+pub struct Deps {
+    pub blobs: Arc<dyn BlobStore>,
+    pub metadata: Arc<dyn MetadataStore>,
+    pub index: Arc<dyn SearchIndex>,
+    /// Routes uploads (its buckets must include `raw_bucket` with prefixed keys).
+    pub router: Arc<pipeline_router::Deps>,
+    pub raw_bucket: String,
+    pub curated_bucket: String,
+    pub max_upload_bytes: u64,
+}
+
+impl Deps {
+    /// Wired to the embedded local adapters.
+    pub fn local(stack: &LocalStack) -> Self {
+        Deps {
+            blobs: stack.blobs.clone(),
+            metadata: stack.metadata.clone(),
+            index: stack.index.clone(),
+            router: Arc::new(pipeline_router::Deps::local(stack)),
+            raw_bucket: RAW_BUCKET.into(),
+            curated_bucket: CURATED_BUCKET.into(),
+            max_upload_bytes: stack.config.max_upload_bytes,
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct Accepted {
+    pub document_id: DocumentId,
+    pub status: DocumentStatus,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Set when the same content was already a document: this upload became its alias.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub duplicate_of: Option<DocumentId>,
+    pub key: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Listing {
+    pub documents: Vec<Document>,
+    /// Pass as `after` for the next page; absent on the last one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next: Option<DocumentId>,
+}
+
+pub async fn handle(deps: &Deps, req: ApiGatewayV2httpRequest) -> ApiGatewayV2httpResponse {
+    let result = async {
+        let tenant = http::tenant(&req)?;
+        let id = http::path_param(&req, "id").map(parse_id).transpose()?;
+        match (http::method(&req), id) {
+            ("POST", None) => upload(deps, &tenant, &req)
+                .await
+                .map(|a| http::json(202, &a)),
+            ("GET", None) => list(deps, &tenant, &req).await.map(|l| http::json(200, &l)),
+            ("GET", Some(id)) => get(deps, &tenant, &id).await.map(|d| http::json(200, &d)),
+            ("DELETE", Some(id)) => delete(deps, &tenant, &id)
+                .await
+                .map(|d| http::json(200, &d)),
+            (method, _) => Err(ApiError::BadRequest(format!(
+                "{method} is not supported on this path"
+            ))),
+        }
+    }
+    .await;
+    result.unwrap_or_else(|e| http::error(&e))
+}
+
+fn parse_id(raw: &str) -> Result<DocumentId, ApiError> {
+    DocumentId::parse(raw).ok_or_else(|| {
+        ApiError::BadRequest(format!(
+            "{raw:?} is not a document id (doc_ + 24 hex digits)"
+        ))
+    })
+}
+
+#[tracing::instrument(skip_all, fields(tenant = %tenant))]
+async fn upload(
+    deps: &Deps,
+    tenant: &TenantId,
+    req: &ApiGatewayV2httpRequest,
+) -> Result<Accepted, ApiError> {
+    let raw_name = http::query(req, "name")
+        .ok_or_else(|| ApiError::BadRequest("give the file name as ?name=…".into()))?;
+    let name = keys::sanitize_file_name(raw_name)
+        .ok_or_else(|| ApiError::BadRequest(format!("{raw_name:?} is not a usable file name")))?;
+    let bytes = http::body_bytes(req, deps.max_upload_bytes)?;
+    if bytes.is_empty() {
+        return Err(ApiError::BadRequest("the file is empty (0 bytes)".into()));
+    }
+    let key = keys::upload(tenant, &name);
+    let content_type =
+        jarvis_core::pipeline::content_type_for(&name, &bytes[..bytes.len().min(512)]);
+    let stored = deps
+        .blobs
+        .put(&deps.raw_bucket, &key, bytes, &content_type)
+        .await?;
+    let event = object_created_body(
+        &deps.raw_bucket,
+        &key,
+        &stored.etag,
+        stored.size,
+        chrono::Utc::now(),
+    );
+    let outcome = pipeline_router::route_one(&deps.router, &event).await?;
+    let id = DocumentId::for_object(tenant, &deps.raw_bucket, &key);
+    Ok(match outcome {
+        Outcome::Duplicate { of } => Accepted {
+            document_id: of.clone(),
+            status: status_of(deps, tenant, &of).await?,
+            reason: None,
+            duplicate_of: Some(of),
+            key,
+        },
+        Outcome::Refused { document, reason } => Accepted {
+            document_id: document,
+            status: DocumentStatus::Failed,
+            reason: Some(reason),
+            duplicate_of: None,
+            key,
+        },
+        Outcome::Started(_) | Outcome::Redelivered(_) => Accepted {
+            status: status_of(deps, tenant, &id).await?,
+            document_id: id,
+            reason: None,
+            duplicate_of: None,
+            key,
+        },
+        Outcome::Ignored(why) => return Err(ApiError::BadRequest(why)),
+    })
+}
+
+async fn status_of(
+    deps: &Deps,
+    tenant: &TenantId,
+    id: &DocumentId,
+) -> Result<DocumentStatus, ApiError> {
+    Ok(deps
+        .metadata
+        .get_document(tenant, id)
+        .await?
+        .map_or(DocumentStatus::Queued, |d| d.status))
+}
+
+async fn list(
+    deps: &Deps,
+    tenant: &TenantId,
+    req: &ApiGatewayV2httpRequest,
+) -> Result<Listing, ApiError> {
+    let status = http::query(req, "status")
+        .map(|s| {
+            DocumentStatus::parse(s).ok_or_else(|| {
+                ApiError::BadRequest(format!(
+                    "status {s:?} is not one of queued, processing, indexed, failed, skipped"
+                ))
+            })
+        })
+        .transpose()?;
+    let limit = match http::query(req, "limit") {
+        None => DEFAULT_PAGE,
+        Some(raw) => raw
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=MAX_PAGE).contains(n))
+            .ok_or_else(|| {
+                ApiError::BadRequest(format!("limit must be a number from 1 to {MAX_PAGE}"))
+            })?,
+    };
+    let after = http::query(req, "after").map(parse_id).transpose()?;
+    // One extra tells whether there is a next page.
+    let mut documents = deps
+        .metadata
+        .list_documents(
+            tenant,
+            &DocumentFilter {
+                status,
+                limit: limit + 1,
+                after,
+            },
+        )
+        .await?;
+    let next = (documents.len() > limit).then(|| {
+        documents.truncate(limit);
+        documents.last().map(|d| d.id.clone())
+    });
+    Ok(Listing {
+        documents,
+        next: next.flatten(),
+    })
+}
+
+async fn get(deps: &Deps, tenant: &TenantId, id: &DocumentId) -> Result<Document, ApiError> {
+    deps.metadata
+        .get_document(tenant, id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no document {id}")))
+}
+
+#[derive(Debug, Serialize)]
+pub struct Deleted {
+    pub deleted: DocumentId,
+    pub files_removed: usize,
+}
+
+#[tracing::instrument(skip_all, fields(tenant = %tenant, document = %id))]
+async fn delete(deps: &Deps, tenant: &TenantId, id: &DocumentId) -> Result<Deleted, ApiError> {
+    let doc = get(deps, tenant, id).await?;
+    // Index first: from this moment search no longer returns it.
+    deps.index.delete_document(tenant, id).await?;
+    let mut files_removed = 0;
+    for key in std::iter::once(&doc.source.key).chain(&doc.aliases) {
+        deps.blobs.delete(&doc.source.bucket, key).await?;
+        files_removed += 1;
+    }
+    files_removed += deps
+        .blobs
+        .delete_prefix(&deps.curated_bucket, &keys::curated_prefix(tenant, id))
+        .await?;
+    deps.metadata.delete_document(tenant, id).await?;
+    Ok(Deleted {
+        deleted: id.clone(),
+        files_removed,
+    })
+}

@@ -1,1 +1,70 @@
-//! placeholder
+//! `detect-pii`: flags personal data (e-mail addresses, phone numbers, card
+//! numbers passing Luhn, IBANs passing mod-97, national ids) block by block, and
+//! redacts it when configured. The annotated document is written next to the
+//! extracted one, so a retry starts again from the untouched original.
+
+use jarvis_core::content::ExtractedDocument;
+use jarvis_core::curated::{load_json, store_json};
+use jarvis_core::pii;
+use jarvis_core::pipeline::{keys, PipelineState};
+use jarvis_core::ports::{BlobStore, PiiDetector};
+use jarvis_core::StepError;
+use jarvis_local::stack::{LocalStack, CURATED_BUCKET};
+use std::sync::Arc;
+
+pub struct Deps {
+    pub blobs: Arc<dyn BlobStore>,
+    pub detector: Arc<dyn PiiDetector>,
+    pub curated_bucket: String,
+    /// Replace what was found with placeholders such as `[EMAIL]`.
+    pub redact: bool,
+}
+
+impl Deps {
+    /// Wired to the embedded local adapters.
+    pub fn local(stack: &LocalStack) -> Self {
+        Deps {
+            blobs: stack.blobs.clone(),
+            detector: Arc::new(jarvis_core::ports::PatternPiiDetector),
+            curated_bucket: CURATED_BUCKET.into(),
+            redact: stack.config.pii_redact,
+        }
+    }
+}
+
+#[tracing::instrument(skip_all, fields(tenant = %state.tenant_id, document = %state.document_id))]
+pub async fn handle(deps: &Deps, mut state: PipelineState) -> Result<PipelineState, StepError> {
+    let extracted = keys::extracted(&state.tenant_id, &state.document_id);
+    let original = match &state.extracted {
+        // Retries read the untouched extraction, never a previous annotation.
+        Some(obj) if obj.key != extracted => jarvis_core::domain::ObjectRef {
+            key: extracted,
+            ..obj.clone()
+        },
+        other => other.clone().ok_or_else(|| {
+            StepError::Rejected("the pipeline state has no extracted document".into())
+        })?,
+    };
+    let mut doc: ExtractedDocument =
+        load_json(deps.blobs.as_ref(), Some(&original), "extracted document").await?;
+    let mut found = 0usize;
+    for block in &mut doc.blocks {
+        let entities = deps.detector.detect(&block.text).await?;
+        if entities.is_empty() {
+            continue;
+        }
+        found += entities.len();
+        block.pii = pii::kinds(&entities);
+        if deps.redact {
+            block.text = pii::redact(&block.text, &entities);
+        }
+    }
+    tracing::info!(found, redacted = deps.redact, "pii checked");
+    let key = format!(
+        "{}annotated.json",
+        keys::curated_prefix(&state.tenant_id, &state.document_id)
+    );
+    state.extracted =
+        Some(store_json(deps.blobs.as_ref(), &deps.curated_bucket, &key, &doc).await?);
+    Ok(state)
+}

@@ -1,1 +1,50 @@
-//! placeholder
+//! `extract-document`: plain text, Markdown, HTML, JSON, PDF and DOCX into
+//! structured blocks (headings, paragraphs, pages) in the curated store.
+//! Parsing runs on a blocking thread; a file that cannot be read (corrupt,
+//! binary, no text) fails the step as `Jarvis.Rejected` with a reason for users.
+
+use jarvis_core::curated::{begin_processing, file_name, load_source, store_json};
+use jarvis_core::pipeline::{keys, PipelineState};
+use jarvis_core::ports::{BlobStore, MetadataStore};
+use jarvis_core::{PortError, StepError};
+use jarvis_local::stack::{LocalStack, CURATED_BUCKET};
+use std::sync::Arc;
+
+pub struct Deps {
+    pub blobs: Arc<dyn BlobStore>,
+    pub metadata: Arc<dyn MetadataStore>,
+    pub curated_bucket: String,
+    pub max_file_bytes: u64,
+}
+
+impl Deps {
+    /// Wired to the embedded local adapters.
+    pub fn local(stack: &LocalStack) -> Self {
+        Deps {
+            blobs: stack.blobs.clone(),
+            metadata: stack.metadata.clone(),
+            curated_bucket: CURATED_BUCKET.into(),
+            max_file_bytes: stack.config.max_file_bytes,
+        }
+    }
+}
+
+#[tracing::instrument(skip_all, fields(tenant = %state.tenant_id, document = %state.document_id))]
+pub async fn handle(deps: &Deps, mut state: PipelineState) -> Result<PipelineState, StepError> {
+    begin_processing(deps.metadata.as_ref(), &state).await?;
+    let bytes = load_source(deps.blobs.as_ref(), &state, deps.max_file_bytes).await?;
+    let (content_type, name) = (
+        state.content_type.clone(),
+        file_name(&state.source.key).to_owned(),
+    );
+    let extracted = tokio::task::spawn_blocking(move || {
+        jarvis_extract::extract_document(&bytes, &content_type, &name)
+    })
+    .await
+    .map_err(|e| StepError::Port(PortError::backend("extract", e)))?
+    .map_err(|e| StepError::Rejected(e.to_string()))?;
+    let key = keys::extracted(&state.tenant_id, &state.document_id);
+    state.extracted =
+        Some(store_json(deps.blobs.as_ref(), &deps.curated_bucket, &key, &extracted).await?);
+    Ok(state)
+}

@@ -62,7 +62,9 @@ impl<'a> Builder<'a> {
         if keep_overlap && self.config.overlap_tokens > 0 {
             let mut kept = 0;
             let mut start = self.words.len();
-            while start > 0 && kept + word_tokens(self.words[start - 1]) <= self.config.overlap_tokens {
+            while start > 0
+                && kept + word_tokens(self.words[start - 1]) <= self.config.overlap_tokens
+            {
                 start -= 1;
                 kept += word_tokens(self.words[start]);
             }
@@ -96,7 +98,15 @@ impl<'a> Builder<'a> {
 
 /// Splits blocks into chunks.
 pub fn chunk_blocks(blocks: &[Block], config: &ChunkingConfig) -> Vec<ChunkDraft> {
-    let mut b = Builder { config, out: Vec::new(), words: Vec::new(), tokens: 0, pii: Vec::new(), section: None, page: None };
+    let mut b = Builder {
+        config,
+        out: Vec::new(),
+        words: Vec::new(),
+        tokens: 0,
+        pii: Vec::new(),
+        section: None,
+        page: None,
+    };
     let mut headings: Vec<(u8, &str)> = Vec::new();
     for block in blocks {
         let text = block.text.trim();
@@ -110,7 +120,13 @@ pub fn chunk_blocks(blocks: &[Block], config: &ChunkingConfig) -> Vec<ChunkDraft
                     headings.pop();
                 }
                 headings.push((level, text));
-                b.section = Some(headings.iter().map(|(_, t)| *t).collect::<Vec<_>>().join(" > "));
+                b.section = Some(
+                    headings
+                        .iter()
+                        .map(|(_, t)| *t)
+                        .collect::<Vec<_>>()
+                        .join(" > "),
+                );
                 if block.page.is_some() {
                     b.page = block.page;
                 }
@@ -123,7 +139,8 @@ pub fn chunk_blocks(blocks: &[Block], config: &ChunkingConfig) -> Vec<ChunkDraft
                 // A paragraph that would not fit whole starts a fresh chunk (with overlap)
                 // rather than being split mid-way, unless it is too long for any chunk.
                 let t = estimate_tokens(text);
-                if b.tokens + t > config.max_tokens && t <= config.max_tokens && !b.words.is_empty() {
+                if b.tokens + t > config.max_tokens && t <= config.max_tokens && !b.words.is_empty()
+                {
                     b.flush(true);
                 }
                 b.push_words(text, &block.pii);
@@ -138,7 +155,10 @@ pub fn chunk_blocks(blocks: &[Block], config: &ChunkingConfig) -> Vec<ChunkDraft
 mod tests {
     use super::*;
 
-    const CFG: ChunkingConfig = ChunkingConfig { max_tokens: 50, overlap_tokens: 10 };
+    const CFG: ChunkingConfig = ChunkingConfig {
+        max_tokens: 50,
+        overlap_tokens: 10,
+    };
 
     #[test]
     fn sections_carry_the_heading_path_and_do_not_mix() {
@@ -151,7 +171,10 @@ mod tests {
             Block::text("Ask things."),
         ];
         let chunks = chunk_blocks(&blocks, &CFG);
-        let sections: Vec<_> = chunks.iter().map(|c| c.section.as_deref().unwrap()).collect();
+        let sections: Vec<_> = chunks
+            .iter()
+            .map(|c| c.section.as_deref().unwrap())
+            .collect();
         assert_eq!(sections, ["Guide", "Guide > Install", "Guide > Use"]);
         assert_eq!(chunks[1].text, "Run make.");
     }
@@ -176,7 +199,8 @@ mod tests {
         let first_tail = chunks[0].text.split(' ').last().unwrap();
         assert!(chunks[1].text.split(' ').take(12).any(|w| w == first_tail));
         // Nothing is lost.
-        let all: std::collections::HashSet<&str> = chunks.iter().flat_map(|c| c.text.split(' ')).collect();
+        let all: std::collections::HashSet<&str> =
+            chunks.iter().flat_map(|c| c.text.split(' ')).collect();
         assert_eq!(all.len(), 300);
     }
 
@@ -184,13 +208,25 @@ mod tests {
     fn pii_flags_follow_their_block() {
         let mut flagged = Block::text("mail me");
         flagged.pii = vec![PiiKind::Email];
-        let chunks = chunk_blocks(&[Block::heading(1, "A"), flagged, Block::heading(1, "B"), Block::text("clean")], &CFG);
+        let chunks = chunk_blocks(
+            &[
+                Block::heading(1, "A"),
+                flagged,
+                Block::heading(1, "B"),
+                Block::text("clean"),
+            ],
+            &CFG,
+        );
         assert_eq!(chunks[0].pii, vec![PiiKind::Email]);
         assert!(chunks[1].pii.is_empty());
     }
 
     #[test]
     fn empty_documents_give_no_chunks() {
-        assert!(chunk_blocks(&[Block::text("   "), Block::heading(1, "Only a heading")], &CFG).is_empty());
+        assert!(chunk_blocks(
+            &[Block::text("   "), Block::heading(1, "Only a heading")],
+            &CFG
+        )
+        .is_empty());
     }
 }

@@ -77,25 +77,35 @@ impl Config {
         let bm25_weight = parse_or(&get, vars::FUSION_BM25_WEIGHT, 1.0f32)?;
         let vector_weight = parse_or(&get, vars::FUSION_VECTOR_WEIGHT, 1.0f32)?;
         let rrf_k = parse_or(&get, vars::RRF_K, 60.0f32)?;
-        let fusion = FusionConfig::parse(&fusion_mode, bm25_weight, vector_weight, rrf_k)
-            .map_err(|reason| ConfigError { var: vars::FUSION, value: fusion_mode.clone(), reason })?;
+        let fusion = FusionConfig::parse(&fusion_mode, bm25_weight, vector_weight, rrf_k).map_err(
+            |reason| ConfigError {
+                var: vars::FUSION,
+                value: fusion_mode.clone(),
+                reason,
+            },
+        )?;
         let default_tenant_raw = get(vars::DEFAULT_TENANT).unwrap_or_else(|| "local".into());
-        let default_tenant = TenantId::parse(&default_tenant_raw).map_err(|reason| ConfigError {
-            var: vars::DEFAULT_TENANT,
-            value: default_tenant_raw.clone(),
-            reason,
-        })?;
+        let default_tenant =
+            TenantId::parse(&default_tenant_raw).map_err(|reason| ConfigError {
+                var: vars::DEFAULT_TENANT,
+                value: default_tenant_raw.clone(),
+                reason,
+            })?;
         let chunk_max_tokens = parse_or(&get, vars::CHUNK_MAX_TOKENS, 200usize)?;
         let chunk_overlap_tokens = parse_or(&get, vars::CHUNK_OVERLAP_TOKENS, 40usize)?;
         if chunk_max_tokens < 16 || chunk_overlap_tokens * 2 > chunk_max_tokens {
             return Err(ConfigError {
                 var: vars::CHUNK_OVERLAP_TOKENS,
                 value: chunk_overlap_tokens.to_string(),
-                reason: format!("need max tokens >= 16 and overlap <= half of it (max is {chunk_max_tokens})"),
+                reason: format!(
+                    "need max tokens >= 16 and overlap <= half of it (max is {chunk_max_tokens})"
+                ),
             });
         }
         Ok(Self {
-            model_dir: get(vars::MODEL_DIR).map(PathBuf::from).unwrap_or_else(|| PathBuf::from("models/all-MiniLM-L6-v2")),
+            model_dir: get(vars::MODEL_DIR)
+                .map(PathBuf::from)
+                .unwrap_or_else(|| PathBuf::from("models/all-MiniLM-L6-v2")),
             bind: get(vars::BIND).unwrap_or_else(|| "127.0.0.1:8080".into()),
             max_file_bytes: parse_or(&get, vars::MAX_FILE_BYTES, 50 * 1024 * 1024u64)?,
             max_upload_bytes: parse_or(&get, vars::MAX_UPLOAD_BYTES, 50 * 1024 * 1024u64)?,
@@ -122,16 +132,28 @@ where
 {
     match get(var) {
         None => Ok(default),
-        Some(v) => v.trim().parse().map_err(|e: T::Err| ConfigError { var, value: v, reason: e.to_string() }),
+        Some(v) => v.trim().parse().map_err(|e: T::Err| ConfigError {
+            var,
+            value: v,
+            reason: e.to_string(),
+        }),
     }
 }
 
-fn parse_bool(get: &impl Fn(&'static str) -> Option<String>, var: &'static str, default: bool) -> Result<bool, ConfigError> {
+fn parse_bool(
+    get: &impl Fn(&'static str) -> Option<String>,
+    var: &'static str,
+    default: bool,
+) -> Result<bool, ConfigError> {
     match get(var).as_deref().map(str::trim) {
         None => Ok(default),
         Some("1" | "true" | "yes" | "on") => Ok(true),
         Some("0" | "false" | "no" | "off") => Ok(false),
-        Some(other) => Err(ConfigError { var, value: other.into(), reason: "expected true or false".into() }),
+        Some(other) => Err(ConfigError {
+            var,
+            value: other.into(),
+            reason: "expected true or false".into(),
+        }),
     }
 }
 
@@ -141,7 +163,10 @@ mod tests {
     use std::collections::HashMap;
 
     fn from(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         Config::from_lookup(|k| map.get(k).cloned())
     }
 

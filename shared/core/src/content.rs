@@ -30,11 +30,21 @@ pub struct Block {
 
 impl Block {
     pub fn heading(level: u8, text: impl Into<String>) -> Self {
-        Self { kind: BlockKind::Heading { level }, text: text.into(), page: None, pii: Vec::new() }
+        Self {
+            kind: BlockKind::Heading { level },
+            text: text.into(),
+            page: None,
+            pii: Vec::new(),
+        }
     }
 
     pub fn text(text: impl Into<String>) -> Self {
-        Self { kind: BlockKind::Text, text: text.into(), page: None, pii: Vec::new() }
+        Self {
+            kind: BlockKind::Text,
+            text: text.into(),
+            page: None,
+            pii: Vec::new(),
+        }
     }
 
     pub fn on_page(mut self, page: u32) -> Self {

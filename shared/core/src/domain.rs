@@ -235,7 +235,10 @@ pub enum ReminderSchedule {
     /// Once, at an instant.
     At { at: DateTime<Utc> },
     /// Recurring, by a cron expression evaluated in `time_zone`.
-    Cron { expression: String, time_zone: String },
+    Cron {
+        expression: String,
+        time_zone: String,
+    },
 }
 
 /// Something to tell the user at a time.

@@ -40,11 +40,19 @@ pub enum PortError {
 
 impl PortError {
     pub fn backend(backend: &'static str, err: impl StdError + Send + Sync + 'static) -> Self {
-        Self::Backend { backend, message: err.to_string(), source: Some(Box::new(err)) }
+        Self::Backend {
+            backend,
+            message: err.to_string(),
+            source: Some(Box::new(err)),
+        }
     }
 
     pub fn transient(backend: &'static str, err: impl StdError + Send + Sync + 'static) -> Self {
-        Self::Transient { backend, message: err.to_string(), source: Some(Box::new(err)) }
+        Self::Transient {
+            backend,
+            message: err.to_string(),
+            source: Some(Box::new(err)),
+        }
     }
 
     pub fn is_retryable(&self) -> bool {
@@ -138,8 +146,15 @@ impl ApiError {
 
     /// The response body. Internal errors never leak their source.
     pub fn body(&self) -> String {
-        let body = ErrorBody { error: ErrorDetail { code: self.code(), message: self.to_string() } };
-        serde_json::to_string(&body).unwrap_or_else(|_| r#"{"error":{"code":"internal","message":"internal error"}}"#.into())
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: self.code(),
+                message: self.to_string(),
+            },
+        };
+        serde_json::to_string(&body).unwrap_or_else(|_| {
+            r#"{"error":{"code":"internal","message":"internal error"}}"#.into()
+        })
     }
 }
 
@@ -172,7 +187,11 @@ mod tests {
 
     #[test]
     fn step_errors_name_their_retry_class() {
-        let t = StepError::Port(PortError::Transient { backend: "x", message: "busy".into(), source: None });
+        let t = StepError::Port(PortError::Transient {
+            backend: "x",
+            message: "busy".into(),
+            source: None,
+        });
         assert!(t.is_retryable());
         assert_eq!(t.error_name(), "Jarvis.Transient");
         assert!(!StepError::Rejected("empty".into()).is_retryable());

@@ -22,17 +22,30 @@ pub struct FusionConfig {
 
 impl Default for FusionConfig {
     fn default() -> Self {
-        Self { mode: FusionMode::ReciprocalRank { k: 60.0 }, bm25_weight: 1.0, vector_weight: 1.0 }
+        Self {
+            mode: FusionMode::ReciprocalRank { k: 60.0 },
+            bm25_weight: 1.0,
+            vector_weight: 1.0,
+        }
     }
 }
 
 impl FusionConfig {
     /// From configuration words: mode `rrf` or `weighted`.
-    pub fn parse(mode: &str, bm25_weight: f32, vector_weight: f32, rrf_k: f32) -> Result<Self, String> {
+    pub fn parse(
+        mode: &str,
+        bm25_weight: f32,
+        vector_weight: f32,
+        rrf_k: f32,
+    ) -> Result<Self, String> {
         let mode = match mode {
             "rrf" => FusionMode::ReciprocalRank { k: rrf_k },
             "weighted" => FusionMode::NormalizedScores,
-            other => return Err(format!("unknown fusion mode {other:?}; use \"rrf\" or \"weighted\"")),
+            other => {
+                return Err(format!(
+                    "unknown fusion mode {other:?}; use \"rrf\" or \"weighted\""
+                ))
+            }
         };
         let ok = |w: f32| w.is_finite() && w >= 0.0;
         if !ok(bm25_weight) || !ok(vector_weight) || bm25_weight + vector_weight <= 0.0 {
@@ -41,7 +54,11 @@ impl FusionConfig {
         if !(rrf_k.is_finite() && rrf_k > 0.0) {
             return Err("the RRF k must be positive".into());
         }
-        Ok(Self { mode, bm25_weight, vector_weight })
+        Ok(Self {
+            mode,
+            bm25_weight,
+            vector_weight,
+        })
     }
 }
 
@@ -68,13 +85,21 @@ pub struct Fused {
 pub fn fuse(bm25: &[Ranked], vector: &[Ranked], config: &FusionConfig) -> Vec<Fused> {
     let mut by_id: HashMap<String, Fused> = HashMap::new();
     let mut add = |list: &[Ranked], weight: f32, is_bm25: bool| {
-        let (min, max) = list.iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), r| (lo.min(r.score), hi.max(r.score)));
+        let (min, max) = list
+            .iter()
+            .fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), r| {
+                (lo.min(r.score), hi.max(r.score))
+            });
         for (i, r) in list.iter().enumerate() {
             let rank = i + 1;
             let contribution = match config.mode {
                 FusionMode::ReciprocalRank { k } => weight / (k + rank as f32),
                 FusionMode::NormalizedScores => {
-                    let norm = if max > min { (r.score - min) / (max - min) } else { 1.0 };
+                    let norm = if max > min {
+                        (r.score - min) / (max - min)
+                    } else {
+                        1.0
+                    };
                     weight * norm
                 }
             };
@@ -104,12 +129,22 @@ mod tests {
     use super::*;
 
     fn list(ids: &[&str]) -> Vec<Ranked> {
-        ids.iter().enumerate().map(|(i, id)| Ranked { id: id.to_string(), score: 10.0 - i as f32 }).collect()
+        ids.iter()
+            .enumerate()
+            .map(|(i, id)| Ranked {
+                id: id.to_string(),
+                score: 10.0 - i as f32,
+            })
+            .collect()
     }
 
     #[test]
     fn rrf_rewards_agreement_between_lists() {
-        let fused = fuse(&list(&["a", "b", "c"]), &list(&["c", "b", "d"]), &FusionConfig::default());
+        let fused = fuse(
+            &list(&["a", "b", "c"]),
+            &list(&["c", "b", "d"]),
+            &FusionConfig::default(),
+        );
         // b is 2nd in both; c is 3rd and 1st; a is 1st in one list only.
         assert_eq!(fused[0].id, "c");
         assert_eq!(fused[1].id, "b");
@@ -130,11 +165,29 @@ mod tests {
     fn normalized_mode_uses_scores() {
         let cfg = FusionConfig::parse("weighted", 1.0, 1.0, 60.0).unwrap();
         let bm25 = vec![
-            Ranked { id: "a".into(), score: 100.0 },
-            Ranked { id: "b".into(), score: 95.0 },
-            Ranked { id: "c".into(), score: 0.0 },
+            Ranked {
+                id: "a".into(),
+                score: 100.0,
+            },
+            Ranked {
+                id: "b".into(),
+                score: 95.0,
+            },
+            Ranked {
+                id: "c".into(),
+                score: 0.0,
+            },
         ];
-        let vec = vec![Ranked { id: "b".into(), score: 0.9 }, Ranked { id: "a".into(), score: 0.1 }];
+        let vec = vec![
+            Ranked {
+                id: "b".into(),
+                score: 0.9,
+            },
+            Ranked {
+                id: "a".into(),
+                score: 0.1,
+            },
+        ];
         let fused = fuse(&bm25, &vec, &cfg);
         assert_eq!(fused[0].id, "b");
         assert!((fused[0].score - 1.95).abs() < 1e-5);

@@ -32,7 +32,11 @@ pub struct ObjectDetail {
     pub size: u64,
     #[serde(default)]
     pub etag: String,
-    #[serde(rename = "version-id", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "version-id",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub version_id: Option<String>,
     #[serde(default)]
     pub sequencer: String,
@@ -49,7 +53,13 @@ pub struct ObjectCreated {
 }
 
 /// Builds the JSON body of the SQS message EventBridge would deliver.
-pub fn object_created_body(bucket: &str, key: &str, etag: &str, size: u64, time: DateTime<Utc>) -> String {
+pub fn object_created_body(
+    bucket: &str,
+    key: &str,
+    etag: &str,
+    size: u64,
+    time: DateTime<Utc>,
+) -> String {
     serde_json::json!({
         "version": "0",
         "id": format!("{:x}", time.timestamp_nanos_opt().unwrap_or_default()),
@@ -82,7 +92,10 @@ pub fn parse_object_created(body: &str) -> Result<ObjectCreated, String> {
     let event: EventBridgeEvent<ObjectCreatedDetail> =
         serde_json::from_str(body).map_err(|e| format!("not an EventBridge S3 event: {e}"))?;
     if event.source != "aws.s3" || event.detail_type != "Object Created" {
-        return Err(format!("unexpected event {} / {}", event.source, event.detail_type));
+        return Err(format!(
+            "unexpected event {} / {}",
+            event.source, event.detail_type
+        ));
     }
     Ok(ObjectCreated {
         bucket: event.detail.bucket.name,

@@ -9,6 +9,7 @@
 //!   queue, workflow starter, search index, embedder, image analyzer, transcriber,
 //!   PII detector, notifier, scheduler, mailer, chat model). Adapters live in
 //!   `jarvis-local` (embedded) and, later, an AWS adapter crate.
+//! - [`curated`]: reading and writing the JSON artifacts steps pass by pointer; status moves.
 //! - [`pipeline`]: the state passed between pipeline steps, routing by content
 //!   type, blob key layout and execution names.
 //! - [`ingest_event`]: the S3 "Object Created" event as EventBridge delivers it
@@ -22,6 +23,7 @@
 pub mod chunking;
 pub mod config;
 pub mod content;
+pub mod curated;
 pub mod domain;
 pub mod error;
 pub mod fusion;

@@ -44,7 +44,11 @@ pub fn detect(text: &str) -> Vec<PiiEntity> {
     let mut found: Vec<PiiEntity> = Vec::new();
     let mut push = |kind, m: regex::Match<'_>| {
         if !found.iter().any(|e| m.start() < e.end && e.start < m.end()) {
-            found.push(PiiEntity { kind, start: m.start(), end: m.end() });
+            found.push(PiiEntity {
+                kind,
+                start: m.start(),
+                end: m.end(),
+            });
         }
     };
     for m in p.email.find_iter(text) {
@@ -115,7 +119,18 @@ pub fn luhn_valid(s: &str) -> bool {
         .iter()
         .rev()
         .enumerate()
-        .map(|(i, &d)| if i % 2 == 1 { let x = d * 2; if x > 9 { x - 9 } else { x } } else { d })
+        .map(|(i, &d)| {
+            if i % 2 == 1 {
+                let x = d * 2;
+                if x > 9 {
+                    x - 9
+                } else {
+                    x
+                }
+            } else {
+                d
+            }
+        })
         .sum();
     sum % 10 == 0
 }
@@ -134,7 +149,11 @@ pub fn iban_valid(s: &str) -> bool {
             'A'..='Z' => c as u32 - 'A' as u32 + 10,
             _ => return false,
         };
-        rem = if v >= 10 { (rem * 100 + v) % 97 } else { (rem * 10 + v) % 97 };
+        rem = if v >= 10 {
+            (rem * 100 + v) % 97
+        } else {
+            (rem * 10 + v) % 97
+        };
     }
     rem == 1
 }
@@ -143,13 +162,18 @@ fn dni_valid(s: &str) -> bool {
     const LETTERS: &[u8] = b"TRWAGMYFPDXBNJZSQVHLCKE";
     let digits: String = s.chars().filter(char::is_ascii_digit).collect();
     let letter = s.chars().last().unwrap_or(' ') as u8;
-    digits.parse::<u32>().is_ok_and(|n| LETTERS[(n % 23) as usize] == letter)
+    digits
+        .parse::<u32>()
+        .is_ok_and(|n| LETTERS[(n % 23) as usize] == letter)
 }
 
 fn looks_like_date(s: &str) -> bool {
     static DATE: OnceLock<Regex> = OnceLock::new();
-    DATE.get_or_init(|| Regex::new(r"^\d{4}[-./]\d{1,2}[-./]\d{1,2}$|^\d{1,2}[-./]\d{1,2}[-./]\d{2,4}$").expect("regex"))
-        .is_match(s.trim())
+    DATE.get_or_init(|| {
+        Regex::new(r"^\d{4}[-./]\d{1,2}[-./]\d{1,2}$|^\d{1,2}[-./]\d{1,2}[-./]\d{2,4}$")
+            .expect("regex")
+    })
+    .is_match(s.trim())
 }
 
 #[cfg(test)]
@@ -162,19 +186,36 @@ mod tests {
 
     #[test]
     fn finds_each_kind() {
-        assert_eq!(kinds_in("write to ana.lopez@example.com today"), vec![PiiKind::Email]);
-        assert_eq!(kinds_in("card 4111 1111 1111 1111 exp 12/29"), vec![PiiKind::CardNumber]);
-        assert_eq!(kinds_in("IBAN GB82 WEST 1234 5698 7654 32 please"), vec![PiiKind::Iban]);
+        assert_eq!(
+            kinds_in("write to ana.lopez@example.com today"),
+            vec![PiiKind::Email]
+        );
+        assert_eq!(
+            kinds_in("card 4111 1111 1111 1111 exp 12/29"),
+            vec![PiiKind::CardNumber]
+        );
+        assert_eq!(
+            kinds_in("IBAN GB82 WEST 1234 5698 7654 32 please"),
+            vec![PiiKind::Iban]
+        );
         assert_eq!(kinds_in("SSN 123-45-6789"), vec![PiiKind::NationalId]);
-        assert_eq!(kinds_in("NI number AB 12 34 56 C"), vec![PiiKind::NationalId]);
+        assert_eq!(
+            kinds_in("NI number AB 12 34 56 C"),
+            vec![PiiKind::NationalId]
+        );
         assert_eq!(kinds_in("DNI 12345678Z"), vec![PiiKind::NationalId]);
-        assert_eq!(kinds_in("call +34 612 345 678 after 5"), vec![PiiKind::Phone]);
+        assert_eq!(
+            kinds_in("call +34 612 345 678 after 5"),
+            vec![PiiKind::Phone]
+        );
         assert_eq!(kinds_in("call (555) 123-4567"), vec![PiiKind::Phone]);
     }
 
     #[test]
     fn checksums_reject_lookalikes() {
-        assert!(kinds_in("order 4111 1111 1111 1112").iter().all(|k| *k != PiiKind::CardNumber));
+        assert!(kinds_in("order 4111 1111 1111 1112")
+            .iter()
+            .all(|k| *k != PiiKind::CardNumber));
         assert!(!iban_valid("GB82 WEST 1234 5698 7654 33"));
         assert!(kinds_in("DNI 12345678A").is_empty());
         assert!(kinds_in("meeting on 2026-11-23 in room 4").is_empty());

@@ -89,7 +89,17 @@ impl Route {
 
 /// Content type from a file name (and, where the name says nothing, from the bytes).
 pub fn content_type_for(key: &str, head: &[u8]) -> String {
-    let ext = key.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase()).unwrap_or_default();
+    content_type_by_name(key)
+        .unwrap_or_else(|| sniff(head))
+        .to_owned()
+}
+
+/// Content type from a file name's extension alone, when it is one Jarvis knows.
+pub fn content_type_by_name(key: &str) -> Option<&'static str> {
+    let ext = key
+        .rsplit_once('.')
+        .map(|(_, e)| e.to_ascii_lowercase())
+        .unwrap_or_default();
     let by_ext = match ext.as_str() {
         "txt" | "text" | "log" | "csv" => "text/plain",
         "md" | "markdown" => "text/markdown",
@@ -112,12 +122,9 @@ pub fn content_type_for(key: &str, head: &[u8]) -> String {
         "mp4" => "video/mp4",
         "mov" => "video/quicktime",
         "webm" => "video/webm",
-        _ => "",
+        _ => return None,
     };
-    if !by_ext.is_empty() {
-        return by_ext.to_owned();
-    }
-    sniff(head).to_owned()
+    Some(by_ext)
 }
 
 fn sniff(head: &[u8]) -> &'static str {
@@ -195,7 +202,12 @@ pub mod keys {
     }
 
     /// Raw key of a mail attachment.
-    pub fn attachment(tenant: &TenantId, parent: &DocumentId, index: usize, file_name: &str) -> String {
+    pub fn attachment(
+        tenant: &TenantId,
+        parent: &DocumentId,
+        index: usize,
+        file_name: &str,
+    ) -> String {
         format!("{tenant}/attachments/{parent}/{index}-{file_name}")
     }
 
@@ -268,8 +280,15 @@ pub fn decode_vectors(bytes: &[u8]) -> Option<Vec<Vec<f32>>> {
     if body.len() != count.checked_mul(dims)?.checked_mul(4)? {
         return None;
     }
-    let floats: Vec<f32> = body.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
-    Some(if dims == 0 { vec![Vec::new(); count] } else { floats.chunks(dims).map(<[f32]>::to_vec).collect() })
+    let floats: Vec<f32> = body
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect();
+    Some(if dims == 0 {
+        vec![Vec::new(); count]
+    } else {
+        floats.chunks(dims).map(<[f32]>::to_vec).collect()
+    })
 }
 
 #[cfg(test)]
@@ -283,14 +302,20 @@ mod tests {
         assert_eq!(Route::for_content_type("audio/mpeg"), Route::Audio);
         assert_eq!(Route::for_content_type("video/mp4"), Route::Audio);
         assert_eq!(Route::for_content_type("application/pdf"), Route::Document);
-        assert_eq!(Route::for_content_type("text/html; charset=utf-8"), Route::Document);
+        assert_eq!(
+            Route::for_content_type("text/html; charset=utf-8"),
+            Route::Document
+        );
     }
 
     #[test]
     fn content_type_comes_from_extension_then_bytes() {
         assert_eq!(content_type_for("a/Notes.MD", b""), "text/markdown");
         assert_eq!(content_type_for("scan", b"%PDF-1.7"), "application/pdf");
-        assert_eq!(content_type_for("blob", &[0u8, 1, 2, 3, 0xff, 0xfe]), "application/octet-stream");
+        assert_eq!(
+            content_type_for("blob", &[0u8, 1, 2, 3, 0xff, 0xfe]),
+            "application/octet-stream"
+        );
         assert_eq!(content_type_for("readme", b"hello"), "text/plain");
     }
 
@@ -306,9 +331,19 @@ mod tests {
     fn inbox_tenant_folders() {
         let d = TenantId::parse("local").unwrap();
         assert_eq!(keys::tenant_of_inbox_key("notes.md", &d), Some(d.clone()));
-        assert_eq!(keys::tenant_of_inbox_key("@bob/notes.md", &d).unwrap().as_str(), "bob");
+        assert_eq!(
+            keys::tenant_of_inbox_key("@bob/notes.md", &d)
+                .unwrap()
+                .as_str(),
+            "bob"
+        );
         assert_eq!(keys::tenant_of_inbox_key("@../x", &d), None);
-        assert_eq!(keys::tenant_of_raw_key("alice/uploads/a.md").unwrap().as_str(), "alice");
+        assert_eq!(
+            keys::tenant_of_raw_key("alice/uploads/a.md")
+                .unwrap()
+                .as_str(),
+            "alice"
+        );
         assert_eq!(keys::tenant_of_raw_key("nofolder"), None);
     }
 
@@ -322,8 +357,14 @@ mod tests {
 
     #[test]
     fn file_names_are_sanitized() {
-        assert_eq!(keys::sanitize_file_name("../../etc/passwd").as_deref(), Some("passwd"));
+        assert_eq!(
+            keys::sanitize_file_name("../../etc/passwd").as_deref(),
+            Some("passwd")
+        );
         assert_eq!(keys::sanitize_file_name("..").as_deref(), None);
-        assert_eq!(keys::sanitize_file_name("a\u{0}b.txt").as_deref(), Some("ab.txt"));
+        assert_eq!(
+            keys::sanitize_file_name("a\u{0}b.txt").as_deref(),
+            Some("ab.txt")
+        );
     }
 }

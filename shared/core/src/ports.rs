@@ -2,7 +2,9 @@
 //! against these; `jarvis-local` implements them on one machine, the AWS adapter
 //! crate with S3, DynamoDB, SQS, Step Functions, OpenSearch, Bedrock and friends.
 
-use crate::domain::{Chunk, Document, DocumentId, DocumentStatus, ObjectRef, PiiKind, Reminder, TenantId};
+use crate::domain::{
+    Chunk, Document, DocumentId, DocumentStatus, ObjectRef, PiiKind, Reminder, TenantId,
+};
 use crate::error::PortError;
 use crate::pii::PiiEntity;
 use crate::pipeline::PipelineState;
@@ -16,7 +18,13 @@ pub type PortResult<T> = Result<T, PortError>;
 #[async_trait]
 pub trait BlobStore: Send + Sync {
     /// Stores `bytes`, returning the object's pointer with its ETag and size.
-    async fn put(&self, bucket: &str, key: &str, bytes: Vec<u8>, content_type: &str) -> PortResult<ObjectRef>;
+    async fn put(
+        &self,
+        bucket: &str,
+        key: &str,
+        bytes: Vec<u8>,
+        content_type: &str,
+    ) -> PortResult<ObjectRef>;
     async fn get(&self, bucket: &str, key: &str) -> PortResult<Vec<u8>>;
     /// Size and ETag without the body; `NotFound` when absent.
     async fn head(&self, bucket: &str, key: &str) -> PortResult<ObjectRef>;
@@ -52,12 +60,25 @@ pub struct DocumentFilter {
 pub trait MetadataStore: Send + Sync {
     /// Inserts or replaces a document record.
     async fn put_document(&self, doc: &Document) -> PortResult<()>;
-    async fn get_document(&self, tenant: &TenantId, id: &DocumentId) -> PortResult<Option<Document>>;
-    async fn list_documents(&self, tenant: &TenantId, filter: &DocumentFilter) -> PortResult<Vec<Document>>;
+    async fn get_document(
+        &self,
+        tenant: &TenantId,
+        id: &DocumentId,
+    ) -> PortResult<Option<Document>>;
+    async fn list_documents(
+        &self,
+        tenant: &TenantId,
+        filter: &DocumentFilter,
+    ) -> PortResult<Vec<Document>>;
     /// A document of this tenant whose content has this ETag, if any.
     async fn find_by_etag(&self, tenant: &TenantId, etag: &str) -> PortResult<Option<Document>>;
     /// Applies a status change; `Conflict` when the current status is not allowed.
-    async fn change_status(&self, tenant: &TenantId, id: &DocumentId, change: &StatusChange) -> PortResult<Document>;
+    async fn change_status(
+        &self,
+        tenant: &TenantId,
+        id: &DocumentId,
+        change: &StatusChange,
+    ) -> PortResult<Document>;
     /// Records that `key` held the same content as document `id`.
     async fn add_alias(&self, tenant: &TenantId, id: &DocumentId, key: &str) -> PortResult<()>;
     async fn delete_document(&self, tenant: &TenantId, id: &DocumentId) -> PortResult<()>;
@@ -107,7 +128,12 @@ pub struct IndexedChunk {
 #[async_trait]
 pub trait SearchIndex: Send + Sync {
     /// Replaces every chunk of one document with `chunks`.
-    async fn replace_document(&self, tenant: &TenantId, id: &DocumentId, chunks: Vec<IndexedChunk>) -> PortResult<()>;
+    async fn replace_document(
+        &self,
+        tenant: &TenantId,
+        id: &DocumentId,
+        chunks: Vec<IndexedChunk>,
+    ) -> PortResult<()>;
     async fn delete_document(&self, tenant: &TenantId, id: &DocumentId) -> PortResult<()>;
     async fn delete_tenant(&self, tenant: &TenantId) -> PortResult<()>;
     /// BM25 and vector retrieval, fused, always filtered to `query.tenant_id`.
@@ -134,7 +160,12 @@ pub struct ImageAnalysis {
 #[async_trait]
 pub trait ImageAnalyzer: Send + Sync {
     /// `Unavailable` when this deployment has no engine for it.
-    async fn analyze(&self, image: &ObjectRef, bytes: &[u8], content_type: &str) -> PortResult<ImageAnalysis>;
+    async fn analyze(
+        &self,
+        image: &ObjectRef,
+        bytes: &[u8],
+        content_type: &str,
+    ) -> PortResult<ImageAnalysis>;
 }
 
 /// A transcript, with timed segments where the engine gives them.

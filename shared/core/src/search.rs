@@ -75,7 +75,10 @@ impl SearchRequest {
             return Err("query must not be empty".into());
         }
         if text.len() > MAX_QUERY_BYTES {
-            return Err(format!("query is {} bytes; the limit is {MAX_QUERY_BYTES}", text.len()));
+            return Err(format!(
+                "query is {} bytes; the limit is {MAX_QUERY_BYTES}",
+                text.len()
+            ));
         }
         let limit = self.limit.unwrap_or(DEFAULT_LIMIT);
         if limit == 0 || limit > MAX_LIMIT {
@@ -85,7 +88,11 @@ impl SearchRequest {
             "hybrid" => SearchMode::Hybrid,
             "keyword" => SearchMode::Keyword,
             "semantic" => SearchMode::Semantic,
-            other => return Err(format!("mode {other:?} is not one of hybrid, keyword, semantic")),
+            other => {
+                return Err(format!(
+                    "mode {other:?} is not one of hybrid, keyword, semantic"
+                ))
+            }
         };
         if let (Some(from), Some(to)) = (self.filters.from, self.filters.to) {
             if from >= to {
@@ -129,15 +136,32 @@ mod tests {
     #[test]
     fn requests_are_validated() {
         assert!(req(r#"{"query":"  "}"#).unwrap().validate().is_err());
-        assert!(req(r#"{"query":"x","limit":0}"#).unwrap().validate().is_err());
-        assert!(req(r#"{"query":"x","limit":51}"#).unwrap().validate().is_err());
-        assert!(req(r#"{"query":"x","mode":"psychic"}"#).unwrap().validate().is_err());
-        assert!(req(r#"{"query":"x","filters":{"from":"2026-02-01T00:00:00Z","to":"2026-01-01T00:00:00Z"}}"#)
+        assert!(req(r#"{"query":"x","limit":0}"#)
             .unwrap()
             .validate()
             .is_err());
-        assert!(req(r#"{"query":"x","tenant":"someone-else"}"#).is_err(), "unknown fields are refused");
+        assert!(req(r#"{"query":"x","limit":51}"#)
+            .unwrap()
+            .validate()
+            .is_err());
+        assert!(req(r#"{"query":"x","mode":"psychic"}"#)
+            .unwrap()
+            .validate()
+            .is_err());
+        assert!(req(
+            r#"{"query":"x","filters":{"from":"2026-02-01T00:00:00Z","to":"2026-01-01T00:00:00Z"}}"#
+        )
+        .unwrap()
+        .validate()
+        .is_err());
+        assert!(
+            req(r#"{"query":"x","tenant":"someone-else"}"#).is_err(),
+            "unknown fields are refused"
+        );
         let (text, limit, mode) = req(r#"{"query":" tax "}"#).unwrap().validate().unwrap();
-        assert_eq!((text.as_str(), limit, mode), ("tax", DEFAULT_LIMIT, SearchMode::Hybrid));
+        assert_eq!(
+            (text.as_str(), limit, mode),
+            ("tax", DEFAULT_LIMIT, SearchMode::Hybrid)
+        );
     }
 }

@@ -6,14 +6,19 @@ use jarvis_core::content::Block;
 use quick_xml::events::Event;
 use std::io::Read;
 
-pub const CONTENT_TYPE: &str = "application/vnd.openxmlformats-officedocument.wordprocessingml.document";
+pub const CONTENT_TYPE: &str =
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document";
 
 /// Largest `document.xml` read (a zip bomb guard).
 const MAX_XML_BYTES: u64 = 64 * 1024 * 1024;
 
 pub fn extract(bytes: &[u8]) -> Result<ExtractedDocument, ExtractError> {
-    let corrupt = |detail: String| ExtractError::Corrupt { format: "Word document", detail };
-    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes)).map_err(|e| corrupt(e.to_string()))?;
+    let corrupt = |detail: String| ExtractError::Corrupt {
+        format: "Word document",
+        detail,
+    };
+    let mut zip =
+        zip::ZipArchive::new(std::io::Cursor::new(bytes)).map_err(|e| corrupt(e.to_string()))?;
     let mut xml = String::new();
     zip.by_name("word/document.xml")
         .map_err(|e| corrupt(format!("word/document.xml: {e}")))?
@@ -21,7 +26,11 @@ pub fn extract(bytes: &[u8]) -> Result<ExtractedDocument, ExtractError> {
         .read_to_string(&mut xml)
         .map_err(|e| corrupt(e.to_string()))?;
     let blocks = paragraphs(&xml).map_err(corrupt)?;
-    Ok(ExtractedDocument { title: String::new(), blocks, ..Default::default() })
+    Ok(ExtractedDocument {
+        title: String::new(),
+        blocks,
+        ..Default::default()
+    })
 }
 
 fn paragraphs(xml: &str) -> Result<Vec<Block>, String> {
@@ -83,8 +92,14 @@ fn heading_level(style: &str) -> Option<u8> {
     if style.eq_ignore_ascii_case("title") {
         return Some(1);
     }
-    let digits = style.strip_prefix("Heading").or_else(|| style.strip_prefix("heading"))?;
-    digits.trim().parse::<u8>().ok().filter(|l| (1..=9).contains(l))
+    let digits = style
+        .strip_prefix("Heading")
+        .or_else(|| style.strip_prefix("heading"))?;
+    digits
+        .trim()
+        .parse::<u8>()
+        .ok()
+        .filter(|l| (1..=9).contains(l))
 }
 
 #[cfg(test)]
@@ -101,7 +116,9 @@ pub(crate) mod tests {
             if let Some(s) = style {
                 body.push_str(&format!(r#"<w:pPr><w:pStyle w:val="{s}"/></w:pPr>"#));
             }
-            body.push_str(&format!("<w:r><w:t xml:space=\"preserve\">{text}</w:t></w:r></w:p>"));
+            body.push_str(&format!(
+                "<w:r><w:t xml:space=\"preserve\">{text}</w:t></w:r></w:p>"
+            ));
         }
         let xml = format!(
             r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?><w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"><w:body>{body}</w:body></w:document>"#
@@ -115,9 +132,17 @@ pub(crate) mod tests {
 
     #[test]
     fn styles_become_headings_and_entities_are_decoded() {
-        let bytes = make_docx(&[(Some("Heading1"), "Budget"), (None, "Rent &amp; food: 900"), (Some("Heading2"), "Notes")]);
+        let bytes = make_docx(&[
+            (Some("Heading1"), "Budget"),
+            (None, "Rent &amp; food: 900"),
+            (Some("Heading2"), "Notes"),
+        ]);
         let doc = extract(&bytes).unwrap();
-        let summary: Vec<(BlockKind, &str)> = doc.blocks.iter().map(|b| (b.kind, b.text.as_str())).collect();
+        let summary: Vec<(BlockKind, &str)> = doc
+            .blocks
+            .iter()
+            .map(|b| (b.kind, b.text.as_str()))
+            .collect();
         assert_eq!(
             summary,
             vec![
@@ -130,6 +155,9 @@ pub(crate) mod tests {
 
     #[test]
     fn a_zip_without_a_document_is_corrupt() {
-        assert!(matches!(extract(b"PK\x03\x04 not really"), Err(ExtractError::Corrupt { .. })));
+        assert!(matches!(
+            extract(b"PK\x03\x04 not really"),
+            Err(ExtractError::Corrupt { .. })
+        ));
     }
 }

@@ -26,10 +26,17 @@ pub fn parse(bytes: &[u8]) -> Result<ParsedEmail, ExtractError> {
     }
     let message = MessageParser::default()
         .parse(bytes)
-        .ok_or_else(|| ExtractError::Corrupt { format: "mail", detail: "no RFC 5322 message found".into() })?;
-    let has_headers = message.from().is_some() || message.subject().is_some() || message.date().is_some();
+        .ok_or_else(|| ExtractError::Corrupt {
+            format: "mail",
+            detail: "no RFC 5322 message found".into(),
+        })?;
+    let has_headers =
+        message.from().is_some() || message.subject().is_some() || message.date().is_some();
     if !has_headers {
-        return Err(ExtractError::Corrupt { format: "mail", detail: "it has no From, Subject or Date header".into() });
+        return Err(ExtractError::Corrupt {
+            format: "mail",
+            detail: "it has no From, Subject or Date header".into(),
+        });
     }
     let address_list = |a: Option<&mail_parser::Address<'_>>| {
         a.map(|a| {
@@ -50,7 +57,10 @@ pub fn parse(bytes: &[u8]) -> Result<ParsedEmail, ExtractError> {
     let to = address_list(message.to());
     let date = message.date().map(|d| d.to_rfc3339()).unwrap_or_default();
 
-    let mut blocks = vec![Block::heading(1, subject.clone()), Block::text(format!("From: {from}. To: {to}. Date: {date}."))];
+    let mut blocks = vec![
+        Block::heading(1, subject.clone()),
+        Block::text(format!("From: {from}. To: {to}. Date: {date}.")),
+    ];
     let mut body_blocks = Vec::new();
     for i in 0..message.text_body_count() {
         if let Some(part) = message.text_part(i as u32) {
@@ -86,19 +96,33 @@ pub fn parse(bytes: &[u8]) -> Result<ParsedEmail, ExtractError> {
                     None => ct.ctype().to_ascii_lowercase(),
                 })
                 .unwrap_or_else(|| "application/octet-stream".into());
-            let file_name = part.attachment_name().map(str::to_owned).unwrap_or_else(|| format!("attachment-{}", i + 1));
-            Attachment { file_name, content_type, bytes: part.contents().to_vec() }
+            let file_name = part
+                .attachment_name()
+                .map(str::to_owned)
+                .unwrap_or_else(|| format!("attachment-{}", i + 1));
+            Attachment {
+                file_name,
+                content_type,
+                bytes: part.contents().to_vec(),
+            }
         })
         .collect();
 
-    let mut document = ExtractedDocument { title: subject, blocks, ..Default::default() };
+    let mut document = ExtractedDocument {
+        title: subject,
+        blocks,
+        ..Default::default()
+    };
     document.metadata.insert("from".into(), from.into());
     document.metadata.insert("to".into(), to.into());
     document.metadata.insert("date".into(), date.into());
     if let Some(id) = message.message_id() {
         document.metadata.insert("message_id".into(), id.into());
     }
-    Ok(ParsedEmail { document, attachments })
+    Ok(ParsedEmail {
+        document,
+        attachments,
+    })
 }
 
 #[cfg(test)]
@@ -111,8 +135,16 @@ mod tests {
     fn body_and_attachments_are_separated() {
         let parsed = parse(MAIL.as_bytes()).unwrap();
         assert_eq!(parsed.document.title, "Lease renewal");
-        assert!(parsed.document.blocks.iter().any(|b| b.text.contains("agreed to renew")));
-        assert!(parsed.document.blocks.iter().any(|b| b.text.contains("ana@example.com")));
+        assert!(parsed
+            .document
+            .blocks
+            .iter()
+            .any(|b| b.text.contains("agreed to renew")));
+        assert!(parsed
+            .document
+            .blocks
+            .iter()
+            .any(|b| b.text.contains("ana@example.com")));
         assert_eq!(parsed.attachments.len(), 1);
         assert_eq!(parsed.attachments[0].file_name, "terms.md");
         assert!(String::from_utf8_lossy(&parsed.attachments[0].bytes).contains("two percent"));

@@ -26,19 +26,34 @@ pub enum ExtractError {
     #[error("the file is binary data, not readable {0}")]
     Binary(&'static str),
     #[error("the {format} is corrupt or unreadable: {detail}")]
-    Corrupt { format: &'static str, detail: String },
+    Corrupt {
+        format: &'static str,
+        detail: String,
+    },
     #[error("no text found in the {format}: {hint}")]
-    NoText { format: &'static str, hint: &'static str },
+    NoText {
+        format: &'static str,
+        hint: &'static str,
+    },
     #[error("content type {0} is not supported; supported are text, Markdown, HTML, JSON, PDF, DOCX, .eml mail, images and audio")]
     Unsupported(String),
 }
 
 /// Extracts a document of `content_type`; `file_name` is the fallback title.
-pub fn extract_document(bytes: &[u8], content_type: &str, file_name: &str) -> Result<ExtractedDocument, ExtractError> {
+pub fn extract_document(
+    bytes: &[u8],
+    content_type: &str,
+    file_name: &str,
+) -> Result<ExtractedDocument, ExtractError> {
     if bytes.is_empty() {
         return Err(ExtractError::Empty);
     }
-    let ct = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let ct = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
     let mut doc = match ct.as_str() {
         "text/plain" | "text/csv" => text::extract_plain(bytes)?,
         "text/markdown" | "text/x-markdown" => markdown::extract(text::decode(bytes, "text")?),
@@ -50,7 +65,10 @@ pub fn extract_document(bytes: &[u8], content_type: &str, file_name: &str) -> Re
         other => return Err(ExtractError::Unsupported(other.to_owned())),
     };
     if !doc.has_text() {
-        return Err(ExtractError::NoText { format: "document", hint: "it holds no readable text" });
+        return Err(ExtractError::NoText {
+            format: "document",
+            hint: "it holds no readable text",
+        });
     }
     if doc.title.trim().is_empty() {
         doc.title = default_title(&doc, file_name);
@@ -73,8 +91,12 @@ mod tests {
 
     #[test]
     fn empty_and_unknown_inputs_are_refused_with_reasons() {
-        assert!(matches!(extract_document(b"", "text/plain", "a"), Err(ExtractError::Empty)));
-        let err = extract_document(b"\x00\x01\x02\xff\xfe\x00\x00garbage", "text/plain", "a").unwrap_err();
+        assert!(matches!(
+            extract_document(b"", "text/plain", "a"),
+            Err(ExtractError::Empty)
+        ));
+        let err = extract_document(b"\x00\x01\x02\xff\xfe\x00\x00garbage", "text/plain", "a")
+            .unwrap_err();
         assert!(err.to_string().contains("binary"), "{err}");
         let err = extract_document(b"abc", "application/x-msdownload", "a.exe").unwrap_err();
         assert!(err.to_string().contains("not supported"));

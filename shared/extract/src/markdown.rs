@@ -5,7 +5,11 @@ use jarvis_core::content::Block;
 use pulldown_cmark::{Event, HeadingLevel, Options, Parser, Tag, TagEnd};
 
 pub fn extract(text: impl AsRef<str>) -> ExtractedDocument {
-    ExtractedDocument { title: String::new(), blocks: blocks(text.as_ref()), ..Default::default() }
+    ExtractedDocument {
+        title: String::new(),
+        blocks: blocks(text.as_ref()),
+        ..Default::default()
+    }
 }
 
 /// The blocks of a Markdown text: headings, paragraphs, list items, code, table rows.
@@ -33,11 +37,19 @@ pub fn blocks(text: &str) -> Vec<Block> {
                 flush(&mut buf, heading.take(), &mut out);
             }
             Event::Start(Tag::Item) => flush(&mut buf, None, &mut out),
-            Event::End(TagEnd::Paragraph | TagEnd::Item | TagEnd::CodeBlock | TagEnd::TableRow | TagEnd::TableHead) => {
+            Event::End(
+                TagEnd::Paragraph
+                | TagEnd::Item
+                | TagEnd::CodeBlock
+                | TagEnd::TableRow
+                | TagEnd::TableHead,
+            ) => {
                 flush(&mut buf, heading, &mut out);
             }
             Event::End(TagEnd::TableCell) => buf.push_str(" | "),
-            Event::Text(t) | Event::Code(t) | Event::InlineHtml(t) | Event::Html(t) => buf.push_str(&t),
+            Event::Text(t) | Event::Code(t) | Event::InlineHtml(t) | Event::Html(t) => {
+                buf.push_str(&t)
+            }
             Event::SoftBreak | Event::HardBreak => buf.push(' '),
             _ => {}
         }

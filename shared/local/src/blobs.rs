@@ -30,7 +30,10 @@ impl FsBlobStore {
         for dir in buckets.values() {
             std::fs::create_dir_all(dir).map_err(|e| PortError::backend("filesystem", e))?;
         }
-        Ok(Self { buckets: Arc::new(buckets), events: None })
+        Ok(Self {
+            buckets: Arc::new(buckets),
+            events: None,
+        })
     }
 
     /// Sends an event for every put into `bucket`.
@@ -41,13 +44,18 @@ impl FsBlobStore {
 
     /// The file behind `bucket`/`key`; keys may not escape the bucket.
     pub fn path_of(&self, bucket: &str, key: &str) -> PortResult<PathBuf> {
-        let root = self.buckets.get(bucket).ok_or_else(|| PortError::NotFound(format!("bucket {bucket}")))?;
+        let root = self
+            .buckets
+            .get(bucket)
+            .ok_or_else(|| PortError::NotFound(format!("bucket {bucket}")))?;
         let rel = Path::new(key);
         let safe = !key.is_empty()
             && rel.components().all(|c| matches!(c, Component::Normal(_)))
             && !key.ends_with('/');
         if !safe {
-            return Err(PortError::Invalid(format!("object key {key:?} is not a plain relative path")));
+            return Err(PortError::Invalid(format!(
+                "object key {key:?} is not a plain relative path"
+            )));
         }
         Ok(root.join(rel))
     }
@@ -78,7 +86,13 @@ fn io_err(e: std::io::Error, what: &str) -> PortError {
 
 #[async_trait]
 impl BlobStore for FsBlobStore {
-    async fn put(&self, bucket: &str, key: &str, bytes: Vec<u8>, _content_type: &str) -> PortResult<ObjectRef> {
+    async fn put(
+        &self,
+        bucket: &str,
+        key: &str,
+        bytes: Vec<u8>,
+        _content_type: &str,
+    ) -> PortResult<ObjectRef> {
         let path = self.path_of(bucket, key)?;
         let etag = hex::encode(Sha256::digest(&bytes));
         let size = bytes.len() as u64;
@@ -98,7 +112,12 @@ impl BlobStore for FsBlobStore {
         .await
         .map_err(|e| PortError::backend("filesystem", e))?
         .map_err(|e| PortError::backend("filesystem", e))?;
-        let object = ObjectRef { bucket: bucket.to_owned(), key: key.to_owned(), etag, size };
+        let object = ObjectRef {
+            bucket: bucket.to_owned(),
+            key: key.to_owned(),
+            etag,
+            size,
+        };
         if let Some((watched, events)) = &self.events {
             if watched == bucket {
                 events.object_created(&object)?;
@@ -109,20 +128,28 @@ impl BlobStore for FsBlobStore {
 
     async fn get(&self, bucket: &str, key: &str) -> PortResult<Vec<u8>> {
         let path = self.path_of(bucket, key)?;
-        tokio::fs::read(&path).await.map_err(|e| io_err(e, &format!("{bucket}/{key}")))
+        tokio::fs::read(&path)
+            .await
+            .map_err(|e| io_err(e, &format!("{bucket}/{key}")))
     }
 
     async fn head(&self, bucket: &str, key: &str) -> PortResult<ObjectRef> {
         let path = self.path_of(bucket, key)?;
         let what = format!("{bucket}/{key}");
-        let (size, etag) = tokio::task::spawn_blocking(move || -> std::io::Result<(u64, String)> {
-            let meta = std::fs::metadata(&path)?;
-            Ok((meta.len(), file_etag(&path)?))
+        let (size, etag) =
+            tokio::task::spawn_blocking(move || -> std::io::Result<(u64, String)> {
+                let meta = std::fs::metadata(&path)?;
+                Ok((meta.len(), file_etag(&path)?))
+            })
+            .await
+            .map_err(|e| PortError::backend("filesystem", e))?
+            .map_err(|e| io_err(e, &what))?;
+        Ok(ObjectRef {
+            bucket: bucket.to_owned(),
+            key: key.to_owned(),
+            etag,
+            size,
         })
-        .await
-        .map_err(|e| PortError::backend("filesystem", e))?
-        .map_err(|e| io_err(e, &what))?;
-        Ok(ObjectRef { bucket: bucket.to_owned(), key: key.to_owned(), etag, size })
     }
 
     async fn delete(&self, bucket: &str, key: &str) -> PortResult<()> {
@@ -135,13 +162,19 @@ impl BlobStore for FsBlobStore {
     }
 
     async fn delete_prefix(&self, bucket: &str, prefix: &str) -> PortResult<usize> {
-        let root = self.buckets.get(bucket).ok_or_else(|| PortError::NotFound(format!("bucket {bucket}")))?.clone();
+        let root = self
+            .buckets
+            .get(bucket)
+            .ok_or_else(|| PortError::NotFound(format!("bucket {bucket}")))?
+            .clone();
         let prefix = prefix.to_owned();
         tokio::task::spawn_blocking(move || {
             let mut removed = 0;
             let mut stack = vec![root.clone()];
             while let Some(dir) = stack.pop() {
-                let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+                let Ok(entries) = std::fs::read_dir(&dir) else {
+                    continue;
+                };
                 for entry in entries.flatten() {
                     let path = entry.path();
                     if path.is_dir() {

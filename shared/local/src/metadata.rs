@@ -35,10 +35,16 @@ fn write(conn: &rusqlite::Connection, doc: &Document) -> PortResult<()> {
     Ok(())
 }
 
-fn read(conn: &rusqlite::Connection, tenant: &TenantId, id: &DocumentId) -> PortResult<Option<Document>> {
-    conn.query_row("SELECT body FROM documents WHERE tenant = ?1 AND id = ?2", params![tenant.as_str(), id.as_str()], |r| {
-        r.get::<_, String>(0)
-    })
+fn read(
+    conn: &rusqlite::Connection,
+    tenant: &TenantId,
+    id: &DocumentId,
+) -> PortResult<Option<Document>> {
+    conn.query_row(
+        "SELECT body FROM documents WHERE tenant = ?1 AND id = ?2",
+        params![tenant.as_str(), id.as_str()],
+        |r| r.get::<_, String>(0),
+    )
     .optional()
     .map_err(sqlite_err)?
     .map(decode)
@@ -51,11 +57,19 @@ impl MetadataStore for SqliteMetadataStore {
         write(&self.db.lock(), doc)
     }
 
-    async fn get_document(&self, tenant: &TenantId, id: &DocumentId) -> PortResult<Option<Document>> {
+    async fn get_document(
+        &self,
+        tenant: &TenantId,
+        id: &DocumentId,
+    ) -> PortResult<Option<Document>> {
         read(&self.db.lock(), tenant, id)
     }
 
-    async fn list_documents(&self, tenant: &TenantId, filter: &DocumentFilter) -> PortResult<Vec<Document>> {
+    async fn list_documents(
+        &self,
+        tenant: &TenantId,
+        filter: &DocumentFilter,
+    ) -> PortResult<Vec<Document>> {
         let conn = self.db.lock();
         let mut stmt = conn
             .prepare(
@@ -75,7 +89,8 @@ impl MetadataStore for SqliteMetadataStore {
                 |r| r.get::<_, String>(0),
             )
             .map_err(sqlite_err)?;
-        rows.map(|r| r.map_err(sqlite_err).and_then(decode)).collect()
+        rows.map(|r| r.map_err(sqlite_err).and_then(decode))
+            .collect()
     }
 
     async fn find_by_etag(&self, tenant: &TenantId, etag: &str) -> PortResult<Option<Document>> {
@@ -91,15 +106,26 @@ impl MetadataStore for SqliteMetadataStore {
         .transpose()
     }
 
-    async fn change_status(&self, tenant: &TenantId, id: &DocumentId, change: &StatusChange) -> PortResult<Document> {
+    async fn change_status(
+        &self,
+        tenant: &TenantId,
+        id: &DocumentId,
+        change: &StatusChange,
+    ) -> PortResult<Document> {
         let mut conn = self.db.lock();
         let tx = conn.transaction().map_err(sqlite_err)?;
-        let mut doc = read(&tx, tenant, id)?.ok_or_else(|| PortError::NotFound(format!("document {id}")))?;
+        let mut doc =
+            read(&tx, tenant, id)?.ok_or_else(|| PortError::NotFound(format!("document {id}")))?;
         if !change.from.is_empty() && !change.from.contains(&doc.status) {
             return Err(PortError::Conflict(format!(
                 "document {id} is {}, not {}",
                 doc.status.as_str(),
-                change.from.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" or ")
+                change
+                    .from
+                    .iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" or ")
             )));
         }
         doc.status = change.to;
@@ -119,7 +145,8 @@ impl MetadataStore for SqliteMetadataStore {
     async fn add_alias(&self, tenant: &TenantId, id: &DocumentId, key: &str) -> PortResult<()> {
         let mut conn = self.db.lock();
         let tx = conn.transaction().map_err(sqlite_err)?;
-        let mut doc = read(&tx, tenant, id)?.ok_or_else(|| PortError::NotFound(format!("document {id}")))?;
+        let mut doc =
+            read(&tx, tenant, id)?.ok_or_else(|| PortError::NotFound(format!("document {id}")))?;
         if doc.source.key != key && !doc.aliases.iter().any(|a| a == key) {
             doc.aliases.push(key.to_owned());
             write(&tx, &doc)?;
@@ -130,7 +157,10 @@ impl MetadataStore for SqliteMetadataStore {
     async fn delete_document(&self, tenant: &TenantId, id: &DocumentId) -> PortResult<()> {
         self.db
             .lock()
-            .execute("DELETE FROM documents WHERE tenant = ?1 AND id = ?2", params![tenant.as_str(), id.as_str()])
+            .execute(
+                "DELETE FROM documents WHERE tenant = ?1 AND id = ?2",
+                params![tenant.as_str(), id.as_str()],
+            )
             .map_err(sqlite_err)?;
         Ok(())
     }

@@ -22,13 +22,21 @@ impl SqliteQueue {
 
     fn send_now(&self, body: &str) -> PortResult<String> {
         let conn = self.db.lock();
-        conn.execute("INSERT INTO queue (body, visible_at) VALUES (?1, 0)", params![body]).map_err(sqlite_err)?;
+        conn.execute(
+            "INSERT INTO queue (body, visible_at) VALUES (?1, 0)",
+            params![body],
+        )
+        .map_err(sqlite_err)?;
         Ok(conn.last_insert_rowid().to_string())
     }
 
     /// Messages waiting (visible or in flight).
     pub fn depth(&self) -> PortResult<u64> {
-        self.db.lock().query_row("SELECT COUNT(*) FROM queue", [], |r| r.get::<_, i64>(0)).map(|n| n as u64).map_err(sqlite_err)
+        self.db
+            .lock()
+            .query_row("SELECT COUNT(*) FROM queue", [], |r| r.get::<_, i64>(0))
+            .map(|n| n as u64)
+            .map_err(sqlite_err)
     }
 }
 
@@ -47,7 +55,9 @@ impl Queue for SqliteQueue {
                 .prepare("SELECT id, body, receive_count FROM queue WHERE visible_at <= ?1 ORDER BY id LIMIT ?2")
                 .map_err(sqlite_err)?;
             let rows = stmt
-                .query_map(params![now, max as i64], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                .query_map(params![now, max as i64], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                })
                 .map_err(sqlite_err)?;
             rows.collect::<Result<_, _>>().map_err(sqlite_err)?
         };
@@ -59,21 +69,35 @@ impl Queue for SqliteQueue {
                 params![now + visibility_secs as i64 * 1000, receipt, id],
             )
             .map_err(sqlite_err)?;
-            out.push(QueueMessage { id: id.to_string(), receipt, body, receive_count: count as u32 + 1 });
+            out.push(QueueMessage {
+                id: id.to_string(),
+                receipt,
+                body,
+                receive_count: count as u32 + 1,
+            });
         }
         tx.commit().map_err(sqlite_err)?;
         Ok(out)
     }
 
     async fn ack(&self, receipt: &str) -> PortResult<()> {
-        self.db.lock().execute("DELETE FROM queue WHERE receipt = ?1", params![receipt]).map_err(sqlite_err)?;
+        self.db
+            .lock()
+            .execute("DELETE FROM queue WHERE receipt = ?1", params![receipt])
+            .map_err(sqlite_err)?;
         Ok(())
     }
 }
 
 impl ObjectEvents for SqliteQueue {
     fn object_created(&self, object: &ObjectRef) -> PortResult<()> {
-        self.send_now(&object_created_body(&object.bucket, &object.key, &object.etag, object.size, Utc::now()))
-            .map(|_| ())
+        self.send_now(&object_created_body(
+            &object.bucket,
+            &object.key,
+            &object.etag,
+            object.size,
+            Utc::now(),
+        ))
+        .map(|_| ())
     }
 }

@@ -16,7 +16,10 @@ pub struct HashingEmbedder {
 impl HashingEmbedder {
     pub fn embed_one(&self, text: &str) -> Vec<f32> {
         let mut v = vec![0f32; self.dims];
-        for word in text.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()) {
+        for word in text
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|w| !w.is_empty())
+        {
             let h = Sha256::digest(word.to_lowercase().as_bytes());
             let i = u32::from_le_bytes([h[0], h[1], h[2], h[3]]) as usize % self.dims;
             v[i] += if h[4] & 1 == 0 { 1.0 } else { -1.0 };

@@ -41,13 +41,23 @@ impl TokenStore {
         let tenant: Option<String> = self
             .db
             .lock()
-            .query_row("SELECT tenant FROM tokens WHERE token_sha256 = ?1", params![digest(token)], |r| r.get(0))
+            .query_row(
+                "SELECT tenant FROM tokens WHERE token_sha256 = ?1",
+                params![digest(token)],
+                |r| r.get(0),
+            )
             .optional()
             .map_err(sqlite_err)?;
-        tenant.map(|t| TenantId::parse(&t).map_err(PortError::Invalid)).transpose()
+        tenant
+            .map(|t| TenantId::parse(&t).map_err(PortError::Invalid))
+            .transpose()
     }
 
     pub fn count(&self) -> PortResult<u64> {
-        self.db.lock().query_row("SELECT COUNT(*) FROM tokens", [], |r| r.get::<_, i64>(0)).map(|n| n as u64).map_err(sqlite_err)
+        self.db
+            .lock()
+            .query_row("SELECT COUNT(*) FROM tokens", [], |r| r.get::<_, i64>(0))
+            .map(|n| n as u64)
+            .map_err(sqlite_err)
     }
 }

@@ -49,12 +49,15 @@ impl LocalWorkflows {
         let runs: Vec<(String, String)> = {
             let conn = self.db.lock();
             let mut stmt = conn.prepare("SELECT name, input FROM executions WHERE status = 'running' ORDER BY started_at").map_err(sqlite_err)?;
-            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).map_err(sqlite_err)?;
+            let rows = stmt
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+                .map_err(sqlite_err)?;
             rows.collect::<Result<_, _>>().map_err(sqlite_err)?
         };
         let n = runs.len();
         for (name, input) in runs {
-            let input: PipelineState = serde_json::from_str(&input).map_err(|e| PortError::backend("sqlite", e))?;
+            let input: PipelineState =
+                serde_json::from_str(&input).map_err(|e| PortError::backend("sqlite", e))?;
             self.dispatch(Run { name, input })?;
         }
         Ok(n)
@@ -64,7 +67,11 @@ impl LocalWorkflows {
     pub fn running(&self) -> PortResult<u64> {
         self.db
             .lock()
-            .query_row("SELECT COUNT(*) FROM executions WHERE status = 'running'", [], |r| r.get::<_, i64>(0))
+            .query_row(
+                "SELECT COUNT(*) FROM executions WHERE status = 'running'",
+                [],
+                |r| r.get::<_, i64>(0),
+            )
             .map(|n| n as u64)
             .map_err(sqlite_err)
     }
@@ -92,7 +99,10 @@ impl WorkflowStarter for LocalWorkflows {
         if inserted == 0 {
             return Ok(StartOutcome::AlreadyExists);
         }
-        self.dispatch(Run { name: name.to_owned(), input: input.clone() })?;
+        self.dispatch(Run {
+            name: name.to_owned(),
+            input: input.clone(),
+        })?;
         Ok(StartOutcome::Started)
     }
 }

@@ -4,12 +4,12 @@
 pub mod text;
 pub mod vectors;
 
+use crate::Db;
 use async_trait::async_trait;
 use jarvis_core::domain::{DocumentId, TenantId};
 use jarvis_core::fusion::fuse;
 use jarvis_core::ports::{IndexedChunk, PortResult, SearchIndex};
 use jarvis_core::search::{SearchHit, SearchMode, SearchQuery};
-use crate::Db;
 use jarvis_core::PortError;
 use std::path::Path;
 use std::sync::Arc;
@@ -26,7 +26,10 @@ pub struct LocalSearchIndex {
 
 impl LocalSearchIndex {
     pub fn open(dir: &Path, db: Db, dims: usize) -> PortResult<Self> {
-        Ok(Self { text: Arc::new(text::TextIndex::open(dir)?), vectors: Arc::new(vectors::VectorIndex::open(db, dims)?) })
+        Ok(Self {
+            text: Arc::new(text::TextIndex::open(dir)?),
+            vectors: Arc::new(vectors::VectorIndex::open(db, dims)?),
+        })
     }
 
     /// Vectors held for a tenant (for status and benchmarks).
@@ -35,20 +38,38 @@ impl LocalSearchIndex {
     }
 }
 
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> PortResult<T> + Send + 'static) -> PortResult<T> {
-    tokio::task::spawn_blocking(f).await.map_err(|e| PortError::backend("index", e))?
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> PortResult<T> + Send + 'static,
+) -> PortResult<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| PortError::backend("index", e))?
 }
 
 #[async_trait]
 impl SearchIndex for LocalSearchIndex {
-    async fn replace_document(&self, tenant: &TenantId, id: &DocumentId, chunks: Vec<IndexedChunk>) -> PortResult<()> {
+    async fn replace_document(
+        &self,
+        tenant: &TenantId,
+        id: &DocumentId,
+        chunks: Vec<IndexedChunk>,
+    ) -> PortResult<()> {
         let (this, tenant, id) = (self.clone(), tenant.clone(), id.clone());
         blocking(move || {
-            if let Some(bad) = chunks.iter().find(|c| c.chunk.tenant_id != tenant || c.chunk.document_id != id) {
-                return Err(PortError::Invalid(format!("chunk {} does not belong to {tenant}/{id}", bad.chunk.id)));
+            if let Some(bad) = chunks
+                .iter()
+                .find(|c| c.chunk.tenant_id != tenant || c.chunk.document_id != id)
+            {
+                return Err(PortError::Invalid(format!(
+                    "chunk {} does not belong to {tenant}/{id}",
+                    bad.chunk.id
+                )));
             }
             // Vectors first: a search never sees text without its vector side for long.
-            let pairs: Vec<_> = chunks.iter().map(|c| (&c.chunk, c.vector.as_slice())).collect();
+            let pairs: Vec<_> = chunks
+                .iter()
+                .map(|c| (&c.chunk, c.vector.as_slice()))
+                .collect();
             this.vectors.replace_document(&tenant, &id, &pairs)?;
             let refs: Vec<_> = chunks.iter().map(|c| &c.chunk).collect();
             this.text.replace_document(&tenant, &id, &refs)
@@ -86,14 +107,25 @@ impl SearchIndex for LocalSearchIndex {
                 (SearchMode::Keyword, _) | (_, None) => Vec::new(),
                 (_, Some(v)) => this.vectors.search(&q.tenant_id, v, &q.filters, k),
             };
-            let fused: Vec<_> = fuse(&bm25, &knn, &q.fusion).into_iter().take(q.limit).collect();
+            let fused: Vec<_> = fuse(&bm25, &knn, &q.fusion)
+                .into_iter()
+                .take(q.limit)
+                .collect();
             let ids: Vec<String> = fused.iter().map(|f| f.id.clone()).collect();
             let stored = this.text.fetch(&q.tenant_id, &ids, &q.text)?;
             let mut hits = Vec::with_capacity(stored.len());
             for (chunk, snippet) in stored {
-                let Some(f) = fused.iter().find(|f| f.id == chunk.chunk_id) else { continue };
-                let Some(document_id) = DocumentId::parse(&chunk.document_id) else { continue };
-                let snippet = if snippet.is_empty() { leading_text(&chunk.text, 240) } else { snippet };
+                let Some(f) = fused.iter().find(|f| f.id == chunk.chunk_id) else {
+                    continue;
+                };
+                let Some(document_id) = DocumentId::parse(&chunk.document_id) else {
+                    continue;
+                };
+                let snippet = if snippet.is_empty() {
+                    leading_text(&chunk.text, 240)
+                } else {
+                    snippet
+                };
                 hits.push(SearchHit {
                     document_id,
                     chunk_id: chunk.chunk_id,
@@ -127,7 +159,10 @@ fn leading_text(text: &str, max: usize) -> String {
         }
     }
     let cut = &text[..end];
-    let escaped = cut.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;");
+    let escaped = cut
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;");
     if end < text.len() {
         format!("{escaped}…")
     } else {

@@ -11,7 +11,9 @@ use std::path::Path;
 use std::sync::Mutex;
 use tantivy::collector::TopDocs;
 use tantivy::query::{BooleanQuery, Occur, Query, QueryParser, RangeQuery, TermQuery};
-use tantivy::schema::{Field, IndexRecordOption, Schema, Value, FAST, INDEXED, STORED, STRING, TEXT};
+use tantivy::schema::{
+    Field, IndexRecordOption, Schema, Value, FAST, INDEXED, STORED, STRING, TEXT,
+};
 use tantivy::snippet::SnippetGenerator;
 use tantivy::{doc, Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
 
@@ -82,11 +84,21 @@ impl TextIndex {
     pub fn open(dir: &Path) -> PortResult<Self> {
         std::fs::create_dir_all(dir).map_err(|e| PortError::backend("tantivy", e))?;
         let (schema, f) = schema();
-        let directory = tantivy::directory::MmapDirectory::open(dir).map_err(|e| PortError::backend("tantivy", e))?;
+        let directory = tantivy::directory::MmapDirectory::open(dir)
+            .map_err(|e| PortError::backend("tantivy", e))?;
         let index = Index::open_or_create(directory, schema).map_err(err)?;
         let writer = index.writer(50_000_000).map_err(err)?;
-        let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into().map_err(err)?;
-        Ok(Self { index, reader, writer: Mutex::new(writer), f })
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()
+            .map_err(err)?;
+        Ok(Self {
+            index,
+            reader,
+            writer: Mutex::new(writer),
+            f,
+        })
     }
 
     fn commit(&self, writer: &mut IndexWriter) -> PortResult<()> {
@@ -95,7 +107,12 @@ impl TextIndex {
     }
 
     /// Replaces one document's chunks and commits.
-    pub fn replace_document(&self, tenant: &TenantId, doc: &DocumentId, chunks: &[&Chunk]) -> PortResult<()> {
+    pub fn replace_document(
+        &self,
+        tenant: &TenantId,
+        doc: &DocumentId,
+        chunks: &[&Chunk],
+    ) -> PortResult<()> {
         let f = self.f;
         let mut w = self.writer.lock().unwrap_or_else(|p| p.into_inner());
         w.delete_term(Term::from_field_text(f.doc_key, &doc_key(tenant, doc)));
@@ -136,7 +153,10 @@ impl TextIndex {
     }
 
     fn term(&self, field: Field, value: &str) -> Box<dyn Query> {
-        Box::new(TermQuery::new(Term::from_field_text(field, value), IndexRecordOption::Basic))
+        Box::new(TermQuery::new(
+            Term::from_field_text(field, value),
+            IndexRecordOption::Basic,
+        ))
     }
 
     /// The user's words as a query over title, section and text (lenient: syntax
@@ -167,52 +187,90 @@ impl TextIndex {
             clauses.push((Occur::Must, self.term(f.document_id, d.as_str())));
         }
         if filters.from.is_some() || filters.to.is_some() {
-            let lo = filters.from.map_or(Bound::Unbounded, |d| Bound::Included(Term::from_field_i64(f.created_at, d.timestamp())));
-            let hi = filters.to.map_or(Bound::Unbounded, |d| Bound::Excluded(Term::from_field_i64(f.created_at, d.timestamp())));
+            let lo = filters.from.map_or(Bound::Unbounded, |d| {
+                Bound::Included(Term::from_field_i64(f.created_at, d.timestamp()))
+            });
+            let hi = filters.to.map_or(Bound::Unbounded, |d| {
+                Bound::Excluded(Term::from_field_i64(f.created_at, d.timestamp()))
+            });
             clauses.push((Occur::Must, Box::new(RangeQuery::new(lo, hi))));
         }
         clauses
     }
 
     /// BM25 ranking of the tenant's chunks for `text`.
-    pub fn search(&self, tenant: &TenantId, text: &str, filters: &SearchFilters, k: usize) -> PortResult<Vec<Ranked>> {
+    pub fn search(
+        &self,
+        tenant: &TenantId,
+        text: &str,
+        filters: &SearchFilters,
+        k: usize,
+    ) -> PortResult<Vec<Ranked>> {
         let mut clauses = self.scope(tenant, filters);
         clauses.push((Occur::Must, self.text_query(text)));
         let query = BooleanQuery::new(clauses);
         let searcher = self.reader.searcher();
-        let top = searcher.search(&query, &TopDocs::with_limit(k)).map_err(err)?;
+        let top = searcher
+            .search(&query, &TopDocs::with_limit(k))
+            .map_err(err)?;
         let mut out = Vec::with_capacity(top.len());
         for (score, addr) in top {
             let d: TantivyDocument = searcher.doc(addr).map_err(err)?;
-            let id = d.get_first(self.f.chunk_id).and_then(|v| v.as_str()).unwrap_or_default().to_owned();
+            let id = d
+                .get_first(self.f.chunk_id)
+                .and_then(|v| v.as_str())
+                .unwrap_or_default()
+                .to_owned();
             out.push(Ranked { id, score });
         }
         Ok(out)
     }
 
     /// Loads chunks by id (scoped to the tenant) and highlights `text`'s terms.
-    pub fn fetch(&self, tenant: &TenantId, ids: &[String], text: &str) -> PortResult<Vec<(StoredChunk, String)>> {
+    pub fn fetch(
+        &self,
+        tenant: &TenantId,
+        ids: &[String],
+        text: &str,
+    ) -> PortResult<Vec<(StoredChunk, String)>> {
         let f = self.f;
         let searcher = self.reader.searcher();
-        let snippets = SnippetGenerator::create(&searcher, &*self.text_query(text), f.text).map(|mut g| {
-            g.set_max_num_chars(240);
-            g
-        });
+        let snippets =
+            SnippetGenerator::create(&searcher, &*self.text_query(text), f.text).map(|mut g| {
+                g.set_max_num_chars(240);
+                g
+            });
         let mut out = Vec::with_capacity(ids.len());
         for id in ids {
-            let query = BooleanQuery::new(vec![(Occur::Must, self.term(f.tenant, tenant.as_str())), (Occur::Must, self.term(f.chunk_id, id))]);
-            let Some((_, addr)) = searcher.search(&query, &TopDocs::with_limit(1)).map_err(err)?.into_iter().next() else {
+            let query = BooleanQuery::new(vec![
+                (Occur::Must, self.term(f.tenant, tenant.as_str())),
+                (Occur::Must, self.term(f.chunk_id, id)),
+            ]);
+            let Some((_, addr)) = searcher
+                .search(&query, &TopDocs::with_limit(1))
+                .map_err(err)?
+                .into_iter()
+                .next()
+            else {
                 continue;
             };
             let d: TantivyDocument = searcher.doc(addr).map_err(err)?;
-            let s = |field: Field| d.get_first(field).and_then(|v| v.as_str()).unwrap_or_default().to_owned();
+            let s = |field: Field| {
+                d.get_first(field)
+                    .and_then(|v| v.as_str())
+                    .unwrap_or_default()
+                    .to_owned()
+            };
             let chunk = StoredChunk {
                 chunk_id: s(f.chunk_id),
                 document_id: s(f.document_id),
                 title: s(f.title),
                 section: Some(s(f.section)).filter(|x| !x.is_empty()),
                 text: s(f.text),
-                page: d.get_first(f.page).and_then(|v| v.as_u64()).map(|p| p as u32),
+                page: d
+                    .get_first(f.page)
+                    .and_then(|v| v.as_u64())
+                    .map(|p| p as u32),
                 source: s(f.source),
                 content_type: s(f.content_type),
             };

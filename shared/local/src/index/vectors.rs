@@ -57,7 +57,8 @@ impl VectorIndex {
                         blob.len() / 4
                     )));
                 }
-                let tenant = TenantId::parse(&r.get::<_, String>(0).map_err(sqlite_err)?).map_err(PortError::Invalid)?;
+                let tenant = TenantId::parse(&r.get::<_, String>(0).map_err(sqlite_err)?)
+                    .map_err(PortError::Invalid)?;
                 let t = tenants.entry(tenant).or_default();
                 t.meta.push(Meta {
                     chunk_id: r.get(1).map_err(sqlite_err)?,
@@ -66,10 +67,17 @@ impl VectorIndex {
                     content_type: r.get(4).map_err(sqlite_err)?,
                     created_at: r.get(5).map_err(sqlite_err)?,
                 });
-                t.data.extend(blob.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])));
+                t.data.extend(
+                    blob.chunks_exact(4)
+                        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])),
+                );
             }
         }
-        Ok(Self { db, dims, tenants: RwLock::new(tenants) })
+        Ok(Self {
+            db,
+            dims,
+            tenants: RwLock::new(tenants),
+        })
     }
 
     pub fn dims(&self) -> usize {
@@ -77,15 +85,27 @@ impl VectorIndex {
     }
 
     /// Replaces one document's vectors.
-    pub fn replace_document(&self, tenant: &TenantId, doc: &DocumentId, items: &[(&Chunk, &[f32])]) -> PortResult<()> {
+    pub fn replace_document(
+        &self,
+        tenant: &TenantId,
+        doc: &DocumentId,
+        items: &[(&Chunk, &[f32])],
+    ) -> PortResult<()> {
         if let Some((_, v)) = items.iter().find(|(_, v)| v.len() != self.dims) {
-            return Err(PortError::Invalid(format!("vector has {} dimensions, the index {}", v.len(), self.dims)));
+            return Err(PortError::Invalid(format!(
+                "vector has {} dimensions, the index {}",
+                v.len(),
+                self.dims
+            )));
         }
         {
             let mut conn = self.db.lock();
             let tx = conn.transaction().map_err(sqlite_err)?;
-            tx.execute("DELETE FROM vectors WHERE tenant = ?1 AND document_id = ?2", params![tenant.as_str(), doc.as_str()])
-                .map_err(sqlite_err)?;
+            tx.execute(
+                "DELETE FROM vectors WHERE tenant = ?1 AND document_id = ?2",
+                params![tenant.as_str(), doc.as_str()],
+            )
+            .map_err(sqlite_err)?;
             {
                 let mut stmt = tx
                     .prepare("INSERT INTO vectors (tenant, chunk_id, document_id, source, content_type, created_at, vector) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")
@@ -124,31 +144,61 @@ impl VectorIndex {
     pub fn delete_document(&self, tenant: &TenantId, doc: &DocumentId) -> PortResult<()> {
         self.db
             .lock()
-            .execute("DELETE FROM vectors WHERE tenant = ?1 AND document_id = ?2", params![tenant.as_str(), doc.as_str()])
+            .execute(
+                "DELETE FROM vectors WHERE tenant = ?1 AND document_id = ?2",
+                params![tenant.as_str(), doc.as_str()],
+            )
             .map_err(sqlite_err)?;
-        if let Some(t) = self.tenants.write().unwrap_or_else(|p| p.into_inner()).get_mut(tenant) {
+        if let Some(t) = self
+            .tenants
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .get_mut(tenant)
+        {
             remove_doc(t, doc.as_str(), self.dims);
         }
         Ok(())
     }
 
     pub fn delete_tenant(&self, tenant: &TenantId) -> PortResult<()> {
-        self.db.lock().execute("DELETE FROM vectors WHERE tenant = ?1", params![tenant.as_str()]).map_err(sqlite_err)?;
-        self.tenants.write().unwrap_or_else(|p| p.into_inner()).remove(tenant);
+        self.db
+            .lock()
+            .execute(
+                "DELETE FROM vectors WHERE tenant = ?1",
+                params![tenant.as_str()],
+            )
+            .map_err(sqlite_err)?;
+        self.tenants
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(tenant);
         Ok(())
     }
 
     /// The `k` nearest chunks of `tenant` that pass `filters`, best first.
-    pub fn search(&self, tenant: &TenantId, query: &[f32], filters: &SearchFilters, k: usize) -> Vec<Ranked> {
+    pub fn search(
+        &self,
+        tenant: &TenantId,
+        query: &[f32],
+        filters: &SearchFilters,
+        k: usize,
+    ) -> Vec<Ranked> {
         let tenants = self.tenants.read().unwrap_or_else(|p| p.into_inner());
-        let Some(t) = tenants.get(tenant) else { return Vec::new() };
+        let Some(t) = tenants.get(tenant) else {
+            return Vec::new();
+        };
         if query.len() != self.dims {
             return Vec::new();
         }
         let from = filters.from.map(|d| d.timestamp());
         let to = filters.to.map(|d| d.timestamp());
         let mut best: Vec<(f32, usize)> = Vec::with_capacity(k + 1);
-        for (i, (meta, v)) in t.meta.iter().zip(t.data.chunks_exact(self.dims)).enumerate() {
+        for (i, (meta, v)) in t
+            .meta
+            .iter()
+            .zip(t.data.chunks_exact(self.dims))
+            .enumerate()
+        {
             if !passes(meta, filters, from, to) {
                 continue;
             }
@@ -159,19 +209,32 @@ impl VectorIndex {
                 best.truncate(k);
             }
         }
-        best.into_iter().map(|(score, i)| Ranked { id: t.meta[i].chunk_id.clone(), score }).collect()
+        best.into_iter()
+            .map(|(score, i)| Ranked {
+                id: t.meta[i].chunk_id.clone(),
+                score,
+            })
+            .collect()
     }
 
     /// Vectors held for `tenant`.
     pub fn len(&self, tenant: &TenantId) -> usize {
-        self.tenants.read().unwrap_or_else(|p| p.into_inner()).get(tenant).map_or(0, |t| t.meta.len())
+        self.tenants
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(tenant)
+            .map_or(0, |t| t.meta.len())
     }
 }
 
 fn passes(meta: &Meta, f: &SearchFilters, from: Option<i64>, to: Option<i64>) -> bool {
     f.source.as_ref().is_none_or(|s| *s == meta.source)
-        && f.content_type.as_ref().is_none_or(|ct| content_type_matches(ct, &meta.content_type))
-        && f.document_id.as_ref().is_none_or(|d| d.as_str() == meta.document_id)
+        && f.content_type
+            .as_ref()
+            .is_none_or(|ct| content_type_matches(ct, &meta.content_type))
+        && f.document_id
+            .as_ref()
+            .is_none_or(|d| d.as_str() == meta.document_id)
         && from.is_none_or(|from| meta.created_at >= from)
         && to.is_none_or(|to| meta.created_at < to)
 }

@@ -1,0 +1,12 @@
+//! The edge between Lambda's event types and Jarvis' handlers, shared by every
+//! function crate and by the local runtime:
+//! - [`http`]: reading an API Gateway HTTP API (v2) request — the caller's tenant
+//!   from the JWT claims, the body, path and query parameters — and answering JSON
+//!   or the `{"error": …}` body of an [`jarvis_core::ApiError`].
+//! - [`step`]: a pipeline step's [`jarvis_core::StepError`] as the Lambda error
+//!   type the state machine's `Retry`/`Catch` match on.
+//! - [`sqs`]: SQS batch events and partial batch responses.
+
+pub mod http;
+pub mod sqs;
+pub mod step;

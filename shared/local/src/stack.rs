@@ -1,0 +1,93 @@
+//! Every local adapter opened over one data folder — how the local runtime and
+//! the function binaries' local wiring get their ports.
+//!
+//! Layout under `JARVIS_DATA_DIR` (default `./data`):
+//! ```text
+//! inbox/            the watched folder (the raw bucket's stand-in); `@tenant/` subfolders
+//! blobs/raw/        uploads and mail attachments, keyed `{tenant}/…`
+//! blobs/curated/    extracted text, chunks and embeddings per document
+//! index/            tantivy (BM25)
+//! jarvis.sqlite3    documents, queue, executions, vectors, tokens
+//! ```
+
+use crate::blobs::FsBlobStore;
+use crate::embedder::MiniLmEmbedder;
+use crate::index::LocalSearchIndex;
+use crate::media::{NoLocalTranscriber, TesseractOcr};
+use crate::metadata::SqliteMetadataStore;
+use crate::queue::SqliteQueue;
+use crate::tokens::TokenStore;
+use crate::workflow::{LocalWorkflows, Run};
+use crate::Db;
+use jarvis_core::config::Config;
+use jarvis_core::ports::{Embedder, PortResult};
+use std::sync::Arc;
+use tokio::sync::mpsc;
+
+/// The watched inbox folder, as a bucket.
+pub const INBOX_BUCKET: &str = "inbox";
+/// Uploads and attachments (the AWS raw bucket).
+pub const RAW_BUCKET: &str = "raw";
+/// Derived artifacts (the AWS curated bucket).
+pub const CURATED_BUCKET: &str = "curated";
+
+/// The local adapters, sharing one SQLite database.
+#[derive(Clone)]
+pub struct LocalStack {
+    pub config: Config,
+    pub db: Db,
+    pub blobs: Arc<FsBlobStore>,
+    pub metadata: Arc<SqliteMetadataStore>,
+    pub queue: Arc<SqliteQueue>,
+    pub workflows: LocalWorkflows,
+    pub index: Arc<LocalSearchIndex>,
+    pub embedder: Arc<dyn Embedder>,
+    pub ocr: Arc<TesseractOcr>,
+    pub transcriber: Arc<NoLocalTranscriber>,
+    pub tokens: TokenStore,
+}
+
+impl LocalStack {
+    /// Opens everything with the real embedding model from `config.model_dir`.
+    pub fn open(config: &Config) -> PortResult<(Self, mpsc::UnboundedReceiver<Run>)> {
+        let embedder = Arc::new(MiniLmEmbedder::load(&config.model_dir)?);
+        Self::open_with_embedder(config, embedder)
+    }
+
+    /// Opens everything with a given embedder (benchmarks measure the index alone this way).
+    pub fn open_with_embedder(
+        config: &Config,
+        embedder: Arc<dyn Embedder>,
+    ) -> PortResult<(Self, mpsc::UnboundedReceiver<Run>)> {
+        let dir = &config.data_dir;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| jarvis_core::PortError::backend("filesystem", e))?;
+        let db = Db::open(&dir.join("jarvis.sqlite3"))?;
+        let queue = Arc::new(SqliteQueue::new(db.clone()));
+        let blobs = FsBlobStore::new([
+            (INBOX_BUCKET.to_owned(), dir.join("inbox")),
+            (RAW_BUCKET.to_owned(), dir.join("blobs").join(RAW_BUCKET)),
+            (
+                CURATED_BUCKET.to_owned(),
+                dir.join("blobs").join(CURATED_BUCKET),
+            ),
+        ])?
+        .with_events(RAW_BUCKET, queue.clone());
+        let (workflows, runs) = LocalWorkflows::new(db.clone());
+        let index = LocalSearchIndex::open(&dir.join("index"), db.clone(), embedder.dimensions())?;
+        let stack = Self {
+            config: config.clone(),
+            metadata: Arc::new(SqliteMetadataStore::new(db.clone())),
+            tokens: TokenStore::new(db.clone()),
+            blobs: Arc::new(blobs),
+            queue,
+            workflows,
+            index: Arc::new(index),
+            embedder,
+            ocr: Arc::new(TesseractOcr::probe(&config.tesseract)),
+            transcriber: Arc::new(NoLocalTranscriber),
+            db,
+        };
+        Ok((stack, runs))
+    }
+}

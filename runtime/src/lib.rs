@@ -1,1 +1,222 @@
-//! placeholder
+//! The Jarvis local runtime: every handler of the Lambda suite on one machine,
+//! over the embedded adapters (files, SQLite, tantivy, a local embedding model).
+//!
+//! - [`server`]: the HTTP API, bridged into API Gateway events for the API handlers
+//! - [`pipeline`]: the local state machine and the ingest-queue consumer
+//!
+//! [`start`] opens the data folder, resumes unfinished runs, and spawns the API
+//! server, the inbox watcher, the queue consumer and the pipeline workers.
+
+pub mod pipeline;
+pub mod server;
+
+use anyhow::Context as _;
+use jarvis_core::config::Config;
+use jarvis_core::ports::Embedder;
+use jarvis_core::TenantId;
+use jarvis_local::inbox::InboxWatcher;
+use jarvis_local::stack::{LocalStack, INBOX_BUCKET};
+use jarvis_local::workflow::Run;
+use pipeline::Steps;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, watch, Semaphore};
+use tokio::task::JoinHandle;
+use tracing::{error, info};
+
+/// How often the ingest queue is polled when it was empty.
+const QUEUE_IDLE_POLL: Duration = Duration::from_millis(100);
+
+/// What the HTTP handlers share.
+pub struct App {
+    pub stack: LocalStack,
+    pub search: api_search::Deps,
+    pub documents: api_documents::Deps,
+}
+
+/// A started runtime.
+pub struct Running {
+    pub addr: SocketAddr,
+    /// The token created on this start, when the data folder had none.
+    pub first_token: Option<String>,
+    pub stack: LocalStack,
+    stop: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Running {
+    /// Issues an API token for `tenant`.
+    pub fn issue_token(&self, tenant: &TenantId, label: &str) -> anyhow::Result<String> {
+        issue_token(&self.stack, tenant, label)
+    }
+
+    /// Stops taking work, lets pipeline runs in flight finish, and closes the stores.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        for task in self.tasks {
+            if let Err(e) = task.await {
+                error!(error = %e, "task ended badly during shutdown");
+            }
+        }
+    }
+}
+
+/// Issues a random bearer token for `tenant`.
+pub fn issue_token(stack: &LocalStack, tenant: &TenantId, label: &str) -> anyhow::Result<String> {
+    let mut random = [0u8; 32];
+    getrandom::fill(&mut random).map_err(|e| anyhow::anyhow!("no randomness for a token: {e}"))?;
+    Ok(stack.tokens.issue(tenant, label, random)?)
+}
+
+/// Starts with the real embedding model from `config.model_dir`.
+pub async fn start(config: Config) -> anyhow::Result<Running> {
+    let model_dir = config.model_dir.clone();
+    let (stack, runs) = tokio::task::spawn_blocking(move || LocalStack::open(&config))
+        .await?
+        .with_context(|| {
+            format!(
+                "opening the local stack (model from {})",
+                model_dir.display()
+            )
+        })?;
+    launch(stack, runs).await
+}
+
+/// Starts with a given embedder (tests share one loaded model between runtimes).
+pub async fn start_with_embedder(
+    config: Config,
+    embedder: Arc<dyn Embedder>,
+) -> anyhow::Result<Running> {
+    let (stack, runs) =
+        LocalStack::open_with_embedder(&config, embedder).context("opening the local stack")?;
+    launch(stack, runs).await
+}
+
+async fn launch(stack: LocalStack, runs: mpsc::UnboundedReceiver<Run>) -> anyhow::Result<Running> {
+    let config = stack.config.clone();
+    let first_token = if stack.tokens.count()? == 0 {
+        Some(issue_token(
+            &stack,
+            &config.default_tenant,
+            "created on first start",
+        )?)
+    } else {
+        None
+    };
+    let steps = Arc::new(Steps::local(&stack));
+    let app = Arc::new(App {
+        search: api_search::Deps::local(&stack),
+        documents: api_documents::Deps::local(&stack),
+        stack: stack.clone(),
+    });
+    let listener = tokio::net::TcpListener::bind(&config.bind)
+        .await
+        .with_context(|| format!("binding {}", config.bind))?;
+    let addr = listener.local_addr()?;
+    let (stop, stopped) = watch::channel(false);
+
+    let mut tasks = Vec::new();
+    let server_stop = stopped.clone();
+    tasks.push(tokio::spawn(async move {
+        let shutdown = async move {
+            let mut s = server_stop;
+            let _ = s.wait_for(|v| *v).await;
+        };
+        if let Err(e) = axum::serve(listener, server::router(app))
+            .with_graceful_shutdown(shutdown)
+            .await
+        {
+            error!(error = %e, "HTTP server stopped");
+        }
+    }));
+    tasks.push(tokio::spawn(run_workers(
+        steps.clone(),
+        stack.clone(),
+        runs,
+        stopped.clone(),
+    )));
+    tasks.push(tokio::spawn(consume_queue(
+        steps,
+        stack.clone(),
+        stopped.clone(),
+    )));
+    tasks.push(tokio::spawn(watch_inbox(stack.clone(), stopped)));
+
+    let resumed = stack.workflows.resume_unfinished()?;
+    info!(%addr, resumed, data = %config.data_dir.display(), ocr = stack.ocr.version().unwrap_or("not installed"), "jarvis is up");
+    Ok(Running {
+        addr,
+        first_token,
+        stack,
+        stop,
+        tasks,
+    })
+}
+
+/// Pipeline runs, at most `pipeline_workers` at once; on stop, waits for those in flight.
+async fn run_workers(
+    steps: Arc<Steps>,
+    stack: LocalStack,
+    mut runs: mpsc::UnboundedReceiver<Run>,
+    mut stopped: watch::Receiver<bool>,
+) {
+    let workers = stack.config.pipeline_workers;
+    let slots = Arc::new(Semaphore::new(workers));
+    loop {
+        let run = tokio::select! {
+            run = runs.recv() => match run { Some(r) => r, None => break },
+            _ = stopped.wait_for(|v| *v) => break,
+        };
+        let Ok(permit) = slots.clone().acquire_owned().await else {
+            break;
+        };
+        let (steps, stack) = (steps.clone(), stack.clone());
+        tokio::spawn(async move {
+            pipeline::run_to_end(steps, &stack, run).await;
+            drop(permit);
+        });
+    }
+    // Runs still queued in the channel stay `running` in the database and resume next start.
+    let _ = slots.acquire_many(workers as u32).await;
+}
+
+async fn consume_queue(steps: Arc<Steps>, stack: LocalStack, mut stopped: watch::Receiver<bool>) {
+    while !*stopped.borrow() {
+        let idle = match pipeline::consume_queue_once(&steps, &stack).await {
+            Ok(n) => n == 0,
+            Err(e) => {
+                error!(error = %e, "ingest queue");
+                true
+            }
+        };
+        if idle {
+            tokio::select! {
+                _ = tokio::time::sleep(QUEUE_IDLE_POLL) => {}
+                _ = stopped.wait_for(|v| *v) => break,
+            }
+        }
+    }
+}
+
+async fn watch_inbox(stack: LocalStack, mut stopped: watch::Receiver<bool>) {
+    let root = stack.config.data_dir.join("inbox");
+    let watcher = InboxWatcher::new(root, INBOX_BUCKET, stack.db.clone(), stack.queue.clone());
+    let watcher = Arc::new(std::sync::Mutex::new(watcher));
+    let every = Duration::from_millis(stack.config.inbox_poll_ms.max(50));
+    while !*stopped.borrow() {
+        let w = watcher.clone();
+        let scanned =
+            tokio::task::spawn_blocking(move || w.lock().unwrap_or_else(|p| p.into_inner()).scan())
+                .await;
+        match scanned {
+            Ok(Err(e)) => error!(error = %e, "inbox scan"),
+            Err(e) => error!(error = %e, "inbox scan crashed"),
+            Ok(Ok(_)) => {}
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = stopped.wait_for(|v| *v) => break,
+        }
+    }
+}

@@ -6,8 +6,8 @@ use tracing_subscriber::{fmt, EnvFilter};
 
 /// Installs the global subscriber; a second call is a no-op.
 pub fn init() {
-    let filter =
-        EnvFilter::try_from_env(vars::LOG_FILTER).unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter = EnvFilter::try_from_env(vars::LOG_FILTER)
+        .unwrap_or_else(|_| EnvFilter::new("info,tantivy=warn"));
     let pretty = std::env::var(vars::LOG_FORMAT).is_ok_and(|v| v == "pretty");
     let builder = fmt()
         .with_env_filter(filter)

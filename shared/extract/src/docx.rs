@@ -105,30 +105,8 @@ fn heading_level(style: &str) -> Option<u8> {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use crate::fixtures::make_docx;
     use jarvis_core::content::BlockKind;
-    use std::io::Write;
-
-    /// A minimal .docx with the given (style, text) paragraphs.
-    pub fn make_docx(paragraphs: &[(Option<&str>, &str)]) -> Vec<u8> {
-        let mut body = String::new();
-        for (style, text) in paragraphs {
-            body.push_str("<w:p>");
-            if let Some(s) = style {
-                body.push_str(&format!(r#"<w:pPr><w:pStyle w:val="{s}"/></w:pPr>"#));
-            }
-            body.push_str(&format!(
-                "<w:r><w:t xml:space=\"preserve\">{text}</w:t></w:r></w:p>"
-            ));
-        }
-        let xml = format!(
-            r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?><w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"><w:body>{body}</w:body></w:document>"#
-        );
-        let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-        let opts = zip::write::SimpleFileOptions::default();
-        zip.start_file("word/document.xml", opts).unwrap();
-        zip.write_all(xml.as_bytes()).unwrap();
-        zip.finish().unwrap().into_inner()
-    }
 
     #[test]
     fn styles_become_headings_and_entities_are_decoded() {

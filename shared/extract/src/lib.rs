@@ -11,6 +11,8 @@
 
 pub mod docx;
 pub mod email;
+#[cfg(any(test, feature = "fixtures"))]
+pub mod fixtures;
 pub mod html;
 pub mod markdown;
 pub mod pdf;

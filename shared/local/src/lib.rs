@@ -6,6 +6,7 @@
 //! - [`metadata`]: document records and status ([`metadata::SqliteMetadataStore`])
 //! - [`queue`]: an SQS-like queue with visibility timeouts ([`queue::SqliteQueue`])
 //! - [`workflow`]: execution names and the run queue of the local state machine
+//! - [`inbox`]: the watched inbox folder, announcing stable new files on the queue
 //! - [`index`]: tantivy (BM25) + an exact vector index, fused ([`index::LocalSearchIndex`])
 //! - [`embedder`]: all-MiniLM-L6-v2 under candle ([`embedder::MiniLmEmbedder`])
 //! - [`media`]: Tesseract OCR for images; the no-engine transcriber
@@ -16,6 +17,7 @@
 pub mod blobs;
 pub mod db;
 pub mod embedder;
+pub mod inbox;
 pub mod index;
 pub mod media;
 pub mod metadata;

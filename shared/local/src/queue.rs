@@ -20,7 +20,8 @@ impl SqliteQueue {
         Self { db }
     }
 
-    fn send_now(&self, body: &str) -> PortResult<String> {
+    /// Sends without awaiting (the queue is local and synchronous).
+    pub fn send_now(&self, body: &str) -> PortResult<String> {
         let conn = self.db.lock();
         conn.execute(
             "INSERT INTO queue (body, visible_at) VALUES (?1, 0)",

@@ -12,7 +12,8 @@ use std::sync::Mutex;
 use tantivy::collector::TopDocs;
 use tantivy::query::{BooleanQuery, Occur, Query, QueryParser, RangeQuery, TermQuery};
 use tantivy::schema::{
-    Field, IndexRecordOption, Schema, Value, FAST, INDEXED, STORED, STRING, TEXT,
+    Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, Value, FAST, INDEXED, STORED,
+    STRING,
 };
 use tantivy::snippet::SnippetGenerator;
 use tantivy::{doc, Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
@@ -37,16 +38,41 @@ struct Fields {
     created_at: Field,
 }
 
+/// The analyzer of the text fields: words, lower-cased, accents folded, English stop words dropped.
+const ANALYZER: &str = "jarvis_en";
+
+fn analyzer() -> tantivy::tokenizer::TextAnalyzer {
+    use tantivy::tokenizer::{
+        AsciiFoldingFilter, Language, LowerCaser, RemoveLongFilter, SimpleTokenizer,
+        StopWordFilter, TextAnalyzer,
+    };
+    let builder = TextAnalyzer::builder(SimpleTokenizer::default())
+        .filter(RemoveLongFilter::limit(40))
+        .filter(LowerCaser)
+        .filter(AsciiFoldingFilter);
+    match StopWordFilter::new(Language::English) {
+        Some(stop) => builder.filter(stop).build(),
+        None => builder.build(),
+    }
+}
+
 fn schema() -> (Schema, Fields) {
     let mut b = Schema::builder();
+    let text_options = TextOptions::default()
+        .set_indexing_options(
+            TextFieldIndexing::default()
+                .set_tokenizer(ANALYZER)
+                .set_index_option(IndexRecordOption::WithFreqsAndPositions),
+        )
+        .set_stored();
     let f = Fields {
         chunk_id: b.add_text_field("chunk_id", STRING | STORED),
         doc_key: b.add_text_field("doc_key", STRING),
         tenant: b.add_text_field("tenant", STRING),
         document_id: b.add_text_field("document_id", STRING | STORED),
-        title: b.add_text_field("title", TEXT | STORED),
-        section: b.add_text_field("section", TEXT | STORED),
-        text: b.add_text_field("text", TEXT | STORED),
+        title: b.add_text_field("title", text_options.clone()),
+        section: b.add_text_field("section", text_options.clone()),
+        text: b.add_text_field("text", text_options.clone()),
         page: b.add_u64_field("page", STORED),
         source: b.add_text_field("source", STRING | STORED),
         content_type: b.add_text_field("content_type", STRING | STORED),
@@ -87,6 +113,7 @@ impl TextIndex {
         let directory = tantivy::directory::MmapDirectory::open(dir)
             .map_err(|e| PortError::backend("tantivy", e))?;
         let index = Index::open_or_create(directory, schema).map_err(err)?;
+        index.tokenizers().register(ANALYZER, analyzer());
         let writer = index.writer(50_000_000).map_err(err)?;
         let reader = index
             .reader_builder()

@@ -1,0 +1,206 @@
+//! The local state machine: the same steps, in the same order, with the same
+//! retry and catch rules as the Step Functions definition.
+//!
+//! ```text
+//! Route (by content type) ─┬─ extract-document ─┐
+//!                          ├─ extract-image ────┤
+//!                          ├─ extract-audio ────┼─ detect-pii ─ chunk ─ embed ─ index
+//!                          └─ parse-email ──────┘
+//! Retry: Jarvis.Transient, 3 attempts, backoff ×2 from 200 ms.
+//! Catch: anything else (and retries exhausted) ─ mark-failed
+//! ```
+//! Also here: the ingest-queue consumer that feeds `pipeline-router` SQS batches.
+
+use aws_lambda_events::event::sqs::SqsEvent;
+use jarvis_core::pipeline::{FailedState, PipelineState, Route, StepFailure};
+use jarvis_core::ports::Queue;
+use jarvis_core::{PortError, StepError};
+use jarvis_local::stack::LocalStack;
+use jarvis_local::workflow::Run;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+use tracing::{error, info, warn};
+
+/// Attempts per step for retryable errors (the state machine's `Retry.MaxAttempts` + 1).
+const ATTEMPTS: u32 = 3;
+const FIRST_BACKOFF: Duration = Duration::from_millis(200);
+/// Receives after which a message the router cannot handle is dead-lettered.
+pub const MAX_RECEIVES: u32 = 5;
+/// How long a received message stays hidden (the SQS visibility timeout).
+const VISIBILITY_SECS: u64 = 60;
+
+/// Every step's dependencies, wired to the local stack.
+pub struct Steps {
+    pub router: pipeline_router::Deps,
+    pub extract_document: extract_document::Deps,
+    pub extract_image: extract_image::Deps,
+    pub extract_audio: extract_audio::Deps,
+    pub parse_email: parse_email::Deps,
+    pub detect_pii: detect_pii::Deps,
+    pub chunk: chunk::Deps,
+    pub embed: embed::Deps,
+    pub index: index::Deps,
+    pub mark_failed: mark_failed::Deps,
+}
+
+impl Steps {
+    pub fn local(stack: &LocalStack) -> Self {
+        Self {
+            router: pipeline_router::Deps::local(stack),
+            extract_document: extract_document::Deps::local(stack),
+            extract_image: extract_image::Deps::local(stack),
+            extract_audio: extract_audio::Deps::local(stack),
+            parse_email: parse_email::Deps::local(stack),
+            detect_pii: detect_pii::Deps::local(stack),
+            chunk: chunk::Deps::local(stack),
+            embed: embed::Deps::local(stack),
+            index: index::Deps::local(stack),
+            mark_failed: mark_failed::Deps::local(stack),
+        }
+    }
+}
+
+/// Runs one step with the `Retry` policy.
+async fn with_retry<F, Fut>(
+    name: &str,
+    state: &PipelineState,
+    step: F,
+) -> Result<PipelineState, StepError>
+where
+    F: Fn(PipelineState) -> Fut,
+    Fut: Future<Output = Result<PipelineState, StepError>>,
+{
+    let mut backoff = FIRST_BACKOFF;
+    let mut attempt = 1;
+    loop {
+        match step(state.clone()).await {
+            Err(e) if e.is_retryable() && attempt < ATTEMPTS => {
+                warn!(step = name, attempt, error = %e, "retrying");
+                tokio::time::sleep(backoff).await;
+                backoff *= 2;
+                attempt += 1;
+            }
+            other => return other,
+        }
+    }
+}
+
+/// Executes the steps in order; on failure returns the last good state and the error.
+pub async fn execute(
+    steps: &Steps,
+    input: PipelineState,
+) -> Result<PipelineState, (PipelineState, StepError)> {
+    let mut state = input;
+    let route = Route::for_content_type(&state.content_type);
+    macro_rules! step {
+        ($name:literal, $deps:expr, $module:ident) => {
+            match with_retry($name, &state, |s| $module::handle(&$deps, s)).await {
+                Ok(next) => state = next,
+                Err(e) => return Err((state, e)),
+            }
+        };
+    }
+    match route {
+        Route::Document => step!("extract-document", steps.extract_document, extract_document),
+        Route::Image => step!("extract-image", steps.extract_image, extract_image),
+        Route::Audio => step!("extract-audio", steps.extract_audio, extract_audio),
+        Route::Email => step!("parse-email", steps.parse_email, parse_email),
+    }
+    step!("detect-pii", steps.detect_pii, detect_pii);
+    step!("chunk", steps.chunk, chunk);
+    step!("embed", steps.embed, embed);
+    step!("index", steps.index, index);
+    Ok(state)
+}
+
+/// Runs a workflow to its end (success or the `Catch`), and records that it finished.
+pub async fn run_to_end(steps: Arc<Steps>, stack: &LocalStack, run: Run) {
+    let input = run.input.clone();
+    let inner = steps.clone();
+    // A panic in a third-party parser must fail this document, not the runtime.
+    let outcome = tokio::spawn(async move { execute(&inner, run.input).await })
+        .await
+        .unwrap_or_else(|join| {
+            error!(error = %join, "pipeline step panicked");
+            Err((
+                input,
+                StepError::Port(PortError::Backend {
+                    backend: "pipeline",
+                    message: "the file crashed the extractor; it may be malformed".into(),
+                    source: None,
+                }),
+            ))
+        });
+    let status = match outcome {
+        Ok(state) => {
+            info!(document = %state.document_id, chunks = state.chunk_count, "indexed");
+            "succeeded"
+        }
+        Err((state, e)) => {
+            warn!(document = %state.document_id, error = %e, kind = e.error_name(), "run failed");
+            let failed = FailedState {
+                state,
+                error: StepFailure {
+                    error: e.error_name().into(),
+                    cause: e.to_string(),
+                },
+            };
+            if let Err(e) = mark_failed::handle(&steps.mark_failed, failed).await {
+                error!(error = %e, "mark-failed failed; the run resumes on the next start");
+                return;
+            }
+            "failed"
+        }
+    };
+    if let Err(e) = stack.workflows.finish(&run.name, status) {
+        error!(error = %e, "could not record the end of a run");
+    }
+}
+
+/// Takes one batch off the ingest queue and hands it to `pipeline-router`;
+/// returns how many messages there were.
+pub async fn consume_queue_once(steps: &Steps, stack: &LocalStack) -> Result<usize, PortError> {
+    let messages = stack.queue.receive(10, VISIBILITY_SECS).await?;
+    if messages.is_empty() {
+        return Ok(0);
+    }
+    let records: Vec<serde_json::Value> = messages
+        .iter()
+        .map(|m| {
+            serde_json::json!({
+                "messageId": m.id,
+                "receiptHandle": m.receipt,
+                "body": m.body,
+                "attributes": { "ApproximateReceiveCount": m.receive_count.to_string() },
+                "messageAttributes": {},
+                "eventSource": "aws:sqs",
+                "eventSourceARN": "arn:aws:sqs:local:000000000000:jarvis-ingest",
+                "awsRegion": "local"
+            })
+        })
+        .collect();
+    let event: SqsEvent = serde_json::from_value(serde_json::json!({ "Records": records }))
+        .map_err(|e| PortError::backend("queue", e))?;
+    let response = pipeline_router::handle(&steps.router, event).await;
+    let failed: Vec<&str> = response
+        .batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.as_str())
+        .collect();
+    for m in &messages {
+        let retry = failed.contains(&m.id.as_str());
+        if retry && m.receive_count < MAX_RECEIVES {
+            continue; // visible again after the timeout
+        }
+        if retry {
+            error!(
+                message = m.id,
+                body = m.body,
+                "dead-lettered after {MAX_RECEIVES} receives"
+            );
+        }
+        stack.queue.ack(&m.receipt).await?;
+    }
+    Ok(messages.len())
+}

@@ -1,0 +1,1 @@
+//! End-to-end tests live in `local_runtime/`; this crate has no library code.

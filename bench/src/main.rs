@@ -1,1 +1,230 @@
-fn main() {}
+//! `make bench`: figures for the local runtime, printed, never asserted.
+//!
+//! 1. Embedding throughput of all-MiniLM-L6-v2 under candle (sentences/s).
+//! 2. Ingestion: 2,000 generated Markdown documents dropped into the inbox of a
+//!    running `jarvis`, timed until every one is `indexed` (documents/s, chunks/s).
+//! 3. Search latency (p50/p99) of the hybrid index at 10k and 100k chunks, with
+//!    the query vector precomputed, plus the model's single-query embedding time.
+//!    The index is filled with feature-hashed vectors (no model) so 100k chunks
+//!    load in minutes; the index does the same work whatever the vectors mean.
+//!
+//! Options (environment): BENCH_DOCS (2000), BENCH_SIZES ("10000,100000"), BENCH_QUERIES (200).
+
+use jarvis_core::config::{vars, Config};
+use jarvis_core::domain::{Chunk, DocumentId, TenantId};
+use jarvis_core::fusion::FusionConfig;
+use jarvis_core::ports::{DocumentFilter, Embedder, IndexedChunk, MetadataStore, SearchIndex};
+use jarvis_core::search::{SearchFilters, SearchMode, SearchQuery};
+use jarvis_local::embedder::MiniLmEmbedder;
+use jarvis_local::index::LocalSearchIndex;
+use jarvis_local::testing::HashingEmbedder;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const WORDS: &[&str] = &[
+    "invoice", "garden", "meeting", "budget", "holiday", "insurance", "doctor", "school", "contract", "mortgage", "recipe",
+    "train", "flight", "hotel", "tax", "salary", "pension", "car", "repair", "plumber", "birthday", "gift", "project",
+    "deadline", "report", "quarter", "revenue", "customer", "supplier", "warranty", "receipt", "account", "bank", "loan",
+    "energy", "water", "internet", "phone", "subscription", "renewal", "appointment", "vaccination", "passport", "visa",
+    "lease", "landlord", "deposit", "furniture", "kitchen", "roof", "window", "heating", "boiler", "electricity", "fence",
+];
+
+/// Deterministic pseudo-random numbers (xorshift), so runs are comparable.
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn word(&mut self) -> &'static str {
+        WORDS[(self.next() % WORDS.len() as u64) as usize]
+    }
+    fn sentence(&mut self, n: usize) -> String {
+        let words: Vec<&str> = (0..n).map(|_| self.word()).collect();
+        format!("{}.", words.join(" "))
+    }
+}
+
+fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+fn model_dir() -> std::path::PathBuf {
+    std::env::var_os(vars::MODEL_DIR).map(Into::into).unwrap_or_else(|| "models/all-MiniLM-L6-v2".into())
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    println!("Jarvis benchmarks — {cores} cores, {}", std::env::consts::ARCH);
+    let model = Arc::new(MiniLmEmbedder::load(&model_dir())?);
+    embedding(&model)?;
+    ingestion(model.clone(), env_or("BENCH_DOCS", 2000)).await?;
+    let sizes: String = env_or("BENCH_SIZES", "10000,100000".to_owned());
+    for size in sizes.split(',').filter_map(|s| s.trim().parse::<usize>().ok()) {
+        search(&model, size, env_or("BENCH_QUERIES", 200)).await?;
+    }
+    Ok(())
+}
+
+fn embedding(model: &MiniLmEmbedder) -> anyhow::Result<()> {
+    let mut rng = Rng(7);
+    let sentences: Vec<String> = (0..512).map(|i| rng.sentence(8 + i % 24)).collect();
+    model.embed_blocking(&sentences[..32])?; // warm-up
+    let started = Instant::now();
+    model.embed_blocking(&sentences)?;
+    let secs = started.elapsed().as_secs_f64();
+    println!("\n== embedding (all-MiniLM-L6-v2, candle, CPU)");
+    println!("  {} sentences of 8-31 words in {secs:.2} s: {:.0} sentences/s", sentences.len(), sentences.len() as f64 / secs);
+    Ok(())
+}
+
+fn generated_document(rng: &mut Rng, i: usize) -> String {
+    let mut doc = format!("# Note {i}: {} {}\n\n", rng.word(), rng.word());
+    for s in 0..3 {
+        doc.push_str(&format!("## Part {s} about {}\n\n", rng.word()));
+        for _ in 0..3 {
+            let para: Vec<String> = (0..4).map(|_| rng.sentence(9)).collect();
+            doc.push_str(&para.join(" "));
+            doc.push_str("\n\n");
+        }
+    }
+    doc
+}
+
+async fn ingestion(model: Arc<MiniLmEmbedder>, docs: usize) -> anyhow::Result<()> {
+    let dir = tempfile_dir("ingest")?;
+    let env: HashMap<&str, String> = HashMap::from([
+        (vars::DATA_DIR, dir.display().to_string()),
+        (vars::BIND, "127.0.0.1:0".to_owned()),
+        (vars::INBOX_POLL_MS, "100".to_owned()),
+    ]);
+    let config = Config::from_lookup(|k| env.get(k).cloned())?;
+    let workers = config.pipeline_workers;
+    let running = jarvis::start_with_embedder(config, model).await?;
+    let inbox = dir.join("inbox");
+    let mut rng = Rng(42);
+    let started = Instant::now();
+    for i in 0..docs {
+        let tmp = inbox.join(format!("note-{i:05}.md.part"));
+        std::fs::write(&tmp, generated_document(&mut rng, i))?;
+        std::fs::rename(&tmp, inbox.join(format!("note-{i:05}.md")))?;
+    }
+    let tenant = running.stack.config.default_tenant.clone();
+    let (indexed, chunks) = loop {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        let all = running.stack.metadata.list_documents(&tenant, &DocumentFilter { status: None, limit: docs + 10, after: None }).await?;
+        let done: Vec<_> = all.iter().filter(|d| d.status.is_terminal()).collect();
+        if done.len() >= docs {
+            let indexed = done.iter().filter(|d| d.status == jarvis_core::domain::DocumentStatus::Indexed).count();
+            break (indexed, done.iter().map(|d| u64::from(d.chunk_count)).sum::<u64>());
+        }
+        if started.elapsed() > Duration::from_secs(3600) {
+            anyhow::bail!("ingestion did not finish within an hour ({} of {docs} done)", done.len());
+        }
+    };
+    let secs = started.elapsed().as_secs_f64();
+    running.shutdown().await;
+    println!("\n== ingestion (inbox → extract → PII → chunk → embed → index, {workers} pipeline workers)");
+    println!("  {docs} documents ({indexed} indexed), {chunks} chunks in {secs:.1} s");
+    println!("  {:.1} documents/s, {:.1} chunks/s", docs as f64 / secs, chunks as f64 / secs);
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
+
+async fn search(model: &MiniLmEmbedder, size: usize, queries: usize) -> anyhow::Result<()> {
+    let dir = tempfile_dir(&format!("search-{size}"))?;
+    let db = jarvis_local::Db::open(&dir.join("bench.sqlite3"))?;
+    let index = LocalSearchIndex::open(&dir.join("index"), db, model.dimensions())?;
+    let hashing = HashingEmbedder { dims: model.dimensions() };
+    let tenant = TenantId::parse("bench").map_err(anyhow::Error::msg)?;
+    let other = TenantId::parse("someone-else").map_err(anyhow::Error::msg)?;
+    let mut rng = Rng(99);
+    let per_doc = 100;
+    let load_started = Instant::now();
+    for d in 0..size.div_ceil(per_doc) {
+        // One document in ten belongs to another tenant, so the tenant filter does real work.
+        let owner = if d % 10 == 9 { &other } else { &tenant };
+        let doc_id = DocumentId::for_object(owner, "raw", &format!("{owner}/doc-{d}"));
+        let items: Vec<IndexedChunk> = (0..per_doc)
+            .map(|c| {
+                let text = format!("{} {} {}", rng.sentence(12), rng.sentence(12), rng.sentence(12));
+                let vector = hashing.embed_one(&text);
+                let chunk = Chunk {
+                    id: Chunk::id_for(&doc_id, c as u32),
+                    tenant_id: owner.clone(),
+                    document_id: doc_id.clone(),
+                    ordinal: c as u32,
+                    title: format!("Document {d}"),
+                    text,
+                    section: Some(format!("Part {}", c / 10)),
+                    page: None,
+                    token_count: 40,
+                    pii: Vec::new(),
+                    source: "inbox".into(),
+                    content_type: "text/markdown".into(),
+                    created_at: chrono::Utc::now(),
+                };
+                IndexedChunk { chunk, vector }
+            })
+            .collect();
+        index.replace_document(owner, &doc_id, items).await?;
+    }
+    let load_secs = load_started.elapsed().as_secs_f64();
+
+    let texts: Vec<String> = (0..queries).map(|_| format!("{} {} {}", rng.word(), rng.word(), rng.word())).collect();
+    let mut embed_times = Vec::with_capacity(queries);
+    let mut search_times = Vec::with_capacity(queries);
+    for text in &texts {
+        let t = Instant::now();
+        model.embed_blocking(std::slice::from_ref(text))?;
+        embed_times.push(t.elapsed());
+        let query = SearchQuery {
+            tenant_id: tenant.clone(),
+            text: text.clone(),
+            vector: Some(hashing.embed_one(text)),
+            filters: SearchFilters::default(),
+            limit: 10,
+            mode: SearchMode::Hybrid,
+            fusion: FusionConfig::parse("rrf", 1.0, 1.0, 60.0).map_err(anyhow::Error::msg)?,
+        };
+        let t = Instant::now();
+        let hits = index.search(&query).await?;
+        search_times.push(t.elapsed());
+        anyhow::ensure!(hits.iter().all(|h| !h.document_id.as_str().is_empty()));
+    }
+    search_times.sort();
+    embed_times.sort();
+    println!("\n== search at {size} chunks ({} for the searched tenant; loaded in {load_secs:.1} s)", index.vector_count(&tenant));
+    println!(
+        "  hybrid (BM25 + exact k-NN, RRF, top 10): p50 {:.2} ms, p99 {:.2} ms over {queries} queries",
+        ms(percentile(&search_times, 0.5)),
+        ms(percentile(&search_times, 0.99))
+    );
+    println!(
+        "  + query embedding (MiniLM): p50 {:.2} ms, p99 {:.2} ms",
+        ms(percentile(&embed_times, 0.5)),
+        ms(percentile(&embed_times, 0.99))
+    );
+    drop(index);
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+fn tempfile_dir(name: &str) -> anyhow::Result<std::path::PathBuf> {
+    let dir = std::env::temp_dir().join(format!("jarvis-bench-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}

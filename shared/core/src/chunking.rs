@@ -196,7 +196,7 @@ mod tests {
             assert!(c.token_count <= CFG.max_tokens, "{} tokens", c.token_count);
         }
         // The last words of one chunk open the next.
-        let first_tail = chunks[0].text.split(' ').last().unwrap();
+        let first_tail = chunks[0].text.split(' ').next_back().unwrap();
         assert!(chunks[1].text.split(' ').take(12).any(|w| w == first_tail));
         // Nothing is lost.
         let all: std::collections::HashSet<&str> =

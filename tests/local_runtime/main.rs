@@ -342,6 +342,28 @@ async fn the_same_content_twice_is_one_document_and_a_changed_file_replaces_its_
         .as_str()
         .unwrap()
         .contains("pomegranate-7"));
+
+    // Edited back to the first content: that version ran before, yet it runs again.
+    app.drop_file("a.md", b"# Wifi\n\nThe wifi password is marmalade-42.");
+    let reverted = app
+        .wait_for(
+            |docs| {
+                docs.iter()
+                    .find(|d| {
+                        d["id"] == a["id"]
+                            && d["source"]["etag"] == a["source"]["etag"]
+                            && helpers::is_final(d)
+                    })
+                    .cloned()
+            },
+            "the reverted version",
+        )
+        .await;
+    assert_eq!(reverted["status"], "indexed", "{reverted:#}");
+    assert!(app.search("marmalade").await[0]["text"]
+        .as_str()
+        .unwrap()
+        .contains("marmalade-42"));
 }
 
 #[tokio::test]

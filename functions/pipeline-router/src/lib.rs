@@ -179,18 +179,25 @@ pub async fn route_one(deps: &Deps, body: &str) -> Result<Outcome, PortError> {
     let unchanged = existing
         .as_ref()
         .is_some_and(|d| d.source.etag == source.etag);
-    if !unchanged {
-        deps.metadata.put_document(&doc).await?;
-    } else if existing
-        .as_ref()
-        .is_some_and(|d| d.status == DocumentStatus::Failed)
-    {
-        // The same bytes failed before; a re-drop is a request to try again.
-        deps.metadata.put_document(&doc).await?;
-        let retry = format!("{name}-retry-{}", Utc::now().timestamp_millis());
-        return start(deps, &retry, &doc, is_inbox).await;
+    // A new version, or the same bytes after a failure (a re-drop asks to try again).
+    let rerun = !unchanged
+        || existing
+            .as_ref()
+            .is_some_and(|d| d.status == DocumentStatus::Failed);
+    if !rerun {
+        // A redelivered event: the name is taken, so this starts nothing.
+        return start(deps, &name, &doc, is_inbox).await;
     }
-    start(deps, &name, &doc, is_inbox).await
+    deps.metadata.put_document(&doc).await?;
+    match start(deps, &name, &doc, is_inbox).await? {
+        // This version ran before (a retry after failure, or a file edited back to
+        // earlier content): the document is queued again, so it needs a fresh run.
+        Outcome::Redelivered(_) => {
+            let again = format!("{name}-{}", Utc::now().timestamp_millis());
+            start(deps, &again, &doc, is_inbox).await
+        }
+        started => Ok(started),
+    }
 }
 
 async fn start(

@@ -38,9 +38,6 @@ pub async fn handle(deps: &Deps, mut state: PipelineState) -> Result<PipelineSta
         .transcribe(&state.source, &state.content_type)
         .await
         .map_err(|e| match e {
-            PortError::Unavailable { what, hint } => {
-                StepError::Unavailable(format!("{what}: {hint}"))
-            }
             PortError::Invalid(reason) => {
                 StepError::Rejected(format!("the media could not be transcribed: {reason}"))
             }

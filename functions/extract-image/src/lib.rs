@@ -41,9 +41,6 @@ pub async fn handle(deps: &Deps, mut state: PipelineState) -> Result<PipelineSta
         .analyze(&state.source, &bytes, &state.content_type)
         .await
         .map_err(|e| match e {
-            PortError::Unavailable { what, hint } => {
-                StepError::Unavailable(format!("{what}: {hint}"))
-            }
             PortError::Invalid(reason) => {
                 StepError::Rejected(format!("the image could not be read: {reason}"))
             }

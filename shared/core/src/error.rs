@@ -60,16 +60,14 @@ impl PortError {
     }
 }
 
-/// What a pipeline step can fail with. The step's `Catch` turns the first two
-/// into a document status; `Port` errors that are transient are retried first.
+/// What a pipeline step can fail with. The step's `Catch` turns every error into
+/// a document status (`skipped` for a missing extractor, `PortError::Unavailable`);
+/// `Port` errors that are transient are retried first.
 #[derive(Debug, thiserror::Error)]
 pub enum StepError {
     /// The input can never succeed (empty, too large, corrupt, unsupported).
     #[error("{0}")]
     Rejected(String),
-    /// The document is fine but this deployment cannot extract it.
-    #[error("{0}")]
-    Unavailable(String),
     #[error(transparent)]
     Port(#[from] PortError),
 }
@@ -79,7 +77,6 @@ impl StepError {
     pub fn error_name(&self) -> &'static str {
         match self {
             Self::Rejected(_) => "Jarvis.Rejected",
-            Self::Unavailable(_) => "Jarvis.ExtractorUnavailable",
             Self::Port(PortError::Unavailable { .. }) => "Jarvis.ExtractorUnavailable",
             Self::Port(p) if p.is_retryable() => "Jarvis.Transient",
             Self::Port(_) => "Jarvis.Failed",
@@ -195,5 +192,14 @@ mod tests {
         assert!(t.is_retryable());
         assert_eq!(t.error_name(), "Jarvis.Transient");
         assert!(!StepError::Rejected("empty".into()).is_retryable());
+        let missing = StepError::from(PortError::Unavailable {
+            what: "OCR".into(),
+            hint: "install tesseract".into(),
+        });
+        assert_eq!(missing.error_name(), "Jarvis.ExtractorUnavailable");
+        assert_eq!(
+            missing.to_string(),
+            "OCR is not available: install tesseract"
+        );
     }
 }

@@ -5,6 +5,7 @@
 
 use jarvis_core::content::ExtractedDocument;
 use jarvis_core::curated::{load_json, store_json};
+use jarvis_core::domain::ObjectRef;
 use jarvis_core::pii;
 use jarvis_core::pipeline::{keys, PipelineState};
 use jarvis_core::ports::{BlobStore, PiiDetector};
@@ -34,19 +35,13 @@ impl Deps {
 
 #[tracing::instrument(skip_all, fields(tenant = %state.tenant_id, document = %state.document_id))]
 pub async fn handle(deps: &Deps, mut state: PipelineState) -> Result<PipelineState, StepError> {
-    let extracted = keys::extracted(&state.tenant_id, &state.document_id);
-    let original = match &state.extracted {
-        // Retries read the untouched extraction, never a previous annotation.
-        Some(obj) if obj.key != extracted => jarvis_core::domain::ObjectRef {
-            key: extracted,
-            ..obj.clone()
-        },
-        other => other.clone().ok_or_else(|| {
-            StepError::Rejected("the pipeline state has no extracted document".into())
-        })?,
-    };
+    // Retries read the untouched extraction, never a previous annotation.
+    let original = state.extracted.clone().map(|obj| ObjectRef {
+        key: keys::extracted(&state.tenant_id, &state.document_id),
+        ..obj
+    });
     let mut doc: ExtractedDocument =
-        load_json(deps.blobs.as_ref(), Some(&original), "extracted document").await?;
+        load_json(deps.blobs.as_ref(), original.as_ref(), "extracted document").await?;
     let mut found = 0usize;
     for block in &mut doc.blocks {
         let entities = deps.detector.detect(&block.text).await?;
@@ -60,10 +55,7 @@ pub async fn handle(deps: &Deps, mut state: PipelineState) -> Result<PipelineSta
         }
     }
     tracing::info!(found, redacted = deps.redact, "pii checked");
-    let key = format!(
-        "{}annotated.json",
-        keys::curated_prefix(&state.tenant_id, &state.document_id)
-    );
+    let key = keys::annotated(&state.tenant_id, &state.document_id);
     state.extracted =
         Some(store_json(deps.blobs.as_ref(), &deps.curated_bucket, &key, &doc).await?);
     Ok(state)

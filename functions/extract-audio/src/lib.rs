@@ -3,8 +3,8 @@
 //! fails as `Jarvis.ExtractorUnavailable` and the document is kept as `skipped`.
 
 use jarvis_core::content::{Block, ExtractedDocument};
-use jarvis_core::curated::{begin_processing, file_name, store_json};
-use jarvis_core::pipeline::{keys, PipelineState};
+use jarvis_core::curated::{begin_processing, file_name, store_extracted};
+use jarvis_core::pipeline::PipelineState;
 use jarvis_core::ports::{BlobStore, MetadataStore, Transcriber};
 use jarvis_core::{PortError, StepError};
 use jarvis_local::stack::{LocalStack, CURATED_BUCKET};
@@ -62,9 +62,7 @@ pub async fn handle(deps: &Deps, mut state: PipelineState) -> Result<PipelineSta
         blocks,
         metadata: Default::default(),
     };
-    let key = keys::extracted(&state.tenant_id, &state.document_id);
-    state.extracted =
-        Some(store_json(deps.blobs.as_ref(), &deps.curated_bucket, &key, &doc).await?);
+    store_extracted(deps.blobs.as_ref(), &deps.curated_bucket, &mut state, &doc).await?;
     Ok(state)
 }
 

@@ -3,8 +3,8 @@
 //! Parsing runs on a blocking thread; a file that cannot be read (corrupt,
 //! binary, no text) fails the step as `Jarvis.Rejected` with a reason for users.
 
-use jarvis_core::curated::{begin_processing, file_name, load_source, store_json};
-use jarvis_core::pipeline::{keys, PipelineState};
+use jarvis_core::curated::{begin_processing, file_name, load_source, store_extracted};
+use jarvis_core::pipeline::PipelineState;
 use jarvis_core::ports::{BlobStore, MetadataStore};
 use jarvis_core::{PortError, StepError};
 use jarvis_local::stack::{LocalStack, CURATED_BUCKET};
@@ -43,8 +43,12 @@ pub async fn handle(deps: &Deps, mut state: PipelineState) -> Result<PipelineSta
     .await
     .map_err(|e| StepError::Port(PortError::backend("extract", e)))?
     .map_err(|e| StepError::Rejected(e.to_string()))?;
-    let key = keys::extracted(&state.tenant_id, &state.document_id);
-    state.extracted =
-        Some(store_json(deps.blobs.as_ref(), &deps.curated_bucket, &key, &extracted).await?);
+    store_extracted(
+        deps.blobs.as_ref(),
+        &deps.curated_bucket,
+        &mut state,
+        &extracted,
+    )
+    .await?;
     Ok(state)
 }

@@ -4,8 +4,8 @@
 //! status that names the missing extractor.
 
 use jarvis_core::content::{Block, ExtractedDocument};
-use jarvis_core::curated::{begin_processing, file_name, load_source, store_json};
-use jarvis_core::pipeline::{keys, PipelineState};
+use jarvis_core::curated::{begin_processing, file_name, load_source, store_extracted};
+use jarvis_core::pipeline::PipelineState;
 use jarvis_core::ports::{BlobStore, ImageAnalyzer, MetadataStore};
 use jarvis_core::{PortError, StepError};
 use jarvis_local::stack::{LocalStack, CURATED_BUCKET};
@@ -65,8 +65,6 @@ pub async fn handle(deps: &Deps, mut state: PipelineState) -> Result<PipelineSta
         blocks,
         metadata,
     };
-    let key = keys::extracted(&state.tenant_id, &state.document_id);
-    state.extracted =
-        Some(store_json(deps.blobs.as_ref(), &deps.curated_bucket, &key, &doc).await?);
+    store_extracted(deps.blobs.as_ref(), &deps.curated_bucket, &mut state, &doc).await?;
     Ok(state)
 }

@@ -4,7 +4,7 @@
 //! Created` event makes it a document of its own (with the mail as its parent).
 //! Re-running writes the same keys with the same bytes, so a retry adds nothing.
 
-use jarvis_core::curated::{begin_processing, load_source, store_json};
+use jarvis_core::curated::{begin_processing, load_source, store_extracted};
 use jarvis_core::pipeline::{content_type_by_name, keys, PipelineState};
 use jarvis_core::ports::{BlobStore, MetadataStore};
 use jarvis_core::{PortError, StepError};
@@ -69,8 +69,12 @@ pub async fn handle(deps: &Deps, mut state: PipelineState) -> Result<PipelineSta
             .blocks
             .push(jarvis_core::content::Block::text(document.title.clone()));
     }
-    let key = keys::extracted(&state.tenant_id, &state.document_id);
-    state.extracted =
-        Some(store_json(deps.blobs.as_ref(), &deps.curated_bucket, &key, &document).await?);
+    store_extracted(
+        deps.blobs.as_ref(),
+        &deps.curated_bucket,
+        &mut state,
+        &document,
+    )
+    .await?;
     Ok(state)
 }

@@ -2,9 +2,10 @@
 //! JSON artifacts the state points at, and the status moves every run makes.
 //! Steps pass pointers ([`ObjectRef`]) between them, never payloads.
 
+use crate::content::ExtractedDocument;
 use crate::domain::{DocumentStatus, ObjectRef};
 use crate::error::{PortError, StepError};
-use crate::pipeline::PipelineState;
+use crate::pipeline::{keys, PipelineState};
 use crate::ports::{BlobStore, MetadataStore, StatusChange};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -40,6 +41,18 @@ pub async fn store_json<T: Serialize>(
     let bytes = serde_json::to_vec(value)
         .map_err(|e| StepError::Port(PortError::Invalid(e.to_string())))?;
     Ok(blobs.put(bucket, key, bytes, "application/json").await?)
+}
+
+/// Writes an extractor's output to the document's `extracted.json` and points the state at it.
+pub async fn store_extracted(
+    blobs: &dyn BlobStore,
+    bucket: &str,
+    state: &mut PipelineState,
+    doc: &ExtractedDocument,
+) -> Result<(), StepError> {
+    let key = keys::extracted(&state.tenant_id, &state.document_id);
+    state.extracted = Some(store_json(blobs, bucket, &key, doc).await?);
+    Ok(())
 }
 
 /// Moves the document to `processing` at the start of extraction. A document

@@ -220,6 +220,11 @@ pub mod keys {
         format!("{}extracted.json", curated_prefix(tenant, doc))
     }
 
+    /// The extracted document after the PII step (flags, and redactions when configured).
+    pub fn annotated(tenant: &TenantId, doc: &DocumentId) -> String {
+        format!("{}annotated.json", curated_prefix(tenant, doc))
+    }
+
     pub fn chunks(tenant: &TenantId, doc: &DocumentId) -> String {
         format!("{}chunks.json", curated_prefix(tenant, doc))
     }

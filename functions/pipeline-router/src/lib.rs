@@ -88,14 +88,10 @@ pub async fn handle(deps: &Deps, event: SqsEvent) -> SqsBatchResponse {
     for (message_id, body) in jarvis_lambda::sqs::bodies(&event) {
         match route_one(deps, body).await {
             Ok(outcome) => info!(message_id, ?outcome, "routed"),
-            Err(e) if e.is_retryable() => {
-                warn!(message_id, error = %e, "will be redelivered");
-                failed.push(message_id);
-            }
             Err(e) => {
-                // Not retryable and not attributable to a document: redelivery would fail the
-                // same way, so the message goes to the dead-letter queue after its receive limit.
-                warn!(message_id, error = %e, "could not route");
+                // Every failure is redelivered. One that is not transient fails the same way
+                // each time, so it reaches the dead-letter queue after its receive limit.
+                warn!(message_id, error = %e, retryable = e.is_retryable(), "will be redelivered");
                 failed.push(message_id);
             }
         }

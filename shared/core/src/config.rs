@@ -25,6 +25,29 @@ pub mod vars {
     pub const PIPELINE_WORKERS: &str = "JARVIS_PIPELINE_WORKERS";
     pub const LOG_FORMAT: &str = "JARVIS_LOG_FORMAT";
     pub const LOG_FILTER: &str = "RUST_LOG";
+
+    // On AWS (set by Terraform on each function; read by `AwsSettings`).
+    pub const RAW_BUCKET: &str = "JARVIS_RAW_BUCKET";
+    pub const CURATED_BUCKET: &str = "JARVIS_CURATED_BUCKET";
+    pub const TABLE: &str = "JARVIS_TABLE";
+    pub const INGEST_QUEUE_URL: &str = "JARVIS_INGEST_QUEUE_URL";
+    pub const STATE_MACHINE_ARN: &str = "JARVIS_STATE_MACHINE_ARN";
+    pub const OPENSEARCH_ENDPOINT: &str = "JARVIS_OPENSEARCH_ENDPOINT";
+    pub const OPENSEARCH_INDEX: &str = "JARVIS_OPENSEARCH_INDEX";
+    /// SigV4 service name: `aoss` (Serverless, the default) or `es` (a domain).
+    pub const OPENSEARCH_SERVICE: &str = "JARVIS_OPENSEARCH_SERVICE";
+    pub const EMBED_MODEL_ID: &str = "JARVIS_EMBED_MODEL_ID";
+    pub const EMBED_DIMENSIONS: &str = "JARVIS_EMBED_DIMENSIONS";
+    pub const CHAT_MODEL_ID: &str = "JARVIS_CHAT_MODEL_ID";
+    pub const REMINDER_TOPIC_ARN: &str = "JARVIS_REMINDER_TOPIC_ARN";
+    pub const SCHEDULE_GROUP: &str = "JARVIS_SCHEDULE_GROUP";
+    pub const SCHEDULER_ROLE_ARN: &str = "JARVIS_SCHEDULER_ROLE_ARN";
+    pub const REMINDER_TARGET_ARN: &str = "JARVIS_REMINDER_TARGET_ARN";
+    pub const MAIL_FROM: &str = "JARVIS_MAIL_FROM";
+    /// Attempts per AWS call (first try included) before a transient error is returned.
+    pub const AWS_MAX_ATTEMPTS: &str = "JARVIS_AWS_MAX_ATTEMPTS";
+    /// The standard SDK override: every AWS client talks to this endpoint (an emulator).
+    pub const AWS_ENDPOINT_URL: &str = "AWS_ENDPOINT_URL";
 }
 
 /// A configuration value that could not be used.
@@ -122,6 +145,100 @@ impl Config {
     }
 }
 
+/// Where the AWS resources are: names and ARNs Terraform sets on each function.
+/// Only what a function uses must be set; [`AwsSettings::require`] names the
+/// missing variable at start-up.
+#[derive(Debug, Clone, Default)]
+pub struct AwsSettings {
+    pub raw_bucket: Option<String>,
+    pub curated_bucket: Option<String>,
+    pub table: Option<String>,
+    pub ingest_queue_url: Option<String>,
+    pub state_machine_arn: Option<String>,
+    pub opensearch_endpoint: Option<String>,
+    pub opensearch_index: String,
+    pub opensearch_service: String,
+    pub embed_model_id: String,
+    pub embed_dimensions: usize,
+    pub chat_model_id: String,
+    pub reminder_topic_arn: Option<String>,
+    pub schedule_group: String,
+    pub scheduler_role_arn: Option<String>,
+    pub reminder_target_arn: Option<String>,
+    pub mail_from: Option<String>,
+    pub max_attempts: u32,
+    /// An endpoint override for every client (tests point it at an emulator).
+    pub endpoint_url: Option<String>,
+}
+
+impl AwsSettings {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |var: &'static str| lookup(var).filter(|v| !v.trim().is_empty());
+        let embed_dimensions = parse_or(&get, vars::EMBED_DIMENSIONS, 1024usize)?;
+        if ![256, 512, 1024].contains(&embed_dimensions) {
+            return Err(ConfigError {
+                var: vars::EMBED_DIMENSIONS,
+                value: embed_dimensions.to_string(),
+                reason: "Titan text embeddings v2 gives 256, 512 or 1024 dimensions".into(),
+            });
+        }
+        let opensearch_service = get(vars::OPENSEARCH_SERVICE).unwrap_or_else(|| "aoss".into());
+        if !matches!(opensearch_service.as_str(), "aoss" | "es") {
+            return Err(ConfigError {
+                var: vars::OPENSEARCH_SERVICE,
+                value: opensearch_service,
+                reason: "expected aoss (Serverless) or es (a managed domain)".into(),
+            });
+        }
+        let max_attempts = parse_or(&get, vars::AWS_MAX_ATTEMPTS, 4u32)?;
+        if !(1..=10).contains(&max_attempts) {
+            return Err(ConfigError {
+                var: vars::AWS_MAX_ATTEMPTS,
+                value: max_attempts.to_string(),
+                reason: "expected 1 to 10".into(),
+            });
+        }
+        Ok(Self {
+            raw_bucket: get(vars::RAW_BUCKET),
+            curated_bucket: get(vars::CURATED_BUCKET),
+            table: get(vars::TABLE),
+            ingest_queue_url: get(vars::INGEST_QUEUE_URL),
+            state_machine_arn: get(vars::STATE_MACHINE_ARN),
+            opensearch_endpoint: get(vars::OPENSEARCH_ENDPOINT),
+            opensearch_index: get(vars::OPENSEARCH_INDEX).unwrap_or_else(|| "jarvis-chunks".into()),
+            opensearch_service,
+            embed_model_id: get(vars::EMBED_MODEL_ID)
+                .unwrap_or_else(|| "amazon.titan-embed-text-v2:0".into()),
+            embed_dimensions,
+            chat_model_id: get(vars::CHAT_MODEL_ID)
+                .unwrap_or_else(|| "anthropic.claude-3-5-haiku-20241022-v1:0".into()),
+            reminder_topic_arn: get(vars::REMINDER_TOPIC_ARN),
+            schedule_group: get(vars::SCHEDULE_GROUP).unwrap_or_else(|| "jarvis-reminders".into()),
+            scheduler_role_arn: get(vars::SCHEDULER_ROLE_ARN),
+            reminder_target_arn: get(vars::REMINDER_TARGET_ARN),
+            mail_from: get(vars::MAIL_FROM),
+            max_attempts,
+            endpoint_url: get(vars::AWS_ENDPOINT_URL),
+        })
+    }
+
+    /// A setting this function cannot run without; the error names the variable.
+    pub fn require<'a>(
+        value: &'a Option<String>,
+        var: &'static str,
+    ) -> Result<&'a str, ConfigError> {
+        value.as_deref().ok_or_else(|| ConfigError {
+            var,
+            value: String::new(),
+            reason: "is not set (Terraform sets it on the functions that need it)".into(),
+        })
+    }
+}
+
 fn parse_or<T: std::str::FromStr>(
     get: &impl Fn(&'static str) -> Option<String>,
     var: &'static str,
@@ -185,5 +302,20 @@ mod tests {
         assert!(err.to_string().contains("JARVIS_MAX_FILE_BYTES"));
         assert!(from(&[(vars::FUSION, "magic")]).is_err());
         assert!(from(&[(vars::PII_REDACT, "maybe")]).is_err());
+    }
+
+    #[test]
+    fn aws_settings_default_what_they_can_and_name_what_is_missing() {
+        let s = AwsSettings::from_lookup(|_| None).unwrap();
+        assert_eq!(s.embed_dimensions, 1024);
+        assert_eq!(s.opensearch_service, "aoss");
+        let err = AwsSettings::require(&s.table, vars::TABLE).unwrap_err();
+        assert!(err.to_string().contains("JARVIS_TABLE"), "{err}");
+        let bad = |k: &'static str, v: &'static str| {
+            AwsSettings::from_lookup(move |n| (n == k).then(|| v.to_string())).is_err()
+        };
+        assert!(bad(vars::EMBED_DIMENSIONS, "300"));
+        assert!(bad(vars::OPENSEARCH_SERVICE, "solr"));
+        assert!(bad(vars::AWS_MAX_ATTEMPTS, "0"));
     }
 }

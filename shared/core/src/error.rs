@@ -20,6 +20,10 @@ pub enum PortError {
     /// A capability this deployment lacks (e.g. no OCR engine installed).
     #[error("{what} is not available: {hint}")]
     Unavailable { what: String, hint: String },
+    /// Started elsewhere and not finished yet (an async Transcribe or Textract
+    /// job); ask again later. The state machine's poll loop retries on it.
+    #[error("pending: {0}")]
+    Pending(String),
     /// Worth retrying (throttling, timeouts, a busy database).
     #[error("{backend}: temporary failure: {message}")]
     Transient {
@@ -56,7 +60,7 @@ impl PortError {
     }
 
     pub fn is_retryable(&self) -> bool {
-        matches!(self, Self::Transient { .. })
+        matches!(self, Self::Transient { .. } | Self::Pending(_))
     }
 }
 
@@ -78,6 +82,7 @@ impl StepError {
         match self {
             Self::Rejected(_) => "Jarvis.Rejected",
             Self::Port(PortError::Unavailable { .. }) => "Jarvis.ExtractorUnavailable",
+            Self::Port(PortError::Pending(_)) => "Jarvis.Pending",
             Self::Port(p) if p.is_retryable() => "Jarvis.Transient",
             Self::Port(_) => "Jarvis.Failed",
         }

@@ -174,6 +174,25 @@ pub fn execution_name(bucket: &str, key: &str, etag: &str) -> String {
 pub mod keys {
     use crate::domain::{DocumentId, TenantId};
 
+    /// Longest object key accepted (S3's limit).
+    pub const MAX_KEY_BYTES: usize = 1024;
+
+    /// Whether `key` is a plain relative path every blob store accepts: not empty,
+    /// no leading or trailing `/`, no empty, `.` or `..` segments, no control
+    /// characters. Both adapters refuse anything else, so a key means the same
+    /// object on a laptop and in S3.
+    pub fn check_object_key(key: &str) -> Result<(), String> {
+        let plain = !key.is_empty()
+            && key.len() <= MAX_KEY_BYTES
+            && !key.chars().any(char::is_control)
+            && key.split('/').all(|seg| !matches!(seg, "" | "." | ".."));
+        if plain {
+            Ok(())
+        } else {
+            Err(format!("object key {key:?} is not a plain relative path"))
+        }
+    }
+
     /// Prefix in the inbox bucket that names a tenant folder: `@alice/notes.md`.
     pub const TENANT_FOLDER_PREFIX: char = '@';
 

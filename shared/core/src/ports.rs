@@ -46,6 +46,44 @@ pub struct StatusChange {
     pub from: Vec<DocumentStatus>,
 }
 
+impl StatusChange {
+    /// Applies the change to `doc`, or `Conflict` when its current status is not allowed.
+    /// Every metadata adapter calls this inside its conditional write.
+    pub fn apply(&self, doc: &mut Document) -> PortResult<()> {
+        if !self.from.is_empty() && !self.from.contains(&doc.status) {
+            return Err(PortError::Conflict(format!(
+                "document {} is {}, not {}",
+                doc.id,
+                doc.status.as_str(),
+                self.from
+                    .iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" or ")
+            )));
+        }
+        doc.status = self.to;
+        doc.status_reason = self.reason.clone();
+        if let Some(n) = self.chunk_count {
+            doc.chunk_count = n;
+        }
+        if let Some(t) = &self.title {
+            doc.title = t.clone();
+        }
+        doc.updated_at = chrono::Utc::now();
+        Ok(())
+    }
+}
+
+/// Records `key` as an alias of `doc`; false when it is already the source or an alias.
+pub fn add_alias_to(doc: &mut Document, key: &str) -> bool {
+    if doc.source.key == key || doc.aliases.iter().any(|a| a == key) {
+        return false;
+    }
+    doc.aliases.push(key.to_owned());
+    true
+}
+
 /// Filters for listing documents.
 #[derive(Debug, Clone, Default)]
 pub struct DocumentFilter {
@@ -154,6 +192,8 @@ pub trait Embedder: Send + Sync {
 pub struct ImageAnalysis {
     pub text: String,
     pub labels: Vec<String>,
+    /// Text per page, for multi-page inputs (scanned PDFs, TIFFs); empty otherwise.
+    pub pages: Vec<String>,
 }
 
 /// Image text and labels (Textract/Rekognition; locally Tesseract OCR).
@@ -262,10 +302,38 @@ pub struct ChatResponse {
     pub stop_reason: String,
 }
 
+/// A piece of a model turn as it streams.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ChatDelta {
+    /// More answer text.
+    Text { text: String },
+    /// The model started asking for a tool.
+    ToolUse { tool_use_id: String, name: String },
+}
+
 /// A chat model speaking the Converse message and tool-use format.
 #[async_trait]
 pub trait ChatModel: Send + Sync {
     async fn converse(&self, request: &ChatRequest) -> PortResult<ChatResponse>;
+
+    /// Like [`ChatModel::converse`], telling `on_delta` each piece as it arrives.
+    /// Models that cannot stream answer whole and report the text as one delta.
+    async fn converse_stream(
+        &self,
+        request: &ChatRequest,
+        on_delta: &(dyn Fn(ChatDelta) + Send + Sync),
+    ) -> PortResult<ChatResponse> {
+        let response = self.converse(request).await?;
+        for block in &response.message.content {
+            if let Some(text) = block.get("text").and_then(|t| t.as_str()) {
+                on_delta(ChatDelta::Text {
+                    text: text.to_owned(),
+                });
+            }
+        }
+        Ok(response)
+    }
 }
 
 /// PII kinds worth recording on a document's metadata.
@@ -274,4 +342,32 @@ pub fn pii_summary(chunks: &[Chunk]) -> Vec<PiiKind> {
     kinds.sort();
     kinds.dedup();
     kinds
+}
+
+/// A time-limited URL a client uses directly, without Jarvis in the data path.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct PresignedUrl {
+    pub url: String,
+    pub method: String,
+    /// Headers the client must send with the request (e.g. the content type it was signed for).
+    pub headers: Vec<(String, String)>,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Pre-signed object URLs (S3): uploads larger than an API request allows, and downloads.
+#[async_trait]
+pub trait UrlSigner: Send + Sync {
+    async fn upload_url(
+        &self,
+        bucket: &str,
+        key: &str,
+        content_type: &str,
+        expires_in: std::time::Duration,
+    ) -> PortResult<PresignedUrl>;
+    async fn download_url(
+        &self,
+        bucket: &str,
+        key: &str,
+        expires_in: std::time::Duration,
+    ) -> PortResult<PresignedUrl>;
 }

@@ -125,6 +125,41 @@ pub struct SearchHit {
     pub vector_rank: Option<usize>,
 }
 
+/// Candidates each ranking contributes to fusion per requested hit.
+pub const CANDIDATES_PER_HIT: usize = 4;
+/// Fewest candidates each ranking contributes.
+pub const MIN_CANDIDATES: usize = 20;
+/// Bytes of text in a snippet.
+pub const SNIPPET_CHARS: usize = 240;
+
+/// How many candidates each ranking fetches for `limit` fused hits (every index does the same).
+pub fn candidates(limit: usize) -> usize {
+    (limit * CANDIDATES_PER_HIT).max(MIN_CANDIDATES)
+}
+
+/// The start of `text`, cut at a word boundary, HTML-escaped like snippets are.
+pub fn leading_text(text: &str, max: usize) -> String {
+    let mut end = text.len().min(max);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    if end < text.len() {
+        if let Some(space) = text[..end].rfind(' ') {
+            end = space;
+        }
+    }
+    let cut = &text[..end];
+    let escaped = cut
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;");
+    if end < text.len() {
+        format!("{escaped}…")
+    } else {
+        escaped
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

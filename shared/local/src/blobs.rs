@@ -4,12 +4,13 @@
 
 use async_trait::async_trait;
 use jarvis_core::domain::ObjectRef;
+use jarvis_core::pipeline::keys;
 use jarvis_core::ports::{BlobStore, PortResult};
 use jarvis_core::PortError;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::io::Read;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// Receives `Object Created` notifications.
@@ -48,15 +49,8 @@ impl FsBlobStore {
             .buckets
             .get(bucket)
             .ok_or_else(|| PortError::NotFound(format!("bucket {bucket}")))?;
+        keys::check_object_key(key).map_err(PortError::Invalid)?;
         let rel = Path::new(key);
-        let safe = !key.is_empty()
-            && rel.components().all(|c| matches!(c, Component::Normal(_)))
-            && !key.ends_with('/');
-        if !safe {
-            return Err(PortError::Invalid(format!(
-                "object key {key:?} is not a plain relative path"
-            )));
-        }
         Ok(root.join(rel))
     }
 }

@@ -97,6 +97,7 @@ impl ImageAnalyzer for TesseractOcr {
         Ok(ImageAnalysis {
             text: String::from_utf8_lossy(&output.stdout).into_owned(),
             labels: Vec::new(),
+            pages: Vec::new(),
         })
     }
 }

@@ -3,9 +3,8 @@
 
 use crate::{sqlite_err, Db};
 use async_trait::async_trait;
-use chrono::Utc;
 use jarvis_core::domain::{Document, DocumentId, TenantId};
-use jarvis_core::ports::{DocumentFilter, MetadataStore, PortResult, StatusChange};
+use jarvis_core::ports::{add_alias_to, DocumentFilter, MetadataStore, PortResult, StatusChange};
 use jarvis_core::PortError;
 use rusqlite::{params, OptionalExtension};
 
@@ -116,27 +115,7 @@ impl MetadataStore for SqliteMetadataStore {
         let tx = conn.transaction().map_err(sqlite_err)?;
         let mut doc =
             read(&tx, tenant, id)?.ok_or_else(|| PortError::NotFound(format!("document {id}")))?;
-        if !change.from.is_empty() && !change.from.contains(&doc.status) {
-            return Err(PortError::Conflict(format!(
-                "document {id} is {}, not {}",
-                doc.status.as_str(),
-                change
-                    .from
-                    .iter()
-                    .map(|s| s.as_str())
-                    .collect::<Vec<_>>()
-                    .join(" or ")
-            )));
-        }
-        doc.status = change.to;
-        doc.status_reason = change.reason.clone();
-        if let Some(n) = change.chunk_count {
-            doc.chunk_count = n;
-        }
-        if let Some(t) = &change.title {
-            doc.title = t.clone();
-        }
-        doc.updated_at = Utc::now();
+        change.apply(&mut doc)?;
         write(&tx, &doc)?;
         tx.commit().map_err(sqlite_err)?;
         Ok(doc)
@@ -147,8 +126,7 @@ impl MetadataStore for SqliteMetadataStore {
         let tx = conn.transaction().map_err(sqlite_err)?;
         let mut doc =
             read(&tx, tenant, id)?.ok_or_else(|| PortError::NotFound(format!("document {id}")))?;
-        if doc.source.key != key && !doc.aliases.iter().any(|a| a == key) {
-            doc.aliases.push(key.to_owned());
+        if add_alias_to(&mut doc, key) {
             write(&tx, &doc)?;
         }
         tx.commit().map_err(sqlite_err)

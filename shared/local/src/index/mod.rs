@@ -9,14 +9,14 @@ use async_trait::async_trait;
 use jarvis_core::domain::{DocumentId, TenantId};
 use jarvis_core::fusion::fuse;
 use jarvis_core::ports::{IndexedChunk, PortResult, SearchIndex};
-use jarvis_core::search::{SearchHit, SearchMode, SearchQuery};
+use jarvis_core::search::{
+    candidates, leading_text, SearchHit, SearchMode, SearchQuery, SNIPPET_CHARS,
+};
 use jarvis_core::PortError;
 use std::path::Path;
 use std::sync::Arc;
 
 /// Candidates taken from each side before fusion, per requested hit.
-const CANDIDATES_PER_HIT: usize = 4;
-const MIN_CANDIDATES: usize = 20;
 
 #[derive(Clone)]
 pub struct LocalSearchIndex {
@@ -98,7 +98,7 @@ impl SearchIndex for LocalSearchIndex {
     async fn search(&self, query: &SearchQuery) -> PortResult<Vec<SearchHit>> {
         let (this, q) = (self.clone(), query.clone());
         blocking(move || {
-            let k = (q.limit * CANDIDATES_PER_HIT).max(MIN_CANDIDATES);
+            let k = candidates(q.limit);
             let bm25 = match q.mode {
                 SearchMode::Semantic => Vec::new(),
                 _ => this.text.search(&q.tenant_id, &q.text, &q.filters, k)?,
@@ -122,7 +122,7 @@ impl SearchIndex for LocalSearchIndex {
                     continue;
                 };
                 let snippet = if snippet.is_empty() {
-                    leading_text(&chunk.text, 240)
+                    leading_text(&chunk.text, SNIPPET_CHARS)
                 } else {
                     snippet
                 };
@@ -144,28 +144,5 @@ impl SearchIndex for LocalSearchIndex {
             Ok(hits)
         })
         .await
-    }
-}
-
-/// The start of `text`, cut at a word boundary, HTML-escaped like snippets are.
-fn leading_text(text: &str, max: usize) -> String {
-    let mut end = text.len().min(max);
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    if end < text.len() {
-        if let Some(space) = text[..end].rfind(' ') {
-            end = space;
-        }
-    }
-    let cut = &text[..end];
-    let escaped = cut
-        .replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;");
-    if end < text.len() {
-        format!("{escaped}…")
-    } else {
-        escaped
     }
 }

@@ -264,7 +264,7 @@ impl TextIndex {
         let searcher = self.reader.searcher();
         let snippets =
             SnippetGenerator::create(&searcher, &*self.text_query(text), f.text).map(|mut g| {
-                g.set_max_num_chars(240);
+                g.set_max_num_chars(jarvis_core::search::SNIPPET_CHARS);
                 g
             });
         let mut out = Vec::with_capacity(ids.len());

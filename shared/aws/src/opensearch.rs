@@ -1,0 +1,682 @@
+//! `SearchIndex` on OpenSearch — Serverless (`aoss`, a VECTORSEARCH collection)
+//! or a managed domain (`es`) — over its REST API, every request SigV4-signed.
+//!
+//! - One index (`jarvis-chunks` by default), created from an index template on
+//!   first use: the chunk text under the `english` analyzer (BM25), tenant and
+//!   filter fields as keywords, and the embedding as a `knn_vector` (HNSW, faiss,
+//!   inner product on unit vectors = cosine).
+//! - Search runs a BM25 query and a filtered k-NN query, each filtered to the
+//!   caller's tenant, and fuses the two rankings exactly like the local index
+//!   (`jarvis_core::fusion`), so ranking behaves the same on a laptop and on AWS.
+//! - Chunks are addressed by their `chunk_id` field, not `_id` (Serverless vector
+//!   collections assign ids themselves). Replacing a document indexes the new
+//!   chunks first, then deletes the ids that were there before, so search never
+//!   sees the document missing.
+//! - Throttling (429) and 5xx answers are retried with exponential backoff.
+
+use async_trait::async_trait;
+use aws_config::SdkConfig;
+use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
+use aws_sigv4::http_request::{
+    sign, PayloadChecksumKind, SignableBody, SignableRequest, SigningSettings,
+};
+use aws_sigv4::sign::v4;
+use jarvis_core::domain::{DocumentId, TenantId};
+use jarvis_core::fusion::{fuse, Ranked};
+use jarvis_core::ports::{IndexedChunk, PortResult, SearchIndex};
+use jarvis_core::search::{
+    candidates, leading_text, SearchFilters, SearchHit, SearchMode, SearchQuery, SNIPPET_CHARS,
+};
+use jarvis_core::PortError;
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::time::{Duration, SystemTime};
+use tokio::sync::OnceCell;
+
+const SERVICE: &str = "opensearch";
+/// Documents per bulk request.
+const BULK_BATCH: usize = 200;
+/// Most ids one lookup returns (OpenSearch's default result window).
+const MAX_IDS: usize = 10_000;
+const ATTEMPTS: u32 = 4;
+/// Rounds of find-and-delete before a delete gives up as transient.
+const DELETE_ROUNDS: usize = 20;
+
+#[derive(Debug, Clone)]
+pub struct OpenSearchSettings {
+    /// `https://{collection-id}.{region}.aoss.amazonaws.com` or a domain endpoint.
+    pub endpoint: String,
+    pub index: String,
+    /// `aoss` or `es` (the SigV4 service name).
+    pub service: String,
+    pub dimensions: usize,
+}
+
+/// Signs requests when the SDK configuration has credentials.
+#[derive(Clone)]
+struct Signer {
+    credentials: Option<SharedCredentialsProvider>,
+    region: String,
+    service: String,
+}
+
+pub struct OpenSearchIndex {
+    http: reqwest::Client,
+    settings: OpenSearchSettings,
+    signer: Signer,
+    ready: OnceCell<()>,
+}
+
+/// The index template: mappings for text, filters and the vector.
+pub fn index_template(index: &str, dimensions: usize) -> Value {
+    json!({
+        "index_patterns": [format!("{index}*")],
+        "template": {
+            "settings": {"index": {"knn": true}},
+            "mappings": {"properties": {
+                "tenant_id": {"type": "keyword"},
+                "document_id": {"type": "keyword"},
+                "chunk_id": {"type": "keyword"},
+                "ordinal": {"type": "integer"},
+                "title": {"type": "text", "analyzer": "english"},
+                "text": {"type": "text", "analyzer": "english"},
+                "section": {"type": "text", "analyzer": "english"},
+                "page": {"type": "integer"},
+                "source": {"type": "keyword"},
+                "content_type": {"type": "keyword"},
+                "created_at": {"type": "date"},
+                "vector": {
+                    "type": "knn_vector",
+                    "dimension": dimensions,
+                    "method": {
+                        "name": "hnsw",
+                        "engine": "faiss",
+                        "space_type": "innerproduct",
+                        "parameters": {"ef_construction": 128, "m": 16}
+                    }
+                }
+            }}
+        }
+    })
+}
+
+/// The filter clauses every query carries: the tenant first, then the caller's filters.
+pub fn filters(tenant: &TenantId, f: &SearchFilters) -> Vec<Value> {
+    let mut out = vec![json!({"term": {"tenant_id": tenant.as_str()}})];
+    if let Some(s) = &f.source {
+        out.push(json!({"term": {"source": s}}));
+    }
+    if let Some(ct) = &f.content_type {
+        if ct.ends_with('/') {
+            out.push(json!({"prefix": {"content_type": ct}}));
+        } else {
+            out.push(json!({"term": {"content_type": ct}}));
+        }
+    }
+    if let Some(d) = &f.document_id {
+        out.push(json!({"term": {"document_id": d.as_str()}}));
+    }
+    if f.from.is_some() || f.to.is_some() {
+        let mut range = serde_json::Map::new();
+        if let Some(from) = f.from {
+            range.insert("gte".into(), json!(from.to_rfc3339()));
+        }
+        if let Some(to) = f.to {
+            range.insert("lt".into(), json!(to.to_rfc3339()));
+        }
+        out.push(json!({"range": {"created_at": range}}));
+    }
+    out
+}
+
+const SOURCE_FIELDS: [&str; 9] = [
+    "chunk_id",
+    "document_id",
+    "title",
+    "text",
+    "section",
+    "page",
+    "source",
+    "content_type",
+    "created_at",
+];
+
+/// The BM25 query.
+pub fn keyword_query(q: &SearchQuery, k: usize) -> Value {
+    json!({
+        "size": k,
+        "_source": SOURCE_FIELDS,
+        "query": {"bool": {
+            "must": [{"multi_match": {"query": q.text, "fields": ["text", "title^2", "section"]}}],
+            "filter": filters(&q.tenant_id, &q.filters)
+        }},
+        "highlight": {
+            "encoder": "html",
+            "pre_tags": ["<mark>"], "post_tags": ["</mark>"],
+            "fields": {"text": {"fragment_size": SNIPPET_CHARS, "number_of_fragments": 1}}
+        }
+    })
+}
+
+/// The k-NN query, filtered inside the graph search (efficient filtering).
+pub fn vector_query(q: &SearchQuery, vector: &[f32], k: usize) -> Value {
+    json!({
+        "size": k,
+        "_source": SOURCE_FIELDS,
+        "query": {"knn": {"vector": {
+            "vector": vector,
+            "k": k,
+            "filter": {"bool": {"filter": filters(&q.tenant_id, &q.filters)}}
+        }}}
+    })
+}
+
+/// One bulk request body (NDJSON) indexing `chunks`.
+pub fn bulk_index_body(index: &str, chunks: &[IndexedChunk]) -> PortResult<String> {
+    let mut body = String::new();
+    for c in chunks {
+        let ch = &c.chunk;
+        let doc = json!({
+            "tenant_id": ch.tenant_id.as_str(),
+            "document_id": ch.document_id.as_str(),
+            "chunk_id": ch.id,
+            "ordinal": ch.ordinal,
+            "title": ch.title,
+            "text": ch.text,
+            "section": ch.section,
+            "page": ch.page,
+            "source": ch.source,
+            "content_type": ch.content_type,
+            "created_at": ch.created_at.to_rfc3339(),
+            "vector": c.vector,
+        });
+        body.push_str(&json!({"index": {"_index": index}}).to_string());
+        body.push('\n');
+        body.push_str(&doc.to_string());
+        body.push('\n');
+    }
+    Ok(body)
+}
+
+fn bulk_delete_body(index: &str, ids: &[String]) -> String {
+    ids.iter()
+        .map(|id| format!("{}\n", json!({"delete": {"_index": index, "_id": id}})))
+        .collect()
+}
+
+/// Fails on item errors in a bulk response (a missing document on delete is fine).
+pub fn check_bulk(response: &Value) -> PortResult<()> {
+    if response.get("errors").and_then(Value::as_bool) != Some(true) {
+        return Ok(());
+    }
+    let items = response
+        .get("items")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let mut throttled = false;
+    let mut first = None;
+    let mut failed = 0;
+    for item in &items {
+        let Some((op, body)) = item.as_object().and_then(|o| o.iter().next()) else {
+            continue;
+        };
+        let status = body.get("status").and_then(Value::as_u64).unwrap_or(0);
+        if (op == "delete" && status == 404) || (200..300).contains(&status) {
+            continue;
+        }
+        failed += 1;
+        throttled |= status == 429 || status >= 500;
+        first.get_or_insert_with(|| {
+            let e = &body["error"];
+            format!(
+                "{op} {status}: {}: {}",
+                e["type"].as_str().unwrap_or("error"),
+                e["reason"].as_str().unwrap_or("")
+            )
+        });
+    }
+    if failed == 0 {
+        return Ok(());
+    }
+    let message = format!(
+        "bulk: {failed} of {} items failed, first: {}",
+        items.len(),
+        first.unwrap_or_default()
+    );
+    Err(if throttled {
+        PortError::Transient {
+            backend: SERVICE,
+            message,
+            source: None,
+        }
+    } else {
+        PortError::Backend {
+            backend: SERVICE,
+            message,
+            source: None,
+        }
+    })
+}
+
+/// Hits of a search response as (OpenSearch `_id`, score, `_source`, highlight).
+fn hits(response: &Value) -> Vec<(String, f32, Value, Option<String>)> {
+    response["hits"]["hits"]
+        .as_array()
+        .map(|hs| {
+            hs.iter()
+                .map(|h| {
+                    (
+                        h["_id"].as_str().unwrap_or_default().to_owned(),
+                        h["_score"].as_f64().unwrap_or(0.0) as f32,
+                        h["_source"].clone(),
+                        h["highlight"]["text"][0].as_str().map(str::to_owned),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Fuses the two responses into hits, best first (the same fusion as the local index).
+pub fn fuse_responses(q: &SearchQuery, keyword: &Value, vector: &Value) -> Vec<SearchHit> {
+    let (kw, vec) = (hits(keyword), hits(vector));
+    let ranked = |list: &[(String, f32, Value, Option<String>)]| -> Vec<Ranked> {
+        list.iter()
+            .filter_map(|(_, score, src, _)| {
+                Some(Ranked {
+                    id: src["chunk_id"].as_str()?.to_owned(),
+                    score: *score,
+                })
+            })
+            .collect()
+    };
+    let fused = fuse(&ranked(&kw), &ranked(&vec), &q.fusion);
+    let mut sources: HashMap<String, (Value, Option<String>)> = HashMap::new();
+    for (_, _, src, hl) in vec.into_iter().chain(kw) {
+        if let Some(id) = src["chunk_id"].as_str().map(str::to_owned) {
+            let entry = sources.entry(id).or_insert((src, None));
+            if hl.is_some() {
+                entry.1 = hl;
+            }
+        }
+    }
+    fused
+        .into_iter()
+        .take(q.limit)
+        .filter_map(|f| {
+            let (src, hl) = sources.remove(&f.id)?;
+            let str_of = |k: &str| src[k].as_str().unwrap_or_default().to_owned();
+            let text = str_of("text");
+            // Defence in depth: the tenant filter is in the query; a hit of another
+            // tenant's document id shape cannot be produced, but never pass one on.
+            let document_id = DocumentId::parse(src["document_id"].as_str()?)?;
+            Some(SearchHit {
+                document_id,
+                chunk_id: f.id,
+                title: str_of("title"),
+                snippet: hl.unwrap_or_else(|| leading_text(&text, SNIPPET_CHARS)),
+                text,
+                page: src["page"].as_u64().map(|p| p as u32),
+                section: src["section"].as_str().map(str::to_owned),
+                source: str_of("source"),
+                content_type: str_of("content_type"),
+                score: f.score,
+                bm25_rank: f.bm25_rank,
+                vector_rank: f.vector_rank,
+            })
+        })
+        .collect()
+}
+
+impl Signer {
+    async fn headers(
+        &self,
+        method: &str,
+        url: &str,
+        body: &[u8],
+    ) -> PortResult<Vec<(String, String)>> {
+        let Some(provider) = &self.credentials else {
+            return Ok(Vec::new());
+        };
+        let creds = provider
+            .provide_credentials()
+            .await
+            .map_err(|e| PortError::Transient {
+                backend: SERVICE,
+                message: format!("no AWS credentials to sign with: {e}"),
+                source: None,
+            })?;
+        let identity = creds.into();
+        let mut settings = SigningSettings::default();
+        // Serverless requires the payload hash header.
+        settings.payload_checksum_kind = PayloadChecksumKind::XAmzSha256;
+        let params = v4::SigningParams::builder()
+            .identity(&identity)
+            .region(&self.region)
+            .name(&self.service)
+            .time(SystemTime::now())
+            .settings(settings)
+            .build()
+            .map_err(|e| PortError::backend(SERVICE, e))?
+            .into();
+        let content_type = [("content-type", "application/json")];
+        let signable = SignableRequest::new(
+            method,
+            url,
+            content_type.into_iter(),
+            SignableBody::Bytes(body),
+        )
+        .map_err(|e| PortError::backend(SERVICE, e))?;
+        let (instructions, _) = sign(signable, &params)
+            .map_err(|e| PortError::backend(SERVICE, e))?
+            .into_parts();
+        let (headers, _params) = instructions.into_parts();
+        Ok(headers
+            .into_iter()
+            .map(|h| (h.name().to_owned(), h.value().to_owned()))
+            .collect())
+    }
+}
+
+impl OpenSearchIndex {
+    pub fn new(settings: OpenSearchSettings, sdk: &SdkConfig) -> Result<Self, String> {
+        let url = reqwest::Url::parse(&settings.endpoint).map_err(|e| e.to_string())?;
+        if !matches!(url.scheme(), "https" | "http") {
+            return Err("the endpoint must be an http(s) URL".into());
+        }
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .connect_timeout(Duration::from_secs(3))
+            .build()
+            .map_err(|e| e.to_string())?;
+        let signer = Signer {
+            credentials: sdk.credentials_provider(),
+            region: sdk
+                .region()
+                .map(|r| r.to_string())
+                .unwrap_or_else(|| "us-east-1".into()),
+            service: settings.service.clone(),
+        };
+        Ok(Self {
+            http,
+            settings: OpenSearchSettings {
+                endpoint: settings.endpoint.trim_end_matches('/').to_owned(),
+                ..settings
+            },
+            signer,
+            ready: OnceCell::new(),
+        })
+    }
+
+    /// One signed request, retried with backoff on throttling, 5xx and connection faults.
+    /// Returns the status and the JSON body (`Null` when empty).
+    async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<String>,
+        ndjson: bool,
+    ) -> PortResult<(u16, Value)> {
+        let url = format!("{}{path}", self.settings.endpoint);
+        let bytes = body.unwrap_or_default().into_bytes();
+        let mut delay = Duration::from_millis(200);
+        let mut last = String::new();
+        for attempt in 1..=ATTEMPTS {
+            let mut req = self
+                .http
+                .request(
+                    method.parse().map_err(|e| PortError::backend(SERVICE, e))?,
+                    &url,
+                )
+                .header(
+                    "content-type",
+                    if ndjson {
+                        "application/x-ndjson"
+                    } else {
+                        "application/json"
+                    },
+                )
+                .body(bytes.clone());
+            for (k, v) in self.signer.headers(method, &url, &bytes).await? {
+                req = req.header(k, v);
+            }
+            match req.send().await {
+                Ok(resp) => {
+                    let status = resp.status().as_u16();
+                    let text = resp.text().await.unwrap_or_default();
+                    if status == 429 || status >= 500 {
+                        last = format!("{method} {path}: HTTP {status}: {}", clip(&text));
+                    } else {
+                        let json = if text.trim().is_empty() {
+                            Value::Null
+                        } else {
+                            serde_json::from_str(&text).map_err(|e| PortError::Backend {
+                                backend: SERVICE,
+                                message: format!("{method} {path}: HTTP {status}: not JSON: {e}"),
+                                source: None,
+                            })?
+                        };
+                        return Ok((status, json));
+                    }
+                }
+                Err(e) => last = format!("{method} {path}: {e}"),
+            }
+            if attempt < ATTEMPTS {
+                tokio::time::sleep(delay).await;
+                delay *= 2;
+            }
+        }
+        Err(PortError::Transient {
+            backend: SERVICE,
+            message: last,
+            source: None,
+        })
+    }
+
+    /// `call`, with any non-2xx answer turned into an error naming OpenSearch's reason.
+    async fn call_ok(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<String>,
+        ndjson: bool,
+    ) -> PortResult<Value> {
+        let (status, json) = self.call(method, path, body, ndjson).await?;
+        if (200..300).contains(&status) {
+            return Ok(json);
+        }
+        let reason = json["error"]["reason"]
+            .as_str()
+            .unwrap_or("no reason given");
+        let kind = json["error"]["type"].as_str().unwrap_or("error");
+        let message = format!("{method} {path}: HTTP {status}: {kind}: {reason}");
+        Err(match status {
+            404 => PortError::NotFound(message),
+            400 => PortError::Invalid(message),
+            _ => PortError::Backend {
+                backend: SERVICE,
+                message,
+                source: None,
+            },
+        })
+    }
+
+    /// Creates the template and the index once per process.
+    async fn ensure_index(&self) -> PortResult<()> {
+        self.ready
+            .get_or_try_init(|| async {
+                let idx = &self.settings.index;
+                let template = index_template(idx, self.settings.dimensions);
+                self.call_ok(
+                    "PUT",
+                    &format!("/_index_template/{idx}"),
+                    Some(template.to_string()),
+                    false,
+                )
+                .await?;
+                let (status, json) = self
+                    .call("PUT", &format!("/{idx}"), Some("{}".into()), false)
+                    .await?;
+                let exists =
+                    json["error"]["type"].as_str() == Some("resource_already_exists_exception");
+                if (200..300).contains(&status) || exists {
+                    Ok(())
+                } else {
+                    Err(PortError::Backend {
+                        backend: SERVICE,
+                        message: format!(
+                            "creating index {idx}: HTTP {status}: {}",
+                            json["error"]["reason"]
+                        ),
+                        source: None,
+                    })
+                }
+            })
+            .await
+            .map(|_| ())
+    }
+
+    async fn search_json(&self, body: Value) -> PortResult<Value> {
+        match self
+            .call_ok(
+                "POST",
+                &format!("/{}/_search", self.settings.index),
+                Some(body.to_string()),
+                false,
+            )
+            .await
+        {
+            // Nothing indexed yet: no index, no hits.
+            Err(PortError::NotFound(_)) => Ok(json!({"hits": {"hits": []}})),
+            other => other,
+        }
+    }
+
+    /// `_id`s of the chunks matching `filter` (one tenant, maybe one document).
+    async fn ids_matching(&self, filter: Vec<Value>) -> PortResult<Vec<String>> {
+        let body =
+            json!({"size": MAX_IDS, "_source": false, "query": {"bool": {"filter": filter}}});
+        let resp = self.search_json(body).await?;
+        Ok(hits(&resp).into_iter().map(|(id, ..)| id).collect())
+    }
+
+    async fn bulk(&self, body: String) -> PortResult<()> {
+        if body.is_empty() {
+            return Ok(());
+        }
+        let resp = self.call_ok("POST", "/_bulk", Some(body), true).await?;
+        check_bulk(&resp)
+    }
+
+    async fn delete_matching(&self, filter: Vec<Value>) -> PortResult<()> {
+        let mut seen = std::collections::HashSet::new();
+        for _ in 0..DELETE_ROUNDS {
+            let ids: Vec<String> = self
+                .ids_matching(filter.clone())
+                .await?
+                .into_iter()
+                .filter(|id| !seen.contains(id))
+                .collect();
+            if ids.is_empty() {
+                return Ok(());
+            }
+            for batch in ids.chunks(BULK_BATCH * 5) {
+                self.bulk(bulk_delete_body(&self.settings.index, batch))
+                    .await?;
+            }
+            seen.extend(ids);
+        }
+        Err(PortError::Transient {
+            backend: SERVICE,
+            message: format!("chunks were still being found after {DELETE_ROUNDS} delete rounds"),
+            source: None,
+        })
+    }
+}
+
+fn clip(text: &str) -> &str {
+    let mut end = text.len().min(300);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
+#[async_trait]
+impl SearchIndex for OpenSearchIndex {
+    async fn replace_document(
+        &self,
+        tenant: &TenantId,
+        id: &DocumentId,
+        chunks: Vec<IndexedChunk>,
+    ) -> PortResult<()> {
+        if let Some(c) = chunks
+            .iter()
+            .find(|c| &c.chunk.tenant_id != tenant || &c.chunk.document_id != id)
+        {
+            return Err(PortError::Invalid(format!(
+                "chunk {} does not belong to document {id} of this tenant",
+                c.chunk.id
+            )));
+        }
+        if let Some(c) = chunks
+            .iter()
+            .find(|c| c.vector.len() != self.settings.dimensions)
+        {
+            return Err(PortError::Invalid(format!(
+                "chunk {} has {} dimensions; the index has {}",
+                c.chunk.id,
+                c.vector.len(),
+                self.settings.dimensions
+            )));
+        }
+        self.ensure_index().await?;
+        let doc_filter = vec![
+            json!({"term": {"tenant_id": tenant.as_str()}}),
+            json!({"term": {"document_id": id.as_str()}}),
+        ];
+        let old = self.ids_matching(doc_filter).await?;
+        for batch in chunks.chunks(BULK_BATCH) {
+            self.bulk(bulk_index_body(&self.settings.index, batch)?)
+                .await?;
+        }
+        for batch in old.chunks(BULK_BATCH * 5) {
+            self.bulk(bulk_delete_body(&self.settings.index, batch))
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn delete_document(&self, tenant: &TenantId, id: &DocumentId) -> PortResult<()> {
+        self.delete_matching(vec![
+            json!({"term": {"tenant_id": tenant.as_str()}}),
+            json!({"term": {"document_id": id.as_str()}}),
+        ])
+        .await
+    }
+
+    async fn delete_tenant(&self, tenant: &TenantId) -> PortResult<()> {
+        self.delete_matching(vec![json!({"term": {"tenant_id": tenant.as_str()}})])
+            .await
+    }
+
+    async fn search(&self, q: &SearchQuery) -> PortResult<Vec<SearchHit>> {
+        let k = candidates(q.limit);
+        let empty = json!({"hits": {"hits": []}});
+        let keyword = async {
+            match q.mode {
+                SearchMode::Semantic => Ok(empty.clone()),
+                _ => self.search_json(keyword_query(q, k)).await,
+            }
+        };
+        let vector = async {
+            match (q.mode, &q.vector) {
+                (SearchMode::Keyword, _) | (_, None) => Ok(empty.clone()),
+                (_, Some(v)) => self.search_json(vector_query(q, v, k)).await,
+            }
+        };
+        let (kw, vec) = tokio::try_join!(keyword, vector)?;
+        Ok(fuse_responses(q, &kw, &vec))
+    }
+}

@@ -1,0 +1,242 @@
+//! `BlobStore` and `UrlSigner` on S3. ETags are stored without their quotes, so
+//! they compare equal to what S3 puts in `Object Created` events.
+
+use crate::error::sdk_error;
+use async_trait::async_trait;
+use aws_sdk_s3::presigning::PresigningConfig;
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{Delete, ObjectIdentifier};
+use aws_sdk_s3::Client;
+use chrono::Utc;
+use jarvis_core::domain::ObjectRef;
+use jarvis_core::pipeline::keys;
+use jarvis_core::ports::{BlobStore, PortResult, PresignedUrl, UrlSigner};
+use jarvis_core::PortError;
+use std::time::Duration;
+
+const SERVICE: &str = "s3";
+/// S3 refuses pre-signed URLs valid for longer than seven days.
+const MAX_PRESIGN: Duration = Duration::from_secs(7 * 24 * 3600);
+
+#[derive(Clone)]
+pub struct S3BlobStore {
+    client: Client,
+}
+
+impl S3BlobStore {
+    pub fn new(client: Client) -> Self {
+        Self { client }
+    }
+}
+
+fn unquote(etag: Option<&str>) -> String {
+    etag.unwrap_or_default().trim_matches('"').to_owned()
+}
+
+fn checked(key: &str) -> PortResult<()> {
+    keys::check_object_key(key).map_err(PortError::Invalid)
+}
+
+fn presign_config(expires_in: Duration) -> PortResult<PresigningConfig> {
+    if expires_in.is_zero() || expires_in > MAX_PRESIGN {
+        return Err(PortError::Invalid(
+            "a pre-signed URL lasts between 1 second and 7 days".into(),
+        ));
+    }
+    PresigningConfig::expires_in(expires_in).map_err(|e| PortError::Invalid(e.to_string()))
+}
+
+fn presigned(req: aws_sdk_s3::presigning::PresignedRequest, expires_in: Duration) -> PresignedUrl {
+    PresignedUrl {
+        url: req.uri().to_owned(),
+        method: req.method().to_owned(),
+        headers: req
+            .headers()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect(),
+        expires_at: Utc::now()
+            + chrono::Duration::from_std(expires_in).unwrap_or(chrono::Duration::zero()),
+    }
+}
+
+#[async_trait]
+impl BlobStore for S3BlobStore {
+    async fn put(
+        &self,
+        bucket: &str,
+        key: &str,
+        bytes: Vec<u8>,
+        content_type: &str,
+    ) -> PortResult<ObjectRef> {
+        checked(key)?;
+        let size = bytes.len() as u64;
+        let out = self
+            .client
+            .put_object()
+            .bucket(bucket)
+            .key(key)
+            .content_type(content_type)
+            .body(ByteStream::from(bytes))
+            .send()
+            .await
+            .map_err(|e| sdk_error(SERVICE, "PutObject", e))?;
+        Ok(ObjectRef {
+            bucket: bucket.to_owned(),
+            key: key.to_owned(),
+            etag: unquote(out.e_tag()),
+            size,
+        })
+    }
+
+    async fn get(&self, bucket: &str, key: &str) -> PortResult<Vec<u8>> {
+        checked(key)?;
+        let out = self
+            .client
+            .get_object()
+            .bucket(bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(|e| sdk_error(SERVICE, "GetObject", e))?;
+        let body = out.body.collect().await.map_err(|e| PortError::Transient {
+            backend: SERVICE,
+            message: format!("GetObject: reading s3://{bucket}/{key} broke off: {e}"),
+            source: None,
+        })?;
+        Ok(body.into_bytes().to_vec())
+    }
+
+    async fn head(&self, bucket: &str, key: &str) -> PortResult<ObjectRef> {
+        checked(key)?;
+        let out = self
+            .client
+            .head_object()
+            .bucket(bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(|e| match sdk_error(SERVICE, "HeadObject", e) {
+                PortError::NotFound(_) => PortError::NotFound(format!("s3://{bucket}/{key}")),
+                other => other,
+            })?;
+        Ok(ObjectRef {
+            bucket: bucket.to_owned(),
+            key: key.to_owned(),
+            etag: unquote(out.e_tag()),
+            size: out.content_length().unwrap_or(0).max(0) as u64,
+        })
+    }
+
+    async fn delete(&self, bucket: &str, key: &str) -> PortResult<()> {
+        checked(key)?;
+        self.client
+            .delete_object()
+            .bucket(bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(|e| sdk_error(SERVICE, "DeleteObject", e))?;
+        Ok(())
+    }
+
+    async fn delete_prefix(&self, bucket: &str, prefix: &str) -> PortResult<usize> {
+        if prefix.is_empty() {
+            return Err(PortError::Invalid(
+                "refusing to delete a whole bucket by an empty prefix".into(),
+            ));
+        }
+        let mut deleted = 0;
+        let mut token: Option<String> = None;
+        loop {
+            let page = self
+                .client
+                .list_objects_v2()
+                .bucket(bucket)
+                .prefix(prefix)
+                .set_continuation_token(token.take())
+                .send()
+                .await
+                .map_err(|e| sdk_error(SERVICE, "ListObjectsV2", e))?;
+            let ids: Vec<ObjectIdentifier> = page
+                .contents()
+                .iter()
+                .filter_map(|o| o.key())
+                .filter_map(|k| ObjectIdentifier::builder().key(k).build().ok())
+                .collect();
+            if !ids.is_empty() {
+                let n = ids.len();
+                let delete = Delete::builder()
+                    .set_objects(Some(ids))
+                    .quiet(true)
+                    .build()
+                    .map_err(|e| PortError::Invalid(e.to_string()))?;
+                let out = self
+                    .client
+                    .delete_objects()
+                    .bucket(bucket)
+                    .delete(delete)
+                    .send()
+                    .await
+                    .map_err(|e| sdk_error(SERVICE, "DeleteObjects", e))?;
+                if let Some(err) = out.errors().first() {
+                    return Err(PortError::Transient {
+                        backend: SERVICE,
+                        message: format!(
+                            "DeleteObjects left {} of {n} objects: {}: {}",
+                            out.errors().len(),
+                            err.code().unwrap_or("error"),
+                            err.message().unwrap_or_default()
+                        ),
+                        source: None,
+                    });
+                }
+                deleted += n;
+            }
+            match page.next_continuation_token() {
+                Some(t) if page.is_truncated() == Some(true) => token = Some(t.to_owned()),
+                _ => return Ok(deleted),
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl UrlSigner for S3BlobStore {
+    async fn upload_url(
+        &self,
+        bucket: &str,
+        key: &str,
+        content_type: &str,
+        expires_in: Duration,
+    ) -> PortResult<PresignedUrl> {
+        checked(key)?;
+        let req = self
+            .client
+            .put_object()
+            .bucket(bucket)
+            .key(key)
+            .content_type(content_type)
+            .presigned(presign_config(expires_in)?)
+            .await
+            .map_err(|e| sdk_error(SERVICE, "PutObject (presign)", e))?;
+        Ok(presigned(req, expires_in))
+    }
+
+    async fn download_url(
+        &self,
+        bucket: &str,
+        key: &str,
+        expires_in: Duration,
+    ) -> PortResult<PresignedUrl> {
+        checked(key)?;
+        let req = self
+            .client
+            .get_object()
+            .bucket(bucket)
+            .key(key)
+            .presigned(presign_config(expires_in)?)
+            .await
+            .map_err(|e| sdk_error(SERVICE, "GetObject (presign)", e))?;
+        Ok(presigned(req, expires_in))
+    }
+}

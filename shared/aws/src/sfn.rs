@@ -1,0 +1,55 @@
+//! `WorkflowStarter` on Step Functions. The execution name comes from
+//! bucket+key+ETag (`jarvis_core::pipeline::execution_name`), and Step Functions
+//! refuses a second execution of the same name, so a redelivered message cannot
+//! start a second run.
+
+use crate::error::{sdk_error, service_code};
+use async_trait::async_trait;
+use aws_sdk_sfn::Client;
+use jarvis_core::pipeline::PipelineState;
+use jarvis_core::ports::{PortResult, StartOutcome, WorkflowStarter};
+use jarvis_core::PortError;
+use tracing::info;
+
+const SERVICE: &str = "states";
+
+#[derive(Clone)]
+pub struct StepFunctions {
+    client: Client,
+    state_machine_arn: String,
+}
+
+impl StepFunctions {
+    pub fn new(client: Client, state_machine_arn: &str) -> Self {
+        Self {
+            client,
+            state_machine_arn: state_machine_arn.to_owned(),
+        }
+    }
+}
+
+#[async_trait]
+impl WorkflowStarter for StepFunctions {
+    async fn start(&self, name: &str, input: &PipelineState) -> PortResult<StartOutcome> {
+        let input = serde_json::to_string(input).map_err(|e| PortError::backend(SERVICE, e))?;
+        let result = self
+            .client
+            .start_execution()
+            .state_machine_arn(&self.state_machine_arn)
+            .name(name)
+            .input(input)
+            .send()
+            .await;
+        match result {
+            Ok(out) => {
+                info!(execution = out.execution_arn(), "pipeline run started");
+                Ok(StartOutcome::Started)
+            }
+            // Same name, different input or a closed run: a redelivery of a run we started.
+            Err(e) if service_code(&e) == Some("ExecutionAlreadyExists") => {
+                Ok(StartOutcome::AlreadyExists)
+            }
+            Err(e) => Err(sdk_error(SERVICE, "StartExecution", e)),
+        }
+    }
+}

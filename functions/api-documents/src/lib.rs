@@ -15,6 +15,7 @@ use jarvis_core::pipeline::keys;
 use jarvis_core::ports::{BlobStore, DocumentFilter, MetadataStore, SearchIndex};
 use jarvis_core::ApiError;
 use jarvis_lambda::http;
+#[cfg(feature = "local")]
 use jarvis_local::stack::{LocalStack, CURATED_BUCKET, RAW_BUCKET};
 use pipeline_router::Outcome;
 use serde::Serialize;
@@ -36,7 +37,22 @@ pub struct Deps {
 }
 
 impl Deps {
+    /// Wired to the AWS adapters; the error names a missing setting.
+    #[cfg(feature = "aws")]
+    pub fn aws(stack: &jarvis_aws::AwsStack) -> Result<Self, jarvis_core::config::ConfigError> {
+        Ok(Deps {
+            blobs: stack.blobs(),
+            metadata: stack.metadata()?,
+            index: stack.index()?,
+            router: Arc::new(pipeline_router::Deps::aws(stack)?),
+            raw_bucket: stack.raw_bucket()?,
+            curated_bucket: stack.curated_bucket()?,
+            max_upload_bytes: stack.config.max_upload_bytes,
+        })
+    }
+
     /// Wired to the embedded local adapters.
+    #[cfg(feature = "local")]
     pub fn local(stack: &LocalStack) -> Self {
         Deps {
             blobs: stack.blobs.clone(),

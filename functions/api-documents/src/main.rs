@@ -1,19 +1,9 @@
-//! Lambda entrypoint of `api-documents`. Wired to the local adapters over
-//! `JARVIS_DATA_DIR` until the AWS adapter crate lands; the handler is the same.
-
-use jarvis_local::stack::LocalStack;
-use lambda_runtime::{service_fn, LambdaEvent};
+//! Lambda entrypoint of `api-documents`: the AWS adapters, wired from the environment
+//! Terraform sets (variable names in `jarvis_core::config::vars`).
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    jarvis_core::telemetry::init();
-    let config = jarvis_core::config::Config::from_env()?;
-    let (stack, _runs) = LocalStack::open(&config)?;
-    let deps = api_documents::Deps::local(&stack);
-    lambda_runtime::run(service_fn(
-        |e: LambdaEvent<aws_lambda_events::apigw::ApiGatewayV2httpRequest>| async {
-            Ok::<_, std::convert::Infallible>(api_documents::handle(&deps, e.payload).await)
-        },
-    ))
-    .await
+    let stack = jarvis_aws::AwsStack::boot().await?;
+    let deps = api_documents::Deps::aws(&stack)?;
+    jarvis_lambda::run::api(|event| api_documents::handle(&deps, event)).await
 }

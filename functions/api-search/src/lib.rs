@@ -10,6 +10,7 @@ use jarvis_core::ports::{Embedder, SearchIndex};
 use jarvis_core::search::{SearchHit, SearchMode, SearchQuery, SearchRequest};
 use jarvis_core::ApiError;
 use jarvis_lambda::http;
+#[cfg(feature = "local")]
 use jarvis_local::stack::LocalStack;
 use serde::Serialize;
 use std::sync::Arc;
@@ -25,7 +26,18 @@ pub struct Deps {
 }
 
 impl Deps {
+    /// Wired to the AWS adapters; the error names a missing setting.
+    #[cfg(feature = "aws")]
+    pub fn aws(stack: &jarvis_aws::AwsStack) -> Result<Self, jarvis_core::config::ConfigError> {
+        Ok(Deps {
+            index: stack.index()?,
+            embedder: stack.embedder(),
+            fusion: stack.config.fusion,
+        })
+    }
+
     /// Wired to the embedded local adapters.
+    #[cfg(feature = "local")]
     pub fn local(stack: &LocalStack) -> Self {
         Deps {
             index: stack.index.clone(),

@@ -10,6 +10,7 @@ use jarvis_core::domain::Chunk;
 use jarvis_core::pipeline::{keys, PipelineState};
 use jarvis_core::ports::BlobStore;
 use jarvis_core::StepError;
+#[cfg(feature = "local")]
 use jarvis_local::stack::{LocalStack, CURATED_BUCKET};
 use std::sync::Arc;
 
@@ -20,15 +21,23 @@ pub struct Deps {
 }
 
 impl Deps {
+    /// Wired to the AWS adapters; the error names a missing setting.
+    #[cfg(feature = "aws")]
+    pub fn aws(stack: &jarvis_aws::AwsStack) -> Result<Self, jarvis_core::config::ConfigError> {
+        Ok(Deps {
+            blobs: stack.blobs(),
+            curated_bucket: stack.curated_bucket()?,
+            chunking: stack.config.chunking(),
+        })
+    }
+
     /// Wired to the embedded local adapters.
+    #[cfg(feature = "local")]
     pub fn local(stack: &LocalStack) -> Self {
         Deps {
             blobs: stack.blobs.clone(),
             curated_bucket: CURATED_BUCKET.into(),
-            chunking: jarvis_core::chunking::ChunkingConfig {
-                max_tokens: stack.config.chunk_max_tokens,
-                overlap_tokens: stack.config.chunk_overlap_tokens,
-            },
+            chunking: stack.config.chunking(),
         }
     }
 }

@@ -10,6 +10,7 @@ use jarvis_core::pii;
 use jarvis_core::pipeline::{keys, PipelineState};
 use jarvis_core::ports::{BlobStore, PiiDetector};
 use jarvis_core::StepError;
+#[cfg(feature = "local")]
 use jarvis_local::stack::{LocalStack, CURATED_BUCKET};
 use std::sync::Arc;
 
@@ -22,7 +23,19 @@ pub struct Deps {
 }
 
 impl Deps {
+    /// Wired to the AWS adapters; the error names a missing setting.
+    #[cfg(feature = "aws")]
+    pub fn aws(stack: &jarvis_aws::AwsStack) -> Result<Self, jarvis_core::config::ConfigError> {
+        Ok(Deps {
+            blobs: stack.blobs(),
+            detector: stack.pii(),
+            curated_bucket: stack.curated_bucket()?,
+            redact: stack.config.pii_redact,
+        })
+    }
+
     /// Wired to the embedded local adapters.
+    #[cfg(feature = "local")]
     pub fn local(stack: &LocalStack) -> Self {
         Deps {
             blobs: stack.blobs.clone(),

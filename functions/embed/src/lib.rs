@@ -7,6 +7,7 @@ use jarvis_core::domain::Chunk;
 use jarvis_core::pipeline::{encode_vectors, keys, PipelineState};
 use jarvis_core::ports::{BlobStore, Embedder};
 use jarvis_core::{PortError, StepError};
+#[cfg(feature = "local")]
 use jarvis_local::stack::{LocalStack, CURATED_BUCKET};
 use std::sync::Arc;
 
@@ -20,7 +21,18 @@ pub struct Deps {
 }
 
 impl Deps {
+    /// Wired to the AWS adapters; the error names a missing setting.
+    #[cfg(feature = "aws")]
+    pub fn aws(stack: &jarvis_aws::AwsStack) -> Result<Self, jarvis_core::config::ConfigError> {
+        Ok(Deps {
+            blobs: stack.blobs(),
+            embedder: stack.embedder(),
+            curated_bucket: stack.curated_bucket()?,
+        })
+    }
+
     /// Wired to the embedded local adapters.
+    #[cfg(feature = "local")]
     pub fn local(stack: &LocalStack) -> Self {
         Deps {
             blobs: stack.blobs.clone(),

@@ -1,22 +1,9 @@
-//! Lambda entrypoint of `embed`. Wired to the local adapters over
-//! `JARVIS_DATA_DIR` until the AWS adapter crate lands; the handler is the same.
-
-use jarvis_lambda::step::StepDiagnostic;
-use jarvis_local::stack::LocalStack;
-use lambda_runtime::{service_fn, LambdaEvent};
+//! Lambda entrypoint of `embed`: the AWS adapters, wired from the environment
+//! Terraform sets (variable names in `jarvis_core::config::vars`).
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    jarvis_core::telemetry::init();
-    let config = jarvis_core::config::Config::from_env()?;
-    let (stack, _runs) = LocalStack::open(&config)?;
-    let deps = embed::Deps::local(&stack);
-    lambda_runtime::run(service_fn(
-        |e: LambdaEvent<jarvis_core::pipeline::PipelineState>| async {
-            embed::handle(&deps, e.payload)
-                .await
-                .map_err(StepDiagnostic)
-        },
-    ))
-    .await
+    let stack = jarvis_aws::AwsStack::boot().await?;
+    let deps = embed::Deps::aws(&stack)?;
+    jarvis_lambda::run::step(|event| embed::handle(&deps, event)).await
 }

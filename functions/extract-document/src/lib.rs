@@ -7,6 +7,7 @@ use jarvis_core::curated::{begin_processing, file_name, load_source, store_extra
 use jarvis_core::pipeline::PipelineState;
 use jarvis_core::ports::{BlobStore, MetadataStore};
 use jarvis_core::{PortError, StepError};
+#[cfg(feature = "local")]
 use jarvis_local::stack::{LocalStack, CURATED_BUCKET};
 use std::sync::Arc;
 
@@ -18,7 +19,19 @@ pub struct Deps {
 }
 
 impl Deps {
+    /// Wired to the AWS adapters; the error names a missing setting.
+    #[cfg(feature = "aws")]
+    pub fn aws(stack: &jarvis_aws::AwsStack) -> Result<Self, jarvis_core::config::ConfigError> {
+        Ok(Deps {
+            blobs: stack.blobs(),
+            metadata: stack.metadata()?,
+            curated_bucket: stack.curated_bucket()?,
+            max_file_bytes: stack.config.max_file_bytes,
+        })
+    }
+
     /// Wired to the embedded local adapters.
+    #[cfg(feature = "local")]
     pub fn local(stack: &LocalStack) -> Self {
         Deps {
             blobs: stack.blobs.clone(),

@@ -1,22 +1,9 @@
-//! Lambda entrypoint of `extract-image`. Wired to the local adapters over
-//! `JARVIS_DATA_DIR` until the AWS adapter crate lands; the handler is the same.
-
-use jarvis_lambda::step::StepDiagnostic;
-use jarvis_local::stack::LocalStack;
-use lambda_runtime::{service_fn, LambdaEvent};
+//! Lambda entrypoint of `extract-image`: the AWS adapters, wired from the environment
+//! Terraform sets (variable names in `jarvis_core::config::vars`).
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    jarvis_core::telemetry::init();
-    let config = jarvis_core::config::Config::from_env()?;
-    let (stack, _runs) = LocalStack::open(&config)?;
-    let deps = extract_image::Deps::local(&stack);
-    lambda_runtime::run(service_fn(
-        |e: LambdaEvent<jarvis_core::pipeline::PipelineState>| async {
-            extract_image::handle(&deps, e.payload)
-                .await
-                .map_err(StepDiagnostic)
-        },
-    ))
-    .await
+    let stack = jarvis_aws::AwsStack::boot().await?;
+    let deps = extract_image::Deps::aws(&stack)?;
+    jarvis_lambda::run::step(|event| extract_image::handle(&deps, event)).await
 }

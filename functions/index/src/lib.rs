@@ -7,6 +7,7 @@ use jarvis_core::domain::{Chunk, DocumentStatus};
 use jarvis_core::pipeline::{decode_vectors, PipelineState};
 use jarvis_core::ports::{BlobStore, IndexedChunk, MetadataStore, SearchIndex, StatusChange};
 use jarvis_core::{PortError, StepError};
+#[cfg(feature = "local")]
 use jarvis_local::stack::LocalStack;
 use std::sync::Arc;
 
@@ -17,7 +18,18 @@ pub struct Deps {
 }
 
 impl Deps {
+    /// Wired to the AWS adapters; the error names a missing setting.
+    #[cfg(feature = "aws")]
+    pub fn aws(stack: &jarvis_aws::AwsStack) -> Result<Self, jarvis_core::config::ConfigError> {
+        Ok(Deps {
+            blobs: stack.blobs(),
+            metadata: stack.metadata()?,
+            index: stack.index()?,
+        })
+    }
+
     /// Wired to the embedded local adapters.
+    #[cfg(feature = "local")]
     pub fn local(stack: &LocalStack) -> Self {
         Deps {
             blobs: stack.blobs.clone(),

@@ -7,6 +7,7 @@ use jarvis_core::domain::DocumentStatus;
 use jarvis_core::pipeline::{FailedState, PipelineState};
 use jarvis_core::ports::{MetadataStore, SearchIndex, StatusChange};
 use jarvis_core::{PortError, StepError};
+#[cfg(feature = "local")]
 use jarvis_local::stack::LocalStack;
 use std::sync::Arc;
 
@@ -19,7 +20,17 @@ pub struct Deps {
 }
 
 impl Deps {
+    /// Wired to the AWS adapters; the error names a missing setting.
+    #[cfg(feature = "aws")]
+    pub fn aws(stack: &jarvis_aws::AwsStack) -> Result<Self, jarvis_core::config::ConfigError> {
+        Ok(Deps {
+            metadata: stack.metadata()?,
+            index: stack.index()?,
+        })
+    }
+
     /// Wired to the embedded local adapters.
+    #[cfg(feature = "local")]
     pub fn local(stack: &LocalStack) -> Self {
         Deps {
             metadata: stack.metadata.clone(),

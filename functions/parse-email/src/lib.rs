@@ -8,6 +8,7 @@ use jarvis_core::curated::{begin_processing, load_source, store_extracted};
 use jarvis_core::pipeline::{content_type_by_name, keys, PipelineState};
 use jarvis_core::ports::{BlobStore, MetadataStore};
 use jarvis_core::{PortError, StepError};
+#[cfg(feature = "local")]
 use jarvis_local::stack::{LocalStack, CURATED_BUCKET, RAW_BUCKET};
 use std::sync::Arc;
 
@@ -23,7 +24,20 @@ pub struct Deps {
 }
 
 impl Deps {
+    /// Wired to the AWS adapters; the error names a missing setting.
+    #[cfg(feature = "aws")]
+    pub fn aws(stack: &jarvis_aws::AwsStack) -> Result<Self, jarvis_core::config::ConfigError> {
+        Ok(Deps {
+            blobs: stack.blobs(),
+            metadata: stack.metadata()?,
+            raw_bucket: stack.raw_bucket()?,
+            curated_bucket: stack.curated_bucket()?,
+            max_file_bytes: stack.config.max_file_bytes,
+        })
+    }
+
     /// Wired to the embedded local adapters.
+    #[cfg(feature = "local")]
     pub fn local(stack: &LocalStack) -> Self {
         Deps {
             blobs: stack.blobs.clone(),

@@ -20,6 +20,7 @@ use jarvis_core::pipeline::{
 };
 use jarvis_core::ports::{BlobStore, MetadataStore, StartOutcome, WorkflowStarter};
 use jarvis_core::PortError;
+#[cfg(feature = "local")]
 use jarvis_local::stack::{LocalStack, INBOX_BUCKET, RAW_BUCKET};
 use std::sync::Arc;
 use tracing::{info, warn};
@@ -43,7 +44,20 @@ pub struct Deps {
 }
 
 impl Deps {
+    /// Wired to the AWS adapters; the error names a missing setting.
+    #[cfg(feature = "aws")]
+    pub fn aws(stack: &jarvis_aws::AwsStack) -> Result<Self, jarvis_core::config::ConfigError> {
+        Ok(Deps {
+            blobs: stack.blobs(),
+            metadata: stack.metadata()?,
+            workflows: stack.workflows()?,
+            buckets: vec![(stack.raw_bucket()?, TenantKeys::Prefixed)],
+            max_file_bytes: stack.config.max_file_bytes,
+        })
+    }
+
     /// Wired to the embedded local adapters.
+    #[cfg(feature = "local")]
     pub fn local(stack: &LocalStack) -> Self {
         Deps {
             blobs: stack.blobs.clone(),

@@ -1,19 +1,9 @@
-//! Lambda entrypoint of `pipeline-router`. Wired to the local adapters over
-//! `JARVIS_DATA_DIR` until the AWS adapter crate lands; the handler is the same.
-
-use jarvis_local::stack::LocalStack;
-use lambda_runtime::{service_fn, LambdaEvent};
+//! Lambda entrypoint of `pipeline-router`: the AWS adapters, wired from the environment
+//! Terraform sets (variable names in `jarvis_core::config::vars`).
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    jarvis_core::telemetry::init();
-    let config = jarvis_core::config::Config::from_env()?;
-    let (stack, _runs) = LocalStack::open(&config)?;
-    let deps = pipeline_router::Deps::local(&stack);
-    lambda_runtime::run(service_fn(
-        |e: LambdaEvent<aws_lambda_events::event::sqs::SqsEvent>| async {
-            Ok::<_, std::convert::Infallible>(pipeline_router::handle(&deps, e.payload).await)
-        },
-    ))
-    .await
+    let stack = jarvis_aws::AwsStack::boot().await?;
+    let deps = pipeline_router::Deps::aws(&stack)?;
+    jarvis_lambda::run::sqs(|event| pipeline_router::handle(&deps, event)).await
 }

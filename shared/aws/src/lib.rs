@@ -102,6 +102,12 @@ impl AwsStack {
         })
     }
 
+    /// What every Lambda `main` does first: JSON logs, then [`AwsStack::from_env`].
+    pub async fn boot() -> Result<Self, ConfigError> {
+        jarvis_core::telemetry::init();
+        Self::from_env().await
+    }
+
     /// From parts (tests build their own SDK configuration for an emulator).
     pub fn new(sdk: SdkConfig, settings: AwsSettings, config: Config) -> Self {
         Self {

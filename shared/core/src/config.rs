@@ -87,6 +87,14 @@ pub struct Config {
 }
 
 impl Config {
+    /// The chunker's settings.
+    pub fn chunking(&self) -> crate::chunking::ChunkingConfig {
+        crate::chunking::ChunkingConfig {
+            max_tokens: self.chunk_max_tokens,
+            overlap_tokens: self.chunk_overlap_tokens,
+        }
+    }
+
     /// Reads the process environment.
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(|name| std::env::var(name).ok())

@@ -6,7 +6,9 @@
 //! - [`step`]: a pipeline step's [`jarvis_core::StepError`] as the Lambda error
 //!   type the state machine's `Retry`/`Catch` match on.
 //! - [`sqs`]: SQS batch events and partial batch responses.
+//! - [`run`]: a handler under the Lambda Runtime API, per function kind.
 
 pub mod http;
+pub mod run;
 pub mod sqs;
 pub mod step;

@@ -1,0 +1,53 @@
+//! Running a handler under the Lambda Runtime API: one call per function kind,
+//! so every `main.rs` is the same three lines (load settings, wire, run).
+
+use crate::step::StepDiagnostic;
+use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use jarvis_core::StepError;
+use lambda_runtime::{service_fn, LambdaEvent};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use std::convert::Infallible;
+use std::future::Future;
+
+/// A pipeline step: its error becomes a named Lambda error for `Retry`/`Catch`.
+pub async fn step<I, O, F, Fut>(handler: F) -> Result<(), lambda_runtime::Error>
+where
+    I: DeserializeOwned + Send + 'static,
+    O: Serialize,
+    F: Fn(I) -> Fut,
+    Fut: Future<Output = Result<O, StepError>>,
+{
+    lambda_runtime::run(service_fn(|e: LambdaEvent<I>| {
+        let fut = handler(e.payload);
+        async move { fut.await.map_err(StepDiagnostic) }
+    }))
+    .await
+}
+
+/// An HTTP API (v2) route: errors are already JSON responses.
+pub async fn api<F, Fut>(handler: F) -> Result<(), lambda_runtime::Error>
+where
+    F: Fn(ApiGatewayV2httpRequest) -> Fut,
+    Fut: Future<Output = ApiGatewayV2httpResponse>,
+{
+    lambda_runtime::run(service_fn(|e: LambdaEvent<ApiGatewayV2httpRequest>| {
+        let fut = handler(e.payload);
+        async move { Ok::<_, Infallible>(fut.await) }
+    }))
+    .await
+}
+
+/// An SQS event source with partial batch responses.
+pub async fn sqs<F, Fut>(handler: F) -> Result<(), lambda_runtime::Error>
+where
+    F: Fn(SqsEvent) -> Fut,
+    Fut: Future<Output = SqsBatchResponse>,
+{
+    lambda_runtime::run(service_fn(|e: LambdaEvent<SqsEvent>| {
+        let fut = handler(e.payload);
+        async move { Ok::<_, Infallible>(fut.await) }
+    }))
+    .await
+}

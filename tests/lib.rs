@@ -1,1 +1,12 @@
-//! End-to-end tests live in `local_runtime/`; this crate has no library code.
+//! Test support shared by the integration tests in this crate:
+//! - [`emulator`]: the local AWS emulator (moto server) and SDK configuration
+//!   pointed at it, with uniquely named resources per test.
+//! - [`contract`]: what every adapter of a port must do, run against the local
+//!   adapter and the AWS adapter alike.
+//! - [`wire`]: a loopback HTTP server that answers recorded exchanges and keeps
+//!   what it was sent (Bedrock and OpenSearch have no emulator), and a proxy that
+//!   injects faults in front of the emulator.
+
+pub mod contract;
+pub mod emulator;
+pub mod wire;

@@ -144,7 +144,10 @@ pub trait Queue: Send + Sync {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StartOutcome {
     Started,
-    /// A run with this name exists already (the event was a redelivery).
+    /// A run with this name exists already (the event was a redelivery). Step
+    /// Functions answers an identical request for a still-running execution with
+    /// success instead, so a redelivery may also read `Started`; either way there
+    /// is one run.
     AlreadyExists,
 }
 

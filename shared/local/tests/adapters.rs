@@ -1,20 +1,19 @@
 //! Contract tests of the local adapters: what every adapter of these ports must
-//! do (the AWS adapters get the same suite against the emulator in their issue).
+//! do beyond the shared contracts in `tests/contracts` (events on put, resuming
+//! runs, the index, the inbox watcher).
 
 use chrono::Utc;
-use jarvis_core::domain::{Chunk, Document, DocumentId, DocumentStatus, ObjectRef, TenantId};
+use jarvis_core::domain::{Chunk, DocumentId, ObjectRef, TenantId};
 use jarvis_core::fusion::FusionConfig;
 use jarvis_core::pipeline::PipelineState;
 use jarvis_core::ports::{
-    BlobStore, DocumentFilter, IndexedChunk, MetadataStore, Queue, SearchIndex, StartOutcome,
-    StatusChange, WorkflowStarter,
+    BlobStore, IndexedChunk, Queue, SearchIndex, StartOutcome, WorkflowStarter,
 };
 use jarvis_core::search::{SearchFilters, SearchMode, SearchQuery};
 use jarvis_core::PortError;
 use jarvis_local::blobs::FsBlobStore;
 use jarvis_local::inbox::InboxWatcher;
 use jarvis_local::index::LocalSearchIndex;
-use jarvis_local::metadata::SqliteMetadataStore;
 use jarvis_local::queue::SqliteQueue;
 use jarvis_local::testing::HashingEmbedder;
 use jarvis_local::workflow::LocalWorkflows;
@@ -27,29 +26,6 @@ fn tenant(t: &str) -> TenantId {
 
 fn db(dir: &tempfile::TempDir) -> Db {
     Db::open(&dir.path().join("t.sqlite3")).unwrap()
-}
-
-fn document(t: &TenantId, key: &str, etag: &str) -> Document {
-    let now = Utc::now();
-    Document {
-        id: DocumentId::for_object(t, "raw", key),
-        tenant_id: t.clone(),
-        title: key.into(),
-        source: ObjectRef {
-            bucket: "raw".into(),
-            key: key.into(),
-            etag: etag.into(),
-            size: 3,
-        },
-        content_type: "text/plain".into(),
-        status: DocumentStatus::Queued,
-        status_reason: None,
-        chunk_count: 0,
-        parent_id: None,
-        aliases: vec![],
-        created_at: now,
-        updated_at: now,
-    }
 }
 
 #[tokio::test]
@@ -99,128 +75,6 @@ async fn blobs_round_trip_refuse_escapes_and_announce_puts_in_the_watched_bucket
     assert_eq!(blobs.delete_prefix("curated", "a/").await.unwrap(), 2);
     blobs.delete("raw", "a/b/c.txt").await.unwrap();
     blobs.delete("raw", "a/b/c.txt").await.unwrap();
-}
-
-#[tokio::test]
-async fn metadata_is_tenant_scoped_and_status_changes_are_conditional() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = SqliteMetadataStore::new(db(&dir));
-    let (alice, bob) = (tenant("alice"), tenant("bob"));
-    let doc = document(&alice, "alice/a.txt", "e1");
-    store.put_document(&doc).await.unwrap();
-    assert!(
-        store.get_document(&bob, &doc.id).await.unwrap().is_none(),
-        "bob cannot read alice's record"
-    );
-    assert!(store.find_by_etag(&bob, "e1").await.unwrap().is_none());
-    assert_eq!(
-        store.find_by_etag(&alice, "e1").await.unwrap().unwrap().id,
-        doc.id
-    );
-
-    let to = |to, from: Vec<DocumentStatus>| StatusChange {
-        to,
-        reason: None,
-        chunk_count: Some(2),
-        title: None,
-        from,
-    };
-    store
-        .change_status(
-            &alice,
-            &doc.id,
-            &to(DocumentStatus::Indexed, vec![DocumentStatus::Queued]),
-        )
-        .await
-        .unwrap();
-    let late = store
-        .change_status(
-            &alice,
-            &doc.id,
-            &to(
-                DocumentStatus::Failed,
-                vec![DocumentStatus::Queued, DocumentStatus::Processing],
-            ),
-        )
-        .await;
-    assert!(
-        matches!(late, Err(PortError::Conflict(_))),
-        "an out-of-order write cannot move indexed back"
-    );
-    assert!(matches!(
-        store
-            .change_status(&bob, &doc.id, &to(DocumentStatus::Failed, vec![]))
-            .await,
-        Err(PortError::NotFound(_))
-    ));
-
-    for i in 0..5 {
-        store
-            .put_document(&document(
-                &alice,
-                &format!("alice/{i}.txt"),
-                &format!("x{i}"),
-            ))
-            .await
-            .unwrap();
-    }
-    let first = store
-        .list_documents(
-            &alice,
-            &DocumentFilter {
-                status: None,
-                limit: 4,
-                after: None,
-            },
-        )
-        .await
-        .unwrap();
-    let rest = store
-        .list_documents(
-            &alice,
-            &DocumentFilter {
-                status: None,
-                limit: 4,
-                after: Some(first[3].id.clone()),
-            },
-        )
-        .await
-        .unwrap();
-    assert_eq!((first.len(), rest.len()), (4, 2));
-    let indexed = store
-        .list_documents(
-            &alice,
-            &DocumentFilter {
-                status: Some(DocumentStatus::Indexed),
-                limit: 10,
-                after: None,
-            },
-        )
-        .await
-        .unwrap();
-    assert_eq!(indexed.len(), 1);
-    store.delete_document(&alice, &doc.id).await.unwrap();
-    assert!(store.get_document(&alice, &doc.id).await.unwrap().is_none());
-}
-
-#[tokio::test]
-async fn queue_messages_hide_while_received_and_go_when_acknowledged() {
-    let dir = tempfile::tempdir().unwrap();
-    let queue = SqliteQueue::new(db(&dir));
-    queue.send("one").await.unwrap();
-    let got = queue.receive(10, 0).await.unwrap();
-    assert_eq!(got[0].receive_count, 1);
-    let again = queue.receive(10, 60).await.unwrap();
-    assert_eq!(
-        again[0].receive_count, 2,
-        "a zero visibility timeout redelivers"
-    );
-    assert!(
-        queue.receive(10, 60).await.unwrap().is_empty(),
-        "hidden while being handled"
-    );
-    queue.ack(&again[0].receipt).await.unwrap();
-    assert_eq!(queue.depth().unwrap(), 0);
 }
 
 #[tokio::test]

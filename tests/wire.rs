@@ -117,7 +117,8 @@ pub fn aws_json_error(status: u16, code: &str, message: &str) -> Answer {
     (s, h, b)
 }
 
-/// Forwards to `upstream`, except that requests whose `X-Amz-Target` ends with
+/// Forwards to `upstream` (not for S3 HEAD: the answer's content-length does not
+/// survive the proxy's HTTP server), except that requests whose `X-Amz-Target` ends with
 /// one of the queued faults' operation get that fault instead, once each.
 pub struct FaultProxy {
     pub server: WireServer,

@@ -3,4 +3,5 @@
 //! Transcribe, Comprehend), retries and permanent errors, and Bedrock and
 //! OpenSearch against recorded exchanges.
 
+mod recorded;
 mod services;

@@ -1,1 +1,518 @@
+//! The pipeline and the adapters without a local twin, on the emulator.
 
+use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
+use chrono::{Duration, Utc};
+use jarvis_core::domain::{DocumentStatus, Reminder, ReminderSchedule, TenantId};
+use jarvis_core::ingest_event::object_created_body;
+use jarvis_core::pipeline::PipelineState;
+use jarvis_core::ports::{
+    BlobStore, Mailer, MetadataStore, Notification, Notifier, OutgoingEmail, PiiDetector, Queue,
+    QueueMessage, Scheduler, Transcriber,
+};
+use jarvis_core::{PortError, StepError};
+use jarvis_local::index::LocalSearchIndex;
+use jarvis_local::testing::HashingEmbedder;
+use jarvis_tests::emulator::{self, fresh_stack, ACCOUNT, REGION};
+use jarvis_tests::wire::{aws_json_error, FaultProxy};
+use std::sync::Arc;
+
+const TRIP: &str = "# Trip plan\n\n## Lisbon\n\nWe land in Lisbon on 12 May and stay near the castle.\n\n## Porto\n\nThe train to Porto leaves at 09:00 on 15 May.\n";
+
+fn alice() -> TenantId {
+    TenantId::parse("alice").unwrap()
+}
+
+fn sqs_event(messages: &[QueueMessage], queue_arn: &str) -> SqsEvent {
+    let mut event = SqsEvent::default();
+    for m in messages {
+        let mut record = SqsMessage::default();
+        record.message_id = Some(m.id.clone());
+        record.receipt_handle = Some(m.receipt.clone());
+        record.body = Some(m.body.clone());
+        record.event_source = Some("aws:sqs".into());
+        record.event_source_arn = Some(queue_arn.into());
+        record.aws_region = Some(REGION.into());
+        event.records.push(record);
+    }
+    event
+}
+
+#[tokio::test]
+async fn an_object_put_in_the_raw_bucket_starts_one_run_even_when_redelivered_and_ends_indexed_in_dynamodb(
+) {
+    let (stack, r) = fresh_stack().await;
+    let put = stack
+        .blobs()
+        .put(
+            &r.raw_bucket,
+            "alice/notes/trip.md",
+            TRIP.into(),
+            "text/markdown",
+        )
+        .await
+        .unwrap();
+    // EventBridge turns the S3 event into an SQS message; the queue delivers it twice.
+    let queue = stack.ingest_queue().unwrap();
+    queue
+        .send(&object_created_body(
+            &r.raw_bucket,
+            &put.key,
+            &put.etag,
+            put.size,
+            Utc::now(),
+        ))
+        .await
+        .unwrap();
+    let first = queue.receive(10, 0).await.unwrap();
+    let second = queue.receive(10, 0).await.unwrap();
+    assert_eq!((first.len(), second.len()), (1, 1));
+    assert_eq!(second[0].receive_count, 2);
+    let router = pipeline_router::Deps::aws(&stack).unwrap();
+    let queue_arn = format!("arn:aws:sqs:{REGION}:{ACCOUNT}:ingest");
+    for delivery in [&first, &second] {
+        let resp = pipeline_router::handle(&router, sqs_event(delivery, &queue_arn)).await;
+        assert!(resp.batch_item_failures.is_empty(), "{resp:?}");
+    }
+
+    let sfn = aws_sdk_sfn::Client::new(&stack.sdk);
+    let runs = sfn
+        .list_executions()
+        .state_machine_arn(&r.state_machine_arn)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(runs.executions().len(), 1, "one run for one object version");
+    let run = &runs.executions()[0];
+    assert!(run.name().starts_with("ingest-"));
+    let input = sfn
+        .describe_execution()
+        .execution_arn(run.execution_arn())
+        .send()
+        .await
+        .unwrap()
+        .input
+        .unwrap();
+    let mut state: PipelineState = serde_json::from_str(&input).unwrap();
+    let metadata = stack.metadata().unwrap();
+    let queued = metadata
+        .get_document(&alice(), &state.document_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(queued.status, DocumentStatus::Queued);
+
+    // The steps, in the state machine's order for Markdown. Bedrock and
+    // OpenSearch have no emulator: embed uses a feature-hashing model and index
+    // the local index; everything else is the AWS adapters.
+    state = extract_document::handle(&extract_document::Deps::aws(&stack).unwrap(), state)
+        .await
+        .unwrap();
+    state = detect_pii::handle(&detect_pii::Deps::aws(&stack).unwrap(), state)
+        .await
+        .unwrap();
+    state = chunk::handle(&chunk::Deps::aws(&stack).unwrap(), state)
+        .await
+        .unwrap();
+    let embed_deps = embed::Deps {
+        embedder: Arc::new(HashingEmbedder { dims: 64 }),
+        ..embed::Deps::aws(&stack).unwrap()
+    };
+    state = embed::handle(&embed_deps, state).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let db = jarvis_local::Db::open(&dir.path().join("i.sqlite3")).unwrap();
+    let index_deps = index::Deps {
+        blobs: stack.blobs(),
+        metadata: metadata.clone(),
+        index: Arc::new(LocalSearchIndex::open(&dir.path().join("index"), db, 64).unwrap()),
+    };
+    state = index::handle(&index_deps, state).await.unwrap();
+
+    let doc = metadata
+        .get_document(&alice(), &state.document_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        doc.status,
+        DocumentStatus::Indexed,
+        "{:?}",
+        doc.status_reason
+    );
+    assert!(
+        doc.chunk_count >= 2,
+        "two sections, {} chunks",
+        doc.chunk_count
+    );
+    // And as DynamoDB holds it: the item's own status attribute.
+    let item = aws_sdk_dynamodb::Client::new(&stack.sdk)
+        .get_item()
+        .table_name(&r.table)
+        .key(
+            "pk",
+            aws_sdk_dynamodb::types::AttributeValue::S("TENANT#alice".into()),
+        )
+        .key(
+            "sk",
+            aws_sdk_dynamodb::types::AttributeValue::S(format!("DOC#{}", doc.id)),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(item.item().unwrap()["status"].as_s().unwrap(), "indexed");
+    // The curated artifacts are in the curated bucket, under the tenant.
+    let curated = state.chunks.unwrap();
+    assert_eq!(curated.bucket, r.curated_bucket);
+    assert!(curated.key.starts_with("alice/"), "{}", curated.key);
+}
+
+#[tokio::test]
+async fn sns_publishes_with_the_tenant_as_a_message_attribute() {
+    let (stack, _) = fresh_stack().await;
+    let sdk = &stack.sdk;
+    let sqs = aws_sdk_sqs::Client::new(sdk);
+    let name = emulator::unique("inbox");
+    let url = sqs
+        .create_queue()
+        .queue_name(&name)
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    aws_sdk_sns::Client::new(sdk)
+        .subscribe()
+        .topic_arn(stack.settings.reminder_topic_arn.clone().unwrap())
+        .protocol("sqs")
+        .endpoint(format!("arn:aws:sqs:{REGION}:{ACCOUNT}:{name}"))
+        .send()
+        .await
+        .unwrap();
+    stack
+        .notifier()
+        .unwrap()
+        .notify(&Notification {
+            tenant_id: alice(),
+            subject: "Reminder: call Ana\n☎".into(),
+            body: "Call Ana about the boiler.".into(),
+            attributes: vec![("reminder_id".into(), "r1".into())],
+        })
+        .await
+        .unwrap();
+    let got = sqs.receive_message().queue_url(&url).send().await.unwrap();
+    let envelope: serde_json::Value =
+        serde_json::from_str(got.messages()[0].body().unwrap()).unwrap();
+    assert_eq!(envelope["Message"], "Call Ana about the boiler.");
+    assert_eq!(envelope["Subject"], "Reminder: call Ana");
+    assert_eq!(envelope["MessageAttributes"]["tenant_id"]["Value"], "alice");
+    assert_eq!(envelope["MessageAttributes"]["reminder_id"]["Value"], "r1");
+}
+
+#[tokio::test]
+async fn ses_sends_from_a_verified_identity_and_refuses_bad_requests() {
+    let (stack, _) = fresh_stack().await;
+    let mailer = stack.mailer().unwrap();
+    let email = OutgoingEmail {
+        tenant_id: TenantId::parse("alice.v2").unwrap(),
+        to: vec!["ana@example.com".into()],
+        subject: "Boiler".into(),
+        body_text: "The plumber comes on Monday.".into(),
+    };
+    let unverified = mailer.send(&email).await;
+    assert!(
+        matches!(unverified, Err(PortError::Invalid(ref m)) if m.contains("MessageRejected")),
+        "{unverified:?}"
+    );
+    aws_sdk_sesv2::Client::new(&stack.sdk)
+        .create_email_identity()
+        .email_identity("jarvis@example.com")
+        .send()
+        .await
+        .unwrap();
+    let id = mailer.send(&email).await.unwrap();
+    assert!(!id.is_empty());
+    let nobody = OutgoingEmail {
+        to: vec![],
+        ..email
+    };
+    assert!(matches!(
+        mailer.send(&nobody).await,
+        Err(PortError::Invalid(_))
+    ));
+}
+
+fn reminder(id: &str, schedule: ReminderSchedule) -> Reminder {
+    Reminder {
+        id: id.into(),
+        tenant_id: alice(),
+        text: "call Ana".into(),
+        schedule,
+        fired_at: None,
+        cancelled: false,
+        created_at: Utc::now(),
+    }
+}
+
+#[tokio::test]
+async fn scheduler_makes_self_deleting_schedules_that_invoke_reminder_fire() {
+    let (stack, r) = fresh_stack().await;
+    let scheduler = stack.scheduler().unwrap();
+    let at = (Utc::now() + Duration::hours(1)).with_nanosecond_zero();
+    let once = reminder("r-once", ReminderSchedule::At { at });
+    let weekly = reminder(
+        "r-weekly",
+        ReminderSchedule::Cron {
+            expression: "0 9 ? * MON *".into(),
+            time_zone: "Europe/Lisbon".into(),
+        },
+    );
+    scheduler.schedule(&once).await.unwrap();
+    scheduler.schedule(&weekly).await.unwrap();
+    scheduler.schedule(&once).await.unwrap(); // a retry updates, not fails
+    let sdk = aws_sdk_scheduler::Client::new(&stack.sdk);
+    let got = sdk
+        .get_schedule()
+        .group_name(&r.schedule_group)
+        .name(jarvis_aws::scheduler::schedule_name(&alice(), "r-once"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        got.schedule_expression(),
+        Some(format!("at({})", at.format("%Y-%m-%dT%H:%M:%S")).as_str())
+    );
+    assert_eq!(
+        got.action_after_completion().map(|a| a.as_str()),
+        Some("DELETE")
+    );
+    let target = got.target().unwrap();
+    assert!(target.arn().ends_with(":function:reminder-fire"));
+    let input: Reminder = serde_json::from_str(target.input().unwrap()).unwrap();
+    assert_eq!(input, once);
+
+    assert!(scheduler.due(Utc::now()).await.unwrap().is_empty());
+    let late = scheduler.due(at + Duration::minutes(5)).await.unwrap();
+    assert_eq!(
+        late,
+        vec![once.clone()],
+        "recurring schedules are never due"
+    );
+    scheduler.cancel(&alice(), "r-once").await.unwrap();
+    scheduler.cancel(&alice(), "r-once").await.unwrap();
+    assert!(scheduler
+        .due(at + Duration::minutes(5))
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+trait NoNanos {
+    fn with_nanosecond_zero(self) -> Self;
+}
+
+impl NoNanos for chrono::DateTime<Utc> {
+    fn with_nanosecond_zero(self) -> Self {
+        use chrono::Timelike;
+        self.with_nanosecond(0).unwrap()
+    }
+}
+
+#[tokio::test]
+async fn transcribe_runs_an_async_job_and_reads_its_result_from_s3() {
+    let (stack, r) = fresh_stack().await;
+    let media = stack
+        .blobs()
+        .put(
+            &r.raw_bucket,
+            "alice/memo.mp3",
+            b"ID3 fake".to_vec(),
+            "audio/mpeg",
+        )
+        .await
+        .unwrap();
+    let transcriber = stack.transcriber().unwrap();
+    let first = transcriber.transcribe(&media, "audio/mpeg").await;
+    assert!(matches!(first, Err(PortError::Pending(_))), "{first:?}");
+    assert_eq!(
+        StepError::from(first.unwrap_err()).error_name(),
+        "Jarvis.Pending"
+    );
+    // Transcribe writes its result into the curated bucket; moto does not, so the test does.
+    let job = jarvis_aws::transcribe::job_name(&media);
+    stack
+        .blobs()
+        .put(
+            &r.curated_bucket,
+            &jarvis_aws::transcribe::output_key(&job),
+            br#"{"results":{"transcripts":[{"transcript":"Call Ana at nine."}],"audio_segments":[]}}"#.to_vec(),
+            "application/json",
+        )
+        .await
+        .unwrap();
+    let mut transcript = None;
+    for _ in 0..10 {
+        match transcriber.transcribe(&media, "audio/mpeg").await {
+            Ok(t) => {
+                transcript = Some(t);
+                break;
+            }
+            Err(PortError::Pending(_)) => continue,
+            Err(e) => panic!("{e}"),
+        }
+    }
+    assert_eq!(
+        transcript.expect("the job completes").text,
+        "Call Ana at nine."
+    );
+    assert!(matches!(
+        transcriber.transcribe(&media, "text/plain").await,
+        Err(PortError::Invalid(_))
+    ));
+}
+
+#[tokio::test]
+async fn comprehend_finds_pii_inside_the_text() {
+    let (stack, _) = fresh_stack().await;
+    let text = "Dear Ana, ".repeat(40) + "write to ana.silva@example.com or call.";
+    let found = stack.pii().detect(&text).await.unwrap();
+    assert!(!found.is_empty());
+    for e in &found {
+        assert!(e.start < e.end && e.end <= text.len());
+        assert!(text.is_char_boundary(e.start) && text.is_char_boundary(e.end));
+    }
+}
+
+/// A stack whose every call goes through a fault-injecting proxy to the emulator.
+async fn stack_behind_proxy(max_attempts: u32) -> (jarvis_aws::AwsStack, FaultProxy) {
+    let endpoint = emulator::endpoint();
+    let direct = emulator::sdk_config_for(&endpoint, 1).await;
+    let resources = emulator::create_resources(&direct).await;
+    let proxy = FaultProxy::start(endpoint).await;
+    let sdk = emulator::sdk_config_for(&proxy.server.url, max_attempts).await;
+    (emulator::stack(sdk, &resources, &proxy.server.url), proxy)
+}
+
+#[tokio::test]
+async fn throttling_is_retried_with_backoff_and_a_permanent_error_fails_with_its_reason() {
+    let (stack, proxy) = stack_behind_proxy(4).await;
+    let metadata = stack.metadata().unwrap();
+    let doc = jarvis_tests::contract::document(&alice(), "alice/a.txt", "e1");
+
+    proxy.fail(
+        "PutItem",
+        2,
+        aws_json_error(400, "ThrottlingException", "Rate exceeded"),
+    );
+    proxy.fail(
+        "PutItem",
+        1,
+        aws_json_error(503, "ServiceUnavailable", "try later"),
+    );
+    metadata
+        .put_document(&doc)
+        .await
+        .expect("retried past three faults");
+    assert_eq!(proxy.pending(), 0);
+
+    proxy.fail(
+        "GetItem",
+        6,
+        aws_json_error(400, "ProvisionedThroughputExceededException", "slow down"),
+    );
+    let exhausted = metadata.get_document(&alice(), &doc.id).await.unwrap_err();
+    assert!(exhausted.is_retryable(), "{exhausted}");
+    assert_eq!(proxy.pending(), 2, "four attempts, then the error");
+    let step = StepError::from(exhausted);
+    assert_eq!(step.error_name(), "Jarvis.Transient");
+    assert!(
+        step.to_string()
+            .contains("ProvisionedThroughputExceededException"),
+        "{step}"
+    );
+    // The two faults left are absorbed by the next call's retries.
+    assert_eq!(
+        metadata.get_document(&alice(), &doc.id).await.unwrap(),
+        Some(doc.clone())
+    );
+    assert_eq!(proxy.pending(), 0);
+
+    proxy.fail(
+        "SendMessage",
+        1,
+        aws_json_error(400, "InvalidParameterValue", "bad body"),
+    );
+    proxy.fail(
+        "StartExecution",
+        1,
+        aws_json_error(400, "ValidationException", "input too large"),
+    );
+    let sent = stack.ingest_queue().unwrap().send("x").await;
+    assert!(
+        matches!(
+            sent,
+            Err(PortError::Backend { .. }) | Err(PortError::Invalid(_))
+        ),
+        "{sent:?}"
+    );
+    let state: PipelineState = serde_json::from_value(serde_json::json!({
+        "tenant_id": "alice", "document_id": doc.id, "content_type": "text/plain",
+        "origin": "upload", "source": {"bucket": "raw", "key": "alice/a.txt", "etag": "e1", "size": 3}
+    }))
+    .unwrap();
+    use jarvis_core::ports::WorkflowStarter;
+    let refused = stack
+        .workflows()
+        .unwrap()
+        .start("ingest-x", &state)
+        .await
+        .unwrap_err();
+    assert!(
+        !refused.is_retryable(),
+        "a validation error is not retried: {refused}"
+    );
+    let step = StepError::from(refused);
+    assert_eq!(step.error_name(), "Jarvis.Failed");
+    assert!(
+        step.to_string()
+            .contains("ValidationException: input too large"),
+        "{step}"
+    );
+    assert_eq!(proxy.pending(), 0, "each permanent error was sent once");
+}
+
+#[tokio::test]
+async fn a_redelivered_router_message_with_throttled_step_functions_is_reported_for_retry() {
+    let (stack, proxy) = stack_behind_proxy(2).await;
+    let r_bucket = stack.raw_bucket().unwrap();
+    let put = stack
+        .blobs()
+        .put(&r_bucket, "alice/x.md", TRIP.into(), "text/markdown")
+        .await
+        .unwrap();
+    let msg = QueueMessage {
+        id: "m1".into(),
+        receipt: "r1".into(),
+        body: object_created_body(&r_bucket, &put.key, &put.etag, put.size, Utc::now()),
+        receive_count: 1,
+    };
+    proxy.fail(
+        "StartExecution",
+        2,
+        aws_json_error(400, "ThrottlingException", "Rate exceeded"),
+    );
+    // S3 HEAD goes direct: the proxy cannot pass a body-less answer's content-length.
+    let direct = emulator::sdk_config_for(&emulator::endpoint(), 1).await;
+    let direct = jarvis_aws::AwsStack::new(direct, stack.settings.clone(), stack.config.clone());
+    let router = pipeline_router::Deps {
+        blobs: direct.blobs(),
+        ..pipeline_router::Deps::aws(&stack).unwrap()
+    };
+    let resp =
+        pipeline_router::handle(&router, sqs_event(std::slice::from_ref(&msg), "arn:q")).await;
+    assert_eq!(
+        resp.batch_item_failures.len(),
+        1,
+        "a throttled start is returned to SQS for redelivery"
+    );
+    let resp = pipeline_router::handle(&router, sqs_event(&[msg], "arn:q")).await;
+    assert!(resp.batch_item_failures.is_empty());
+}

@@ -131,6 +131,10 @@ mod tests {
         for (o, p) in &ps {
             assert_eq!(&text[*o..*o + p.len()], *p);
         }
-        assert_eq!(byte_offset("ação x", 5), 6);
+        assert_eq!(
+            byte_offset("ação x", 5),
+            7,
+            "the 6th character, x, after two 2-byte ones"
+        );
     }
 }

@@ -191,7 +191,7 @@ impl Scheduler for EventBridgeScheduler {
                 Err(e) => return Err(sdk_error(SERVICE, "GetSchedule", e)),
             };
             let at = schedule.schedule_expression().and_then(at_time);
-            if !at.is_some_and(|at| at <= now) {
+            if at.is_none_or(|at| at > now) {
                 continue;
             }
             let input = schedule.target().map(|t| t.input()).unwrap_or_default();

@@ -1,0 +1,477 @@
+//! Adapters whose service has no usable emulator, against recorded exchanges:
+//! the response bodies are the shapes the AWS and OpenSearch API references
+//! document, the requests are checked for what the service needs.
+//! Bedrock Runtime and OpenSearch have no emulator; moto's Textract answers a
+//! malformed `DocumentMetadata`, so Textract is here too.
+
+use chrono::Utc;
+use jarvis_core::domain::{Chunk, DocumentId, ObjectRef, TenantId};
+use jarvis_core::fusion::FusionConfig;
+use jarvis_core::ports::{
+    ChatMessage, ChatModel, ChatRequest, Embedder, ImageAnalyzer, IndexedChunk, SearchIndex,
+};
+use jarvis_core::search::{SearchFilters, SearchMode, SearchQuery};
+use jarvis_core::PortError;
+use jarvis_tests::emulator::{sdk_config_for, stack};
+use jarvis_tests::wire::{json_answer, Seen, WireServer};
+use serde_json::{json, Value};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+fn resources() -> jarvis_tests::emulator::Resources {
+    jarvis_tests::emulator::Resources {
+        raw_bucket: "raw".into(),
+        curated_bucket: "curated".into(),
+        table: "t".into(),
+        queue_url: "q".into(),
+        state_machine_arn: "arn:sm".into(),
+        topic_arn: "arn:topic".into(),
+        schedule_group: "g".into(),
+    }
+}
+
+async fn stack_at(url: &str, opensearch: bool) -> jarvis_aws::AwsStack {
+    let mut s = stack(sdk_config_for(url, 2).await, &resources(), url);
+    s.settings.embed_dimensions = 256;
+    if opensearch {
+        s.settings.opensearch_endpoint = Some(url.to_owned());
+    }
+    s
+}
+
+fn signed_for(seen: &Seen, service: &str) -> bool {
+    seen.header("authorization").is_some_and(|a| {
+        a.starts_with("AWS4-HMAC-SHA256") && a.contains(&format!("/{service}/aws4_request"))
+    })
+}
+
+#[tokio::test]
+async fn titan_embeddings_request_and_response() {
+    let server = WireServer::start(|s: Seen| async move {
+        let text = s.json()["inputText"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        let v: Vec<f32> = (0..256)
+            .map(|i| if i == text.len() % 256 { 1.0 } else { 0.0 })
+            .collect();
+        json_answer(200, &json!({"embedding": v, "inputTextTokenCount": 4}))
+    })
+    .await;
+    let embedder = stack_at(&server.url, false).await.embedder();
+    let texts = vec!["one".to_string(), "three".into(), "a longer text".into()];
+    let out = embedder.embed(&texts).await.unwrap();
+    assert_eq!(out.len(), 3);
+    for (t, v) in texts.iter().zip(&out) {
+        assert_eq!(v[t.len()], 1.0, "vectors come back in input order");
+    }
+    let seen = server.seen();
+    assert_eq!(seen.len(), 3);
+    for s in &seen {
+        assert_eq!(s.method, "POST");
+        assert_eq!(s.path, "/model/amazon.titan-embed-text-v2%3A0/invoke");
+        assert!(signed_for(s, "bedrock"), "{:?}", s.header("authorization"));
+        let body = s.json();
+        assert_eq!(
+            (body["dimensions"].as_u64(), body["normalize"].as_bool()),
+            (Some(256), Some(true))
+        );
+    }
+}
+
+fn converse_request() -> ChatRequest {
+    ChatRequest {
+        system: "You are Jarvis.".into(),
+        messages: vec![ChatMessage {
+            role: "user".into(),
+            content: vec![json!({"text": "Remind me at 9 to call Ana"})],
+        }],
+        tools: vec![
+            json!({"toolSpec": {"name": "create_reminder", "description": "Sets a reminder.",
+            "inputSchema": {"json": {"type": "object", "properties": {"text": {"type": "string"}, "at": {"type": "string"}}, "required": ["text", "at"]}}}}),
+        ],
+        max_tokens: 512,
+    }
+}
+
+#[tokio::test]
+async fn converse_sends_tools_and_reads_a_tool_use_turn() {
+    // The response shape of the Converse API reference, asking for a tool.
+    let server = WireServer::start(|_s: Seen| async move {
+        json_answer(200, &json!({
+            "output": {"message": {"role": "assistant", "content": [
+                {"text": "I'll set that reminder."},
+                {"toolUse": {"toolUseId": "tooluse_kZJMlvQmRJ6eAyJE5GIl7Q", "name": "create_reminder",
+                 "input": {"text": "call Ana", "at": "2026-11-24T09:00:00Z"}}}
+            ]}},
+            "stopReason": "tool_use",
+            "usage": {"inputTokens": 412, "outputTokens": 61, "totalTokens": 473},
+            "metrics": {"latencyMs": 870}
+        }))
+    })
+    .await;
+    let chat = stack_at(&server.url, false).await.chat_model();
+    let turn = chat.converse(&converse_request()).await.unwrap();
+    assert_eq!(turn.stop_reason, "tool_use");
+    assert_eq!(
+        turn.message.content[1]["toolUse"]["input"]["text"],
+        "call Ana"
+    );
+    let sent = &server.seen()[0];
+    assert!(
+        sent.path.starts_with("/model/anthropic.claude"),
+        "{}",
+        sent.path
+    );
+    assert!(sent.path.ends_with("/converse"));
+    assert!(signed_for(sent, "bedrock"));
+    let body = sent.json();
+    assert_eq!(body["system"][0]["text"], "You are Jarvis.");
+    assert_eq!(
+        body["toolConfig"]["tools"][0]["toolSpec"]["name"],
+        "create_reminder"
+    );
+    assert_eq!(
+        body["toolConfig"]["tools"][0]["toolSpec"]["inputSchema"]["json"]["required"][1],
+        "at"
+    );
+    assert_eq!(body["inferenceConfig"]["maxTokens"], 512);
+    assert_eq!(
+        body["messages"][0]["content"][0]["text"],
+        "Remind me at 9 to call Ana"
+    );
+}
+
+#[tokio::test]
+async fn bedrock_errors_are_classified() {
+    let server = WireServer::start(|_s: Seen| async move {
+        let mut a = json_answer(400, &json!({"message": "Malformed input request"}));
+        a.1.push(("x-amzn-errortype".into(), "ValidationException".into()));
+        a
+    })
+    .await;
+    let chat = stack_at(&server.url, false).await.chat_model();
+    let err = chat.converse(&converse_request()).await.unwrap_err();
+    assert!(
+        matches!(err, PortError::Invalid(ref m) if m.contains("Malformed input")),
+        "{err}"
+    );
+    assert_eq!(server.seen().len(), 1, "a validation error is not retried");
+}
+
+#[tokio::test]
+async fn textract_sync_text_rekognition_labels_and_an_async_multi_page_job() {
+    let polls = Arc::new(AtomicUsize::new(0));
+    let p = polls.clone();
+    let server = WireServer::start(move |s: Seen| {
+        let p = p.clone();
+        async move {
+            let line = |text: &str, page: u32| json!({"BlockType": "LINE", "Text": text, "Page": page, "Confidence": 99.1, "Id": text});
+            match s.header("x-amz-target").unwrap_or_default() {
+                "Textract.DetectDocumentText" => json_answer(200, &json!({
+                    "DocumentMetadata": {"Pages": 1}, "DetectDocumentTextModelVersion": "1.0",
+                    "Blocks": [{"BlockType": "PAGE", "Id": "p"}, line("TOTAL 12.40 EUR", 1), line("Thank you", 1)]})),
+                "RekognitionService.DetectLabels" => json_answer(200, &json!({
+                    "Labels": [{"Name": "Receipt", "Confidence": 97.2}, {"Name": "Text", "Confidence": 95.0}],
+                    "LabelModelVersion": "3.0"})),
+                "Textract.StartDocumentTextDetection" => json_answer(200, &json!({"JobId": "job-1"})),
+                "Textract.GetDocumentTextDetection" => {
+                    let body = s.json();
+                    if p.fetch_add(1, Ordering::SeqCst) == 0 {
+                        json_answer(200, &json!({"JobStatus": "IN_PROGRESS"}))
+                    } else if body.get("NextToken").is_none() {
+                        json_answer(200, &json!({"JobStatus": "SUCCEEDED", "DocumentMetadata": {"Pages": 2},
+                            "Blocks": [line("Page one text", 1)], "NextToken": "t2"}))
+                    } else {
+                        json_answer(200, &json!({"JobStatus": "SUCCEEDED", "DocumentMetadata": {"Pages": 2},
+                            "Blocks": [line("Page two text", 2)]}))
+                    }
+                }
+                other => json_answer(400, &json!({"__type": "UnknownOperation", "message": other})),
+            }
+        }
+    })
+    .await;
+    let vision = stack_at(&server.url, false).await.vision();
+    let png = ObjectRef {
+        bucket: "raw".into(),
+        key: "alice/r.png".into(),
+        etag: "e1".into(),
+        size: 9,
+    };
+    let image = vision
+        .analyze(&png, b"\x89PNG....", "image/png")
+        .await
+        .unwrap();
+    assert_eq!(image.text, "TOTAL 12.40 EUR\nThank you");
+    assert_eq!(image.labels, vec!["Receipt", "Text"]);
+    let pdf = ObjectRef {
+        key: "alice/scan.pdf".into(),
+        ..png
+    };
+    let pending = vision.analyze(&pdf, b"", "application/pdf").await;
+    assert!(matches!(pending, Err(PortError::Pending(_))), "{pending:?}");
+    let doc = vision.analyze(&pdf, b"", "application/pdf").await.unwrap();
+    assert_eq!(doc.pages, vec!["Page one text", "Page two text"]);
+    let starts: Vec<Value> = server
+        .seen()
+        .iter()
+        .filter(|s| s.header("x-amz-target") == Some("Textract.StartDocumentTextDetection"))
+        .map(Seen::json)
+        .collect();
+    assert_eq!(starts.len(), 2);
+    assert_eq!(
+        starts[0]["ClientRequestToken"], starts[1]["ClientRequestToken"],
+        "asking again finds the same job"
+    );
+    assert_eq!(
+        starts[0]["DocumentLocation"]["S3Object"]["Name"],
+        "alice/scan.pdf"
+    );
+}
+
+fn chunk(tenant: &TenantId, doc: &DocumentId, ordinal: u32, text: &str) -> IndexedChunk {
+    IndexedChunk {
+        chunk: Chunk {
+            id: Chunk::id_for(doc, ordinal),
+            tenant_id: tenant.clone(),
+            document_id: doc.clone(),
+            ordinal,
+            title: "Trip plan".into(),
+            text: text.into(),
+            section: Some("Lisbon".into()),
+            page: None,
+            token_count: 12,
+            pii: vec![],
+            source: "upload".into(),
+            content_type: "text/markdown".into(),
+            created_at: Utc::now(),
+        },
+        vector: vec![0.0625; 256],
+    }
+}
+
+#[tokio::test]
+async fn opensearch_index_bulk_search_and_fusion_on_the_wire() {
+    let alice = TenantId::parse("alice").unwrap();
+    let doc = DocumentId::for_object(&alice, "raw", "alice/trip.md");
+    let (d, c0, c1) = (
+        doc.to_string(),
+        Chunk::id_for(&doc, 0),
+        Chunk::id_for(&doc, 1),
+    );
+    let (d2, c0b, c1b) = (d.clone(), c0.clone(), c1.clone());
+    let server = WireServer::start(move |s: Seen| {
+        let (d, c0, c1) = (d2.clone(), c0b.clone(), c1b.clone());
+        async move {
+            let src = |c: &str, text: &str| json!({"chunk_id": c, "document_id": d, "title": "Trip plan", "text": text,
+                "section": "Lisbon", "source": "upload", "content_type": "text/markdown", "created_at": "2026-11-23T10:00:00Z"});
+            match (s.method.as_str(), s.path.as_str()) {
+                ("PUT", p) if p.starts_with("/_index_template/") => json_answer(200, &json!({"acknowledged": true})),
+                ("PUT", "/jarvis-chunks") => json_answer(400, &json!({"error": {"type": "resource_already_exists_exception", "reason": "index [jarvis-chunks] already exists"}, "status": 400})),
+                ("POST", "/_bulk") => json_answer(200, &json!({"took": 30, "errors": false, "items": [{"index": {"_index": "jarvis-chunks", "_id": "1%3A0%3A0", "status": 201, "result": "created"}}]})),
+                ("POST", "/jarvis-chunks/_search") => {
+                    let body = s.json();
+                    if body["_source"] == json!(false) {
+                        json_answer(200, &json!({"hits": {"hits": [{"_id": "old-1", "_score": 0.0}]}}))
+                    } else if body["query"].get("knn").is_some() {
+                        json_answer(200, &json!({"took": 5, "hits": {"total": {"value": 2}, "hits": [
+                            {"_id": "x1", "_score": 0.91, "_source": src(&c1, "The castle is near the guesthouse.")},
+                            {"_id": "x0", "_score": 0.55, "_source": src(&c0, "We land in Lisbon on 12 May.")}]}}))
+                    } else {
+                        json_answer(200, &json!({"took": 3, "hits": {"total": {"value": 1}, "hits": [
+                            {"_id": "x0", "_score": 7.2, "_source": src(&c0, "We land in Lisbon on 12 May."),
+                             "highlight": {"text": ["We land in <mark>Lisbon</mark> on 12 May."]}}]}}))
+                    }
+                }
+                _ => json_answer(404, &json!({"error": {"type": "not_found", "reason": s.path}})),
+            }
+        }
+    })
+    .await;
+    let index = stack_at(&server.url, true).await.index().unwrap();
+    index
+        .replace_document(
+            &alice,
+            &doc,
+            vec![
+                chunk(&alice, &doc, 0, "We land in Lisbon on 12 May."),
+                chunk(&alice, &doc, 1, "The castle is near the guesthouse."),
+            ],
+        )
+        .await
+        .unwrap();
+    let other = TenantId::parse("bob").unwrap();
+    assert!(
+        matches!(
+            index
+                .replace_document(&other, &doc, vec![chunk(&alice, &doc, 0, "x")])
+                .await,
+            Err(PortError::Invalid(_))
+        ),
+        "chunks of another tenant are refused"
+    );
+
+    let q = SearchQuery {
+        tenant_id: alice.clone(),
+        text: "Lisbon".into(),
+        vector: Some(vec![0.0625; 256]),
+        filters: SearchFilters {
+            content_type: Some("text/".into()),
+            ..Default::default()
+        },
+        limit: 5,
+        mode: SearchMode::Hybrid,
+        fusion: FusionConfig::default(),
+    };
+    let hits = index.search(&q).await.unwrap();
+    assert_eq!(hits.len(), 2);
+    assert_eq!(hits[0].chunk_id, c0, "in both lists, so first after fusion");
+    assert_eq!((hits[0].bm25_rank, hits[0].vector_rank), (Some(1), Some(2)));
+    assert_eq!(hits[0].snippet, "We land in <mark>Lisbon</mark> on 12 May.");
+    assert_eq!(hits[1].chunk_id, c1);
+    assert_eq!(hits[0].document_id.as_str(), d);
+
+    let seen = server.seen();
+    for s in &seen {
+        assert!(signed_for(s, "aoss"), "{} {} unsigned", s.method, s.path);
+        assert!(
+            s.header("x-amz-content-sha256").is_some(),
+            "Serverless needs the payload hash"
+        );
+    }
+    let template = seen
+        .iter()
+        .find(|s| s.path.starts_with("/_index_template/"))
+        .unwrap()
+        .json();
+    assert_eq!(
+        template["template"]["mappings"]["properties"]["vector"]["dimension"],
+        256
+    );
+    let bulks: Vec<&Seen> = seen.iter().filter(|s| s.path == "/_bulk").collect();
+    assert_eq!(
+        bulks.len(),
+        2,
+        "index the new chunks, then delete the old ids"
+    );
+    assert_eq!(
+        bulks[0].header("content-type"),
+        Some("application/x-ndjson")
+    );
+    let lines: Vec<Value> = String::from_utf8(bulks[0].body.clone())
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 4);
+    assert_eq!(lines[1]["tenant_id"], "alice");
+    assert_eq!(lines[1]["vector"].as_array().unwrap().len(), 256);
+    assert!(
+        String::from_utf8(bulks[1].body.clone())
+            .unwrap()
+            .contains(r#""delete":{"_id":"old-1""#)
+            || String::from_utf8(bulks[1].body.clone())
+                .unwrap()
+                .contains(r#""_id":"old-1""#)
+    );
+    let searches: Vec<Value> = seen
+        .iter()
+        .filter(|s| s.path.ends_with("/_search"))
+        .map(Seen::json)
+        .collect();
+    for body in &searches {
+        let text = body.to_string();
+        assert!(
+            text.contains(r#"{"term":{"tenant_id":"alice"}}"#),
+            "every query is tenant-filtered: {text}"
+        );
+    }
+    let knn = searches
+        .iter()
+        .find(|b| b["query"].get("knn").is_some())
+        .unwrap();
+    assert_eq!(
+        knn["query"]["knn"]["vector"]["filter"]["bool"]["filter"][1],
+        json!({"prefix": {"content_type": "text/"}})
+    );
+}
+
+#[tokio::test]
+async fn opensearch_throttling_is_retried() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let c = calls.clone();
+    let server = WireServer::start(move |_s: Seen| {
+        let c = c.clone();
+        async move {
+            if c.fetch_add(1, Ordering::SeqCst) < 2 {
+                json_answer(
+                    429,
+                    &json!({"error": {"type": "too_many_requests", "reason": "slow down"}}),
+                )
+            } else {
+                json_answer(200, &json!({"hits": {"hits": []}}))
+            }
+        }
+    })
+    .await;
+    let index = stack_at(&server.url, true).await.index().unwrap();
+    let q = SearchQuery {
+        tenant_id: TenantId::parse("alice").unwrap(),
+        text: "x".into(),
+        vector: None,
+        filters: SearchFilters::default(),
+        limit: 3,
+        mode: SearchMode::Keyword,
+        fusion: FusionConfig::default(),
+    };
+    assert!(index.search(&q).await.unwrap().is_empty());
+    assert_eq!(calls.load(Ordering::SeqCst), 3);
+}
+
+/// Live checks, run only when an endpoint is given; they say why they skip.
+#[tokio::test]
+async fn live_opensearch_when_configured() {
+    let Ok(url) = std::env::var("JARVIS_LIVE_OPENSEARCH_URL") else {
+        eprintln!("skipped: set JARVIS_LIVE_OPENSEARCH_URL (and AWS credentials) to run against a real OpenSearch");
+        return;
+    };
+    let settings = jarvis_core::config::AwsSettings {
+        opensearch_endpoint: Some(url),
+        opensearch_index: jarvis_tests::emulator::unique("jarvis-live"),
+        ..jarvis_core::config::AwsSettings::from_env().unwrap()
+    };
+    let sdk = jarvis_aws::load_sdk_config(&settings).await;
+    let stack = jarvis_aws::AwsStack::new(
+        sdk,
+        settings,
+        jarvis_core::config::Config::from_lookup(|_| None).unwrap(),
+    );
+    let index = stack.index().unwrap();
+    let alice = TenantId::parse("live-alice").unwrap();
+    let doc = DocumentId::for_object(&alice, "raw", "live/a.md");
+    let mut c = chunk(&alice, &doc, 0, "The live castle test chunk.");
+    c.vector = vec![
+        1.0 / (stack.settings.embed_dimensions as f32).sqrt();
+        stack.settings.embed_dimensions
+    ];
+    index.replace_document(&alice, &doc, vec![c]).await.unwrap();
+    index.delete_tenant(&alice).await.unwrap();
+}
+
+#[tokio::test]
+async fn live_bedrock_when_configured() {
+    if std::env::var("JARVIS_LIVE_BEDROCK").as_deref() != Ok("1") {
+        eprintln!("skipped: set JARVIS_LIVE_BEDROCK=1 (and AWS credentials with Bedrock access) to call real Bedrock");
+        return;
+    }
+    let stack = jarvis_aws::AwsStack::from_env().await.unwrap();
+    let v = stack.embedder().embed(&["hello".into()]).await.unwrap();
+    assert_eq!(v[0].len(), stack.settings.embed_dimensions);
+    let turn = stack
+        .chat_model()
+        .converse(&converse_request())
+        .await
+        .unwrap();
+    assert!(!turn.message.content.is_empty());
+}

@@ -62,3 +62,70 @@ fn api_requests_carry_the_tenant_route_and_parameters() {
     .unwrap();
     assert_eq!(jarvis_lambda::http::query(&list, "status"), Some("indexed"));
 }
+
+/// Every file in `events/`, by the type its function takes; a new sample without
+/// an entry here fails this test.
+#[test]
+fn every_sample_deserializes_into_its_functions_event_type() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../events");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().and_then(|e| e.to_str()) != Some("json") {
+            continue;
+        }
+        let name = path.file_name().unwrap().to_str().unwrap().to_owned();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let function = name.split('.').next().unwrap();
+        let parsed = match function {
+            "pipeline-router" => serde_json::from_str::<SqsEvent>(&text).map(|_| ()),
+            "api-search" | "api-documents" => {
+                serde_json::from_str::<ApiGatewayV2httpRequest>(&text).map(|req| {
+                    assert!(
+                        jarvis_lambda::http::tenant(&req).is_ok(),
+                        "{name}: the JWT sub names the tenant"
+                    );
+                })
+            }
+            "mark-failed" => serde_json::from_str::<FailedState>(&text).map(|_| ()),
+            "reminder-fire" => {
+                serde_json::from_str::<jarvis_core::domain::Reminder>(&text).map(|_| ())
+            }
+            "pipeline-step" | "extract-document" | "extract-image" | "extract-audio"
+            | "parse-email" | "detect-pii" | "chunk" | "embed" | "index" => {
+                serde_json::from_str::<PipelineState>(&text).map(|s| {
+                    let needs: &[(&str, bool)] = &[
+                        ("detect-pii", s.extracted.is_some()),
+                        ("chunk", s.extracted.is_some()),
+                        ("embed", s.chunks.is_some()),
+                        ("index", s.chunks.is_some() && s.embeddings.is_some()),
+                    ];
+                    for (f, ok) in needs {
+                        assert!(function != *f || *ok, "{name}: {f} needs its input pointers");
+                    }
+                })
+            }
+            other => panic!("{name}: no event type known for function {other:?}"),
+        };
+        parsed.unwrap_or_else(|e| panic!("{name}: {e}"));
+        checked += 1;
+    }
+    assert!(checked >= 16, "only {checked} samples");
+}
+
+#[test]
+fn every_function_crate_has_a_sample_event() {
+    let functions = concat!(env!("CARGO_MANIFEST_DIR"), "/../../functions");
+    let events = concat!(env!("CARGO_MANIFEST_DIR"), "/../../events");
+    let samples: Vec<String> = std::fs::read_dir(events)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    for entry in std::fs::read_dir(functions).unwrap() {
+        let name = entry.unwrap().file_name().into_string().unwrap();
+        assert!(
+            samples.iter().any(|s| s.starts_with(&format!("{name}."))),
+            "functions/{name} has no events/{name}.*.json"
+        );
+    }
+}

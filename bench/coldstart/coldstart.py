@@ -1,0 +1,142 @@
+#!/usr/bin/env python3
+"""Cold start of each Lambda function, beside a minimal Python 3.11 handler.
+
+Cold start here = process start to ready for the first invocation: the moment
+the process asks the Lambda Runtime API for its first event
+(GET /2018-06-01/runtime/invocation/next). A local Runtime API stand-in serves
+that endpoint and holds the request; the process is then stopped. Each figure
+is the median of several runs.
+
+The Rust side runs the function's release binary (built for this machine's
+architecture; the arm64 zips hold the same code). The Python side is a
+handler module that creates the same boto3 clients at import time, as Lambda
+handlers do, then polls the same endpoint the way the Python runtime does.
+
+Usage: coldstart.py TARGET_DIR LAMBDA_DIR [RUNS]
+"""
+import http.server
+import json
+import os
+import statistics
+import subprocess
+import sys
+import threading
+import time
+
+# The boto3 clients each function's AWS wiring creates (see Deps::aws).
+CLIENTS = {
+    "pipeline-router": ["s3", "dynamodb", "stepfunctions"],
+    "extract-document": ["s3", "dynamodb"],
+    "extract-image": ["s3", "dynamodb", "textract", "rekognition"],
+    "extract-audio": ["s3", "dynamodb", "transcribe"],
+    "parse-email": ["s3", "dynamodb"],
+    "detect-pii": ["s3", "comprehend"],
+    "chunk": ["s3"],
+    "embed": ["s3", "bedrock-runtime"],
+    "index": ["s3", "dynamodb"],
+    "mark-failed": ["dynamodb"],
+    "api-search": ["bedrock-runtime"],
+    "api-documents": ["s3", "dynamodb", "stepfunctions"],
+}
+
+ENV = {
+    "AWS_REGION": "eu-west-1",
+    "AWS_DEFAULT_REGION": "eu-west-1",
+    "AWS_ACCESS_KEY_ID": "AKIDEXAMPLE",
+    "AWS_SECRET_ACCESS_KEY": "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
+    "AWS_LAMBDA_FUNCTION_NAME": "bench",
+    "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "512",
+    "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+    "AWS_LAMBDA_LOG_STREAM_NAME": "bench",
+    "AWS_LAMBDA_LOG_GROUP_NAME": "bench",
+    "JARVIS_RAW_BUCKET": "jarvis-bench-raw",
+    "JARVIS_CURATED_BUCKET": "jarvis-bench-curated",
+    "JARVIS_TABLE": "jarvis-bench",
+    "JARVIS_STATE_MACHINE_ARN": "arn:aws:states:eu-west-1:123456789012:stateMachine:jarvis",
+    "JARVIS_OPENSEARCH_ENDPOINT": "https://example.eu-west-1.aoss.amazonaws.com",
+    "RUST_LOG": "error",
+}
+
+PYTHON_HANDLER = """
+import boto3
+CLIENTS = [boto3.client(name) for name in {clients!r}]
+def handler(event, context):
+    return {{}}
+"""
+
+PYTHON_RUNTIME = """
+import importlib, os, sys, urllib.request
+sys.path.insert(0, os.environ["HANDLER_DIR"])
+module = importlib.import_module("handler")
+api = os.environ["AWS_LAMBDA_RUNTIME_API"]
+urllib.request.urlopen(f"http://{api}/2018-06-01/runtime/invocation/next")
+"""
+
+
+class RuntimeApi(http.server.BaseHTTPRequestHandler):
+    ready = None  # threading.Event set on the first /next
+
+    def do_GET(self):
+        if self.path.endswith("/runtime/invocation/next"):
+            RuntimeApi.ready_at = time.perf_counter()
+            RuntimeApi.ready.set()
+            time.sleep(5)  # hold it: the process is stopped meanwhile
+        self.send_response(404)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+def serve():
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), RuntimeApi)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def cold_start(cmd, env, server):
+    RuntimeApi.ready = threading.Event()
+    env = dict(os.environ, **ENV, **env, AWS_LAMBDA_RUNTIME_API=f"127.0.0.1:{server.server_port}")
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    if not RuntimeApi.ready.wait(30):
+        proc.kill()
+        raise RuntimeError(f"{cmd[0]} never asked for an event: {proc.stderr.read().decode()[-400:]}")
+    elapsed = (RuntimeApi.ready_at - start) * 1000
+    proc.kill()
+    proc.wait()
+    return elapsed
+
+
+def main():
+    target_dir, lambda_dir = sys.argv[1], sys.argv[2]
+    runs = int(sys.argv[3]) if len(sys.argv) > 3 else 7
+    server = serve()
+    workdir = os.path.join(target_dir, "coldstart-python")
+    os.makedirs(workdir, exist_ok=True)
+    rows = []
+    for function, clients in CLIENTS.items():
+        binary = os.path.join(target_dir, function)
+        zip_path = os.path.join(lambda_dir, function, "bootstrap.zip")
+        zip_kb = os.path.getsize(zip_path) / 1024 if os.path.exists(zip_path) else None
+        rust = statistics.median(cold_start([binary], {}, server) for _ in range(runs))
+        hdir = os.path.join(workdir, function)
+        os.makedirs(hdir, exist_ok=True)
+        with open(os.path.join(hdir, "handler.py"), "w") as f:
+            f.write(PYTHON_HANDLER.format(clients=clients))
+        py = statistics.median(
+            cold_start([sys.executable, "-c", PYTHON_RUNTIME], {"HANDLER_DIR": hdir}, server)
+            for _ in range(runs)
+        )
+        rows.append((function, zip_kb, rust, py))
+    print(f"\nLambda cold start, process start to first /next (median of {runs}), and zip size")
+    print(f"{'function':<18}{'zip (arm64)':>13}{'Rust':>10}{'Python 3.11 + boto3':>22}{'ratio':>8}")
+    for function, zip_kb, rust, py in rows:
+        z = f"{zip_kb / 1024:.1f} MiB" if zip_kb else "not built"
+        print(f"{function:<18}{z:>13}{rust:>8.1f}ms{py:>20.1f}ms{py / rust:>7.1f}x")
+    print(json.dumps({"cold_start_ms": {r[0]: {"rust": round(r[2], 1), "python": round(r[3], 1)} for r in rows}}))
+
+
+if __name__ == "__main__":
+    main()

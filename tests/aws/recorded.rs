@@ -475,3 +475,54 @@ async fn live_bedrock_when_configured() {
         .unwrap();
     assert!(!turn.message.content.is_empty());
 }
+
+#[tokio::test]
+async fn comprehend_insights_language_entities_and_key_phrases() {
+    let server = WireServer::start(|s: Seen| async move {
+        match s.header("x-amz-target").unwrap_or_default() {
+            "Comprehend_20171127.DetectDominantLanguage" => json_answer(200, &json!({
+                "Languages": [{"LanguageCode": "en", "Score": 0.98}, {"LanguageCode": "pt", "Score": 0.02}]})),
+            "Comprehend_20171127.DetectEntities" => json_answer(200, &json!({"Entities": [
+                {"Type": "LOCATION", "Text": "Lisbon", "Score": 0.97, "BeginOffset": 11, "EndOffset": 17},
+                {"Type": "PERSON", "Text": "Ana Silva", "Score": 0.99, "BeginOffset": 30, "EndOffset": 39},
+                {"Type": "LOCATION", "Text": "Lisbon", "Score": 0.91, "BeginOffset": 60, "EndOffset": 66}]})),
+            "Comprehend_20171127.DetectKeyPhrases" => json_answer(200, &json!({"KeyPhrases": [
+                {"Text": "the guesthouse", "Score": 0.9, "BeginOffset": 0, "EndOffset": 14},
+                {"Text": "the castle", "Score": 0.95, "BeginOffset": 20, "EndOffset": 30}]})),
+            other => json_answer(400, &json!({"__type": "UnknownOperation", "message": other})),
+        }
+    })
+    .await;
+    let pii = stack_at(&server.url, false).await.pii();
+    use jarvis_core::ports::PiiDetector;
+    let got = pii
+        .insights("We land in Lisbon and meet Ana Silva at the guesthouse near the castle.")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(got.language.as_deref(), Some("en"));
+    assert_eq!(
+        got.entities,
+        vec![
+            ("PERSON".to_string(), "Ana Silva".to_string()),
+            ("LOCATION".into(), "Lisbon".into())
+        ],
+        "most confident first, each once"
+    );
+    assert_eq!(got.key_phrases, vec!["the castle", "the guesthouse"]);
+    let seen = server.seen();
+    assert_eq!(seen.len(), 3);
+    for s in &seen {
+        assert!(signed_for(s, "comprehend"));
+    }
+    let entities_req = seen
+        .iter()
+        .find(|s| s.header("x-amz-target") == Some("Comprehend_20171127.DetectEntities"))
+        .unwrap()
+        .json();
+    assert_eq!(entities_req["LanguageCode"], "en");
+    assert!(
+        pii.insights("   ").await.unwrap().is_none(),
+        "nothing to read, no call"
+    );
+}

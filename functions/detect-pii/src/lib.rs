@@ -20,6 +20,8 @@ pub struct Deps {
     pub curated_bucket: String,
     /// Replace what was found with placeholders such as `[EMAIL]`.
     pub redact: bool,
+    /// Also record the text's language, entities and key phrases (where the detector reads them).
+    pub insights: bool,
 }
 
 impl Deps {
@@ -31,6 +33,7 @@ impl Deps {
             detector: stack.pii(),
             curated_bucket: stack.curated_bucket()?,
             redact: stack.config.pii_redact,
+            insights: stack.config.text_insights,
         })
     }
 
@@ -42,6 +45,7 @@ impl Deps {
             detector: Arc::new(jarvis_core::ports::PatternPiiDetector),
             curated_bucket: CURATED_BUCKET.into(),
             redact: stack.config.pii_redact,
+            insights: stack.config.text_insights,
         }
     }
 }
@@ -68,8 +72,38 @@ pub async fn handle(deps: &Deps, mut state: PipelineState) -> Result<PipelineSta
         }
     }
     tracing::info!(found, redacted = deps.redact, "pii checked");
+    if deps.insights {
+        record_insights(deps.detector.as_ref(), &mut doc).await?;
+    }
     let key = keys::annotated(&state.tenant_id, &state.document_id);
     state.extracted =
         Some(store_json(deps.blobs.as_ref(), &deps.curated_bucket, &key, &doc).await?);
     Ok(state)
+}
+
+/// Adds the language, entities and key phrases of the whole text to the
+/// document's metadata, where the detector reads them.
+async fn record_insights(
+    detector: &dyn PiiDetector,
+    doc: &mut ExtractedDocument,
+) -> Result<(), StepError> {
+    let text = doc
+        .blocks
+        .iter()
+        .map(|b| b.text.as_str())
+        .collect::<Vec<_>>()
+        .join("\n");
+    let Some(insights) = detector.insights(&text).await? else {
+        return Ok(());
+    };
+    if let Some(language) = insights.language {
+        doc.metadata.insert("language".into(), language.into());
+    }
+    doc.metadata.insert(
+        "key_phrases".into(),
+        serde_json::json!(insights.key_phrases),
+    );
+    doc.metadata
+        .insert("entities".into(), serde_json::json!(insights.entities));
+    Ok(())
 }

@@ -10,9 +10,15 @@ use aws_sdk_comprehend::types::{LanguageCode, PiiEntityType};
 use aws_sdk_comprehend::Client;
 use jarvis_core::domain::PiiKind;
 use jarvis_core::pii::PiiEntity;
-use jarvis_core::ports::{PiiDetector, PortResult};
+use jarvis_core::ports::{PiiDetector, PortResult, TextInsights};
 
 const SERVICE: &str = "comprehend";
+/// Entities and key phrases kept per document.
+const MAX_INSIGHTS: usize = 20;
+/// Languages `DetectEntities` and `DetectKeyPhrases` read.
+const INSIGHT_LANGUAGES: &[&str] = &[
+    "en", "es", "fr", "de", "it", "pt", "ar", "hi", "ja", "ko", "zh", "zh-TW",
+];
 /// Bytes per call, under Comprehend's 100 KB limit.
 pub const MAX_PIECE_BYTES: usize = 90_000;
 
@@ -114,6 +120,102 @@ impl PiiDetector for ComprehendPii {
             }
         }
         Ok(found)
+    }
+
+    /// Reads the first 90 KB: the dominant language, then entities and key
+    /// phrases when Comprehend reads that language.
+    async fn insights(&self, text: &str) -> PortResult<Option<TextInsights>> {
+        let Some((_, piece)) = pieces(text, MAX_PIECE_BYTES).into_iter().next() else {
+            return Ok(None);
+        };
+        if piece.trim().is_empty() {
+            return Ok(None);
+        }
+        let langs = self
+            .client
+            .detect_dominant_language()
+            .text(piece)
+            .send()
+            .await
+            .map_err(|e| sdk_error(SERVICE, "DetectDominantLanguage", e))?;
+        let language = langs
+            .languages()
+            .iter()
+            .max_by(|a, b| {
+                a.score()
+                    .unwrap_or(0.0)
+                    .total_cmp(&b.score().unwrap_or(0.0))
+            })
+            .and_then(|l| l.language_code().map(str::to_owned));
+        let (entities, key_phrases) = match language.as_deref() {
+            Some(l) if INSIGHT_LANGUAGES.contains(&l) => {
+                self.entities_and_phrases(piece, l).await?
+            }
+            _ => (Vec::new(), Vec::new()),
+        };
+        Ok(Some(TextInsights {
+            language,
+            entities,
+            key_phrases,
+        }))
+    }
+}
+
+impl ComprehendPii {
+    /// Entities and key phrases for the first piece of `text`, in `language`.
+    async fn entities_and_phrases(
+        &self,
+        piece: &str,
+        language: &str,
+    ) -> PortResult<(Vec<(String, String)>, Vec<String>)> {
+        let code = LanguageCode::from(language);
+        let (entities, phrases) = tokio::try_join!(
+            async {
+                self.client
+                    .detect_entities()
+                    .text(piece)
+                    .language_code(code.clone())
+                    .send()
+                    .await
+                    .map_err(|e| sdk_error(SERVICE, "DetectEntities", e))
+            },
+            async {
+                self.client
+                    .detect_key_phrases()
+                    .text(piece)
+                    .language_code(code.clone())
+                    .send()
+                    .await
+                    .map_err(|e| sdk_error(SERVICE, "DetectKeyPhrases", e))
+            }
+        )?;
+        let mut ents: Vec<_> = entities.entities().iter().collect();
+        ents.sort_by(|a, b| {
+            b.score()
+                .unwrap_or(0.0)
+                .total_cmp(&a.score().unwrap_or(0.0))
+        });
+        let mut seen = std::collections::HashSet::new();
+        let entities = ents
+            .into_iter()
+            .filter_map(|e| Some((e.r#type()?.as_str().to_owned(), e.text()?.to_owned())))
+            .filter(|pair| seen.insert(pair.clone()))
+            .take(MAX_INSIGHTS)
+            .collect();
+        let mut kps: Vec<_> = phrases.key_phrases().iter().collect();
+        kps.sort_by(|a, b| {
+            b.score()
+                .unwrap_or(0.0)
+                .total_cmp(&a.score().unwrap_or(0.0))
+        });
+        let mut seen = std::collections::HashSet::new();
+        let key_phrases = kps
+            .into_iter()
+            .filter_map(|k| k.text().map(str::to_owned))
+            .filter(|t| seen.insert(t.to_lowercase()))
+            .take(MAX_INSIGHTS)
+            .collect();
+        Ok((entities, key_phrases))
     }
 }
 

@@ -19,6 +19,8 @@ pub mod vars {
     pub const FUSION_VECTOR_WEIGHT: &str = "JARVIS_FUSION_VECTOR_WEIGHT";
     pub const RRF_K: &str = "JARVIS_RRF_K";
     pub const PII_REDACT: &str = "JARVIS_PII_REDACT";
+    /// Ask the language service for language, entities and key phrases (Comprehend bills per call).
+    pub const TEXT_INSIGHTS: &str = "JARVIS_TEXT_INSIGHTS";
     pub const TESSERACT: &str = "JARVIS_TESSERACT";
     pub const DEFAULT_TENANT: &str = "JARVIS_DEFAULT_TENANT";
     pub const INBOX_POLL_MS: &str = "JARVIS_INBOX_POLL_MS";
@@ -77,6 +79,8 @@ pub struct Config {
     pub fusion: FusionConfig,
     /// Replace detected PII with placeholders before indexing.
     pub pii_redact: bool,
+    /// Record language, entities and key phrases where the engine reads them.
+    pub text_insights: bool,
     /// The Tesseract executable used for image OCR.
     pub tesseract: String,
     /// Tenant that owns files dropped at the top of the inbox.
@@ -144,6 +148,7 @@ impl Config {
             chunk_overlap_tokens,
             fusion,
             pii_redact: parse_bool(&get, vars::PII_REDACT, false)?,
+            text_insights: parse_bool(&get, vars::TEXT_INSIGHTS, true)?,
             tesseract: get(vars::TESSERACT).unwrap_or_else(|| "tesseract".into()),
             default_tenant,
             inbox_poll_ms: parse_or(&get, vars::INBOX_POLL_MS, 500u64)?,

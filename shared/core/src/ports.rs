@@ -224,10 +224,27 @@ pub trait Transcriber: Send + Sync {
     async fn transcribe(&self, media: &ObjectRef, content_type: &str) -> PortResult<Transcript>;
 }
 
+/// What a language service reads in a text, beyond PII.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct TextInsights {
+    /// Dominant language, as an ISO 639 code.
+    pub language: Option<String>,
+    /// Named entities as (type, text), e.g. ("PERSON", "Ana Silva"), most confident first.
+    pub entities: Vec<(String, String)>,
+    /// Key phrases, most confident first.
+    pub key_phrases: Vec<String>,
+}
+
 /// PII detection (Comprehend; locally [`crate::pii`]).
 #[async_trait]
 pub trait PiiDetector: Send + Sync {
     async fn detect(&self, text: &str) -> PortResult<Vec<PiiEntity>>;
+
+    /// Language, entities and key phrases, where the engine reads them (Comprehend
+    /// does; the local pattern detector does not, and answers `None`).
+    async fn insights(&self, _text: &str) -> PortResult<Option<TextInsights>> {
+        Ok(None)
+    }
 }
 
 /// The local, pattern-based detector.

@@ -101,7 +101,10 @@ fn every_sample_deserializes_into_its_functions_event_type() {
                         ("index", s.chunks.is_some() && s.embeddings.is_some()),
                     ];
                     for (f, ok) in needs {
-                        assert!(function != *f || *ok, "{name}: {f} needs its input pointers");
+                        assert!(
+                            function != *f || *ok,
+                            "{name}: {f} needs its input pointers"
+                        );
                     }
                 })
             }

@@ -526,3 +526,84 @@ async fn comprehend_insights_language_entities_and_key_phrases() {
         "nothing to read, no call"
     );
 }
+
+#[tokio::test]
+async fn a_scanned_pdf_is_read_by_the_textract_job_page_by_page() {
+    use jarvis_core::ports::{BlobStore, MetadataStore};
+    let polls = Arc::new(AtomicUsize::new(0));
+    let p = polls.clone();
+    let server = WireServer::start(move |s: Seen| {
+        let p = p.clone();
+        async move {
+            let line = |text: &str, page: u32| json!({"BlockType": "LINE", "Text": text, "Page": page, "Id": text});
+            match s.header("x-amz-target").unwrap_or_default() {
+                "Textract.StartDocumentTextDetection" => json_answer(200, &json!({"JobId": "job-scan"})),
+                "Textract.GetDocumentTextDetection" if p.fetch_add(1, Ordering::SeqCst) == 0 => {
+                    json_answer(200, &json!({"JobStatus": "IN_PROGRESS"}))
+                }
+                "Textract.GetDocumentTextDetection" => json_answer(200, &json!({"JobStatus": "SUCCEEDED",
+                    "DocumentMetadata": {"Pages": 2},
+                    "Blocks": [line("Lease agreement", 1), line("Rent is due on the first day.", 1), line("Signed in Lisbon.", 2)]})),
+                other => json_answer(400, &json!({"__type": "UnknownOperation", "message": other})),
+            }
+        }
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let blobs = Arc::new(
+        jarvis_local::blobs::FsBlobStore::new([
+            ("raw".to_owned(), dir.path().join("raw")),
+            ("curated".to_owned(), dir.path().join("curated")),
+        ])
+        .unwrap(),
+    );
+    let metadata = Arc::new(jarvis_local::metadata::SqliteMetadataStore::new(
+        jarvis_local::Db::open(&dir.path().join("m.sqlite3")).unwrap(),
+    ));
+    let alice = TenantId::parse("alice").unwrap();
+    let scan = jarvis_extract::fixtures::make_pdf(&[&[], &[]]);
+    let source = blobs
+        .put("raw", "alice/lease.pdf", scan, "application/pdf")
+        .await
+        .unwrap();
+    let mut doc = jarvis_tests::contract::document(&alice, "alice/lease.pdf", &source.etag);
+    doc.source = source.clone();
+    metadata.put_document(&doc).await.unwrap();
+    let state: jarvis_core::pipeline::PipelineState = serde_json::from_value(json!({
+        "tenant_id": "alice", "document_id": doc.id, "source": source,
+        "content_type": "application/pdf", "origin": "upload"}))
+    .unwrap();
+    let deps = extract_document::Deps {
+        blobs: blobs.clone(),
+        metadata,
+        curated_bucket: "curated".into(),
+        max_file_bytes: 1 << 20,
+        ocr: Some(stack_at(&server.url, false).await.vision()),
+    };
+    let pending = extract_document::handle(&deps, state.clone())
+        .await
+        .unwrap_err();
+    assert_eq!(pending.error_name(), "Jarvis.Pending", "{pending}");
+    let done = extract_document::handle(&deps, state).await.unwrap();
+    let extracted: jarvis_core::content::ExtractedDocument = serde_json::from_slice(
+        &blobs
+            .get("curated", &done.extracted.unwrap().key)
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    let pages: Vec<Option<u32>> = extracted.blocks.iter().map(|b| b.page).collect();
+    assert_eq!(pages, vec![Some(1), Some(2)]);
+    assert!(extracted.blocks[0].text.contains("Rent is due"));
+    assert_eq!(extracted.metadata["ocr"], json!(true));
+
+    let without_ocr = extract_document::Deps { ocr: None, ..deps };
+    let again: jarvis_core::pipeline::PipelineState = serde_json::from_value(json!({
+        "tenant_id": "alice", "document_id": doc.id, "source": source,
+        "content_type": "application/pdf", "origin": "upload"}))
+    .unwrap();
+    let refused = extract_document::handle(&without_ocr, again)
+        .await
+        .unwrap_err();
+    assert!(refused.to_string().contains("scan"), "{refused}");
+}

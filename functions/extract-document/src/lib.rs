@@ -3,9 +3,10 @@
 //! Parsing runs on a blocking thread; a file that cannot be read (corrupt,
 //! binary, no text) fails the step as `Jarvis.Rejected` with a reason for users.
 
+use jarvis_core::content::{Block, ExtractedDocument};
 use jarvis_core::curated::{begin_processing, file_name, load_source, store_extracted};
 use jarvis_core::pipeline::PipelineState;
-use jarvis_core::ports::{BlobStore, MetadataStore};
+use jarvis_core::ports::{BlobStore, ImageAnalyzer, MetadataStore};
 use jarvis_core::{PortError, StepError};
 #[cfg(feature = "local")]
 use jarvis_local::stack::{LocalStack, CURATED_BUCKET};
@@ -16,6 +17,8 @@ pub struct Deps {
     pub metadata: Arc<dyn MetadataStore>,
     pub curated_bucket: String,
     pub max_file_bytes: u64,
+    /// OCR for PDFs without a text layer (scans): Textract on AWS; none locally.
+    pub ocr: Option<Arc<dyn ImageAnalyzer>>,
 }
 
 impl Deps {
@@ -27,6 +30,7 @@ impl Deps {
             metadata: stack.metadata()?,
             curated_bucket: stack.curated_bucket()?,
             max_file_bytes: stack.config.max_file_bytes,
+            ocr: Some(stack.vision()),
         })
     }
 
@@ -38,6 +42,7 @@ impl Deps {
             metadata: stack.metadata.clone(),
             curated_bucket: CURATED_BUCKET.into(),
             max_file_bytes: stack.config.max_file_bytes,
+            ocr: None,
         }
     }
 }
@@ -50,12 +55,24 @@ pub async fn handle(deps: &Deps, mut state: PipelineState) -> Result<PipelineSta
         state.content_type.clone(),
         file_name(&state.source.key).to_owned(),
     );
-    let extracted = tokio::task::spawn_blocking(move || {
-        jarvis_extract::extract_document(&bytes, &content_type, &name)
-    })
-    .await
-    .map_err(|e| StepError::Port(PortError::backend("extract", e)))?
-    .map_err(|e| StepError::Rejected(e.to_string()))?;
+    let parsed = {
+        let bytes = bytes.clone();
+        tokio::task::spawn_blocking(move || {
+            jarvis_extract::extract_document(&bytes, &content_type, &name)
+        })
+        .await
+        .map_err(|e| StepError::Port(PortError::backend("extract", e)))?
+    };
+    let extracted = match (parsed, &deps.ocr) {
+        (Ok(doc), _) => doc,
+        // A PDF without a text layer is a scan: read it with OCR where there is one.
+        (Err(jarvis_extract::ExtractError::NoText { .. }), Some(ocr))
+            if state.content_type == "application/pdf" =>
+        {
+            scanned(ocr.as_ref(), &state, &bytes).await?
+        }
+        (Err(e), _) => return Err(StepError::Rejected(e.to_string())),
+    };
     store_extracted(
         deps.blobs.as_ref(),
         &deps.curated_bucket,
@@ -64,4 +81,38 @@ pub async fn handle(deps: &Deps, mut state: PipelineState) -> Result<PipelineSta
     )
     .await?;
     Ok(state)
+}
+
+/// A scanned PDF's text, page by page, from the OCR engine (a Textract async job
+/// on AWS: `Pending` until it finishes, so the state machine asks again).
+async fn scanned(
+    ocr: &dyn ImageAnalyzer,
+    state: &PipelineState,
+    bytes: &[u8],
+) -> Result<ExtractedDocument, StepError> {
+    let analysis = ocr.analyze(&state.source, bytes, "application/pdf").await?;
+    let pages = if analysis.pages.is_empty() {
+        vec![analysis.text]
+    } else {
+        analysis.pages
+    };
+    let blocks: Vec<Block> = pages
+        .iter()
+        .enumerate()
+        .flat_map(|(i, text)| ExtractedDocument::paragraphs_of(text, Some(i as u32 + 1)))
+        .collect();
+    let doc = ExtractedDocument {
+        title: file_name(&state.source.key).to_owned(),
+        blocks,
+        metadata: serde_json::Map::from_iter([
+            ("pages".to_owned(), serde_json::json!(pages.len())),
+            ("ocr".to_owned(), serde_json::json!(true)),
+        ]),
+    };
+    if !doc.has_text() {
+        return Err(StepError::Rejected(
+            "no text found in the PDF, not even by OCR".into(),
+        ));
+    }
+    Ok(doc)
 }

@@ -607,3 +607,75 @@ async fn a_scanned_pdf_is_read_by_the_textract_job_page_by_page() {
         .unwrap_err();
     assert!(refused.to_string().contains("scan"), "{refused}");
 }
+
+/// One event-stream frame as Bedrock sends it.
+fn frame(event_type: &str, payload: Value) -> Vec<u8> {
+    use aws_smithy_types::event_stream::{Header, HeaderValue, Message};
+    let message = Message::new(payload.to_string().into_bytes())
+        .add_header(Header::new(
+            ":message-type",
+            HeaderValue::String("event".into()),
+        ))
+        .add_header(Header::new(
+            ":event-type",
+            HeaderValue::String(event_type.to_owned().into()),
+        ))
+        .add_header(Header::new(
+            ":content-type",
+            HeaderValue::String("application/json".into()),
+        ));
+    let mut buf = Vec::new();
+    aws_smithy_eventstream::frame::write_message_to(&message, &mut buf).unwrap();
+    buf
+}
+
+#[tokio::test]
+async fn converse_stream_reports_deltas_and_assembles_the_turn() {
+    let server = WireServer::start(|_s: Seen| async move {
+        let mut body = Vec::new();
+        for (kind, payload) in [
+            ("messageStart", json!({"role": "assistant"})),
+            ("contentBlockDelta", json!({"contentBlockIndex": 0, "delta": {"text": "Setting "}})),
+            ("contentBlockDelta", json!({"contentBlockIndex": 0, "delta": {"text": "it now."}})),
+            ("contentBlockStop", json!({"contentBlockIndex": 0})),
+            ("contentBlockStart", json!({"contentBlockIndex": 1, "start": {"toolUse": {"toolUseId": "t1", "name": "create_reminder"}}})),
+            ("contentBlockDelta", json!({"contentBlockIndex": 1, "delta": {"toolUse": {"input": "{\"text\": \"call Ana\", "}}})),
+            ("contentBlockDelta", json!({"contentBlockIndex": 1, "delta": {"toolUse": {"input": "\"at\": \"2026-11-24T09:00:00Z\"}"}}})),
+            ("contentBlockStop", json!({"contentBlockIndex": 1})),
+            ("messageStop", json!({"stopReason": "tool_use"})),
+            ("metadata", json!({"usage": {"inputTokens": 40, "outputTokens": 20, "totalTokens": 60}, "metrics": {"latencyMs": 420}})),
+        ] {
+            body.extend(frame(kind, payload));
+        }
+        (200, vec![("content-type".to_string(), "application/vnd.amazon.eventstream".to_string())], body)
+    })
+    .await;
+    let chat = stack_at(&server.url, false).await.chat_model();
+    let deltas = std::sync::Mutex::new(Vec::new());
+    let turn = chat
+        .converse_stream(&converse_request(), &|d| deltas.lock().unwrap().push(d))
+        .await
+        .unwrap();
+    assert_eq!(
+        deltas.into_inner().unwrap(),
+        vec![
+            jarvis_core::ports::ChatDelta::Text {
+                text: "Setting ".into()
+            },
+            jarvis_core::ports::ChatDelta::Text {
+                text: "it now.".into()
+            },
+            jarvis_core::ports::ChatDelta::ToolUse {
+                tool_use_id: "t1".into(),
+                name: "create_reminder".into()
+            },
+        ]
+    );
+    assert_eq!(turn.stop_reason, "tool_use");
+    assert_eq!(turn.message.content[0], json!({"text": "Setting it now."}));
+    assert_eq!(
+        turn.message.content[1]["toolUse"]["input"],
+        json!({"text": "call Ana", "at": "2026-11-24T09:00:00Z"})
+    );
+    assert!(server.seen()[0].path.ends_with("/converse-stream"));
+}

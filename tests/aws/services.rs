@@ -519,3 +519,72 @@ async fn a_redelivered_router_message_with_throttled_step_functions_is_reported_
     let resp = pipeline_router::handle(&router, sqs_event(&[msg], "arn:q")).await;
     assert!(resp.batch_item_failures.is_empty());
 }
+
+#[tokio::test]
+async fn presigned_urls_upload_and_download_without_credentials() {
+    use jarvis_core::ports::UrlSigner;
+    let (stack, r) = fresh_stack().await;
+    let s3 = stack.blobs();
+    let up = s3
+        .upload_url(
+            &r.raw_bucket,
+            "alice/uploads/big.md",
+            "text/markdown",
+            std::time::Duration::from_secs(300),
+        )
+        .await
+        .unwrap();
+    assert_eq!(up.method, "PUT");
+    assert!(up.url.contains("X-Amz-Signature="), "{}", up.url);
+    let http = reqwest::Client::new();
+    let mut put = http.put(&up.url).body(TRIP);
+    for (k, v) in &up.headers {
+        put = put.header(k, v);
+    }
+    let status = put.send().await.unwrap().status();
+    assert!(status.is_success(), "{status}");
+    assert_eq!(
+        s3.head(&r.raw_bucket, "alice/uploads/big.md")
+            .await
+            .unwrap()
+            .size,
+        TRIP.len() as u64
+    );
+    let down = s3
+        .download_url(
+            &r.raw_bucket,
+            "alice/uploads/big.md",
+            std::time::Duration::from_secs(60),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        http.get(&down.url)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+        TRIP
+    );
+    assert!(matches!(
+        s3.upload_url(
+            &r.raw_bucket,
+            "../x",
+            "text/plain",
+            std::time::Duration::from_secs(60)
+        )
+        .await,
+        Err(PortError::Invalid(_))
+    ));
+    assert!(matches!(
+        s3.download_url(
+            &r.raw_bucket,
+            "alice/x",
+            std::time::Duration::from_secs(8 * 24 * 3600)
+        )
+        .await,
+        Err(PortError::Invalid(_))
+    ));
+}

@@ -8,7 +8,7 @@
 //! - [`ports`]: one narrow async trait per capability (blob store, metadata store,
 //!   queue, workflow starter, search index, embedder, image analyzer, transcriber,
 //!   PII detector, notifier, scheduler, mailer, chat model). Adapters live in
-//!   `jarvis-local` (embedded) and, later, an AWS adapter crate.
+//!   `jarvis-local` (embedded) and `jarvis-aws` (AWS services).
 //! - [`curated`]: reading and writing the JSON artifacts steps pass by pointer; status moves.
 //! - [`pipeline`]: the state passed between pipeline steps, routing by content
 //!   type, blob key layout and execution names.

@@ -44,11 +44,7 @@ pub async fn handle(deps: &Deps, input: FailedState) -> Result<PipelineState, St
     let skipped = input.error.error == "Jarvis.ExtractorUnavailable";
     let mut reason = jarvis_lambda::step::reason_from_cause(&input.error.cause);
     if reason.len() > MAX_REASON {
-        let mut end = MAX_REASON;
-        while !reason.is_char_boundary(end) {
-            end -= 1;
-        }
-        reason.truncate(end);
+        reason.truncate(reason.floor_char_boundary(MAX_REASON));
     }
     let state = input.state;
     let change = StatusChange {

@@ -59,10 +59,7 @@ pub fn pieces(text: &str, max: usize) -> Vec<(usize, &str)> {
     let mut out = Vec::new();
     let mut start = 0;
     while start < text.len() {
-        let mut end = (start + max).min(text.len());
-        while !text.is_char_boundary(end) {
-            end -= 1;
-        }
+        let mut end = text.floor_char_boundary(start + max);
         if end < text.len() {
             let window = &text[start..end];
             if let Some(cut) = window.rfind('\n').or_else(|| window.rfind(' ')) {

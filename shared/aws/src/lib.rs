@@ -117,22 +117,12 @@ impl AwsStack {
         }
     }
 
-    fn need<'a>(
-        &'a self,
-        value: &'a Option<String>,
-        var: &'static str,
-    ) -> Result<&'a str, ConfigError> {
-        AwsSettings::require(value, var)
-    }
-
     pub fn raw_bucket(&self) -> Result<String, ConfigError> {
-        self.need(&self.settings.raw_bucket, vars::RAW_BUCKET)
-            .map(str::to_owned)
+        AwsSettings::require(&self.settings.raw_bucket, vars::RAW_BUCKET).map(str::to_owned)
     }
 
     pub fn curated_bucket(&self) -> Result<String, ConfigError> {
-        self.need(&self.settings.curated_bucket, vars::CURATED_BUCKET)
-            .map(str::to_owned)
+        AwsSettings::require(&self.settings.curated_bucket, vars::CURATED_BUCKET).map(str::to_owned)
     }
 
     /// S3 clients use path-style addressing when an endpoint override is set
@@ -149,7 +139,7 @@ impl AwsStack {
     }
 
     pub fn metadata(&self) -> Result<Arc<dynamo::DynamoMetadataStore>, ConfigError> {
-        let table = self.need(&self.settings.table, vars::TABLE)?;
+        let table = AwsSettings::require(&self.settings.table, vars::TABLE)?;
         Ok(Arc::new(dynamo::DynamoMetadataStore::new(
             aws_sdk_dynamodb::Client::new(&self.sdk),
             table,
@@ -157,7 +147,7 @@ impl AwsStack {
     }
 
     pub fn ingest_queue(&self) -> Result<Arc<sqs::SqsQueue>, ConfigError> {
-        let url = self.need(&self.settings.ingest_queue_url, vars::INGEST_QUEUE_URL)?;
+        let url = AwsSettings::require(&self.settings.ingest_queue_url, vars::INGEST_QUEUE_URL)?;
         Ok(Arc::new(sqs::SqsQueue::new(
             aws_sdk_sqs::Client::new(&self.sdk),
             url,
@@ -165,7 +155,7 @@ impl AwsStack {
     }
 
     pub fn workflows(&self) -> Result<Arc<sfn::StepFunctions>, ConfigError> {
-        let arn = self.need(&self.settings.state_machine_arn, vars::STATE_MACHINE_ARN)?;
+        let arn = AwsSettings::require(&self.settings.state_machine_arn, vars::STATE_MACHINE_ARN)?;
         Ok(Arc::new(sfn::StepFunctions::new(
             aws_sdk_sfn::Client::new(&self.sdk),
             arn,
@@ -173,7 +163,7 @@ impl AwsStack {
     }
 
     pub fn index(&self) -> Result<Arc<opensearch::OpenSearchIndex>, ConfigError> {
-        let endpoint = self.need(
+        let endpoint = AwsSettings::require(
             &self.settings.opensearch_endpoint,
             vars::OPENSEARCH_ENDPOINT,
         )?;
@@ -231,7 +221,8 @@ impl AwsStack {
     }
 
     pub fn notifier(&self) -> Result<Arc<sns::SnsNotifier>, ConfigError> {
-        let topic = self.need(&self.settings.reminder_topic_arn, vars::REMINDER_TOPIC_ARN)?;
+        let topic =
+            AwsSettings::require(&self.settings.reminder_topic_arn, vars::REMINDER_TOPIC_ARN)?;
         Ok(Arc::new(sns::SnsNotifier::new(
             aws_sdk_sns::Client::new(&self.sdk),
             topic,
@@ -239,7 +230,7 @@ impl AwsStack {
     }
 
     pub fn mailer(&self) -> Result<Arc<ses::SesMailer>, ConfigError> {
-        let from = self.need(&self.settings.mail_from, vars::MAIL_FROM)?;
+        let from = AwsSettings::require(&self.settings.mail_from, vars::MAIL_FROM)?;
         Ok(Arc::new(ses::SesMailer::new(
             aws_sdk_sesv2::Client::new(&self.sdk),
             from,
@@ -247,11 +238,12 @@ impl AwsStack {
     }
 
     pub fn scheduler(&self) -> Result<Arc<scheduler::EventBridgeScheduler>, ConfigError> {
-        let target = self.need(
+        let target = AwsSettings::require(
             &self.settings.reminder_target_arn,
             vars::REMINDER_TARGET_ARN,
         )?;
-        let role = self.need(&self.settings.scheduler_role_arn, vars::SCHEDULER_ROLE_ARN)?;
+        let role =
+            AwsSettings::require(&self.settings.scheduler_role_arn, vars::SCHEDULER_ROLE_ARN)?;
         Ok(Arc::new(scheduler::EventBridgeScheduler::new(
             aws_sdk_scheduler::Client::new(&self.sdk),
             scheduler::Target {

@@ -596,11 +596,7 @@ impl OpenSearchIndex {
 }
 
 fn clip(text: &str) -> &str {
-    let mut end = text.len().min(300);
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    &text[..end]
+    &text[..text.floor_char_boundary(300)]
 }
 
 #[async_trait]

@@ -274,11 +274,7 @@ pub mod keys {
         if cleaned.is_empty() {
             return None;
         }
-        let mut end = cleaned.len().min(200);
-        while !cleaned.is_char_boundary(end) {
-            end -= 1;
-        }
-        Some(cleaned[..end].to_owned())
+        Some(cleaned[..cleaned.floor_char_boundary(200)].to_owned())
     }
 }
 

@@ -139,10 +139,7 @@ pub fn candidates(limit: usize) -> usize {
 
 /// The start of `text`, cut at a word boundary, HTML-escaped like snippets are.
 pub fn leading_text(text: &str, max: usize) -> String {
-    let mut end = text.len().min(max);
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
+    let mut end = text.floor_char_boundary(max);
     if end < text.len() {
         if let Some(space) = text[..end].rfind(' ') {
             end = space;

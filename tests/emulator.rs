@@ -228,3 +228,9 @@ pub async fn fresh_stack() -> (AwsStack, Resources) {
     let resources = create_resources(&sdk).await;
     (stack(sdk, &resources, &endpoint), resources)
 }
+
+/// An S3 store with no access limits, for tests that set up or inspect buckets
+/// (a function's own store allows only what its `Deps::aws` declares).
+pub fn any_blobs(stack: &AwsStack) -> std::sync::Arc<jarvis_aws::s3::S3BlobStore> {
+    std::sync::Arc::new(jarvis_aws::s3::S3BlobStore::new(stack.s3_client()))
+}

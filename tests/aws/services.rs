@@ -2,6 +2,8 @@
 
 use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
 use chrono::{Duration, Utc};
+use jarvis_aws::iam::Bucket;
+use jarvis_aws::{BlobAccess, Rows};
 use jarvis_core::domain::{DocumentStatus, Reminder, ReminderSchedule, TenantId};
 use jarvis_core::ingest_event::object_created_body;
 use jarvis_core::pipeline::PipelineState;
@@ -41,8 +43,7 @@ fn sqs_event(messages: &[QueueMessage], queue_arn: &str) -> SqsEvent {
 async fn an_object_put_in_the_raw_bucket_starts_one_run_even_when_redelivered_and_ends_indexed_in_dynamodb(
 ) {
     let (stack, r) = fresh_stack().await;
-    let put = stack
-        .blobs()
+    let put = emulator::any_blobs(&stack)
         .put(
             &r.raw_bucket,
             "alice/notes/trip.md",
@@ -93,7 +94,7 @@ async fn an_object_put_in_the_raw_bucket_starts_one_run_even_when_redelivered_an
         .input
         .unwrap();
     let mut state: PipelineState = serde_json::from_str(&input).unwrap();
-    let metadata = stack.metadata().unwrap();
+    let metadata = stack.metadata(Rows::All).unwrap();
     let queued = metadata
         .get_document(&alice(), &state.document_id)
         .await
@@ -124,7 +125,9 @@ async fn an_object_put_in_the_raw_bucket_starts_one_run_even_when_redelivered_an
     let dir = tempfile::tempdir().unwrap();
     let db = jarvis_local::Db::open(&dir.path().join("i.sqlite3")).unwrap();
     let index_deps = index::Deps {
-        blobs: stack.blobs(),
+        blobs: stack
+            .blobs(BlobAccess::new().read(Bucket::Curated))
+            .unwrap(),
         metadata: metadata.clone(),
         index: Arc::new(LocalSearchIndex::open(&dir.path().join("index"), db, 64).unwrap()),
     };
@@ -322,8 +325,7 @@ impl NoNanos for chrono::DateTime<Utc> {
 #[tokio::test]
 async fn transcribe_runs_an_async_job_and_reads_its_result_from_s3() {
     let (stack, r) = fresh_stack().await;
-    let media = stack
-        .blobs()
+    let media = emulator::any_blobs(&stack)
         .put(
             &r.raw_bucket,
             "alice/memo.mp3",
@@ -341,8 +343,7 @@ async fn transcribe_runs_an_async_job_and_reads_its_result_from_s3() {
     );
     // Transcribe writes its result into the curated bucket; moto does not, so the test does.
     let job = jarvis_aws::transcribe::job_name(&media);
-    stack
-        .blobs()
+    emulator::any_blobs(&stack)
         .put(
             &r.curated_bucket,
             &jarvis_aws::transcribe::output_key(&job),
@@ -397,7 +398,7 @@ async fn stack_behind_proxy(max_attempts: u32) -> (jarvis_aws::AwsStack, FaultPr
 #[tokio::test]
 async fn throttling_is_retried_with_backoff_and_a_permanent_error_fails_with_its_reason() {
     let (stack, proxy) = stack_behind_proxy(4).await;
-    let metadata = stack.metadata().unwrap();
+    let metadata = stack.metadata(Rows::All).unwrap();
     let doc = jarvis_tests::contract::document(&alice(), "alice/a.txt", "e1");
 
     proxy.fail(
@@ -486,8 +487,7 @@ async fn throttling_is_retried_with_backoff_and_a_permanent_error_fails_with_its
 async fn a_redelivered_router_message_with_throttled_step_functions_is_reported_for_retry() {
     let (stack, proxy) = stack_behind_proxy(2).await;
     let r_bucket = stack.raw_bucket().unwrap();
-    let put = stack
-        .blobs()
+    let put = emulator::any_blobs(&stack)
         .put(&r_bucket, "alice/x.md", TRIP.into(), "text/markdown")
         .await
         .unwrap();
@@ -506,7 +506,7 @@ async fn a_redelivered_router_message_with_throttled_step_functions_is_reported_
     let direct = emulator::sdk_config_for(&emulator::endpoint(), 1).await;
     let direct = jarvis_aws::AwsStack::new(direct, stack.settings.clone(), stack.config.clone());
     let router = pipeline_router::Deps {
-        blobs: direct.blobs(),
+        blobs: direct.blobs(BlobAccess::new().read(Bucket::Raw)).unwrap(),
         ..pipeline_router::Deps::aws(&stack).unwrap()
     };
     let resp =
@@ -524,7 +524,7 @@ async fn a_redelivered_router_message_with_throttled_step_functions_is_reported_
 async fn presigned_urls_upload_and_download_without_credentials() {
     use jarvis_core::ports::UrlSigner;
     let (stack, r) = fresh_stack().await;
-    let s3 = stack.blobs();
+    let s3 = emulator::any_blobs(&stack);
     let up = s3
         .upload_url(
             &r.raw_bucket,

@@ -7,7 +7,7 @@ use jarvis_local::queue::SqliteQueue;
 use jarvis_local::workflow::LocalWorkflows;
 use jarvis_local::Db;
 use jarvis_tests::contract;
-use jarvis_tests::emulator::{fresh_stack, unique};
+use jarvis_tests::emulator::{self, fresh_stack, unique};
 
 fn db(dir: &tempfile::TempDir) -> Db {
     Db::open(&dir.path().join("t.sqlite3")).unwrap()
@@ -27,7 +27,12 @@ async fn blob_store_local() {
 #[tokio::test]
 async fn blob_store_s3() {
     let (stack, r) = fresh_stack().await;
-    contract::blob_store(stack.blobs().as_ref(), &r.raw_bucket, &r.curated_bucket).await;
+    contract::blob_store(
+        emulator::any_blobs(&stack).as_ref(),
+        &r.raw_bucket,
+        &r.curated_bucket,
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -39,7 +44,7 @@ async fn metadata_store_local() {
 #[tokio::test]
 async fn metadata_store_dynamodb() {
     let (stack, _) = fresh_stack().await;
-    contract::metadata_store(stack.metadata().unwrap().as_ref()).await;
+    contract::metadata_store(stack.metadata(jarvis_aws::Rows::All).unwrap().as_ref()).await;
 }
 
 #[tokio::test]

@@ -40,9 +40,15 @@ impl Deps {
     /// Wired to the AWS adapters; the error names a missing setting.
     #[cfg(feature = "aws")]
     pub fn aws(stack: &jarvis_aws::AwsStack) -> Result<Self, jarvis_core::config::ConfigError> {
+        use jarvis_aws::{iam::Bucket, BlobAccess, Rows};
         Ok(Deps {
-            blobs: stack.blobs(),
-            metadata: stack.metadata()?,
+            blobs: stack.blobs(
+                BlobAccess::new()
+                    .write(Bucket::Raw)
+                    .delete(Bucket::Raw)
+                    .delete(Bucket::Curated),
+            )?,
+            metadata: stack.metadata(Rows::All)?,
             index: stack.index()?,
             router: Arc::new(pipeline_router::Deps::aws(stack)?),
             raw_bucket: stack.raw_bucket()?,

@@ -24,8 +24,13 @@ impl Deps {
     /// Wired to the AWS adapters; the error names a missing setting.
     #[cfg(feature = "aws")]
     pub fn aws(stack: &jarvis_aws::AwsStack) -> Result<Self, jarvis_core::config::ConfigError> {
+        use jarvis_aws::{iam::Bucket, BlobAccess};
         Ok(Deps {
-            blobs: stack.blobs(),
+            blobs: stack.blobs(
+                BlobAccess::new()
+                    .read(Bucket::Curated)
+                    .write(Bucket::Curated),
+            )?,
             embedder: stack.embedder(),
             curated_bucket: stack.curated_bucket()?,
         })

@@ -25,9 +25,10 @@ impl Deps {
     /// Wired to the AWS adapters; the error names a missing setting.
     #[cfg(feature = "aws")]
     pub fn aws(stack: &jarvis_aws::AwsStack) -> Result<Self, jarvis_core::config::ConfigError> {
+        use jarvis_aws::{iam::Bucket, BlobAccess, Rows};
         Ok(Deps {
-            blobs: stack.blobs(),
-            metadata: stack.metadata()?,
+            blobs: stack.blobs(BlobAccess::new().read(Bucket::Raw).write(Bucket::Curated))?,
+            metadata: stack.metadata(Rows::ReadWrite)?,
             curated_bucket: stack.curated_bucket()?,
             max_file_bytes: stack.config.max_file_bytes,
             ocr: Some(stack.vision()),

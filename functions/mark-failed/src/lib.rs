@@ -23,8 +23,9 @@ impl Deps {
     /// Wired to the AWS adapters; the error names a missing setting.
     #[cfg(feature = "aws")]
     pub fn aws(stack: &jarvis_aws::AwsStack) -> Result<Self, jarvis_core::config::ConfigError> {
+        use jarvis_aws::Rows;
         Ok(Deps {
-            metadata: stack.metadata()?,
+            metadata: stack.metadata(Rows::ReadWrite)?,
             index: stack.index()?,
         })
     }

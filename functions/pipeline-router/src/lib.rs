@@ -47,9 +47,10 @@ impl Deps {
     /// Wired to the AWS adapters; the error names a missing setting.
     #[cfg(feature = "aws")]
     pub fn aws(stack: &jarvis_aws::AwsStack) -> Result<Self, jarvis_core::config::ConfigError> {
+        use jarvis_aws::{iam::Bucket, BlobAccess, Rows};
         Ok(Deps {
-            blobs: stack.blobs(),
-            metadata: stack.metadata()?,
+            blobs: stack.blobs(BlobAccess::new().read(Bucket::Raw))?,
+            metadata: stack.metadata(Rows::ReadWrite)?,
             workflows: stack.workflows()?,
             buckets: vec![(stack.raw_bucket()?, TenantKeys::Prefixed)],
             max_file_bytes: stack.config.max_file_bytes,

@@ -17,6 +17,7 @@
 //!   never set it, short-lived records do.
 
 use crate::error::{sdk_error, service_code};
+use crate::Rows;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
@@ -38,6 +39,7 @@ type Item = HashMap<String, AttributeValue>;
 pub struct DynamoMetadataStore {
     client: Client,
     table: String,
+    rows: Rows,
 }
 
 pub fn tenant_pk(tenant: &TenantId) -> String {
@@ -104,11 +106,33 @@ fn from_item(item: &Item) -> PortResult<(Document, String)> {
 }
 
 impl DynamoMetadataStore {
-    pub fn new(client: Client, table: &str) -> Self {
+    /// A store on `table` that performs only what `rows` allows (the function's
+    /// IAM role grants the same, so tests on the emulator fail where AWS would).
+    pub fn new(client: Client, table: &str, rows: Rows) -> Self {
         Self {
             client,
             table: table.to_owned(),
+            rows,
         }
+    }
+
+    fn allowed(&self, needed: Rows, what: &str) -> PortResult<()> {
+        let rank = |r: Rows| match r {
+            Rows::Read => 0,
+            Rows::ReadWrite => 1,
+            Rows::All => 2,
+        };
+        if rank(self.rows) >= rank(needed) {
+            return Ok(());
+        }
+        Err(PortError::Backend {
+            backend: SERVICE,
+            message: format!(
+                "AccessDenied: this function is not granted {what} on the table (it has {:?})",
+                self.rows
+            ),
+            source: None,
+        })
     }
 
     async fn read(
@@ -131,6 +155,7 @@ impl DynamoMetadataStore {
 
     /// Writes `doc` if its item still has version `seen`; `Ok(false)` when it lost the race.
     async fn write_if(&self, doc: &Document, seen: &str) -> PortResult<bool> {
+        self.allowed(Rows::ReadWrite, "PutItem")?;
         let result = self
             .client
             .put_item()
@@ -178,6 +203,7 @@ impl DynamoMetadataStore {
 #[async_trait]
 impl MetadataStore for DynamoMetadataStore {
     async fn put_document(&self, doc: &Document) -> PortResult<()> {
+        self.allowed(Rows::ReadWrite, "PutItem")?;
         self.client
             .put_item()
             .table_name(&self.table)
@@ -284,6 +310,7 @@ impl MetadataStore for DynamoMetadataStore {
     }
 
     async fn delete_document(&self, tenant: &TenantId, id: &DocumentId) -> PortResult<()> {
+        self.allowed(Rows::All, "DeleteItem")?;
         self.client
             .delete_item()
             .table_name(&self.table)

@@ -25,6 +25,7 @@ pub mod bedrock;
 pub mod comprehend;
 pub mod dynamo;
 pub mod error;
+pub mod iam;
 pub mod opensearch;
 pub mod s3;
 pub mod scheduler;
@@ -39,8 +40,11 @@ use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, SdkConfig};
 use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
+use iam::{Bucket, Usage};
 use jarvis_core::config::{vars, AwsSettings, Config, ConfigError};
-use std::sync::Arc;
+use s3::BlobOp;
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// The shared SDK configuration plus where Jarvis's resources are.
@@ -49,6 +53,42 @@ pub struct AwsStack {
     pub sdk: SdkConfig,
     pub settings: AwsSettings,
     pub config: Config,
+    /// What the adapters built so far can call ([`AwsStack::usage`]).
+    usage: Arc<Mutex<Usage>>,
+}
+
+/// What a function does with which bucket: its S3 store allows exactly this,
+/// and its IAM role grants exactly this (checked against Terraform in `make test`).
+#[derive(Debug, Clone, Default)]
+pub struct BlobAccess(BTreeSet<(Bucket, BlobOp)>);
+
+impl BlobAccess {
+    pub fn new() -> Self {
+        Self::default()
+    }
+    pub fn read(mut self, bucket: Bucket) -> Self {
+        self.0.insert((bucket, BlobOp::Read));
+        self
+    }
+    pub fn write(mut self, bucket: Bucket) -> Self {
+        self.0.insert((bucket, BlobOp::Write));
+        self
+    }
+    pub fn delete(mut self, bucket: Bucket) -> Self {
+        self.0.insert((bucket, BlobOp::Delete));
+        self
+    }
+}
+
+/// Which metadata operations a function performs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rows {
+    /// Get, list, look up by ETag.
+    Read,
+    /// Also create and update (status changes, aliases).
+    ReadWrite,
+    /// Also delete.
+    All,
 }
 
 /// The HTTPS client every SDK client shares: hyper + rustls on ring (no aws-lc
@@ -95,11 +135,7 @@ impl AwsStack {
         let config = Config::from_env()?;
         let settings = AwsSettings::from_env()?;
         let sdk = load_sdk_config(&settings).await;
-        Ok(Self {
-            sdk,
-            settings,
-            config,
-        })
+        Ok(Self::new(sdk, settings, config))
     }
 
     /// What every Lambda `main` does first: JSON logs, then [`AwsStack::from_env`].
@@ -114,15 +150,49 @@ impl AwsStack {
             sdk,
             settings,
             config,
+            usage: Arc::default(),
         }
     }
 
+    /// The AWS operations and settings the adapters built so far can reach: what
+    /// the function's IAM role and environment must provide, no more, no less.
+    pub fn usage(&self) -> Usage {
+        self.usage.lock().expect("usage lock").clone()
+    }
+
+    fn uses(&self, service: &'static str, ops: &[&'static str], env: &[&'static str]) {
+        let mut u = self.usage.lock().expect("usage lock");
+        for op in ops {
+            u.call(service, op, None);
+        }
+        u.env.extend(env);
+    }
+
+    /// A required setting, recorded as read.
+    fn need<'a>(
+        &self,
+        value: &'a Option<String>,
+        var: &'static str,
+    ) -> Result<&'a str, ConfigError> {
+        self.usage.lock().expect("usage lock").env.insert(var);
+        AwsSettings::require(value, var)
+    }
+
     pub fn raw_bucket(&self) -> Result<String, ConfigError> {
-        AwsSettings::require(&self.settings.raw_bucket, vars::RAW_BUCKET).map(str::to_owned)
+        self.need(&self.settings.raw_bucket, vars::RAW_BUCKET)
+            .map(str::to_owned)
     }
 
     pub fn curated_bucket(&self) -> Result<String, ConfigError> {
-        AwsSettings::require(&self.settings.curated_bucket, vars::CURATED_BUCKET).map(str::to_owned)
+        self.need(&self.settings.curated_bucket, vars::CURATED_BUCKET)
+            .map(str::to_owned)
+    }
+
+    fn bucket_name(&self, bucket: Bucket) -> Result<String, ConfigError> {
+        match bucket {
+            Bucket::Raw => self.raw_bucket(),
+            Bucket::Curated => self.curated_bucket(),
+        }
     }
 
     /// S3 clients use path-style addressing when an endpoint override is set
@@ -134,20 +204,46 @@ impl AwsStack {
         aws_sdk_s3::Client::from_conf(conf)
     }
 
-    pub fn blobs(&self) -> Arc<s3::S3BlobStore> {
-        Arc::new(s3::S3BlobStore::new(self.s3_client()))
+    /// An S3 store limited to `access` (the buckets' names must be set).
+    pub fn blobs(&self, access: BlobAccess) -> Result<Arc<s3::S3BlobStore>, ConfigError> {
+        let mut grants = BTreeSet::new();
+        for (bucket, op) in access.0 {
+            grants.insert((self.bucket_name(bucket)?, op));
+            let calls: &[&str] = match op {
+                BlobOp::Read => &["GetObject", "HeadObject"],
+                BlobOp::Write => &["PutObject"],
+                BlobOp::Delete => &["DeleteObject", "DeleteObjects", "ListObjectsV2"],
+            };
+            let mut u = self.usage.lock().expect("usage lock");
+            for call in calls {
+                u.call("s3", call, Some(bucket));
+            }
+        }
+        Ok(Arc::new(s3::S3BlobStore::limited(self.s3_client(), grants)))
     }
 
-    pub fn metadata(&self) -> Result<Arc<dynamo::DynamoMetadataStore>, ConfigError> {
-        let table = AwsSettings::require(&self.settings.table, vars::TABLE)?;
+    pub fn metadata(&self, rows: Rows) -> Result<Arc<dynamo::DynamoMetadataStore>, ConfigError> {
+        let table = self.need(&self.settings.table, vars::TABLE)?;
+        let ops: &[&str] = match rows {
+            Rows::Read => &["GetItem", "Query"],
+            Rows::ReadWrite => &["GetItem", "Query", "PutItem"],
+            Rows::All => &["GetItem", "Query", "PutItem", "DeleteItem"],
+        };
+        self.uses("dynamodb", ops, &[]);
         Ok(Arc::new(dynamo::DynamoMetadataStore::new(
             aws_sdk_dynamodb::Client::new(&self.sdk),
             table,
+            rows,
         )))
     }
 
     pub fn ingest_queue(&self) -> Result<Arc<sqs::SqsQueue>, ConfigError> {
-        let url = AwsSettings::require(&self.settings.ingest_queue_url, vars::INGEST_QUEUE_URL)?;
+        let url = self.need(&self.settings.ingest_queue_url, vars::INGEST_QUEUE_URL)?;
+        self.uses(
+            "sqs",
+            &["SendMessage", "ReceiveMessage", "DeleteMessage"],
+            &[],
+        );
         Ok(Arc::new(sqs::SqsQueue::new(
             aws_sdk_sqs::Client::new(&self.sdk),
             url,
@@ -155,7 +251,8 @@ impl AwsStack {
     }
 
     pub fn workflows(&self) -> Result<Arc<sfn::StepFunctions>, ConfigError> {
-        let arn = AwsSettings::require(&self.settings.state_machine_arn, vars::STATE_MACHINE_ARN)?;
+        let arn = self.need(&self.settings.state_machine_arn, vars::STATE_MACHINE_ARN)?;
+        self.uses("states", &["StartExecution"], &[]);
         Ok(Arc::new(sfn::StepFunctions::new(
             aws_sdk_sfn::Client::new(&self.sdk),
             arn,
@@ -163,10 +260,19 @@ impl AwsStack {
     }
 
     pub fn index(&self) -> Result<Arc<opensearch::OpenSearchIndex>, ConfigError> {
-        let endpoint = AwsSettings::require(
+        let endpoint = self.need(
             &self.settings.opensearch_endpoint,
             vars::OPENSEARCH_ENDPOINT,
         )?;
+        self.uses(
+            "opensearch",
+            &["HTTP"],
+            &[
+                vars::OPENSEARCH_INDEX,
+                vars::OPENSEARCH_SERVICE,
+                vars::EMBED_DIMENSIONS,
+            ],
+        );
         opensearch::OpenSearchIndex::new(
             opensearch::OpenSearchSettings {
                 endpoint: endpoint.to_owned(),
@@ -185,6 +291,11 @@ impl AwsStack {
     }
 
     pub fn embedder(&self) -> Arc<bedrock::TitanEmbedder> {
+        self.uses(
+            "bedrock",
+            &["InvokeModel"],
+            &[vars::EMBED_MODEL_ID, vars::EMBED_DIMENSIONS],
+        );
         Arc::new(bedrock::TitanEmbedder::new(
             aws_sdk_bedrockruntime::Client::new(&self.sdk),
             &self.settings.embed_model_id,
@@ -193,6 +304,11 @@ impl AwsStack {
     }
 
     pub fn chat_model(&self) -> Arc<bedrock::BedrockChat> {
+        self.uses(
+            "bedrock",
+            &["Converse", "ConverseStream"],
+            &[vars::CHAT_MODEL_ID],
+        );
         Arc::new(bedrock::BedrockChat::new(
             aws_sdk_bedrockruntime::Client::new(&self.sdk),
             &self.settings.chat_model_id,
@@ -200,29 +316,58 @@ impl AwsStack {
     }
 
     pub fn vision(&self) -> Arc<vision::AwsVision> {
+        self.uses(
+            "textract",
+            &[
+                "DetectDocumentText",
+                "StartDocumentTextDetection",
+                "GetDocumentTextDetection",
+            ],
+            &[],
+        );
+        self.uses("rekognition", &["DetectLabels"], &[]);
         Arc::new(vision::AwsVision::new(
             aws_sdk_textract::Client::new(&self.sdk),
             aws_sdk_rekognition::Client::new(&self.sdk),
         ))
     }
 
+    /// Transcribe writes its result to the curated bucket, where this reads it back.
     pub fn transcriber(&self) -> Result<Arc<transcribe::AwsTranscriber>, ConfigError> {
+        self.uses(
+            "transcribe",
+            &["StartTranscriptionJob", "GetTranscriptionJob"],
+            &[],
+        );
         Ok(Arc::new(transcribe::AwsTranscriber::new(
             aws_sdk_transcribe::Client::new(&self.sdk),
-            self.blobs(),
+            self.blobs(BlobAccess::new().read(Bucket::Curated))?,
             &self.curated_bucket()?,
         )))
     }
 
+    /// PII, plus language, entities and key phrases when `JARVIS_TEXT_INSIGHTS` is on.
     pub fn pii(&self) -> Arc<comprehend::ComprehendPii> {
+        self.uses("comprehend", &["DetectPiiEntities"], &[]);
+        if self.config.text_insights {
+            self.uses(
+                "comprehend",
+                &[
+                    "DetectDominantLanguage",
+                    "DetectEntities",
+                    "DetectKeyPhrases",
+                ],
+                &[],
+            );
+        }
         Arc::new(comprehend::ComprehendPii::new(
             aws_sdk_comprehend::Client::new(&self.sdk),
         ))
     }
 
     pub fn notifier(&self) -> Result<Arc<sns::SnsNotifier>, ConfigError> {
-        let topic =
-            AwsSettings::require(&self.settings.reminder_topic_arn, vars::REMINDER_TOPIC_ARN)?;
+        let topic = self.need(&self.settings.reminder_topic_arn, vars::REMINDER_TOPIC_ARN)?;
+        self.uses("sns", &["Publish"], &[]);
         Ok(Arc::new(sns::SnsNotifier::new(
             aws_sdk_sns::Client::new(&self.sdk),
             topic,
@@ -230,7 +375,8 @@ impl AwsStack {
     }
 
     pub fn mailer(&self) -> Result<Arc<ses::SesMailer>, ConfigError> {
-        let from = AwsSettings::require(&self.settings.mail_from, vars::MAIL_FROM)?;
+        let from = self.need(&self.settings.mail_from, vars::MAIL_FROM)?;
+        self.uses("ses", &["SendEmail"], &[]);
         Ok(Arc::new(ses::SesMailer::new(
             aws_sdk_sesv2::Client::new(&self.sdk),
             from,
@@ -238,12 +384,22 @@ impl AwsStack {
     }
 
     pub fn scheduler(&self) -> Result<Arc<scheduler::EventBridgeScheduler>, ConfigError> {
-        let target = AwsSettings::require(
+        let target = self.need(
             &self.settings.reminder_target_arn,
             vars::REMINDER_TARGET_ARN,
         )?;
-        let role =
-            AwsSettings::require(&self.settings.scheduler_role_arn, vars::SCHEDULER_ROLE_ARN)?;
+        let role = self.need(&self.settings.scheduler_role_arn, vars::SCHEDULER_ROLE_ARN)?;
+        self.uses(
+            "scheduler",
+            &[
+                "CreateSchedule",
+                "UpdateSchedule",
+                "GetSchedule",
+                "DeleteSchedule",
+                "ListSchedules",
+            ],
+            &[vars::SCHEDULE_GROUP],
+        );
         Ok(Arc::new(scheduler::EventBridgeScheduler::new(
             aws_sdk_scheduler::Client::new(&self.sdk),
             scheduler::Target {

@@ -12,20 +12,62 @@ use jarvis_core::domain::ObjectRef;
 use jarvis_core::pipeline::keys;
 use jarvis_core::ports::{BlobStore, PortResult, PresignedUrl, UrlSigner};
 use jarvis_core::PortError;
+use std::collections::BTreeSet;
+use std::sync::Arc;
 use std::time::Duration;
 
 const SERVICE: &str = "s3";
 /// S3 refuses pre-signed URLs valid for longer than seven days.
 const MAX_PRESIGN: Duration = Duration::from_secs(7 * 24 * 3600);
 
+/// What a store may do with a bucket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum BlobOp {
+    /// `get`, `head`, download URLs.
+    Read,
+    /// `put`, upload URLs.
+    Write,
+    /// `delete`, `delete_prefix`.
+    Delete,
+}
+
 #[derive(Clone)]
 pub struct S3BlobStore {
     client: Client,
+    /// `(bucket name, op)` pairs this store may use; `None` allows everything.
+    /// A function's store allows exactly what its IAM role grants, so a call
+    /// its role would refuse fails the same way in tests on the emulator.
+    grants: Option<Arc<BTreeSet<(String, BlobOp)>>>,
 }
 
 impl S3BlobStore {
     pub fn new(client: Client) -> Self {
-        Self { client }
+        Self {
+            client,
+            grants: None,
+        }
+    }
+
+    /// A store limited to `grants` (bucket name, op).
+    pub fn limited(client: Client, grants: BTreeSet<(String, BlobOp)>) -> Self {
+        Self {
+            client,
+            grants: Some(Arc::new(grants)),
+        }
+    }
+
+    fn allowed(&self, bucket: &str, op: BlobOp) -> PortResult<()> {
+        match &self.grants {
+            Some(g) if !g.contains(&(bucket.to_owned(), op)) => Err(PortError::Backend {
+                backend: SERVICE,
+                message: format!(
+                    "AccessDenied: this function is not granted {op:?} on bucket {bucket:?} \
+                     (its Deps::aws and its IAM role say what it may do)"
+                ),
+                source: None,
+            }),
+            _ => Ok(()),
+        }
     }
 }
 
@@ -69,6 +111,7 @@ impl BlobStore for S3BlobStore {
         content_type: &str,
     ) -> PortResult<ObjectRef> {
         checked(key)?;
+        self.allowed(bucket, BlobOp::Write)?;
         let size = bytes.len() as u64;
         let out = self
             .client
@@ -90,6 +133,7 @@ impl BlobStore for S3BlobStore {
 
     async fn get(&self, bucket: &str, key: &str) -> PortResult<Vec<u8>> {
         checked(key)?;
+        self.allowed(bucket, BlobOp::Read)?;
         let out = self
             .client
             .get_object()
@@ -108,6 +152,7 @@ impl BlobStore for S3BlobStore {
 
     async fn head(&self, bucket: &str, key: &str) -> PortResult<ObjectRef> {
         checked(key)?;
+        self.allowed(bucket, BlobOp::Read)?;
         let out = self
             .client
             .head_object()
@@ -129,6 +174,7 @@ impl BlobStore for S3BlobStore {
 
     async fn delete(&self, bucket: &str, key: &str) -> PortResult<()> {
         checked(key)?;
+        self.allowed(bucket, BlobOp::Delete)?;
         self.client
             .delete_object()
             .bucket(bucket)
@@ -140,6 +186,7 @@ impl BlobStore for S3BlobStore {
     }
 
     async fn delete_prefix(&self, bucket: &str, prefix: &str) -> PortResult<usize> {
+        self.allowed(bucket, BlobOp::Delete)?;
         if prefix.is_empty() {
             return Err(PortError::Invalid(
                 "refusing to delete a whole bucket by an empty prefix".into(),
@@ -210,6 +257,7 @@ impl UrlSigner for S3BlobStore {
         expires_in: Duration,
     ) -> PortResult<PresignedUrl> {
         checked(key)?;
+        self.allowed(bucket, BlobOp::Write)?;
         let req = self
             .client
             .put_object()
@@ -229,6 +277,7 @@ impl UrlSigner for S3BlobStore {
         expires_in: Duration,
     ) -> PortResult<PresignedUrl> {
         checked(key)?;
+        self.allowed(bucket, BlobOp::Read)?;
         let req = self
             .client
             .get_object()

@@ -83,6 +83,20 @@ pub fn json_body<T: DeserializeOwned>(
         .map_err(|e| ApiError::BadRequest(format!("invalid JSON body: {e}")))
 }
 
+/// The route API Gateway sends liveness checks to (no authorizer on it).
+pub const HEALTHZ_ROUTE: &str = "GET /healthz";
+
+/// The answer to `GET /healthz`, which any API function gives before its own
+/// routing: the deployment is up and this function starts. `None` for other routes.
+pub fn healthz(req: &ApiGatewayV2httpRequest) -> Option<ApiGatewayV2httpResponse> {
+    (req.route_key.as_deref() == Some(HEALTHZ_ROUTE)).then(|| {
+        json(
+            200,
+            &serde_json::json!({"status": "ok", "version": env!("CARGO_PKG_VERSION")}),
+        )
+    })
+}
+
 /// A JSON response.
 pub fn json<T: Serialize>(status: u16, value: &T) -> ApiGatewayV2httpResponse {
     match serde_json::to_string(value) {
@@ -121,6 +135,19 @@ mod tests {
 
     fn request(json: serde_json::Value) -> ApiGatewayV2httpRequest {
         serde_json::from_value(json).unwrap()
+    }
+
+    #[test]
+    fn healthz_answers_only_its_route_and_needs_no_claims() {
+        let health = request(serde_json::json!({
+            "routeKey": "GET /healthz", "requestContext": {"http": {"method": "GET"}}
+        }));
+        let ok = healthz(&health).expect("answered");
+        assert_eq!(ok.status_code, 200);
+        let other = request(serde_json::json!({
+            "routeKey": "POST /search", "requestContext": {"http": {"method": "POST"}}
+        }));
+        assert!(healthz(&other).is_none());
     }
 
     #[test]

@@ -26,15 +26,24 @@ where
     .await
 }
 
-/// An HTTP API (v2) route: errors are already JSON responses.
+/// An HTTP API (v2) route: errors are already JSON responses. `GET /healthz`
+/// is answered here, for every API function.
 pub async fn api<F, Fut>(handler: F) -> Result<(), lambda_runtime::Error>
 where
     F: Fn(ApiGatewayV2httpRequest) -> Fut,
     Fut: Future<Output = ApiGatewayV2httpResponse>,
 {
     lambda_runtime::run(service_fn(|e: LambdaEvent<ApiGatewayV2httpRequest>| {
-        let fut = handler(e.payload);
-        async move { Ok::<_, Infallible>(fut.await) }
+        let next = match crate::http::healthz(&e.payload) {
+            Some(ok) => Ok(ok),
+            None => Err(handler(e.payload)),
+        };
+        async move {
+            Ok::<_, Infallible>(match next {
+                Ok(ok) => ok,
+                Err(fut) => fut.await,
+            })
+        }
     }))
     .await
 }

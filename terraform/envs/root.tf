@@ -1,0 +1,98 @@
+# The root module of every environment (envs/<env>/main.tf links here); the
+# environment's own settings are its terraform.tfvars, its state location its
+# backend.hcl (copy backend.hcl.example).
+
+terraform {
+  required_version = ">= 1.10"
+  required_providers {
+    aws = {
+      source  = "hashicorp/aws"
+      version = ">= 5.80, < 7.0"
+    }
+  }
+  # S3 remote state with S3-native locking; settings come from backend.hcl.
+  backend "s3" {}
+}
+
+variable "region" {
+  type = string
+}
+
+variable "settings" {
+  description = "Everything the stack module takes besides env and artifacts_dir (see terraform/stack/variables.tf)."
+  type        = any
+  default     = {}
+}
+
+variable "env" {
+  type = string
+}
+
+provider "aws" {
+  region = var.region
+  default_tags {
+    tags = {
+      Project     = "jarvis"
+      Environment = var.env
+      ManagedBy   = "terraform"
+    }
+  }
+}
+
+module "jarvis" {
+  source        = "../../stack"
+  env           = var.env
+  artifacts_dir = "${path.root}/../../../target/lambda"
+
+  timezone                = lookup(var.settings, "timezone", "UTC")
+  chat_model_id           = lookup(var.settings, "chat_model_id", "anthropic.claude-3-haiku-20240307-v1:0")
+  extra_model_arns        = lookup(var.settings, "extra_model_arns", [])
+  search_standby_replicas = lookup(var.settings, "search_standby_replicas", false)
+  pii_redact              = lookup(var.settings, "pii_redact", false)
+  log_retention_days      = lookup(var.settings, "log_retention_days", 365)
+  log_level               = lookup(var.settings, "log_level", "info")
+  reserve_concurrency     = lookup(var.settings, "reserve_concurrency", true)
+  force_destroy           = lookup(var.settings, "force_destroy", false)
+  deletion_protection     = lookup(var.settings, "deletion_protection", true)
+  cors_origins            = lookup(var.settings, "cors_origins", [])
+  api_throttle_rate       = lookup(var.settings, "api_throttle_rate", 20)
+  api_throttle_burst      = lookup(var.settings, "api_throttle_burst", 40)
+  self_sign_up            = lookup(var.settings, "self_sign_up", false)
+  reminder_emails         = lookup(var.settings, "reminder_emails", [])
+  alarm_emails            = lookup(var.settings, "alarm_emails", [])
+  ses_inbound             = lookup(var.settings, "ses_inbound", false)
+  mail_domain             = lookup(var.settings, "mail_domain", "")
+  mailboxes               = lookup(var.settings, "mailboxes", {})
+}
+
+output "api_url" {
+  value = module.jarvis.api_url
+}
+
+output "websocket_url" {
+  value = module.jarvis.websocket_url
+}
+
+output "user_pool_id" {
+  value = module.jarvis.user_pool_id
+}
+
+output "user_pool_client_id" {
+  value = module.jarvis.user_pool_client_id
+}
+
+output "raw_bucket" {
+  value = module.jarvis.raw_bucket
+}
+
+output "curated_bucket" {
+  value = module.jarvis.curated_bucket
+}
+
+output "state_machine_arn" {
+  value = module.jarvis.state_machine_arn
+}
+
+output "opensearch_endpoint" {
+  value = module.jarvis.opensearch_endpoint
+}

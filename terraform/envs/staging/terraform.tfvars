@@ -1,0 +1,10 @@
+env    = "staging"
+region = "eu-west-1"
+
+settings = {
+  timezone            = "Europe/Berlin"
+  reserve_concurrency = true
+  deletion_protection = true
+  api_throttle_rate   = 20
+  api_throttle_burst  = 40
+}

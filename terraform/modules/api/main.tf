@@ -1,0 +1,216 @@
+# Identity (Cognito user pool + app client), the HTTP API with a JWT authorizer,
+# throttling and access logs, and the WebSocket API for streamed chat.
+
+resource "aws_cognito_user_pool" "users" {
+  name                     = "${var.prefix}-users"
+  username_attributes      = ["email"]
+  auto_verified_attributes = ["email"]
+  mfa_configuration        = "OPTIONAL"
+  deletion_protection      = var.deletion_protection ? "ACTIVE" : "INACTIVE"
+
+  software_token_mfa_configuration {
+    enabled = true
+  }
+
+  password_policy {
+    minimum_length                   = 12
+    require_lowercase                = true
+    require_uppercase                = true
+    require_numbers                  = true
+    require_symbols                  = false
+    temporary_password_validity_days = 3
+  }
+
+  admin_create_user_config {
+    allow_admin_create_user_only = !var.self_sign_up
+  }
+
+  account_recovery_setting {
+    recovery_mechanism {
+      name     = "verified_email"
+      priority = 1
+    }
+  }
+
+  user_pool_add_ons {
+    advanced_security_mode = "AUDIT"
+  }
+}
+
+resource "aws_cognito_user_pool_client" "app" {
+  name                          = "${var.prefix}-app"
+  user_pool_id                  = aws_cognito_user_pool.users.id
+  generate_secret               = false
+  explicit_auth_flows           = ["ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH", "ALLOW_USER_PASSWORD_AUTH"]
+  prevent_user_existence_errors = "ENABLED"
+  enable_token_revocation       = true
+  access_token_validity         = 60
+  id_token_validity             = 60
+  refresh_token_validity        = 30
+  token_validity_units {
+    access_token  = "minutes"
+    id_token      = "minutes"
+    refresh_token = "days"
+  }
+}
+
+locals {
+  issuer = "https://cognito-idp.${var.region}.amazonaws.com/${aws_cognito_user_pool.users.id}"
+  # Route keys that need no token.
+  public_routes = ["GET /healthz"]
+}
+
+resource "aws_cloudwatch_log_group" "access" {
+  name              = "/aws/apigateway/${var.prefix}-http"
+  retention_in_days = var.log_retention_days
+  kms_key_id        = var.kms_key_arn
+}
+
+resource "aws_apigatewayv2_api" "http" {
+  name          = "${var.prefix}-http"
+  protocol_type = "HTTP"
+  description   = "Jarvis REST API: /search, /documents, /chat, /reminders, /tasks, /emails, /me"
+  cors_configuration {
+    allow_origins = var.cors_origins
+    allow_methods = ["GET", "POST", "DELETE", "PATCH"]
+    allow_headers = ["authorization", "content-type"]
+    max_age       = 3600
+  }
+}
+
+resource "aws_apigatewayv2_authorizer" "jwt" {
+  api_id           = aws_apigatewayv2_api.http.id
+  name             = "cognito"
+  authorizer_type  = "JWT"
+  identity_sources = ["$request.header.Authorization"]
+  jwt_configuration {
+    issuer   = local.issuer
+    audience = [aws_cognito_user_pool_client.app.id]
+  }
+}
+
+resource "aws_apigatewayv2_integration" "function" {
+  for_each               = toset(values(var.routes))
+  api_id                 = aws_apigatewayv2_api.http.id
+  integration_type       = "AWS_PROXY"
+  integration_uri        = var.function_arns[each.key]
+  payload_format_version = "2.0"
+  timeout_milliseconds   = 29000
+}
+
+resource "aws_apigatewayv2_route" "http" {
+  for_each           = { for k, f in var.routes : k => f if !contains(local.public_routes, k) }
+  api_id             = aws_apigatewayv2_api.http.id
+  route_key          = each.key
+  target             = "integrations/${aws_apigatewayv2_integration.function[each.value].id}"
+  authorization_type = "JWT"
+  authorizer_id      = aws_apigatewayv2_authorizer.jwt.id
+}
+
+resource "aws_apigatewayv2_route" "public" {
+  #checkov:skip=CKV_AWS_309:GET /healthz is the liveness check and answers only {status, version}; every other route has the JWT authorizer.
+  for_each  = { for k, f in var.routes : k => f if contains(local.public_routes, k) }
+  api_id    = aws_apigatewayv2_api.http.id
+  route_key = each.key
+  target    = "integrations/${aws_apigatewayv2_integration.function[each.value].id}"
+}
+
+resource "aws_apigatewayv2_stage" "http" {
+  api_id      = aws_apigatewayv2_api.http.id
+  name        = "$default"
+  auto_deploy = true
+
+  default_route_settings {
+    throttling_burst_limit = var.throttle_burst
+    throttling_rate_limit  = var.throttle_rate
+  }
+
+  access_log_settings {
+    destination_arn = aws_cloudwatch_log_group.access.arn
+    format = jsonencode({
+      requestId      = "$context.requestId"
+      ip             = "$context.identity.sourceIp"
+      requestTime    = "$context.requestTime"
+      routeKey       = "$context.routeKey"
+      status         = "$context.status"
+      latency        = "$context.responseLatency"
+      integrationErr = "$context.integrationErrorMessage"
+      authorizerErr  = "$context.authorizer.error"
+      sub            = "$context.authorizer.claims.sub"
+    })
+  }
+}
+
+resource "aws_lambda_permission" "http" {
+  for_each      = toset(values(var.routes))
+  statement_id  = "http-api"
+  action        = "lambda:InvokeFunction"
+  function_name = var.function_names[each.key]
+  principal     = "apigateway.amazonaws.com"
+  source_arn    = "${aws_apigatewayv2_api.http.execution_arn}/*/*"
+}
+
+# Streamed chat. The routes ($connect, $disconnect, sendMessage) are created
+# when a function serves them (`websocket_function`); the API, its stage and
+# its access log exist either way so the URL is stable.
+resource "aws_cloudwatch_log_group" "ws_access" {
+  name              = "/aws/apigateway/${var.prefix}-ws"
+  retention_in_days = var.log_retention_days
+  kms_key_id        = var.kms_key_arn
+}
+
+resource "aws_apigatewayv2_api" "ws" {
+  name                       = "${var.prefix}-ws"
+  protocol_type              = "WEBSOCKET"
+  route_selection_expression = "$request.body.action"
+  description                = "Jarvis streamed chat: send {\"action\":\"sendMessage\",...}, receive deltas and tool events."
+}
+
+resource "aws_apigatewayv2_integration" "ws" {
+  count                     = var.websocket_function == null ? 0 : 1
+  api_id                    = aws_apigatewayv2_api.ws.id
+  integration_type          = "AWS_PROXY"
+  integration_uri           = var.function_arns[var.websocket_function]
+  content_handling_strategy = "CONVERT_TO_TEXT"
+}
+
+resource "aws_apigatewayv2_route" "ws" {
+  #checkov:skip=CKV_AWS_309:$disconnect and sendMessage cannot carry an authorizer; the connection is authorised once at $connect (JWT in the query string, checked by the function against the user pool).
+  for_each  = var.websocket_function == null ? toset([]) : toset(["$connect", "$disconnect", "sendMessage"])
+  api_id    = aws_apigatewayv2_api.ws.id
+  route_key = each.key
+  target    = "integrations/${aws_apigatewayv2_integration.ws[0].id}"
+}
+
+resource "aws_apigatewayv2_stage" "ws" {
+  #checkov:skip=CKV2_AWS_51:Client certificates are for REST APIs calling backends; this WebSocket API invokes Lambda with IAM.
+  api_id      = aws_apigatewayv2_api.ws.id
+  name        = "live"
+  auto_deploy = true
+
+  default_route_settings {
+    throttling_burst_limit = var.throttle_burst
+    throttling_rate_limit  = var.throttle_rate
+  }
+
+  access_log_settings {
+    destination_arn = aws_cloudwatch_log_group.ws_access.arn
+    format = jsonencode({
+      requestId    = "$context.requestId"
+      connectionId = "$context.connectionId"
+      eventType    = "$context.eventType"
+      routeKey     = "$context.routeKey"
+      status       = "$context.status"
+      requestTime  = "$context.requestTime"
+    })
+  }
+}
+
+resource "aws_lambda_permission" "ws" {
+  count         = var.websocket_function == null ? 0 : 1
+  statement_id  = "websocket-api"
+  action        = "lambda:InvokeFunction"
+  function_name = var.function_names[var.websocket_function]
+  principal     = "apigateway.amazonaws.com"
+  source_arn    = "${aws_apigatewayv2_api.ws.execution_arn}/*/*"
+}

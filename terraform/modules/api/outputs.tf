@@ -1,0 +1,19 @@
+output "api_url" {
+  value = aws_apigatewayv2_api.http.api_endpoint
+}
+
+output "websocket_url" {
+  value = "${aws_apigatewayv2_api.ws.api_endpoint}/${aws_apigatewayv2_stage.ws.name}"
+}
+
+output "http_api_id" {
+  value = aws_apigatewayv2_api.http.id
+}
+
+output "user_pool_id" {
+  value = aws_cognito_user_pool.users.id
+}
+
+output "user_pool_client_id" {
+  value = aws_cognito_user_pool_client.app.id
+}

@@ -1,0 +1,61 @@
+variable "prefix" {
+  type = string
+}
+
+variable "region" {
+  type = string
+}
+
+variable "kms_key_arn" {
+  type = string
+}
+
+variable "routes" {
+  description = "HTTP route key → function crate name."
+  type        = map(string)
+}
+
+variable "function_arns" {
+  type = map(string)
+}
+
+variable "function_names" {
+  type = map(string)
+}
+
+variable "websocket_function" {
+  description = "The function serving the WebSocket routes; null until one exists."
+  type        = string
+  default     = null
+}
+
+variable "cors_origins" {
+  type    = list(string)
+  default = []
+}
+
+variable "throttle_rate" {
+  description = "Steady requests per second across the API."
+  type        = number
+  default     = 20
+}
+
+variable "throttle_burst" {
+  type    = number
+  default = 40
+}
+
+variable "self_sign_up" {
+  description = "Let anyone create an account (off: an administrator invites users)."
+  type        = bool
+  default     = false
+}
+
+variable "deletion_protection" {
+  type    = bool
+  default = true
+}
+
+variable "log_retention_days" {
+  type = number
+}

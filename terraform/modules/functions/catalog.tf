@@ -1,0 +1,264 @@
+# Every function crate under functions/, with its settings, environment and
+# IAM statements. The consistency test (tests/infra) checks this catalog against
+# the code: each crate has an entry; each entry's environment is what the
+# crate's adapters read; each statement list is exactly what its adapters call
+# (jarvis-aws `iam::OPERATIONS`). Resources are the locals in main.tf.
+# Plain maps and lists on purpose: the test reads them without evaluating HCL.
+
+locals {
+  functions = {
+    "pipeline-router" = {
+      description  = "Starts one pipeline run per raw object version (SQS batch, partial failures)."
+      memory       = 256
+      timeout      = var.router_timeout_seconds
+      reserved     = 10 # caps StartExecution and DynamoDB writes during a bulk upload
+      event_source = "ingest_queue"
+      env = {
+        JARVIS_RAW_BUCKET        = var.raw_bucket
+        JARVIS_TABLE             = var.table_name
+        JARVIS_STATE_MACHINE_ARN = var.state_machine_arn
+      }
+      statements = [
+        { actions = ["s3:GetObject"], resources = [local.raw_objects] },
+        { actions = ["s3:ListBucket"], resources = [local.raw_bucket] },
+        { actions = ["kms:Decrypt"], resources = [local.kms_key] },
+        { actions = ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem"], resources = local.table },
+        { actions = ["states:StartExecution"], resources = [local.state_machine] },
+      ]
+    }
+
+    "extract-document" = {
+      description  = "Text from PDF, DOCX, HTML, Markdown, text and JSON; Textract OCR for scans."
+      memory       = 1024
+      timeout      = 300
+      reserved     = 20 # Textract's transactions-per-second quota
+      event_source = null
+      env = {
+        JARVIS_RAW_BUCKET     = var.raw_bucket
+        JARVIS_CURATED_BUCKET = var.curated_bucket
+        JARVIS_TABLE          = var.table_name
+      }
+      statements = [
+        { actions = ["s3:GetObject"], resources = [local.raw_objects] },
+        { actions = ["s3:ListBucket"], resources = [local.raw_bucket] },
+        { actions = ["s3:PutObject"], resources = [local.curated_objects] },
+        { actions = ["kms:Decrypt", "kms:GenerateDataKey"], resources = [local.kms_key] },
+        { actions = ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem"], resources = local.table },
+        { actions = ["textract:DetectDocumentText", "textract:StartDocumentTextDetection", "textract:GetDocumentTextDetection", "rekognition:DetectLabels"], resources = [local.any] },
+      ]
+    }
+
+    "extract-image" = {
+      description  = "Text (Textract) and labels (Rekognition) from images."
+      memory       = 512
+      timeout      = 120
+      reserved     = 20 # Textract's and Rekognition's transactions-per-second quotas
+      event_source = null
+      env = {
+        JARVIS_RAW_BUCKET     = var.raw_bucket
+        JARVIS_CURATED_BUCKET = var.curated_bucket
+        JARVIS_TABLE          = var.table_name
+      }
+      statements = [
+        { actions = ["s3:GetObject"], resources = [local.raw_objects] },
+        { actions = ["s3:ListBucket"], resources = [local.raw_bucket] },
+        { actions = ["s3:PutObject"], resources = [local.curated_objects] },
+        { actions = ["kms:Decrypt", "kms:GenerateDataKey"], resources = [local.kms_key] },
+        { actions = ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem"], resources = local.table },
+        { actions = ["textract:DetectDocumentText", "textract:StartDocumentTextDetection", "textract:GetDocumentTextDetection", "rekognition:DetectLabels"], resources = [local.any] },
+      ]
+    }
+
+    "extract-audio" = {
+      description  = "Starts and polls a Transcribe job; reads its transcript from the curated bucket."
+      memory       = 256
+      timeout      = 60
+      reserved     = null
+      event_source = null
+      env = {
+        JARVIS_CURATED_BUCKET = var.curated_bucket
+        JARVIS_TABLE          = var.table_name
+      }
+      statements = [
+        { actions = ["s3:GetObject"], resources = [local.raw_objects, local.curated_objects] },
+        { actions = ["s3:ListBucket"], resources = [local.curated_bucket] },
+        { actions = ["s3:PutObject"], resources = [local.curated_objects] },
+        { actions = ["kms:Decrypt", "kms:GenerateDataKey"], resources = [local.kms_key] },
+        { actions = ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem"], resources = local.table },
+        { actions = ["transcribe:StartTranscriptionJob", "transcribe:GetTranscriptionJob"], resources = [local.transcription_jobs] },
+      ]
+    }
+
+    "parse-email" = {
+      description  = "MIME mail: the body becomes a document, each attachment a new raw object."
+      memory       = 512
+      timeout      = 120
+      reserved     = null
+      event_source = null
+      env = {
+        JARVIS_RAW_BUCKET     = var.raw_bucket
+        JARVIS_CURATED_BUCKET = var.curated_bucket
+        JARVIS_TABLE          = var.table_name
+      }
+      statements = [
+        { actions = ["s3:GetObject", "s3:PutObject"], resources = [local.raw_objects] },
+        { actions = ["s3:ListBucket"], resources = [local.raw_bucket] },
+        { actions = ["s3:PutObject"], resources = [local.curated_objects] },
+        { actions = ["kms:Decrypt", "kms:GenerateDataKey"], resources = [local.kms_key] },
+        { actions = ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem"], resources = local.table },
+      ]
+    }
+
+    "detect-pii" = {
+      description  = "Comprehend: PII (masked when JARVIS_PII_REDACT), language, entities, key phrases."
+      memory       = 256
+      timeout      = 120
+      reserved     = null
+      event_source = null
+      env = {
+        JARVIS_CURATED_BUCKET = var.curated_bucket
+        JARVIS_PII_REDACT     = tostring(var.pii_redact)
+      }
+      statements = [
+        { actions = ["s3:GetObject", "s3:PutObject"], resources = [local.curated_objects] },
+        { actions = ["s3:ListBucket"], resources = [local.curated_bucket] },
+        { actions = ["kms:Decrypt", "kms:GenerateDataKey"], resources = [local.kms_key] },
+        { actions = ["comprehend:DetectPiiEntities", "comprehend:DetectDominantLanguage", "comprehend:DetectEntities", "comprehend:DetectKeyPhrases"], resources = [local.any] },
+      ]
+    }
+
+    "chunk" = {
+      description  = "Normalises and chunks the extracted text (canonical JSON in the curated bucket)."
+      memory       = 512
+      timeout      = 60
+      reserved     = null
+      event_source = null
+      env = {
+        JARVIS_CURATED_BUCKET = var.curated_bucket
+      }
+      statements = [
+        { actions = ["s3:GetObject", "s3:PutObject"], resources = [local.curated_objects] },
+        { actions = ["s3:ListBucket"], resources = [local.curated_bucket] },
+        { actions = ["kms:Decrypt", "kms:GenerateDataKey"], resources = [local.kms_key] },
+      ]
+    }
+
+    "embed" = {
+      description  = "Bedrock Titan embeddings for every chunk."
+      memory       = 512
+      timeout      = 300
+      reserved     = 10 # Bedrock's InvokeModel quota
+      event_source = null
+      env = {
+        JARVIS_CURATED_BUCKET   = var.curated_bucket
+        JARVIS_EMBED_MODEL_ID   = var.embed_model_id
+        JARVIS_EMBED_DIMENSIONS = tostring(var.embed_dimensions)
+      }
+      statements = [
+        { actions = ["s3:GetObject", "s3:PutObject"], resources = [local.curated_objects] },
+        { actions = ["s3:ListBucket"], resources = [local.curated_bucket] },
+        { actions = ["kms:Decrypt", "kms:GenerateDataKey"], resources = [local.kms_key] },
+        { actions = ["bedrock:InvokeModel"], resources = local.models },
+      ]
+    }
+
+    "index" = {
+      description  = "Bulk-upserts the chunks into OpenSearch and marks the document indexed."
+      memory       = 512
+      timeout      = 120
+      reserved     = 10 # OpenSearch Serverless indexing capacity
+      event_source = null
+      env = {
+        JARVIS_CURATED_BUCKET      = var.curated_bucket
+        JARVIS_TABLE               = var.table_name
+        JARVIS_OPENSEARCH_ENDPOINT = var.opensearch_endpoint
+        JARVIS_OPENSEARCH_INDEX    = var.opensearch_index
+        JARVIS_OPENSEARCH_SERVICE  = "aoss"
+        JARVIS_EMBED_DIMENSIONS    = tostring(var.embed_dimensions)
+      }
+      statements = [
+        { actions = ["s3:GetObject"], resources = [local.curated_objects] },
+        { actions = ["s3:ListBucket"], resources = [local.curated_bucket] },
+        { actions = ["kms:Decrypt"], resources = [local.kms_key] },
+        { actions = ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem"], resources = local.table },
+        { actions = ["aoss:APIAccessAll"], resources = [local.collection] },
+      ]
+    }
+
+    "mark-failed" = {
+      description  = "The state machine's Catch: marks the document failed with the reason."
+      memory       = 256
+      timeout      = 30
+      reserved     = null
+      event_source = null
+      env = {
+        JARVIS_TABLE               = var.table_name
+        JARVIS_OPENSEARCH_ENDPOINT = var.opensearch_endpoint
+        JARVIS_OPENSEARCH_INDEX    = var.opensearch_index
+        JARVIS_OPENSEARCH_SERVICE  = "aoss"
+        JARVIS_EMBED_DIMENSIONS    = tostring(var.embed_dimensions)
+      }
+      statements = [
+        { actions = ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem"], resources = local.table },
+        { actions = ["aoss:APIAccessAll"], resources = [local.collection] },
+      ]
+    }
+
+    "api-documents" = {
+      description  = "POST/GET /documents, GET/DELETE /documents/{id}; an upload is routed at once (pipeline-router's code)."
+      memory       = 512
+      timeout      = 29
+      reserved     = null
+      event_source = null
+      env = {
+        JARVIS_RAW_BUCKET          = var.raw_bucket
+        JARVIS_CURATED_BUCKET      = var.curated_bucket
+        JARVIS_TABLE               = var.table_name
+        JARVIS_STATE_MACHINE_ARN   = var.state_machine_arn
+        JARVIS_MAX_UPLOAD_BYTES    = tostring(var.max_upload_bytes)
+        JARVIS_OPENSEARCH_ENDPOINT = var.opensearch_endpoint
+        JARVIS_OPENSEARCH_INDEX    = var.opensearch_index
+        JARVIS_OPENSEARCH_SERVICE  = "aoss"
+        JARVIS_EMBED_DIMENSIONS    = tostring(var.embed_dimensions)
+      }
+      statements = [
+        { actions = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"], resources = [local.raw_objects] },
+        { actions = ["s3:DeleteObject"], resources = [local.curated_objects] },
+        { actions = ["s3:ListBucket"], resources = [local.raw_bucket, local.curated_bucket] },
+        { actions = ["kms:Decrypt", "kms:GenerateDataKey"], resources = [local.kms_key] },
+        { actions = ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:DeleteItem"], resources = local.table },
+        { actions = ["aoss:APIAccessAll"], resources = [local.collection] },
+        { actions = ["states:StartExecution"], resources = [local.state_machine] },
+      ]
+    }
+
+    "api-search" = {
+      description  = "POST /search: hybrid BM25 + k-NN over the caller's chunks, with citations."
+      memory       = 512
+      timeout      = 29
+      reserved     = null
+      event_source = null
+      env = {
+        JARVIS_OPENSEARCH_ENDPOINT = var.opensearch_endpoint
+        JARVIS_OPENSEARCH_INDEX    = var.opensearch_index
+        JARVIS_OPENSEARCH_SERVICE  = "aoss"
+        JARVIS_EMBED_DIMENSIONS    = tostring(var.embed_dimensions)
+        JARVIS_EMBED_MODEL_ID      = var.embed_model_id
+      }
+      statements = [
+        { actions = ["aoss:APIAccessAll"], resources = [local.collection] },
+        { actions = ["bedrock:InvokeModel"], resources = local.models },
+      ]
+    }
+  }
+
+  # HTTP API routes → function. `GET /healthz` needs no token.
+  routes = {
+    "GET /healthz"           = "api-search"
+    "POST /search"           = "api-search"
+    "POST /documents"        = "api-documents"
+    "GET /documents"         = "api-documents"
+    "GET /documents/{id}"    = "api-documents"
+    "DELETE /documents/{id}" = "api-documents"
+  }
+}

@@ -1,0 +1,28 @@
+output "function_arns" {
+  value = { for name, f in aws_lambda_function.function : name => f.arn }
+}
+
+output "function_names" {
+  value = { for name, f in aws_lambda_function.function : name => f.function_name }
+}
+
+output "role_arns" {
+  value = { for name, r in aws_iam_role.function : name => r.arn }
+}
+
+output "routes" {
+  description = "HTTP API route key → function name."
+  value       = local.routes
+}
+
+output "log_group_names" {
+  value = { for name, g in aws_cloudwatch_log_group.function : name => g.name }
+}
+
+output "collection_principals" {
+  description = "Roles of the functions whose code calls OpenSearch (the data-access policy's principals)."
+  value = [
+    for name, f in local.functions : aws_iam_role.function[name].arn
+    if contains(flatten([for s in f.statements : s.actions]), "aoss:APIAccessAll")
+  ]
+}

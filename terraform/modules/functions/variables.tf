@@ -1,0 +1,115 @@
+variable "prefix" {
+  type = string
+}
+
+variable "artifacts_dir" {
+  description = "Where `make build` put <function>/bootstrap.zip."
+  type        = string
+}
+
+variable "kms_key_arn" {
+  type = string
+}
+
+variable "raw_bucket" {
+  type = string
+}
+
+variable "raw_bucket_arn" {
+  type = string
+}
+
+variable "curated_bucket" {
+  type = string
+}
+
+variable "curated_bucket_arn" {
+  type = string
+}
+
+variable "table_name" {
+  type = string
+}
+
+variable "table_arn" {
+  type = string
+}
+
+variable "ingest_queue_arn" {
+  type = string
+}
+
+variable "state_machine_arn" {
+  type = string
+}
+
+variable "collection_arn" {
+  type = string
+}
+
+variable "opensearch_endpoint" {
+  type = string
+}
+
+variable "opensearch_index" {
+  type = string
+}
+
+variable "embed_model_id" {
+  type = string
+}
+
+variable "embed_dimensions" {
+  type = number
+}
+
+variable "model_arns" {
+  description = "Foundation models the functions may invoke."
+  type        = list(string)
+}
+
+variable "reminder_topic_arn" {
+  type = string
+}
+
+variable "schedule_group" {
+  type = string
+}
+
+variable "scheduler_role_arn" {
+  type = string
+}
+
+variable "mail_identity_arn" {
+  description = "The SES identity mail is sent from."
+  type        = string
+}
+
+variable "router_timeout_seconds" {
+  type = number
+}
+
+variable "pii_redact" {
+  type = bool
+}
+
+variable "max_upload_bytes" {
+  description = "Largest POST /documents body (API Gateway to Lambda carries 6 MB, base64 included)."
+  type        = number
+}
+
+variable "log_retention_days" {
+  type = number
+}
+
+variable "log_level" {
+  description = "RUST_LOG for every function."
+  type        = string
+  default     = "info"
+}
+
+variable "reserve_concurrency" {
+  description = "Apply the catalog's reserved concurrency (off on accounts with a 10-execution pool)."
+  type        = bool
+  default     = true
+}

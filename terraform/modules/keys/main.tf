@@ -1,0 +1,84 @@
+# One customer-managed KMS key for everything Jarvis keeps at rest: buckets,
+# queues, topics, the table, logs, the state machine and Lambda environments.
+
+data "aws_caller_identity" "current" {}
+data "aws_region" "current" {}
+data "aws_partition" "current" {}
+
+locals {
+  account = data.aws_caller_identity.current.account_id
+  region  = data.aws_region.current.name
+}
+
+data "aws_iam_policy_document" "key" {
+  #checkov:skip=CKV_AWS_111:A key policy's "*" resource is the key itself; writes are limited by principal and source account.
+  #checkov:skip=CKV_AWS_356:A key policy's "*" resource is the key itself.
+  #checkov:skip=CKV_AWS_109:The account root administers its own key (the AWS default key policy); IAM decides who uses it.
+  # The account administers the key; IAM policies decide who uses it.
+  statement {
+    sid       = "AccountAdministers"
+    actions   = ["kms:*"]
+    resources = ["*"]
+    principals {
+      type        = "AWS"
+      identifiers = ["arn:${data.aws_partition.current.partition}:iam::${local.account}:root"]
+    }
+  }
+
+  # Services that encrypt on Jarvis's behalf, only for this account's resources.
+  statement {
+    sid       = "ServicesEncrypt"
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey*", "kms:Encrypt", "kms:ReEncrypt*", "kms:DescribeKey"]
+    resources = ["*"]
+    principals {
+      type = "Service"
+      identifiers = [
+        "events.amazonaws.com",
+        "sns.amazonaws.com",
+        "sqs.amazonaws.com",
+        "s3.amazonaws.com",
+        "states.amazonaws.com",
+        "cloudwatch.amazonaws.com",
+        "ses.amazonaws.com",
+        "scheduler.amazonaws.com",
+      ]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account]
+    }
+  }
+}
+
+data "aws_iam_policy_document" "logs" {
+  source_policy_documents = [data.aws_iam_policy_document.key.json]
+
+  # CloudWatch Logs encrypts this account's log groups.
+  statement {
+    sid       = "LogsEncrypt"
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey*", "kms:Encrypt", "kms:ReEncrypt*", "kms:DescribeKey"]
+    resources = ["*"]
+    principals {
+      type        = "Service"
+      identifiers = ["logs.${local.region}.amazonaws.com"]
+    }
+    condition {
+      test     = "ArnLike"
+      variable = "kms:EncryptionContext:aws:logs:arn"
+      values   = ["arn:${data.aws_partition.current.partition}:logs:${local.region}:${local.account}:*"]
+    }
+  }
+}
+
+resource "aws_kms_key" "this" {
+  description             = "${var.prefix}: data at rest"
+  enable_key_rotation     = true
+  deletion_window_in_days = var.deletion_window_days
+  policy                  = data.aws_iam_policy_document.logs.json
+}
+
+resource "aws_kms_alias" "this" {
+  name          = "alias/${var.prefix}"
+  target_key_id = aws_kms_key.this.key_id
+}

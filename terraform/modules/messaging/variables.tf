@@ -1,0 +1,34 @@
+variable "prefix" {
+  type = string
+}
+
+variable "kms_key_arn" {
+  type = string
+}
+
+variable "raw_bucket" {
+  type = string
+}
+
+variable "router_timeout_seconds" {
+  description = "pipeline-router's timeout; the queue's visibility timeout is six times it."
+  type        = number
+}
+
+variable "max_receive_count" {
+  description = "Deliveries of one message before it moves to the dead-letter queue."
+  type        = number
+  default     = 5
+}
+
+variable "reminder_emails" {
+  description = "Addresses subscribed to reminders (each confirms by mail)."
+  type        = list(string)
+  default     = []
+}
+
+variable "alarm_emails" {
+  description = "Addresses subscribed to alarms."
+  type        = list(string)
+  default     = []
+}

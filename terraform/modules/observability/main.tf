@@ -1,0 +1,159 @@
+# Alarms (to the alarm topic) on: ingest dead-letter depth, each function's
+# errors and throttles, failed pipeline executions, API 5xx and p99 latency.
+# And one dashboard with the same signals.
+
+locals {
+  alarm_actions = [var.alarm_topic_arn]
+}
+
+resource "aws_cloudwatch_metric_alarm" "dlq_depth" {
+  alarm_name          = "${var.prefix}-ingest-dlq-not-empty"
+  alarm_description   = "Objects that could not be routed after every retry are waiting in the dead-letter queue."
+  namespace           = "AWS/SQS"
+  metric_name         = "ApproximateNumberOfMessagesVisible"
+  dimensions          = { QueueName = var.dlq_name }
+  statistic           = "Maximum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 0
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+}
+
+resource "aws_cloudwatch_metric_alarm" "function_errors" {
+  for_each            = var.function_names
+  alarm_name          = "${var.prefix}-${each.key}-errors"
+  alarm_description   = "${each.key} returned errors (a handler failure, not a 4xx answer)."
+  namespace           = "AWS/Lambda"
+  metric_name         = "Errors"
+  dimensions          = { FunctionName = each.value }
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = var.function_error_threshold
+  comparison_operator = "GreaterThanOrEqualToThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+}
+
+resource "aws_cloudwatch_metric_alarm" "function_throttles" {
+  for_each            = var.function_names
+  alarm_name          = "${var.prefix}-${each.key}-throttles"
+  alarm_description   = "${each.key} was throttled (reserved or account concurrency reached)."
+  namespace           = "AWS/Lambda"
+  metric_name         = "Throttles"
+  dimensions          = { FunctionName = each.value }
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 2
+  threshold           = 1
+  comparison_operator = "GreaterThanOrEqualToThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+}
+
+resource "aws_cloudwatch_metric_alarm" "executions_failed" {
+  alarm_name          = "${var.prefix}-pipeline-failed"
+  alarm_description   = "Documents failed ingestion (each is marked failed with its reason)."
+  namespace           = "AWS/States"
+  metric_name         = "ExecutionsFailed"
+  dimensions          = { StateMachineArn = var.state_machine_arn }
+  statistic           = "Sum"
+  period              = 900
+  evaluation_periods  = 1
+  threshold           = var.failed_execution_threshold
+  comparison_operator = "GreaterThanOrEqualToThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+}
+
+resource "aws_cloudwatch_metric_alarm" "api_5xx" {
+  alarm_name          = "${var.prefix}-api-5xx"
+  alarm_description   = "The HTTP API answered 5xx."
+  namespace           = "AWS/ApiGateway"
+  metric_name         = "5xx"
+  dimensions          = { ApiId = var.http_api_id, Stage = "$default" }
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 5
+  comparison_operator = "GreaterThanOrEqualToThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+}
+
+resource "aws_cloudwatch_metric_alarm" "api_latency" {
+  alarm_name          = "${var.prefix}-api-latency-p99"
+  alarm_description   = "p99 latency of the HTTP API is above ${var.latency_p99_ms} ms."
+  namespace           = "AWS/ApiGateway"
+  metric_name         = "Latency"
+  dimensions          = { ApiId = var.http_api_id, Stage = "$default" }
+  extended_statistic  = "p99"
+  period              = 300
+  evaluation_periods  = 3
+  threshold           = var.latency_p99_ms
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+}
+
+resource "aws_cloudwatch_dashboard" "main" {
+  dashboard_name = var.prefix
+  dashboard_body = jsonencode({
+    widgets = [
+      {
+        type = "metric", x = 0, y = 0, width = 12, height = 6
+        properties = {
+          title  = "API requests, 5xx, p99 latency"
+          region = var.region
+          metrics = [
+            ["AWS/ApiGateway", "Count", "ApiId", var.http_api_id, "Stage", "$default", { stat = "Sum" }],
+            [".", "5xx", ".", ".", ".", ".", { stat = "Sum" }],
+            [".", "Latency", ".", ".", ".", ".", { stat = "p99", yAxis = "right" }],
+          ]
+        }
+      },
+      {
+        type = "metric", x = 12, y = 0, width = 12, height = 6
+        properties = {
+          title  = "Pipeline executions"
+          region = var.region
+          metrics = [
+            ["AWS/States", "ExecutionsStarted", "StateMachineArn", var.state_machine_arn, { stat = "Sum" }],
+            [".", "ExecutionsSucceeded", ".", ".", { stat = "Sum" }],
+            [".", "ExecutionsFailed", ".", ".", { stat = "Sum" }],
+          ]
+        }
+      },
+      {
+        type = "metric", x = 0, y = 6, width = 12, height = 6
+        properties = {
+          title   = "Function errors"
+          region  = var.region
+          metrics = [for name, fn in var.function_names : ["AWS/Lambda", "Errors", "FunctionName", fn, { stat = "Sum", label = name }]]
+        }
+      },
+      {
+        type = "metric", x = 12, y = 6, width = 12, height = 6
+        properties = {
+          title   = "Function p99 duration"
+          region  = var.region
+          metrics = [for name, fn in var.function_names : ["AWS/Lambda", "Duration", "FunctionName", fn, { stat = "p99", label = name }]]
+        }
+      },
+      {
+        type = "metric", x = 0, y = 12, width = 12, height = 6
+        properties = {
+          title  = "Ingest queue and dead letters"
+          region = var.region
+          metrics = [
+            ["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", var.queue_name],
+            [".", ".", ".", var.dlq_name],
+          ]
+        }
+      },
+    ]
+  })
+}

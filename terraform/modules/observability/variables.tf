@@ -1,0 +1,47 @@
+variable "prefix" {
+  type = string
+}
+
+variable "region" {
+  type = string
+}
+
+variable "alarm_topic_arn" {
+  type = string
+}
+
+variable "function_names" {
+  description = "Function crate name → deployed function name."
+  type        = map(string)
+}
+
+variable "queue_name" {
+  type = string
+}
+
+variable "dlq_name" {
+  type = string
+}
+
+variable "state_machine_arn" {
+  type = string
+}
+
+variable "http_api_id" {
+  type = string
+}
+
+variable "function_error_threshold" {
+  type    = number
+  default = 1
+}
+
+variable "failed_execution_threshold" {
+  type    = number
+  default = 1
+}
+
+variable "latency_p99_ms" {
+  type    = number
+  default = 3000
+}

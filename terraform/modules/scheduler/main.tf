@@ -1,0 +1,70 @@
+# The schedule group reminders live in, the role EventBridge Scheduler assumes to
+# invoke their target, and the recurring jobs (nightly memory reflection).
+
+resource "aws_scheduler_schedule_group" "reminders" {
+  name = "${var.prefix}-reminders"
+}
+
+data "aws_iam_policy_document" "assume" {
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["scheduler.amazonaws.com"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [var.account_id]
+    }
+  }
+}
+
+resource "aws_iam_role" "scheduler" {
+  name               = "${var.prefix}-scheduler"
+  description        = "Assumed by EventBridge Scheduler to invoke reminder and nightly targets."
+  assume_role_policy = data.aws_iam_policy_document.assume.json
+}
+
+locals {
+  targets = concat(var.target_function_arns, values(var.nightly_function_arns))
+}
+
+data "aws_iam_policy_document" "invoke" {
+  count = length(local.targets) > 0 ? 1 : 0
+  statement {
+    actions   = ["lambda:InvokeFunction"]
+    resources = local.targets
+  }
+}
+
+resource "aws_iam_role_policy" "invoke" {
+  count  = length(local.targets) > 0 ? 1 : 0
+  name   = "invoke-targets"
+  role   = aws_iam_role.scheduler.id
+  policy = data.aws_iam_policy_document.invoke[0].json
+}
+
+resource "aws_scheduler_schedule" "nightly" {
+  for_each                     = var.nightly_function_arns
+  name                         = "${var.prefix}-${each.key}-nightly"
+  description                  = "Runs ${each.key} every night."
+  schedule_expression          = var.nightly_cron
+  schedule_expression_timezone = var.timezone
+  kms_key_arn                  = var.kms_key_arn
+
+  flexible_time_window {
+    mode                      = "FLEXIBLE"
+    maximum_window_in_minutes = 60
+  }
+
+  target {
+    arn      = each.value
+    role_arn = aws_iam_role.scheduler.arn
+    input    = jsonencode({ source = "schedule", job = "nightly" })
+    retry_policy {
+      maximum_retry_attempts       = 3
+      maximum_event_age_in_seconds = 21600
+    }
+  }
+}

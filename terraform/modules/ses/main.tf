@@ -1,0 +1,37 @@
+# Optional (needs a domain whose MX points at SES inbound): mail to each
+# configured mailbox is written to the raw bucket under its tenant,
+# <tenant>/inbound-mail/<message id>, where the pipeline picks it up as .eml.
+# The domain identity is also what Jarvis sends mail from.
+
+resource "aws_sesv2_email_identity" "domain" {
+  count          = var.enabled ? 1 : 0
+  email_identity = var.domain
+}
+
+resource "aws_ses_receipt_rule_set" "inbound" {
+  count         = var.enabled ? 1 : 0
+  rule_set_name = "${var.prefix}-inbound"
+}
+
+resource "aws_ses_receipt_rule" "mailbox" {
+  for_each      = var.enabled ? var.mailboxes : {}
+  name          = "${var.prefix}-${substr(sha256(each.key), 0, 12)}"
+  rule_set_name = aws_ses_receipt_rule_set.inbound[0].rule_set_name
+  recipients    = [each.key]
+  enabled       = true
+  scan_enabled  = true
+  tls_policy    = "Require"
+
+  s3_action {
+    position    = 1
+    bucket_name = var.raw_bucket
+    # No kms_key_arn here: that is SES client-side encryption, which S3 reads
+    # cannot undo. The bucket's default SSE-KMS encrypts the mail at rest.
+    object_key_prefix = "${each.value}/${var.inbound_mail_prefix}"
+  }
+}
+
+resource "aws_ses_active_receipt_rule_set" "inbound" {
+  count         = var.enabled ? 1 : 0
+  rule_set_name = aws_ses_receipt_rule_set.inbound[0].rule_set_name
+}

@@ -1,0 +1,28 @@
+variable "enabled" {
+  type    = bool
+  default = false
+}
+
+variable "prefix" {
+  type = string
+}
+
+variable "domain" {
+  description = "The mail domain (MX → inbound-smtp.<region>.amazonaws.com)."
+  type        = string
+  default     = ""
+}
+
+variable "mailboxes" {
+  description = "Recipient address → tenant id (the Cognito `sub`) whose raw folder receives it."
+  type        = map(string)
+  default     = {}
+}
+
+variable "raw_bucket" {
+  type = string
+}
+
+variable "inbound_mail_prefix" {
+  type = string
+}

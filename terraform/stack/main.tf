@@ -1,0 +1,157 @@
+# The whole Jarvis deployment; envs/<env> call this with their settings.
+
+data "aws_caller_identity" "current" {}
+data "aws_region" "current" {}
+data "aws_partition" "current" {}
+
+locals {
+  prefix    = "jarvis-${var.env}"
+  account   = data.aws_caller_identity.current.account_id
+  region    = data.aws_region.current.name
+  partition = data.aws_partition.current.partition
+
+  # Built from names, so functions and the state machine need not wait for each other.
+  state_machine_name = "${local.prefix}-pipeline"
+  state_machine_arn  = "arn:${local.partition}:states:${local.region}:${local.account}:stateMachine:${local.state_machine_name}"
+  model_arns = concat(
+    [for id in distinct([var.embed_model_id, var.chat_model_id]) : "arn:${local.partition}:bedrock:${local.region}::foundation-model/${id}"],
+    var.extra_model_arns,
+  )
+  mail_identity_arn = coalesce(
+    module.ses.identity_arn,
+    "arn:${local.partition}:ses:${local.region}:${local.account}:identity/${var.mail_domain == "" ? "unset.invalid" : var.mail_domain}",
+  )
+  inbound_mail_prefix = "inbound-mail/"
+}
+
+module "keys" {
+  source = "../modules/keys"
+  prefix = local.prefix
+}
+
+module "storage" {
+  source              = "../modules/storage"
+  prefix              = local.prefix
+  account_id          = local.account
+  kms_key_arn         = module.keys.key_arn
+  force_destroy       = var.force_destroy
+  allow_ses_inbound   = var.ses_inbound
+  inbound_mail_prefix = local.inbound_mail_prefix
+  upload_origins      = var.cors_origins
+}
+
+module "messaging" {
+  source                 = "../modules/messaging"
+  prefix                 = local.prefix
+  kms_key_arn            = module.keys.key_arn
+  raw_bucket             = module.storage.raw_bucket
+  router_timeout_seconds = var.router_timeout_seconds
+  reminder_emails        = var.reminder_emails
+  alarm_emails           = var.alarm_emails
+}
+
+module "data" {
+  source              = "../modules/data"
+  prefix              = local.prefix
+  kms_key_arn         = module.keys.key_arn
+  deletion_protection = var.deletion_protection
+}
+
+module "search" {
+  source           = "../modules/search"
+  prefix           = local.prefix
+  kms_key_arn      = module.keys.key_arn
+  index_name       = var.opensearch_index
+  principal_arns   = module.functions.collection_principals
+  standby_replicas = var.search_standby_replicas
+}
+
+module "scheduler" {
+  source      = "../modules/scheduler"
+  prefix      = local.prefix
+  account_id  = local.account
+  kms_key_arn = module.keys.key_arn
+  # reminder-fire and memory-reflector are added here as their crates land.
+  target_function_arns  = []
+  nightly_function_arns = {}
+  timezone              = var.timezone
+}
+
+module "functions" {
+  source                 = "../modules/functions"
+  prefix                 = local.prefix
+  artifacts_dir          = var.artifacts_dir
+  kms_key_arn            = module.keys.key_arn
+  raw_bucket             = module.storage.raw_bucket
+  raw_bucket_arn         = module.storage.raw_bucket_arn
+  curated_bucket         = module.storage.curated_bucket
+  curated_bucket_arn     = module.storage.curated_bucket_arn
+  table_name             = module.data.table_name
+  table_arn              = module.data.table_arn
+  ingest_queue_arn       = module.messaging.ingest_queue_arn
+  state_machine_arn      = local.state_machine_arn
+  collection_arn         = module.search.collection_arn
+  opensearch_endpoint    = module.search.endpoint
+  opensearch_index       = var.opensearch_index
+  embed_model_id         = var.embed_model_id
+  embed_dimensions       = var.embed_dimensions
+  model_arns             = local.model_arns
+  reminder_topic_arn     = module.messaging.reminder_topic_arn
+  schedule_group         = module.scheduler.group_name
+  scheduler_role_arn     = module.scheduler.role_arn
+  mail_identity_arn      = local.mail_identity_arn
+  router_timeout_seconds = var.router_timeout_seconds
+  pii_redact             = var.pii_redact
+  max_upload_bytes       = var.max_upload_bytes
+  log_retention_days     = var.log_retention_days
+  log_level              = var.log_level
+  reserve_concurrency    = var.reserve_concurrency
+}
+
+module "pipeline" {
+  source             = "../modules/pipeline"
+  name               = local.state_machine_name
+  account_id         = local.account
+  kms_key_arn        = module.keys.key_arn
+  function_arns      = module.functions.function_arns
+  log_retention_days = var.log_retention_days
+}
+
+module "api" {
+  source              = "../modules/api"
+  prefix              = local.prefix
+  region              = local.region
+  kms_key_arn         = module.keys.key_arn
+  routes              = module.functions.routes
+  function_arns       = module.functions.function_arns
+  function_names      = module.functions.function_names
+  cors_origins        = var.cors_origins
+  throttle_rate       = var.api_throttle_rate
+  throttle_burst      = var.api_throttle_burst
+  self_sign_up        = var.self_sign_up
+  deletion_protection = var.deletion_protection
+  log_retention_days  = var.log_retention_days
+}
+
+module "ses" {
+  source              = "../modules/ses"
+  enabled             = var.ses_inbound
+  prefix              = local.prefix
+  domain              = var.mail_domain
+  mailboxes           = var.mailboxes
+  raw_bucket          = module.storage.raw_bucket
+  inbound_mail_prefix = local.inbound_mail_prefix
+}
+
+module "observability" {
+  source            = "../modules/observability"
+  prefix            = local.prefix
+  region            = local.region
+  alarm_topic_arn   = module.messaging.alarm_topic_arn
+  function_names    = module.functions.function_names
+  queue_name        = module.messaging.ingest_queue_name
+  dlq_name          = module.messaging.ingest_dlq_name
+  state_machine_arn = module.pipeline.state_machine_arn
+  http_api_id       = module.api.http_api_id
+  latency_p99_ms    = var.api_latency_p99_ms
+}

@@ -1,0 +1,39 @@
+output "api_url" {
+  value = module.api.api_url
+}
+
+output "websocket_url" {
+  value = module.api.websocket_url
+}
+
+output "user_pool_id" {
+  value = module.api.user_pool_id
+}
+
+output "user_pool_client_id" {
+  value = module.api.user_pool_client_id
+}
+
+output "raw_bucket" {
+  value = module.storage.raw_bucket
+}
+
+output "curated_bucket" {
+  value = module.storage.curated_bucket
+}
+
+output "table_name" {
+  value = module.data.table_name
+}
+
+output "state_machine_arn" {
+  value = module.pipeline.state_machine_arn
+}
+
+output "opensearch_endpoint" {
+  value = module.search.endpoint
+}
+
+output "reminder_topic_arn" {
+  value = module.messaging.reminder_topic_arn
+}

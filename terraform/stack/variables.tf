@@ -1,0 +1,148 @@
+variable "env" {
+  description = "dev, staging or prod: names every resource jarvis-<env>-…"
+  type        = string
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{1,15}$", var.env))
+    error_message = "env is 2-16 lowercase letters, digits or dashes."
+  }
+}
+
+variable "artifacts_dir" {
+  description = "Where `make build` wrote <function>/bootstrap.zip."
+  type        = string
+}
+
+variable "timezone" {
+  description = "Users' default time zone (IANA), for the nightly jobs."
+  type        = string
+  default     = "UTC"
+}
+
+variable "embed_model_id" {
+  type    = string
+  default = "amazon.titan-embed-text-v2:0"
+}
+
+variable "embed_dimensions" {
+  type    = number
+  default = 1024
+}
+
+variable "chat_model_id" {
+  type    = string
+  default = "anthropic.claude-3-haiku-20240307-v1:0"
+}
+
+variable "extra_model_arns" {
+  description = "More model or inference-profile ARNs to allow (cross-region inference profiles)."
+  type        = list(string)
+  default     = []
+}
+
+variable "opensearch_index" {
+  type    = string
+  default = "jarvis-chunks"
+}
+
+variable "search_standby_replicas" {
+  type    = bool
+  default = false
+}
+
+variable "router_timeout_seconds" {
+  type    = number
+  default = 60
+}
+
+variable "pii_redact" {
+  description = "Mask detected PII before indexing."
+  type        = bool
+  default     = false
+}
+
+variable "max_upload_bytes" {
+  description = "Largest POST /documents body; API Gateway to Lambda carries at most 6 MB (base64 included)."
+  type        = number
+  default     = 4000000
+}
+
+variable "log_retention_days" {
+  type    = number
+  default = 365
+}
+
+variable "log_level" {
+  type    = string
+  default = "info"
+}
+
+variable "reserve_concurrency" {
+  description = "Reserve concurrency where the catalog says (needs an account pool above 10)."
+  type        = bool
+  default     = true
+}
+
+variable "force_destroy" {
+  description = "Let destroy remove non-empty buckets (dev)."
+  type        = bool
+  default     = false
+}
+
+variable "deletion_protection" {
+  description = "Protect the table and the user pool from deletion."
+  type        = bool
+  default     = true
+}
+
+variable "cors_origins" {
+  description = "Web origins allowed to call the API and upload with pre-signed URLs."
+  type        = list(string)
+  default     = []
+}
+
+variable "api_throttle_rate" {
+  type    = number
+  default = 20
+}
+
+variable "api_throttle_burst" {
+  type    = number
+  default = 40
+}
+
+variable "api_latency_p99_ms" {
+  type    = number
+  default = 3000
+}
+
+variable "self_sign_up" {
+  type    = bool
+  default = false
+}
+
+variable "reminder_emails" {
+  type    = list(string)
+  default = []
+}
+
+variable "alarm_emails" {
+  type    = list(string)
+  default = []
+}
+
+variable "ses_inbound" {
+  description = "Receive mail through SES into the raw bucket (needs mail_domain)."
+  type        = bool
+  default     = false
+}
+
+variable "mail_domain" {
+  type    = string
+  default = ""
+}
+
+variable "mailboxes" {
+  description = "Inbound address → tenant id (Cognito sub)."
+  type        = map(string)
+  default     = {}
+}

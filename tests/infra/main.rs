@@ -1,0 +1,536 @@
+//! Terraform and the state machine checked against the code, offline.
+//!
+//! Fails when: a function crate has no catalog entry (so no Lambda, role or log
+//! group); a Task state names a function that does not exist, or a pipeline step
+//! is missing from the state machine; the state machine routes a content type
+//! elsewhere than `Route::for_content_type`; a variable a function's adapters read
+//! is not set on it (or one is set that nothing reads); a function's role grants
+//! an action its adapters never call, or lacks one they do (the mapping is
+//! jarvis-aws `iam::OPERATIONS`); an API route points at a missing function, or
+//! a sample API event's route is not deployed.
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_credential_types::Credentials;
+use jarvis_aws::iam::{self, Grant, Resource};
+use jarvis_aws::AwsStack;
+use jarvis_core::config::{vars, AwsSettings, Config, ConfigError};
+use jarvis_core::pipeline::Route;
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ sits in the repository")
+        .to_owned()
+}
+
+fn read(path: &str) -> String {
+    std::fs::read_to_string(repo().join(path)).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// An HCL file in the HCL JSON form (expressions become `"${…}"` strings).
+fn hcl(path: &str) -> Value {
+    hcl::from_str(&read(path)).unwrap_or_else(|e| panic!("{path} does not parse: {e}"))
+}
+
+const CATALOG: &str = "terraform/modules/functions/catalog.tf";
+const FUNCTIONS_MAIN: &str = "terraform/modules/functions/main.tf";
+const ASL: &str = "terraform/modules/pipeline/state-machine.asl.json";
+
+type Wire = fn(&AwsStack) -> Result<(), ConfigError>;
+
+/// Each function crate's AWS wiring. A new crate must be added here, or
+/// `every_function_crate_is_wired_here` fails.
+fn wiring() -> BTreeMap<&'static str, Wire> {
+    macro_rules! wiring {
+        ($($name:literal => $krate:ident),* $(,)?) => {
+            BTreeMap::from([$(($name, (|s: &AwsStack| $krate::Deps::aws(s).map(drop)) as Wire)),*])
+        };
+    }
+    wiring! {
+        "api-documents" => api_documents,
+        "api-search" => api_search,
+        "chunk" => chunk,
+        "detect-pii" => detect_pii,
+        "embed" => embed,
+        "extract-audio" => extract_audio,
+        "extract-document" => extract_document,
+        "extract-image" => extract_image,
+        "index" => index,
+        "mark-failed" => mark_failed,
+        "parse-email" => parse_email,
+        "pipeline-router" => pipeline_router,
+    }
+}
+
+fn function_crates() -> BTreeSet<String> {
+    std::fs::read_dir(repo().join("functions"))
+        .expect("functions/")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect()
+}
+
+/// How a crate's `main.rs` runs its handler: `step`, `api` or `sqs`.
+fn kind(function: &str) -> &'static str {
+    let main = read(&format!("functions/{function}/src/main.rs"));
+    ["step", "api", "sqs"]
+        .into_iter()
+        .find(|k| main.contains(&format!("run::{k}(")))
+        .unwrap_or_else(|| panic!("functions/{function}/src/main.rs calls no jarvis_lambda::run::*"))
+}
+
+/// A stack with every setting present and no network: what `Deps::aws` builds
+/// from it is what the function can reach.
+fn stack() -> AwsStack {
+    let sdk = SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("eu-west-1"))
+        .credentials_provider(
+            aws_credential_types::provider::SharedCredentialsProvider::new(Credentials::new(
+                "k", "s", None, None, "infra",
+            )),
+        )
+        .build();
+    let settings = AwsSettings::from_lookup(|name| {
+        let value = match name {
+            vars::RAW_BUCKET => "raw",
+            vars::CURATED_BUCKET => "curated",
+            vars::TABLE => "table",
+            vars::INGEST_QUEUE_URL => "https://sqs.eu-west-1.amazonaws.com/1/q",
+            vars::OPENSEARCH_ENDPOINT => "https://c.eu-west-1.aoss.amazonaws.com",
+            vars::MAIL_FROM => "jarvis@example.com",
+            n if n.ends_with("_ARN") => "arn:aws:x:eu-west-1:123456789012:x",
+            _ => return None,
+        };
+        Some(value.to_owned())
+    })
+    .expect("settings");
+    let config = Config::from_lookup(|_| None).expect("defaults");
+    AwsStack::new(sdk, settings, config)
+}
+
+/// Every variable `Config` reads (tuning with defaults; any function may set them).
+fn config_vars() -> BTreeSet<String> {
+    let seen = Mutex::new(BTreeSet::new());
+    Config::from_lookup(|name| {
+        seen.lock().unwrap().insert(name.to_owned());
+        None
+    })
+    .expect("defaults");
+    let mut vars = seen.into_inner().unwrap();
+    vars.insert(vars::LOG_FILTER.to_owned());
+    vars
+}
+
+struct Entry {
+    env: BTreeSet<String>,
+    grants: BTreeSet<Grant>,
+    event_source: Option<String>,
+}
+
+fn resource_of(expr: &str) -> Resource {
+    let name = expr
+        .strip_prefix("${local.")
+        .and_then(|s| s.strip_suffix('}'))
+        .unwrap_or_else(|| panic!("a statement resource must be one of the resource locals, not {expr:?}"));
+    Resource::ALL
+        .into_iter()
+        .find(|r| r.terraform_local() == name)
+        .unwrap_or_else(|| panic!("local.{name} names no iam::Resource"))
+}
+
+fn strings(v: &Value) -> Vec<String> {
+    match v {
+        Value::String(s) => vec![s.clone()],
+        Value::Array(items) => items.iter().flat_map(strings).collect(),
+        other => panic!("expected strings, found {other}"),
+    }
+}
+
+fn locals(path: &str) -> Value {
+    hcl(path)["locals"].clone()
+}
+
+/// `(action, resource)` pairs of a list of `{actions, resources}` statements.
+fn grants_of(statements: &Value) -> BTreeSet<Grant> {
+    let mut grants = BTreeSet::new();
+    for s in statements.as_array().expect("a statements list") {
+        let resources: Vec<Resource> = strings(&s["resources"]).iter().map(|r| resource_of(r)).collect();
+        for action in strings(&s["actions"]) {
+            let action: &'static str = Box::leak(action.into_boxed_str());
+            for &resource in &resources {
+                grants.insert(Grant { action, resource });
+            }
+        }
+    }
+    grants
+}
+
+/// The catalog, each entry's grants including what main.tf adds for its event source.
+fn catalog() -> BTreeMap<String, Entry> {
+    let event_sources = locals(FUNCTIONS_MAIN)["event_source_statements"].clone();
+    let functions = locals(CATALOG)["functions"].clone();
+    let functions = functions.as_object().expect("local.functions is a map");
+    functions
+        .iter()
+        .map(|(name, f)| {
+            let env = f["env"]
+                .as_object()
+                .unwrap_or_else(|| panic!("{name}: env must be a plain map"))
+                .keys()
+                .cloned()
+                .collect();
+            let mut grants = grants_of(&f["statements"]);
+            let event_source = f["event_source"].as_str().map(str::to_owned);
+            if let Some(source) = &event_source {
+                grants.extend(grants_of(&event_sources[source]));
+            }
+            (
+                name.clone(),
+                Entry {
+                    env,
+                    grants,
+                    event_source,
+                },
+            )
+        })
+        .collect()
+}
+
+fn routes() -> BTreeMap<String, String> {
+    let routes = locals(CATALOG)["routes"].clone();
+    serde_json::from_value(routes).expect("local.routes is a map of strings")
+}
+
+#[test]
+fn every_function_crate_is_wired_here_and_has_a_catalog_entry() {
+    let crates = function_crates();
+    let wired: BTreeSet<String> = wiring().keys().map(|s| s.to_string()).collect();
+    assert_eq!(crates, wired, "add the crate to wiring() in tests/infra/main.rs");
+    let listed: BTreeSet<String> = catalog().into_keys().collect();
+    assert_eq!(
+        crates, listed,
+        "every function crate needs an entry in {CATALOG} (that gives it its Lambda, role and log group), and every entry a crate"
+    );
+}
+
+#[test]
+fn every_catalog_entry_gets_a_lambda_a_role_a_policy_and_a_log_group() {
+    let main = hcl(FUNCTIONS_MAIN);
+    for (kind, name) in [
+        ("aws_lambda_function", "function"),
+        ("aws_iam_role", "function"),
+        ("aws_iam_role_policy", "function"),
+        ("aws_cloudwatch_log_group", "function"),
+    ] {
+        let for_each = &main["resource"][kind][name]["for_each"];
+        assert_eq!(
+            for_each, "${local.functions}",
+            "{kind}.{name} must be created for every catalog entry"
+        );
+    }
+    let lambda = &main["resource"]["aws_lambda_function"]["function"];
+    assert_eq!(lambda["runtime"], "provided.al2023");
+    assert_eq!(lambda["architectures"], serde_json::json!(["arm64"]));
+    assert_eq!(lambda["tracing_config"]["mode"], "Active");
+    // Every resource an iam::Resource names is defined as a local.
+    let defined = locals(FUNCTIONS_MAIN);
+    for r in Resource::ALL {
+        assert!(
+            defined.get(r.terraform_local()).is_some(),
+            "{FUNCTIONS_MAIN} defines no local.{} for {r:?}",
+            r.terraform_local()
+        );
+    }
+    // The baseline every role has, whatever its code.
+    let doc = serde_json::to_string(&main["data"]["aws_iam_policy_document"]["function"])
+        .expect("policy document");
+    for action in iam::BASELINE {
+        assert!(doc.contains(action), "the baseline policy lacks {action}");
+    }
+}
+
+#[test]
+fn each_role_grants_exactly_what_its_code_calls() {
+    let catalog = catalog();
+    let mut problems = Vec::new();
+    for (name, wire) in wiring() {
+        let stack = stack();
+        wire(&stack).unwrap_or_else(|e| panic!("{name}: Deps::aws failed: {e}"));
+        let mut needed = stack.usage().grants();
+        let entry = &catalog[name];
+        if entry.event_source.is_some() {
+            needed.extend(iam::SQS_EVENT_SOURCE.iter().copied());
+        }
+        let missing: Vec<_> = needed.difference(&entry.grants).collect();
+        let extra: Vec<_> = entry.grants.difference(&needed).collect();
+        if !missing.is_empty() || !extra.is_empty() {
+            problems.push(format!(
+                "{name}:\n  lacks {}\n  grants but never calls {}",
+                describe(&missing),
+                describe(&extra)
+            ));
+        }
+    }
+    assert!(problems.is_empty(), "{CATALOG}:\n{}", problems.join("\n"));
+}
+
+fn describe(grants: &[&Grant]) -> String {
+    if grants.is_empty() {
+        return "nothing".into();
+    }
+    grants
+        .iter()
+        .map(|g| format!("{} on local.{}", g.action, g.resource.terraform_local()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+#[test]
+fn each_function_gets_the_variables_its_code_reads_and_no_others() {
+    let catalog = catalog();
+    let tuning = config_vars();
+    let mut problems = Vec::new();
+    for (name, wire) in wiring() {
+        let stack = stack();
+        wire(&stack).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let reads: BTreeSet<String> = stack.usage().env.iter().map(|s| s.to_string()).collect();
+        let set = &catalog[name].env;
+        let missing: Vec<_> = reads.difference(set).collect();
+        let unread: Vec<_> = set
+            .iter()
+            .filter(|v| !reads.contains(*v) && !tuning.contains(*v))
+            .collect();
+        if !missing.is_empty() || !unread.is_empty() {
+            problems.push(format!("{name}: not set {missing:?}; set but never read {unread:?}"));
+        }
+        assert!(
+            !set.contains(vars::LOG_FILTER),
+            "{name}: RUST_LOG is set for every function in main.tf"
+        );
+    }
+    assert!(problems.is_empty(), "{CATALOG}:\n{}", problems.join("\n"));
+}
+
+#[test]
+fn api_routes_point_at_api_functions_and_every_sample_route_is_deployed() {
+    let routes = routes();
+    let crates = function_crates();
+    for (route, function) in &routes {
+        assert!(crates.contains(function), "{route} → {function}, which is no crate");
+        assert_eq!(kind(function), "api", "{route} → {function}, which is not an API function");
+    }
+    for function in crates.iter().filter(|f| kind(f) == "api") {
+        let mut samples = 0;
+        for entry in std::fs::read_dir(repo().join("events")).unwrap() {
+            let file = entry.unwrap().file_name().to_string_lossy().into_owned();
+            if !file.starts_with(&format!("{function}.")) {
+                continue;
+            }
+            let event: Value = serde_json::from_str(&read(&format!("events/{file}"))).unwrap();
+            let route = event["routeKey"].as_str().expect("API samples carry a routeKey");
+            assert_eq!(
+                routes.get(route),
+                Some(function),
+                "events/{file} uses {route}, which {CATALOG} does not route to {function}"
+            );
+            samples += 1;
+        }
+        assert!(samples > 0, "{function} has no sample API event");
+    }
+    assert_eq!(routes.get("GET /healthz").map(|f| kind(f)), Some("api"));
+}
+
+/// The ASL file as JSON: unquoted `${…}` placeholders (numbers) become 0.
+fn asl() -> Value {
+    let text = read(ASL);
+    let mut out = String::with_capacity(text.len());
+    let (mut in_string, mut escaped) = (false, false);
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if in_string {
+            escaped = !escaped && c == '\\';
+            in_string = escaped || c != '"';
+            out.push(c);
+        } else if c == '$' && chars.peek() == Some(&'{') {
+            for c in chars.by_ref() {
+                if c == '}' {
+                    break;
+                }
+            }
+            out.push('0');
+        } else {
+            in_string = c == '"';
+            out.push(c);
+        }
+    }
+    serde_json::from_str(&out).unwrap_or_else(|e| panic!("{ASL}: {e}"))
+}
+
+/// The function crate a Task state invokes (`${fn_<crate_name>}`).
+fn task_function(state: &Value) -> Option<String> {
+    let resource = state["Resource"].as_str()?;
+    let name = resource
+        .strip_prefix("${fn_")
+        .and_then(|s| s.strip_suffix('}'))
+        .unwrap_or_else(|| panic!("Task Resource {resource:?} is not ${{fn_<crate>}}"));
+    Some(name.replace('_', "-"))
+}
+
+/// States Language `StringMatches` with `*` wildcards.
+fn string_matches(pattern: &str, value: &str) -> bool {
+    let parts: Vec<&str> = pattern.split('*').collect();
+    let mut rest = value;
+    for (i, part) in parts.iter().enumerate() {
+        if i == 0 {
+            let Some(r) = rest.strip_prefix(part) else {
+                return false;
+            };
+            rest = r;
+        } else if i == parts.len() - 1 {
+            return rest.ends_with(part);
+        } else {
+            let Some(at) = rest.find(part) else {
+                return false;
+            };
+            rest = &rest[at + part.len()..];
+        }
+    }
+    rest.is_empty()
+}
+
+#[test]
+fn the_state_machine_invokes_real_functions_and_every_step() {
+    let asl = asl();
+    let states = asl["States"].as_object().expect("States");
+    let crates = function_crates();
+    let mut invoked = BTreeSet::new();
+    for (name, state) in states {
+        if state["Type"] != "Task" {
+            continue;
+        }
+        let function = task_function(state).expect("Task with a Resource");
+        assert!(crates.contains(&function), "state {name} invokes {function}, which is no crate");
+        assert_eq!(kind(&function), "step", "state {name} invokes {function}, which is not a step");
+        invoked.insert(function);
+    }
+    let steps: BTreeSet<String> = crates.into_iter().filter(|f| kind(f) == "step").collect();
+    assert_eq!(invoked, steps, "every pipeline step crate appears in the state machine");
+}
+
+#[test]
+fn the_state_machine_routes_like_the_code_then_runs_the_same_steps() {
+    let asl = asl();
+    let states = &asl["States"];
+    let route = states
+        .as_object()
+        .unwrap()
+        .values()
+        .find(|s| s["Type"] == "Choice" && s["Choices"][0]["Variable"] == "$.content_type")
+        .expect("a Choice on $.content_type");
+    for ct in [
+        "application/pdf",
+        "text/markdown; charset=utf-8",
+        "text/html",
+        "application/json",
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        "image/png",
+        "image/tiff",
+        "audio/mpeg",
+        "video/mp4",
+        "message/rfc822",
+        "application/octet-stream",
+    ] {
+        let next = route["Choices"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| string_matches(c["StringMatches"].as_str().unwrap(), ct))
+            .map(|c| &c["Next"])
+            .unwrap_or(&route["Default"]);
+        let target = &states[next.as_str().unwrap()];
+        assert_eq!(
+            task_function(target).as_deref(),
+            Some(Route::for_content_type(ct).function_name()),
+            "{ct} goes to state {next}"
+        );
+        // Then the same steps as the local runtime, in order.
+        let mut chain = Vec::new();
+        let mut state = &states[target["Next"].as_str().expect("extractor has Next")];
+        loop {
+            chain.push(task_function(state).expect("a Task"));
+            match state["Next"].as_str() {
+                Some(n) => state = &states[n],
+                None => break,
+            }
+        }
+        assert_eq!(chain, ["detect-pii", "chunk", "embed", "index"], "after {ct}");
+    }
+}
+
+#[test]
+fn every_step_retries_transient_errors_and_catches_into_mark_failed() {
+    let asl = asl();
+    let states = asl["States"].as_object().unwrap();
+    let mark_failed = states
+        .iter()
+        .find(|(_, s)| task_function(s).as_deref() == Some("mark-failed"))
+        .map(|(n, _)| n.clone())
+        .expect("a mark-failed Task");
+    for (name, state) in states {
+        let Some(function) = task_function(state) else {
+            continue;
+        };
+        if function == "mark-failed" {
+            continue;
+        }
+        let retry = serde_json::to_string(&state["Retry"]).unwrap();
+        assert!(retry.contains("Jarvis.Transient"), "{name} does not retry Jarvis.Transient");
+        assert!(state["TimeoutSeconds"].is_number(), "{name} has no timeout");
+        let catches = state["Catch"].as_array().expect("Catch");
+        let all = catches
+            .iter()
+            .find(|c| c["ErrorEquals"] == serde_json::json!(["States.ALL"]))
+            .unwrap_or_else(|| panic!("{name} has no States.ALL Catch"));
+        assert_eq!(all["Next"], mark_failed.as_str(), "{name}'s Catch");
+        assert_eq!(all["ResultPath"], "$.error", "{name} keeps its input for mark-failed");
+        // A Pending job is polled: the Catch leads through a Wait back to this state.
+        if let Some(pending) = catches
+            .iter()
+            .find(|c| c["ErrorEquals"] == serde_json::json!(["Jarvis.Pending"]))
+        {
+            let mut at = pending["Next"].as_str().unwrap();
+            let mut waited = false;
+            for _ in 0..5 {
+                let s = &states[at];
+                waited |= s["Type"] == "Wait";
+                at = s["Next"].as_str().or(s["Default"].as_str()).unwrap();
+                if at == name {
+                    break;
+                }
+            }
+            assert!(at == name && waited, "{name}'s Pending loop does not wait and return");
+        }
+    }
+    let audio = states
+        .iter()
+        .find(|(_, s)| task_function(s).as_deref() == Some("extract-audio"))
+        .unwrap()
+        .1;
+    assert!(
+        serde_json::to_string(&audio["Catch"]).unwrap().contains("Jarvis.Pending"),
+        "the Transcribe poll loop"
+    );
+}
+
+#[test]
+fn string_matches_follows_the_states_language() {
+    assert!(string_matches("image/*", "image/png"));
+    assert!(!string_matches("image/*", "application/png"));
+    assert!(string_matches("message/rfc822*", "message/rfc822"));
+    assert!(string_matches("a*c*e", "abcde"));
+    assert!(!string_matches("exact", "exactly"));
+}

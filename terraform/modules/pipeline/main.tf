@@ -15,9 +15,9 @@ locals {
   definition = templatefile("${path.module}/state-machine.asl.json", local.template_vars)
 
   # The Task states' functions, read back from the rendered definition.
-  task_arns = distinct([
-    for s in values(jsondecode(local.definition).States) : s.Resource if s.Type == "Task"
-  ])
+  task_arns = distinct(compact([
+    for s in values(jsondecode(local.definition).States) : try(s.Resource, "") if s.Type == "Task"
+  ]))
 }
 
 resource "aws_cloudwatch_log_group" "pipeline" {

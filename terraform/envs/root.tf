@@ -45,7 +45,7 @@ module "jarvis" {
   artifacts_dir = "${path.root}/../../../target/lambda"
 
   timezone                = lookup(var.settings, "timezone", "UTC")
-  chat_model_id           = lookup(var.settings, "chat_model_id", "anthropic.claude-3-haiku-20240307-v1:0")
+  chat_model_id           = lookup(var.settings, "chat_model_id", "anthropic.claude-3-5-haiku-20241022-v1:0")
   extra_model_arns        = lookup(var.settings, "extra_model_arns", [])
   search_standby_replicas = lookup(var.settings, "search_standby_replicas", false)
   pii_redact              = lookup(var.settings, "pii_redact", false)

@@ -71,9 +71,9 @@ module "scheduler" {
   prefix      = local.prefix
   account_id  = local.account
   kms_key_arn = module.keys.key_arn
-  # reminder-fire and memory-reflector are added here as their crates land.
-  target_function_arns  = []
-  nightly_function_arns = {}
+  # From the catalog's triggers: "reminders" and "nightly".
+  target_function_arns  = module.functions.reminder_target_arns
+  nightly_function_arns = module.functions.nightly_function_arns
   timezone              = var.timezone
 }
 
@@ -123,6 +123,7 @@ module "api" {
   region              = local.region
   kms_key_arn         = module.keys.key_arn
   routes              = module.functions.routes
+  websocket_function  = module.functions.websocket_function
   function_arns       = module.functions.function_arns
   function_names      = module.functions.function_names
   cors_origins        = var.cors_origins

@@ -30,7 +30,7 @@ variable "embed_dimensions" {
 
 variable "chat_model_id" {
   type    = string
-  default = "anthropic.claude-3-haiku-20240307-v1:0"
+  default = "anthropic.claude-3-5-haiku-20241022-v1:0"
 }
 
 variable "extra_model_arns" {

@@ -79,7 +79,9 @@ fn kind(function: &str) -> &'static str {
     ["step", "api", "sqs"]
         .into_iter()
         .find(|k| main.contains(&format!("run::{k}(")))
-        .unwrap_or_else(|| panic!("functions/{function}/src/main.rs calls no jarvis_lambda::run::*"))
+        .unwrap_or_else(|| {
+            panic!("functions/{function}/src/main.rs calls no jarvis_lambda::run::*")
+        })
 }
 
 /// A stack with every setting present and no network: what `Deps::aws` builds
@@ -128,14 +130,16 @@ fn config_vars() -> BTreeSet<String> {
 struct Entry {
     env: BTreeSet<String>,
     grants: BTreeSet<Grant>,
-    event_source: Option<String>,
+    trigger: String,
 }
 
 fn resource_of(expr: &str) -> Resource {
     let name = expr
         .strip_prefix("${local.")
         .and_then(|s| s.strip_suffix('}'))
-        .unwrap_or_else(|| panic!("a statement resource must be one of the resource locals, not {expr:?}"));
+        .unwrap_or_else(|| {
+            panic!("a statement resource must be one of the resource locals, not {expr:?}")
+        });
     Resource::ALL
         .into_iter()
         .find(|r| r.terraform_local() == name)
@@ -158,7 +162,10 @@ fn locals(path: &str) -> Value {
 fn grants_of(statements: &Value) -> BTreeSet<Grant> {
     let mut grants = BTreeSet::new();
     for s in statements.as_array().expect("a statements list") {
-        let resources: Vec<Resource> = strings(&s["resources"]).iter().map(|r| resource_of(r)).collect();
+        let resources: Vec<Resource> = strings(&s["resources"])
+            .iter()
+            .map(|r| resource_of(r))
+            .collect();
         for action in strings(&s["actions"]) {
             let action: &'static str = Box::leak(action.into_boxed_str());
             for &resource in &resources {
@@ -169,9 +176,9 @@ fn grants_of(statements: &Value) -> BTreeSet<Grant> {
     grants
 }
 
-/// The catalog, each entry's grants including what main.tf adds for its event source.
+/// The catalog, each entry's grants including what main.tf adds for its trigger.
 fn catalog() -> BTreeMap<String, Entry> {
-    let event_sources = locals(FUNCTIONS_MAIN)["event_source_statements"].clone();
+    let by_trigger = locals(FUNCTIONS_MAIN)["trigger_statements"].clone();
     let functions = locals(CATALOG)["functions"].clone();
     let functions = functions.as_object().expect("local.functions is a map");
     functions
@@ -184,16 +191,19 @@ fn catalog() -> BTreeMap<String, Entry> {
                 .cloned()
                 .collect();
             let mut grants = grants_of(&f["statements"]);
-            let event_source = f["event_source"].as_str().map(str::to_owned);
-            if let Some(source) = &event_source {
-                grants.extend(grants_of(&event_sources[source]));
+            let trigger = f["trigger"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{name}: trigger must be a string"))
+                .to_owned();
+            if let Some(statements) = by_trigger.get(&trigger) {
+                grants.extend(grants_of(statements));
             }
             (
                 name.clone(),
                 Entry {
                     env,
                     grants,
-                    event_source,
+                    trigger,
                 },
             )
         })
@@ -209,12 +219,33 @@ fn routes() -> BTreeMap<String, String> {
 fn every_function_crate_is_wired_here_and_has_a_catalog_entry() {
     let crates = function_crates();
     let wired: BTreeSet<String> = wiring().keys().map(|s| s.to_string()).collect();
-    assert_eq!(crates, wired, "add the crate to wiring() in tests/infra/main.rs");
+    assert_eq!(
+        crates, wired,
+        "add the crate to wiring() in tests/infra/main.rs"
+    );
     let listed: BTreeSet<String> = catalog().into_keys().collect();
     assert_eq!(
         crates, listed,
         "every function crate needs an entry in {CATALOG} (that gives it its Lambda, role and log group), and every entry a crate"
     );
+}
+
+#[test]
+fn each_function_is_invoked_the_way_its_main_runs_it() {
+    for (name, entry) in catalog() {
+        let expected: &[&str] = match kind(&name) {
+            "step" => &["state_machine"],
+            "api" => &["http_api", "websocket"],
+            "sqs" => &["ingest_queue"],
+            other => panic!("{name}: no trigger known for run::{other}"),
+        };
+        assert!(
+            expected.contains(&entry.trigger.as_str()),
+            "{name} runs as run::{}, but its trigger is {:?}",
+            kind(&name),
+            entry.trigger
+        );
+    }
 }
 
 #[test]
@@ -262,7 +293,7 @@ fn each_role_grants_exactly_what_its_code_calls() {
         wire(&stack).unwrap_or_else(|e| panic!("{name}: Deps::aws failed: {e}"));
         let mut needed = stack.usage().grants();
         let entry = &catalog[name];
-        if entry.event_source.is_some() {
+        if entry.trigger == "ingest_queue" {
             needed.extend(iam::SQS_EVENT_SOURCE.iter().copied());
         }
         let missing: Vec<_> = needed.difference(&entry.grants).collect();
@@ -305,7 +336,9 @@ fn each_function_gets_the_variables_its_code_reads_and_no_others() {
             .filter(|v| !reads.contains(*v) && !tuning.contains(*v))
             .collect();
         if !missing.is_empty() || !unread.is_empty() {
-            problems.push(format!("{name}: not set {missing:?}; set but never read {unread:?}"));
+            problems.push(format!(
+                "{name}: not set {missing:?}; set but never read {unread:?}"
+            ));
         }
         assert!(
             !set.contains(vars::LOG_FILTER),
@@ -320,8 +353,15 @@ fn api_routes_point_at_api_functions_and_every_sample_route_is_deployed() {
     let routes = routes();
     let crates = function_crates();
     for (route, function) in &routes {
-        assert!(crates.contains(function), "{route} → {function}, which is no crate");
-        assert_eq!(kind(function), "api", "{route} → {function}, which is not an API function");
+        assert!(
+            crates.contains(function),
+            "{route} → {function}, which is no crate"
+        );
+        assert_eq!(
+            kind(function),
+            "api",
+            "{route} → {function}, which is not an API function"
+        );
     }
     for function in crates.iter().filter(|f| kind(f) == "api") {
         let mut samples = 0;
@@ -331,7 +371,9 @@ fn api_routes_point_at_api_functions_and_every_sample_route_is_deployed() {
                 continue;
             }
             let event: Value = serde_json::from_str(&read(&format!("events/{file}"))).unwrap();
-            let route = event["routeKey"].as_str().expect("API samples carry a routeKey");
+            let route = event["routeKey"]
+                .as_str()
+                .expect("API samples carry a routeKey");
             assert_eq!(
                 routes.get(route),
                 Some(function),
@@ -413,12 +455,22 @@ fn the_state_machine_invokes_real_functions_and_every_step() {
             continue;
         }
         let function = task_function(state).expect("Task with a Resource");
-        assert!(crates.contains(&function), "state {name} invokes {function}, which is no crate");
-        assert_eq!(kind(&function), "step", "state {name} invokes {function}, which is not a step");
+        assert!(
+            crates.contains(&function),
+            "state {name} invokes {function}, which is no crate"
+        );
+        assert_eq!(
+            kind(&function),
+            "step",
+            "state {name} invokes {function}, which is not a step"
+        );
         invoked.insert(function);
     }
     let steps: BTreeSet<String> = crates.into_iter().filter(|f| kind(f) == "step").collect();
-    assert_eq!(invoked, steps, "every pipeline step crate appears in the state machine");
+    assert_eq!(
+        invoked, steps,
+        "every pipeline step crate appears in the state machine"
+    );
 }
 
 #[test]
@@ -467,7 +519,11 @@ fn the_state_machine_routes_like_the_code_then_runs_the_same_steps() {
                 None => break,
             }
         }
-        assert_eq!(chain, ["detect-pii", "chunk", "embed", "index"], "after {ct}");
+        assert_eq!(
+            chain,
+            ["detect-pii", "chunk", "embed", "index"],
+            "after {ct}"
+        );
     }
 }
 
@@ -488,7 +544,10 @@ fn every_step_retries_transient_errors_and_catches_into_mark_failed() {
             continue;
         }
         let retry = serde_json::to_string(&state["Retry"]).unwrap();
-        assert!(retry.contains("Jarvis.Transient"), "{name} does not retry Jarvis.Transient");
+        assert!(
+            retry.contains("Jarvis.Transient"),
+            "{name} does not retry Jarvis.Transient"
+        );
         assert!(state["TimeoutSeconds"].is_number(), "{name} has no timeout");
         let catches = state["Catch"].as_array().expect("Catch");
         let all = catches
@@ -496,7 +555,10 @@ fn every_step_retries_transient_errors_and_catches_into_mark_failed() {
             .find(|c| c["ErrorEquals"] == serde_json::json!(["States.ALL"]))
             .unwrap_or_else(|| panic!("{name} has no States.ALL Catch"));
         assert_eq!(all["Next"], mark_failed.as_str(), "{name}'s Catch");
-        assert_eq!(all["ResultPath"], "$.error", "{name} keeps its input for mark-failed");
+        assert_eq!(
+            all["ResultPath"], "$.error",
+            "{name} keeps its input for mark-failed"
+        );
         // A Pending job is polled: the Catch leads through a Wait back to this state.
         if let Some(pending) = catches
             .iter()
@@ -512,7 +574,10 @@ fn every_step_retries_transient_errors_and_catches_into_mark_failed() {
                     break;
                 }
             }
-            assert!(at == name && waited, "{name}'s Pending loop does not wait and return");
+            assert!(
+                at == name && waited,
+                "{name}'s Pending loop does not wait and return"
+            );
         }
     }
     let audio = states
@@ -521,7 +586,9 @@ fn every_step_retries_transient_errors_and_catches_into_mark_failed() {
         .unwrap()
         .1;
     assert!(
-        serde_json::to_string(&audio["Catch"]).unwrap().contains("Jarvis.Pending"),
+        serde_json::to_string(&audio["Catch"])
+            .unwrap()
+            .contains("Jarvis.Pending"),
         "the Transcribe poll loop"
     );
 }

@@ -4,15 +4,20 @@
 # crate's adapters read; each statement list is exactly what its adapters call
 # (jarvis-aws `iam::OPERATIONS`). Resources are the locals in main.tf.
 # Plain maps and lists on purpose: the test reads them without evaluating HCL.
+#
+# trigger: what invokes the function — "ingest_queue" (SQS mapping),
+# "state_machine" (a Task state), "http_api" (routes below), "websocket" (the
+# streaming API), "reminders" (Scheduler, one-time and recurring reminders) or
+# "nightly" (a nightly schedule). The stack wires each to its invoker.
 
 locals {
   functions = {
     "pipeline-router" = {
-      description  = "Starts one pipeline run per raw object version (SQS batch, partial failures)."
-      memory       = 256
-      timeout      = var.router_timeout_seconds
-      reserved     = 10 # caps StartExecution and DynamoDB writes during a bulk upload
-      event_source = "ingest_queue"
+      description = "Starts one pipeline run per raw object version (SQS batch, partial failures)."
+      memory      = 256
+      timeout     = var.router_timeout_seconds
+      reserved    = 10 # caps StartExecution and DynamoDB writes during a bulk upload
+      trigger     = "ingest_queue"
       env = {
         JARVIS_RAW_BUCKET        = var.raw_bucket
         JARVIS_TABLE             = var.table_name
@@ -28,11 +33,11 @@ locals {
     }
 
     "extract-document" = {
-      description  = "Text from PDF, DOCX, HTML, Markdown, text and JSON; Textract OCR for scans."
-      memory       = 1024
-      timeout      = 300
-      reserved     = 20 # Textract's transactions-per-second quota
-      event_source = null
+      description = "Text from PDF, DOCX, HTML, Markdown, text and JSON; Textract OCR for scans."
+      memory      = 1024
+      timeout     = 300
+      reserved    = 20 # Textract's transactions-per-second quota
+      trigger     = "state_machine"
       env = {
         JARVIS_RAW_BUCKET     = var.raw_bucket
         JARVIS_CURATED_BUCKET = var.curated_bucket
@@ -49,11 +54,11 @@ locals {
     }
 
     "extract-image" = {
-      description  = "Text (Textract) and labels (Rekognition) from images."
-      memory       = 512
-      timeout      = 120
-      reserved     = 20 # Textract's and Rekognition's transactions-per-second quotas
-      event_source = null
+      description = "Text (Textract) and labels (Rekognition) from images."
+      memory      = 512
+      timeout     = 120
+      reserved    = 20 # Textract's and Rekognition's transactions-per-second quotas
+      trigger     = "state_machine"
       env = {
         JARVIS_RAW_BUCKET     = var.raw_bucket
         JARVIS_CURATED_BUCKET = var.curated_bucket
@@ -70,11 +75,11 @@ locals {
     }
 
     "extract-audio" = {
-      description  = "Starts and polls a Transcribe job; reads its transcript from the curated bucket."
-      memory       = 256
-      timeout      = 60
-      reserved     = null
-      event_source = null
+      description = "Starts and polls a Transcribe job; reads its transcript from the curated bucket."
+      memory      = 256
+      timeout     = 60
+      reserved    = null
+      trigger     = "state_machine"
       env = {
         JARVIS_CURATED_BUCKET = var.curated_bucket
         JARVIS_TABLE          = var.table_name
@@ -90,11 +95,11 @@ locals {
     }
 
     "parse-email" = {
-      description  = "MIME mail: the body becomes a document, each attachment a new raw object."
-      memory       = 512
-      timeout      = 120
-      reserved     = null
-      event_source = null
+      description = "MIME mail: the body becomes a document, each attachment a new raw object."
+      memory      = 512
+      timeout     = 120
+      reserved    = null
+      trigger     = "state_machine"
       env = {
         JARVIS_RAW_BUCKET     = var.raw_bucket
         JARVIS_CURATED_BUCKET = var.curated_bucket
@@ -110,11 +115,11 @@ locals {
     }
 
     "detect-pii" = {
-      description  = "Comprehend: PII (masked when JARVIS_PII_REDACT), language, entities, key phrases."
-      memory       = 256
-      timeout      = 120
-      reserved     = null
-      event_source = null
+      description = "Comprehend: PII (masked when JARVIS_PII_REDACT), language, entities, key phrases."
+      memory      = 256
+      timeout     = 120
+      reserved    = null
+      trigger     = "state_machine"
       env = {
         JARVIS_CURATED_BUCKET = var.curated_bucket
         JARVIS_PII_REDACT     = tostring(var.pii_redact)
@@ -128,11 +133,11 @@ locals {
     }
 
     "chunk" = {
-      description  = "Normalises and chunks the extracted text (canonical JSON in the curated bucket)."
-      memory       = 512
-      timeout      = 60
-      reserved     = null
-      event_source = null
+      description = "Normalises and chunks the extracted text (canonical JSON in the curated bucket)."
+      memory      = 512
+      timeout     = 60
+      reserved    = null
+      trigger     = "state_machine"
       env = {
         JARVIS_CURATED_BUCKET = var.curated_bucket
       }
@@ -144,11 +149,11 @@ locals {
     }
 
     "embed" = {
-      description  = "Bedrock Titan embeddings for every chunk."
-      memory       = 512
-      timeout      = 300
-      reserved     = 10 # Bedrock's InvokeModel quota
-      event_source = null
+      description = "Bedrock Titan embeddings for every chunk."
+      memory      = 512
+      timeout     = 300
+      reserved    = 10 # Bedrock's InvokeModel quota
+      trigger     = "state_machine"
       env = {
         JARVIS_CURATED_BUCKET   = var.curated_bucket
         JARVIS_EMBED_MODEL_ID   = var.embed_model_id
@@ -163,11 +168,11 @@ locals {
     }
 
     "index" = {
-      description  = "Bulk-upserts the chunks into OpenSearch and marks the document indexed."
-      memory       = 512
-      timeout      = 120
-      reserved     = 10 # OpenSearch Serverless indexing capacity
-      event_source = null
+      description = "Bulk-upserts the chunks into OpenSearch and marks the document indexed."
+      memory      = 512
+      timeout     = 120
+      reserved    = 10 # OpenSearch Serverless indexing capacity
+      trigger     = "state_machine"
       env = {
         JARVIS_CURATED_BUCKET      = var.curated_bucket
         JARVIS_TABLE               = var.table_name
@@ -186,11 +191,11 @@ locals {
     }
 
     "mark-failed" = {
-      description  = "The state machine's Catch: marks the document failed with the reason."
-      memory       = 256
-      timeout      = 30
-      reserved     = null
-      event_source = null
+      description = "The state machine's Catch: marks the document failed with the reason."
+      memory      = 256
+      timeout     = 30
+      reserved    = null
+      trigger     = "state_machine"
       env = {
         JARVIS_TABLE               = var.table_name
         JARVIS_OPENSEARCH_ENDPOINT = var.opensearch_endpoint
@@ -205,11 +210,11 @@ locals {
     }
 
     "api-documents" = {
-      description  = "POST/GET /documents, GET/DELETE /documents/{id}; an upload is routed at once (pipeline-router's code)."
-      memory       = 512
-      timeout      = 29
-      reserved     = null
-      event_source = null
+      description = "POST/GET /documents, GET/DELETE /documents/{id}; an upload is routed at once (pipeline-router's code)."
+      memory      = 512
+      timeout     = 29
+      reserved    = null
+      trigger     = "http_api"
       env = {
         JARVIS_RAW_BUCKET          = var.raw_bucket
         JARVIS_CURATED_BUCKET      = var.curated_bucket
@@ -233,11 +238,11 @@ locals {
     }
 
     "api-search" = {
-      description  = "POST /search: hybrid BM25 + k-NN over the caller's chunks, with citations."
-      memory       = 512
-      timeout      = 29
-      reserved     = null
-      event_source = null
+      description = "POST /search: hybrid BM25 + k-NN over the caller's chunks, with citations."
+      memory      = 512
+      timeout     = 29
+      reserved    = null
+      trigger     = "http_api"
       env = {
         JARVIS_OPENSEARCH_ENDPOINT = var.opensearch_endpoint
         JARVIS_OPENSEARCH_INDEX    = var.opensearch_index

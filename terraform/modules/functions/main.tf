@@ -33,8 +33,9 @@ locals {
 
   names = { for name, _ in local.functions : name => "${var.prefix}-${name}" }
 
-  # What Lambda needs to poll a function's SQS event source (iam::SQS_EVENT_SOURCE).
-  event_source_statements = {
+  # What the invoking service needs from the function's own role, by trigger:
+  # Lambda polling an SQS queue (iam::SQS_EVENT_SOURCE). Others need nothing here.
+  trigger_statements = {
     ingest_queue = [
       { actions = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"], resources = [local.ingest_queue] },
       { actions = ["kms:Decrypt"], resources = [local.kms_key] },
@@ -87,10 +88,7 @@ data "aws_iam_policy_document" "function" {
   }
 
   dynamic "statement" {
-    for_each = concat(
-      each.value.statements,
-      each.value.event_source == null ? [] : local.event_source_statements[each.value.event_source],
-    )
+    for_each = concat(each.value.statements, lookup(local.trigger_statements, each.value.trigger, []))
     content {
       actions   = statement.value.actions
       resources = statement.value.resources
@@ -144,7 +142,7 @@ resource "aws_lambda_function" "function" {
 }
 
 resource "aws_lambda_event_source_mapping" "ingest" {
-  for_each = { for name, f in local.functions : name => f if f.event_source == "ingest_queue" }
+  for_each = { for name, f in local.functions : name => f if f.trigger == "ingest_queue" }
 
   event_source_arn                   = var.ingest_queue_arn
   function_name                      = aws_lambda_function.function[each.key].arn

@@ -26,3 +26,18 @@ output "collection_principals" {
     if contains(flatten([for s in f.statements : s.actions]), "aoss:APIAccessAll")
   ]
 }
+
+output "reminder_target_arns" {
+  description = "Functions reminders invoke (trigger \"reminders\")."
+  value       = [for name, f in local.functions : aws_lambda_function.function[name].arn if f.trigger == "reminders"]
+}
+
+output "nightly_function_arns" {
+  description = "Functions run every night (trigger \"nightly\")."
+  value       = { for name, f in local.functions : name => aws_lambda_function.function[name].arn if f.trigger == "nightly" }
+}
+
+output "websocket_function" {
+  description = "The function serving the WebSocket API (trigger \"websocket\"), or null."
+  value       = one([for name, f in local.functions : name if f.trigger == "websocket"])
+}

@@ -19,8 +19,11 @@
 //! - [`config`]: typed configuration, loaded once; every environment variable is named there.
 //! - [`error`]: the error enum per layer.
 //! - [`telemetry`]: tracing setup (JSON logs, `RUST_LOG`-style filter).
+//! - [`clock`]: the time as a port (tests move it); ids.
+//! - [`when`]: times people type, resolved in their zone; recurring times as cron.
 
 pub mod chunking;
+pub mod clock;
 pub mod config;
 pub mod content;
 pub mod curated;
@@ -33,6 +36,7 @@ pub mod pipeline;
 pub mod ports;
 pub mod search;
 pub mod telemetry;
+pub mod when;
 
 pub use domain::{DocumentId, TenantId};
 pub use error::{ApiError, PortError, StepError};

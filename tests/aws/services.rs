@@ -255,6 +255,8 @@ fn reminder(id: &str, schedule: ReminderSchedule) -> Reminder {
         fired_at: None,
         cancelled: false,
         created_at: Utc::now(),
+        late: false,
+        fired_count: 0,
     }
 }
 

@@ -116,25 +116,6 @@ impl DynamoMetadataStore {
         }
     }
 
-    fn allowed(&self, needed: Rows, what: &str) -> PortResult<()> {
-        let rank = |r: Rows| match r {
-            Rows::Read => 0,
-            Rows::ReadWrite => 1,
-            Rows::All => 2,
-        };
-        if rank(self.rows) >= rank(needed) {
-            return Ok(());
-        }
-        Err(PortError::Backend {
-            backend: SERVICE,
-            message: format!(
-                "AccessDenied: this function is not granted {what} on the table (it has {:?})",
-                self.rows
-            ),
-            source: None,
-        })
-    }
-
     async fn read(
         &self,
         tenant: &TenantId,
@@ -155,7 +136,7 @@ impl DynamoMetadataStore {
 
     /// Writes `doc` if its item still has version `seen`; `Ok(false)` when it lost the race.
     async fn write_if(&self, doc: &Document, seen: &str) -> PortResult<bool> {
-        self.allowed(Rows::ReadWrite, "PutItem")?;
+        self.rows.check(Rows::ReadWrite, "PutItem", SERVICE)?;
         let result = self
             .client
             .put_item()
@@ -203,7 +184,7 @@ impl DynamoMetadataStore {
 #[async_trait]
 impl MetadataStore for DynamoMetadataStore {
     async fn put_document(&self, doc: &Document) -> PortResult<()> {
-        self.allowed(Rows::ReadWrite, "PutItem")?;
+        self.rows.check(Rows::ReadWrite, "PutItem", SERVICE)?;
         self.client
             .put_item()
             .table_name(&self.table)
@@ -310,7 +291,7 @@ impl MetadataStore for DynamoMetadataStore {
     }
 
     async fn delete_document(&self, tenant: &TenantId, id: &DocumentId) -> PortResult<()> {
-        self.allowed(Rows::All, "DeleteItem")?;
+        self.rows.check(Rows::All, "DeleteItem", SERVICE)?;
         self.client
             .delete_item()
             .table_name(&self.table)

@@ -291,6 +291,7 @@ mod tests {
         ("comprehend.rs", include_str!("comprehend.rs")),
         ("dynamo.rs", include_str!("dynamo.rs")),
         ("opensearch.rs", include_str!("opensearch.rs")),
+        ("records.rs", include_str!("records.rs")),
         ("s3.rs", include_str!("s3.rs")),
         ("scheduler.rs", include_str!("scheduler.rs")),
         ("ses.rs", include_str!("ses.rs")),

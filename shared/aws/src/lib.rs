@@ -27,6 +27,7 @@ pub mod dynamo;
 pub mod error;
 pub mod iam;
 pub mod opensearch;
+pub mod records;
 pub mod s3;
 pub mod scheduler;
 pub mod ses;
@@ -80,7 +81,7 @@ impl BlobAccess {
     }
 }
 
-/// Which metadata operations a function performs.
+/// Which table operations a function performs (documents or records).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Rows {
     /// Get, list, look up by ETag.
@@ -89,6 +90,43 @@ pub enum Rows {
     ReadWrite,
     /// Also delete.
     All,
+}
+
+impl Rows {
+    fn rank(self) -> u8 {
+        match self {
+            Self::Read => 0,
+            Self::ReadWrite => 1,
+            Self::All => 2,
+        }
+    }
+
+    /// AccessDenied unless `self` includes `needed` (the role grants the same).
+    pub(crate) fn check(
+        self,
+        needed: Rows,
+        operation: &str,
+        service: &'static str,
+    ) -> jarvis_core::ports::PortResult<()> {
+        if self.rank() >= needed.rank() {
+            return Ok(());
+        }
+        Err(jarvis_core::PortError::Backend {
+            backend: service,
+            message: format!(
+                "AccessDenied: this function is not granted {operation} on the table (it has {self:?})"
+            ),
+            source: None,
+        })
+    }
+
+    fn operations(self) -> &'static [&'static str] {
+        match self {
+            Rows::Read => &["GetItem", "Query"],
+            Rows::ReadWrite => &["GetItem", "Query", "PutItem"],
+            Rows::All => &["GetItem", "Query", "PutItem", "DeleteItem"],
+        }
+    }
 }
 
 /// The HTTPS client every SDK client shares: hyper + rustls on ring (no aws-lc
@@ -224,17 +262,29 @@ impl AwsStack {
 
     pub fn metadata(&self, rows: Rows) -> Result<Arc<dynamo::DynamoMetadataStore>, ConfigError> {
         let table = self.need(&self.settings.table, vars::TABLE)?;
-        let ops: &[&str] = match rows {
-            Rows::Read => &["GetItem", "Query"],
-            Rows::ReadWrite => &["GetItem", "Query", "PutItem"],
-            Rows::All => &["GetItem", "Query", "PutItem", "DeleteItem"],
-        };
-        self.uses("dynamodb", ops, &[]);
+        self.uses("dynamodb", rows.operations(), &[]);
         Ok(Arc::new(dynamo::DynamoMetadataStore::new(
             aws_sdk_dynamodb::Client::new(&self.sdk),
             table,
             rows,
         )))
+    }
+
+    /// Tasks, reminders, drafts, conversations and memories in the same table.
+    pub fn records(&self, rows: Rows) -> Result<Arc<records::DynamoRecordStore>, ConfigError> {
+        let table = self.need(&self.settings.table, vars::TABLE)?;
+        self.uses("dynamodb", rows.operations(), &[]);
+        Ok(Arc::new(records::DynamoRecordStore::new(
+            aws_sdk_dynamodb::Client::new(&self.sdk),
+            table,
+            rows,
+        )))
+    }
+
+    /// The users' time zone (`JARVIS_TIME_ZONE`, checked when the config loaded).
+    pub fn zone(&self) -> jarvis_core::when::Zone {
+        self.uses("", &[], &[vars::TIME_ZONE]);
+        jarvis_core::when::zone(&self.config.time_zone).unwrap_or(jarvis_core::when::Zone::UTC)
     }
 
     pub fn ingest_queue(&self) -> Result<Arc<sqs::SqsQueue>, ConfigError> {

@@ -26,6 +26,21 @@ pub mod vars {
     pub const INBOX_POLL_MS: &str = "JARVIS_INBOX_POLL_MS";
     pub const PIPELINE_WORKERS: &str = "JARVIS_PIPELINE_WORKERS";
     pub const LOG_FORMAT: &str = "JARVIS_LOG_FORMAT";
+    /// The users' time zone (IANA), for reminders and due dates typed as words.
+    pub const TIME_ZONE: &str = "JARVIS_TIME_ZONE";
+    /// Locally: POST each notification as JSON here too.
+    pub const WEBHOOK_URL: &str = "JARVIS_WEBHOOK_URL";
+    /// Locally: the chat model, `offline` (default) or `openai` (any OpenAI-compatible server).
+    pub const CHAT_MODEL: &str = "JARVIS_CHAT_MODEL";
+    pub const OPENAI_URL: &str = "JARVIS_OPENAI_URL";
+    pub const OPENAI_MODEL: &str = "JARVIS_OPENAI_MODEL";
+    pub const OPENAI_API_KEY: &str = "JARVIS_OPENAI_API_KEY";
+    /// Model calls per chat turn before the turn fails.
+    pub const CHAT_MAX_STEPS: &str = "JARVIS_CHAT_MAX_STEPS";
+    /// Tokens one model call may generate.
+    pub const CHAT_MAX_TOKENS: &str = "JARVIS_CHAT_MAX_TOKENS";
+    /// Tokens (prompt and output, estimated) a whole chat turn may use.
+    pub const CHAT_TURN_TOKENS: &str = "JARVIS_CHAT_TURN_TOKENS";
     pub const LOG_FILTER: &str = "RUST_LOG";
 
     // On AWS (set by Terraform on each function; read by `AwsSettings`).
@@ -88,6 +103,23 @@ pub struct Config {
     pub inbox_poll_ms: u64,
     /// Pipeline runs processed at once.
     pub pipeline_workers: usize,
+    /// IANA zone times like "tomorrow at 9am" are read in.
+    pub time_zone: String,
+    pub webhook_url: Option<String>,
+    pub chat: ChatSettings,
+}
+
+/// Which chat model, and the agent loop's bounds.
+#[derive(Debug, Clone)]
+pub struct ChatSettings {
+    /// `offline`, `openai` or `bedrock`.
+    pub model: String,
+    pub openai_url: Option<String>,
+    pub openai_model: Option<String>,
+    pub openai_api_key: Option<String>,
+    pub max_steps: usize,
+    pub max_tokens: u32,
+    pub turn_tokens: u32,
 }
 
 impl Config {
@@ -126,6 +158,35 @@ impl Config {
                 value: default_tenant_raw.clone(),
                 reason,
             })?;
+        let time_zone = get(vars::TIME_ZONE).unwrap_or_else(|| "UTC".into());
+        crate::when::zone(&time_zone).map_err(|reason| ConfigError {
+            var: vars::TIME_ZONE,
+            value: time_zone.clone(),
+            reason,
+        })?;
+        let chat = ChatSettings {
+            model: get(vars::CHAT_MODEL).unwrap_or_else(|| "offline".into()),
+            openai_url: get(vars::OPENAI_URL),
+            openai_model: get(vars::OPENAI_MODEL),
+            openai_api_key: get(vars::OPENAI_API_KEY),
+            max_steps: parse_or(&get, vars::CHAT_MAX_STEPS, 6usize)?.clamp(1, 20),
+            max_tokens: parse_or(&get, vars::CHAT_MAX_TOKENS, 1024u32)?.clamp(64, 8192),
+            turn_tokens: parse_or(&get, vars::CHAT_TURN_TOKENS, 24_000u32)?.max(1000),
+        };
+        if !["offline", "openai", "bedrock"].contains(&chat.model.as_str()) {
+            return Err(ConfigError {
+                var: vars::CHAT_MODEL,
+                value: chat.model,
+                reason: "use offline, openai or bedrock".into(),
+            });
+        }
+        if chat.model == "openai" && (chat.openai_url.is_none() || chat.openai_model.is_none()) {
+            return Err(ConfigError {
+                var: vars::OPENAI_URL,
+                value: chat.openai_url.unwrap_or_default(),
+                reason: format!("the openai chat model needs {} and {}", vars::OPENAI_URL, vars::OPENAI_MODEL),
+            });
+        }
         let chunk_max_tokens = parse_or(&get, vars::CHUNK_MAX_TOKENS, 200usize)?;
         let chunk_overlap_tokens = parse_or(&get, vars::CHUNK_OVERLAP_TOKENS, 40usize)?;
         if chunk_max_tokens < 16 || chunk_overlap_tokens * 2 > chunk_max_tokens {
@@ -153,6 +214,9 @@ impl Config {
             default_tenant,
             inbox_poll_ms: parse_or(&get, vars::INBOX_POLL_MS, 500u64)?,
             pipeline_workers: parse_or(&get, vars::PIPELINE_WORKERS, 2usize)?.max(1),
+            time_zone,
+            webhook_url: get(vars::WEBHOOK_URL),
+            chat,
             data_dir,
         })
     }

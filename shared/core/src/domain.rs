@@ -222,10 +222,12 @@ pub struct Task {
     pub id: String,
     pub tenant_id: TenantId,
     pub title: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub due: Option<DateTime<Utc>>,
     pub done: bool,
     pub created_at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completed_at: Option<DateTime<Utc>>,
 }
 
 /// When a reminder fires.
@@ -234,7 +236,8 @@ pub struct Task {
 pub enum ReminderSchedule {
     /// Once, at an instant.
     At { at: DateTime<Utc> },
-    /// Recurring, by a cron expression evaluated in `time_zone`.
+    /// Recurring, by a Scheduler cron expression (`min hour dom month dow year`)
+    /// evaluated in `time_zone`.
     Cron {
         expression: String,
         time_zone: String,
@@ -248,9 +251,40 @@ pub struct Reminder {
     pub tenant_id: TenantId,
     pub text: String,
     pub schedule: ReminderSchedule,
+    /// When it last fired (a one-time reminder fires once).
     pub fired_at: Option<DateTime<Utc>>,
     pub cancelled: bool,
     pub created_at: DateTime<Utc>,
+    /// It fired later than its time (the runtime or the scheduler was down).
+    #[serde(default)]
+    pub late: bool,
+    /// Times it has fired.
+    #[serde(default)]
+    pub fired_count: u32,
+}
+
+/// Whether a draft has gone out.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum DraftState {
+    Draft,
+    Sent {
+        at: DateTime<Utc>,
+        message_id: String,
+    },
+}
+
+/// An e-mail the assistant or the user wrote, kept until the user confirms sending it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Draft {
+    pub id: String,
+    pub tenant_id: TenantId,
+    pub to: Vec<String>,
+    pub subject: String,
+    pub body: String,
+    pub created_at: DateTime<Utc>,
+    #[serde(flatten)]
+    pub state: DraftState,
 }
 
 /// Who said a conversation turn.
@@ -261,12 +295,29 @@ pub enum Role {
     Assistant,
 }
 
+/// Where an answer's statement comes from: a real chunk of a document.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Citation {
+    /// The `[n]` marker in the answer.
+    pub n: usize,
+    pub document_id: DocumentId,
+    pub chunk_id: String,
+    pub title: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub page: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub section: Option<String>,
+    pub snippet: String,
+}
+
 /// One turn of a conversation.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Turn {
     pub role: Role,
     pub text: String,
     pub at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub citations: Vec<Citation>,
 }
 
 /// A chat history.
@@ -276,6 +327,12 @@ pub struct Conversation {
     pub tenant_id: TenantId,
     pub turns: Vec<Turn>,
     pub updated_at: DateTime<Utc>,
+    /// A draft the assistant offered to send; only the user's own confirmation sends it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_send: Option<String>,
+    /// When memory-reflector last summarised it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reflected_at: Option<DateTime<Utc>>,
 }
 
 /// A fact distilled from conversations, retrievable by chat.

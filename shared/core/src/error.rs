@@ -118,6 +118,12 @@ pub enum ApiError {
     PayloadTooLarge(String),
     #[error("{0}")]
     UnsupportedMediaType(String),
+    /// The request conflicts with the current state (a draft already sent).
+    #[error("{0}")]
+    Conflict(String),
+    /// Well-formed but cannot be done: a time in the past, an agent bound reached.
+    #[error("{0}")]
+    Unprocessable(String),
     /// Not the caller's fault; the body says only that, the log says more.
     #[error("internal error")]
     Internal(#[source] PortError),
@@ -131,6 +137,8 @@ impl ApiError {
             Self::NotFound(_) => 404,
             Self::PayloadTooLarge(_) => 413,
             Self::UnsupportedMediaType(_) => 415,
+            Self::Conflict(_) => 409,
+            Self::Unprocessable(_) => 422,
             Self::Internal(_) => 500,
         }
     }
@@ -142,6 +150,8 @@ impl ApiError {
             Self::NotFound(_) => "not_found",
             Self::PayloadTooLarge(_) => "payload_too_large",
             Self::UnsupportedMediaType(_) => "unsupported_media_type",
+            Self::Conflict(_) => "conflict",
+            Self::Unprocessable(_) => "unprocessable",
             Self::Internal(_) => "internal",
         }
     }
@@ -160,11 +170,18 @@ impl ApiError {
     }
 }
 
+impl From<crate::tools::ToolRefusal> for ApiError {
+    fn from(r: crate::tools::ToolRefusal) -> Self {
+        Self::Unprocessable(r.0)
+    }
+}
+
 impl From<PortError> for ApiError {
     fn from(e: PortError) -> Self {
         match e {
             PortError::NotFound(what) => Self::NotFound(what),
             PortError::Invalid(msg) => Self::BadRequest(msg),
+            PortError::Conflict(msg) => Self::Conflict(msg),
             other => Self::Internal(other),
         }
     }

@@ -34,8 +34,10 @@ pub mod ingest_event;
 pub mod pii;
 pub mod pipeline;
 pub mod ports;
+pub mod records;
 pub mod search;
 pub mod telemetry;
+pub mod tools;
 pub mod when;
 
 pub use domain::{DocumentId, TenantId};

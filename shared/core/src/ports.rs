@@ -258,6 +258,64 @@ impl PiiDetector for PatternPiiDetector {
     }
 }
 
+/// The kinds of records the assistant keeps per tenant besides documents.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum RecordKind {
+    Task,
+    Reminder,
+    Draft,
+    Conversation,
+    Memory,
+}
+
+impl RecordKind {
+    pub const ALL: [RecordKind; 5] = [
+        Self::Task,
+        Self::Reminder,
+        Self::Draft,
+        Self::Conversation,
+        Self::Memory,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Task => "task",
+            Self::Reminder => "reminder",
+            Self::Draft => "draft",
+            Self::Conversation => "conversation",
+            Self::Memory => "memory",
+        }
+    }
+}
+
+/// Tenant-scoped JSON records by kind and id: tasks, reminders, drafts,
+/// conversations, memories (DynamoDB items beside the documents; locally SQLite).
+/// Every call names the tenant; nothing reads across tenants.
+#[async_trait]
+pub trait RecordStore: Send + Sync {
+    /// Creates or replaces.
+    async fn put(
+        &self,
+        tenant: &TenantId,
+        kind: RecordKind,
+        id: &str,
+        body: &serde_json::Value,
+    ) -> PortResult<()>;
+    async fn get(
+        &self,
+        tenant: &TenantId,
+        kind: RecordKind,
+        id: &str,
+    ) -> PortResult<Option<serde_json::Value>>;
+    /// All records of a kind, in id order (ids are time-ordered).
+    async fn list(&self, tenant: &TenantId, kind: RecordKind)
+        -> PortResult<Vec<serde_json::Value>>;
+    /// `Ok(false)` when there was nothing to delete.
+    async fn delete(&self, tenant: &TenantId, kind: RecordKind, id: &str) -> PortResult<bool>;
+    /// Every record of the tenant, of every kind; returns how many.
+    async fn delete_tenant(&self, tenant: &TenantId) -> PortResult<usize>;
+}
+
 /// Something to tell the user now.
 #[derive(Debug, Clone)]
 pub struct Notification {

@@ -14,6 +14,9 @@ use regex::Regex;
 use std::str::FromStr;
 use std::sync::LazyLock;
 
+/// A time zone (IANA database, compiled in).
+pub use chrono_tz::Tz as Zone;
+
 /// A time zone by IANA name ("Europe/Berlin").
 pub fn zone(name: &str) -> Result<Tz, String> {
     Tz::from_str(name.trim())

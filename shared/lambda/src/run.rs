@@ -60,3 +60,56 @@ where
     }))
     .await
 }
+
+/// A tool function: REST calls through API Gateway (events with a `routeKey`)
+/// and tool calls invoked directly by api-chat (a `ToolCall`, answered with the
+/// `ToolReply`). An infrastructure failure fails the invocation, so the caller
+/// sees a function error and may retry.
+pub async fn tool<C, CFut, A, AFut>(call: C, api: A) -> Result<(), lambda_runtime::Error>
+where
+    C: Fn(jarvis_core::tools::ToolCall) -> CFut,
+    CFut: Future<Output = jarvis_core::ports::PortResult<jarvis_core::tools::ToolReply>>,
+    A: Fn(ApiGatewayV2httpRequest) -> AFut,
+    AFut: Future<Output = ApiGatewayV2httpResponse>,
+{
+    lambda_runtime::run(service_fn(|e: LambdaEvent<serde_json::Value>| {
+        let is_http = e.payload.get("routeKey").is_some();
+        let parsed: Result<Invocation<_, _>, serde_json::Error> = if is_http {
+            serde_json::from_value(e.payload).map(|req| {
+                Invocation::Http(match crate::http::healthz(&req) {
+                    Some(ok) => Ok(ok),
+                    None => Err(api(req)),
+                })
+            })
+        } else {
+            serde_json::from_value(e.payload).map(|c| Invocation::Tool(call(c)))
+        };
+        async move {
+            let reply = match parsed? {
+                Invocation::Http(Ok(ok)) => serde_json::to_value(ok)?,
+                Invocation::Http(Err(fut)) => serde_json::to_value(fut.await)?,
+                Invocation::Tool(fut) => serde_json::to_value(fut.await?)?,
+            };
+            Ok::<_, lambda_runtime::Error>(reply)
+        }
+    }))
+    .await
+}
+
+enum Invocation<H, T> {
+    Http(Result<ApiGatewayV2httpResponse, H>),
+    Tool(T),
+}
+
+/// A target of EventBridge Scheduler (a reminder, a nightly job): the event is
+/// the schedule's input; an error fails the invocation, and Scheduler retries
+/// it by the schedule's retry policy.
+pub async fn scheduled<I, O, F, Fut>(handler: F) -> Result<(), lambda_runtime::Error>
+where
+    I: DeserializeOwned + Send + 'static,
+    O: Serialize,
+    F: Fn(I) -> Fut,
+    Fut: Future<Output = Result<O, StepError>>,
+{
+    step(handler).await
+}

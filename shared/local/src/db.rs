@@ -46,6 +46,21 @@ CREATE TABLE IF NOT EXISTS inbox_seen (
     mtime INTEGER NOT NULL,
     etag  TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS records (
+    tenant     TEXT NOT NULL,
+    kind       TEXT NOT NULL,
+    id         TEXT NOT NULL,
+    body       TEXT NOT NULL,
+    PRIMARY KEY (tenant, kind, id)
+);
+CREATE TABLE IF NOT EXISTS schedules (
+    tenant      TEXT NOT NULL,
+    reminder_id TEXT NOT NULL,
+    next_fire   INTEGER NOT NULL,
+    body        TEXT NOT NULL,
+    PRIMARY KEY (tenant, reminder_id)
+);
+CREATE INDEX IF NOT EXISTS schedules_by_time ON schedules (next_fire);
 CREATE TABLE IF NOT EXISTS tokens (
     token_sha256 TEXT PRIMARY KEY,
     tenant       TEXT NOT NULL,

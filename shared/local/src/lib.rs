@@ -10,6 +10,10 @@
 //! - [`index`]: tantivy (BM25) + an exact vector index, fused ([`index::LocalSearchIndex`])
 //! - [`embedder`]: all-MiniLM-L6-v2 under candle ([`embedder::MiniLmEmbedder`])
 //! - [`media`]: Tesseract OCR for images; the no-engine transcriber
+//! - [`records`]: tasks, reminders, drafts, conversations, memories ([`records::SqliteRecordStore`])
+//! - [`scheduler`]: reminders' next fire times, due by the runtime's clock ([`scheduler::LocalScheduler`])
+//! - [`notify`]: notifications printed, pushed to WebSocket clients, POSTed to a webhook
+//! - [`mail`]: sent mail as `.eml` files in an outbox folder
 //! - [`stack`]: all of the above opened over one data folder
 //! - [`tokens`]: bearer tokens of the local API
 //! - [`testing`]: a deterministic fake embedder, for tests and benchmarks only
@@ -19,9 +23,13 @@ pub mod db;
 pub mod embedder;
 pub mod inbox;
 pub mod index;
+pub mod mail;
 pub mod media;
 pub mod metadata;
+pub mod notify;
 pub mod queue;
+pub mod records;
+pub mod scheduler;
 pub mod stack;
 pub mod testing;
 pub mod tokens;

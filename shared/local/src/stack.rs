@@ -7,18 +7,24 @@
 //! blobs/raw/        uploads and mail attachments, keyed `{tenant}/…`
 //! blobs/curated/    extracted text, chunks and embeddings per document
 //! index/            tantivy (BM25)
-//! jarvis.sqlite3    documents, queue, executions, vectors, tokens
+//! outbox/           sent mail as .eml files, per tenant
+//! jarvis.sqlite3    documents, queue, executions, vectors, tokens, records, schedules
 //! ```
 
 use crate::blobs::FsBlobStore;
 use crate::embedder::MiniLmEmbedder;
 use crate::index::LocalSearchIndex;
+use crate::mail::OutboxMailer;
 use crate::media::{NoLocalTranscriber, TesseractOcr};
+use crate::notify::LocalNotifier;
+use crate::records::SqliteRecordStore;
+use crate::scheduler::LocalScheduler;
 use crate::metadata::SqliteMetadataStore;
 use crate::queue::SqliteQueue;
 use crate::tokens::TokenStore;
 use crate::workflow::{LocalWorkflows, Run};
 use crate::Db;
+use jarvis_core::clock::{Clock, SystemClock};
 use jarvis_core::config::Config;
 use jarvis_core::ports::{Embedder, PortResult};
 use std::sync::Arc;
@@ -45,6 +51,12 @@ pub struct LocalStack {
     pub ocr: Arc<TesseractOcr>,
     pub transcriber: Arc<NoLocalTranscriber>,
     pub tokens: TokenStore,
+    pub records: Arc<SqliteRecordStore>,
+    pub scheduler: Arc<LocalScheduler>,
+    pub notifier: Arc<LocalNotifier>,
+    pub mailer: Arc<OutboxMailer>,
+    /// The runtime's time; tests replace it ([`LocalStack::with_clock`]).
+    pub clock: Arc<dyn Clock>,
 }
 
 impl LocalStack {
@@ -86,8 +98,28 @@ impl LocalStack {
             embedder,
             ocr: Arc::new(TesseractOcr::probe(&config.tesseract)),
             transcriber: Arc::new(NoLocalTranscriber),
+            records: Arc::new(SqliteRecordStore::new(db.clone())),
+            scheduler: Arc::new(LocalScheduler::new(db.clone(), Arc::new(SystemClock))),
+            notifier: Arc::new(LocalNotifier::new(config.webhook_url.clone())),
+            mailer: Arc::new(OutboxMailer::new(dir.join("outbox"), LOCAL_SENDER)),
+            clock: Arc::new(SystemClock),
             db,
         };
         Ok((stack, runs))
     }
+
+    /// The same stack on another clock (the scheduler reads it too).
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.scheduler = Arc::new(LocalScheduler::new(self.db.clone(), clock.clone()));
+        self.clock = clock;
+        self
+    }
+
+    /// The users' time zone (checked when the configuration loaded).
+    pub fn zone(&self) -> jarvis_core::when::Zone {
+        jarvis_core::when::zone(&self.config.time_zone).unwrap_or(jarvis_core::when::Zone::UTC)
+    }
 }
+
+/// The From address of locally sent mail.
+pub const LOCAL_SENDER: &str = "Jarvis <jarvis@localhost>";

@@ -1,0 +1,271 @@
+//! `tool-reminders`: reminders at a time or on a recurring schedule, as assistant
+//! tools (`create_reminder`, `list_reminders`, `cancel_reminder`) and over REST:
+//!
+//! | route | body | answer |
+//! |---|---|---|
+//! | `POST /reminders` | `{"text", "when"}` ("tomorrow at 9am", "in 2 hours", an ISO time) or `{"text", "every"}` ("every weekday at 8") or `{"text", "cron", "time_zone"?}` | 201, the reminder |
+//! | `GET /reminders` | — | `{"reminders": [...]}` (upcoming) |
+//! | `DELETE /reminders/{id}` | — | `{"cancelled": id}` |
+//!
+//! Times are read in the user's zone (`JARVIS_TIME_ZONE`); one in the past is
+//! refused with the reason. The record is stored, then scheduled (Scheduler on
+//! AWS, the runtime's scheduler locally); `reminder-fire` delivers it.
+
+use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
+use jarvis_core::clock::{new_id, Clock};
+use jarvis_core::domain::{Reminder, ReminderSchedule};
+use jarvis_core::ports::{PortResult, RecordStore, Scheduler};
+use jarvis_core::tools::{self, Action, ToolCall, ToolOutcome, ToolRefusal, ToolReply};
+use jarvis_core::when::Zone;
+use jarvis_core::{records, when, ApiError, TenantId};
+use jarvis_lambda::http;
+use serde_json::{json, Value};
+use std::sync::Arc;
+
+/// Longest reminder text.
+pub const MAX_TEXT: usize = 1000;
+/// Reminders one tenant may have active at once.
+pub const MAX_ACTIVE: usize = 500;
+
+pub struct Deps {
+    pub records: Arc<dyn RecordStore>,
+    pub scheduler: Arc<dyn Scheduler>,
+    pub clock: Arc<dyn Clock>,
+    pub zone: Zone,
+}
+
+impl Deps {
+    #[cfg(feature = "aws")]
+    pub fn aws(stack: &jarvis_aws::AwsStack) -> Result<Self, jarvis_core::config::ConfigError> {
+        use jarvis_aws::Rows;
+        Ok(Deps {
+            records: stack.records(Rows::All)?,
+            scheduler: stack.scheduler()?,
+            clock: Arc::new(jarvis_core::clock::SystemClock),
+            zone: stack.zone(),
+        })
+    }
+
+    #[cfg(feature = "local")]
+    pub fn local(stack: &jarvis_local::stack::LocalStack) -> Self {
+        Deps {
+            records: stack.records.clone(),
+            scheduler: stack.scheduler.clone(),
+            clock: stack.clock.clone(),
+            zone: stack.zone(),
+        }
+    }
+}
+
+/// "call Ana — Tue 24 Nov 09:00" / "stretch — every: 0 9 ? * MON-FRI * (Europe/Berlin)".
+pub fn describe(r: &Reminder, zone: Zone) -> String {
+    match &r.schedule {
+        ReminderSchedule::At { at } => format!("{} — {}", r.text, when::describe(*at, zone)),
+        ReminderSchedule::Cron {
+            expression,
+            time_zone,
+        } => format!("{} — recurring (cron {expression}, {time_zone})", r.text),
+    }
+}
+
+fn view(r: &Reminder, zone: Zone) -> Value {
+    let mut v = serde_json::to_value(r).unwrap_or_default();
+    if let ReminderSchedule::At { at } = &r.schedule {
+        v["at_local"] = json!(when::describe(*at, zone));
+    }
+    v
+}
+
+/// Upcoming: not cancelled, and recurring or not fired yet.
+fn active(r: &Reminder) -> bool {
+    !r.cancelled && (matches!(r.schedule, ReminderSchedule::Cron { .. }) || r.fired_at.is_none())
+}
+
+fn schedule_from(input: &Value, now: chrono::DateTime<chrono::Utc>, zone: Zone) -> Result<ReminderSchedule, ToolRefusal> {
+    if let Some(expression) = tools::text(input, "cron") {
+        let time_zone = tools::text(input, "time_zone").unwrap_or(zone.name());
+        let tz = when::zone(time_zone).map_err(ToolRefusal)?;
+        when::next_cron(expression, tz, now).map_err(ToolRefusal)?;
+        return Ok(ReminderSchedule::Cron {
+            expression: expression.to_owned(),
+            time_zone: tz.name().to_owned(),
+        });
+    }
+    if let Some(every) = tools::text(input, "every") {
+        let phrase = format!("every {}", every.trim_start_matches("every "));
+        return match when::recurring(&phrase) {
+            Some(Ok(expression)) => Ok(ReminderSchedule::Cron {
+                expression,
+                time_zone: zone.name().to_owned(),
+            }),
+            Some(Err(e)) => Err(ToolRefusal(e)),
+            None => Err(ToolRefusal(format!("I could not read {every:?} as a recurring time"))),
+        };
+    }
+    let Some(phrase) = tools::text(input, "when").or_else(|| tools::text(input, "at")) else {
+        return Err(ToolRefusal("say when: \"when\" (tomorrow at 9am, in 2 hours) or \"every\" (every weekday at 8)".into()));
+    };
+    // A recurring phrase given as `when` still means recurring.
+    if let Some(cron) = when::recurring(phrase) {
+        return cron
+            .map(|expression| ReminderSchedule::Cron {
+                expression,
+                time_zone: zone.name().to_owned(),
+            })
+            .map_err(ToolRefusal);
+    }
+    let at = match chrono::DateTime::parse_from_rfc3339(phrase) {
+        Ok(t) if t.with_timezone(&chrono::Utc) <= now => {
+            return Err(ToolRefusal(format!("{phrase} is in the past")))
+        }
+        Ok(t) => t.with_timezone(&chrono::Utc),
+        Err(_) => when::resolve(phrase, now, zone).map_err(ToolRefusal)?,
+    };
+    Ok(ReminderSchedule::At { at })
+}
+
+pub async fn create(deps: &Deps, tenant: &TenantId, input: &Value) -> PortResult<ToolReply> {
+    let Some(text) = tools::text(input, "text") else {
+        return Ok(Err(ToolRefusal("a reminder needs its text (what to remind of)".into())));
+    };
+    if text.chars().count() > MAX_TEXT {
+        return Ok(Err(ToolRefusal(format!("a reminder has at most {MAX_TEXT} characters"))));
+    }
+    let now = deps.clock.now();
+    let schedule = match schedule_from(input, now, deps.zone) {
+        Ok(s) => s,
+        Err(r) => return Ok(Err(r)),
+    };
+    let existing = records::list::<Reminder>(deps.records.as_ref(), tenant).await?;
+    if existing.iter().filter(|r| active(r)).count() >= MAX_ACTIVE {
+        return Ok(Err(ToolRefusal(format!("you have {MAX_ACTIVE} active reminders; cancel some first"))));
+    }
+    let reminder = Reminder {
+        id: new_id("rem", now),
+        tenant_id: tenant.clone(),
+        text: text.to_owned(),
+        schedule,
+        fired_at: None,
+        cancelled: false,
+        created_at: now,
+        late: false,
+        fired_count: 0,
+    };
+    // Stored first: reminder-fire reads the record, so a schedule never points at nothing.
+    records::put(deps.records.as_ref(), &reminder).await?;
+    deps.scheduler.schedule(&reminder).await?;
+    let summary = format!("Reminder set: {}", describe(&reminder, deps.zone));
+    Ok(Ok(ToolOutcome {
+        result: json!({"summary": summary, "reminder": view(&reminder, deps.zone)}),
+        action: Some(Action {
+            kind: "reminder_created".into(),
+            id: reminder.id.clone(),
+            summary,
+        }),
+    }))
+}
+
+pub async fn list(deps: &Deps, tenant: &TenantId) -> PortResult<ToolReply> {
+    let mut upcoming: Vec<Reminder> = records::list::<Reminder>(deps.records.as_ref(), tenant)
+        .await?
+        .into_iter()
+        .filter(active)
+        .collect();
+    upcoming.sort_by_key(|r| match &r.schedule {
+        ReminderSchedule::At { at } => (0, Some(*at)),
+        ReminderSchedule::Cron { .. } => (1, None),
+    });
+    let summary = if upcoming.is_empty() {
+        "You have no upcoming reminders.".to_owned()
+    } else {
+        let lines: Vec<String> = upcoming.iter().map(|r| format!("- {}", describe(r, deps.zone))).collect();
+        format!("Your reminders ({}):\n{}", upcoming.len(), lines.join("\n"))
+    };
+    let views: Vec<Value> = upcoming.iter().map(|r| view(r, deps.zone)).collect();
+    Ok(Ok(ToolOutcome {
+        result: json!({"summary": summary, "reminders": views}),
+        action: None,
+    }))
+}
+
+pub async fn cancel(deps: &Deps, tenant: &TenantId, input: &Value) -> PortResult<ToolReply> {
+    let all = records::list::<Reminder>(deps.records.as_ref(), tenant).await?;
+    let found: Vec<Reminder> = match (tools::text(input, "id"), tools::text(input, "query")) {
+        (Some(id), _) => all.into_iter().filter(|r| r.id == id).collect(),
+        (None, Some(q)) => all.into_iter().filter(|r| active(r) && tools::matches(&r.text, q)).collect(),
+        (None, None) => return Ok(Err(ToolRefusal("say which reminder (its id or words of its text)".into()))),
+    };
+    let mut reminder = match found.as_slice() {
+        [one] => one.clone(),
+        [] => return Ok(Err(ToolRefusal("there is no such reminder".into()))),
+        many => {
+            let names: Vec<&str> = many.iter().map(|r| r.text.as_str()).collect();
+            return Ok(Err(ToolRefusal(format!("{} reminders match: {}; say which", many.len(), names.join("; ")))));
+        }
+    };
+    deps.scheduler.cancel(tenant, &reminder.id).await?;
+    reminder.cancelled = true;
+    records::put(deps.records.as_ref(), &reminder).await?;
+    let summary = format!("Cancelled the reminder: {}", reminder.text);
+    Ok(Ok(ToolOutcome {
+        result: json!({"summary": summary, "cancelled": reminder.id}),
+        action: Some(Action {
+            kind: "reminder_cancelled".into(),
+            id: reminder.id,
+            summary,
+        }),
+    }))
+}
+
+/// A tool call from the agent.
+pub async fn call(deps: &Deps, call: ToolCall) -> PortResult<ToolReply> {
+    let (t, input) = (&call.tenant_id, &call.input);
+    match call.name.as_str() {
+        tools::CREATE_REMINDER => create(deps, t, input).await,
+        tools::LIST_REMINDERS => list(deps, t).await,
+        tools::CANCEL_REMINDER => cancel(deps, t, input).await,
+        other => Ok(Err(ToolRefusal(format!("tool-reminders has no tool {other}")))),
+    }
+}
+
+pub const MAX_BODY_BYTES: u64 = 16 * 1024;
+
+/// A REST call through API Gateway.
+pub async fn handle(deps: &Deps, req: ApiGatewayV2httpRequest) -> ApiGatewayV2httpResponse {
+    match route(deps, &req).await {
+        Ok((status, body)) => http::json(status, &body),
+        Err(e) => http::error(&e),
+    }
+}
+
+fn refused(r: ToolRefusal) -> ApiError {
+    if r.0.starts_with("there is no such reminder") {
+        ApiError::NotFound(r.0)
+    } else {
+        ApiError::Unprocessable(r.0)
+    }
+}
+
+async fn route(deps: &Deps, req: &ApiGatewayV2httpRequest) -> Result<(u16, Value), ApiError> {
+    let tenant = http::tenant(req)?;
+    Ok(match req.route_key.as_deref().unwrap_or_default() {
+        "POST /reminders" => {
+            let body: Value = http::json_body(req, MAX_BODY_BYTES)?;
+            if !body.is_object() {
+                return Err(ApiError::BadRequest("the body is a JSON object: {\"text\", \"when\" | \"every\" | \"cron\"}".into()));
+            }
+            let out = create(deps, &tenant, &body).await?.map_err(refused)?;
+            (201, out.result["reminder"].clone())
+        }
+        "GET /reminders" => {
+            let out = list(deps, &tenant).await?.map_err(refused)?;
+            (200, json!({"reminders": out.result["reminders"]}))
+        }
+        "DELETE /reminders/{id}" => {
+            let input = json!({"id": http::path_param(req, "id").unwrap_or_default()});
+            let out = cancel(deps, &tenant, &input).await?.map_err(refused)?;
+            (200, json!({"cancelled": out.result["cancelled"]}))
+        }
+        other => return Err(ApiError::NotFound(format!("tool-reminders has no route {other}"))),
+    })
+}

@@ -1,0 +1,268 @@
+//! `tool-tasks`: the user's to-do list, as assistant tools (`create_task`,
+//! `list_tasks`, `complete_task`, `delete_task`) and over REST:
+//!
+//! | route | body / query | answer |
+//! |---|---|---|
+//! | `POST /tasks` | `{"title", "due"?}` (due as typed: "friday 5pm") | 201, the task |
+//! | `GET /tasks` | `?status=open\|done\|all` | `{"tasks": [...]}` |
+//! | `POST /tasks/{id}/complete` | — | the task |
+//! | `DELETE /tasks/{id}` | — | `{"deleted": id}` |
+//!
+//! Every read and write is scoped to the caller's tenant.
+
+use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
+use jarvis_core::clock::{new_id, Clock};
+use jarvis_core::domain::Task;
+use jarvis_core::ports::{PortResult, RecordStore};
+use jarvis_core::tools::{self, Action, ToolCall, ToolOutcome, ToolRefusal, ToolReply};
+use jarvis_core::when::Zone as Tz;
+use jarvis_core::{records, when, ApiError, TenantId};
+use jarvis_lambda::http;
+use serde_json::{json, Value};
+use std::sync::Arc;
+
+/// Longest task title.
+pub const MAX_TITLE: usize = 500;
+
+pub struct Deps {
+    pub records: Arc<dyn RecordStore>,
+    pub clock: Arc<dyn Clock>,
+    /// Where "friday 5pm" is read.
+    pub zone: Tz,
+}
+
+impl Deps {
+    #[cfg(feature = "aws")]
+    pub fn aws(stack: &jarvis_aws::AwsStack) -> Result<Self, jarvis_core::config::ConfigError> {
+        use jarvis_aws::Rows;
+        Ok(Deps {
+            records: stack.records(Rows::All)?,
+            clock: Arc::new(jarvis_core::clock::SystemClock),
+            zone: stack.zone(),
+        })
+    }
+
+    #[cfg(feature = "local")]
+    pub fn local(stack: &jarvis_local::stack::LocalStack) -> Self {
+        Deps {
+            records: stack.records.clone(),
+            clock: stack.clock.clone(),
+            zone: stack.zone(),
+        }
+    }
+}
+
+fn describe(task: &Task, zone: Tz) -> String {
+    match task.due {
+        Some(due) => format!("{} (due {})", task.title, when::describe(due, zone)),
+        None => task.title.clone(),
+    }
+}
+
+fn view(task: &Task, zone: Tz) -> Value {
+    json!({
+        "id": task.id,
+        "title": task.title,
+        "due": task.due,
+        "due_local": task.due.map(|d| when::describe(d, zone)),
+        "done": task.done,
+        "created_at": task.created_at,
+        "completed_at": task.completed_at,
+    })
+}
+
+/// The tenant's task named by `id`, or the one open task whose title has the `query` words.
+async fn find(deps: &Deps, tenant: &TenantId, input: &Value) -> PortResult<Result<Task, ToolRefusal>> {
+    if let Some(id) = tools::text(input, "id") {
+        return Ok(records::get::<Task>(deps.records.as_ref(), tenant, id)
+            .await?
+            .ok_or_else(|| ToolRefusal(format!("there is no task {id}"))));
+    }
+    let Some(query) = tools::text(input, "query").or_else(|| tools::text(input, "title")) else {
+        return Ok(Err(ToolRefusal("say which task (its id or words of its title)".into())));
+    };
+    let all = records::list::<Task>(deps.records.as_ref(), tenant).await?;
+    let hits: Vec<Task> = all
+        .into_iter()
+        .filter(|t| tools::matches(&t.title, query))
+        .collect();
+    let open: Vec<&Task> = hits.iter().filter(|t| !t.done).collect();
+    Ok(match (open.as_slice(), hits.as_slice()) {
+        ([one], _) => Ok((*one).clone()),
+        ([], [one]) => Ok(one.clone()),
+        ([], []) => Err(ToolRefusal(format!("no task matches {query:?}"))),
+        _ => Err(ToolRefusal(format!(
+            "{} tasks match {query:?}: {}; say which",
+            hits.len(),
+            hits.iter().map(|t| t.title.as_str()).collect::<Vec<_>>().join("; ")
+        ))),
+    })
+}
+
+pub async fn create(deps: &Deps, tenant: &TenantId, input: &Value) -> PortResult<ToolReply> {
+    let Some(title) = tools::text(input, "title") else {
+        return Ok(Err(ToolRefusal("a task needs a title".into())));
+    };
+    if title.chars().count() > MAX_TITLE {
+        return Ok(Err(ToolRefusal(format!("a task title has at most {MAX_TITLE} characters"))));
+    }
+    let now = deps.clock.now();
+    let due = match tools::text(input, "due") {
+        None => None,
+        Some(phrase) => match when::resolve(phrase, now, deps.zone) {
+            Ok(t) => Some(t),
+            Err(e) => return Ok(Err(ToolRefusal(format!("due time: {e}")))),
+        },
+    };
+    let task = Task {
+        id: new_id("task", now),
+        tenant_id: tenant.clone(),
+        title: title.to_owned(),
+        due,
+        done: false,
+        created_at: now,
+        completed_at: None,
+    };
+    records::put(deps.records.as_ref(), &task).await?;
+    let summary = format!("Added the task: {}", describe(&task, deps.zone));
+    Ok(Ok(ToolOutcome {
+        result: json!({"summary": summary, "task": view(&task, deps.zone)}),
+        action: Some(Action {
+            kind: "task_created".into(),
+            id: task.id.clone(),
+            summary,
+        }),
+    }))
+}
+
+pub async fn list(deps: &Deps, tenant: &TenantId, input: &Value) -> PortResult<ToolReply> {
+    let status = tools::text(input, "status").unwrap_or("open");
+    let keep = match status {
+        "open" => |t: &Task| !t.done,
+        "done" => |t: &Task| t.done,
+        "all" => |_: &Task| true,
+        other => return Ok(Err(ToolRefusal(format!("status is open, done or all, not {other:?}")))),
+    };
+    let mut tasks: Vec<Task> = records::list::<Task>(deps.records.as_ref(), tenant)
+        .await?
+        .into_iter()
+        .filter(keep)
+        .collect();
+    // Due ones first, soonest first; then the rest in the order they were added.
+    tasks.sort_by_key(|t| (t.due.is_none(), t.due, t.created_at));
+    let summary = if tasks.is_empty() {
+        format!("You have no {status} tasks.")
+    } else {
+        let lines: Vec<String> = tasks
+            .iter()
+            .map(|t| format!("- {}{}", describe(t, deps.zone), if t.done { " ✓" } else { "" }))
+            .collect();
+        format!("Your {status} tasks ({}):\n{}", tasks.len(), lines.join("\n"))
+    };
+    let views: Vec<Value> = tasks.iter().map(|t| view(t, deps.zone)).collect();
+    Ok(Ok(ToolOutcome {
+        result: json!({"summary": summary, "tasks": views}),
+        action: None,
+    }))
+}
+
+pub async fn complete(deps: &Deps, tenant: &TenantId, input: &Value) -> PortResult<ToolReply> {
+    let mut task = match find(deps, tenant, input).await? {
+        Ok(t) => t,
+        Err(r) => return Ok(Err(r)),
+    };
+    if !task.done {
+        task.done = true;
+        task.completed_at = Some(deps.clock.now());
+        records::put(deps.records.as_ref(), &task).await?;
+    }
+    let summary = format!("Marked done: {}", task.title);
+    Ok(Ok(ToolOutcome {
+        result: json!({"summary": summary, "task": view(&task, deps.zone)}),
+        action: Some(Action {
+            kind: "task_completed".into(),
+            id: task.id,
+            summary,
+        }),
+    }))
+}
+
+pub async fn delete(deps: &Deps, tenant: &TenantId, input: &Value) -> PortResult<ToolReply> {
+    let task = match find(deps, tenant, input).await? {
+        Ok(t) => t,
+        Err(r) => return Ok(Err(r)),
+    };
+    records::delete::<Task>(deps.records.as_ref(), tenant, &task.id).await?;
+    let summary = format!("Deleted the task: {}", task.title);
+    Ok(Ok(ToolOutcome {
+        result: json!({"summary": summary, "deleted": task.id}),
+        action: Some(Action {
+            kind: "task_deleted".into(),
+            id: task.id,
+            summary,
+        }),
+    }))
+}
+
+/// A tool call from the agent.
+pub async fn call(deps: &Deps, call: ToolCall) -> PortResult<ToolReply> {
+    let (t, input) = (&call.tenant_id, &call.input);
+    match call.name.as_str() {
+        tools::CREATE_TASK => create(deps, t, input).await,
+        tools::LIST_TASKS => list(deps, t, input).await,
+        tools::COMPLETE_TASK => complete(deps, t, input).await,
+        tools::DELETE_TASK => delete(deps, t, input).await,
+        other => Ok(Err(ToolRefusal(format!("tool-tasks has no tool {other}")))),
+    }
+}
+
+/// Largest REST body.
+pub const MAX_BODY_BYTES: u64 = 16 * 1024;
+
+/// A REST call through API Gateway.
+pub async fn handle(deps: &Deps, req: ApiGatewayV2httpRequest) -> ApiGatewayV2httpResponse {
+    match route(deps, &req).await {
+        Ok((status, body)) => http::json(status, &body),
+        Err(e) => http::error(&e),
+    }
+}
+
+/// A refusal over REST: an unknown id is 404, anything else 422.
+fn refused(r: ToolRefusal) -> ApiError {
+    if r.0.starts_with("there is no task") {
+        ApiError::NotFound(r.0)
+    } else {
+        ApiError::Unprocessable(r.0)
+    }
+}
+
+async fn route(deps: &Deps, req: &ApiGatewayV2httpRequest) -> Result<(u16, Value), ApiError> {
+    let tenant = http::tenant(req)?;
+    let by_id = json!({ "id": http::path_param(req, "id").unwrap_or_default() });
+    Ok(match req.route_key.as_deref().unwrap_or_default() {
+        "POST /tasks" => {
+            let body: Value = http::json_body(req, MAX_BODY_BYTES)?;
+            if !body.is_object() {
+                return Err(ApiError::BadRequest(
+                    "the body is a JSON object: {\"title\", \"due\"?}".into(),
+                ));
+            }
+            let out = create(deps, &tenant, &body).await?.map_err(refused)?;
+            (201, out.result["task"].clone())
+        }
+        "GET /tasks" => {
+            let input = json!({"status": http::query(req, "status").unwrap_or("open")});
+            let out = list(deps, &tenant, &input).await?.map_err(refused)?;
+            (200, json!({"tasks": out.result["tasks"]}))
+        }
+        "POST /tasks/{id}/complete" => {
+            let out = complete(deps, &tenant, &by_id).await?.map_err(refused)?;
+            (200, out.result["task"].clone())
+        }
+        "DELETE /tasks/{id}" => {
+            let out = delete(deps, &tenant, &by_id).await?.map_err(refused)?;
+            (200, json!({"deleted": out.result["deleted"]}))
+        }
+        other => return Err(ApiError::NotFound(format!("tool-tasks has no route {other}"))),
+    })
+}

@@ -1,0 +1,162 @@
+//! `RecordStore` on the same DynamoDB table as the documents: tasks, reminders,
+//! drafts, conversations and memories are items in the tenant's partition.
+//!
+//! | item | `pk` | `sk` | other attributes |
+//! |---|---|---|---|
+//! | record | `TENANT#{tenant}` | `{KIND}#{id}` (`TASK#…`, `REMINDER#…`, `DRAFT#…`, `CONVERSATION#…`, `MEMORY#…`) | `body` (the record as JSON) |
+
+use crate::dynamo::tenant_pk;
+use crate::error::sdk_error;
+use crate::Rows;
+use async_trait::async_trait;
+use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::Client;
+use jarvis_core::ports::{PortResult, RecordKind, RecordStore};
+use jarvis_core::{PortError, TenantId};
+use std::collections::HashMap;
+
+const SERVICE: &str = "dynamodb";
+
+#[derive(Clone)]
+pub struct DynamoRecordStore {
+    client: Client,
+    table: String,
+    rows: Rows,
+}
+
+fn prefix(kind: RecordKind) -> String {
+    format!("{}#", kind.as_str().to_uppercase())
+}
+
+fn key(tenant: &TenantId, kind: RecordKind, id: &str) -> HashMap<String, AttributeValue> {
+    HashMap::from([
+        ("pk".into(), AttributeValue::S(tenant_pk(tenant))),
+        ("sk".into(), AttributeValue::S(format!("{}{id}", prefix(kind)))),
+    ])
+}
+
+fn body(item: &HashMap<String, AttributeValue>) -> PortResult<serde_json::Value> {
+    let text = item
+        .get("body")
+        .and_then(|v| v.as_s().ok())
+        .ok_or_else(|| PortError::Backend {
+            backend: SERVICE,
+            message: "record item without a string body".into(),
+            source: None,
+        })?;
+    serde_json::from_str(text).map_err(|e| PortError::backend(SERVICE, e))
+}
+
+impl DynamoRecordStore {
+    pub fn new(client: Client, table: &str, rows: Rows) -> Self {
+        Self {
+            client,
+            table: table.to_owned(),
+            rows,
+        }
+    }
+
+    /// Every `(sk)` of the tenant's items whose sort key starts with `begins`.
+    async fn keys(&self, tenant: &TenantId, begins: &str) -> PortResult<Vec<HashMap<String, AttributeValue>>> {
+        let mut items = Vec::new();
+        let mut start = None;
+        loop {
+            let page = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk AND begins_with(sk, :p)")
+                .expression_attribute_values(":pk", AttributeValue::S(tenant_pk(tenant)))
+                .expression_attribute_values(":p", AttributeValue::S(begins.to_owned()))
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| sdk_error(SERVICE, "Query", e))?;
+            items.extend(page.items().iter().cloned());
+            match page.last_evaluated_key() {
+                Some(k) => start = Some(k.clone()),
+                None => return Ok(items),
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl RecordStore for DynamoRecordStore {
+    async fn put(
+        &self,
+        tenant: &TenantId,
+        kind: RecordKind,
+        id: &str,
+        value: &serde_json::Value,
+    ) -> PortResult<()> {
+        self.rows.check(Rows::ReadWrite, "PutItem", SERVICE)?;
+        let mut item = key(tenant, kind, id);
+        item.insert("body".into(), AttributeValue::S(value.to_string()));
+        item.insert("kind".into(), AttributeValue::S(kind.as_str().into()));
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(|e| sdk_error(SERVICE, "PutItem", e))?;
+        Ok(())
+    }
+
+    async fn get(
+        &self,
+        tenant: &TenantId,
+        kind: RecordKind,
+        id: &str,
+    ) -> PortResult<Option<serde_json::Value>> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key(tenant, kind, id)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| sdk_error(SERVICE, "GetItem", e))?;
+        out.item().map(body).transpose()
+    }
+
+    async fn list(
+        &self,
+        tenant: &TenantId,
+        kind: RecordKind,
+    ) -> PortResult<Vec<serde_json::Value>> {
+        self.keys(tenant, &prefix(kind)).await?.iter().map(body).collect()
+    }
+
+    async fn delete(&self, tenant: &TenantId, kind: RecordKind, id: &str) -> PortResult<bool> {
+        self.rows.check(Rows::All, "DeleteItem", SERVICE)?;
+        let out = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(key(tenant, kind, id)))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
+            .send()
+            .await
+            .map_err(|e| sdk_error(SERVICE, "DeleteItem", e))?;
+        Ok(out.attributes().is_some())
+    }
+
+    async fn delete_tenant(&self, tenant: &TenantId) -> PortResult<usize> {
+        let mut n = 0;
+        for kind in RecordKind::ALL {
+            for item in self.keys(tenant, &prefix(kind)).await? {
+                let id = item
+                    .get("sk")
+                    .and_then(|v| v.as_s().ok())
+                    .and_then(|sk| sk.strip_prefix(&prefix(kind)))
+                    .unwrap_or_default()
+                    .to_owned();
+                n += usize::from(self.delete(tenant, kind, &id).await?);
+            }
+        }
+        Ok(n)
+    }
+}

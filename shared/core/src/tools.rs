@@ -1,0 +1,219 @@
+//! The assistant's tools: what the model may ask for (names, descriptions, JSON
+//! input schemas in the Converse `toolSpec` shape), the call and its outcome as
+//! they travel between `api-chat` and the tool functions, and the port through
+//! which the agent reaches them ([`ToolRunner`]: on AWS a Lambda invoke of the
+//! tool's own function, locally a direct call of the same handler).
+
+use crate::domain::TenantId;
+use crate::ports::PortResult;
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+/// A request to run a tool for a tenant.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ToolCall {
+    pub tenant_id: TenantId,
+    pub name: String,
+    #[serde(default)]
+    pub input: Value,
+    /// The user confirmed this call themselves (a REST call, or their own
+    /// confirming chat turn). Never set from a model's request: sending mail
+    /// checks it, so no document text can make Jarvis send anything.
+    #[serde(default)]
+    pub confirmed: bool,
+}
+
+/// Something a tool did, reported to the client in `actions[]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Action {
+    /// `reminder_created`, `reminder_cancelled`, `task_created`, `task_completed`,
+    /// `task_deleted`, `draft_created`, `email_sent`, `confirmation_required`.
+    pub kind: String,
+    pub id: String,
+    pub summary: String,
+}
+
+/// What a tool answered: a JSON result for the model (with a one-line
+/// `summary`) and, when it changed something, the action.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ToolOutcome {
+    pub result: Value,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub action: Option<Action>,
+}
+
+impl ToolOutcome {
+    pub fn summary(&self) -> &str {
+        self.result["summary"].as_str().unwrap_or_default()
+    }
+}
+
+/// Why a tool refused: the user-facing reason ("that time is in the past").
+#[derive(Debug, Clone, PartialEq, thiserror::Error, Serialize, Deserialize)]
+#[error("{0}")]
+pub struct ToolRefusal(pub String);
+
+/// A tool's answer over the wire: done, or refused with a reason.
+pub type ToolReply = Result<ToolOutcome, ToolRefusal>;
+
+/// How the agent reaches the tools.
+#[async_trait]
+pub trait ToolRunner: Send + Sync {
+    /// Infrastructure failures are `Err`; a refusal is `Ok(Err(reason))`.
+    async fn call(&self, call: &ToolCall) -> PortResult<ToolReply>;
+}
+
+/// Which function crate serves a tool.
+pub fn owner(tool: &str) -> Option<&'static str> {
+    Some(match tool {
+        CREATE_REMINDER | LIST_REMINDERS | CANCEL_REMINDER => "tool-reminders",
+        CREATE_TASK | LIST_TASKS | COMPLETE_TASK | DELETE_TASK => "tool-tasks",
+        DRAFT_EMAIL | LIST_DRAFTS | SEND_EMAIL => "tool-email",
+        _ => return None,
+    })
+}
+
+pub const CREATE_REMINDER: &str = "create_reminder";
+pub const LIST_REMINDERS: &str = "list_reminders";
+pub const CANCEL_REMINDER: &str = "cancel_reminder";
+pub const CREATE_TASK: &str = "create_task";
+pub const LIST_TASKS: &str = "list_tasks";
+pub const COMPLETE_TASK: &str = "complete_task";
+pub const DELETE_TASK: &str = "delete_task";
+pub const DRAFT_EMAIL: &str = "draft_email";
+pub const LIST_DRAFTS: &str = "list_drafts";
+pub const SEND_EMAIL: &str = "send_email";
+/// Served by api-chat itself: more retrieval when the first was not enough.
+pub const SEARCH_DOCUMENTS: &str = "search_documents";
+
+fn spec(name: &str, description: &str, properties: Value, required: &[&str]) -> Value {
+    json!({
+        "toolSpec": {
+            "name": name,
+            "description": description,
+            "inputSchema": {"json": {
+                "type": "object",
+                "properties": properties,
+                "required": required,
+            }}
+        }
+    })
+}
+
+/// Every tool in the Converse `toolSpec` shape (what the model is offered).
+pub fn specs() -> Vec<Value> {
+    vec![
+        spec(
+            SEARCH_DOCUMENTS,
+            "Search the user's documents and memories. Use when the sources given are not enough.",
+            json!({"query": {"type": "string"}}),
+            &["query"],
+        ),
+        spec(
+            CREATE_REMINDER,
+            "Remind the user of something at a time. Give `when` as the user said it (\"tomorrow at 9am\", \"in 2 hours\", \"next Monday\") or `every` for a recurring one (\"every weekday at 8\"); it is read in the user's time zone. A time in the past is refused.",
+            json!({
+                "text": {"type": "string", "description": "what to remind of"},
+                "when": {"type": "string"},
+                "every": {"type": "string"},
+            }),
+            &["text"],
+        ),
+        spec(LIST_REMINDERS, "List the user's upcoming reminders.", json!({}), &[]),
+        spec(
+            CANCEL_REMINDER,
+            "Cancel a reminder, by id or by words of its text.",
+            json!({"id": {"type": "string"}, "query": {"type": "string"}}),
+            &[],
+        ),
+        spec(
+            CREATE_TASK,
+            "Add a task to the user's to-do list, with an optional due time as the user said it.",
+            json!({"title": {"type": "string"}, "due": {"type": "string"}}),
+            &["title"],
+        ),
+        spec(
+            LIST_TASKS,
+            "List the user's tasks: open (default), done or all.",
+            json!({"status": {"type": "string", "enum": ["open", "done", "all"]}}),
+            &[],
+        ),
+        spec(
+            COMPLETE_TASK,
+            "Mark a task done, by id or by words of its title.",
+            json!({"id": {"type": "string"}, "query": {"type": "string"}}),
+            &[],
+        ),
+        spec(
+            DELETE_TASK,
+            "Delete a task, by id or by words of its title.",
+            json!({"id": {"type": "string"}, "query": {"type": "string"}}),
+            &[],
+        ),
+        spec(
+            DRAFT_EMAIL,
+            "Write an e-mail draft. It is only stored; sending needs the user's confirmation.",
+            json!({
+                "to": {"type": "array", "items": {"type": "string"}},
+                "subject": {"type": "string"},
+                "body": {"type": "string"},
+            }),
+            &["to", "subject", "body"],
+        ),
+        spec(LIST_DRAFTS, "List the user's e-mail drafts.", json!({}), &[]),
+        spec(
+            SEND_EMAIL,
+            "Ask to send a draft (the latest when no id is given). The user must confirm before anything is sent.",
+            json!({"draft_id": {"type": "string"}}),
+            &[],
+        ),
+    ]
+}
+
+/// A string field of a tool input, trimmed; `None` when absent or empty.
+pub fn text<'a>(input: &'a Value, field: &str) -> Option<&'a str> {
+    input
+        .get(field)
+        .and_then(Value::as_str)
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+}
+
+/// Words of `query` all found in `text` (case-insensitive): how a tool finds
+/// "the dentist task" without an id.
+pub fn matches(text: &str, query: &str) -> bool {
+    let text = text.to_lowercase();
+    query
+        .to_lowercase()
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| w.len() > 1 && !["the", "my", "a", "an", "to", "task", "reminder", "about"].contains(w))
+        .all(|w| text.contains(w))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_tool_has_an_owner_and_a_valid_spec() {
+        for s in specs() {
+            let name = s["toolSpec"]["name"].as_str().unwrap();
+            assert!(owner(name).is_some() || name == SEARCH_DOCUMENTS, "{name}");
+            assert_eq!(s["toolSpec"]["inputSchema"]["json"]["type"], "object");
+        }
+    }
+
+    #[test]
+    fn finding_by_words_ignores_filler() {
+        assert!(matches("Call the dentist", "the dentist task"));
+        assert!(!matches("Call the dentist", "plumber"));
+    }
+
+    #[test]
+    fn a_call_from_the_wire_is_unconfirmed_unless_it_says_so() {
+        let call: ToolCall =
+            serde_json::from_value(json!({"tenant_id": "alice", "name": "send_email"})).unwrap();
+        assert!(!call.confirmed);
+    }
+}

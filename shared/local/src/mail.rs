@@ -1,0 +1,68 @@
+//! Local mail: every sent message is written as an RFC 5322 `.eml` file under
+//! `outbox/<tenant>/`, where any mail client can open it. Nothing leaves the machine.
+
+use async_trait::async_trait;
+use chrono::Utc;
+use jarvis_core::clock::new_id;
+use jarvis_core::ports::{Mailer, OutgoingEmail, PortResult};
+use jarvis_core::PortError;
+use std::path::PathBuf;
+
+#[derive(Clone)]
+pub struct OutboxMailer {
+    dir: PathBuf,
+    from: String,
+}
+
+impl OutboxMailer {
+    pub fn new(dir: PathBuf, from: &str) -> Self {
+        Self {
+            dir,
+            from: from.to_owned(),
+        }
+    }
+
+    /// The tenant's outbox folder.
+    pub fn folder(&self, tenant: &jarvis_core::TenantId) -> PathBuf {
+        self.dir.join(tenant.as_str())
+    }
+}
+
+/// A header value on one line (no header injection through CR/LF).
+fn header(value: &str) -> String {
+    value.replace(['\r', '\n'], " ")
+}
+
+/// The message as `.eml` text.
+pub fn render(from: &str, email: &OutgoingEmail, message_id: &str) -> String {
+    let body = email.body_text.replace("\r\n", "\n").replace('\n', "\r\n");
+    format!(
+        "From: {}\r\nTo: {}\r\nSubject: {}\r\nDate: {}\r\nMessage-ID: <{}@jarvis.local>\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n{}\r\n",
+        header(from),
+        header(&email.to.join(", ")),
+        header(&email.subject),
+        Utc::now().to_rfc2822(),
+        message_id,
+        body
+    )
+}
+
+#[async_trait]
+impl Mailer for OutboxMailer {
+    async fn send(&self, email: &OutgoingEmail) -> PortResult<String> {
+        if email.to.is_empty() {
+            return Err(PortError::Invalid("an e-mail needs a recipient".into()));
+        }
+        let id = new_id("msg", Utc::now());
+        let folder = self.folder(&email.tenant_id);
+        tokio::fs::create_dir_all(&folder)
+            .await
+            .map_err(|e| PortError::backend("outbox", e))?;
+        let path = folder.join(format!("{id}.eml"));
+        tokio::fs::write(&path, render(&self.from, email, &id))
+            .await
+            .map_err(|e| PortError::backend("outbox", e))?;
+        tracing::info!(path = %path.display(), "mail written to the outbox");
+        Ok(id)
+    }
+}

@@ -1,0 +1,102 @@
+//! Tasks, reminders, drafts, conversations and memories in SQLite, one row per
+//! record keyed by (tenant, kind, id).
+
+use crate::{sqlite_err, Db};
+use async_trait::async_trait;
+use jarvis_core::ports::{PortResult, RecordKind, RecordStore};
+use jarvis_core::{PortError, TenantId};
+use rusqlite::{params, OptionalExtension};
+
+#[derive(Clone)]
+pub struct SqliteRecordStore {
+    db: Db,
+}
+
+impl SqliteRecordStore {
+    pub fn new(db: Db) -> Self {
+        Self { db }
+    }
+}
+
+fn decode(body: String) -> PortResult<serde_json::Value> {
+    serde_json::from_str(&body).map_err(|e| PortError::backend("sqlite", e))
+}
+
+#[async_trait]
+impl RecordStore for SqliteRecordStore {
+    async fn put(
+        &self,
+        tenant: &TenantId,
+        kind: RecordKind,
+        id: &str,
+        body: &serde_json::Value,
+    ) -> PortResult<()> {
+        self.db
+            .lock()
+            .execute(
+                "INSERT INTO records (tenant, kind, id, body) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (tenant, kind, id) DO UPDATE SET body = excluded.body",
+                params![tenant.as_str(), kind.as_str(), id, body.to_string()],
+            )
+            .map_err(sqlite_err)?;
+        Ok(())
+    }
+
+    async fn get(
+        &self,
+        tenant: &TenantId,
+        kind: RecordKind,
+        id: &str,
+    ) -> PortResult<Option<serde_json::Value>> {
+        let body: Option<String> = self
+            .db
+            .lock()
+            .query_row(
+                "SELECT body FROM records WHERE tenant = ?1 AND kind = ?2 AND id = ?3",
+                params![tenant.as_str(), kind.as_str(), id],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(sqlite_err)?;
+        body.map(decode).transpose()
+    }
+
+    async fn list(
+        &self,
+        tenant: &TenantId,
+        kind: RecordKind,
+    ) -> PortResult<Vec<serde_json::Value>> {
+        let conn = self.db.lock();
+        let mut stmt = conn
+            .prepare("SELECT body FROM records WHERE tenant = ?1 AND kind = ?2 ORDER BY id")
+            .map_err(sqlite_err)?;
+        let rows = stmt
+            .query_map(params![tenant.as_str(), kind.as_str()], |r| {
+                r.get::<_, String>(0)
+            })
+            .map_err(sqlite_err)?;
+        rows.map(|r| r.map_err(sqlite_err).and_then(decode)).collect()
+    }
+
+    async fn delete(&self, tenant: &TenantId, kind: RecordKind, id: &str) -> PortResult<bool> {
+        let n = self
+            .db
+            .lock()
+            .execute(
+                "DELETE FROM records WHERE tenant = ?1 AND kind = ?2 AND id = ?3",
+                params![tenant.as_str(), kind.as_str(), id],
+            )
+            .map_err(sqlite_err)?;
+        Ok(n > 0)
+    }
+
+    async fn delete_tenant(&self, tenant: &TenantId) -> PortResult<usize> {
+        self.db
+            .lock()
+            .execute(
+                "DELETE FROM records WHERE tenant = ?1",
+                params![tenant.as_str()],
+            )
+            .map_err(sqlite_err)
+    }
+}

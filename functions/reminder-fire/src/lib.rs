@@ -50,9 +50,13 @@ impl Deps {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case", tag = "outcome")]
 pub enum Fired {
-    Sent { late: bool },
+    Sent {
+        late: bool,
+    },
     /// Cancelled, deleted, or a one-time reminder that already fired.
-    Skipped { reason: String },
+    Skipped {
+        reason: String,
+    },
 }
 
 /// When this delivery was due: a one-time reminder's time; for a recurring one,
@@ -99,7 +103,9 @@ pub async fn handle(deps: &Deps, event: Reminder) -> Result<Fired, StepError> {
         });
     }
     // A recurring reminder fires once per occurrence.
-    if let (ReminderSchedule::Cron { .. }, Some(fired), Some(due)) = (&reminder.schedule, reminder.fired_at, due) {
+    if let (ReminderSchedule::Cron { .. }, Some(fired), Some(due)) =
+        (&reminder.schedule, reminder.fired_at, due)
+    {
         if fired >= due {
             return Ok(Fired::Skipped {
                 reason: "this occurrence already fired".into(),
@@ -109,7 +115,10 @@ pub async fn handle(deps: &Deps, event: Reminder) -> Result<Fired, StepError> {
     let late = due.is_some_and(|d| now - d > LATE_AFTER);
     let mut body = reminder.text.clone();
     if let (true, Some(d)) = (late, due) {
-        body.push_str(&format!(" (late: it was due {})", when::describe(d, deps.zone)));
+        body.push_str(&format!(
+            " (late: it was due {})",
+            when::describe(d, deps.zone)
+        ));
     }
     deps.notifier
         .notify(&Notification {

@@ -27,8 +27,9 @@ pub const MAX_RECIPIENTS: usize = 20;
 pub const MAX_SUBJECT: usize = 300;
 pub const MAX_BODY: usize = 50_000;
 
-static ADDRESS: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^[^@\s<>,;]+@[^@\s<>,;]+\.[A-Za-z]{2,}$").expect("address pattern"));
+static ADDRESS: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^[^@\s<>,;]+@[^@\s<>,;]+\.[A-Za-z]{2,}$").expect("address pattern")
+});
 
 pub struct Deps {
     pub records: Arc<dyn RecordStore>,
@@ -73,7 +74,9 @@ fn recipients(input: &Value) -> Result<Vec<String>, ToolRefusal> {
     };
     let to: Vec<String> = to.into_iter().filter(|a| !a.is_empty()).collect();
     if to.is_empty() {
-        return Err(ToolRefusal("a draft needs at least one recipient address".into()));
+        return Err(ToolRefusal(
+            "a draft needs at least one recipient address".into(),
+        ));
     }
     if to.len() > MAX_RECIPIENTS {
         return Err(ToolRefusal(format!("at most {MAX_RECIPIENTS} recipients")));
@@ -90,7 +93,10 @@ pub async fn draft(deps: &Deps, tenant: &TenantId, input: &Value) -> PortResult<
         Err(r) => return Ok(Err(r)),
     };
     let subject = tools::text(input, "subject").unwrap_or("(no subject)");
-    let body = input.get("body").and_then(Value::as_str).unwrap_or_default();
+    let body = input
+        .get("body")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
     if subject.chars().count() > MAX_SUBJECT || body.len() > MAX_BODY {
         return Ok(Err(ToolRefusal(format!(
             "a subject has at most {MAX_SUBJECT} characters and a body {MAX_BODY} bytes"
@@ -142,7 +148,12 @@ pub async fn list(deps: &Deps, tenant: &TenantId) -> PortResult<ToolReply> {
 }
 
 /// Sends a draft when `confirmed`; otherwise only says that the user must confirm.
-pub async fn send(deps: &Deps, tenant: &TenantId, input: &Value, confirmed: bool) -> PortResult<ToolReply> {
+pub async fn send(
+    deps: &Deps,
+    tenant: &TenantId,
+    input: &Value,
+    confirmed: bool,
+) -> PortResult<ToolReply> {
     let draft = match tools::text(input, "draft_id").or_else(|| tools::text(input, "id")) {
         Some(id) => records::get::<Draft>(deps.records.as_ref(), tenant, id).await?,
         // The latest unsent draft.
@@ -156,7 +167,9 @@ pub async fn send(deps: &Deps, tenant: &TenantId, input: &Value, confirmed: bool
         return Ok(Err(ToolRefusal("there is no such draft".into())));
     };
     if let DraftState::Sent { at, .. } = draft.state {
-        return Ok(Err(ToolRefusal(format!("that draft was already sent at {at}"))));
+        return Ok(Err(ToolRefusal(format!(
+            "that draft was already sent at {at}"
+        ))));
     }
     if !confirmed {
         let summary = format!(
@@ -233,7 +246,9 @@ async fn route(deps: &Deps, req: &ApiGatewayV2httpRequest) -> Result<(u16, Value
         "POST /emails/drafts" => {
             let body: Value = http::json_body(req, MAX_BODY_BYTES)?;
             if !body.is_object() {
-                return Err(ApiError::BadRequest("the body is a JSON object: {\"to\", \"subject\", \"body\"}".into()));
+                return Err(ApiError::BadRequest(
+                    "the body is a JSON object: {\"to\", \"subject\", \"body\"}".into(),
+                ));
             }
             let out = draft(deps, &tenant, &body).await?.map_err(refused)?;
             (201, out.result["draft"].clone())
@@ -253,6 +268,10 @@ async fn route(deps: &Deps, req: &ApiGatewayV2httpRequest) -> Result<(u16, Value
             let out = send(deps, &tenant, &input, true).await?.map_err(refused)?;
             (200, out.result["draft"].clone())
         }
-        other => return Err(ApiError::NotFound(format!("tool-email has no route {other}"))),
+        other => {
+            return Err(ApiError::NotFound(format!(
+                "tool-email has no route {other}"
+            )))
+        }
     })
 }

@@ -81,7 +81,11 @@ fn active(r: &Reminder) -> bool {
     !r.cancelled && (matches!(r.schedule, ReminderSchedule::Cron { .. }) || r.fired_at.is_none())
 }
 
-fn schedule_from(input: &Value, now: chrono::DateTime<chrono::Utc>, zone: Zone) -> Result<ReminderSchedule, ToolRefusal> {
+fn schedule_from(
+    input: &Value,
+    now: chrono::DateTime<chrono::Utc>,
+    zone: Zone,
+) -> Result<ReminderSchedule, ToolRefusal> {
     if let Some(expression) = tools::text(input, "cron") {
         let time_zone = tools::text(input, "time_zone").unwrap_or(zone.name());
         let tz = when::zone(time_zone).map_err(ToolRefusal)?;
@@ -99,11 +103,16 @@ fn schedule_from(input: &Value, now: chrono::DateTime<chrono::Utc>, zone: Zone) 
                 time_zone: zone.name().to_owned(),
             }),
             Some(Err(e)) => Err(ToolRefusal(e)),
-            None => Err(ToolRefusal(format!("I could not read {every:?} as a recurring time"))),
+            None => Err(ToolRefusal(format!(
+                "I could not read {every:?} as a recurring time"
+            ))),
         };
     }
     let Some(phrase) = tools::text(input, "when").or_else(|| tools::text(input, "at")) else {
-        return Err(ToolRefusal("say when: \"when\" (tomorrow at 9am, in 2 hours) or \"every\" (every weekday at 8)".into()));
+        return Err(ToolRefusal(
+            "say when: \"when\" (tomorrow at 9am, in 2 hours) or \"every\" (every weekday at 8)"
+                .into(),
+        ));
     };
     // A recurring phrase given as `when` still means recurring.
     if let Some(cron) = when::recurring(phrase) {
@@ -126,10 +135,14 @@ fn schedule_from(input: &Value, now: chrono::DateTime<chrono::Utc>, zone: Zone) 
 
 pub async fn create(deps: &Deps, tenant: &TenantId, input: &Value) -> PortResult<ToolReply> {
     let Some(text) = tools::text(input, "text") else {
-        return Ok(Err(ToolRefusal("a reminder needs its text (what to remind of)".into())));
+        return Ok(Err(ToolRefusal(
+            "a reminder needs its text (what to remind of)".into(),
+        )));
     };
     if text.chars().count() > MAX_TEXT {
-        return Ok(Err(ToolRefusal(format!("a reminder has at most {MAX_TEXT} characters"))));
+        return Ok(Err(ToolRefusal(format!(
+            "a reminder has at most {MAX_TEXT} characters"
+        ))));
     }
     let now = deps.clock.now();
     let schedule = match schedule_from(input, now, deps.zone) {
@@ -138,7 +151,9 @@ pub async fn create(deps: &Deps, tenant: &TenantId, input: &Value) -> PortResult
     };
     let existing = records::list::<Reminder>(deps.records.as_ref(), tenant).await?;
     if existing.iter().filter(|r| active(r)).count() >= MAX_ACTIVE {
-        return Ok(Err(ToolRefusal(format!("you have {MAX_ACTIVE} active reminders; cancel some first"))));
+        return Ok(Err(ToolRefusal(format!(
+            "you have {MAX_ACTIVE} active reminders; cancel some first"
+        ))));
     }
     let reminder = Reminder {
         id: new_id("rem", now),
@@ -178,7 +193,10 @@ pub async fn list(deps: &Deps, tenant: &TenantId) -> PortResult<ToolReply> {
     let summary = if upcoming.is_empty() {
         "You have no upcoming reminders.".to_owned()
     } else {
-        let lines: Vec<String> = upcoming.iter().map(|r| format!("- {}", describe(r, deps.zone))).collect();
+        let lines: Vec<String> = upcoming
+            .iter()
+            .map(|r| format!("- {}", describe(r, deps.zone)))
+            .collect();
         format!("Your reminders ({}):\n{}", upcoming.len(), lines.join("\n"))
     };
     let views: Vec<Value> = upcoming.iter().map(|r| view(r, deps.zone)).collect();
@@ -192,15 +210,26 @@ pub async fn cancel(deps: &Deps, tenant: &TenantId, input: &Value) -> PortResult
     let all = records::list::<Reminder>(deps.records.as_ref(), tenant).await?;
     let found: Vec<Reminder> = match (tools::text(input, "id"), tools::text(input, "query")) {
         (Some(id), _) => all.into_iter().filter(|r| r.id == id).collect(),
-        (None, Some(q)) => all.into_iter().filter(|r| active(r) && tools::matches(&r.text, q)).collect(),
-        (None, None) => return Ok(Err(ToolRefusal("say which reminder (its id or words of its text)".into()))),
+        (None, Some(q)) => all
+            .into_iter()
+            .filter(|r| active(r) && tools::matches(&r.text, q))
+            .collect(),
+        (None, None) => {
+            return Ok(Err(ToolRefusal(
+                "say which reminder (its id or words of its text)".into(),
+            )))
+        }
     };
     let mut reminder = match found.as_slice() {
         [one] => one.clone(),
         [] => return Ok(Err(ToolRefusal("there is no such reminder".into()))),
         many => {
             let names: Vec<&str> = many.iter().map(|r| r.text.as_str()).collect();
-            return Ok(Err(ToolRefusal(format!("{} reminders match: {}; say which", many.len(), names.join("; ")))));
+            return Ok(Err(ToolRefusal(format!(
+                "{} reminders match: {}; say which",
+                many.len(),
+                names.join("; ")
+            ))));
         }
     };
     deps.scheduler.cancel(tenant, &reminder.id).await?;
@@ -224,7 +253,9 @@ pub async fn call(deps: &Deps, call: ToolCall) -> PortResult<ToolReply> {
         tools::CREATE_REMINDER => create(deps, t, input).await,
         tools::LIST_REMINDERS => list(deps, t).await,
         tools::CANCEL_REMINDER => cancel(deps, t, input).await,
-        other => Ok(Err(ToolRefusal(format!("tool-reminders has no tool {other}")))),
+        other => Ok(Err(ToolRefusal(format!(
+            "tool-reminders has no tool {other}"
+        )))),
     }
 }
 
@@ -252,7 +283,9 @@ async fn route(deps: &Deps, req: &ApiGatewayV2httpRequest) -> Result<(u16, Value
         "POST /reminders" => {
             let body: Value = http::json_body(req, MAX_BODY_BYTES)?;
             if !body.is_object() {
-                return Err(ApiError::BadRequest("the body is a JSON object: {\"text\", \"when\" | \"every\" | \"cron\"}".into()));
+                return Err(ApiError::BadRequest(
+                    "the body is a JSON object: {\"text\", \"when\" | \"every\" | \"cron\"}".into(),
+                ));
             }
             let out = create(deps, &tenant, &body).await?.map_err(refused)?;
             (201, out.result["reminder"].clone())
@@ -266,6 +299,10 @@ async fn route(deps: &Deps, req: &ApiGatewayV2httpRequest) -> Result<(u16, Value
             let out = cancel(deps, &tenant, &input).await?.map_err(refused)?;
             (200, json!({"cancelled": out.result["cancelled"]}))
         }
-        other => return Err(ApiError::NotFound(format!("tool-reminders has no route {other}"))),
+        other => {
+            return Err(ApiError::NotFound(format!(
+                "tool-reminders has no route {other}"
+            )))
+        }
     })
 }

@@ -72,14 +72,20 @@ fn view(task: &Task, zone: Tz) -> Value {
 }
 
 /// The tenant's task named by `id`, or the one open task whose title has the `query` words.
-async fn find(deps: &Deps, tenant: &TenantId, input: &Value) -> PortResult<Result<Task, ToolRefusal>> {
+async fn find(
+    deps: &Deps,
+    tenant: &TenantId,
+    input: &Value,
+) -> PortResult<Result<Task, ToolRefusal>> {
     if let Some(id) = tools::text(input, "id") {
         return Ok(records::get::<Task>(deps.records.as_ref(), tenant, id)
             .await?
             .ok_or_else(|| ToolRefusal(format!("there is no task {id}"))));
     }
     let Some(query) = tools::text(input, "query").or_else(|| tools::text(input, "title")) else {
-        return Ok(Err(ToolRefusal("say which task (its id or words of its title)".into())));
+        return Ok(Err(ToolRefusal(
+            "say which task (its id or words of its title)".into(),
+        )));
     };
     let all = records::list::<Task>(deps.records.as_ref(), tenant).await?;
     let hits: Vec<Task> = all
@@ -94,7 +100,10 @@ async fn find(deps: &Deps, tenant: &TenantId, input: &Value) -> PortResult<Resul
         _ => Err(ToolRefusal(format!(
             "{} tasks match {query:?}: {}; say which",
             hits.len(),
-            hits.iter().map(|t| t.title.as_str()).collect::<Vec<_>>().join("; ")
+            hits.iter()
+                .map(|t| t.title.as_str())
+                .collect::<Vec<_>>()
+                .join("; ")
         ))),
     })
 }
@@ -104,7 +113,9 @@ pub async fn create(deps: &Deps, tenant: &TenantId, input: &Value) -> PortResult
         return Ok(Err(ToolRefusal("a task needs a title".into())));
     };
     if title.chars().count() > MAX_TITLE {
-        return Ok(Err(ToolRefusal(format!("a task title has at most {MAX_TITLE} characters"))));
+        return Ok(Err(ToolRefusal(format!(
+            "a task title has at most {MAX_TITLE} characters"
+        ))));
     }
     let now = deps.clock.now();
     let due = match tools::text(input, "due") {
@@ -141,7 +152,11 @@ pub async fn list(deps: &Deps, tenant: &TenantId, input: &Value) -> PortResult<T
         "open" => |t: &Task| !t.done,
         "done" => |t: &Task| t.done,
         "all" => |_: &Task| true,
-        other => return Ok(Err(ToolRefusal(format!("status is open, done or all, not {other:?}")))),
+        other => {
+            return Ok(Err(ToolRefusal(format!(
+                "status is open, done or all, not {other:?}"
+            ))))
+        }
     };
     let mut tasks: Vec<Task> = records::list::<Task>(deps.records.as_ref(), tenant)
         .await?
@@ -155,9 +170,19 @@ pub async fn list(deps: &Deps, tenant: &TenantId, input: &Value) -> PortResult<T
     } else {
         let lines: Vec<String> = tasks
             .iter()
-            .map(|t| format!("- {}{}", describe(t, deps.zone), if t.done { " ✓" } else { "" }))
+            .map(|t| {
+                format!(
+                    "- {}{}",
+                    describe(t, deps.zone),
+                    if t.done { " ✓" } else { "" }
+                )
+            })
             .collect();
-        format!("Your {status} tasks ({}):\n{}", tasks.len(), lines.join("\n"))
+        format!(
+            "Your {status} tasks ({}):\n{}",
+            tasks.len(),
+            lines.join("\n")
+        )
     };
     let views: Vec<Value> = tasks.iter().map(|t| view(t, deps.zone)).collect();
     Ok(Ok(ToolOutcome {
@@ -263,6 +288,10 @@ async fn route(deps: &Deps, req: &ApiGatewayV2httpRequest) -> Result<(u16, Value
             let out = delete(deps, &tenant, &by_id).await?.map_err(refused)?;
             (200, json!({"deleted": out.result["deleted"]}))
         }
-        other => return Err(ApiError::NotFound(format!("tool-tasks has no route {other}"))),
+        other => {
+            return Err(ApiError::NotFound(format!(
+                "tool-tasks has no route {other}"
+            )))
+        }
     })
 }

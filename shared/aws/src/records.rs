@@ -31,7 +31,10 @@ fn prefix(kind: RecordKind) -> String {
 fn key(tenant: &TenantId, kind: RecordKind, id: &str) -> HashMap<String, AttributeValue> {
     HashMap::from([
         ("pk".into(), AttributeValue::S(tenant_pk(tenant))),
-        ("sk".into(), AttributeValue::S(format!("{}{id}", prefix(kind)))),
+        (
+            "sk".into(),
+            AttributeValue::S(format!("{}{id}", prefix(kind))),
+        ),
     ])
 }
 
@@ -57,7 +60,11 @@ impl DynamoRecordStore {
     }
 
     /// Every `(sk)` of the tenant's items whose sort key starts with `begins`.
-    async fn keys(&self, tenant: &TenantId, begins: &str) -> PortResult<Vec<HashMap<String, AttributeValue>>> {
+    async fn keys(
+        &self,
+        tenant: &TenantId,
+        begins: &str,
+    ) -> PortResult<Vec<HashMap<String, AttributeValue>>> {
         let mut items = Vec::new();
         let mut start = None;
         loop {
@@ -127,7 +134,11 @@ impl RecordStore for DynamoRecordStore {
         tenant: &TenantId,
         kind: RecordKind,
     ) -> PortResult<Vec<serde_json::Value>> {
-        self.keys(tenant, &prefix(kind)).await?.iter().map(body).collect()
+        self.keys(tenant, &prefix(kind))
+            .await?
+            .iter()
+            .map(body)
+            .collect()
     }
 
     async fn delete(&self, tenant: &TenantId, kind: RecordKind, id: &str) -> PortResult<bool> {

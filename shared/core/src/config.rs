@@ -184,7 +184,11 @@ impl Config {
             return Err(ConfigError {
                 var: vars::OPENAI_URL,
                 value: chat.openai_url.unwrap_or_default(),
-                reason: format!("the openai chat model needs {} and {}", vars::OPENAI_URL, vars::OPENAI_MODEL),
+                reason: format!(
+                    "the openai chat model needs {} and {}",
+                    vars::OPENAI_URL,
+                    vars::OPENAI_MODEL
+                ),
             });
         }
         let chunk_max_tokens = parse_or(&get, vars::CHUNK_MAX_TOKENS, 200usize)?;

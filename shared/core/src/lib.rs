@@ -22,6 +22,7 @@
 //! - [`clock`]: the time as a port (tests move it); ids.
 //! - [`when`]: times people type, resolved in their zone; recurring times as cron.
 
+pub mod agent;
 pub mod chunking;
 pub mod clock;
 pub mod config;

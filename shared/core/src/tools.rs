@@ -187,7 +187,9 @@ pub fn matches(text: &str, query: &str) -> bool {
     query
         .to_lowercase()
         .split(|c: char| !c.is_alphanumeric())
-        .filter(|w| w.len() > 1 && !["the", "my", "a", "an", "to", "task", "reminder", "about"].contains(w))
+        .filter(|w| {
+            w.len() > 1 && !["the", "my", "a", "an", "to", "task", "reminder", "about"].contains(w)
+        })
         .all(|w| text.contains(w))
 }
 

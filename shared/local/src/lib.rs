@@ -19,6 +19,7 @@
 //! - [`testing`]: a deterministic fake embedder, for tests and benchmarks only
 
 pub mod blobs;
+pub mod chat;
 pub mod db;
 pub mod embedder;
 pub mod inbox;

@@ -58,9 +58,12 @@ impl Notifier for LocalNotifier {
         // No connected client is fine: the notification was printed.
         let _ = self.sender.send((n.tenant_id.clone(), body.clone()));
         if let Some((client, url)) = &self.webhook {
-            let response = client.post(url).json(&body).send().await.map_err(|e| {
-                PortError::transient("webhook", e)
-            })?;
+            let response = client
+                .post(url)
+                .json(&body)
+                .send()
+                .await
+                .map_err(|e| PortError::transient("webhook", e))?;
             if !response.status().is_success() {
                 return Err(PortError::Transient {
                     backend: "webhook",

@@ -75,7 +75,8 @@ impl RecordStore for SqliteRecordStore {
                 r.get::<_, String>(0)
             })
             .map_err(sqlite_err)?;
-        rows.map(|r| r.map_err(sqlite_err).and_then(decode)).collect()
+        rows.map(|r| r.map_err(sqlite_err).and_then(decode))
+            .collect()
     }
 
     async fn delete(&self, tenant: &TenantId, kind: RecordKind, id: &str) -> PortResult<bool> {

@@ -27,7 +27,10 @@ impl LocalScheduler {
     }
 
     /// When `reminder` next fires after `after`; `None` when it never will.
-    pub fn next_fire(reminder: &Reminder, after: DateTime<Utc>) -> PortResult<Option<DateTime<Utc>>> {
+    pub fn next_fire(
+        reminder: &Reminder,
+        after: DateTime<Utc>,
+    ) -> PortResult<Option<DateTime<Utc>>> {
         match &reminder.schedule {
             ReminderSchedule::At { at } => Ok((reminder.fired_at.is_none()).then_some(*at)),
             ReminderSchedule::Cron {
@@ -81,7 +84,9 @@ impl LocalScheduler {
     pub fn scheduled(&self, tenant: &TenantId) -> PortResult<Vec<(DateTime<Utc>, String)>> {
         let conn = self.db.lock();
         let mut stmt = conn
-            .prepare("SELECT next_fire, reminder_id FROM schedules WHERE tenant = ?1 ORDER BY next_fire")
+            .prepare(
+                "SELECT next_fire, reminder_id FROM schedules WHERE tenant = ?1 ORDER BY next_fire",
+            )
             .map_err(sqlite_err)?;
         let rows = stmt
             .query_map(params![tenant.as_str()], |r| {
@@ -99,7 +104,10 @@ impl LocalScheduler {
     pub fn cancel_tenant(&self, tenant: &TenantId) -> PortResult<usize> {
         self.db
             .lock()
-            .execute("DELETE FROM schedules WHERE tenant = ?1", params![tenant.as_str()])
+            .execute(
+                "DELETE FROM schedules WHERE tenant = ?1",
+                params![tenant.as_str()],
+            )
             .map_err(sqlite_err)
     }
 }
@@ -165,7 +173,12 @@ mod tests {
         let t0: DateTime<Utc> = "2026-11-23T08:00:00Z".parse().unwrap();
         let clock = ManualClock::at(t0);
         let s = LocalScheduler::new(db, Arc::new(clock.clone()));
-        let once = reminder("r1", ReminderSchedule::At { at: t0 + Duration::hours(1) });
+        let once = reminder(
+            "r1",
+            ReminderSchedule::At {
+                at: t0 + Duration::hours(1),
+            },
+        );
         let daily = reminder(
             "r2",
             ReminderSchedule::Cron {
@@ -178,7 +191,10 @@ mod tests {
         assert!(s.due(t0).await.unwrap().is_empty());
         let at = t0 + Duration::hours(2);
         let due = s.due(at).await.unwrap();
-        assert_eq!(due.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(), ["r1", "r2"]);
+        assert_eq!(
+            due.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(),
+            ["r1", "r2"]
+        );
         for r in &due {
             s.fired(r, at).unwrap();
         }

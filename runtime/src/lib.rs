@@ -3,12 +3,15 @@
 //!
 //! - [`server`]: the HTTP API, bridged into API Gateway events for the API handlers
 //! - [`pipeline`]: the local state machine and the ingest-queue consumer
+//! - [`assistant`]: chat's model and tools in-process, and the reminder ticker
 //!
 //! [`start`] opens the data folder, resumes unfinished runs, and spawns the API
 //! server, the inbox watcher, the queue consumer and the pipeline workers.
 
+pub mod assistant;
 pub mod pipeline;
 pub mod server;
+pub mod server_assistant;
 
 use anyhow::Context as _;
 use jarvis_core::config::Config;
@@ -33,6 +36,8 @@ pub struct App {
     pub stack: LocalStack,
     pub search: api_search::Deps,
     pub documents: api_documents::Deps,
+    pub chat: api_chat::Deps,
+    pub tools: Arc<assistant::LocalTools>,
 }
 
 /// A started runtime.
@@ -88,9 +93,18 @@ pub async fn start_with_embedder(
     config: Config,
     embedder: Arc<dyn Embedder>,
 ) -> anyhow::Result<Running> {
+    start_with(config, embedder, Arc::new(jarvis_core::clock::SystemClock)).await
+}
+
+/// Starts with a given embedder and clock (tests move the clock to fire reminders).
+pub async fn start_with(
+    config: Config,
+    embedder: Arc<dyn Embedder>,
+    clock: Arc<dyn jarvis_core::clock::Clock>,
+) -> anyhow::Result<Running> {
     let (stack, runs) =
         LocalStack::open_with_embedder(&config, embedder).context("opening the local stack")?;
-    launch(stack, runs).await
+    launch(stack.with_clock(clock), runs).await
 }
 
 async fn launch(stack: LocalStack, runs: mpsc::UnboundedReceiver<Run>) -> anyhow::Result<Running> {
@@ -105,9 +119,13 @@ async fn launch(stack: LocalStack, runs: mpsc::UnboundedReceiver<Run>) -> anyhow
         None
     };
     let steps = Arc::new(Steps::local(&stack));
+    let tools = Arc::new(assistant::LocalTools::new(&stack));
+    let model = assistant::chat_model(&stack)?;
     let app = Arc::new(App {
         search: api_search::Deps::local(&stack),
         documents: api_documents::Deps::local(&stack),
+        chat: api_chat::Deps::local(&stack, model, tools.clone()),
+        tools,
         stack: stack.clone(),
     });
     let listener = tokio::net::TcpListener::bind(&config.bind)
@@ -138,6 +156,11 @@ async fn launch(stack: LocalStack, runs: mpsc::UnboundedReceiver<Run>) -> anyhow
     )));
     tasks.push(tokio::spawn(consume_queue(
         steps,
+        stack.clone(),
+        stopped.clone(),
+    )));
+    tasks.push(tokio::spawn(assistant::tick(
+        reminder_fire::Deps::local(&stack),
         stack.clone(),
         stopped.clone(),
     )));

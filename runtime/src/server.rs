@@ -4,7 +4,8 @@
 //!
 //! Routes: `POST /search`, `POST /documents` (raw body with `?name=`, or
 //! `multipart/form-data` with a file field), `GET /documents`,
-//! `GET|DELETE /documents/{id}`, and `GET /healthz` (no token needed).
+//! `GET|DELETE /documents/{id}`, and `GET /healthz` (no token needed); the
+//! assistant's routes are in [`crate::server_assistant`].
 
 use crate::App;
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
@@ -26,6 +27,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/search", post(search))
         .route("/documents", post(upload).get(list))
         .route("/documents/{id}", get(document).delete(document))
+        .merge(crate::server_assistant::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         // Bodies are read (and limited) by hand below, so the limit error is JSON too.
@@ -33,7 +35,7 @@ pub fn router(app: Arc<App>) -> Router {
         .with_state(app)
 }
 
-fn error_response(err: &ApiError) -> Response {
+pub(crate) fn error_response(err: &ApiError) -> Response {
     let status = StatusCode::from_u16(err.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     (
         status,
@@ -59,10 +61,20 @@ async fn method_not_allowed() -> Response {
 
 /// The tenant of the bearer token, or 401.
 fn authenticate(app: &App, headers: &HeaderMap) -> Result<TenantId, ApiError> {
+    authenticate_token(app, headers, None)
+}
+
+/// The tenant of the bearer token (or of `fallback`, a `?token=`), or 401.
+pub(crate) fn authenticate_token(
+    app: &App,
+    headers: &HeaderMap,
+    fallback: Option<&str>,
+) -> Result<TenantId, ApiError> {
     let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
+        .or(fallback)
         .map(str::trim)
         .ok_or(ApiError::Unauthorized)?;
     app.stack
@@ -164,7 +176,7 @@ fn hex_val(b: u8) -> Option<u8> {
     (b as char).to_digit(16).map(|d| d as u8)
 }
 
-fn from_lambda(response: ApiGatewayV2httpResponse) -> Response {
+pub(crate) fn from_lambda(response: ApiGatewayV2httpResponse) -> Response {
     let status = StatusCode::from_u16(response.status_code as u16)
         .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let body = match response.body {
@@ -190,7 +202,7 @@ async fn read_body(body: Body, limit: u64) -> Result<Vec<u8>, ApiError> {
         })
 }
 
-async fn bridge(
+pub(crate) async fn bridge(
     app: &App,
     req: Request,
     route_key: &'static str,

@@ -31,6 +31,8 @@ fn model() -> Arc<dyn Embedder> {
 
 pub struct TestApp {
     pub running: Option<jarvis::Running>,
+    /// The runtime's clock: reminders fire when a test moves it.
+    pub clock: jarvis_core::clock::ManualClock,
     pub base: String,
     pub token: String,
     pub data: PathBuf,
@@ -56,6 +58,7 @@ pub async fn spawn_app_with(extra: &[(&'static str, &str)]) -> TestApp {
     }
     let mut app = TestApp {
         running: None,
+        clock: jarvis_core::clock::ManualClock::at("2026-11-23T06:00:00Z".parse().expect("a time")),
         base: String::new(),
         token: String::new(),
         data: dir.path().to_owned(),
@@ -78,7 +81,9 @@ impl TestApp {
     async fn start(&mut self) {
         let env = self.env.clone();
         let config = Config::from_lookup(|k| env.get(k).cloned()).unwrap();
-        let running = jarvis::start_with_embedder(config, model()).await.unwrap();
+        let running = jarvis::start_with(config, model(), Arc::new(self.clock.clone()))
+            .await
+            .unwrap();
         self.base = format!("http://{}", running.addr);
         self.running = Some(running);
     }
@@ -91,6 +96,11 @@ impl TestApp {
             self.running.as_ref().unwrap().first_token.is_none(),
             "a restart keeps the tokens"
         );
+    }
+
+    /// Starts again after `running.take()…shutdown()` (time may have moved meanwhile).
+    pub async fn restart_stopped(&mut self) {
+        self.start().await;
     }
 
     pub fn token_for(&self, tenant: &str) -> String {
@@ -129,6 +139,48 @@ impl TestApp {
             .await;
         assert_eq!(status, 200, "{body}");
         body["hits"].as_array().unwrap().clone()
+    }
+
+    /// `method path` with a JSON body (or none), as the test's tenant.
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut req = self
+            .client
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(&self.token);
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        let r = req.send().await.unwrap();
+        (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+    }
+
+    /// A chat turn that must succeed.
+    pub async fn chat(&self, message: &str, conversation: Option<&str>) -> Value {
+        let mut body = serde_json::json!({ "message": message });
+        if let Some(c) = conversation {
+            body["conversation_id"] = c.into();
+        }
+        let (status, out) = self.send(reqwest::Method::POST, "/chat", Some(body)).await;
+        assert_eq!(status, 200, "{message}: {out}");
+        out
+    }
+
+    /// The `.eml` files in the tenant's outbox.
+    pub fn outbox(&self, tenant: &str) -> Vec<String> {
+        let dir = self.data.join("outbox").join(tenant);
+        let mut mails: Vec<String> = std::fs::read_dir(dir)
+            .map(|d| {
+                d.filter_map(|e| std::fs::read_to_string(e.ok()?.path()).ok())
+                    .collect()
+            })
+            .unwrap_or_default();
+        mails.sort();
+        mails
     }
 
     pub async fn get(&self, path: &str) -> (u16, Value) {

@@ -2,6 +2,7 @@
 //! go through the real handlers and the real embedding model, and come back
 //! out of `POST /search` with their citations.
 
+mod assistant;
 mod helpers;
 
 use helpers::{mail_with_attachment, spawn_app, spawn_app_with};

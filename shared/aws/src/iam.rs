@@ -44,6 +44,8 @@ pub enum Resource {
     TranscriptionJobs,
     /// The SES identity mail is sent from.
     MailIdentity,
+    /// The tool functions api-chat invokes.
+    ToolFunctions,
     /// Actions that have no resource-level permissions (`"*"`).
     Any,
 }
@@ -67,11 +69,12 @@ impl Resource {
             Self::Key => "kms_key",
             Self::TranscriptionJobs => "transcription_jobs",
             Self::MailIdentity => "mail_identity",
+            Self::ToolFunctions => "tool_functions",
             Self::Any => "any",
         }
     }
 
-    pub const ALL: [Resource; 16] = [
+    pub const ALL: [Resource; 17] = [
         Self::RawObjects,
         Self::RawBucket,
         Self::CuratedObjects,
@@ -87,6 +90,7 @@ impl Resource {
         Self::Key,
         Self::TranscriptionJobs,
         Self::MailIdentity,
+        Self::ToolFunctions,
         Self::Any,
     ];
 }
@@ -193,6 +197,7 @@ pub const OPERATIONS: &[Operation] = &[
     op("bedrock", "InvokeModel", &[("bedrock:InvokeModel", Fixed(R::Models))]),
     op("bedrock", "Converse", &[("bedrock:InvokeModel", Fixed(R::Models))]),
     op("bedrock", "ConverseStream", &[("bedrock:InvokeModelWithResponseStream", Fixed(R::Models))]),
+    op("lambda", "Invoke", &[("lambda:InvokeFunction", Fixed(R::ToolFunctions))]),
     // Every OpenSearch Serverless data-plane request (index template, bulk, search).
     op("opensearch", "HTTP", &[("aoss:APIAccessAll", Fixed(R::Collection))]),
 ];
@@ -290,6 +295,7 @@ mod tests {
         ("bedrock.rs", include_str!("bedrock.rs")),
         ("comprehend.rs", include_str!("comprehend.rs")),
         ("dynamo.rs", include_str!("dynamo.rs")),
+        ("lambda.rs", include_str!("lambda.rs")),
         ("opensearch.rs", include_str!("opensearch.rs")),
         ("records.rs", include_str!("records.rs")),
         ("s3.rs", include_str!("s3.rs")),

@@ -26,6 +26,7 @@ pub mod comprehend;
 pub mod dynamo;
 pub mod error;
 pub mod iam;
+pub mod lambda;
 pub mod opensearch;
 pub mod records;
 pub mod s3;
@@ -278,6 +279,19 @@ impl AwsStack {
             aws_sdk_dynamodb::Client::new(&self.sdk),
             table,
             rows,
+        )))
+    }
+
+    /// The tool functions, invoked on Lambda.
+    pub fn tools(&self) -> Result<Arc<lambda::LambdaTools>, ConfigError> {
+        let prefix = self.need(
+            &self.settings.tool_function_prefix,
+            vars::TOOL_FUNCTION_PREFIX,
+        )?;
+        self.uses("lambda", &["Invoke"], &[]);
+        Ok(Arc::new(lambda::LambdaTools::new(
+            aws_sdk_lambda::Client::new(&self.sdk),
+            prefix,
         )))
     }
 

@@ -61,6 +61,8 @@ pub mod vars {
     pub const SCHEDULER_ROLE_ARN: &str = "JARVIS_SCHEDULER_ROLE_ARN";
     pub const REMINDER_TARGET_ARN: &str = "JARVIS_REMINDER_TARGET_ARN";
     pub const MAIL_FROM: &str = "JARVIS_MAIL_FROM";
+    /// Name prefix of the tool functions api-chat invokes (`jarvis-dev-` → `jarvis-dev-tool-tasks`).
+    pub const TOOL_FUNCTION_PREFIX: &str = "JARVIS_TOOL_FUNCTION_PREFIX";
     /// Attempts per AWS call (first try included) before a transient error is returned.
     pub const AWS_MAX_ATTEMPTS: &str = "JARVIS_AWS_MAX_ATTEMPTS";
     /// The standard SDK override: every AWS client talks to this endpoint (an emulator).
@@ -247,6 +249,7 @@ pub struct AwsSettings {
     pub scheduler_role_arn: Option<String>,
     pub reminder_target_arn: Option<String>,
     pub mail_from: Option<String>,
+    pub tool_function_prefix: Option<String>,
     pub max_attempts: u32,
     /// An endpoint override for every client (tests point it at an emulator).
     pub endpoint_url: Option<String>,
@@ -302,6 +305,7 @@ impl AwsSettings {
             scheduler_role_arn: get(vars::SCHEDULER_ROLE_ARN),
             reminder_target_arn: get(vars::REMINDER_TARGET_ARN),
             mail_from: get(vars::MAIL_FROM),
+            tool_function_prefix: get(vars::TOOL_FUNCTION_PREFIX),
             max_attempts,
             endpoint_url: get(vars::AWS_ENDPOINT_URL),
         })

@@ -162,7 +162,7 @@ static LIST_DRAFTS: LazyLock<Regex> = LazyLock::new(|| {
 });
 /// Where the time part of a reminder starts.
 static TIME_START: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)\b(?:at|on|in|tomorrow|tonight|today|next|this|every|each|daily|by)\b|\b(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b|\b\d{4}-\d{2}-\d{2}\b").expect("time start pattern")
+    Regex::new(r"(?i)\b(?:at|on|in|tomorrow|tonight|today|yesterday|next|this|every|each|daily|by)\b|\b(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b|\b\d{4}-\d{2}-\d{2}\b").expect("time start pattern")
 });
 
 /// Lower-case content words, lightly stemmed.
@@ -272,11 +272,11 @@ fn split_reminder(rest: &str) -> Option<(String, String)> {
 
 /// Whether the tools will be able to read `phrase` as a time (past or not).
 fn parses_as_time(phrase: &str) -> bool {
-    let far_past = chrono::DateTime::<chrono::Utc>::MIN_UTC;
+    // Read at the real time: a past time is still a time (the tool refuses it with the reason).
     let p = phrase.trim();
     jarvis_core::when::recurring(p).is_some_and(|r| r.is_ok())
-        || !matches!(jarvis_core::when::resolve(p, far_past, jarvis_core::when::Zone::UTC),
-            Err(e) if e.contains("could not read"))
+        || !matches!(jarvis_core::when::resolve(p, chrono::Utc::now(), jarvis_core::when::Zone::UTC),
+            Err(e) if e.contains("could not read") || e.contains("no time"))
 }
 
 /// A tool request recognised in a clause.

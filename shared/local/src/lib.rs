@@ -28,6 +28,7 @@ pub mod mail;
 pub mod media;
 pub mod metadata;
 pub mod notify;
+pub mod openai;
 pub mod queue;
 pub mod records;
 pub mod scheduler;

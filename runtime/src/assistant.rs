@@ -1,0 +1,107 @@
+//! The assistant on one machine: the tool functions called in-process (the
+//! same handlers the Lambda tool functions run), the chat model the
+//! configuration names, and the ticker that fires due reminders through
+//! `reminder-fire` by the stack's clock.
+
+use async_trait::async_trait;
+use jarvis_core::ports::{ChatModel, PortResult, Scheduler};
+use jarvis_core::tools::{self, ToolCall, ToolRefusal, ToolReply, ToolRunner};
+use jarvis_local::chat::OfflineModel;
+use jarvis_local::stack::LocalStack;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+use tracing::{error, info, warn};
+
+/// The tool functions' handlers, called directly.
+pub struct LocalTools {
+    pub tasks: tool_tasks::Deps,
+    pub reminders: tool_reminders::Deps,
+    pub email: tool_email::Deps,
+}
+
+impl LocalTools {
+    pub fn new(stack: &LocalStack) -> Self {
+        Self {
+            tasks: tool_tasks::Deps::local(stack),
+            reminders: tool_reminders::Deps::local(stack),
+            email: tool_email::Deps::local(stack),
+        }
+    }
+}
+
+#[async_trait]
+impl ToolRunner for LocalTools {
+    async fn call(&self, call: &ToolCall) -> PortResult<ToolReply> {
+        match tools::owner(&call.name) {
+            Some("tool-tasks") => tool_tasks::call(&self.tasks, call.clone()).await,
+            Some("tool-reminders") => tool_reminders::call(&self.reminders, call.clone()).await,
+            Some("tool-email") => tool_email::call(&self.email, call.clone()).await,
+            _ => Ok(Err(ToolRefusal(format!("there is no tool {}", call.name)))),
+        }
+    }
+}
+
+/// The chat model `JARVIS_CHAT_MODEL` names.
+pub fn chat_model(stack: &LocalStack) -> anyhow::Result<Arc<dyn ChatModel>> {
+    let chat = &stack.config.chat;
+    Ok(match chat.model.as_str() {
+        "offline" => Arc::new(OfflineModel),
+        "openai" => Arc::new(
+            jarvis_local::openai::OpenAiChat::new(
+                chat.openai_url.as_deref().unwrap_or_default(),
+                chat.openai_model.as_deref().unwrap_or_default(),
+                chat.openai_api_key.clone(),
+            )
+            .map_err(|e| anyhow::anyhow!("the OpenAI-compatible chat model: {e}"))?,
+        ),
+        other => {
+            anyhow::bail!("the chat model {other} is not available locally (offline or openai)")
+        }
+    })
+}
+
+/// How often the ticker looks for due reminders.
+pub const TICK: Duration = Duration::from_millis(250);
+
+/// Fires what is due by the stack's clock, once per occurrence. Reminders due
+/// while the runtime was down are due at the first tick, and fire marked late.
+pub async fn fire_due(fire: &reminder_fire::Deps, stack: &LocalStack) -> usize {
+    let now = stack.clock.now();
+    let due = match stack.scheduler.due(now).await {
+        Ok(due) => due,
+        Err(e) => {
+            error!(error = %e, "reading due reminders");
+            return 0;
+        }
+    };
+    let mut fired = 0;
+    for reminder in due {
+        match reminder_fire::handle(fire, reminder.clone()).await {
+            Ok(outcome) => {
+                info!(reminder = %reminder.id, ?outcome, "reminder delivered");
+                if let Err(e) = stack.scheduler.fired(&reminder, now) {
+                    error!(error = %e, "moving a reminder on");
+                }
+                fired += 1;
+            }
+            // Left due: the next tick tries again.
+            Err(e) => warn!(reminder = %reminder.id, error = %e, "reminder not delivered yet"),
+        }
+    }
+    fired
+}
+
+pub async fn tick(
+    fire: reminder_fire::Deps,
+    stack: LocalStack,
+    mut stopped: watch::Receiver<bool>,
+) {
+    loop {
+        fire_due(&fire, &stack).await;
+        tokio::select! {
+            _ = tokio::time::sleep(TICK) => {}
+            _ = stopped.wait_for(|v| *v) => break,
+        }
+    }
+}

@@ -95,6 +95,9 @@ module "functions" {
   opensearch_index       = var.opensearch_index
   embed_model_id         = var.embed_model_id
   embed_dimensions       = var.embed_dimensions
+  chat_model_id          = var.chat_model_id
+  time_zone              = var.timezone
+  mail_from              = var.mail_domain == "" ? "jarvis@unset.invalid" : "jarvis@${var.mail_domain}"
   model_arns             = local.model_arns
   reminder_topic_arn     = module.messaging.reminder_topic_arn
   schedule_group         = module.scheduler.group_name

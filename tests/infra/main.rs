@@ -51,6 +51,7 @@ fn wiring() -> BTreeMap<&'static str, Wire> {
         };
     }
     wiring! {
+        "api-chat" => api_chat,
         "api-documents" => api_documents,
         "api-search" => api_search,
         "chunk" => chunk,
@@ -63,6 +64,10 @@ fn wiring() -> BTreeMap<&'static str, Wire> {
         "mark-failed" => mark_failed,
         "parse-email" => parse_email,
         "pipeline-router" => pipeline_router,
+        "reminder-fire" => reminder_fire,
+        "tool-email" => tool_email,
+        "tool-reminders" => tool_reminders,
+        "tool-tasks" => tool_tasks,
     }
 }
 
@@ -73,10 +78,10 @@ fn function_crates() -> BTreeSet<String> {
         .collect()
 }
 
-/// How a crate's `main.rs` runs its handler: `step`, `api` or `sqs`.
+/// How a crate's `main.rs` runs its handler: `step`, `api`, `sqs`, `tool` or `scheduled`.
 fn kind(function: &str) -> &'static str {
     let main = read(&format!("functions/{function}/src/main.rs"));
-    ["step", "api", "sqs"]
+    ["step", "api", "sqs", "tool", "scheduled"]
         .into_iter()
         .find(|k| main.contains(&format!("run::{k}(")))
         .unwrap_or_else(|| {
@@ -104,6 +109,7 @@ fn stack() -> AwsStack {
             vars::INGEST_QUEUE_URL => "https://sqs.eu-west-1.amazonaws.com/1/q",
             vars::OPENSEARCH_ENDPOINT => "https://c.eu-west-1.aoss.amazonaws.com",
             vars::MAIL_FROM => "jarvis@example.com",
+            vars::TOOL_FUNCTION_PREFIX => "jarvis-test-",
             n if n.ends_with("_ARN") => "arn:aws:x:eu-west-1:123456789012:x",
             _ => return None,
         };
@@ -237,6 +243,8 @@ fn each_function_is_invoked_the_way_its_main_runs_it() {
             "step" => &["state_machine"],
             "api" => &["http_api", "websocket"],
             "sqs" => &["ingest_queue"],
+            "tool" => &["http_api"],
+            "scheduled" => &["reminders", "nightly"],
             other => panic!("{name}: no trigger known for run::{other}"),
         };
         assert!(
@@ -357,13 +365,12 @@ fn api_routes_point_at_api_functions_and_every_sample_route_is_deployed() {
             crates.contains(function),
             "{route} → {function}, which is no crate"
         );
-        assert_eq!(
-            kind(function),
-            "api",
-            "{route} → {function}, which is not an API function"
+        assert!(
+            ["api", "tool"].contains(&kind(function)),
+            "{route} → {function}, which serves no HTTP routes"
         );
     }
-    for function in crates.iter().filter(|f| kind(f) == "api") {
+    for function in crates.iter().filter(|f| ["api", "tool"].contains(&kind(f))) {
         let mut samples = 0;
         for entry in std::fs::read_dir(repo().join("events")).unwrap() {
             let file = entry.unwrap().file_name().to_string_lossy().into_owned();
@@ -371,9 +378,11 @@ fn api_routes_point_at_api_functions_and_every_sample_route_is_deployed() {
                 continue;
             }
             let event: Value = serde_json::from_str(&read(&format!("events/{file}"))).unwrap();
-            let route = event["routeKey"]
-                .as_str()
-                .expect("API samples carry a routeKey");
+            // A tool function's samples also hold direct tool calls.
+            let Some(route) = event["routeKey"].as_str() else {
+                assert_eq!(kind(function), "tool", "events/{file} has no routeKey");
+                continue;
+            };
             assert_eq!(
                 routes.get(route),
                 Some(function),
@@ -384,6 +393,14 @@ fn api_routes_point_at_api_functions_and_every_sample_route_is_deployed() {
         assert!(samples > 0, "{function} has no sample API event");
     }
     assert_eq!(routes.get("GET /healthz").map(|f| kind(f)), Some("api"));
+    for route in [
+        "POST /chat",
+        "GET /tasks",
+        "POST /reminders",
+        "POST /emails/drafts/{id}/send",
+    ] {
+        assert!(routes.contains_key(route), "{route} is not deployed");
+    }
 }
 
 /// The ASL file as JSON: unquoted `${…}` placeholders (numbers) become 0.

@@ -77,7 +77,7 @@ where
         let parsed: Result<Invocation<_, _>, serde_json::Error> = if is_http {
             serde_json::from_value(e.payload).map(|req| {
                 Invocation::Http(match crate::http::healthz(&req) {
-                    Some(ok) => Ok(ok),
+                    Some(ok) => Ok(Box::new(ok)),
                     None => Err(api(req)),
                 })
             })
@@ -86,7 +86,7 @@ where
         };
         async move {
             let reply = match parsed? {
-                Invocation::Http(Ok(ok)) => serde_json::to_value(ok)?,
+                Invocation::Http(Ok(ok)) => serde_json::to_value(*ok)?,
                 Invocation::Http(Err(fut)) => serde_json::to_value(fut.await)?,
                 Invocation::Tool(fut) => serde_json::to_value(fut.await?)?,
             };
@@ -97,7 +97,7 @@ where
 }
 
 enum Invocation<H, T> {
-    Http(Result<ApiGatewayV2httpResponse, H>),
+    Http(Result<Box<ApiGatewayV2httpResponse>, H>),
     Tool(T),
 }
 

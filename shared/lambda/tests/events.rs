@@ -79,14 +79,22 @@ fn every_sample_deserializes_into_its_functions_event_type() {
         let function = name.split('.').next().unwrap();
         let parsed = match function {
             "pipeline-router" => serde_json::from_str::<SqsEvent>(&text).map(|_| ()),
-            "api-search" | "api-documents" => {
-                serde_json::from_str::<ApiGatewayV2httpRequest>(&text).map(|req| {
-                    assert!(
-                        jarvis_lambda::http::tenant(&req).is_ok(),
-                        "{name}: the JWT sub names the tenant"
+            "tool-tasks" | "tool-reminders" | "tool-email" if !text.contains("routeKey") => {
+                serde_json::from_str::<jarvis_core::tools::ToolCall>(&text).map(|call| {
+                    assert_eq!(
+                        jarvis_core::tools::owner(&call.name),
+                        Some(function),
+                        "{name}: a tool of this function"
                     );
                 })
             }
+            "api-search" | "api-documents" | "api-chat" | "tool-tasks" | "tool-reminders"
+            | "tool-email" => serde_json::from_str::<ApiGatewayV2httpRequest>(&text).map(|req| {
+                assert!(
+                    jarvis_lambda::http::tenant(&req).is_ok(),
+                    "{name}: the JWT sub names the tenant"
+                );
+            }),
             "mark-failed" => serde_json::from_str::<FailedState>(&text).map(|_| ()),
             "reminder-fire" => {
                 serde_json::from_str::<jarvis_core::domain::Reminder>(&text).map(|_| ())

@@ -232,7 +232,7 @@ fn clauses(text: &str) -> Vec<String> {
                 .strip_prefix("also ")
                 .or_else(|| lower.strip_prefix("please also "))
             {
-                Some(_) => c.splitn(2, ' ').nth(1).unwrap_or(&c).to_owned(),
+                Some(_) => c.split_once(' ').map_or(c.as_str(), |x| x.1).to_owned(),
                 None => c,
             }
         })

@@ -76,12 +76,11 @@ pub fn to_openai(model: &str, request: &ChatRequest) -> Value {
                 let content = r["content"]
                     .as_array()
                     .and_then(|c| c.first())
-                    .map(|c| {
+                    .and_then(|c| {
                         c.get("json")
                             .map(Value::to_string)
                             .or_else(|| c.get("text").and_then(Value::as_str).map(str::to_owned))
                     })
-                    .flatten()
                     .unwrap_or_default();
                 json!({"role": "tool", "tool_call_id": r["toolUseId"], "content": content})
             })

@@ -255,15 +255,121 @@ locals {
         { actions = ["bedrock:InvokeModel"], resources = local.models },
       ]
     }
+
+    "api-chat" = {
+      description = "POST /chat: retrieval, Bedrock Converse with tools (the tool functions), citations, stored conversations."
+      memory      = 512
+      timeout     = 29
+      reserved    = null
+      trigger     = "http_api"
+      env = {
+        JARVIS_TABLE                = var.table_name
+        JARVIS_OPENSEARCH_ENDPOINT  = var.opensearch_endpoint
+        JARVIS_OPENSEARCH_INDEX     = var.opensearch_index
+        JARVIS_OPENSEARCH_SERVICE   = "aoss"
+        JARVIS_EMBED_DIMENSIONS     = tostring(var.embed_dimensions)
+        JARVIS_EMBED_MODEL_ID       = var.embed_model_id
+        JARVIS_CHAT_MODEL_ID        = var.chat_model_id
+        JARVIS_TOOL_FUNCTION_PREFIX = "${var.prefix}-"
+        JARVIS_TIME_ZONE            = var.time_zone
+      }
+      statements = [
+        { actions = ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem"], resources = local.table },
+        { actions = ["aoss:APIAccessAll"], resources = [local.collection] },
+        { actions = ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"], resources = local.models },
+        { actions = ["lambda:InvokeFunction"], resources = local.tool_functions },
+      ]
+    }
+
+    "tool-tasks" = {
+      description = "Tasks: the assistant's task tools and /tasks."
+      memory      = 256
+      timeout     = 15
+      reserved    = null
+      trigger     = "http_api"
+      env = {
+        JARVIS_TABLE     = var.table_name
+        JARVIS_TIME_ZONE = var.time_zone
+      }
+      statements = [
+        { actions = ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:DeleteItem"], resources = local.table },
+      ]
+    }
+
+    "tool-reminders" = {
+      description = "Reminders: the assistant's reminder tools and /reminders; Scheduler schedules targeting reminder-fire."
+      memory      = 256
+      timeout     = 15
+      reserved    = null
+      trigger     = "http_api"
+      env = {
+        JARVIS_TABLE               = var.table_name
+        JARVIS_TIME_ZONE           = var.time_zone
+        JARVIS_SCHEDULE_GROUP      = var.schedule_group
+        JARVIS_SCHEDULER_ROLE_ARN  = var.scheduler_role_arn
+        JARVIS_REMINDER_TARGET_ARN = local.reminder_target_arn
+      }
+      statements = [
+        { actions = ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:DeleteItem"], resources = local.table },
+        { actions = ["scheduler:CreateSchedule", "scheduler:UpdateSchedule", "scheduler:GetSchedule", "scheduler:DeleteSchedule"], resources = [local.schedules] },
+        { actions = ["scheduler:ListSchedules"], resources = [local.any] },
+        { actions = ["iam:PassRole"], resources = [local.scheduler_role] },
+      ]
+    }
+
+    "tool-email" = {
+      description = "E-mail drafts, sent through SES only on the user's confirmation; /emails/drafts."
+      memory      = 256
+      timeout     = 15
+      reserved    = null
+      trigger     = "http_api"
+      env = {
+        JARVIS_TABLE     = var.table_name
+        JARVIS_MAIL_FROM = var.mail_from
+      }
+      statements = [
+        { actions = ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem"], resources = local.table },
+        { actions = ["ses:SendEmail"], resources = [local.mail_identity] },
+      ]
+    }
+
+    "reminder-fire" = {
+      description = "The reminders' Scheduler target: notifies through SNS once per occurrence, marks late ones."
+      memory      = 256
+      timeout     = 15
+      reserved    = null
+      trigger     = "reminders"
+      env = {
+        JARVIS_TABLE              = var.table_name
+        JARVIS_REMINDER_TOPIC_ARN = var.reminder_topic_arn
+        JARVIS_TIME_ZONE          = var.time_zone
+      }
+      statements = [
+        { actions = ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem"], resources = local.table },
+        { actions = ["sns:Publish"], resources = [local.reminder_topic] },
+        { actions = ["kms:GenerateDataKey", "kms:Decrypt"], resources = [local.kms_key] },
+      ]
+    }
   }
 
   # HTTP API routes → function. `GET /healthz` needs no token.
   routes = {
-    "GET /healthz"           = "api-search"
-    "POST /search"           = "api-search"
-    "POST /documents"        = "api-documents"
-    "GET /documents"         = "api-documents"
-    "GET /documents/{id}"    = "api-documents"
-    "DELETE /documents/{id}" = "api-documents"
+    "GET /healthz"                  = "api-search"
+    "POST /search"                  = "api-search"
+    "POST /documents"               = "api-documents"
+    "GET /documents"                = "api-documents"
+    "GET /documents/{id}"           = "api-documents"
+    "DELETE /documents/{id}"        = "api-documents"
+    "POST /chat"                    = "api-chat"
+    "POST /tasks"                   = "tool-tasks"
+    "GET /tasks"                    = "tool-tasks"
+    "POST /tasks/{id}/complete"     = "tool-tasks"
+    "DELETE /tasks/{id}"            = "tool-tasks"
+    "POST /reminders"               = "tool-reminders"
+    "GET /reminders"                = "tool-reminders"
+    "DELETE /reminders/{id}"        = "tool-reminders"
+    "POST /emails/drafts"           = "tool-email"
+    "GET /emails/drafts"            = "tool-email"
+    "POST /emails/drafts/{id}/send" = "tool-email"
   }
 }

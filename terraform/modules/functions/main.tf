@@ -29,7 +29,11 @@ locals {
   kms_key            = var.kms_key_arn
   transcription_jobs = "arn:${local.partition}:transcribe:${local.region}:${local.account}:transcription-job/*"
   mail_identity      = var.mail_identity_arn
+  tool_functions     = [for f in ["tool-tasks", "tool-reminders", "tool-email"] : "arn:${local.partition}:lambda:${local.region}:${local.account}:function:${var.prefix}-${f}"]
   any                = "*"
+
+  # Built from its name: tool-reminders needs it before reminder-fire exists.
+  reminder_target_arn = "arn:${local.partition}:lambda:${local.region}:${local.account}:function:${var.prefix}-reminder-fire"
 
   names = { for name, _ in local.functions : name => "${var.prefix}-${name}" }
 

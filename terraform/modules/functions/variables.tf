@@ -113,3 +113,18 @@ variable "reserve_concurrency" {
   type        = bool
   default     = true
 }
+
+variable "chat_model_id" {
+  description = "The Bedrock model api-chat converses with."
+  type        = string
+}
+
+variable "time_zone" {
+  description = "The users' time zone (IANA), for reminders and due dates typed as words."
+  type        = string
+}
+
+variable "mail_from" {
+  description = "The From address of mail Jarvis sends (an SES-verified identity)."
+  type        = string
+}

@@ -61,6 +61,19 @@ pub fn chat_model(stack: &LocalStack) -> anyhow::Result<Arc<dyn ChatModel>> {
     })
 }
 
+/// memory-reflector on the local stack: the configured model writes memories,
+/// or (offline) they are distilled.
+pub fn reflector(stack: &LocalStack) -> anyhow::Result<memory_reflector::Deps> {
+    let model = match stack.config.chat.model.as_str() {
+        "offline" => None,
+        _ => Some(chat_model(stack)?),
+    };
+    Ok(memory_reflector::Deps::local(stack, model))
+}
+
+/// When the nightly reflection runs, in the users' zone.
+pub const NIGHTLY: &str = "30 3 * * ? *";
+
 /// How often the ticker looks for due reminders.
 pub const TICK: Duration = Duration::from_millis(250);
 
@@ -92,13 +105,24 @@ pub async fn fire_due(fire: &reminder_fire::Deps, stack: &LocalStack) -> usize {
     fired
 }
 
+/// Fires due reminders, and runs memory-reflector nightly (03:30 in the users' zone).
 pub async fn tick(
     fire: reminder_fire::Deps,
+    reflect: memory_reflector::Deps,
     stack: LocalStack,
     mut stopped: watch::Receiver<bool>,
 ) {
+    let zone = stack.zone();
+    let mut nightly = jarvis_core::when::next_cron(NIGHTLY, zone, stack.clock.now()).ok();
     loop {
         fire_due(&fire, &stack).await;
+        if let Some(at) = nightly.filter(|at| stack.clock.now() >= *at) {
+            match memory_reflector::handle(&reflect, memory_reflector::Reflect::default()).await {
+                Ok(out) => info!(?out, "nightly memory reflection"),
+                Err(e) => error!(error = %e, "nightly memory reflection"),
+            }
+            nightly = jarvis_core::when::next_cron(NIGHTLY, zone, at.max(stack.clock.now())).ok();
+        }
         tokio::select! {
             _ = tokio::time::sleep(TICK) => {}
             _ = stopped.wait_for(|v| *v) => break,

@@ -38,6 +38,7 @@ pub struct App {
     pub documents: api_documents::Deps,
     pub chat: api_chat::Deps,
     pub tools: Arc<assistant::LocalTools>,
+    pub me: api_me::Deps,
 }
 
 /// A started runtime.
@@ -126,6 +127,7 @@ async fn launch(stack: LocalStack, runs: mpsc::UnboundedReceiver<Run>) -> anyhow
         documents: api_documents::Deps::local(&stack),
         chat: api_chat::Deps::local(&stack, model, tools.clone()),
         tools,
+        me: api_me::Deps::local(&stack),
         stack: stack.clone(),
     });
     let listener = tokio::net::TcpListener::bind(&config.bind)
@@ -161,6 +163,7 @@ async fn launch(stack: LocalStack, runs: mpsc::UnboundedReceiver<Run>) -> anyhow
     )));
     tasks.push(tokio::spawn(assistant::tick(
         reminder_fire::Deps::local(&stack),
+        assistant::reflector(&stack)?,
         stack.clone(),
         stopped.clone(),
     )));

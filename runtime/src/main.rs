@@ -3,6 +3,7 @@
 //! ```text
 //! jarvis                      serve the API on JARVIS_BIND and watch ./data/inbox
 //! jarvis token <tenant>       issue another API token (for a second tenant, a script…)
+//! jarvis reflect [<tenant>]   turn new conversations into memories now (it also runs nightly)
 //! ```
 
 use jarvis_core::config::Config;
@@ -29,7 +30,24 @@ async fn main() -> anyhow::Result<()> {
             );
             Ok(())
         }
-        _ => anyhow::bail!("usage: jarvis [serve] | jarvis token <tenant>"),
+        ["reflect", rest @ ..] if rest.len() <= 1 => {
+            let tenant = rest
+                .first()
+                .map(|t| TenantId::parse(t))
+                .transpose()
+                .map_err(anyhow::Error::msg)?;
+            let (stack, _runs) = jarvis_local::stack::LocalStack::open(&config)?;
+            let deps = jarvis::assistant::reflector(&stack)?;
+            let out =
+                memory_reflector::handle(&deps, memory_reflector::Reflect { tenant_id: tenant })
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("{}", serde_json::to_string(&out)?);
+            Ok(())
+        }
+        _ => anyhow::bail!(
+            "usage: jarvis [serve] | jarvis token <tenant> | jarvis reflect [<tenant>]"
+        ),
     }
 }
 

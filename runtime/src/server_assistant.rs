@@ -1,6 +1,7 @@
 //! The assistant's routes on the local API: `POST /chat`, the streaming
 //! WebSocket `GET /chat/stream`, and the tool functions' REST routes
-//! (`/tasks…`, `/reminders…`, `/emails/drafts…`) — each bridged into the API
+//! (`/tasks…`, `/reminders…`, `/emails/drafts…`) and the data rights
+//! (`DELETE /me/data`, `GET /me/export`) — each bridged into the API
 //! Gateway event its Lambda would receive.
 
 use crate::server::{authenticate_token, bridge, error_response, from_lambda};
@@ -28,6 +29,8 @@ pub fn routes() -> Router<Arc<App>> {
         .route("/reminders/{id}", delete(reminder_delete))
         .route("/emails/drafts", post(drafts).get(drafts))
         .route("/emails/drafts/{id}/send", post(draft_send))
+        .route("/me/data", delete(me_data))
+        .route("/me/export", get(me_export))
 }
 
 /// Bridges `req` as `route` (with `{id}` when given) into `$handler`.
@@ -242,4 +245,16 @@ async fn turn(app: &App, tenant: &TenantId, text: &str, socket: &mut WebSocket) 
             .await
         }
     }
+}
+
+async fn me_data(State(app): State<Arc<App>>, req: Request) -> Response {
+    bridged!(app, req, "DELETE /me/data", None::<String>, 0, |e| {
+        api_me::handle(&app.me, e)
+    })
+}
+
+async fn me_export(State(app): State<Arc<App>>, req: Request) -> Response {
+    bridged!(app, req, "GET /me/export", None::<String>, 0, |e| {
+        api_me::handle(&app.me, e)
+    })
 }

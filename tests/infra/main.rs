@@ -53,6 +53,7 @@ fn wiring() -> BTreeMap<&'static str, Wire> {
     wiring! {
         "api-chat" => api_chat,
         "api-documents" => api_documents,
+        "api-me" => api_me,
         "api-search" => api_search,
         "chunk" => chunk,
         "detect-pii" => detect_pii,
@@ -62,6 +63,7 @@ fn wiring() -> BTreeMap<&'static str, Wire> {
         "extract-image" => extract_image,
         "index" => index,
         "mark-failed" => mark_failed,
+        "memory-reflector" => memory_reflector,
         "parse-email" => parse_email,
         "pipeline-router" => pipeline_router,
         "reminder-fire" => reminder_fire,

@@ -284,3 +284,200 @@ async fn instructions_inside_a_document_never_send_mail() {
 }
 
 use crate::helpers::spawn_app;
+
+/// Waits until the tenant of `token` has `n` final documents.
+async fn settled_as(app: &crate::helpers::TestApp, token: &str, n: usize) -> Vec<Value> {
+    for _ in 0..600 {
+        let (_, body) = app.get_as(token, "/documents").await;
+        let docs = body["documents"].as_array().cloned().unwrap_or_default();
+        if docs.len() == n && docs.iter().all(crate::helpers::is_final) {
+            return docs;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("documents did not settle");
+}
+
+fn files_under(dir: &std::path::Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_owned()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            if e.path().is_dir() {
+                stack.push(e.path());
+            } else {
+                out.push(e.path().display().to_string());
+            }
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn deleting_my_data_leaves_nothing_of_mine_anywhere_and_the_other_tenant_untouched() {
+    let app = spawn_app_with(&[(vars::TIME_ZONE, "UTC")]).await;
+    let bob = app.token_for("bob");
+    // Mine: an inbox file, an upload, a reminder, a task, a draft, a conversation.
+    app.drop_file("trip.md", TRIP.as_bytes());
+    let (status, _) = app
+        .send_bytes_as(
+            &app.token,
+            Method::POST,
+            "/documents?name=notes.md",
+            b"Notes about the Lisbon flat and its balcony.".to_vec(),
+        )
+        .await;
+    assert_eq!(status, 202);
+    settled_as(&app, &app.token, 2).await;
+    app.send(
+        Method::POST,
+        "/reminders",
+        Some(json!({"text": "pack", "when": "in 2 hours"})),
+    )
+    .await;
+    app.send(Method::POST, "/tasks", Some(json!({"title": "buy milk"})))
+        .await;
+    app.send(
+        Method::POST,
+        "/emails/drafts",
+        Some(json!({"to": ["a@example.com"], "subject": "s", "body": "b"})),
+    )
+    .await;
+    app.chat("Where do we stay in Lisbon?", None).await;
+    // Bob's: a document and a reminder.
+    let (status, _) = app
+        .send_bytes_as(
+            &bob,
+            Method::POST,
+            "/documents?name=garden.md",
+            b"Bob's garden grows tomatoes and basil.".to_vec(),
+        )
+        .await;
+    assert_eq!(status, 202);
+    settled_as(&app, &bob, 1).await;
+    let (status, _) = app
+        .send_bytes_as(
+            &bob,
+            Method::POST,
+            "/reminders",
+            br#"{"text": "water the basil", "when": "in 3 hours"}"#.to_vec(),
+        )
+        .await;
+    assert_eq!(status, 201);
+
+    // The export holds all of mine.
+    let (status, archive) = app
+        .send_bytes_as(&app.token, Method::GET, "/me/export", Vec::new())
+        .await;
+    assert_eq!(status, 200);
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(archive)).unwrap();
+    let names: Vec<String> = zip.file_names().map(|n| n.unwrap().into_owned()).collect();
+    for expected in [
+        "documents.json",
+        "files/inbox/trip.md",
+        "files/raw/local/uploads/notes.md",
+        "records/tasks.json",
+        "records/reminders.json",
+        "records/drafts.json",
+        "records/conversations.json",
+    ] {
+        assert!(
+            names.contains(&expected.to_owned()),
+            "{expected} not in {names:?}"
+        );
+    }
+    let mut tasks = String::new();
+    std::io::Read::read_to_string(&mut zip.by_name("records/tasks.json").unwrap(), &mut tasks)
+        .unwrap();
+    assert!(tasks.contains("buy milk") && !tasks.contains("basil"));
+
+    let (status, body) = app.send(Method::DELETE, "/me/data", None).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["deleted"]["documents"], 2, "{body}");
+    assert_eq!(body["deleted"]["schedules"], 1, "{body}");
+
+    // Nothing of mine in any store, index or schedule.
+    assert!(app.documents().await.is_empty());
+    let (_, hits) = app
+        .search_as(&app.token, json!({"query": "Lisbon flat balcony"}))
+        .await;
+    assert!(hits["hits"].as_array().unwrap().is_empty(), "{hits}");
+    for path in ["/reminders", "/tasks?status=all", "/emails/drafts"] {
+        let (_, body) = app.send(Method::GET, path, None).await;
+        let list = body.as_object().unwrap().values().next().unwrap();
+        assert!(list.as_array().unwrap().is_empty(), "{path}: {body}");
+    }
+    let stack = &app.running.as_ref().unwrap().stack;
+    let me = jarvis_core::TenantId::parse("local").unwrap();
+    for kind in jarvis_core::ports::RecordKind::ALL {
+        use jarvis_core::ports::RecordStore;
+        assert!(
+            stack.records.list(&me, kind).await.unwrap().is_empty(),
+            "{kind:?}"
+        );
+    }
+    assert!(stack.scheduler.scheduled(&me).unwrap().is_empty());
+    assert!(files_under(&app.data.join("blobs/raw/local")).is_empty());
+    assert!(files_under(&app.data.join("blobs/curated/local")).is_empty());
+    assert!(!app.data.join("inbox/trip.md").exists());
+
+    // Bob's are all there.
+    let bob_id = jarvis_core::TenantId::parse("bob").unwrap();
+    let (_, docs) = app.get_as(&bob, "/documents").await;
+    assert_eq!(docs["documents"].as_array().unwrap().len(), 1);
+    let (_, hits) = app
+        .search_as(&bob, json!({"query": "tomatoes basil garden"}))
+        .await;
+    assert!(!hits["hits"].as_array().unwrap().is_empty(), "{hits}");
+    assert_eq!(stack.scheduler.scheduled(&bob_id).unwrap().len(), 1);
+    assert!(!files_under(&app.data.join("blobs/curated/bob")).is_empty());
+
+    // Again: nothing more to delete.
+    let (status, body) = app.send(Method::DELETE, "/me/data", None).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        body["deleted"],
+        json!({"documents": 0, "files": 0, "records": 0, "schedules": 0})
+    );
+}
+
+#[tokio::test]
+async fn memories_reflected_from_conversations_are_retrieved_by_chat() {
+    let app = spawn_app().await;
+    app.chat(
+        "My sister Ana lives in Porto. What is in my documents?",
+        None,
+    )
+    .await;
+    let stack = &app.running.as_ref().unwrap().stack;
+    let deps = jarvis::assistant::reflector(stack).unwrap();
+    let out = memory_reflector::handle(&deps, memory_reflector::Reflect::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        out,
+        memory_reflector::Reflected {
+            tenants: 1,
+            conversations: 1,
+            memories: 1
+        }
+    );
+    let again = memory_reflector::handle(&deps, memory_reflector::Reflect::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        again.memories, 0,
+        "a conversation is reflected once per change"
+    );
+
+    let out = app.chat("Where does my sister live?", None).await;
+    let answer = out["answer"].as_str().unwrap();
+    assert!(answer.contains("Porto"), "{out:#}");
+    assert!(
+        out["citations"][0]["title"]
+            .as_str()
+            .unwrap()
+            .starts_with("Memory from"),
+        "{out:#}"
+    );
+}

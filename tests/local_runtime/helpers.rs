@@ -159,6 +159,33 @@ impl TestApp {
         (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
     }
 
+    /// `method path` as the tenant of `token`, with a raw body.
+    pub async fn send_bytes_as(
+        &self,
+        token: &str,
+        method: reqwest::Method,
+        path: &str,
+        body: Vec<u8>,
+    ) -> (u16, Vec<u8>) {
+        let r = self
+            .client
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(token)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        (r.status().as_u16(), r.bytes().await.unwrap().to_vec())
+    }
+
+    /// `GET path` as the tenant of `token`.
+    pub async fn get_as(&self, token: &str, path: &str) -> (u16, Value) {
+        let (status, body) = self
+            .send_bytes_as(token, reqwest::Method::GET, path, Vec::new())
+            .await;
+        (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
+    }
+
     /// A chat turn that must succeed.
     pub async fn chat(&self, message: &str, conversation: Option<&str>) -> Value {
         let mut body = serde_json::json!({ "message": message });

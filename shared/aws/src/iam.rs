@@ -165,6 +165,7 @@ pub const OPERATIONS: &[Operation] = &[
     op("dynamodb", "Query", &[("dynamodb:Query", Fixed(R::Table))]),
     op("dynamodb", "PutItem", &[("dynamodb:PutItem", Fixed(R::Table))]),
     op("dynamodb", "DeleteItem", &[("dynamodb:DeleteItem", Fixed(R::Table))]),
+    op("dynamodb", "Scan", &[("dynamodb:Scan", Fixed(R::Table))]),
     op("sqs", "SendMessage", &[("sqs:SendMessage", Fixed(R::IngestQueue)), KMS_WRITE[0], KMS_WRITE[1]]),
     op("sqs", "ReceiveMessage", &[("sqs:ReceiveMessage", Fixed(R::IngestQueue)), S3_READ_KEY]),
     op("sqs", "DeleteMessage", &[("sqs:DeleteMessage", Fixed(R::IngestQueue))]),

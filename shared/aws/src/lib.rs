@@ -282,6 +282,16 @@ impl AwsStack {
         )))
     }
 
+    /// Records, plus listing which tenants have some (a Scan; nightly jobs only).
+    pub fn records_across_tenants(
+        &self,
+        rows: Rows,
+    ) -> Result<Arc<records::DynamoRecordStore>, ConfigError> {
+        let store = self.records(rows)?;
+        self.uses("dynamodb", &["Scan"], &[]);
+        Ok(Arc::new(Arc::unwrap_or_clone(store).across_tenants()))
+    }
+
     /// The tool functions, invoked on Lambda.
     pub fn tools(&self) -> Result<Arc<lambda::LambdaTools>, ConfigError> {
         let prefix = self.need(

@@ -22,6 +22,8 @@ pub struct DynamoRecordStore {
     client: Client,
     table: String,
     rows: Rows,
+    /// May list tenants (a Scan): only nightly jobs.
+    scan: bool,
 }
 
 fn prefix(kind: RecordKind) -> String {
@@ -56,7 +58,14 @@ impl DynamoRecordStore {
             client,
             table: table.to_owned(),
             rows,
+            scan: false,
         }
+    }
+
+    /// Also allowed to list the tenants (a table Scan).
+    pub fn across_tenants(mut self) -> Self {
+        self.scan = true;
+        self
     }
 
     /// Every `(sk)` of the tenant's items whose sort key starts with `begins`.
@@ -169,5 +178,46 @@ impl RecordStore for DynamoRecordStore {
             }
         }
         Ok(n)
+    }
+
+    /// A Scan of the table for the kind's items (a nightly job's cost, not a request's).
+    async fn tenants(&self, kind: RecordKind) -> PortResult<Vec<TenantId>> {
+        if !self.scan {
+            return Err(PortError::Backend {
+                backend: SERVICE,
+                message: "AccessDenied: this function is not granted Scan on the table".into(),
+                source: None,
+            });
+        }
+        let mut tenants = std::collections::BTreeSet::new();
+        let mut start = None;
+        loop {
+            let page = self
+                .client
+                .scan()
+                .table_name(&self.table)
+                .filter_expression("#k = :k")
+                .expression_attribute_names("#k", "kind")
+                .expression_attribute_values(":k", AttributeValue::S(kind.as_str().into()))
+                .projection_expression("pk")
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| sdk_error(SERVICE, "Scan", e))?;
+            for item in page.items() {
+                if let Some(t) = item
+                    .get("pk")
+                    .and_then(|v| v.as_s().ok())
+                    .and_then(|pk| pk.strip_prefix("TENANT#"))
+                    .and_then(|t| TenantId::parse(t).ok())
+                {
+                    tenants.insert(t);
+                }
+            }
+            match page.last_evaluated_key() {
+                Some(k) => start = Some(k.clone()),
+                None => return Ok(tenants.into_iter().collect()),
+            }
+        }
     }
 }

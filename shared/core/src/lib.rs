@@ -32,6 +32,7 @@ pub mod domain;
 pub mod error;
 pub mod fusion;
 pub mod ingest_event;
+pub mod memory;
 pub mod pii;
 pub mod pipeline;
 pub mod ports;

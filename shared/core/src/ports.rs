@@ -314,6 +314,8 @@ pub trait RecordStore: Send + Sync {
     async fn delete(&self, tenant: &TenantId, kind: RecordKind, id: &str) -> PortResult<bool>;
     /// Every record of the tenant, of every kind; returns how many.
     async fn delete_tenant(&self, tenant: &TenantId) -> PortResult<usize>;
+    /// The tenants that have records of `kind` (nightly jobs go tenant by tenant).
+    async fn tenants(&self, kind: RecordKind) -> PortResult<Vec<TenantId>>;
 }
 
 /// Something to tell the user now.

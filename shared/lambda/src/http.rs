@@ -119,6 +119,38 @@ pub fn error(err: &ApiError) -> ApiGatewayV2httpResponse {
     respond(err.status(), err.body())
 }
 
+/// A binary download (API Gateway carries it base64-encoded).
+pub fn download(
+    content_type: &'static str,
+    file_name: &str,
+    bytes: Vec<u8>,
+) -> ApiGatewayV2httpResponse {
+    let mut response = ApiGatewayV2httpResponse::default();
+    response.status_code = 200;
+    response
+        .headers
+        .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    let disposition = format!(
+        "attachment; filename=\"{}\"",
+        file_name.replace(['"', '\r', '\n'], "_")
+    );
+    if let Ok(v) = HeaderValue::from_str(&disposition) {
+        response.headers.insert("content-disposition", v);
+    }
+    response.is_base64_encoded = true;
+    response.body = Some(Body::Binary(bytes));
+    response
+}
+
+/// 303 See Other to `url` (a pre-signed download), with the URL in a JSON body too.
+pub fn see_other(url: &str) -> ApiGatewayV2httpResponse {
+    let mut response = respond(303, serde_json::json!({ "url": url }).to_string());
+    if let Ok(v) = HeaderValue::from_str(url) {
+        response.headers.insert("location", v);
+    }
+    response
+}
+
 fn respond(status: u16, body: String) -> ApiGatewayV2httpResponse {
     let mut response = ApiGatewayV2httpResponse::default();
     response.status_code = i64::from(status);

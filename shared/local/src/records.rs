@@ -100,4 +100,23 @@ impl RecordStore for SqliteRecordStore {
             )
             .map_err(sqlite_err)
     }
+
+    async fn tenants(&self, kind: RecordKind) -> PortResult<Vec<TenantId>> {
+        let conn = self.db.lock();
+        let mut stmt = conn
+            .prepare("SELECT DISTINCT tenant FROM records WHERE kind = ?1 ORDER BY tenant")
+            .map_err(sqlite_err)?;
+        let rows = stmt
+            .query_map(params![kind.as_str()], |r| r.get::<_, String>(0))
+            .map_err(sqlite_err)?;
+        rows.map(|r| {
+            let t = r.map_err(sqlite_err)?;
+            TenantId::parse(&t).map_err(|e| PortError::Backend {
+                backend: "sqlite",
+                message: format!("a stored tenant id is invalid: {e}"),
+                source: None,
+            })
+        })
+        .collect()
+    }
 }

@@ -350,6 +350,59 @@ locals {
         { actions = ["kms:GenerateDataKey", "kms:Decrypt"], resources = [local.kms_key] },
       ]
     }
+
+    "api-me" = {
+      description = "The caller's data rights: DELETE /me/data removes everything of the tenant, GET /me/export archives it."
+      memory      = 1024
+      timeout     = 29
+      reserved    = null
+      trigger     = "http_api"
+      env = {
+        JARVIS_RAW_BUCKET          = var.raw_bucket
+        JARVIS_CURATED_BUCKET      = var.curated_bucket
+        JARVIS_TABLE               = var.table_name
+        JARVIS_SCHEDULE_GROUP      = var.schedule_group
+        JARVIS_SCHEDULER_ROLE_ARN  = var.scheduler_role_arn
+        JARVIS_REMINDER_TARGET_ARN = local.reminder_target_arn
+        JARVIS_OPENSEARCH_ENDPOINT = var.opensearch_endpoint
+        JARVIS_OPENSEARCH_INDEX    = var.opensearch_index
+        JARVIS_OPENSEARCH_SERVICE  = "aoss"
+        JARVIS_EMBED_DIMENSIONS    = tostring(var.embed_dimensions)
+      }
+      statements = [
+        { actions = ["s3:GetObject", "s3:DeleteObject"], resources = [local.raw_objects] },
+        { actions = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"], resources = [local.curated_objects] },
+        { actions = ["s3:ListBucket"], resources = [local.raw_bucket, local.curated_bucket] },
+        { actions = ["kms:Decrypt", "kms:GenerateDataKey"], resources = [local.kms_key] },
+        { actions = ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:DeleteItem"], resources = local.table },
+        { actions = ["aoss:APIAccessAll"], resources = [local.collection] },
+        { actions = ["scheduler:CreateSchedule", "scheduler:UpdateSchedule", "scheduler:GetSchedule", "scheduler:DeleteSchedule"], resources = [local.schedules] },
+        { actions = ["scheduler:ListSchedules"], resources = [local.any] },
+        { actions = ["iam:PassRole"], resources = [local.scheduler_role] },
+      ]
+    }
+
+    "memory-reflector" = {
+      description = "Nightly (or on demand): new conversations become memories chat retrieves."
+      memory      = 512
+      timeout     = 900
+      reserved    = 1 # one nightly pass at a time
+      trigger     = "nightly"
+      env = {
+        JARVIS_TABLE               = var.table_name
+        JARVIS_EMBED_MODEL_ID      = var.embed_model_id
+        JARVIS_CHAT_MODEL_ID       = var.chat_model_id
+        JARVIS_OPENSEARCH_ENDPOINT = var.opensearch_endpoint
+        JARVIS_OPENSEARCH_INDEX    = var.opensearch_index
+        JARVIS_OPENSEARCH_SERVICE  = "aoss"
+        JARVIS_EMBED_DIMENSIONS    = tostring(var.embed_dimensions)
+      }
+      statements = [
+        { actions = ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:Scan"], resources = local.table },
+        { actions = ["aoss:APIAccessAll"], resources = [local.collection] },
+        { actions = ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"], resources = local.models },
+      ]
+    }
   }
 
   # HTTP API routes → function. `GET /healthz` needs no token.
@@ -371,5 +424,7 @@ locals {
     "POST /emails/drafts"           = "tool-email"
     "GET /emails/drafts"            = "tool-email"
     "POST /emails/drafts/{id}/send" = "tool-email"
+    "DELETE /me/data"               = "api-me"
+    "GET /me/export"                = "api-me"
   }
 }

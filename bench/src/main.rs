@@ -8,7 +8,13 @@
 //!    The index is filled with feature-hashed vectors (no model) so 100k chunks
 //!    load in minutes; the index does the same work whatever the vectors mean.
 //!
-//! Options (environment): BENCH_DOCS (2000), BENCH_SIZES ("10000,100000"), BENCH_QUERIES (200).
+//! 4. Chat orchestration overhead per turn with the model's time excluded
+//!    (p50/p99), and the time to the first streamed delta (see `chat.rs`).
+//!
+//! Options (environment): BENCH_DOCS (2000), BENCH_SIZES ("10000,100000"),
+//! BENCH_QUERIES (200), BENCH_CHAT_TURNS (200).
+
+mod chat;
 
 use jarvis_core::config::{vars, Config};
 use jarvis_core::domain::{Chunk, DocumentId, TenantId};
@@ -81,7 +87,7 @@ const WORDS: &[&str] = &[
 ];
 
 /// Deterministic pseudo-random numbers (xorshift), so runs are comparable.
-struct Rng(u64);
+pub(crate) struct Rng(pub(crate) u64);
 impl Rng {
     fn next(&mut self) -> u64 {
         self.0 ^= self.0 << 13;
@@ -89,10 +95,10 @@ impl Rng {
         self.0 ^= self.0 << 17;
         self.0
     }
-    fn word(&mut self) -> &'static str {
+    pub(crate) fn word(&mut self) -> &'static str {
         WORDS[(self.next() % WORDS.len() as u64) as usize]
     }
-    fn sentence(&mut self, n: usize) -> String {
+    pub(crate) fn sentence(&mut self, n: usize) -> String {
         let words: Vec<&str> = (0..n).map(|_| self.word()).collect();
         format!("{}.", words.join(" "))
     }
@@ -124,6 +130,7 @@ async fn main() -> anyhow::Result<()> {
     );
     let model = Arc::new(MiniLmEmbedder::load(&model_dir())?);
     embedding(&model)?;
+    chat::chat(model.clone(), env_or("BENCH_CHAT_TURNS", 200)).await?;
     ingestion(model.clone(), env_or("BENCH_DOCS", 2000)).await?;
     let sizes: String = env_or("BENCH_SIZES", "10000,100000".to_owned());
     for size in sizes

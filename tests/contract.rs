@@ -287,3 +287,80 @@ pub async fn workflows(flows: &dyn WorkflowStarter, name: &str) {
         "the same name with other input is refused"
     );
 }
+
+/// Records: put/get/list/delete per tenant and kind; a tenant's delete takes only
+/// its own; the tenants listing names those with records of a kind.
+pub async fn record_store(store: &dyn jarvis_core::ports::RecordStore) {
+    use jarvis_core::ports::RecordKind;
+    use serde_json::json;
+    let (alice, bob) = (tenant("alice"), tenant("bob"));
+    store
+        .put(&alice, RecordKind::Task, "task_2", &json!({"title": "b"}))
+        .await
+        .unwrap();
+    store
+        .put(&alice, RecordKind::Task, "task_1", &json!({"title": "a"}))
+        .await
+        .unwrap();
+    store
+        .put(&alice, RecordKind::Reminder, "rem_1", &json!({"text": "r"}))
+        .await
+        .unwrap();
+    store
+        .put(&bob, RecordKind::Task, "task_1", &json!({"title": "bob's"}))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.get(&alice, RecordKind::Task, "task_1").await.unwrap(),
+        Some(json!({"title": "a"}))
+    );
+    assert_eq!(
+        store.get(&bob, RecordKind::Task, "task_1").await.unwrap(),
+        Some(json!({"title": "bob's"})),
+        "the same id in another tenant is another record"
+    );
+    assert!(
+        store
+            .get(&alice, RecordKind::Draft, "task_1")
+            .await
+            .unwrap()
+            .is_none(),
+        "kinds are apart"
+    );
+    // Replace, then list in id order.
+    store
+        .put(&alice, RecordKind::Task, "task_1", &json!({"title": "a2"}))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.list(&alice, RecordKind::Task).await.unwrap(),
+        vec![json!({"title": "a2"}), json!({"title": "b"})]
+    );
+    assert!(store
+        .delete(&alice, RecordKind::Task, "task_2")
+        .await
+        .unwrap());
+    assert!(
+        !store
+            .delete(&alice, RecordKind::Task, "task_2")
+            .await
+            .unwrap(),
+        "already gone"
+    );
+    let mut tenants = store.tenants(RecordKind::Task).await.unwrap();
+    tenants.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+    assert_eq!(tenants, vec![alice.clone(), bob.clone()]);
+    assert_eq!(
+        store.delete_tenant(&alice).await.unwrap(),
+        2,
+        "a task and a reminder"
+    );
+    for kind in RecordKind::ALL {
+        assert!(store.list(&alice, kind).await.unwrap().is_empty());
+    }
+    assert_eq!(
+        store.list(&bob, RecordKind::Task).await.unwrap().len(),
+        1,
+        "bob's stay"
+    );
+}

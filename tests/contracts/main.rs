@@ -48,6 +48,19 @@ async fn metadata_store_dynamodb() {
 }
 
 #[tokio::test]
+async fn record_store_local() {
+    let dir = tempfile::tempdir().unwrap();
+    contract::record_store(&jarvis_local::records::SqliteRecordStore::new(db(&dir))).await;
+}
+
+#[tokio::test]
+async fn record_store_dynamodb() {
+    let (stack, _) = fresh_stack().await;
+    let store = stack.records_across_tenants(jarvis_aws::Rows::All).unwrap();
+    contract::record_store(store.as_ref()).await;
+}
+
+#[tokio::test]
 async fn queue_local() {
     let dir = tempfile::tempdir().unwrap();
     contract::queue(&SqliteQueue::new(db(&dir))).await;

@@ -679,3 +679,106 @@ async fn converse_stream_reports_deltas_and_assembles_the_turn() {
     );
     assert!(server.seen()[0].path.ends_with("/converse-stream"));
 }
+
+/// api-chat's tool runner: a synchronous Lambda Invoke of the tool's own
+/// function with the ToolCall; the ToolReply comes back; a function error is
+/// transient for the agent. (Answers as in the Lambda Invoke API reference.)
+#[tokio::test]
+async fn tool_calls_invoke_the_tools_own_function_on_lambda() {
+    use jarvis_core::tools::{ToolCall, ToolRunner};
+    let server = WireServer::start(|s: Seen| async move {
+        if s.path.contains("tool-email") {
+            return (
+                200,
+                vec![("x-amz-function-error".into(), "Unhandled".into())],
+                br#"{"errorType":"Jarvis.Transient","errorMessage":"ses throttled"}"#.to_vec(),
+            );
+        }
+        json_answer(200, &json!({"Ok": {"result": {"summary": "Added the task: x"}, "action": {"kind": "task_created", "id": "task_1", "summary": "Added the task: x"}}}))
+    })
+    .await;
+    let mut stack = stack_at(&server.url, false).await;
+    stack.settings.tool_function_prefix = Some("jarvis-dev-".into());
+    let tools = stack.tools().unwrap();
+    let call = ToolCall {
+        tenant_id: TenantId::parse("alice").unwrap(),
+        name: "create_task".into(),
+        input: json!({"title": "x"}),
+        confirmed: false,
+    };
+    let reply = tools.call(&call).await.unwrap().unwrap();
+    assert_eq!(reply.action.unwrap().kind, "task_created");
+    let seen = server.seen();
+    assert_eq!(seen[0].method, "POST");
+    assert_eq!(
+        seen[0].path,
+        "/2015-03-31/functions/jarvis-dev-tool-tasks/invocations"
+    );
+    assert!(signed_for(&seen[0], "lambda"));
+    assert_eq!(seen[0].json()["name"], "create_task");
+    assert_eq!(seen[0].json()["confirmed"], false);
+    let failed = tools
+        .call(&ToolCall {
+            name: "send_email".into(),
+            ..call.clone()
+        })
+        .await
+        .unwrap_err();
+    assert!(failed.is_retryable(), "{failed}");
+    assert!(
+        failed.to_string().contains("jarvis-dev-tool-email"),
+        "{failed}"
+    );
+    let unknown = tools
+        .call(&ToolCall {
+            name: "format_disk".into(),
+            ..call
+        })
+        .await;
+    assert!(matches!(unknown, Err(PortError::Invalid(_))));
+}
+
+/// The OpenAI-compatible chat model on the wire: `/v1/chat/completions` with
+/// function tools; tool calls come back as Converse toolUse; 429 is transient.
+#[tokio::test]
+async fn an_openai_compatible_server_speaks_for_the_agent() {
+    use jarvis_core::ports::ChatModel;
+    let server = WireServer::start(|s: Seen| async move {
+        if s.json()["messages"].as_array().is_some_and(|m| m.len() > 3) {
+            return json_answer(429, &json!({"error": {"message": "slow down"}}));
+        }
+        json_answer(200, &json!({
+            "id": "chatcmpl-1", "object": "chat.completion", "model": "llama3.1",
+            "choices": [{"index": 0, "finish_reason": "tool_calls", "message": {
+                "role": "assistant", "content": null,
+                "tool_calls": [{"id": "call_1", "type": "function", "function": {"name": "create_reminder", "arguments": "{\"text\":\"call Ana\",\"when\":\"at 9\"}"}}]
+            }}],
+            "usage": {"prompt_tokens": 90, "completion_tokens": 20, "total_tokens": 110}
+        }))
+    })
+    .await;
+    let model = jarvis_local::openai::OpenAiChat::new(
+        &format!("{}/v1", server.url),
+        "llama3.1",
+        Some("sk-local".into()),
+    )
+    .unwrap();
+    let out = model.converse(&converse_request()).await.unwrap();
+    assert_eq!(out.stop_reason, "tool_use");
+    assert_eq!(out.message.content[0]["toolUse"]["name"], "create_reminder");
+    assert_eq!(out.message.content[0]["toolUse"]["input"]["when"], "at 9");
+    let seen = server.seen();
+    assert_eq!(seen[0].path, "/v1/chat/completions");
+    assert_eq!(seen[0].header("authorization"), Some("Bearer sk-local"));
+    let body = seen[0].json();
+    assert_eq!(body["model"], "llama3.1");
+    assert_eq!(body["messages"][0]["role"], "system");
+    assert_eq!(body["tools"][0]["type"], "function");
+    // A longer conversation gets the 429: transient, so the agent can retry later.
+    let mut long = converse_request();
+    for _ in 0..3 {
+        long.messages.push(long.messages[0].clone());
+    }
+    let err = model.converse(&long).await.unwrap_err();
+    assert!(err.is_retryable(), "{err}");
+}

@@ -481,3 +481,80 @@ async fn memories_reflected_from_conversations_are_retrieved_by_chat() {
         "{out:#}"
     );
 }
+
+/// The next JSON event on a WebSocket (10 s at most).
+async fn next_event<S>(ws: &mut S) -> Value
+where
+    S: futures_util::Stream<
+            Item = Result<
+                tokio_tungstenite::tungstenite::Message,
+                tokio_tungstenite::tungstenite::Error,
+            >,
+        > + Unpin,
+{
+    use futures_util::StreamExt;
+    match tokio::time::timeout(std::time::Duration::from_secs(10), ws.next()).await {
+        Ok(Some(Ok(tokio_tungstenite::tungstenite::Message::Text(t)))) => {
+            serde_json::from_str(&t).unwrap()
+        }
+        other => panic!("no event: {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn the_websocket_streams_a_turn_and_pushes_fired_reminders() {
+    use futures_util::SinkExt;
+    use tokio_tungstenite::tungstenite::Message;
+    let app = spawn_app_with(&[(vars::TIME_ZONE, "UTC")]).await;
+    app.drop_file("trip.md", TRIP.as_bytes());
+    app.settled("trip.md").await;
+    let url = format!(
+        "{}/chat/stream?token={}",
+        app.base.replace("http://", "ws://"),
+        app.token
+    );
+    let (mut ws, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
+    let send = json!({"action": "sendMessage", "message": "Where do we stay in Lisbon? Also remind me in 10 minutes to book the train"});
+    ws.send(Message::Text(send.to_string().into()))
+        .await
+        .unwrap();
+    let mut events = Vec::new();
+    loop {
+        let e = next_event(&mut ws).await;
+        let done = e["type"] == "done";
+        events.push(e);
+        if done {
+            break;
+        }
+    }
+    let types: Vec<&str> = events.iter().map(|e| e["type"].as_str().unwrap()).collect();
+    assert_eq!(types[0], "started", "{types:?}");
+    assert!(
+        types.contains(&"tool_started") && types.contains(&"tool_finished"),
+        "{types:?}"
+    );
+    assert!(
+        types.iter().filter(|t| **t == "delta").count() > 3,
+        "the answer streams: {types:?}"
+    );
+    let done = events.last().unwrap();
+    assert!(
+        done["answer"].as_str().unwrap().contains("Alfama"),
+        "{done}"
+    );
+    assert_eq!(done["citations"][0]["title"], "Trip plan");
+    // The reminder fires while the socket is open: pushed to it.
+    app.clock.advance(Duration::minutes(11));
+    let note = next_event(&mut ws).await;
+    assert_eq!(note["type"], "notification", "{note}");
+    assert_eq!(note["body"], "book the train");
+    // A bad message gets an error event, and the socket stays usable.
+    ws.send(Message::Text(r#"{"action":"dance"}"#.into()))
+        .await
+        .unwrap();
+    let err = next_event(&mut ws).await;
+    assert_eq!(err["type"], "error", "{err}");
+    // No token, no socket.
+    let bare = format!("{}/chat/stream", app.base.replace("http://", "ws://"));
+    assert!(tokio_tungstenite::connect_async(&bare).await.is_err());
+}

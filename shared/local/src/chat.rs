@@ -197,8 +197,7 @@ fn clauses(text: &str) -> Vec<String> {
             let next = words.get(i + 1).map(|n| n.to_lowercase());
             let joins = w.eq_ignore_ascii_case("and")
                 || w.eq_ignore_ascii_case("then")
-                || w.ends_with('.')
-                || w.ends_with(',');
+                || w.ends_with(['.', ',', '?', '!']);
             let starts_new = next.as_deref().is_some_and(|n| {
                 STARTS
                     .iter()
@@ -611,6 +610,19 @@ mod tests {
         assert_eq!(
             clauses("Summarize my trip notes and remind me at 9am to pack").len(),
             2
+        );
+    }
+
+    #[test]
+    fn a_question_then_a_request() {
+        let c =
+            clauses("Where do we stay in Lisbon? Also remind me in 10 minutes to book the train");
+        assert_eq!(
+            c,
+            [
+                "Where do we stay in Lisbon?",
+                "remind me in 10 minutes to book the train"
+            ]
         );
     }
 

@@ -558,3 +558,87 @@ async fn the_websocket_streams_a_turn_and_pushes_fired_reminders() {
     let bare = format!("{}/chat/stream", app.base.replace("http://", "ws://"));
     assert!(tokio_tungstenite::connect_async(&bare).await.is_err());
 }
+
+/// A minimal SMTP server: accepts every message and hands over what it received.
+async fn fake_smtp() -> (u16, tokio::sync::mpsc::UnboundedReceiver<String>) {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Ok((socket, _)) = listener.accept().await {
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                let (read, mut write) = socket.into_split();
+                let mut lines = BufReader::new(read).lines();
+                write.write_all(b"220 fake ESMTP\r\n").await.unwrap();
+                let mut transcript = String::new();
+                let mut in_data = false;
+                while let Ok(Some(line)) = lines.next_line().await {
+                    transcript.push_str(&line);
+                    transcript.push('\n');
+                    let reply: &[u8] = if in_data {
+                        if line != "." {
+                            continue;
+                        }
+                        in_data = false;
+                        b"250 queued\r\n"
+                    } else {
+                        match line.get(..4).unwrap_or("").to_ascii_uppercase().as_str() {
+                            "EHLO" | "HELO" => b"250 fake\r\n",
+                            "DATA" => {
+                                in_data = true;
+                                b"354 go on\r\n"
+                            }
+                            "QUIT" => {
+                                let _ = write.write_all(b"221 bye\r\n").await;
+                                break;
+                            }
+                            _ => b"250 ok\r\n",
+                        }
+                    };
+                    write.write_all(reply).await.unwrap();
+                }
+                let _ = tx.send(transcript);
+            });
+        }
+    });
+    (port, rx)
+}
+
+#[tokio::test]
+async fn confirmed_mail_goes_out_through_smtp_when_configured() {
+    let (port, mut received) = fake_smtp().await;
+    let url = format!("smtp://127.0.0.1:{port}");
+    let app = spawn_app_with(&[
+        (vars::SMTP_URL, url.as_str()),
+        (vars::MAIL_FROM, "Me <me@example.com>"),
+    ])
+    .await;
+    let (status, draft) = app
+        .send(Method::POST, "/emails/drafts", Some(json!({"to": ["bob@example.com"], "subject": "Lisbon", "body": "We land on 12 May."})))
+        .await;
+    assert_eq!(status, 201, "{draft}");
+    let send = format!("/emails/drafts/{}/send", draft["id"].as_str().unwrap());
+    let (status, sent) = app
+        .send(Method::POST, &send, Some(json!({"confirm": true})))
+        .await;
+    assert_eq!(status, 200, "{sent}");
+    let transcript = tokio::time::timeout(std::time::Duration::from_secs(10), received.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        transcript.contains("MAIL FROM:<me@example.com>"),
+        "{transcript}"
+    );
+    assert!(
+        transcript.contains("RCPT TO:<bob@example.com>"),
+        "{transcript}"
+    );
+    assert!(
+        transcript.contains("Subject: Lisbon") && transcript.contains("We land on 12 May."),
+        "{transcript}"
+    );
+    assert_eq!(app.outbox("local").len(), 1, "a copy stays in the outbox");
+}

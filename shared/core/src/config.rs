@@ -28,6 +28,9 @@ pub mod vars {
     pub const LOG_FORMAT: &str = "JARVIS_LOG_FORMAT";
     /// The users' time zone (IANA), for reminders and due dates typed as words.
     pub const TIME_ZONE: &str = "JARVIS_TIME_ZONE";
+    /// Locally: send mail through this SMTP server (`smtp://user:pass@host:587?tls=required`,
+    /// `smtps://…`); without it mail goes to the outbox folder only.
+    pub const SMTP_URL: &str = "JARVIS_SMTP_URL";
     /// Locally: POST each notification as JSON here too.
     pub const WEBHOOK_URL: &str = "JARVIS_WEBHOOK_URL";
     /// Locally: the chat model, `offline` (default) or `openai` (any OpenAI-compatible server).
@@ -108,6 +111,9 @@ pub struct Config {
     /// IANA zone times like "tomorrow at 9am" are read in.
     pub time_zone: String,
     pub webhook_url: Option<String>,
+    pub smtp_url: Option<String>,
+    /// The From of sent mail (`JARVIS_MAIL_FROM`, also SES's identity on AWS).
+    pub mail_from: Option<String>,
     pub chat: ChatSettings,
 }
 
@@ -222,6 +228,8 @@ impl Config {
             pipeline_workers: parse_or(&get, vars::PIPELINE_WORKERS, 2usize)?.max(1),
             time_zone,
             webhook_url: get(vars::WEBHOOK_URL),
+            smtp_url: get(vars::SMTP_URL),
+            mail_from: get(vars::MAIL_FROM),
             chat,
             data_dir,
         })

@@ -1,5 +1,7 @@
 //! Local mail: every sent message is written as an RFC 5322 `.eml` file under
-//! `outbox/<tenant>/`, where any mail client can open it. Nothing leaves the machine.
+//! `outbox/<tenant>/`, where any mail client can open it. With `JARVIS_SMTP_URL`
+//! it is also delivered through that SMTP server ([`SmtpMailer`]); without it,
+//! nothing leaves the machine.
 
 use async_trait::async_trait;
 use chrono::Utc;
@@ -64,5 +66,57 @@ impl Mailer for OutboxMailer {
             .map_err(|e| PortError::backend("outbox", e))?;
         tracing::info!(path = %path.display(), "mail written to the outbox");
         Ok(id)
+    }
+}
+
+/// Delivery through an SMTP server (lettre), keeping the `.eml` copy in the outbox.
+pub struct SmtpMailer {
+    transport: lettre::AsyncSmtpTransport<lettre::Tokio1Executor>,
+    from: lettre::message::Mailbox,
+    outbox: OutboxMailer,
+}
+
+impl SmtpMailer {
+    /// `url`: `smtp://[user:pass@]host[:port][?tls=required|opportunistic]` or `smtps://…`.
+    pub fn new(url: &str, from: &str, outbox: OutboxMailer) -> Result<Self, String> {
+        let transport = lettre::AsyncSmtpTransport::<lettre::Tokio1Executor>::from_url(url)
+            .map_err(|e| format!("SMTP URL: {e}"))?
+            .timeout(Some(std::time::Duration::from_secs(30)))
+            .build();
+        let from = from
+            .parse()
+            .map_err(|e| format!("From address {from:?}: {e}"))?;
+        Ok(Self {
+            transport,
+            from,
+            outbox,
+        })
+    }
+}
+
+#[async_trait]
+impl Mailer for SmtpMailer {
+    async fn send(&self, email: &OutgoingEmail) -> PortResult<String> {
+        use lettre::AsyncTransport as _;
+        let mut message = lettre::Message::builder()
+            .from(self.from.clone())
+            .subject(header(&email.subject));
+        for to in &email.to {
+            let mailbox = to
+                .parse()
+                .map_err(|e| PortError::Invalid(format!("{to:?} is not an address: {e}")))?;
+            message = message.to(mailbox);
+        }
+        let message = message
+            .body(email.body_text.clone())
+            .map_err(|e| PortError::Invalid(e.to_string()))?;
+        self.transport.send(message).await.map_err(|e| {
+            if e.is_permanent() {
+                PortError::Invalid(format!("the SMTP server refused the message: {e}"))
+            } else {
+                PortError::transient("smtp", e)
+            }
+        })?;
+        self.outbox.send(email).await
     }
 }

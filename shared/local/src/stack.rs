@@ -54,7 +54,8 @@ pub struct LocalStack {
     pub records: Arc<SqliteRecordStore>,
     pub scheduler: Arc<LocalScheduler>,
     pub notifier: Arc<LocalNotifier>,
-    pub mailer: Arc<OutboxMailer>,
+    /// The outbox, or SMTP (with an outbox copy) when `JARVIS_SMTP_URL` is set.
+    pub mailer: Arc<dyn jarvis_core::ports::Mailer>,
     /// The runtime's time; tests replace it ([`LocalStack::with_clock`]).
     pub clock: Arc<dyn Clock>,
 }
@@ -101,7 +102,7 @@ impl LocalStack {
             records: Arc::new(SqliteRecordStore::new(db.clone())),
             scheduler: Arc::new(LocalScheduler::new(db.clone(), Arc::new(SystemClock))),
             notifier: Arc::new(LocalNotifier::new(config.webhook_url.clone())),
-            mailer: Arc::new(OutboxMailer::new(dir.join("outbox"), LOCAL_SENDER)),
+            mailer: mailer(config, dir)?,
             clock: Arc::new(SystemClock),
             db,
         };
@@ -119,6 +120,21 @@ impl LocalStack {
     pub fn zone(&self) -> jarvis_core::when::Zone {
         jarvis_core::when::zone(&self.config.time_zone).unwrap_or(jarvis_core::when::Zone::UTC)
     }
+}
+
+fn mailer(
+    config: &Config,
+    dir: &std::path::Path,
+) -> PortResult<Arc<dyn jarvis_core::ports::Mailer>> {
+    let from = config.mail_from.as_deref().unwrap_or(LOCAL_SENDER);
+    let outbox = OutboxMailer::new(dir.join("outbox"), from);
+    Ok(match &config.smtp_url {
+        None => Arc::new(outbox),
+        Some(url) => Arc::new(
+            crate::mail::SmtpMailer::new(url, from, outbox)
+                .map_err(jarvis_core::PortError::Invalid)?,
+        ),
+    })
 }
 
 /// The From address of locally sent mail.

@@ -60,7 +60,7 @@ impl Deps {
             metadata: stack.metadata(Rows::All)?,
             records: stack.records(Rows::All)?,
             index: stack.index()?,
-            scheduler: stack.scheduler()?,
+            scheduler: stack.schedule_canceller(),
             raw_bucket: stack.raw_bucket()?,
             curated_bucket: stack.curated_bucket()?,
             inline_limit: AWS_INLINE_LIMIT,

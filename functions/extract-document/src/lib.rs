@@ -31,7 +31,7 @@ impl Deps {
             metadata: stack.metadata(Rows::ReadWrite)?,
             curated_bucket: stack.curated_bucket()?,
             max_file_bytes: stack.config.max_file_bytes,
-            ocr: Some(stack.vision()),
+            ocr: Some(stack.document_ocr()),
         })
     }
 

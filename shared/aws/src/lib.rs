@@ -389,6 +389,23 @@ impl AwsStack {
         ))
     }
 
+    /// Text of scanned documents only (Textract; no Rekognition labels).
+    pub fn document_ocr(&self) -> Arc<vision::AwsVision> {
+        self.uses(
+            "textract",
+            &[
+                "DetectDocumentText",
+                "StartDocumentTextDetection",
+                "GetDocumentTextDetection",
+            ],
+            &[],
+        );
+        Arc::new(vision::AwsVision::text_only(aws_sdk_textract::Client::new(
+            &self.sdk,
+        )))
+    }
+
+    /// Text and labels of images (Textract and Rekognition).
     pub fn vision(&self) -> Arc<vision::AwsVision> {
         self.uses(
             "textract",
@@ -455,6 +472,15 @@ impl AwsStack {
             aws_sdk_sesv2::Client::new(&self.sdk),
             from,
         )))
+    }
+
+    /// Cancelling schedules only (DeleteSchedule in the group): what erasure needs.
+    pub fn schedule_canceller(&self) -> Arc<scheduler::EventBridgeScheduler> {
+        self.uses("scheduler", &["DeleteSchedule"], &[vars::SCHEDULE_GROUP]);
+        Arc::new(scheduler::EventBridgeScheduler::cancel_only(
+            aws_sdk_scheduler::Client::new(&self.sdk),
+            &self.settings.schedule_group,
+        ))
     }
 
     pub fn scheduler(&self) -> Result<Arc<scheduler::EventBridgeScheduler>, ConfigError> {

@@ -35,6 +35,8 @@ pub struct Target {
 pub struct EventBridgeScheduler {
     client: Client,
     target: Target,
+    /// Only `cancel` (data erasure): creating or listing is refused, as IAM would.
+    cancel_only: bool,
 }
 
 /// The schedule's name: 64 characters at most, so derived from tenant and reminder id.
@@ -67,7 +69,37 @@ pub fn at_time(expression: &str) -> Option<DateTime<Utc>> {
 
 impl EventBridgeScheduler {
     pub fn new(client: Client, target: Target) -> Self {
-        Self { client, target }
+        Self {
+            client,
+            target,
+            cancel_only: false,
+        }
+    }
+
+    /// A scheduler that may only delete schedules of `group`.
+    pub fn cancel_only(client: Client, group: &str) -> Self {
+        Self {
+            client,
+            target: Target {
+                group: group.to_owned(),
+                function_arn: String::new(),
+                role_arn: String::new(),
+            },
+            cancel_only: true,
+        }
+    }
+
+    fn writable(&self, operation: &str) -> PortResult<()> {
+        if self.cancel_only {
+            return Err(PortError::Backend {
+                backend: SERVICE,
+                message: format!(
+                    "AccessDenied: this function may only cancel schedules, not {operation}"
+                ),
+                source: None,
+            });
+        }
+        Ok(())
     }
 
     fn sdk_target(&self, reminder: &Reminder) -> PortResult<SdkTarget> {
@@ -97,6 +129,7 @@ fn off() -> PortResult<FlexibleTimeWindow> {
 #[async_trait]
 impl Scheduler for EventBridgeScheduler {
     async fn schedule(&self, reminder: &Reminder) -> PortResult<()> {
+        self.writable("CreateSchedule")?;
         let name = schedule_name(&reminder.tenant_id, &reminder.id);
         let (expr, zone) = expression(&reminder.schedule);
         let created = self
@@ -153,6 +186,7 @@ impl Scheduler for EventBridgeScheduler {
     /// delivered schedule deletes itself, so these are late (being retried by
     /// Scheduler, or stuck). Recurring schedules are never "due" here.
     async fn due(&self, now: DateTime<Utc>) -> PortResult<Vec<Reminder>> {
+        self.writable("ListSchedules")?;
         let mut names = Vec::new();
         let mut token: Option<String> = None;
         loop {

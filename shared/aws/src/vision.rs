@@ -26,7 +26,8 @@ const MIN_LABEL_CONFIDENCE: f32 = 70.0;
 #[derive(Clone)]
 pub struct AwsVision {
     textract: aws_sdk_textract::Client,
-    rekognition: aws_sdk_rekognition::Client,
+    /// `None`: text only (OCR of scanned documents); Rekognition is never called.
+    rekognition: Option<aws_sdk_rekognition::Client>,
 }
 
 /// The Textract job token for one object version (64 characters of `[0-9a-f]` at most).
@@ -63,7 +64,15 @@ impl AwsVision {
     ) -> Self {
         Self {
             textract,
-            rekognition,
+            rekognition: Some(rekognition),
+        }
+    }
+
+    /// Text only (Textract): what OCR of scanned documents needs, no labels.
+    pub fn text_only(textract: aws_sdk_textract::Client) -> Self {
+        Self {
+            textract,
+            rekognition: None,
         }
     }
 
@@ -93,6 +102,9 @@ impl AwsVision {
     }
 
     async fn labels(&self, object: &ObjectRef, bytes: &[u8]) -> PortResult<Vec<String>> {
+        let Some(rekognition) = &self.rekognition else {
+            return Ok(Vec::new());
+        };
         let image = if bytes.len() <= MAX_INLINE_BYTES {
             Image::builder()
                 .bytes(aws_smithy_types::Blob::new(bytes))
@@ -107,8 +119,7 @@ impl AwsVision {
                 )
                 .build()
         };
-        let out = self
-            .rekognition
+        let out = rekognition
             .detect_labels()
             .image(image)
             .max_labels(MAX_LABELS)
@@ -194,8 +205,10 @@ impl ImageAnalyzer for AwsVision {
                 pages,
             });
         }
-        let (text, labels) =
-            tokio::try_join!(self.image_text(image, bytes), self.labels(image, bytes))?;
+        let (text, labels) = match &self.rekognition {
+            Some(_) => tokio::try_join!(self.image_text(image, bytes), self.labels(image, bytes))?,
+            None => (self.image_text(image, bytes).await?, Vec::new()),
+        };
         Ok(ImageAnalysis {
             text,
             labels,

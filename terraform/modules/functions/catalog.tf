@@ -49,7 +49,7 @@ locals {
         { actions = ["s3:PutObject"], resources = [local.curated_objects] },
         { actions = ["kms:Decrypt", "kms:GenerateDataKey"], resources = [local.kms_key] },
         { actions = ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem"], resources = local.table },
-        { actions = ["textract:DetectDocumentText", "textract:StartDocumentTextDetection", "textract:GetDocumentTextDetection", "rekognition:DetectLabels"], resources = [local.any] },
+        { actions = ["textract:DetectDocumentText", "textract:StartDocumentTextDetection", "textract:GetDocumentTextDetection"], resources = [local.any] },
       ]
     }
 
@@ -362,8 +362,6 @@ locals {
         JARVIS_CURATED_BUCKET      = var.curated_bucket
         JARVIS_TABLE               = var.table_name
         JARVIS_SCHEDULE_GROUP      = var.schedule_group
-        JARVIS_SCHEDULER_ROLE_ARN  = var.scheduler_role_arn
-        JARVIS_REMINDER_TARGET_ARN = local.reminder_target_arn
         JARVIS_OPENSEARCH_ENDPOINT = var.opensearch_endpoint
         JARVIS_OPENSEARCH_INDEX    = var.opensearch_index
         JARVIS_OPENSEARCH_SERVICE  = "aoss"
@@ -376,9 +374,7 @@ locals {
         { actions = ["kms:Decrypt", "kms:GenerateDataKey"], resources = [local.kms_key] },
         { actions = ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:DeleteItem"], resources = local.table },
         { actions = ["aoss:APIAccessAll"], resources = [local.collection] },
-        { actions = ["scheduler:CreateSchedule", "scheduler:UpdateSchedule", "scheduler:GetSchedule", "scheduler:DeleteSchedule"], resources = [local.schedules] },
-        { actions = ["scheduler:ListSchedules"], resources = [local.any] },
-        { actions = ["iam:PassRole"], resources = [local.scheduler_role] },
+        { actions = ["scheduler:DeleteSchedule"], resources = [local.schedules] },
       ]
     }
 

@@ -389,17 +389,16 @@ impl AwsStack {
         ))
     }
 
+    /// The Textract operations both vision adapters call.
+    const TEXTRACT: [&'static str; 3] = [
+        "DetectDocumentText",
+        "StartDocumentTextDetection",
+        "GetDocumentTextDetection",
+    ];
+
     /// Text of scanned documents only (Textract; no Rekognition labels).
     pub fn document_ocr(&self) -> Arc<vision::AwsVision> {
-        self.uses(
-            "textract",
-            &[
-                "DetectDocumentText",
-                "StartDocumentTextDetection",
-                "GetDocumentTextDetection",
-            ],
-            &[],
-        );
+        self.uses("textract", &Self::TEXTRACT, &[]);
         Arc::new(vision::AwsVision::text_only(aws_sdk_textract::Client::new(
             &self.sdk,
         )))
@@ -407,15 +406,7 @@ impl AwsStack {
 
     /// Text and labels of images (Textract and Rekognition).
     pub fn vision(&self) -> Arc<vision::AwsVision> {
-        self.uses(
-            "textract",
-            &[
-                "DetectDocumentText",
-                "StartDocumentTextDetection",
-                "GetDocumentTextDetection",
-            ],
-            &[],
-        );
+        self.uses("textract", &Self::TEXTRACT, &[]);
         self.uses("rekognition", &["DetectLabels"], &[]);
         Arc::new(vision::AwsVision::new(
             aws_sdk_textract::Client::new(&self.sdk),

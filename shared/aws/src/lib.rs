@@ -207,13 +207,18 @@ impl AwsStack {
         u.env.extend(env);
     }
 
+    /// Records that the adapters read `var` (Terraform must set it).
+    fn reads(&self, var: &'static str) {
+        self.usage.lock().expect("usage lock").env.insert(var);
+    }
+
     /// A required setting, recorded as read.
     fn need<'a>(
         &self,
         value: &'a Option<String>,
         var: &'static str,
     ) -> Result<&'a str, ConfigError> {
-        self.usage.lock().expect("usage lock").env.insert(var);
+        self.reads(var);
         AwsSettings::require(value, var)
     }
 
@@ -307,7 +312,7 @@ impl AwsStack {
 
     /// The users' time zone (`JARVIS_TIME_ZONE`, checked when the config loaded).
     pub fn zone(&self) -> jarvis_core::when::Zone {
-        self.uses("", &[], &[vars::TIME_ZONE]);
+        self.reads(vars::TIME_ZONE);
         jarvis_core::when::zone(&self.config.time_zone).unwrap_or(jarvis_core::when::Zone::UTC)
     }
 

@@ -37,7 +37,10 @@ impl ToolRunner for LocalTools {
             Some("tool-tasks") => tool_tasks::call(&self.tasks, call.clone()).await,
             Some("tool-reminders") => tool_reminders::call(&self.reminders, call.clone()).await,
             Some("tool-email") => tool_email::call(&self.email, call.clone()).await,
-            _ => Ok(Err(ToolRefusal(format!("there is no tool {}", call.name)))),
+            _ => Ok(Err(ToolRefusal::new(format!(
+                "there is no tool {}",
+                call.name
+            )))),
         }
     }
 }

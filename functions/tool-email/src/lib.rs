@@ -74,15 +74,19 @@ fn recipients(input: &Value) -> Result<Vec<String>, ToolRefusal> {
     };
     let to: Vec<String> = to.into_iter().filter(|a| !a.is_empty()).collect();
     if to.is_empty() {
-        return Err(ToolRefusal(
-            "a draft needs at least one recipient address".into(),
+        return Err(ToolRefusal::new(
+            "a draft needs at least one recipient address",
         ));
     }
     if to.len() > MAX_RECIPIENTS {
-        return Err(ToolRefusal(format!("at most {MAX_RECIPIENTS} recipients")));
+        return Err(ToolRefusal::new(format!(
+            "at most {MAX_RECIPIENTS} recipients"
+        )));
     }
     if let Some(bad) = to.iter().find(|a| !ADDRESS.is_match(a)) {
-        return Err(ToolRefusal(format!("{bad:?} is not an e-mail address")));
+        return Err(ToolRefusal::new(format!(
+            "{bad:?} is not an e-mail address"
+        )));
     }
     Ok(to)
 }
@@ -98,7 +102,7 @@ pub async fn draft(deps: &Deps, tenant: &TenantId, input: &Value) -> PortResult<
         .and_then(Value::as_str)
         .unwrap_or_default();
     if subject.chars().count() > MAX_SUBJECT || body.len() > MAX_BODY {
-        return Ok(Err(ToolRefusal(format!(
+        return Ok(Err(ToolRefusal::new(format!(
             "a subject has at most {MAX_SUBJECT} characters and a body {MAX_BODY} bytes"
         ))));
     }
@@ -164,10 +168,10 @@ pub async fn send(
             .find(|d| d.state == DraftState::Draft),
     };
     let Some(mut draft) = draft else {
-        return Ok(Err(ToolRefusal("there is no such draft".into())));
+        return Ok(Err(ToolRefusal::not_found("there is no such draft")));
     };
     if let DraftState::Sent { at, .. } = draft.state {
-        return Ok(Err(ToolRefusal(format!(
+        return Ok(Err(ToolRefusal::conflict(format!(
             "that draft was already sent at {at}"
         ))));
     }
@@ -217,27 +221,16 @@ pub async fn call(deps: &Deps, call: ToolCall) -> PortResult<ToolReply> {
         tools::DRAFT_EMAIL => draft(deps, t, input).await,
         tools::LIST_DRAFTS => list(deps, t).await,
         tools::SEND_EMAIL => send(deps, t, input, call.confirmed).await,
-        other => Ok(Err(ToolRefusal(format!("tool-email has no tool {other}")))),
+        other => Ok(Err(ToolRefusal::new(format!(
+            "tool-email has no tool {other}"
+        )))),
     }
 }
 
 pub const MAX_BODY_BYTES: u64 = 64 * 1024;
 
 pub async fn handle(deps: &Deps, req: ApiGatewayV2httpRequest) -> ApiGatewayV2httpResponse {
-    match route(deps, &req).await {
-        Ok((status, body)) => http::json(status, &body),
-        Err(e) => http::error(&e),
-    }
-}
-
-fn refused(r: ToolRefusal) -> ApiError {
-    if r.0.starts_with("there is no such draft") {
-        ApiError::NotFound(r.0)
-    } else if r.0.contains("already sent") {
-        ApiError::Conflict(r.0)
-    } else {
-        ApiError::Unprocessable(r.0)
-    }
+    http::reply(route(deps, &req).await)
 }
 
 async fn route(deps: &Deps, req: &ApiGatewayV2httpRequest) -> Result<(u16, Value), ApiError> {
@@ -250,11 +243,11 @@ async fn route(deps: &Deps, req: &ApiGatewayV2httpRequest) -> Result<(u16, Value
                     "the body is a JSON object: {\"to\", \"subject\", \"body\"}".into(),
                 ));
             }
-            let out = draft(deps, &tenant, &body).await?.map_err(refused)?;
+            let out = draft(deps, &tenant, &body).await??;
             (201, out.result["draft"].clone())
         }
         "GET /emails/drafts" => {
-            let out = list(deps, &tenant).await?.map_err(refused)?;
+            let out = list(deps, &tenant).await??;
             (200, json!({"drafts": out.result["drafts"]}))
         }
         "POST /emails/drafts/{id}/send" => {
@@ -265,7 +258,7 @@ async fn route(deps: &Deps, req: &ApiGatewayV2httpRequest) -> Result<(u16, Value
                 ));
             }
             let input = json!({"draft_id": http::path_param(req, "id").unwrap_or_default()});
-            let out = send(deps, &tenant, &input, true).await?.map_err(refused)?;
+            let out = send(deps, &tenant, &input, true).await??;
             (200, out.result["draft"].clone())
         }
         other => {

@@ -88,8 +88,8 @@ fn schedule_from(
 ) -> Result<ReminderSchedule, ToolRefusal> {
     if let Some(expression) = tools::text(input, "cron") {
         let time_zone = tools::text(input, "time_zone").unwrap_or(zone.name());
-        let tz = when::zone(time_zone).map_err(ToolRefusal)?;
-        when::next_cron(expression, tz, now).map_err(ToolRefusal)?;
+        let tz = when::zone(time_zone).map_err(ToolRefusal::new)?;
+        when::next_cron(expression, tz, now).map_err(ToolRefusal::new)?;
         return Ok(ReminderSchedule::Cron {
             expression: expression.to_owned(),
             time_zone: tz.name().to_owned(),
@@ -102,16 +102,15 @@ fn schedule_from(
                 expression,
                 time_zone: zone.name().to_owned(),
             }),
-            Some(Err(e)) => Err(ToolRefusal(e)),
-            None => Err(ToolRefusal(format!(
+            Some(Err(e)) => Err(ToolRefusal::new(e)),
+            None => Err(ToolRefusal::new(format!(
                 "I could not read {every:?} as a recurring time"
             ))),
         };
     }
     let Some(phrase) = tools::text(input, "when").or_else(|| tools::text(input, "at")) else {
-        return Err(ToolRefusal(
-            "say when: \"when\" (tomorrow at 9am, in 2 hours) or \"every\" (every weekday at 8)"
-                .into(),
+        return Err(ToolRefusal::new(
+            "say when: \"when\" (tomorrow at 9am, in 2 hours) or \"every\" (every weekday at 8)",
         ));
     };
     // A recurring phrase given as `when` still means recurring.
@@ -121,26 +120,26 @@ fn schedule_from(
                 expression,
                 time_zone: zone.name().to_owned(),
             })
-            .map_err(ToolRefusal);
+            .map_err(ToolRefusal::new);
     }
     let at = match chrono::DateTime::parse_from_rfc3339(phrase) {
         Ok(t) if t.with_timezone(&chrono::Utc) <= now => {
-            return Err(ToolRefusal(format!("{phrase} is in the past")))
+            return Err(ToolRefusal::new(format!("{phrase} is in the past")))
         }
         Ok(t) => t.with_timezone(&chrono::Utc),
-        Err(_) => when::resolve(phrase, now, zone).map_err(ToolRefusal)?,
+        Err(_) => when::resolve(phrase, now, zone).map_err(ToolRefusal::new)?,
     };
     Ok(ReminderSchedule::At { at })
 }
 
 pub async fn create(deps: &Deps, tenant: &TenantId, input: &Value) -> PortResult<ToolReply> {
     let Some(text) = tools::text(input, "text") else {
-        return Ok(Err(ToolRefusal(
-            "a reminder needs its text (what to remind of)".into(),
+        return Ok(Err(ToolRefusal::new(
+            "a reminder needs its text (what to remind of)",
         )));
     };
     if text.chars().count() > MAX_TEXT {
-        return Ok(Err(ToolRefusal(format!(
+        return Ok(Err(ToolRefusal::new(format!(
             "a reminder has at most {MAX_TEXT} characters"
         ))));
     }
@@ -151,7 +150,7 @@ pub async fn create(deps: &Deps, tenant: &TenantId, input: &Value) -> PortResult
     };
     let existing = records::list::<Reminder>(deps.records.as_ref(), tenant).await?;
     if existing.iter().filter(|r| active(r)).count() >= MAX_ACTIVE {
-        return Ok(Err(ToolRefusal(format!(
+        return Ok(Err(ToolRefusal::new(format!(
             "you have {MAX_ACTIVE} active reminders; cancel some first"
         ))));
     }
@@ -215,17 +214,17 @@ pub async fn cancel(deps: &Deps, tenant: &TenantId, input: &Value) -> PortResult
             .filter(|r| active(r) && tools::matches(&r.text, q))
             .collect(),
         (None, None) => {
-            return Ok(Err(ToolRefusal(
-                "say which reminder (its id or words of its text)".into(),
+            return Ok(Err(ToolRefusal::new(
+                "say which reminder (its id or words of its text)",
             )))
         }
     };
     let mut reminder = match found.as_slice() {
         [one] => one.clone(),
-        [] => return Ok(Err(ToolRefusal("there is no such reminder".into()))),
+        [] => return Ok(Err(ToolRefusal::not_found("there is no such reminder"))),
         many => {
             let names: Vec<&str> = many.iter().map(|r| r.text.as_str()).collect();
-            return Ok(Err(ToolRefusal(format!(
+            return Ok(Err(ToolRefusal::new(format!(
                 "{} reminders match: {}; say which",
                 many.len(),
                 names.join("; ")
@@ -253,7 +252,7 @@ pub async fn call(deps: &Deps, call: ToolCall) -> PortResult<ToolReply> {
         tools::CREATE_REMINDER => create(deps, t, input).await,
         tools::LIST_REMINDERS => list(deps, t).await,
         tools::CANCEL_REMINDER => cancel(deps, t, input).await,
-        other => Ok(Err(ToolRefusal(format!(
+        other => Ok(Err(ToolRefusal::new(format!(
             "tool-reminders has no tool {other}"
         )))),
     }
@@ -263,18 +262,7 @@ pub const MAX_BODY_BYTES: u64 = 16 * 1024;
 
 /// A REST call through API Gateway.
 pub async fn handle(deps: &Deps, req: ApiGatewayV2httpRequest) -> ApiGatewayV2httpResponse {
-    match route(deps, &req).await {
-        Ok((status, body)) => http::json(status, &body),
-        Err(e) => http::error(&e),
-    }
-}
-
-fn refused(r: ToolRefusal) -> ApiError {
-    if r.0.starts_with("there is no such reminder") {
-        ApiError::NotFound(r.0)
-    } else {
-        ApiError::Unprocessable(r.0)
-    }
+    http::reply(route(deps, &req).await)
 }
 
 async fn route(deps: &Deps, req: &ApiGatewayV2httpRequest) -> Result<(u16, Value), ApiError> {
@@ -287,16 +275,16 @@ async fn route(deps: &Deps, req: &ApiGatewayV2httpRequest) -> Result<(u16, Value
                     "the body is a JSON object: {\"text\", \"when\" | \"every\" | \"cron\"}".into(),
                 ));
             }
-            let out = create(deps, &tenant, &body).await?.map_err(refused)?;
+            let out = create(deps, &tenant, &body).await??;
             (201, out.result["reminder"].clone())
         }
         "GET /reminders" => {
-            let out = list(deps, &tenant).await?.map_err(refused)?;
+            let out = list(deps, &tenant).await??;
             (200, json!({"reminders": out.result["reminders"]}))
         }
         "DELETE /reminders/{id}" => {
             let input = json!({"id": http::path_param(req, "id").unwrap_or_default()});
-            let out = cancel(deps, &tenant, &input).await?.map_err(refused)?;
+            let out = cancel(deps, &tenant, &input).await??;
             (200, json!({"cancelled": out.result["cancelled"]}))
         }
         other => {

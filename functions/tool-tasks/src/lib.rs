@@ -80,11 +80,11 @@ async fn find(
     if let Some(id) = tools::text(input, "id") {
         return Ok(records::get::<Task>(deps.records.as_ref(), tenant, id)
             .await?
-            .ok_or_else(|| ToolRefusal(format!("there is no task {id}"))));
+            .ok_or_else(|| ToolRefusal::not_found(format!("there is no task {id}"))));
     }
     let Some(query) = tools::text(input, "query").or_else(|| tools::text(input, "title")) else {
-        return Ok(Err(ToolRefusal(
-            "say which task (its id or words of its title)".into(),
+        return Ok(Err(ToolRefusal::new(
+            "say which task (its id or words of its title)",
         )));
     };
     let all = records::list::<Task>(deps.records.as_ref(), tenant).await?;
@@ -96,8 +96,8 @@ async fn find(
     Ok(match (open.as_slice(), hits.as_slice()) {
         ([one], _) => Ok((*one).clone()),
         ([], [one]) => Ok(one.clone()),
-        ([], []) => Err(ToolRefusal(format!("no task matches {query:?}"))),
-        _ => Err(ToolRefusal(format!(
+        ([], []) => Err(ToolRefusal::new(format!("no task matches {query:?}"))),
+        _ => Err(ToolRefusal::new(format!(
             "{} tasks match {query:?}: {}; say which",
             hits.len(),
             hits.iter()
@@ -110,10 +110,10 @@ async fn find(
 
 pub async fn create(deps: &Deps, tenant: &TenantId, input: &Value) -> PortResult<ToolReply> {
     let Some(title) = tools::text(input, "title") else {
-        return Ok(Err(ToolRefusal("a task needs a title".into())));
+        return Ok(Err(ToolRefusal::new("a task needs a title")));
     };
     if title.chars().count() > MAX_TITLE {
-        return Ok(Err(ToolRefusal(format!(
+        return Ok(Err(ToolRefusal::new(format!(
             "a task title has at most {MAX_TITLE} characters"
         ))));
     }
@@ -122,7 +122,7 @@ pub async fn create(deps: &Deps, tenant: &TenantId, input: &Value) -> PortResult
         None => None,
         Some(phrase) => match when::resolve(phrase, now, deps.zone) {
             Ok(t) => Some(t),
-            Err(e) => return Ok(Err(ToolRefusal(format!("due time: {e}")))),
+            Err(e) => return Ok(Err(ToolRefusal::new(format!("due time: {e}")))),
         },
     };
     let task = Task {
@@ -153,7 +153,7 @@ pub async fn list(deps: &Deps, tenant: &TenantId, input: &Value) -> PortResult<T
         "done" => |t: &Task| t.done,
         "all" => |_: &Task| true,
         other => {
-            return Ok(Err(ToolRefusal(format!(
+            return Ok(Err(ToolRefusal::new(format!(
                 "status is open, done or all, not {other:?}"
             ))))
         }
@@ -237,7 +237,9 @@ pub async fn call(deps: &Deps, call: ToolCall) -> PortResult<ToolReply> {
         tools::LIST_TASKS => list(deps, t, input).await,
         tools::COMPLETE_TASK => complete(deps, t, input).await,
         tools::DELETE_TASK => delete(deps, t, input).await,
-        other => Ok(Err(ToolRefusal(format!("tool-tasks has no tool {other}")))),
+        other => Ok(Err(ToolRefusal::new(format!(
+            "tool-tasks has no tool {other}"
+        )))),
     }
 }
 
@@ -246,19 +248,7 @@ pub const MAX_BODY_BYTES: u64 = 16 * 1024;
 
 /// A REST call through API Gateway.
 pub async fn handle(deps: &Deps, req: ApiGatewayV2httpRequest) -> ApiGatewayV2httpResponse {
-    match route(deps, &req).await {
-        Ok((status, body)) => http::json(status, &body),
-        Err(e) => http::error(&e),
-    }
-}
-
-/// A refusal over REST: an unknown id is 404, anything else 422.
-fn refused(r: ToolRefusal) -> ApiError {
-    if r.0.starts_with("there is no task") {
-        ApiError::NotFound(r.0)
-    } else {
-        ApiError::Unprocessable(r.0)
-    }
+    http::reply(route(deps, &req).await)
 }
 
 async fn route(deps: &Deps, req: &ApiGatewayV2httpRequest) -> Result<(u16, Value), ApiError> {
@@ -272,20 +262,20 @@ async fn route(deps: &Deps, req: &ApiGatewayV2httpRequest) -> Result<(u16, Value
                     "the body is a JSON object: {\"title\", \"due\"?}".into(),
                 ));
             }
-            let out = create(deps, &tenant, &body).await?.map_err(refused)?;
+            let out = create(deps, &tenant, &body).await??;
             (201, out.result["task"].clone())
         }
         "GET /tasks" => {
             let input = json!({"status": http::query(req, "status").unwrap_or("open")});
-            let out = list(deps, &tenant, &input).await?.map_err(refused)?;
+            let out = list(deps, &tenant, &input).await??;
             (200, json!({"tasks": out.result["tasks"]}))
         }
         "POST /tasks/{id}/complete" => {
-            let out = complete(deps, &tenant, &by_id).await?.map_err(refused)?;
+            let out = complete(deps, &tenant, &by_id).await??;
             (200, out.result["task"].clone())
         }
         "DELETE /tasks/{id}" => {
-            let out = delete(deps, &tenant, &by_id).await?.map_err(refused)?;
+            let out = delete(deps, &tenant, &by_id).await??;
             (200, json!({"deleted": out.result["deleted"]}))
         }
         other => {

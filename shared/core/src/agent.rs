@@ -531,7 +531,7 @@ impl Agent<'_> {
                             }
                             (true, out.result)
                         }
-                        Ok(Err(refusal)) => (false, json!({"error": refusal.0})),
+                        Ok(Err(refusal)) => (false, json!({"error": refusal.reason})),
                         Err(e) => {
                             tracing::warn!(tool = %name, error = %e, "tool failed");
                             (

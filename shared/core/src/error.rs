@@ -172,7 +172,12 @@ impl ApiError {
 
 impl From<crate::tools::ToolRefusal> for ApiError {
     fn from(r: crate::tools::ToolRefusal) -> Self {
-        Self::Unprocessable(r.0)
+        use crate::tools::RefusalKind;
+        match r.kind {
+            RefusalKind::Invalid => Self::Unprocessable(r.reason),
+            RefusalKind::NotFound => Self::NotFound(r.reason),
+            RefusalKind::Conflict => Self::Conflict(r.reason),
+        }
     }
 }
 

@@ -49,10 +49,50 @@ impl ToolOutcome {
     }
 }
 
+/// What kind of refusal: over REST, 422, 404 or 409.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RefusalKind {
+    /// The request cannot be done as asked (a past time, a bad address).
+    #[default]
+    Invalid,
+    /// What it names does not exist (for this tenant).
+    NotFound,
+    /// It conflicts with the current state (a draft already sent).
+    Conflict,
+}
+
 /// Why a tool refused: the user-facing reason ("that time is in the past").
 #[derive(Debug, Clone, PartialEq, thiserror::Error, Serialize, Deserialize)]
-#[error("{0}")]
-pub struct ToolRefusal(pub String);
+#[error("{reason}")]
+pub struct ToolRefusal {
+    pub reason: String,
+    #[serde(default)]
+    pub kind: RefusalKind,
+}
+
+impl ToolRefusal {
+    pub fn new(reason: impl Into<String>) -> Self {
+        Self {
+            reason: reason.into(),
+            kind: RefusalKind::Invalid,
+        }
+    }
+
+    pub fn not_found(reason: impl Into<String>) -> Self {
+        Self {
+            reason: reason.into(),
+            kind: RefusalKind::NotFound,
+        }
+    }
+
+    pub fn conflict(reason: impl Into<String>) -> Self {
+        Self {
+            reason: reason.into(),
+            kind: RefusalKind::Conflict,
+        }
+    }
+}
 
 /// A tool's answer over the wire: done, or refused with a reason.
 pub type ToolReply = Result<ToolOutcome, ToolRefusal>;

@@ -110,6 +110,14 @@ pub fn json<T: Serialize>(status: u16, value: &T) -> ApiGatewayV2httpResponse {
     }
 }
 
+/// A handler's result as the response: the status and JSON body, or the error.
+pub fn reply<T: Serialize>(result: Result<(u16, T), ApiError>) -> ApiGatewayV2httpResponse {
+    match result {
+        Ok((status, body)) => json(status, &body),
+        Err(e) => error(&e),
+    }
+}
+
 /// The `{"error": {"code", "message"}}` response of an API error. Internal errors
 /// are logged with their source here; the body never carries it.
 pub fn error(err: &ApiError) -> ApiGatewayV2httpResponse {

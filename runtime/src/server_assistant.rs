@@ -12,7 +12,6 @@ use axum::http::{HeaderMap, Method};
 use axum::response::Response;
 use axum::routing::{delete, get, post};
 use axum::Router;
-use jarvis_core::agent::{ChatInput, Event};
 use jarvis_core::TenantId;
 use serde_json::json;
 use std::collections::HashMap;
@@ -198,53 +197,14 @@ async fn stream(app: Arc<App>, tenant: TenantId, mut socket: WebSocket) {
 
 /// One `sendMessage`: the turn's events are forwarded as they happen.
 async fn turn(app: &App, tenant: &TenantId, text: &str, socket: &mut WebSocket) -> bool {
-    #[derive(serde::Deserialize)]
-    #[serde(deny_unknown_fields)]
-    struct SendMessage {
-        action: String,
-        message: String,
-        #[serde(default)]
-        conversation_id: Option<String>,
-    }
-    let request = match serde_json::from_str::<SendMessage>(text) {
-        Ok(r) if r.action == "sendMessage" => r,
-        Ok(r) => return send_json(socket, &json!({"type": "error", "code": "bad_request", "message": format!("unknown action {:?}; use sendMessage", r.action)})).await,
-        Err(e) => return send_json(socket, &json!({"type": "error", "code": "bad_request", "message": format!("invalid message: {e}")})).await,
-    };
-    let input = ChatInput {
-        message: request.message,
-        conversation_id: request.conversation_id,
-    };
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Event>();
-    let on_event = move |e: Event| {
-        let _ = tx.send(e);
-    };
-    let work = api_chat::turn(&app.chat, tenant, &input, &on_event);
-    tokio::pin!(work);
-    let outcome = loop {
-        tokio::select! {
-            Some(event) = rx.recv() => {
-                if !send_json(socket, &serde_json::to_value(&event).unwrap_or_default()).await { return false; }
-            }
-            outcome = &mut work => break outcome,
-        }
-    };
-    // Events sent before the turn ended.
-    while let Ok(event) = rx.try_recv() {
-        if !send_json(socket, &serde_json::to_value(&event).unwrap_or_default()).await {
-            return false;
+    struct Socket<'a>(&'a mut WebSocket);
+    #[async_trait::async_trait]
+    impl api_chat::stream::EventSink for Socket<'_> {
+        async fn send(&mut self, event: &serde_json::Value) -> bool {
+            send_json(self.0, event).await
         }
     }
-    match outcome {
-        Ok(_) => true,
-        Err(e) => {
-            send_json(
-                socket,
-                &json!({"type": "error", "code": e.code(), "message": e.to_string()}),
-            )
-            .await
-        }
-    }
+    api_chat::stream::handle_message(&app.chat, tenant, text, &mut Socket(socket)).await
 }
 
 async fn me_data(State(app): State<Arc<App>>, req: Request) -> Response {

@@ -19,6 +19,8 @@ use jarvis_core::{ApiError, TenantId};
 use jarvis_lambda::http;
 use std::sync::Arc;
 
+pub mod stream;
+
 /// Largest request body.
 pub const MAX_BODY_BYTES: u64 = 32 * 1024;
 

@@ -31,7 +31,13 @@ const TRANSIENT_CODES: &[&str] = &[
     "ProvisionedThroughputExceeded",
 ];
 
-const NOT_FOUND_CODES: &[&str] = &["NoSuchKey", "NotFound", "ResourceNotFoundException"];
+/// `GoneException`: a WebSocket client that has disconnected.
+const NOT_FOUND_CODES: &[&str] = &[
+    "NoSuchKey",
+    "NotFound",
+    "ResourceNotFoundException",
+    "GoneException",
+];
 
 const CONFLICT_CODES: &[&str] = &[
     "ConditionalCheckFailedException",

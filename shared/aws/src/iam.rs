@@ -46,6 +46,8 @@ pub enum Resource {
     MailIdentity,
     /// The tool functions api-chat invokes.
     ToolFunctions,
+    /// Connections of the WebSocket API (`POST @connections/*`).
+    Connections,
     /// Actions that have no resource-level permissions (`"*"`).
     Any,
 }
@@ -70,11 +72,12 @@ impl Resource {
             Self::TranscriptionJobs => "transcription_jobs",
             Self::MailIdentity => "mail_identity",
             Self::ToolFunctions => "tool_functions",
+            Self::Connections => "connections",
             Self::Any => "any",
         }
     }
 
-    pub const ALL: [Resource; 17] = [
+    pub const ALL: [Resource; 18] = [
         Self::RawObjects,
         Self::RawBucket,
         Self::CuratedObjects,
@@ -91,6 +94,7 @@ impl Resource {
         Self::TranscriptionJobs,
         Self::MailIdentity,
         Self::ToolFunctions,
+        Self::Connections,
         Self::Any,
     ];
 }
@@ -199,6 +203,7 @@ pub const OPERATIONS: &[Operation] = &[
     op("bedrock", "Converse", &[("bedrock:InvokeModel", Fixed(R::Models))]),
     op("bedrock", "ConverseStream", &[("bedrock:InvokeModelWithResponseStream", Fixed(R::Models))]),
     op("lambda", "Invoke", &[("lambda:InvokeFunction", Fixed(R::ToolFunctions))]),
+    op("execute-api", "PostToConnection", &[("execute-api:ManageConnections", Fixed(R::Connections))]),
     // Every OpenSearch Serverless data-plane request (index template, bulk, search).
     op("opensearch", "HTTP", &[("aoss:APIAccessAll", Fixed(R::Collection))]),
 ];
@@ -293,8 +298,10 @@ mod tests {
 
     /// Every adapter source file, to find the operations it calls.
     const SOURCES: &[(&str, &str)] = &[
+        ("auth.rs", include_str!("auth.rs")),
         ("bedrock.rs", include_str!("bedrock.rs")),
         ("comprehend.rs", include_str!("comprehend.rs")),
+        ("connections.rs", include_str!("connections.rs")),
         ("dynamo.rs", include_str!("dynamo.rs")),
         ("lambda.rs", include_str!("lambda.rs")),
         ("opensearch.rs", include_str!("opensearch.rs")),

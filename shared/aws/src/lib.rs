@@ -14,6 +14,12 @@
 //! | `PiiDetector` | [`comprehend::ComprehendPii`] | Comprehend |
 //! | `Embedder`, `ChatModel` | [`bedrock`] | Bedrock Runtime |
 //! | `SearchIndex` | [`opensearch::OpenSearchIndex`] | OpenSearch (Serverless or a domain), SigV4 |
+//! | `RecordStore` | [`records::DynamoRecordStore`] | DynamoDB (the same table) |
+//! | `ToolRunner` | [`lambda::LambdaTools`] | Lambda (each tool's own function) |
+//! | `Connections` | [`connections::ApiGatewayConnections`] | API Gateway WebSocket `@connections` |
+//!
+//! [`auth::TokenVerifier`] checks the user pool's tokens where API Gateway
+//! cannot (a WebSocket's `$connect`).
 //!
 //! [`AwsStack`] builds them from typed settings ([`jarvis_core::config::AwsSettings`]);
 //! a function's `main.rs` asks it only for the adapters that function uses.
@@ -21,8 +27,10 @@
 //! (the SDK's standard retry mode, `JARVIS_AWS_MAX_ATTEMPTS` attempts); what is left
 //! is mapped by [`error`] to a `PortError` with the service, operation and AWS code.
 
+pub mod auth;
 pub mod bedrock;
 pub mod comprehend;
+pub mod connections;
 pub mod dynamo;
 pub mod error;
 pub mod iam;
@@ -308,6 +316,28 @@ impl AwsStack {
             aws_sdk_lambda::Client::new(&self.sdk),
             prefix,
         )))
+    }
+
+    /// WebSocket clients, through API Gateway's management API.
+    pub fn connections(&self) -> Arc<connections::ApiGatewayConnections> {
+        self.uses("execute-api", &["PostToConnection"], &[]);
+        Arc::new(connections::ApiGatewayConnections::new(
+            self.sdk.clone(),
+            self.settings.endpoint_url.clone(),
+        ))
+    }
+
+    /// The user pool's tokens (`JARVIS_AUTH_ISSUER`, `JARVIS_AUTH_AUDIENCE`).
+    pub fn token_verifier(&self) -> Result<Arc<auth::TokenVerifier>, ConfigError> {
+        let issuer = self.need(&self.settings.auth_issuer, vars::AUTH_ISSUER)?;
+        let audience = self.need(&self.settings.auth_audience, vars::AUTH_AUDIENCE)?;
+        let audiences = audience
+            .split(',')
+            .map(str::trim)
+            .filter(|a| !a.is_empty())
+            .map(str::to_owned)
+            .collect();
+        Ok(Arc::new(auth::TokenVerifier::new(issuer, audiences)))
     }
 
     /// The users' time zone (`JARVIS_TIME_ZONE`, checked when the config loaded).

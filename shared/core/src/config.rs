@@ -66,6 +66,11 @@ pub mod vars {
     pub const MAIL_FROM: &str = "JARVIS_MAIL_FROM";
     /// Name prefix of the tool functions api-chat invokes (`jarvis-dev-` → `jarvis-dev-tool-tasks`).
     pub const TOOL_FUNCTION_PREFIX: &str = "JARVIS_TOOL_FUNCTION_PREFIX";
+    /// The OpenID issuer whose tokens open a WebSocket (the Cognito user pool's URL);
+    /// its keys are read from `<issuer>/.well-known/jwks.json`.
+    pub const AUTH_ISSUER: &str = "JARVIS_AUTH_ISSUER";
+    /// The app client ids a token may be issued to, comma-separated.
+    pub const AUTH_AUDIENCE: &str = "JARVIS_AUTH_AUDIENCE";
     /// Attempts per AWS call (first try included) before a transient error is returned.
     pub const AWS_MAX_ATTEMPTS: &str = "JARVIS_AWS_MAX_ATTEMPTS";
     /// The standard SDK override: every AWS client talks to this endpoint (an emulator).
@@ -258,6 +263,8 @@ pub struct AwsSettings {
     pub reminder_target_arn: Option<String>,
     pub mail_from: Option<String>,
     pub tool_function_prefix: Option<String>,
+    pub auth_issuer: Option<String>,
+    pub auth_audience: Option<String>,
     pub max_attempts: u32,
     /// An endpoint override for every client (tests point it at an emulator).
     pub endpoint_url: Option<String>,
@@ -314,6 +321,8 @@ impl AwsSettings {
             reminder_target_arn: get(vars::REMINDER_TARGET_ARN),
             mail_from: get(vars::MAIL_FROM),
             tool_function_prefix: get(vars::TOOL_FUNCTION_PREFIX),
+            auth_issuer: get(vars::AUTH_ISSUER),
+            auth_audience: get(vars::AUTH_AUDIENCE),
             max_attempts,
             endpoint_url: get(vars::AWS_ENDPOINT_URL),
         })

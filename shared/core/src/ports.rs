@@ -342,6 +342,22 @@ pub trait Scheduler: Send + Sync {
     async fn due(&self, now: DateTime<Utc>) -> PortResult<Vec<Reminder>>;
 }
 
+/// A client connected to a WebSocket API: where its messages are posted
+/// (API Gateway's `https://{domain}/{stage}`) and its connection id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Connection {
+    pub endpoint: String,
+    pub id: String,
+}
+
+/// Pushes messages to connected WebSocket clients (API Gateway's
+/// `@connections`; the local runtime writes to its own sockets instead).
+#[async_trait]
+pub trait Connections: Send + Sync {
+    /// Sends one message; `NotFound` when the client has gone.
+    async fn post(&self, to: &Connection, data: &[u8]) -> PortResult<()>;
+}
+
 /// An e-mail to send.
 #[derive(Debug, Clone)]
 pub struct OutgoingEmail {

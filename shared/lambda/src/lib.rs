@@ -6,9 +6,12 @@
 //! - [`step`]: a pipeline step's [`jarvis_core::StepError`] as the Lambda error
 //!   type the state machine's `Retry`/`Catch` match on.
 //! - [`sqs`]: SQS batch events and partial batch responses.
+//! - [`ws`]: API Gateway WebSocket requests: the tenant the `$connect`
+//!   authorizer verified, the route, where to post to the client.
 //! - [`run`]: a handler under the Lambda Runtime API, per function kind.
 
 pub mod http;
 pub mod run;
 pub mod sqs;
 pub mod step;
+pub mod ws;

@@ -2,7 +2,10 @@
 //! so every `main.rs` is the same three lines (load settings, wire, run).
 
 use crate::step::StepDiagnostic;
-use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
+use aws_lambda_events::apigw::{
+    ApiGatewayProxyResponse, ApiGatewayV2httpRequest, ApiGatewayV2httpResponse,
+    ApiGatewayWebsocketProxyRequest,
+};
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use jarvis_core::StepError;
 use lambda_runtime::{service_fn, LambdaEvent};
@@ -57,6 +60,40 @@ where
     lambda_runtime::run(service_fn(|e: LambdaEvent<SqsEvent>| {
         let fut = handler(e.payload);
         async move { Ok::<_, Infallible>(fut.await) }
+    }))
+    .await
+}
+
+/// A WebSocket API route (`$connect`, `$disconnect`, a message route): the
+/// status answers `$connect` (anything but 2xx refuses the connection); what
+/// the client hears is posted to its connection by the handler.
+pub async fn websocket<F, Fut>(handler: F) -> Result<(), lambda_runtime::Error>
+where
+    F: Fn(ApiGatewayWebsocketProxyRequest) -> Fut,
+    Fut: Future<Output = ApiGatewayProxyResponse>,
+{
+    lambda_runtime::run(service_fn(
+        |e: LambdaEvent<ApiGatewayWebsocketProxyRequest>| {
+            let fut = handler(e.payload);
+            async move { Ok::<_, Infallible>(fut.await) }
+        },
+    ))
+    .await
+}
+
+/// A Lambda authorizer: the handler answers with a policy (allow or deny); a
+/// port failure (the issuer's keys unreachable) fails the invocation, which
+/// API Gateway answers with a 500 the client may retry.
+pub async fn authorizer<I, O, F, Fut>(handler: F) -> Result<(), lambda_runtime::Error>
+where
+    I: DeserializeOwned + Send + 'static,
+    O: Serialize,
+    F: Fn(I) -> Fut,
+    Fut: Future<Output = jarvis_core::ports::PortResult<O>>,
+{
+    lambda_runtime::run(service_fn(|e: LambdaEvent<I>| {
+        let fut = handler(e.payload);
+        async move { fut.await.map_err(lambda_runtime::Error::from) }
     }))
     .await
 }

@@ -1,7 +1,7 @@
 //! Every sample in `events/` deserializes into the type its handler takes, and
 //! reads back the facts the handlers rely on.
 
-use aws_lambda_events::apigw::ApiGatewayV2httpRequest;
+use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayWebsocketProxyRequest};
 use aws_lambda_events::event::sqs::SqsEvent;
 use jarvis_core::ingest_event::parse_object_created;
 use jarvis_core::pipeline::{FailedState, PipelineState};
@@ -104,6 +104,22 @@ fn every_sample_deserializes_into_its_functions_event_type() {
                     );
                 })
             }
+            "chat-stream" => {
+                serde_json::from_str::<ApiGatewayWebsocketProxyRequest>(&text).map(|req| {
+                    assert!(
+                        jarvis_lambda::ws::tenant(&req).is_ok(),
+                        "{name}: the authorizer's context names the tenant"
+                    );
+                    assert!(jarvis_lambda::ws::connection(&req).is_some(), "{name}");
+                })
+            }
+            // The type is ws_authorizer::AuthorizerRequest (tests/aws parses it).
+            "ws-authorizer" => serde_json::from_str::<serde_json::Value>(&text).map(|v| {
+                assert!(v["methodArn"]
+                    .as_str()
+                    .is_some_and(|a| a.ends_with("/$connect")));
+                assert!(v["queryStringParameters"]["token"].is_string(), "{name}");
+            }),
             "mark-failed" => serde_json::from_str::<FailedState>(&text).map(|_| ()),
             "reminder-fire" => {
                 serde_json::from_str::<jarvis_core::domain::Reminder>(&text).map(|_| ())

@@ -109,6 +109,11 @@ module "functions" {
   log_retention_days     = var.log_retention_days
   log_level              = var.log_level
   reserve_concurrency    = var.reserve_concurrency
+  # From the api module: its resources do not depend on these functions'
+  # environment or policies, only on their ARNs, so there is no cycle.
+  websocket_execution_arn = module.api.websocket_execution_arn
+  auth_issuer             = module.api.issuer
+  auth_audience           = [module.api.user_pool_client_id]
 }
 
 module "pipeline" {
@@ -121,20 +126,22 @@ module "pipeline" {
 }
 
 module "api" {
-  source              = "../modules/api"
-  prefix              = local.prefix
-  region              = local.region
-  kms_key_arn         = module.keys.key_arn
-  routes              = module.functions.routes
-  websocket_function  = module.functions.websocket_function
-  function_arns       = module.functions.function_arns
-  function_names      = module.functions.function_names
-  cors_origins        = var.cors_origins
-  throttle_rate       = var.api_throttle_rate
-  throttle_burst      = var.api_throttle_burst
-  self_sign_up        = var.self_sign_up
-  deletion_protection = var.deletion_protection
-  log_retention_days  = var.log_retention_days
+  source               = "../modules/api"
+  prefix               = local.prefix
+  region               = local.region
+  kms_key_arn          = module.keys.key_arn
+  routes               = module.functions.routes
+  websocket_function   = module.functions.websocket_function
+  websocket_authorizer = module.functions.websocket_authorizer
+  function_invoke_arns = module.functions.invoke_arns
+  function_arns        = module.functions.function_arns
+  function_names       = module.functions.function_names
+  cors_origins         = var.cors_origins
+  throttle_rate        = var.api_throttle_rate
+  throttle_burst       = var.api_throttle_burst
+  self_sign_up         = var.self_sign_up
+  deletion_protection  = var.deletion_protection
+  log_retention_days   = var.log_retention_days
 }
 
 module "ses" {

@@ -55,6 +55,7 @@ fn wiring() -> BTreeMap<&'static str, Wire> {
         "api-documents" => api_documents,
         "api-me" => api_me,
         "api-search" => api_search,
+        "chat-stream" => chat_stream,
         "chunk" => chunk,
         "detect-pii" => detect_pii,
         "embed" => embed,
@@ -70,6 +71,7 @@ fn wiring() -> BTreeMap<&'static str, Wire> {
         "tool-email" => tool_email,
         "tool-reminders" => tool_reminders,
         "tool-tasks" => tool_tasks,
+        "ws-authorizer" => ws_authorizer,
     }
 }
 
@@ -80,10 +82,19 @@ fn function_crates() -> BTreeSet<String> {
         .collect()
 }
 
-/// How a crate's `main.rs` runs its handler: `step`, `api`, `sqs`, `tool` or `scheduled`.
+/// How a crate's `main.rs` runs its handler: `step`, `api`, `sqs`, `tool`,
+/// `scheduled`, `websocket` or `authorizer`.
 fn kind(function: &str) -> &'static str {
     let main = read(&format!("functions/{function}/src/main.rs"));
-    ["step", "api", "sqs", "tool", "scheduled"]
+    [
+        "step",
+        "api",
+        "sqs",
+        "tool",
+        "scheduled",
+        "websocket",
+        "authorizer",
+    ]
         .into_iter()
         .find(|k| main.contains(&format!("run::{k}(")))
         .unwrap_or_else(|| {
@@ -112,6 +123,8 @@ fn stack() -> AwsStack {
             vars::OPENSEARCH_ENDPOINT => "https://c.eu-west-1.aoss.amazonaws.com",
             vars::MAIL_FROM => "jarvis@example.com",
             vars::TOOL_FUNCTION_PREFIX => "jarvis-test-",
+            vars::AUTH_ISSUER => "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_x",
+            vars::AUTH_AUDIENCE => "client1",
             n if n.ends_with("_ARN") => "arn:aws:x:eu-west-1:123456789012:x",
             _ => return None,
         };
@@ -243,7 +256,9 @@ fn each_function_is_invoked_the_way_its_main_runs_it() {
     for (name, entry) in catalog() {
         let expected: &[&str] = match kind(&name) {
             "step" => &["state_machine"],
-            "api" => &["http_api", "websocket"],
+            "api" => &["http_api"],
+            "websocket" => &["websocket"],
+            "authorizer" => &["websocket_authorizer"],
             "sqs" => &["ingest_queue"],
             "tool" => &["http_api"],
             "scheduled" => &["reminders", "nightly"],
@@ -402,6 +417,62 @@ fn api_routes_point_at_api_functions_and_every_sample_route_is_deployed() {
         "POST /emails/drafts/{id}/send",
     ] {
         assert!(routes.contains_key(route), "{route} is not deployed");
+    }
+}
+
+/// The WebSocket API: every route the code answers is deployed, `$connect`
+/// carries the authorizer, and the authorizer reads the token where the
+/// clients put it (`?token=`, as on the local runtime).
+#[test]
+fn the_websocket_api_routes_what_chat_stream_answers_behind_the_authorizer() {
+    let api = hcl("terraform/modules/api/main.tf");
+    let resources = &api["resource"];
+    let connect = &resources["aws_apigatewayv2_route"]["ws_connect"];
+    assert_eq!(connect["route_key"], "$connect");
+    assert_eq!(connect["authorization_type"], "CUSTOM");
+    assert_eq!(
+        connect["authorizer_id"],
+        "${aws_apigatewayv2_authorizer.ws[0].id}"
+    );
+    let authorizer = &resources["aws_apigatewayv2_authorizer"]["ws"];
+    assert_eq!(authorizer["authorizer_type"], "REQUEST");
+    assert_eq!(
+        authorizer["identity_sources"],
+        serde_json::json!(["route.request.querystring.token"])
+    );
+    assert!(authorizer["authorizer_uri"]
+        .as_str()
+        .is_some_and(|u| u.contains("var.websocket_authorizer")));
+    let others = resources["aws_apigatewayv2_route"]["ws"]["for_each"]
+        .as_str()
+        .expect("for_each");
+    for route in ["$disconnect", "sendMessage", "$default"] {
+        assert!(others.contains(&format!("\"{route}\"")), "{route} is not deployed");
+    }
+    let api_ws = &resources["aws_apigatewayv2_api"]["ws"];
+    assert_eq!(api_ws["route_selection_expression"], "$request.body.action");
+    // Both permissions exist: API Gateway may invoke the routes' function and the authorizer.
+    assert!(resources["aws_lambda_permission"]["ws"].is_object());
+    assert!(resources["aws_lambda_permission"]["ws_authorizer"].is_object());
+    // Exactly one function of each trigger, and they are the crates that run that way.
+    let catalog = catalog();
+    for (trigger, run) in [("websocket", "websocket"), ("websocket_authorizer", "authorizer")] {
+        let serving: Vec<&String> = catalog
+            .iter()
+            .filter(|(_, e)| e.trigger == trigger)
+            .map(|(n, _)| n)
+            .collect();
+        assert_eq!(serving.len(), 1, "{trigger}: {serving:?}");
+        assert_eq!(kind(serving[0]), run);
+    }
+    // What the sample events use is what the API routes.
+    for (file, route) in [
+        ("events/chat-stream.connect.json", "$connect"),
+        ("events/chat-stream.send-message.json", "sendMessage"),
+        ("events/chat-stream.disconnect.json", "$disconnect"),
+    ] {
+        let event: Value = serde_json::from_str(&read(file)).unwrap();
+        assert_eq!(event["requestContext"]["routeKey"], route, "{file}");
     }
 }
 

@@ -150,9 +150,12 @@ resource "aws_lambda_permission" "http" {
   source_arn    = "${aws_apigatewayv2_api.http.execution_arn}/*/*"
 }
 
-# Streamed chat. The routes ($connect, $disconnect, sendMessage) are created
-# when a function serves them (`websocket_function`); the API, its stage and
-# its access log exist either way so the URL is stable.
+# Streamed chat. The routes ($connect, $disconnect, sendMessage, $default) are
+# created when a function serves them (`websocket_function`); the API, its
+# stage and its access log exist either way so the URL is stable. $connect is
+# authorized by `websocket_authorizer` (the user pool token in the query
+# string: browsers cannot set headers on a WebSocket); API Gateway hands the
+# tenant it finds to every later route of the connection.
 resource "aws_cloudwatch_log_group" "ws_access" {
   name              = "/aws/apigateway/${var.prefix}-ws"
   retention_in_days = var.log_retention_days
@@ -166,18 +169,40 @@ resource "aws_apigatewayv2_api" "ws" {
   description                = "Jarvis streamed chat: send {\"action\":\"sendMessage\",...}, receive deltas and tool events."
 }
 
+locals {
+  websocket = var.websocket_function != null && var.websocket_authorizer != null
+}
+
+resource "aws_apigatewayv2_authorizer" "ws" {
+  count            = local.websocket ? 1 : 0
+  api_id           = aws_apigatewayv2_api.ws.id
+  name             = "user-pool-token"
+  authorizer_type  = "REQUEST"
+  authorizer_uri   = var.function_invoke_arns[var.websocket_authorizer]
+  identity_sources = ["route.request.querystring.token"]
+}
+
 resource "aws_apigatewayv2_integration" "ws" {
-  count                     = var.websocket_function == null ? 0 : 1
+  count                     = local.websocket ? 1 : 0
   api_id                    = aws_apigatewayv2_api.ws.id
   integration_type          = "AWS_PROXY"
   integration_method        = "POST"
-  integration_uri           = var.function_arns[var.websocket_function]
+  integration_uri           = var.function_invoke_arns[var.websocket_function]
   content_handling_strategy = "CONVERT_TO_TEXT"
 }
 
+resource "aws_apigatewayv2_route" "ws_connect" {
+  count              = local.websocket ? 1 : 0
+  api_id             = aws_apigatewayv2_api.ws.id
+  route_key          = "$connect"
+  target             = "integrations/${aws_apigatewayv2_integration.ws[0].id}"
+  authorization_type = "CUSTOM"
+  authorizer_id      = aws_apigatewayv2_authorizer.ws[0].id
+}
+
 resource "aws_apigatewayv2_route" "ws" {
-  #checkov:skip=CKV_AWS_309:$disconnect and sendMessage cannot carry an authorizer; the connection is authorised once at $connect (JWT in the query string, checked by the function against the user pool).
-  for_each  = var.websocket_function == null ? toset([]) : toset(["$connect", "$disconnect", "sendMessage"])
+  #checkov:skip=CKV_AWS_309:API Gateway allows an authorizer on $connect only; these routes run on a connection $connect authorized, with its tenant.
+  for_each  = local.websocket ? toset(["$disconnect", "sendMessage", "$default"]) : toset([])
   api_id    = aws_apigatewayv2_api.ws.id
   route_key = each.key
   target    = "integrations/${aws_apigatewayv2_integration.ws[0].id}"
@@ -208,10 +233,19 @@ resource "aws_apigatewayv2_stage" "ws" {
 }
 
 resource "aws_lambda_permission" "ws" {
-  count         = var.websocket_function == null ? 0 : 1
+  count         = local.websocket ? 1 : 0
   statement_id  = "websocket-api"
   action        = "lambda:InvokeFunction"
   function_name = var.function_names[var.websocket_function]
   principal     = "apigateway.amazonaws.com"
   source_arn    = "${aws_apigatewayv2_api.ws.execution_arn}/*/*"
+}
+
+resource "aws_lambda_permission" "ws_authorizer" {
+  count         = local.websocket ? 1 : 0
+  statement_id  = "websocket-authorizer"
+  action        = "lambda:InvokeFunction"
+  function_name = var.function_names[var.websocket_authorizer]
+  principal     = "apigateway.amazonaws.com"
+  source_arn    = "${aws_apigatewayv2_api.ws.execution_arn}/authorizers/${aws_apigatewayv2_authorizer.ws[0].id}"
 }

@@ -17,3 +17,12 @@ output "user_pool_id" {
 output "user_pool_client_id" {
   value = aws_cognito_user_pool_client.app.id
 }
+
+output "websocket_execution_arn" {
+  value = aws_apigatewayv2_api.ws.execution_arn
+}
+
+output "issuer" {
+  description = "The user pool's token issuer."
+  value       = local.issuer
+}

@@ -23,6 +23,16 @@ variable "function_names" {
   type = map(string)
 }
 
+variable "function_invoke_arns" {
+  type = map(string)
+}
+
+variable "websocket_authorizer" {
+  description = "The function authorizing WebSocket connections; null until one exists."
+  type        = string
+  default     = null
+}
+
 variable "websocket_function" {
   description = "The function serving the WebSocket routes; null until one exists."
   type        = string

@@ -7,8 +7,9 @@
 #
 # trigger: what invokes the function — "ingest_queue" (SQS mapping),
 # "state_machine" (a Task state), "http_api" (routes below), "websocket" (the
-# streaming API), "reminders" (Scheduler, one-time and recurring reminders) or
-# "nightly" (a nightly schedule). The stack wires each to its invoker.
+# streaming API's routes), "websocket_authorizer" (its $connect authorizer),
+# "reminders" (Scheduler, one-time and recurring reminders) or "nightly" (a
+# nightly schedule). The stack wires each to its invoker.
 
 locals {
   functions = {
@@ -279,6 +280,45 @@ locals {
         { actions = ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"], resources = local.models },
         { actions = ["lambda:InvokeFunction"], resources = local.tool_functions },
       ]
+    }
+
+    "chat-stream" = {
+      description = "The WebSocket API: chat turns streamed to the client (deltas, tool events) through @connections."
+      memory      = 512
+      timeout     = 120 # API Gateway stops waiting after 29 s; the turn keeps posting
+      reserved    = null
+      trigger     = "websocket"
+      env = {
+        JARVIS_TABLE                = var.table_name
+        JARVIS_OPENSEARCH_ENDPOINT  = var.opensearch_endpoint
+        JARVIS_OPENSEARCH_INDEX     = var.opensearch_index
+        JARVIS_OPENSEARCH_SERVICE   = "aoss"
+        JARVIS_EMBED_DIMENSIONS     = tostring(var.embed_dimensions)
+        JARVIS_EMBED_MODEL_ID       = var.embed_model_id
+        JARVIS_CHAT_MODEL_ID        = var.chat_model_id
+        JARVIS_TOOL_FUNCTION_PREFIX = "${var.prefix}-"
+        JARVIS_TIME_ZONE            = var.time_zone
+      }
+      statements = [
+        { actions = ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem"], resources = local.table },
+        { actions = ["aoss:APIAccessAll"], resources = [local.collection] },
+        { actions = ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"], resources = local.models },
+        { actions = ["lambda:InvokeFunction"], resources = local.tool_functions },
+        { actions = ["execute-api:ManageConnections"], resources = [local.connections] },
+      ]
+    }
+
+    "ws-authorizer" = {
+      description = "Authorizes WebSocket connections: the user pool token from the query string (JWKS, issuer, client, expiry)."
+      memory      = 128
+      timeout     = 10
+      reserved    = null
+      trigger     = "websocket_authorizer"
+      env = {
+        JARVIS_AUTH_ISSUER   = var.auth_issuer
+        JARVIS_AUTH_AUDIENCE = join(",", var.auth_audience)
+      }
+      statements = []
     }
 
     "tool-tasks" = {

@@ -29,6 +29,7 @@ locals {
   kms_key            = var.kms_key_arn
   transcription_jobs = "arn:${local.partition}:transcribe:${local.region}:${local.account}:transcription-job/*"
   mail_identity      = var.mail_identity_arn
+  connections        = "${var.websocket_execution_arn}/*/POST/@connections/*"
   tool_functions     = [for f in ["tool-tasks", "tool-reminders", "tool-email"] : "arn:${local.partition}:lambda:${local.region}:${local.account}:function:${var.prefix}-${f}"]
   any                = "*"
 

@@ -2,6 +2,11 @@ output "function_arns" {
   value = { for name, f in aws_lambda_function.function : name => f.arn }
 }
 
+output "invoke_arns" {
+  description = "What API Gateway integrations and authorizers of a WebSocket API call."
+  value       = { for name, f in aws_lambda_function.function : name => f.invoke_arn }
+}
+
 output "function_names" {
   value = { for name, f in aws_lambda_function.function : name => f.function_name }
 }
@@ -40,4 +45,9 @@ output "nightly_function_arns" {
 output "websocket_function" {
   description = "The function serving the WebSocket API (trigger \"websocket\"), or null."
   value       = one([for name, f in local.functions : name if f.trigger == "websocket"])
+}
+
+output "websocket_authorizer" {
+  description = "The function authorizing WebSocket connections (trigger \"websocket_authorizer\"), or null."
+  value       = one([for name, f in local.functions : name if f.trigger == "websocket_authorizer"])
 }

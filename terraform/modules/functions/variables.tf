@@ -128,3 +128,18 @@ variable "mail_from" {
   description = "The From address of mail Jarvis sends (an SES-verified identity)."
   type        = string
 }
+
+variable "websocket_execution_arn" {
+  description = "The WebSocket API's execution ARN (chat-stream posts to its connections)."
+  type        = string
+}
+
+variable "auth_issuer" {
+  description = "The user pool's issuer URL (ws-authorizer verifies its tokens)."
+  type        = string
+}
+
+variable "auth_audience" {
+  description = "The app client ids tokens may be issued to."
+  type        = list(string)
+}

@@ -5,3 +5,4 @@
 
 mod recorded;
 mod services;
+mod websocket;

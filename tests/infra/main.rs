@@ -95,11 +95,9 @@ fn kind(function: &str) -> &'static str {
         "websocket",
         "authorizer",
     ]
-        .into_iter()
-        .find(|k| main.contains(&format!("run::{k}(")))
-        .unwrap_or_else(|| {
-            panic!("functions/{function}/src/main.rs calls no jarvis_lambda::run::*")
-        })
+    .into_iter()
+    .find(|k| main.contains(&format!("run::{k}(")))
+    .unwrap_or_else(|| panic!("functions/{function}/src/main.rs calls no jarvis_lambda::run::*"))
 }
 
 /// A stack with every setting present and no network: what `Deps::aws` builds
@@ -447,7 +445,10 @@ fn the_websocket_api_routes_what_chat_stream_answers_behind_the_authorizer() {
         .as_str()
         .expect("for_each");
     for route in ["$disconnect", "sendMessage", "$default"] {
-        assert!(others.contains(&format!("\"{route}\"")), "{route} is not deployed");
+        assert!(
+            others.contains(&format!("\"{route}\"")),
+            "{route} is not deployed"
+        );
     }
     let api_ws = &resources["aws_apigatewayv2_api"]["ws"];
     assert_eq!(api_ws["route_selection_expression"], "$request.body.action");
@@ -456,7 +457,10 @@ fn the_websocket_api_routes_what_chat_stream_answers_behind_the_authorizer() {
     assert!(resources["aws_lambda_permission"]["ws_authorizer"].is_object());
     // Exactly one function of each trigger, and they are the crates that run that way.
     let catalog = catalog();
-    for (trigger, run) in [("websocket", "websocket"), ("websocket_authorizer", "authorizer")] {
+    for (trigger, run) in [
+        ("websocket", "websocket"),
+        ("websocket_authorizer", "authorizer"),
+    ] {
         let serving: Vec<&String> = catalog
             .iter()
             .filter(|(_, e)| e.trigger == trigger)

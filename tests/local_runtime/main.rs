@@ -3,6 +3,7 @@
 //! out of `POST /search` with their citations.
 
 mod assistant;
+mod aws_websocket;
 mod helpers;
 
 use helpers::{mail_with_attachment, spawn_app, spawn_app_with};

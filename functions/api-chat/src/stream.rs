@@ -14,6 +14,13 @@ use serde_json::{json, Value};
 #[async_trait::async_trait]
 pub trait EventSink: Send {
     async fn send(&mut self, event: &Value) -> bool;
+
+    /// Whether deltas that queued while a send was in flight go out as one
+    /// message (where each message costs: API Gateway charges and throttles
+    /// per message). A local socket sends every delta as it came.
+    fn merges_deltas(&self) -> bool {
+        false
+    }
 }
 
 /// A client's message, validated as `POST /chat` validates its body.
@@ -93,7 +100,7 @@ pub async fn handle_message(
                 while let Ok(more) = rx.try_recv() {
                     batch.push(more);
                 }
-                present = send_all(sink, coalesce(batch), present).await;
+                present = send_all(sink, batch, present).await;
             }
             outcome = &mut work => break outcome,
         }
@@ -103,7 +110,7 @@ pub async fn handle_message(
     while let Ok(event) = rx.try_recv() {
         rest.push(event);
     }
-    present = send_all(sink, coalesce(rest), present).await;
+    present = send_all(sink, rest, present).await;
     match outcome {
         Ok(_) => present,
         Err(e) if present => sink.send(&error_event(&e)).await,
@@ -112,6 +119,11 @@ pub async fn handle_message(
 }
 
 async fn send_all(sink: &mut dyn EventSink, events: Vec<Event>, present: bool) -> bool {
+    let events = if sink.merges_deltas() {
+        coalesce(events)
+    } else {
+        events
+    };
     let mut present = present;
     for event in events {
         if !present {

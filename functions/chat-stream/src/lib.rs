@@ -61,6 +61,10 @@ impl api_chat::stream::EventSink for Post<'_> {
             }
         }
     }
+
+    fn merges_deltas(&self) -> bool {
+        true
+    }
 }
 
 /// One WebSocket route invocation.

@@ -1,0 +1,178 @@
+//! `chat-stream`, the AWS WebSocket handler, on the runtime's real stores and
+//! model, with API Gateway's `@connections` management API on the wire: the
+//! sample route events go in, and what the function posts to the connection
+//! is checked as API Gateway would receive it (path, SigV4 as `execute-api`,
+//! one JSON event per message).
+
+use crate::helpers::spawn_app_with;
+use aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest;
+use jarvis_core::config::vars;
+use jarvis_tests::wire::{Seen, WireServer};
+use serde_json::{json, Value};
+use std::sync::Arc;
+
+const TRIP: &str = "# Trip plan\n\n## Lisbon\n\nWe land in Lisbon on 12 May and stay at the Alfama guesthouse near the castle.\n";
+
+/// A sample route event for `tenant`, on connection `connection`.
+fn event(
+    file: &str,
+    tenant: &str,
+    connection: &str,
+    body: Option<Value>,
+) -> ApiGatewayWebsocketProxyRequest {
+    let path = format!("{}/../events/{file}", env!("CARGO_MANIFEST_DIR"));
+    let mut v: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    v["requestContext"]["authorizer"]["tenant"] = json!(tenant);
+    v["requestContext"]["authorizer"]["principalId"] = json!(tenant);
+    v["requestContext"]["connectionId"] = json!(connection);
+    if let Some(body) = body {
+        v["body"] = json!(body.to_string());
+    }
+    serde_json::from_value(v).unwrap()
+}
+
+/// The connection id a post went to (the SDK percent-encodes it).
+fn connection_of(s: &Seen) -> String {
+    s.path
+        .strip_prefix("/live/@connections/")
+        .unwrap_or_else(|| panic!("not a post to a connection: {}", s.path))
+        .replace("%3D", "=")
+}
+
+fn posts_to(seen: &[Seen], connection: &str) -> Vec<Value> {
+    seen.iter()
+        .filter(|s| connection_of(s) == connection)
+        .map(|s| s.json())
+        .collect()
+}
+
+#[tokio::test]
+async fn chat_stream_posts_each_turn_event_to_the_connection_and_survives_a_client_that_left() {
+    let app = spawn_app_with(&[(vars::TIME_ZONE, "UTC")]).await;
+    app.drop_file("trip.md", TRIP.as_bytes());
+    app.settled("trip.md").await;
+    // API Gateway's management API: a client whose id starts with "gone" has left.
+    let server = WireServer::start(|s: Seen| async move {
+        if s.path.contains("/gone") {
+            return (
+                410,
+                vec![("x-amzn-errortype".into(), "GoneException".into())],
+                br#"{"message":"the connection is gone"}"#.to_vec(),
+            );
+        }
+        (200, vec![], Vec::new())
+    })
+    .await;
+    let stack = app.running.as_ref().unwrap().stack.clone();
+    let sdk = jarvis_tests::emulator::sdk_config_for(&server.url, 1).await;
+    let deps = chat_stream::Deps {
+        chat: api_chat::Deps::local(
+            &stack,
+            jarvis::assistant::chat_model(&stack).unwrap(),
+            Arc::new(jarvis::assistant::LocalTools::new(&stack)),
+        ),
+        connections: Arc::new(jarvis_aws::connections::ApiGatewayConnections::new(
+            sdk,
+            Some(format!("{}/live", server.url)),
+        )),
+    };
+
+    // $connect: accepted with the authorizer's tenant, refused without one.
+    let connect = chat_stream::handle(
+        &deps,
+        event("chat-stream.connect.json", "local", "c1=", None),
+    )
+    .await;
+    assert_eq!(connect.status_code, 200);
+    let mut anonymous = event("chat-stream.connect.json", "local", "c0=", None);
+    anonymous.request_context.authorizer.fields.clear();
+    assert_eq!(chat_stream::handle(&deps, anonymous).await.status_code, 401);
+
+    // A turn: a question about the document and a reminder.
+    let ask = json!({"action": "sendMessage", "message": "Where do we stay in Lisbon? Also remind me in 10 minutes to book the train"});
+    let out = chat_stream::handle(
+        &deps,
+        event("chat-stream.send-message.json", "local", "c1=", Some(ask)),
+    )
+    .await;
+    assert_eq!(out.status_code, 200);
+    let seen = server.seen();
+    for s in &seen {
+        assert_eq!(s.method, "POST");
+        let auth = s.header("authorization").unwrap_or_default();
+        assert!(auth.contains("/execute-api/aws4_request"), "{auth}");
+    }
+    let events = posts_to(&seen, "c1=");
+    let types: Vec<&str> = events.iter().map(|e| e["type"].as_str().unwrap()).collect();
+    assert_eq!(types.first(), Some(&"started"), "{types:?}");
+    assert_eq!(types.last(), Some(&"done"), "{types:?}");
+    assert!(
+        types.contains(&"tool_started") && types.contains(&"tool_finished"),
+        "{types:?}"
+    );
+    let streamed: String = events
+        .iter()
+        .filter(|e| e["type"] == "delta")
+        .map(|e| e["text"].as_str().unwrap())
+        .collect();
+    let done = events.last().unwrap();
+    assert_eq!(
+        streamed,
+        done["answer"].as_str().unwrap(),
+        "the deltas add up to the answer"
+    );
+    assert!(streamed.contains("Alfama"), "{streamed}");
+    assert_eq!(done["citations"][0]["title"], "Trip plan");
+    let (status, reminders) = app.get("/reminders").await;
+    assert_eq!(status, 200);
+    assert!(
+        reminders.to_string().contains("book the train"),
+        "{reminders}"
+    );
+
+    // A bad message: an error event, nothing else.
+    let bad = chat_stream::handle(
+        &deps,
+        event(
+            "chat-stream.send-message.json",
+            "local",
+            "c2=",
+            Some(json!({"action": "sendMessage"})),
+        ),
+    )
+    .await;
+    assert_eq!(bad.status_code, 200);
+    let errors = posts_to(&server.seen(), "c2=");
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(
+        (errors[0]["type"].as_str(), errors[0]["code"].as_str()),
+        (Some("error"), Some("bad_request"))
+    );
+
+    // A client that left after sending: one post finds it gone, no more are
+    // tried, and the turn still completes (its conversation is stored).
+    let before = server.seen().len();
+    let ask = json!({"action": "sendMessage", "message": "Add a task to renew my passport"});
+    let out = chat_stream::handle(
+        &deps,
+        event(
+            "chat-stream.send-message.json",
+            "local",
+            "gone1=",
+            Some(ask),
+        ),
+    )
+    .await;
+    assert_eq!(out.status_code, 200);
+    let tried = server.seen().len() - before;
+    assert_eq!(tried, 1, "posting stops at the first 410");
+    let (_, tasks) = app.get("/tasks").await;
+    assert!(tasks.to_string().contains("renew my passport"), "{tasks}");
+
+    let bye = chat_stream::handle(
+        &deps,
+        event("chat-stream.disconnect.json", "local", "c1=", None),
+    )
+    .await;
+    assert_eq!(bye.status_code, 200);
+}

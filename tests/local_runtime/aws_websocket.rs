@@ -176,3 +176,33 @@ async fn chat_stream_posts_each_turn_event_to_the_connection_and_survives_a_clie
     .await;
     assert_eq!(bye.status_code, 200);
 }
+
+/// `make smoke-<env>` streams a turn with its own standard-library WebSocket
+/// client; the local runtime speaks the same protocol, so the client is
+/// exercised here (a bad token refused, then started … done).
+#[tokio::test]
+async fn the_smoke_tests_websocket_client_streams_a_turn_from_the_local_runtime() {
+    let app = crate::helpers::spawn_app().await;
+    let url = format!("{}/chat/stream", app.base.replace("http://", "ws://"));
+    let out = tokio::process::Command::new("python3")
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/smoke.py"))
+        .args(["--websocket", &url])
+        .env("JARVIS_TOKEN", &app.token)
+        .output()
+        .await
+        .expect("python3 runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for line in [
+        "WebSocket with a bad token → 401",
+        "WebSocket connect → 101",
+        "WebSocket sendMessage → started … done",
+        "smoke: OK",
+    ] {
+        assert!(stdout.contains(line), "{line:?} missing from:\n{stdout}");
+    }
+}

@@ -30,6 +30,7 @@ pub fn routes() -> Router<Arc<App>> {
         .route("/emails/drafts/{id}/send", post(draft_send))
         .route("/me/data", delete(me_data))
         .route("/me/export", get(me_export))
+        .route("/me/settings", get(me_settings).put(me_settings))
 }
 
 /// Bridges `req` as `route` (with `{id}` when given) into `$handler`.
@@ -217,4 +218,20 @@ async fn me_export(State(app): State<Arc<App>>, req: Request) -> Response {
     bridged!(app, req, "GET /me/export", None::<String>, 0, |e| {
         api_me::handle(&app.me, e)
     })
+}
+
+async fn me_settings(State(app): State<Arc<App>>, req: Request) -> Response {
+    let route = if req.method() == Method::PUT {
+        "PUT /me/settings"
+    } else {
+        "GET /me/settings"
+    };
+    bridged!(
+        app,
+        req,
+        route,
+        None::<String>,
+        api_me::MAX_SETTINGS_BYTES,
+        |e| api_me::handle(&app.me, e)
+    )
 }

@@ -642,3 +642,103 @@ async fn confirmed_mail_goes_out_through_smtp_when_configured() {
     );
     assert_eq!(app.outbox("local").len(), 1, "a copy stays in the outbox");
 }
+
+/// `PUT /me/settings` gives a tenant their own zone: reminders and due dates
+/// typed as words are read in it, by chat and REST alike; other tenants keep
+/// the deployment's zone; `null` goes back to it; it is exported with the rest.
+#[tokio::test]
+async fn each_tenant_reads_times_in_their_own_zone_once_set() {
+    let app = spawn_app_with(&[(vars::TIME_ZONE, "Europe/Berlin")]).await;
+    let (status, settings) = app.send(Method::GET, "/me/settings", None).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        settings,
+        json!({"time_zone": "Europe/Berlin", "own_time_zone": null})
+    );
+    for (body, expected) in [
+        (json!({"time_zone": "Mars/Olympus_Mons"}), 422),
+        (json!({"time_zone": 5}), 400),
+        (json!({"zone": "Europe/Paris"}), 400),
+    ] {
+        let (status, err) = app
+            .send(Method::PUT, "/me/settings", Some(body.clone()))
+            .await;
+        assert_eq!(status, expected, "{body} → {err}");
+        assert!(err["error"]["message"].is_string(), "{err}");
+    }
+    let (status, settings) = app
+        .send(
+            Method::PUT,
+            "/me/settings",
+            Some(json!({"time_zone": "America/New_York"})),
+        )
+        .await;
+    assert_eq!(status, 200, "{settings}");
+    assert_eq!(settings["time_zone"], "America/New_York");
+
+    // 9am tomorrow in New York (UTC-5 in November) is 14:00 UTC.
+    let out = app
+        .chat("Remind me tomorrow at 9am to call the bank", None)
+        .await;
+    assert_eq!(kinds(&out), ["reminder_created"], "{out:#}");
+    let (status, task) = app
+        .send(
+            Method::POST,
+            "/tasks",
+            Some(json!({"title": "file taxes", "due": "tomorrow at 5pm"})),
+        )
+        .await;
+    assert_eq!(status, 201, "{task}");
+    assert_eq!(task["due"], "2026-11-24T22:00:00Z", "{task}");
+    let (_, listed) = app.send(Method::GET, "/reminders", None).await;
+    let at = &listed["reminders"][0]["schedule"]["at"];
+    assert_eq!(at, "2026-11-24T14:00:00Z", "{listed}");
+
+    // Another tenant still reads 9am in Berlin (08:00 UTC).
+    let bob = app.token_for("bob");
+    let r = app
+        .client
+        .post(format!("{}/reminders", app.base))
+        .bearer_auth(&bob)
+        .json(&json!({"text": "water the plants", "when": "tomorrow at 9am"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let created: Value = r.json().await.unwrap();
+    assert_eq!(
+        created["schedule"]["at"], "2026-11-24T08:00:00Z",
+        "{created}"
+    );
+
+    // Exported with the rest, and null goes back to the deployment's zone.
+    let archive = app
+        .client
+        .get(format!("{}/me/export", app.base))
+        .bearer_auth(&app.token)
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(archive.to_vec())).unwrap();
+    let mut text = String::new();
+    std::io::Read::read_to_string(
+        &mut zip.by_name("records/settings.json").unwrap(),
+        &mut text,
+    )
+    .unwrap();
+    assert!(text.contains("America/New_York"), "{text}");
+    let (_, settings) = app
+        .send(
+            Method::PUT,
+            "/me/settings",
+            Some(json!({"time_zone": null})),
+        )
+        .await;
+    assert_eq!(
+        settings,
+        json!({"time_zone": "Europe/Berlin", "own_time_zone": null})
+    );
+}

@@ -129,13 +129,16 @@ pub async fn turn(
     on_event: &(dyn Fn(Event) + Send + Sync),
 ) -> Result<ChatOutput, ApiError> {
     let retriever = Search(deps);
+    let zone = jarvis_core::records::zone_of(deps.records.as_ref(), tenant, deps.zone)
+        .await
+        .map_err(ApiError::from)?;
     let agent = Agent {
         model: deps.model.as_ref(),
         tools: deps.tools.as_ref(),
         retriever: &retriever,
         records: deps.records.as_ref(),
         clock: deps.clock.as_ref(),
-        zone: deps.zone,
+        zone,
         limits: deps.limits,
     };
     agent.turn(tenant, input, on_event).await.map_err(api_error)

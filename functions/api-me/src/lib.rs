@@ -2,19 +2,24 @@
 //!
 //! - `DELETE /me/data` removes everything of the caller's tenant: the search
 //!   index entries (first, so nothing is found any more), every reminder's
-//!   schedule, the records (tasks, reminders, drafts, conversations, memories),
+//!   schedule, the records (tasks, reminders, drafts, conversations, memories,
+//!   settings),
 //!   every document record, and every stored file — raw uploads and mail,
 //!   inbox files, derived artifacts. It answers what it removed; running it
 //!   again removes nothing more. Other tenants are never touched: every call
 //!   names this tenant, and files go by the tenant's key prefix.
 //! - `GET /me/export` answers a zip archive: `documents.json` (the document
 //!   records), `files/<key>` (each document's original file), `records/*.json`
-//!   (tasks, reminders, drafts, conversations, memories) and `README.txt`.
+//!   (tasks, reminders, drafts, conversations, memories, settings) and `README.txt`.
 //!   Archives larger than the inline limit (API Gateway carries about 6 MB) are
 //!   written to the curated bucket and answered with a 303 to a pre-signed URL.
+//! - `GET /me/settings`, `PUT /me/settings {"time_zone": "America/New_York"}`:
+//!   the caller's own time zone (an IANA name; `null` goes back to the
+//!   deployment's `JARVIS_TIME_ZONE`). Reminders, due dates and chat read and
+//!   show times in it. An unknown zone is a 422.
 
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
-use jarvis_core::domain::{Document, Reminder};
+use jarvis_core::domain::{Document, Reminder, Settings};
 use jarvis_core::ports::{
     BlobStore, DocumentFilter, MetadataStore, PortResult, RecordKind, RecordStore, Scheduler,
     SearchIndex, UrlSigner,
@@ -37,6 +42,8 @@ pub struct Deps {
     /// Where larger exports go by pre-signed URL (S3); `None` answers inline always.
     pub signer: Option<Arc<dyn UrlSigner>>,
     pub inline_limit: usize,
+    /// The deployment's zone (`JARVIS_TIME_ZONE`), for tenants without their own.
+    pub zone: jarvis_core::when::Zone,
 }
 
 /// What a response body can carry through API Gateway, base64 included.
@@ -64,6 +71,7 @@ impl Deps {
             raw_bucket: stack.raw_bucket()?,
             curated_bucket: stack.curated_bucket()?,
             inline_limit: AWS_INLINE_LIMIT,
+            zone: stack.zone(),
         })
     }
 
@@ -79,6 +87,7 @@ impl Deps {
             curated_bucket: jarvis_local::stack::CURATED_BUCKET.into(),
             signer: None,
             inline_limit: 512 * 1024 * 1024,
+            zone: stack.zone(),
         }
     }
 }
@@ -175,15 +184,19 @@ pub async fn export(deps: &Deps, tenant: &TenantId) -> PortResult<Vec<u8>> {
     }
     for kind in RecordKind::ALL {
         let all = deps.records.list(tenant, kind).await?;
+        let file = match kind {
+            RecordKind::Settings => "settings".to_owned(),
+            other => format!("{}s", other.as_str()),
+        };
         entries.push((
-            format!("records/{}s.json", kind.as_str()),
+            format!("records/{file}.json"),
             serde_json::to_vec_pretty(&all).map_err(zip_err)?,
         ));
     }
     entries.push((
         "README.txt".into(),
         format!(
-            "Everything Jarvis keeps for tenant {tenant}: documents.json (document records), files/ (the original files), records/ (tasks, reminders, drafts, conversations, memories).\n"
+            "Everything Jarvis keeps for tenant {tenant}: documents.json (document records), files/ (the original files), records/ (tasks, reminders, drafts, conversations, memories, settings).\n"
         )
         .into_bytes(),
     ));
@@ -199,6 +212,48 @@ pub async fn export(deps: &Deps, tenant: &TenantId) -> PortResult<Vec<u8>> {
     })
     .await
     .map_err(zip_err)?
+}
+
+/// Largest `PUT /me/settings` body.
+pub const MAX_SETTINGS_BYTES: u64 = 4 * 1024;
+
+/// `{"time_zone": the zone in effect, "own_time_zone": the tenant's own or null}`.
+async fn settings_view(deps: &Deps, tenant: &TenantId) -> Result<serde_json::Value, ApiError> {
+    let own = records::get::<Settings>(deps.records.as_ref(), tenant, Settings::ID)
+        .await?
+        .and_then(|s| s.time_zone);
+    let zone = records::zone_of(deps.records.as_ref(), tenant, deps.zone).await?;
+    Ok(serde_json::json!({"time_zone": zone.name(), "own_time_zone": own}))
+}
+
+/// `PUT /me/settings {"time_zone": "America/New_York"}` (null: the deployment's).
+async fn put_settings(
+    deps: &Deps,
+    tenant: &TenantId,
+    req: &ApiGatewayV2httpRequest,
+) -> Result<serde_json::Value, ApiError> {
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Body {
+        time_zone: Option<String>,
+    }
+    let body: Body = http::json_body(req, MAX_SETTINGS_BYTES)?;
+    let time_zone = match body.time_zone {
+        Some(name) => Some(
+            jarvis_core::when::zone(&name)
+                .map_err(ApiError::Unprocessable)?
+                .name()
+                .to_owned(),
+        ),
+        None => None,
+    };
+    let settings = Settings {
+        tenant_id: tenant.clone(),
+        id: Settings::ID.into(),
+        time_zone,
+    };
+    records::put(deps.records.as_ref(), &settings).await?;
+    settings_view(deps, tenant).await
 }
 
 async fn route(
@@ -231,6 +286,8 @@ async fn route(
                 _ => Ok(http::download("application/zip", &name, archive)),
             }
         }
+        "GET /me/settings" => Ok(http::json(200, &settings_view(deps, &tenant).await?)),
+        "PUT /me/settings" => Ok(http::json(200, &put_settings(deps, &tenant, req).await?)),
         other => Err(ApiError::NotFound(format!("api-me has no route {other}"))),
     }
 }

@@ -115,10 +115,8 @@ pub async fn handle(deps: &Deps, event: Reminder) -> Result<Fired, StepError> {
     let late = due.is_some_and(|d| now - d > LATE_AFTER);
     let mut body = reminder.text.clone();
     if let (true, Some(d)) = (late, due) {
-        body.push_str(&format!(
-            " (late: it was due {})",
-            when::describe(d, deps.zone)
-        ));
+        let zone = records::zone_of(deps.records.as_ref(), &reminder.tenant_id, deps.zone).await?;
+        body.push_str(&format!(" (late: it was due {})", when::describe(d, zone)));
     }
     deps.notifier
         .notify(&Notification {

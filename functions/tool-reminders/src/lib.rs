@@ -133,6 +133,7 @@ fn schedule_from(
 }
 
 pub async fn create(deps: &Deps, tenant: &TenantId, input: &Value) -> PortResult<ToolReply> {
+    let zone = records::zone_of(deps.records.as_ref(), tenant, deps.zone).await?;
     let Some(text) = tools::text(input, "text") else {
         return Ok(Err(ToolRefusal::new(
             "a reminder needs its text (what to remind of)",
@@ -144,7 +145,7 @@ pub async fn create(deps: &Deps, tenant: &TenantId, input: &Value) -> PortResult
         ))));
     }
     let now = deps.clock.now();
-    let schedule = match schedule_from(input, now, deps.zone) {
+    let schedule = match schedule_from(input, now, zone) {
         Ok(s) => s,
         Err(r) => return Ok(Err(r)),
     };
@@ -168,9 +169,9 @@ pub async fn create(deps: &Deps, tenant: &TenantId, input: &Value) -> PortResult
     // Stored first: reminder-fire reads the record, so a schedule never points at nothing.
     records::put(deps.records.as_ref(), &reminder).await?;
     deps.scheduler.schedule(&reminder).await?;
-    let summary = format!("Reminder set: {}", describe(&reminder, deps.zone));
+    let summary = format!("Reminder set: {}", describe(&reminder, zone));
     Ok(Ok(ToolOutcome {
-        result: json!({"summary": summary, "reminder": view(&reminder, deps.zone)}),
+        result: json!({"summary": summary, "reminder": view(&reminder, zone)}),
         action: Some(Action {
             kind: "reminder_created".into(),
             id: reminder.id.clone(),
@@ -180,6 +181,7 @@ pub async fn create(deps: &Deps, tenant: &TenantId, input: &Value) -> PortResult
 }
 
 pub async fn list(deps: &Deps, tenant: &TenantId) -> PortResult<ToolReply> {
+    let zone = records::zone_of(deps.records.as_ref(), tenant, deps.zone).await?;
     let mut upcoming: Vec<Reminder> = records::list::<Reminder>(deps.records.as_ref(), tenant)
         .await?
         .into_iter()
@@ -194,11 +196,11 @@ pub async fn list(deps: &Deps, tenant: &TenantId) -> PortResult<ToolReply> {
     } else {
         let lines: Vec<String> = upcoming
             .iter()
-            .map(|r| format!("- {}", describe(r, deps.zone)))
+            .map(|r| format!("- {}", describe(r, zone)))
             .collect();
         format!("Your reminders ({}):\n{}", upcoming.len(), lines.join("\n"))
     };
-    let views: Vec<Value> = upcoming.iter().map(|r| view(r, deps.zone)).collect();
+    let views: Vec<Value> = upcoming.iter().map(|r| view(r, zone)).collect();
     Ok(Ok(ToolOutcome {
         result: json!({"summary": summary, "reminders": views}),
         action: None,

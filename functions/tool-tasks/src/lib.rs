@@ -109,6 +109,7 @@ async fn find(
 }
 
 pub async fn create(deps: &Deps, tenant: &TenantId, input: &Value) -> PortResult<ToolReply> {
+    let zone = records::zone_of(deps.records.as_ref(), tenant, deps.zone).await?;
     let Some(title) = tools::text(input, "title") else {
         return Ok(Err(ToolRefusal::new("a task needs a title")));
     };
@@ -120,7 +121,7 @@ pub async fn create(deps: &Deps, tenant: &TenantId, input: &Value) -> PortResult
     let now = deps.clock.now();
     let due = match tools::text(input, "due") {
         None => None,
-        Some(phrase) => match when::resolve(phrase, now, deps.zone) {
+        Some(phrase) => match when::resolve(phrase, now, zone) {
             Ok(t) => Some(t),
             Err(e) => return Ok(Err(ToolRefusal::new(format!("due time: {e}")))),
         },
@@ -135,9 +136,9 @@ pub async fn create(deps: &Deps, tenant: &TenantId, input: &Value) -> PortResult
         completed_at: None,
     };
     records::put(deps.records.as_ref(), &task).await?;
-    let summary = format!("Added the task: {}", describe(&task, deps.zone));
+    let summary = format!("Added the task: {}", describe(&task, zone));
     Ok(Ok(ToolOutcome {
-        result: json!({"summary": summary, "task": view(&task, deps.zone)}),
+        result: json!({"summary": summary, "task": view(&task, zone)}),
         action: Some(Action {
             kind: "task_created".into(),
             id: task.id.clone(),
@@ -147,6 +148,7 @@ pub async fn create(deps: &Deps, tenant: &TenantId, input: &Value) -> PortResult
 }
 
 pub async fn list(deps: &Deps, tenant: &TenantId, input: &Value) -> PortResult<ToolReply> {
+    let zone = records::zone_of(deps.records.as_ref(), tenant, deps.zone).await?;
     let status = tools::text(input, "status").unwrap_or("open");
     let keep = match status {
         "open" => |t: &Task| !t.done,
@@ -170,13 +172,7 @@ pub async fn list(deps: &Deps, tenant: &TenantId, input: &Value) -> PortResult<T
     } else {
         let lines: Vec<String> = tasks
             .iter()
-            .map(|t| {
-                format!(
-                    "- {}{}",
-                    describe(t, deps.zone),
-                    if t.done { " ✓" } else { "" }
-                )
-            })
+            .map(|t| format!("- {}{}", describe(t, zone), if t.done { " ✓" } else { "" }))
             .collect();
         format!(
             "Your {status} tasks ({}):\n{}",
@@ -184,7 +180,7 @@ pub async fn list(deps: &Deps, tenant: &TenantId, input: &Value) -> PortResult<T
             lines.join("\n")
         )
     };
-    let views: Vec<Value> = tasks.iter().map(|t| view(t, deps.zone)).collect();
+    let views: Vec<Value> = tasks.iter().map(|t| view(t, zone)).collect();
     Ok(Ok(ToolOutcome {
         result: json!({"summary": summary, "tasks": views}),
         action: None,
@@ -192,6 +188,7 @@ pub async fn list(deps: &Deps, tenant: &TenantId, input: &Value) -> PortResult<T
 }
 
 pub async fn complete(deps: &Deps, tenant: &TenantId, input: &Value) -> PortResult<ToolReply> {
+    let zone = records::zone_of(deps.records.as_ref(), tenant, deps.zone).await?;
     let mut task = match find(deps, tenant, input).await? {
         Ok(t) => t,
         Err(r) => return Ok(Err(r)),
@@ -203,7 +200,7 @@ pub async fn complete(deps: &Deps, tenant: &TenantId, input: &Value) -> PortResu
     }
     let summary = format!("Marked done: {}", task.title);
     Ok(Ok(ToolOutcome {
-        result: json!({"summary": summary, "task": view(&task, deps.zone)}),
+        result: json!({"summary": summary, "task": view(&task, zone)}),
         action: Some(Action {
             kind: "task_completed".into(),
             id: task.id,

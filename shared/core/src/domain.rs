@@ -335,6 +335,21 @@ pub struct Conversation {
     pub reflected_at: Option<DateTime<Utc>>,
 }
 
+/// A tenant's own settings: one record per tenant, id [`Settings::ID`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Settings {
+    pub tenant_id: TenantId,
+    pub id: String,
+    /// The IANA zone the tenant's times are read and shown in; `None` means
+    /// the deployment's (`JARVIS_TIME_ZONE`).
+    #[serde(default)]
+    pub time_zone: Option<String>,
+}
+
+impl Settings {
+    pub const ID: &'static str = "settings";
+}
+
 /// A fact distilled from conversations, retrievable by chat.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Memory {

@@ -266,15 +266,17 @@ pub enum RecordKind {
     Draft,
     Conversation,
     Memory,
+    Settings,
 }
 
 impl RecordKind {
-    pub const ALL: [RecordKind; 5] = [
+    pub const ALL: [RecordKind; 6] = [
         Self::Task,
         Self::Reminder,
         Self::Draft,
         Self::Conversation,
         Self::Memory,
+        Self::Settings,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -284,6 +286,7 @@ impl RecordKind {
             Self::Draft => "draft",
             Self::Conversation => "conversation",
             Self::Memory => "memory",
+            Self::Settings => "settings",
         }
     }
 }

@@ -1,8 +1,9 @@
 //! Typed access to the [`RecordStore`]: each assistant record type knows its
 //! kind, tenant and id.
 
-use crate::domain::{Conversation, Draft, Memory, Reminder, Task, TenantId};
+use crate::domain::{Conversation, Draft, Memory, Reminder, Settings, Task, TenantId};
 use crate::ports::{PortResult, RecordKind, RecordStore};
+use crate::when::Zone;
 use crate::PortError;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -32,6 +33,21 @@ record!(Reminder, RecordKind::Reminder);
 record!(Draft, RecordKind::Draft);
 record!(Conversation, RecordKind::Conversation);
 record!(Memory, RecordKind::Memory);
+record!(Settings, RecordKind::Settings);
+
+/// The zone `tenant` reads times in: their own setting, else `fallback` (the
+/// deployment's `JARVIS_TIME_ZONE`).
+pub async fn zone_of(
+    store: &dyn RecordStore,
+    tenant: &TenantId,
+    fallback: Zone,
+) -> PortResult<Zone> {
+    let own = get::<Settings>(store, tenant, Settings::ID)
+        .await?
+        .and_then(|s| s.time_zone)
+        .and_then(|z| crate::when::zone(&z).ok());
+    Ok(own.unwrap_or(fallback))
+}
 
 fn decode<T: Record>(value: serde_json::Value) -> PortResult<T> {
     serde_json::from_value(value).map_err(|e| PortError::Backend {

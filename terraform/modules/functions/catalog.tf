@@ -392,7 +392,7 @@ locals {
     }
 
     "api-me" = {
-      description = "The caller's data rights: DELETE /me/data removes everything of the tenant, GET /me/export archives it."
+      description = "The caller's data rights and settings: DELETE /me/data removes everything of the tenant, GET /me/export archives it, /me/settings holds the time zone."
       memory      = 1024
       timeout     = 29
       reserved    = null
@@ -406,6 +406,7 @@ locals {
         JARVIS_OPENSEARCH_INDEX    = var.opensearch_index
         JARVIS_OPENSEARCH_SERVICE  = "aoss"
         JARVIS_EMBED_DIMENSIONS    = tostring(var.embed_dimensions)
+        JARVIS_TIME_ZONE           = var.time_zone
       }
       statements = [
         { actions = ["s3:GetObject", "s3:DeleteObject"], resources = [local.raw_objects] },
@@ -462,5 +463,7 @@ locals {
     "POST /emails/drafts/{id}/send" = "tool-email"
     "DELETE /me/data"               = "api-me"
     "GET /me/export"                = "api-me"
+    "GET /me/settings"              = "api-me"
+    "PUT /me/settings"              = "api-me"
   }
 }

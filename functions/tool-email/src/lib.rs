@@ -16,7 +16,7 @@ use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse
 use jarvis_core::clock::{new_id, Clock};
 use jarvis_core::domain::{Draft, DraftState};
 use jarvis_core::ports::{Mailer, OutgoingEmail, PortResult, RecordStore};
-use jarvis_core::tools::{self, Action, ToolCall, ToolOutcome, ToolRefusal, ToolReply};
+use jarvis_core::tools::{self, ToolCall, ToolOutcome, ToolRefusal, ToolReply};
 use jarvis_core::{records, ApiError, TenantId};
 use jarvis_lambda::http;
 use regex::Regex;
@@ -118,14 +118,12 @@ pub async fn draft(deps: &Deps, tenant: &TenantId, input: &Value) -> PortResult<
     };
     records::put(deps.records.as_ref(), &draft).await?;
     let summary = format!("Drafted an e-mail {} (not sent)", describe(&draft));
-    Ok(Ok(ToolOutcome {
-        result: json!({"summary": summary, "draft": draft}),
-        action: Some(Action {
-            kind: "draft_created".into(),
-            id: draft.id.clone(),
-            summary,
-        }),
-    }))
+    Ok(Ok(ToolOutcome::acted(
+        "draft_created",
+        summary,
+        json!({"draft": draft}),
+        draft.id.clone(),
+    )))
 }
 
 pub async fn list(deps: &Deps, tenant: &TenantId) -> PortResult<ToolReply> {
@@ -180,14 +178,12 @@ pub async fn send(
             "Ready to send the e-mail {}. Nothing is sent until you confirm (say \"yes, send it\").",
             describe(&draft)
         );
-        return Ok(Ok(ToolOutcome {
-            result: json!({"summary": summary, "status": "confirmation_required", "draft_id": draft.id}),
-            action: Some(Action {
-                kind: "confirmation_required".into(),
-                id: draft.id,
-                summary,
-            }),
-        }));
+        return Ok(Ok(ToolOutcome::acted(
+            "confirmation_required",
+            summary,
+            json!({"status": "confirmation_required", "draft_id": draft.id}),
+            draft.id,
+        )));
     }
     let message_id = deps
         .mailer
@@ -204,14 +200,12 @@ pub async fn send(
     };
     records::put(deps.records.as_ref(), &draft).await?;
     let summary = format!("Sent the e-mail {}", describe(&draft));
-    Ok(Ok(ToolOutcome {
-        result: json!({"summary": summary, "status": "sent", "draft": draft}),
-        action: Some(Action {
-            kind: "email_sent".into(),
-            id: draft.id.clone(),
-            summary,
-        }),
-    }))
+    Ok(Ok(ToolOutcome::acted(
+        "email_sent",
+        summary,
+        json!({"status": "sent", "draft": draft}),
+        draft.id.clone(),
+    )))
 }
 
 /// A tool call: from the agent (unconfirmed), or the user's confirmed send.

@@ -15,7 +15,7 @@ use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse
 use jarvis_core::clock::{new_id, Clock};
 use jarvis_core::domain::{Reminder, ReminderSchedule};
 use jarvis_core::ports::{PortResult, RecordStore, Scheduler};
-use jarvis_core::tools::{self, Action, ToolCall, ToolOutcome, ToolRefusal, ToolReply};
+use jarvis_core::tools::{self, ToolCall, ToolOutcome, ToolRefusal, ToolReply};
 use jarvis_core::when::Zone;
 use jarvis_core::{records, when, ApiError, TenantId};
 use jarvis_lambda::http;
@@ -170,14 +170,12 @@ pub async fn create(deps: &Deps, tenant: &TenantId, input: &Value) -> PortResult
     records::put(deps.records.as_ref(), &reminder).await?;
     deps.scheduler.schedule(&reminder).await?;
     let summary = format!("Reminder set: {}", describe(&reminder, zone));
-    Ok(Ok(ToolOutcome {
-        result: json!({"summary": summary, "reminder": view(&reminder, zone)}),
-        action: Some(Action {
-            kind: "reminder_created".into(),
-            id: reminder.id.clone(),
-            summary,
-        }),
-    }))
+    Ok(Ok(ToolOutcome::acted(
+        "reminder_created",
+        summary,
+        json!({"reminder": view(&reminder, zone)}),
+        reminder.id.clone(),
+    )))
 }
 
 pub async fn list(deps: &Deps, tenant: &TenantId) -> PortResult<ToolReply> {
@@ -237,14 +235,12 @@ pub async fn cancel(deps: &Deps, tenant: &TenantId, input: &Value) -> PortResult
     reminder.cancelled = true;
     records::put(deps.records.as_ref(), &reminder).await?;
     let summary = format!("Cancelled the reminder: {}", reminder.text);
-    Ok(Ok(ToolOutcome {
-        result: json!({"summary": summary, "cancelled": reminder.id}),
-        action: Some(Action {
-            kind: "reminder_cancelled".into(),
-            id: reminder.id,
-            summary,
-        }),
-    }))
+    Ok(Ok(ToolOutcome::acted(
+        "reminder_cancelled",
+        summary,
+        json!({"cancelled": reminder.id}),
+        reminder.id,
+    )))
 }
 
 /// A tool call from the agent.

@@ -14,7 +14,7 @@ use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse
 use jarvis_core::clock::{new_id, Clock};
 use jarvis_core::domain::Task;
 use jarvis_core::ports::{PortResult, RecordStore};
-use jarvis_core::tools::{self, Action, ToolCall, ToolOutcome, ToolRefusal, ToolReply};
+use jarvis_core::tools::{self, ToolCall, ToolOutcome, ToolRefusal, ToolReply};
 use jarvis_core::when::Zone as Tz;
 use jarvis_core::{records, when, ApiError, TenantId};
 use jarvis_lambda::http;
@@ -137,14 +137,12 @@ pub async fn create(deps: &Deps, tenant: &TenantId, input: &Value) -> PortResult
     };
     records::put(deps.records.as_ref(), &task).await?;
     let summary = format!("Added the task: {}", describe(&task, zone));
-    Ok(Ok(ToolOutcome {
-        result: json!({"summary": summary, "task": view(&task, zone)}),
-        action: Some(Action {
-            kind: "task_created".into(),
-            id: task.id.clone(),
-            summary,
-        }),
-    }))
+    Ok(Ok(ToolOutcome::acted(
+        "task_created",
+        summary,
+        json!({"task": view(&task, zone)}),
+        task.id.clone(),
+    )))
 }
 
 pub async fn list(deps: &Deps, tenant: &TenantId, input: &Value) -> PortResult<ToolReply> {
@@ -199,14 +197,12 @@ pub async fn complete(deps: &Deps, tenant: &TenantId, input: &Value) -> PortResu
         records::put(deps.records.as_ref(), &task).await?;
     }
     let summary = format!("Marked done: {}", task.title);
-    Ok(Ok(ToolOutcome {
-        result: json!({"summary": summary, "task": view(&task, zone)}),
-        action: Some(Action {
-            kind: "task_completed".into(),
-            id: task.id,
-            summary,
-        }),
-    }))
+    Ok(Ok(ToolOutcome::acted(
+        "task_completed",
+        summary,
+        json!({"task": view(&task, zone)}),
+        task.id,
+    )))
 }
 
 pub async fn delete(deps: &Deps, tenant: &TenantId, input: &Value) -> PortResult<ToolReply> {
@@ -216,14 +212,12 @@ pub async fn delete(deps: &Deps, tenant: &TenantId, input: &Value) -> PortResult
     };
     records::delete::<Task>(deps.records.as_ref(), tenant, &task.id).await?;
     let summary = format!("Deleted the task: {}", task.title);
-    Ok(Ok(ToolOutcome {
-        result: json!({"summary": summary, "deleted": task.id}),
-        action: Some(Action {
-            kind: "task_deleted".into(),
-            id: task.id,
-            summary,
-        }),
-    }))
+    Ok(Ok(ToolOutcome::acted(
+        "task_deleted",
+        summary,
+        json!({"deleted": task.id}),
+        task.id,
+    )))
 }
 
 /// A tool call from the agent.

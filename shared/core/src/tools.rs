@@ -44,6 +44,22 @@ pub struct ToolOutcome {
 }
 
 impl ToolOutcome {
+    /// An outcome that changed something: `result` carries the summary beside
+    /// its own fields, and the action names what changed.
+    pub fn acted(kind: &str, summary: String, mut result: Value, id: impl Into<String>) -> Self {
+        if let Some(fields) = result.as_object_mut() {
+            fields.insert("summary".into(), Value::String(summary.clone()));
+        }
+        Self {
+            result,
+            action: Some(Action {
+                kind: kind.into(),
+                id: id.into(),
+                summary,
+            }),
+        }
+    }
+
     pub fn summary(&self) -> &str {
         self.result["summary"].as_str().unwrap_or_default()
     }

@@ -363,4 +363,103 @@ pub async fn record_store(store: &dyn jarvis_core::ports::RecordStore) {
         1,
         "bob's stay"
     );
+    record_compare_and_set(store).await;
+}
+
+/// Compare-and-set: a create refuses an existing record, a write refuses a
+/// version that is not the stored one, every write changes the version, and 20
+/// concurrent read-modify-write loops lose none of their increments.
+async fn record_compare_and_set(store: &dyn jarvis_core::ports::RecordStore) {
+    use jarvis_core::ports::RecordKind;
+    use serde_json::json;
+    let carol = tenant("carol");
+    let v1 = store
+        .put_if(&carol, RecordKind::Draft, "d1", &json!({"n": 1}), None)
+        .await
+        .unwrap();
+    assert!(
+        matches!(
+            store
+                .put_if(&carol, RecordKind::Draft, "d1", &json!({"n": 9}), None)
+                .await,
+            Err(PortError::Conflict(_))
+        ),
+        "a create must not replace an existing record"
+    );
+    let (body, read) = store
+        .get_versioned(&carol, RecordKind::Draft, "d1")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((body, &read), (json!({"n": 1}), &v1));
+    let v2 = store
+        .put_if(&carol, RecordKind::Draft, "d1", &json!({"n": 2}), Some(&v1))
+        .await
+        .unwrap();
+    assert_ne!(v1, v2, "every write changes the version");
+    assert!(
+        matches!(
+            store
+                .put_if(&carol, RecordKind::Draft, "d1", &json!({"n": 3}), Some(&v1))
+                .await,
+            Err(PortError::Conflict(_))
+        ),
+        "a stale version loses"
+    );
+    // An unconditional put also moves the version on.
+    store
+        .put(&carol, RecordKind::Draft, "d1", &json!({"n": 4}))
+        .await
+        .unwrap();
+    assert!(matches!(
+        store
+            .put_if(&carol, RecordKind::Draft, "d1", &json!({"n": 5}), Some(&v2))
+            .await,
+        Err(PortError::Conflict(_))
+    ));
+    assert_eq!(
+        store.get(&carol, RecordKind::Draft, "d1").await.unwrap(),
+        Some(json!({"n": 4}))
+    );
+    // 20 writers, each adding its own name to one record: none is lost.
+    let writers = (0..20).map(|i| {
+        let carol = carol.clone();
+        async move {
+            for _ in 0..jarvis_core::records::UPDATE_ATTEMPTS {
+                let (mut body, v) = store
+                    .get_versioned(&carol, RecordKind::Draft, "d1")
+                    .await
+                    .unwrap()
+                    .unwrap();
+                body["writers"]
+                    .as_array_mut()
+                    .map(|w| w.push(json!(i)))
+                    .unwrap_or_else(|| body["writers"] = json!([i]));
+                match store
+                    .put_if(&carol, RecordKind::Draft, "d1", &body, Some(&v))
+                    .await
+                {
+                    Ok(_) => return,
+                    Err(PortError::Conflict(_)) => continue,
+                    Err(e) => panic!("{e}"),
+                }
+            }
+            panic!("writer {i} never got through");
+        }
+    });
+    futures_util::future::join_all(writers).await;
+    let body = store
+        .get(&carol, RecordKind::Draft, "d1")
+        .await
+        .unwrap()
+        .unwrap();
+    let mut writers: Vec<i64> = body["writers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w.as_i64().unwrap())
+        .collect();
+    writers.sort();
+    assert_eq!(writers, (0..20).collect::<Vec<_>>(), "no write lost");
+    store.delete_tenant(&carol).await.unwrap();
 }

@@ -118,6 +118,7 @@ pub async fn chat(model: Arc<dyn Embedder>, turns: usize) -> anyhow::Result<()> 
             let input = ChatInput {
                 message: message.into(),
                 conversation_id: None,
+                turn_id: None,
             };
             let started = Instant::now();
             api_chat::turn(&scripted, &tenant, &input, &|_| {})
@@ -136,6 +137,7 @@ pub async fn chat(model: Arc<dyn Embedder>, turns: usize) -> anyhow::Result<()> 
         let input = ChatInput {
             message: "what did the budget meeting say about the invoice".into(),
             conversation_id: conversation.clone(),
+            turn_id: None,
         };
         let started = Instant::now();
         let out = api_chat::turn(&scripted, &tenant, &input, &|_| {})
@@ -160,6 +162,7 @@ pub async fn chat(model: Arc<dyn Embedder>, turns: usize) -> anyhow::Result<()> 
         let input = ChatInput {
             message: "what did the budget meeting say about the invoice".into(),
             conversation_id: None,
+            turn_id: None,
         };
         api_chat::turn(&offline, &tenant, &input, &on_event)
             .await

@@ -70,9 +70,19 @@ impl Running {
 
 /// Issues a random bearer token for `tenant`.
 pub fn issue_token(stack: &LocalStack, tenant: &TenantId, label: &str) -> anyhow::Result<String> {
+    issue_token_in(&stack.tokens, tenant, label)
+}
+
+/// Issues a token in the data folder's database alone: SQLite takes a second
+/// writer, so this works while the runtime (which holds the index) is running.
+pub fn issue_token_in(
+    tokens: &jarvis_local::tokens::TokenStore,
+    tenant: &TenantId,
+    label: &str,
+) -> anyhow::Result<String> {
     let mut random = [0u8; 32];
     getrandom::fill(&mut random).map_err(|e| anyhow::anyhow!("no randomness for a token: {e}"))?;
-    Ok(stack.tokens.issue(tenant, label, random)?)
+    Ok(tokens.issue(tenant, label, random)?)
 }
 
 /// Starts with the real embedding model from `config.model_dir`.

@@ -9,24 +9,35 @@
 use jarvis_core::config::Config;
 use jarvis_core::TenantId;
 
+const USAGE: &str = "\
+usage: jarvis [serve]            serve the API on JARVIS_BIND (default 127.0.0.1:8080)
+                                 and ingest what is dropped into $JARVIS_DATA_DIR/inbox
+       jarvis token <tenant>     issue another API token (works while jarvis runs)
+       jarvis reflect [<tenant>] turn new conversations into memories now
+       jarvis help               this text
+
+Settings are environment variables; the README lists them all.";
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    if matches!(args.as_slice(), ["help" | "--help" | "-h", ..]) {
+        println!("{USAGE}");
+        return Ok(());
+    }
     jarvis_core::telemetry::init();
     let config = Config::from_env()?;
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    match args
-        .iter()
-        .map(String::as_str)
-        .collect::<Vec<_>>()
-        .as_slice()
-    {
+    match args.as_slice() {
         [] | ["serve"] => serve(config).await,
         ["token", tenant] => {
             let tenant = TenantId::parse(tenant).map_err(anyhow::Error::msg)?;
-            let (stack, _runs) = jarvis_local::stack::LocalStack::open(&config)?;
+            // Only the database: the running server holds the search index's lock.
+            let db = jarvis_local::Db::open(&config.data_dir.join("jarvis.sqlite3"))?;
+            let tokens = jarvis_local::tokens::TokenStore::new(db);
             println!(
                 "{}",
-                jarvis::issue_token(&stack, &tenant, "issued by `jarvis token`")?
+                jarvis::issue_token_in(&tokens, &tenant, "issued by `jarvis token`")?
             );
             Ok(())
         }
@@ -45,9 +56,10 @@ async fn main() -> anyhow::Result<()> {
             println!("{}", serde_json::to_string(&out)?);
             Ok(())
         }
-        _ => anyhow::bail!(
-            "usage: jarvis [serve] | jarvis token <tenant> | jarvis reflect [<tenant>]"
-        ),
+        _ => {
+            eprintln!("{USAGE}");
+            std::process::exit(2)
+        }
     }
 }
 

@@ -705,6 +705,7 @@ async fn tool_calls_invoke_the_tools_own_function_on_lambda() {
         name: "create_task".into(),
         input: json!({"title": "x"}),
         confirmed: false,
+        confirm_token: None,
     };
     let reply = tools.call(&call).await.unwrap().unwrap();
     assert_eq!(reply.action.unwrap().kind, "task_created");

@@ -257,6 +257,7 @@ fn reminder(id: &str, schedule: ReminderSchedule) -> Reminder {
         created_at: Utc::now(),
         late: false,
         fired_count: 0,
+        claimed: None,
     }
 }
 

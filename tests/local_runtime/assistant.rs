@@ -192,7 +192,22 @@ async fn tasks_and_drafts_round_trip_through_chat_and_rest_and_mail_waits_for_co
         answer.contains("call the plumber (due Fri 27 Nov 09:00)") && answer.contains("buy milk"),
         "{answer}"
     );
-    app.chat("mark the plumber task as done", None).await;
+    // Closing a task the assistant was asked to close waits for the user's yes,
+    // and the question is the tool's own summary of the stored task.
+    let out = app.chat("mark the plumber task as done", None).await;
+    assert_eq!(kinds(&out), ["confirmation_required"], "{out:#}");
+    assert!(
+        out["answer"]
+            .as_str()
+            .unwrap()
+            .contains("Waiting for your confirmation: Mark done the task \"call the plumber\""),
+        "{out:#}"
+    );
+    let (_, done) = app.send(Method::GET, "/tasks?status=done", None).await;
+    assert!(done["tasks"].as_array().unwrap().is_empty(), "{done}");
+    let conversation = out["conversation_id"].as_str().unwrap().to_owned();
+    let out = app.chat("yes", Some(&conversation)).await;
+    assert_eq!(kinds(&out), ["task_completed"], "{out:#}");
     let (_, done) = app.send(Method::GET, "/tasks?status=done", None).await;
     assert_eq!(done["tasks"][0]["title"], "call the plumber", "{done}");
     let (status, _) = app

@@ -32,6 +32,8 @@ pub fn parse_message(text: &str) -> Result<ChatInput, ApiError> {
         message: String,
         #[serde(default)]
         conversation_id: Option<String>,
+        #[serde(default)]
+        turn_id: Option<String>,
     }
     if text.len() as u64 > MAX_BODY_BYTES {
         return Err(ApiError::PayloadTooLarge(format!(
@@ -50,6 +52,7 @@ pub fn parse_message(text: &str) -> Result<ChatInput, ApiError> {
     Ok(ChatInput {
         message: request.message,
         conversation_id: request.conversation_id,
+        turn_id: request.turn_id,
     })
 }
 

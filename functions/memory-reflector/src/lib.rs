@@ -8,7 +8,7 @@
 //! (and when the model fails) `jarvis_core::memory::distill` keeps the user's
 //! statements about themselves and what they asked about.
 
-use jarvis_core::clock::{new_id, Clock};
+use jarvis_core::clock::Clock;
 use jarvis_core::domain::{Conversation, Memory, Role, TenantId};
 use jarvis_core::ports::{
     ChatMessage, ChatModel, ChatRequest, Embedder, IndexedChunk, PortResult, RecordKind,
@@ -130,7 +130,7 @@ async fn lines(deps: &Deps, conv: &Conversation) -> Vec<String> {
 }
 
 async fn reflect_tenant(deps: &Deps, tenant: &TenantId, out: &mut Reflected) -> PortResult<()> {
-    for mut conv in records::list::<Conversation>(deps.records.as_ref(), tenant).await? {
+    for conv in records::list::<Conversation>(deps.records.as_ref(), tenant).await? {
         if conv.reflected_at.is_some_and(|r| r >= conv.updated_at) {
             continue;
         }
@@ -139,7 +139,9 @@ async fn reflect_tenant(deps: &Deps, tenant: &TenantId, out: &mut Reflected) -> 
         let now = deps.clock.now();
         if !lines.is_empty() {
             let memory = Memory {
-                id: new_id("mem", now),
+                // One memory per conversation state: a retried reflection
+                // rewrites the same memory instead of adding a second.
+                id: memory_id(&conv),
                 tenant_id: tenant.clone(),
                 text: lines.join("\n"),
                 source_conversation_ids: vec![conv.id.clone()],
@@ -162,10 +164,31 @@ async fn reflect_tenant(deps: &Deps, tenant: &TenantId, out: &mut Reflected) -> 
                 .await?;
             out.memories += 1;
         }
-        conv.reflected_at = Some(conv.updated_at);
-        records::put(deps.records.as_ref(), &conv).await?;
+        // On the conversation as stored now: turns added since it was read stay.
+        let upto = conv.updated_at;
+        records::update::<Conversation, ()>(deps.records.as_ref(), tenant, &conv.id, |c| {
+            Ok(match c {
+                Some(mut c) if c.reflected_at.is_none_or(|r| r < upto) => {
+                    c.reflected_at = Some(upto);
+                    records::Change::Write(c, ())
+                }
+                _ => records::Change::Keep(()),
+            })
+        })
+        .await?;
     }
     Ok(())
+}
+
+/// The id of the memory distilled from `conv` as it was at its last update.
+fn memory_id(conv: &Conversation) -> String {
+    use sha2::{Digest, Sha256};
+    let h = Sha256::digest(format!("{}\0{}", conv.id, conv.updated_at.to_rfc3339()).as_bytes());
+    format!(
+        "mem_{:011x}{}",
+        conv.updated_at.timestamp_millis().max(0),
+        hex::encode(&h[..6])
+    )
 }
 
 #[tracing::instrument(skip_all)]

@@ -16,7 +16,7 @@ use jarvis_core::curated::{file_name, too_large};
 use jarvis_core::domain::{Document, DocumentId, DocumentStatus, ObjectRef, TenantId};
 use jarvis_core::ingest_event::parse_object_created;
 use jarvis_core::pipeline::{
-    content_type_by_name, content_type_for, execution_name, keys, PipelineState,
+    content_type_by_name, content_type_for, execution_name, keys, rerun_name, PipelineState,
 };
 use jarvis_core::ports::{BlobStore, MetadataStore, StartOutcome, WorkflowStarter};
 use jarvis_core::PortError;
@@ -204,7 +204,12 @@ pub async fn route_one(deps: &Deps, body: &str) -> Result<Outcome, PortError> {
         // This version ran before (a retry after failure, or a file edited back to
         // earlier content): the document is queued again, so it needs a fresh run.
         Outcome::Redelivered(_) => {
-            let again = format!("{name}-{}", Utc::now().timestamp_millis());
+            let again = rerun_name(
+                &source.bucket,
+                &source.key,
+                &source.etag,
+                Utc::now().timestamp_millis(),
+            );
             start(deps, &again, &doc, is_inbox).await
         }
         started => Ok(started),

@@ -5,7 +5,7 @@
 //! |---|---|---|
 //! | `POST /emails/drafts` | `{"to": [...], "subject", "body"}` | 201, the draft |
 //! | `GET /emails/drafts` | — | `{"drafts": [...]}` |
-//! | `POST /emails/drafts/{id}/send` | `{"confirm": true}` | the sent draft (409 if already sent) |
+//! | `POST /emails/drafts/{id}/send` | `{"confirm": true, "confirm_token"?}` | the sent draft (409 if already sent, being sent, or changed since `confirm_token`) |
 //!
 //! A `send_email` tool call that the user did not confirm (every call a model
 //! makes) sends nothing: it answers `confirmation_required`, and api-chat asks
@@ -17,7 +17,7 @@ use jarvis_core::clock::{new_id, Clock};
 use jarvis_core::domain::{Draft, DraftState};
 use jarvis_core::ports::{Mailer, OutgoingEmail, PortResult, RecordStore};
 use jarvis_core::tools::{self, ToolCall, ToolOutcome, ToolRefusal, ToolReply};
-use jarvis_core::{records, ApiError, TenantId};
+use jarvis_core::{records, ApiError, PortError, TenantId};
 use jarvis_lambda::http;
 use regex::Regex;
 use serde_json::{json, Value};
@@ -26,6 +26,10 @@ use std::sync::{Arc, LazyLock};
 pub const MAX_RECIPIENTS: usize = 20;
 pub const MAX_SUBJECT: usize = 300;
 pub const MAX_BODY: usize = 50_000;
+/// Mail a tenant may send in 24 hours (a hijacked session cannot spam).
+pub const MAX_SENDS_PER_DAY: usize = 50;
+/// Tries at recording a sent draft as `Sent` before leaving it `Sending`.
+const RECORD_ATTEMPTS: usize = 3;
 
 static ADDRESS: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"^[^@\s<>,;]+@[^@\s<>,;]+\.[A-Za-z]{2,}$").expect("address pattern")
@@ -136,6 +140,7 @@ pub async fn list(deps: &Deps, tenant: &TenantId) -> PortResult<ToolReply> {
             .map(|d| {
                 let state = match d.state {
                     DraftState::Draft => "draft",
+                    DraftState::Sending { .. } => "sending",
                     DraftState::Sent { .. } => "sent",
                 };
                 format!("- {} [{state}] ({})", describe(d), d.id)
@@ -149,43 +154,99 @@ pub async fn list(deps: &Deps, tenant: &TenantId) -> PortResult<ToolReply> {
     }))
 }
 
-/// Sends a draft when `confirmed`; otherwise only says that the user must confirm.
-pub async fn send(
-    deps: &Deps,
-    tenant: &TenantId,
-    input: &Value,
-    confirmed: bool,
-) -> PortResult<ToolReply> {
-    let draft = match tools::text(input, "draft_id").or_else(|| tools::text(input, "id")) {
-        Some(id) => records::get::<Draft>(deps.records.as_ref(), tenant, id).await?,
+/// The digest of exactly what sending `d` does: its id, recipients, subject and body.
+fn token(d: &Draft) -> String {
+    let to = d.to.join(",");
+    tools::confirm_token(tools::SEND_EMAIL, &[&d.id, &to, &d.subject, &d.body])
+}
+
+/// Sends a draft when `call.confirmed`; otherwise only says what would be
+/// sent, rendered here from the stored draft, and that the user must confirm.
+///
+/// Exactly once: the draft moves `Draft → Sending` by compare-and-set before
+/// the mailer is called, so of any number of concurrent or repeated
+/// confirmations one sends and the rest are refused; a mailer failure moves it
+/// back; `Sending → Sent` records the message id.
+pub async fn send(deps: &Deps, call: &ToolCall) -> PortResult<ToolReply> {
+    let (tenant, input) = (&call.tenant_id, &call.input);
+    let store = deps.records.as_ref();
+    let id = match tools::text(input, "draft_id").or_else(|| tools::text(input, "id")) {
+        Some(id) => id.to_owned(),
         // The latest unsent draft.
-        None => records::list::<Draft>(deps.records.as_ref(), tenant)
+        None => match records::list::<Draft>(store, tenant)
             .await?
             .into_iter()
             .rev()
-            .find(|d| d.state == DraftState::Draft),
+            .find(|d| d.state == DraftState::Draft)
+        {
+            Some(d) => d.id,
+            None => return Ok(Err(ToolRefusal::not_found("there is no unsent draft"))),
+        },
     };
-    let Some(mut draft) = draft else {
+    let Some(read) = records::get_versioned::<Draft>(store, tenant, &id).await? else {
         return Ok(Err(ToolRefusal::not_found("there is no such draft")));
     };
-    if let DraftState::Sent { at, .. } = draft.state {
-        return Ok(Err(ToolRefusal::conflict(format!(
-            "that draft was already sent at {at}"
-        ))));
+    let draft = read.record;
+    match draft.state {
+        DraftState::Sent { at, .. } => {
+            return Ok(Err(ToolRefusal::conflict(format!(
+                "that draft was already sent at {at}"
+            ))))
+        }
+        DraftState::Sending { since } => {
+            return Ok(Err(ToolRefusal::conflict(format!(
+                "that draft is already being sent (since {since}); it is not sent twice"
+            ))))
+        }
+        DraftState::Draft => {}
     }
-    if !confirmed {
+    if !call.confirmed {
         let summary = format!(
-            "Ready to send the e-mail {}. Nothing is sent until you confirm (say \"yes, send it\").",
-            describe(&draft)
-        );
-        return Ok(Ok(ToolOutcome::acted(
-            "confirmation_required",
-            summary,
-            json!({"status": "confirmation_required", "draft_id": draft.id}),
+            "Send the e-mail {} ({}), {} characters of text. Nothing is sent until you confirm.",
+            describe(&draft),
             draft.id,
+            draft.body.chars().count()
+        );
+        return Ok(Ok(tools::confirmation_required(
+            tools::SEND_EMAIL,
+            &draft.id,
+            summary,
+            json!({"draft_id": draft.id}),
+            token(&draft),
+            &draft.to,
         )));
     }
-    let message_id = deps
+    if let Err(refusal) = tools::check_token(call, &token(&draft)) {
+        return Ok(Err(refusal));
+    }
+    let now = deps.clock.now();
+    let sent_recently = records::list::<Draft>(store, tenant)
+        .await?
+        .iter()
+        .filter(|d| match d.state {
+            DraftState::Sent { at, .. } => now - at < chrono::Duration::days(1),
+            DraftState::Sending { .. } => true,
+            DraftState::Draft => false,
+        })
+        .count();
+    if sent_recently >= MAX_SENDS_PER_DAY {
+        return Ok(Err(ToolRefusal::conflict(format!(
+            "at most {MAX_SENDS_PER_DAY} e-mails are sent per day; this one stays a draft"
+        ))));
+    }
+    // Claim the send.
+    let mut sending = draft.clone();
+    sending.state = DraftState::Sending { since: now };
+    let claim = match records::put_if(store, &sending, Some(&read.version)).await {
+        Ok(v) => v,
+        Err(PortError::Conflict(_)) => {
+            return Ok(Err(ToolRefusal::conflict(
+                "that draft is already being sent, or changed meanwhile; it is not sent twice",
+            )))
+        }
+        Err(e) => return Err(e),
+    };
+    let sent = deps
         .mailer
         .send(&OutgoingEmail {
             tenant_id: tenant.clone(),
@@ -193,18 +254,41 @@ pub async fn send(
             subject: draft.subject.clone(),
             body_text: draft.body.clone(),
         })
-        .await?;
-    draft.state = DraftState::Sent {
+        .await;
+    let message_id = match sent {
+        Ok(id) => id,
+        Err(e) => {
+            // Nothing left: it is a draft again, and may be confirmed again.
+            if let Err(release) = records::put_if(store, &draft, Some(&claim)).await {
+                tracing::error!(error = %release, draft = %draft.id, "an unsent draft stays marked sending");
+            }
+            return Err(e);
+        }
+    };
+    let mut done = sending;
+    done.state = DraftState::Sent {
         at: deps.clock.now(),
         message_id,
     };
-    records::put(deps.records.as_ref(), &draft).await?;
-    let summary = format!("Sent the e-mail {}", describe(&draft));
+    let mut recorded = records::put_if(store, &done, Some(&claim)).await;
+    for _ in 1..RECORD_ATTEMPTS {
+        match &recorded {
+            Err(e) if e.is_retryable() => {
+                recorded = records::put_if(store, &done, Some(&claim)).await
+            }
+            _ => break,
+        }
+    }
+    if let Err(e) = recorded {
+        // The mail left; the draft stays `Sending`, which no confirmation sends again.
+        tracing::error!(error = %e, draft = %done.id, "the mail was sent but its draft was not marked sent");
+    }
+    let summary = format!("Sent the e-mail {}", describe(&done));
     Ok(Ok(ToolOutcome::acted(
         "email_sent",
         summary,
-        json!({"status": "sent", "draft": draft}),
-        draft.id.clone(),
+        json!({"status": "sent", "draft": done}),
+        done.id.clone(),
     )))
 }
 
@@ -214,7 +298,7 @@ pub async fn call(deps: &Deps, call: ToolCall) -> PortResult<ToolReply> {
     match call.name.as_str() {
         tools::DRAFT_EMAIL => draft(deps, t, input).await,
         tools::LIST_DRAFTS => list(deps, t).await,
-        tools::SEND_EMAIL => send(deps, t, input, call.confirmed).await,
+        tools::SEND_EMAIL => send(deps, &call).await,
         other => Ok(Err(ToolRefusal::new(format!(
             "tool-email has no tool {other}"
         )))),
@@ -251,8 +335,17 @@ async fn route(deps: &Deps, req: &ApiGatewayV2httpRequest) -> Result<(u16, Value
                     "sending needs the user's confirmation: {\"confirm\": true}".into(),
                 ));
             }
-            let input = json!({"draft_id": http::path_param(req, "id").unwrap_or_default()});
-            let out = send(deps, &tenant, &input, true).await??;
+            let call = ToolCall {
+                tenant_id: tenant.clone(),
+                name: tools::SEND_EMAIL.into(),
+                input: json!({"draft_id": http::path_param(req, "id").unwrap_or_default()}),
+                confirmed: true,
+                confirm_token: body
+                    .get("confirm_token")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned),
+            };
+            let out = send(deps, &call).await??;
             (200, out.result["draft"].clone())
         }
         other => {

@@ -165,6 +165,7 @@ pub async fn create(deps: &Deps, tenant: &TenantId, input: &Value) -> PortResult
         created_at: now,
         late: false,
         fired_count: 0,
+        claimed: None,
     };
     // Stored first: reminder-fire reads the record, so a schedule never points at nothing.
     records::put(deps.records.as_ref(), &reminder).await?;
@@ -205,7 +206,10 @@ pub async fn list(deps: &Deps, tenant: &TenantId) -> PortResult<ToolReply> {
     }))
 }
 
-pub async fn cancel(deps: &Deps, tenant: &TenantId, input: &Value) -> PortResult<ToolReply> {
+/// Cancels a reminder when `call.confirmed` (the user's own REST call or
+/// confirming chat turn); a model's call only asks, with what would be cancelled.
+pub async fn cancel(deps: &Deps, call: &ToolCall) -> PortResult<ToolReply> {
+    let (tenant, input) = (&call.tenant_id, &call.input);
     let all = records::list::<Reminder>(deps.records.as_ref(), tenant).await?;
     let found: Vec<Reminder> = match (tools::text(input, "id"), tools::text(input, "query")) {
         (Some(id), _) => all.into_iter().filter(|r| r.id == id).collect(),
@@ -219,7 +223,7 @@ pub async fn cancel(deps: &Deps, tenant: &TenantId, input: &Value) -> PortResult
             )))
         }
     };
-    let mut reminder = match found.as_slice() {
+    let reminder = match found.as_slice() {
         [one] => one.clone(),
         [] => return Ok(Err(ToolRefusal::not_found("there is no such reminder"))),
         many => {
@@ -231,9 +235,38 @@ pub async fn cancel(deps: &Deps, tenant: &TenantId, input: &Value) -> PortResult
             ))));
         }
     };
+    let token = tools::confirm_token(tools::CANCEL_REMINDER, &[&reminder.id, &reminder.text]);
+    if !call.confirmed {
+        let zone = records::zone_of(deps.records.as_ref(), tenant, deps.zone).await?;
+        let summary = format!(
+            "Cancel the reminder \"{}\" ({}).",
+            describe(&reminder, zone),
+            reminder.id
+        );
+        return Ok(Ok(tools::confirmation_required(
+            tools::CANCEL_REMINDER,
+            &reminder.id,
+            summary,
+            json!({"id": reminder.id}),
+            token,
+            &[],
+        )));
+    }
+    if let Err(refusal) = tools::check_token(call, &token) {
+        return Ok(Err(refusal));
+    }
     deps.scheduler.cancel(tenant, &reminder.id).await?;
-    reminder.cancelled = true;
-    records::put(deps.records.as_ref(), &reminder).await?;
+    // On the stored reminder as it is now: a delivery's claim is not undone.
+    records::update::<Reminder, ()>(deps.records.as_ref(), tenant, &reminder.id, |r| {
+        Ok(match r {
+            Some(mut r) if !r.cancelled => {
+                r.cancelled = true;
+                records::Change::Write(r, ())
+            }
+            _ => records::Change::Keep(()),
+        })
+    })
+    .await?;
     let summary = format!("Cancelled the reminder: {}", reminder.text);
     Ok(Ok(ToolOutcome::acted(
         "reminder_cancelled",
@@ -249,7 +282,7 @@ pub async fn call(deps: &Deps, call: ToolCall) -> PortResult<ToolReply> {
     match call.name.as_str() {
         tools::CREATE_REMINDER => create(deps, t, input).await,
         tools::LIST_REMINDERS => list(deps, t).await,
-        tools::CANCEL_REMINDER => cancel(deps, t, input).await,
+        tools::CANCEL_REMINDER => cancel(deps, &call).await,
         other => Ok(Err(ToolRefusal::new(format!(
             "tool-reminders has no tool {other}"
         )))),
@@ -281,8 +314,15 @@ async fn route(deps: &Deps, req: &ApiGatewayV2httpRequest) -> Result<(u16, Value
             (200, json!({"reminders": out.result["reminders"]}))
         }
         "DELETE /reminders/{id}" => {
-            let input = json!({"id": http::path_param(req, "id").unwrap_or_default()});
-            let out = cancel(deps, &tenant, &input).await??;
+            // The user's own call, naming the reminder: it is the confirmation.
+            let call = ToolCall {
+                tenant_id: tenant.clone(),
+                name: tools::CANCEL_REMINDER.into(),
+                input: json!({"id": http::path_param(req, "id").unwrap_or_default()}),
+                confirmed: true,
+                confirm_token: None,
+            };
+            let out = cancel(deps, &call).await??;
             (200, json!({"cancelled": out.result["cancelled"]}))
         }
         other => {

@@ -187,15 +187,30 @@ pub async fn list(deps: &Deps, tenant: &TenantId, input: &Value) -> PortResult<T
 
 pub async fn complete(deps: &Deps, tenant: &TenantId, input: &Value) -> PortResult<ToolReply> {
     let zone = records::zone_of(deps.records.as_ref(), tenant, deps.zone).await?;
-    let mut task = match find(deps, tenant, input).await? {
+    let found = match find(deps, tenant, input).await? {
         Ok(t) => t,
         Err(r) => return Ok(Err(r)),
     };
-    if !task.done {
-        task.done = true;
-        task.completed_at = Some(deps.clock.now());
-        records::put(deps.records.as_ref(), &task).await?;
-    }
+    let now = deps.clock.now();
+    // On the stored task as it is now (compare-and-set): a concurrent edit is not undone.
+    let task =
+        records::update::<Task, Option<Task>>(deps.records.as_ref(), tenant, &found.id, |t| {
+            Ok(match t {
+                Some(mut t) if !t.done => {
+                    t.done = true;
+                    t.completed_at = Some(now);
+                    records::Change::Write(t.clone(), Some(t))
+                }
+                other => records::Change::Keep(other),
+            })
+        })
+        .await?;
+    let Some(task) = task else {
+        return Ok(Err(ToolRefusal::not_found(format!(
+            "there is no task {}",
+            found.id
+        ))));
+    };
     let summary = format!("Marked done: {}", task.title);
     Ok(Ok(ToolOutcome::acted(
         "task_completed",
@@ -220,14 +235,50 @@ pub async fn delete(deps: &Deps, tenant: &TenantId, input: &Value) -> PortResult
     )))
 }
 
+/// Completing or deleting a task the model asked for: the task is found, and
+/// unless the user confirmed, the user is only asked, with what would change
+/// rendered here from the stored task.
+async fn confirmed_change(deps: &Deps, call: &ToolCall) -> PortResult<ToolReply> {
+    let tenant = &call.tenant_id;
+    let task = match find(deps, tenant, &call.input).await? {
+        Ok(t) => t,
+        Err(r) => return Ok(Err(r)),
+    };
+    let token = tools::confirm_token(&call.name, &[&task.id, &task.title]);
+    if !call.confirmed {
+        let what = if call.name == tools::DELETE_TASK {
+            "Delete"
+        } else {
+            "Mark done"
+        };
+        let summary = format!("{what} the task \"{}\" ({}).", task.title, task.id);
+        return Ok(Ok(tools::confirmation_required(
+            &call.name,
+            &task.id,
+            summary,
+            json!({"id": task.id}),
+            token,
+            &[],
+        )));
+    }
+    if let Err(refusal) = tools::check_token(call, &token) {
+        return Ok(Err(refusal));
+    }
+    let by_id = json!({"id": task.id});
+    if call.name == tools::DELETE_TASK {
+        delete(deps, tenant, &by_id).await
+    } else {
+        complete(deps, tenant, &by_id).await
+    }
+}
+
 /// A tool call from the agent.
 pub async fn call(deps: &Deps, call: ToolCall) -> PortResult<ToolReply> {
     let (t, input) = (&call.tenant_id, &call.input);
     match call.name.as_str() {
         tools::CREATE_TASK => create(deps, t, input).await,
         tools::LIST_TASKS => list(deps, t, input).await,
-        tools::COMPLETE_TASK => complete(deps, t, input).await,
-        tools::DELETE_TASK => delete(deps, t, input).await,
+        tools::COMPLETE_TASK | tools::DELETE_TASK => confirmed_change(deps, &call).await,
         other => Ok(Err(ToolRefusal::new(format!(
             "tool-tasks has no tool {other}"
         )))),

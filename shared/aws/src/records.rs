@@ -3,19 +3,23 @@
 //!
 //! | item | `pk` | `sk` | other attributes |
 //! |---|---|---|---|
-//! | record | `TENANT#{tenant}` | `{KIND}#{id}` (`TASK#…`, `REMINDER#…`, `DRAFT#…`, `CONVERSATION#…`, `MEMORY#…`) | `body` (the record as JSON) |
+//! | record | `TENANT#{tenant}` | `{KIND}#{id}` (`TASK#…`, `REMINDER#…`, `DRAFT#…`, `CONVERSATION#…`, `MEMORY#…`) | `body` (the record as JSON), `kind`, `ver` (the version, for compare-and-set) |
 
 use crate::dynamo::tenant_pk;
-use crate::error::sdk_error;
+use crate::error::{sdk_error, service_code};
 use crate::Rows;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
-use jarvis_core::ports::{PortResult, RecordKind, RecordStore};
+use jarvis_core::ports::{PortResult, RecordKind, RecordStore, RecordVersion};
 use jarvis_core::{PortError, TenantId};
 use std::collections::HashMap;
 
 const SERVICE: &str = "dynamodb";
+
+/// The largest record body written: DynamoDB's item limit is 400 KB (names and
+/// values together); the key, kind and version take well under the rest.
+pub const MAX_BODY_BYTES: usize = 396 * 1024;
 
 #[derive(Clone)]
 pub struct DynamoRecordStore {
@@ -38,6 +42,30 @@ fn key(tenant: &TenantId, kind: RecordKind, id: &str) -> HashMap<String, Attribu
             AttributeValue::S(format!("{}{id}", prefix(kind))),
         ),
     ])
+}
+
+/// The whole item of a record at `version`. DynamoDB refuses items over 400 KB;
+/// this says so before the call, with the record's name.
+fn item(
+    tenant: &TenantId,
+    kind: RecordKind,
+    id: &str,
+    value: &serde_json::Value,
+    version: &RecordVersion,
+) -> PortResult<HashMap<String, AttributeValue>> {
+    let text = value.to_string();
+    if text.len() > MAX_BODY_BYTES {
+        return Err(PortError::Invalid(format!(
+            "the {} {id} is {} bytes; a DynamoDB item holds at most 400 KB",
+            kind.as_str(),
+            text.len()
+        )));
+    }
+    let mut item = key(tenant, kind, id);
+    item.insert("body".into(), AttributeValue::S(text));
+    item.insert("kind".into(), AttributeValue::S(kind.as_str().into()));
+    item.insert("ver".into(), AttributeValue::S(version.0.clone()));
+    Ok(item)
 }
 
 fn body(item: &HashMap<String, AttributeValue>) -> PortResult<serde_json::Value> {
@@ -107,25 +135,68 @@ impl RecordStore for DynamoRecordStore {
         value: &serde_json::Value,
     ) -> PortResult<()> {
         self.rows.check(Rows::ReadWrite, "PutItem", SERVICE)?;
-        let mut item = key(tenant, kind, id);
-        item.insert("body".into(), AttributeValue::S(value.to_string()));
-        item.insert("kind".into(), AttributeValue::S(kind.as_str().into()));
         self.client
             .put_item()
             .table_name(&self.table)
-            .set_item(Some(item))
+            .set_item(Some(item(
+                tenant,
+                kind,
+                id,
+                value,
+                &RecordVersion::fresh(),
+            )?))
             .send()
             .await
             .map_err(|e| sdk_error(SERVICE, "PutItem", e))?;
         Ok(())
     }
 
-    async fn get(
+    /// A conditional `PutItem`: `attribute_not_exists(pk)` to create, else the
+    /// version read (items written before versions existed have none, and match
+    /// the empty version).
+    async fn put_if(
         &self,
         tenant: &TenantId,
         kind: RecordKind,
         id: &str,
-    ) -> PortResult<Option<serde_json::Value>> {
+        value: &serde_json::Value,
+        expected: Option<&RecordVersion>,
+    ) -> PortResult<RecordVersion> {
+        self.rows.check(Rows::ReadWrite, "PutItem", SERVICE)?;
+        let version = RecordVersion::fresh();
+        let put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item(tenant, kind, id, value, &version)?));
+        let put = match expected {
+            None => put.condition_expression("attribute_not_exists(pk)"),
+            Some(seen) if seen.0.is_empty() => put
+                .condition_expression("attribute_exists(pk) AND attribute_not_exists(#v)")
+                .expression_attribute_names("#v", "ver"),
+            Some(seen) => put
+                .condition_expression("#v = :seen")
+                .expression_attribute_names("#v", "ver")
+                .expression_attribute_values(":seen", AttributeValue::S(seen.0.clone())),
+        };
+        match put.send().await {
+            Ok(_) => Ok(version),
+            Err(e) if service_code(&e) == Some("ConditionalCheckFailedException") => {
+                Err(PortError::Conflict(format!(
+                    "the {} {id} changed since it was read",
+                    kind.as_str()
+                )))
+            }
+            Err(e) => Err(sdk_error(SERVICE, "PutItem", e)),
+        }
+    }
+
+    async fn get_versioned(
+        &self,
+        tenant: &TenantId,
+        kind: RecordKind,
+        id: &str,
+    ) -> PortResult<Option<(serde_json::Value, RecordVersion)>> {
         let out = self
             .client
             .get_item()
@@ -135,7 +206,16 @@ impl RecordStore for DynamoRecordStore {
             .send()
             .await
             .map_err(|e| sdk_error(SERVICE, "GetItem", e))?;
-        out.item().map(body).transpose()
+        out.item()
+            .map(|item| {
+                let version = item
+                    .get("ver")
+                    .and_then(|v| v.as_s().ok())
+                    .cloned()
+                    .unwrap_or_default();
+                Ok((body(item)?, RecordVersion(version)))
+            })
+            .transpose()
     }
 
     async fn list(

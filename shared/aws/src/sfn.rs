@@ -30,7 +30,10 @@ impl StepFunctions {
 
 #[async_trait]
 impl WorkflowStarter for StepFunctions {
+    /// AWS refuses names over 80 characters or outside `[0-9A-Za-z_-]`
+    /// (InvalidName); moto does not, so the rule is checked here first.
     async fn start(&self, name: &str, input: &PipelineState) -> PortResult<StartOutcome> {
+        jarvis_core::pipeline::check_execution_name(name).map_err(PortError::Invalid)?;
         let input = serde_json::to_string(input).map_err(|e| PortError::backend(SERVICE, e))?;
         let result = self
             .client

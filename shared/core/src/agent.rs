@@ -1,8 +1,11 @@
 //! The chat agent loop, explicit and bounded, over the Converse message and
 //! tool-use format:
 //!
-//! 1. a user's own confirmation of a pending e-mail is handled first, without
-//!    the model (so only the user can make Jarvis send mail);
+//! 1. a retried turn (same `turn_id`) answers what it answered before; a
+//!    user's own confirmation of a pending action (a send, a delete, a cancel)
+//!    is handled first, without the model, and only against the summary the
+//!    tool rendered (so only the user can make Jarvis send mail or remove
+//!    anything, and only what they were shown);
 //! 2. the message is used to retrieve sources (documents and memories, hybrid
 //!    search), numbered `[n]` and given to the model as data, never as orders;
 //! 3. the model is called with the trimmed history; while it asks for tools,
@@ -13,7 +16,7 @@
 //!    stored in the tenant's conversation.
 
 use crate::clock::{new_id, Clock};
-use crate::domain::{Citation, Conversation, Role, TenantId, Turn};
+use crate::domain::{Citation, Conversation, PendingAction, Role, TenantId, Turn};
 use crate::ports::{ChatDelta, ChatMessage, ChatModel, ChatRequest, PortResult, RecordStore};
 use crate::search::SearchHit;
 use crate::tools::{self, Action, ToolCall, ToolRunner};
@@ -74,6 +77,12 @@ pub struct ChatInput {
     pub message: String,
     #[serde(default)]
     pub conversation_id: Option<String>,
+    /// The client's idempotency key for this turn (1–64 of `A-Za-z0-9_-`, e.g. a
+    /// UUID): a retry with the same key answers the stored reply and runs no
+    /// tool again. Without a `conversation_id`, it also names the new
+    /// conversation, so a retry of a first turn finds it.
+    #[serde(default)]
+    pub turn_id: Option<String>,
 }
 
 impl ChatInput {
@@ -95,6 +104,16 @@ impl ChatInput {
                 return Err("conversation_id is not one Jarvis gave".into());
             }
         }
+        if let Some(t) = &self.turn_id {
+            if t.is_empty()
+                || t.len() > 64
+                || !t
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+            {
+                return Err("turn_id is 1 to 64 letters, digits, '_' or '-'".into());
+            }
+        }
         Ok(())
     }
 }
@@ -106,6 +125,10 @@ pub struct ChatOutput {
     pub answer: String,
     pub citations: Vec<Citation>,
     pub actions: Vec<Action>,
+    /// An action waiting for the user's confirmation, as the tool rendered it
+    /// (also at the end of `answer`, whatever the model wrote).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pending: Option<PendingAction>,
 }
 
 /// What a streaming client is told as the turn goes.
@@ -240,6 +263,60 @@ fn system_prompt(now: chrono::DateTime<chrono::Utc>, zone: Zone, sources: &[Sear
     )
 }
 
+/// An affirmative word, for a confirmation that also names the recipients.
+static AFFIRM: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\b(yes|sure|ok|okay|confirm(ed)?|go ahead|send)\b").expect("affirm pattern")
+});
+
+/// Largest serialized conversation kept in one record: DynamoDB items hold
+/// 400 KB; older turns are dropped first to stay under this.
+pub const MAX_CONVERSATION_BYTES: usize = 300 * 1024;
+
+/// Addresses in `to` that no message of the user's (earlier turns, and this
+/// one) names: text from documents or mail may have put them there.
+fn unnamed(to: &[String], conv: &Conversation, message: &str) -> Vec<String> {
+    let said: Vec<String> = conv
+        .turns
+        .iter()
+        .filter(|t| t.role == Role::User)
+        .map(|t| t.text.to_lowercase())
+        .chain([message.to_lowercase()])
+        .collect();
+    to.iter()
+        .filter(|a| !said.iter().any(|s| s.contains(&a.to_lowercase())))
+        .cloned()
+        .collect()
+}
+
+/// What the user is shown for a pending action, after the model's words.
+pub fn confirmation_prompt(p: &PendingAction) -> String {
+    let mut out = format!("Waiting for your confirmation: {}", p.summary);
+    if p.unnamed_recipients.is_empty() {
+        out.push_str(" Reply \"yes\" to go ahead or \"no\" to cancel.");
+    } else {
+        out.push_str(&format!(
+            " Careful: you never named {} in this conversation. To send to them anyway, reply \"send to {}\"; reply \"no\" to cancel.",
+            p.unnamed_recipients.join(", "),
+            p.unnamed_recipients.join(", ")
+        ));
+    }
+    out
+}
+
+/// Whether `message` confirms `p`: a plain yes, or, when recipients the user
+/// never named are in it, an affirmative naming every one of them.
+fn confirms(p: &PendingAction, message: &str) -> bool {
+    if p.unnamed_recipients.is_empty() {
+        return YES.is_match(message);
+    }
+    let lower = message.to_lowercase();
+    !NO.is_match(message)
+        && AFFIRM.is_match(message)
+        && p.unnamed_recipients
+            .iter()
+            .all(|a| lower.contains(&a.to_lowercase()))
+}
+
 /// The user's reply to "shall I send it?".
 static YES: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)^\s*(yes|yep|yeah|sure|ok|okay|confirm(ed)?|go ahead|please do|do it|send( it)?( now)?|yes,? send( it)?)\b[\s.!,]*(please|now|thanks?|thank you)?[\s.!]*$")
@@ -327,53 +404,141 @@ fn citations(answer: &str, sources: &[SearchHit]) -> Vec<Citation> {
         .collect()
 }
 
+/// The id of the conversation a first turn with `turn_id` starts: derived,
+/// so a retry of that turn finds it.
+fn conversation_for_turn(tenant: &TenantId, turn_id: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let h = Sha256::digest(format!("{tenant}\0{turn_id}").as_bytes());
+    format!("conv_t{}", hex::encode(&h[..16]))
+}
+
+/// The stored answer of the turn `turn_id`, if the conversation has it.
+fn replay(conv: &Conversation, turn_id: &str) -> Option<ChatOutput> {
+    conv.turns
+        .iter()
+        .find(|t| t.role == Role::Assistant && t.turn_id.as_deref() == Some(turn_id))
+        .map(|t| ChatOutput {
+            conversation_id: conv.id.clone(),
+            answer: t.text.clone(),
+            citations: t.citations.clone(),
+            actions: t.actions.clone(),
+            pending: None,
+        })
+}
+
 impl Agent<'_> {
     async fn conversation(
         &self,
         tenant: &TenantId,
-        id: Option<&str>,
+        input: &ChatInput,
     ) -> Result<Conversation, AgentError> {
-        match id {
-            Some(id) => records::get::<Conversation>(self.records, tenant, id)
+        let fresh = |id: String| Conversation {
+            id,
+            tenant_id: tenant.clone(),
+            turns: Vec::new(),
+            updated_at: self.clock.now(),
+            pending: None,
+            reflected_at: None,
+        };
+        match (input.conversation_id.as_deref(), input.turn_id.as_deref()) {
+            (Some(id), _) => records::get::<Conversation>(self.records, tenant, id)
                 .await?
                 .ok_or_else(|| AgentError::UnknownConversation(id.to_owned())),
-            None => Ok(Conversation {
-                id: new_id("conv", self.clock.now()),
-                tenant_id: tenant.clone(),
-                turns: Vec::new(),
-                updated_at: self.clock.now(),
-                pending_send: None,
-                reflected_at: None,
-            }),
+            (None, Some(turn)) => {
+                let id = conversation_for_turn(tenant, turn);
+                Ok(records::get::<Conversation>(self.records, tenant, &id)
+                    .await?
+                    .unwrap_or_else(|| fresh(id)))
+            }
+            (None, None) => Ok(fresh(new_id("conv", self.clock.now()))),
         }
     }
 
+    /// Appends the turn to the conversation as stored now (compare-and-set,
+    /// re-read on a lost race), so concurrent turns all keep theirs. A turn
+    /// whose `turn_id` is already stored is not added twice.
     async fn save(
         &self,
-        mut conv: Conversation,
+        conv: &Conversation,
         message: &str,
+        turn_id: Option<&str>,
         output: &ChatOutput,
     ) -> Result<(), AgentError> {
         let now = self.clock.now();
-        conv.turns.push(Turn {
+        let user = Turn {
             role: Role::User,
             text: message.to_owned(),
             at: now,
             citations: Vec::new(),
-        });
-        conv.turns.push(Turn {
+            turn_id: turn_id.map(str::to_owned),
+            actions: Vec::new(),
+        };
+        let assistant = Turn {
             role: Role::Assistant,
             text: output.answer.clone(),
             at: now,
             citations: output.citations.clone(),
-        });
-        if conv.turns.len() > MAX_STORED_TURNS {
-            let drop = conv.turns.len() - MAX_STORED_TURNS;
-            conv.turns.drain(..drop);
-        }
-        conv.updated_at = now;
-        records::put(self.records, &conv).await?;
+            turn_id: turn_id.map(str::to_owned),
+            actions: output.actions.clone(),
+        };
+        records::update::<Conversation, ()>(self.records, &conv.tenant_id, &conv.id, |stored| {
+            let mut stored = stored.unwrap_or_else(|| Conversation {
+                turns: Vec::new(),
+                ..conv.clone()
+            });
+            if turn_id.is_some_and(|t| replay(&stored, t).is_some()) {
+                return Ok(records::Change::Keep(()));
+            }
+            stored.turns.push(user.clone());
+            stored.turns.push(assistant.clone());
+            stored.pending = output.pending.clone();
+            stored.updated_at = now;
+            if stored.turns.len() > MAX_STORED_TURNS {
+                let drop = stored.turns.len() - MAX_STORED_TURNS;
+                stored.turns.drain(..drop);
+            }
+            // Past the item limit the oldest turns go, two at a time (a user
+            // turn and its answer); the newest pair always stays.
+            while stored.turns.len() > 2
+                && serde_json::to_vec(&stored).map_or(0, |b| b.len()) > MAX_CONVERSATION_BYTES
+            {
+                stored.turns.drain(..2);
+            }
+            Ok(records::Change::Write(stored, ()))
+        })
+        .await?;
         Ok(())
+    }
+
+    /// Runs a confirmed pending action: the call the tool rendered, with its token.
+    async fn run_confirmed(
+        &self,
+        tenant: &TenantId,
+        pending: &PendingAction,
+        on_event: &(dyn Fn(Event) + Send + Sync),
+    ) -> Result<(String, Vec<Action>), AgentError> {
+        let call = ToolCall {
+            tenant_id: tenant.clone(),
+            name: pending.tool.clone(),
+            input: pending.input.clone(),
+            confirmed: true,
+            confirm_token: Some(pending.token.clone()),
+        };
+        on_event(Event::ToolStarted {
+            name: call.name.clone(),
+            input: call.input.clone(),
+        });
+        let reply = self.tools.call(&call).await?;
+        let (answer, actions) = match reply {
+            Ok(out) => (out.summary().to_owned(), out.action.into_iter().collect()),
+            Err(refusal) => (format!("I did not do it: {refusal}"), Vec::new()),
+        };
+        on_event(Event::ToolFinished {
+            name: call.name,
+            ok: !actions.is_empty(),
+            summary: answer.clone(),
+        });
+        Ok((answer, actions))
     }
 
     /// One chat turn; `on_event` hears the deltas and tool events as they happen.
@@ -385,48 +550,68 @@ impl Agent<'_> {
     ) -> Result<ChatOutput, AgentError> {
         input.validate().map_err(AgentError::Invalid)?;
         let message = input.message.trim();
-        let mut conv = self
-            .conversation(tenant, input.conversation_id.as_deref())
-            .await?;
+        let turn_id = input.turn_id.as_deref();
+        let conv = self.conversation(tenant, input).await?;
         on_event(Event::Started {
             conversation_id: conv.id.clone(),
         });
+        // A retried turn: its stored answer, and nothing runs again.
+        if let Some(done) = turn_id.and_then(|t| replay(&conv, t)) {
+            on_event(Event::Done(done.clone()));
+            return Ok(done);
+        }
 
-        // The user's own answer to a pending send: no model involved.
-        if let Some(draft_id) = conv.pending_send.take() {
-            if YES.is_match(message) {
-                let call = ToolCall {
-                    tenant_id: tenant.clone(),
-                    name: tools::SEND_EMAIL.into(),
-                    input: json!({ "draft_id": draft_id }),
-                    confirmed: true,
-                };
-                on_event(Event::ToolStarted {
-                    name: call.name.clone(),
-                    input: call.input.clone(),
-                });
-                let reply = self.tools.call(&call).await?;
-                let (answer, actions) = match reply {
-                    Ok(out) => (out.summary().to_owned(), out.action.into_iter().collect()),
-                    Err(refusal) => (format!("I could not send it: {refusal}"), Vec::new()),
-                };
-                on_event(Event::ToolFinished {
-                    name: call.name,
-                    ok: !actions.is_empty(),
-                    summary: answer.clone(),
-                });
+        // The user's own answer to a pending action: no model involved.
+        if let Some(pending) = &conv.pending {
+            if confirms(pending, message) {
+                let (answer, actions) = self.run_confirmed(tenant, pending, on_event).await?;
                 return self
-                    .finish(conv, message, answer, Vec::new(), actions, on_event)
+                    .finish(
+                        &conv,
+                        message,
+                        turn_id,
+                        answer,
+                        Vec::new(),
+                        actions,
+                        None,
+                        on_event,
+                    )
                     .await;
             }
             if NO.is_match(message) {
-                let answer = "OK, I won't send it. The draft is kept.".to_owned();
+                let answer = "OK, I won't do it; nothing changed.".to_owned();
                 return self
-                    .finish(conv, message, answer, Vec::new(), Vec::new(), on_event)
+                    .finish(
+                        &conv,
+                        message,
+                        turn_id,
+                        answer,
+                        Vec::new(),
+                        Vec::new(),
+                        None,
+                        on_event,
+                    )
                     .await;
             }
-            // Anything else moves on; the draft stays a draft.
+            if YES.is_match(message) {
+                // A bare yes to mail for recipients the user never named.
+                let answer = confirmation_prompt(pending);
+                return self
+                    .finish(
+                        &conv,
+                        message,
+                        turn_id,
+                        answer,
+                        Vec::new(),
+                        Vec::new(),
+                        Some(pending.clone()),
+                        on_event,
+                    )
+                    .await;
+            }
+            // Anything else moves on; nothing pending is done.
         }
+        let mut pending: Option<PendingAction> = None;
 
         let mut sources = self
             .retriever
@@ -481,8 +666,15 @@ impl Agent<'_> {
                     .collect::<Vec<_>>()
                     .join("");
                 let cited = citations(&answer, &sources);
+                let answer = match &pending {
+                    Some(p) if answer.trim().is_empty() => confirmation_prompt(p),
+                    Some(p) => format!("{}\n\n{}", answer.trim_end(), confirmation_prompt(p)),
+                    None => answer,
+                };
                 return self
-                    .finish(conv, message, answer, cited, actions, on_event)
+                    .finish(
+                        &conv, message, turn_id, answer, cited, actions, pending, on_event,
+                    )
                     .await;
             }
             let mut results = Vec::new();
@@ -514,18 +706,20 @@ impl Agent<'_> {
                 } else if tools::owner(&name).is_none() {
                     (false, json!({"error": format!("there is no tool {name}")}))
                 } else {
-                    // Never confirmed: a model's request cannot send mail.
+                    // Never confirmed: a model's request cannot send mail,
+                    // delete or close anything; the tool only says what it would do.
                     let call = ToolCall {
                         tenant_id: tenant.clone(),
                         name: name.clone(),
                         input,
                         confirmed: false,
+                        confirm_token: None,
                     };
                     match self.tools.call(&call).await {
                         Ok(Ok(out)) => {
                             if let Some(a) = &out.action {
                                 if a.kind == "confirmation_required" {
-                                    conv.pending_send = Some(a.id.clone());
+                                    pending = pending_from(&out.result, &conv, message);
                                 }
                                 actions.push(a.clone());
                             }
@@ -561,13 +755,16 @@ impl Agent<'_> {
         Err(AgentError::StepLimit(self.limits.max_steps))
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn finish(
         &self,
-        conv: Conversation,
+        conv: &Conversation,
         message: &str,
+        turn_id: Option<&str>,
         answer: String,
         citations: Vec<Citation>,
         actions: Vec<Action>,
+        pending: Option<PendingAction>,
         on_event: &(dyn Fn(Event) + Send + Sync),
     ) -> Result<ChatOutput, AgentError> {
         let output = ChatOutput {
@@ -575,11 +772,33 @@ impl Agent<'_> {
             answer,
             citations,
             actions,
+            pending,
         };
-        self.save(conv, message, &output).await?;
+        self.save(conv, message, turn_id, &output).await?;
         on_event(Event::Done(output.clone()));
         Ok(output)
     }
+}
+
+/// The pending action a tool's `confirmation_required` result describes, with
+/// the recipients the user never named flagged.
+fn pending_from(result: &Value, conv: &Conversation, message: &str) -> Option<PendingAction> {
+    let recipients: Vec<String> = result["recipients"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default();
+    Some(PendingAction {
+        tool: result["tool"].as_str()?.to_owned(),
+        input: result.get("confirm_input")?.clone(),
+        summary: result["summary"].as_str()?.to_owned(),
+        token: result["confirm_token"].as_str()?.to_owned(),
+        unnamed_recipients: unnamed(&recipients, conv, message),
+    })
 }
 
 #[cfg(test)]
@@ -680,14 +899,22 @@ mod tests {
     impl ToolRunner for Recorder {
         async fn call(&self, call: &ToolCall) -> PortResult<crate::tools::ToolReply> {
             self.0.lock().unwrap().push(call.clone());
-            Ok(Ok(crate::tools::ToolOutcome {
-                result: json!({"summary": "needs confirmation", "status": "confirmation_required"}),
-                action: Some(Action {
-                    kind: "confirmation_required".into(),
-                    id: "draft_1".into(),
-                    summary: "ask".into(),
-                }),
-            }))
+            if call.confirmed {
+                return Ok(Ok(crate::tools::ToolOutcome::acted(
+                    "email_sent",
+                    "Sent".into(),
+                    json!({}),
+                    "draft_1",
+                )));
+            }
+            Ok(Ok(crate::tools::confirmation_required(
+                "send_email",
+                "draft_1",
+                "Send the e-mail to x@example.com — \"files\" (draft_1).".into(),
+                json!({"draft_id": "draft_1"}),
+                "tok1".into(),
+                &["x@example.com".to_owned()],
+            )))
         }
     }
 
@@ -704,7 +931,9 @@ mod tests {
     }
 
     #[derive(Default)]
-    struct Memory(std::sync::Mutex<std::collections::HashMap<String, Value>>);
+    struct Memory(
+        std::sync::Mutex<std::collections::HashMap<String, (Value, crate::ports::RecordVersion)>>,
+    );
 
     #[async_trait]
     impl RecordStore for Memory {
@@ -715,18 +944,35 @@ mod tests {
             id: &str,
             b: &Value,
         ) -> PortResult<()> {
-            self.0
-                .lock()
-                .unwrap()
-                .insert(format!("{t}/{}/{id}", k.as_str()), b.clone());
+            self.0.lock().unwrap().insert(
+                format!("{t}/{}/{id}", k.as_str()),
+                (b.clone(), crate::ports::RecordVersion::fresh()),
+            );
             Ok(())
         }
-        async fn get(
+        async fn put_if(
             &self,
             t: &TenantId,
             k: crate::ports::RecordKind,
             id: &str,
-        ) -> PortResult<Option<Value>> {
+            b: &Value,
+            expected: Option<&crate::ports::RecordVersion>,
+        ) -> PortResult<crate::ports::RecordVersion> {
+            let mut map = self.0.lock().unwrap();
+            let key = format!("{t}/{}/{id}", k.as_str());
+            if map.get(&key).map(|(_, v)| v) != expected {
+                return Err(crate::PortError::Conflict("changed".into()));
+            }
+            let v = crate::ports::RecordVersion::fresh();
+            map.insert(key, (b.clone(), v.clone()));
+            Ok(v)
+        }
+        async fn get_versioned(
+            &self,
+            t: &TenantId,
+            k: crate::ports::RecordKind,
+            id: &str,
+        ) -> PortResult<Option<(Value, crate::ports::RecordVersion)>> {
             Ok(self
                 .0
                 .lock()
@@ -771,6 +1017,7 @@ mod tests {
         let input = ChatInput {
             message: "summarize my notes".into(),
             conversation_id: None,
+            turn_id: None,
         };
         let out = agent.turn(&tenant, &input, &|_| {}).await.unwrap();
         let calls = tools.0.lock().unwrap().clone();
@@ -785,11 +1032,75 @@ mod tests {
             .await
             .unwrap()
             .unwrap();
+        let pending = conv.pending.clone().expect("the user is asked next turn");
         assert_eq!(
-            conv.pending_send.as_deref(),
-            Some("draft_1"),
-            "the user is asked next turn"
+            (pending.tool.as_str(), pending.token.as_str()),
+            ("send_email", "tok1")
         );
+        assert_eq!(pending.unnamed_recipients, vec!["x@example.com"]);
+        assert!(
+            out.answer.contains("Send the e-mail to x@example.com")
+                && out.answer.contains("you never named x@example.com"),
+            "the tool's own summary, not the model's words, is shown: {}",
+            out.answer
+        );
+        // A reflexive "ok" does not send to an address the user never named.
+        let ok = ChatInput {
+            message: "ok".into(),
+            conversation_id: Some(out.conversation_id.clone()),
+            turn_id: None,
+        };
+        let again = agent.turn(&tenant, &ok, &|_| {}).await.unwrap();
+        assert_eq!(tools.0.lock().unwrap().len(), 1, "nothing was called");
+        assert!(
+            again.answer.contains("send to x@example.com"),
+            "{}",
+            again.answer
+        );
+        // Naming the recipient confirms, with the tool's token.
+        let named = ChatInput {
+            message: "yes, send to x@example.com".into(),
+            conversation_id: Some(out.conversation_id.clone()),
+            turn_id: None,
+        };
+        agent.turn(&tenant, &named, &|_| {}).await.unwrap();
+        let calls = tools.0.lock().unwrap().clone();
+        assert_eq!(calls.len(), 2);
+        assert!(calls[1].confirmed);
+        assert_eq!(calls[1].confirm_token.as_deref(), Some("tok1"));
+        assert_eq!(calls[1].input, json!({"draft_id": "draft_1"}));
+    }
+
+    #[tokio::test]
+    async fn a_retried_turn_answers_what_it_answered_and_runs_nothing_again() {
+        let tools = Recorder::default();
+        let records = Memory::default();
+        let clock = crate::clock::ManualClock::at("2026-11-23T08:00:00Z".parse().unwrap());
+        let agent = Agent {
+            model: &Obedient,
+            tools: &tools,
+            retriever: &Injected,
+            records: &records,
+            clock: &clock,
+            zone: crate::when::Zone::UTC,
+            limits: Limits::default(),
+        };
+        let tenant = TenantId::parse("alice").unwrap();
+        let input = ChatInput {
+            message: "summarize my notes".into(),
+            conversation_id: None,
+            turn_id: Some("0b7e-retry".into()),
+        };
+        let first = agent.turn(&tenant, &input, &|_| {}).await.unwrap();
+        let second = agent.turn(&tenant, &input, &|_| {}).await.unwrap();
+        assert_eq!(tools.0.lock().unwrap().len(), 1, "the tool ran once");
+        assert_eq!(first.conversation_id, second.conversation_id);
+        assert_eq!(first.answer, second.answer);
+        let conv: Conversation = records::get(&records, &tenant, &first.conversation_id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(conv.turns.len(), 2, "one user turn and one answer");
     }
 
     #[tokio::test]
@@ -827,6 +1138,7 @@ mod tests {
         let input = ChatInput {
             message: "tasks?".into(),
             conversation_id: None,
+            turn_id: None,
         };
         let err = agent
             .turn(&TenantId::parse("alice").unwrap(), &input, &|_| {})
@@ -853,22 +1165,52 @@ mod tests {
         let ok = ChatInput {
             message: "hi".into(),
             conversation_id: None,
+            turn_id: None,
         };
         assert!(ok.validate().is_ok());
         let empty = ChatInput {
             message: "  ".into(),
             conversation_id: None,
+            turn_id: None,
         };
         assert!(empty.validate().is_err());
         let long = ChatInput {
             message: "x".repeat(MAX_MESSAGE_CHARS + 1),
             conversation_id: None,
+            turn_id: None,
         };
         assert!(long.validate().is_err());
         let bad = ChatInput {
             message: "hi".into(),
             conversation_id: Some("../x".into()),
+            turn_id: None,
         };
         assert!(bad.validate().is_err());
+    }
+
+    proptest::proptest! {
+        /// Chat bodies and the confirmation matchers take anything without a panic.
+        #[test]
+        fn chat_bodies_and_confirmations_never_panic(
+            message in "\\PC{0,5000}",
+            conv in proptest::option::of("\\PC{0,80}"),
+            turn in proptest::option::of("\\PC{0,80}"),
+            junk in "\\PC{0,300}",
+        ) {
+            let body = json!({"message": message, "conversation_id": conv, "turn_id": turn});
+            if let Ok(input) = serde_json::from_value::<ChatInput>(body) {
+                let _ = input.validate();
+            }
+            let _ = serde_json::from_str::<ChatInput>(&junk);
+            let pending = PendingAction {
+                tool: "send_email".into(),
+                input: json!({}),
+                summary: message.clone(),
+                token: "t".into(),
+                unnamed_recipients: vec!["x@example.com".into()],
+            };
+            let _ = confirms(&pending, &message);
+            let _ = confirmation_prompt(&pending);
+        }
     }
 }

@@ -229,4 +229,38 @@ mod tests {
         )
         .is_empty());
     }
+
+    proptest::proptest! {
+        /// Generated documents: every chunk is within the bound (a single word
+        /// longer than it aside), non-empty, and no text is dropped.
+        #[test]
+        fn the_chunker_bounds_every_chunk_and_keeps_every_word(
+            blocks in proptest::collection::vec(
+                (proptest::option::of(1u8..7), "\\PC{0,400}", proptest::option::of(1u32..50)),
+                0..40,
+            ),
+        ) {
+            let blocks: Vec<Block> = blocks
+                .into_iter()
+                .map(|(level, text, page)| {
+                    let mut b = match level {
+                        Some(l) => Block::heading(l, text),
+                        None => Block::text(text),
+                    };
+                    b.page = page;
+                    b
+                })
+                .collect();
+            let chunks = chunk_blocks(&blocks, &CFG);
+            for c in &chunks {
+                proptest::prop_assert!(!c.text.trim().is_empty());
+            }
+            let all: String = chunks.iter().map(|c| c.text.as_str()).collect::<Vec<_>>().join(" ");
+            for b in blocks.iter().filter(|b| matches!(b.kind, crate::content::BlockKind::Text)) {
+                for word in b.text.split_whitespace().take(3) {
+                    proptest::prop_assert!(all.contains(word), "{word:?} was dropped");
+                }
+            }
+        }
+    }
 }

@@ -261,6 +261,10 @@ pub struct Reminder {
     /// Times it has fired.
     #[serde(default)]
     pub fired_count: u32,
+    /// The occurrence (its due time) a delivery claimed before notifying: a
+    /// compare-and-set, so of two deliveries of one occurrence only one notifies.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claimed: Option<DateTime<Utc>>,
 }
 
 /// Whether a draft has gone out.
@@ -268,6 +272,13 @@ pub struct Reminder {
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum DraftState {
     Draft,
+    /// Claimed by one confirmed send (a compare-and-set from `Draft`): the mail
+    /// is going out, or went out and `Sent` is not yet written. A draft in this
+    /// state is never sent again; a send that fails before the mail leaves puts
+    /// it back to `Draft`.
+    Sending {
+        since: DateTime<Utc>,
+    },
     Sent {
         at: DateTime<Utc>,
         message_id: String,
@@ -318,6 +329,13 @@ pub struct Turn {
     pub at: DateTime<Utc>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub citations: Vec<Citation>,
+    /// The client's idempotency key of the turn (`turn_id` of `POST /chat`): a
+    /// retried turn finds its stored answer here and repeats nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub turn_id: Option<String>,
+    /// What the turn did (on the assistant's turn).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub actions: Vec<crate::tools::Action>,
 }
 
 /// A chat history.
@@ -327,12 +345,29 @@ pub struct Conversation {
     pub tenant_id: TenantId,
     pub turns: Vec<Turn>,
     pub updated_at: DateTime<Utc>,
-    /// A draft the assistant offered to send; only the user's own confirmation sends it.
+    /// An action the assistant offered (a send, a delete…); only the user's own
+    /// confirmation of exactly this runs it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pending_send: Option<String>,
+    pub pending: Option<PendingAction>,
     /// When memory-reflector last summarised it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reflected_at: Option<DateTime<Utc>>,
+}
+
+/// A tool call waiting for the user's confirmation, as the user was shown it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PendingAction {
+    pub tool: String,
+    /// The call's input: the ids of exactly the records it acts on.
+    pub input: serde_json::Value,
+    /// What the user was shown, rendered by the tool from the stored records.
+    pub summary: String,
+    /// The tool's digest of what will happen; a changed record no longer matches.
+    pub token: String,
+    /// Mail recipients the user never named in this conversation: a bare "yes"
+    /// does not send to them, the user must name each one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unnamed_recipients: Vec<String>,
 }
 
 /// A tenant's own settings: one record per tenant, id [`Settings::ID`].

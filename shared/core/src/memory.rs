@@ -78,6 +78,8 @@ mod tests {
             text: text.into(),
             at: at.parse().unwrap(),
             citations: Vec::new(),
+            turn_id: None,
+            actions: Vec::new(),
         }
     }
 
@@ -105,7 +107,7 @@ mod tests {
                 turn(Role::User, "remind me at 9 to pack", "2026-11-23T10:01:00Z"),
             ],
             updated_at: "2026-11-23T10:01:00Z".parse().unwrap(),
-            pending_send: None,
+            pending: None,
             reflected_at: None,
         };
         let all = distill(&conv, None);

@@ -96,6 +96,11 @@ pub fn content_type_for(key: &str, head: &[u8]) -> String {
 
 /// Content type from a file name's extension alone, when it is one Jarvis knows.
 pub fn content_type_by_name(key: &str) -> Option<&'static str> {
+    // SES receipt rules write raw mail as `<tenant>/inbound-mail/<message id>`,
+    // with no extension.
+    if keys::is_inbound_mail(key) {
+        return Some("message/rfc822");
+    }
     let ext = key
         .rsplit_once('.')
         .map(|(_, e)| e.to_ascii_lowercase())
@@ -167,7 +172,41 @@ pub fn execution_name(bucket: &str, key: &str, etag: &str) -> String {
         h.update(part.as_bytes());
         h.update([0]);
     }
-    format!("ingest-{}", &hex::encode(h.finalize())[..64])
+    // 48 hex digits (192 bits) leave room for a rerun's suffix within 80.
+    format!("ingest-{}", &hex::encode(h.finalize())[..48])
+}
+
+/// Step Functions' limit on an execution name's length.
+pub const MAX_EXECUTION_NAME: usize = 80;
+
+/// The name of a fresh run of the same object version (a re-drop after a
+/// failure, or a file edited back to earlier bytes): the version's name and the
+/// time in milliseconds, in hex. At most 67 characters.
+pub fn rerun_name(bucket: &str, key: &str, etag: &str, at_millis: i64) -> String {
+    format!(
+        "{}-{:x}",
+        execution_name(bucket, key, etag),
+        at_millis.max(0)
+    )
+}
+
+/// Whether Step Functions accepts `name`: 1 to 80 characters of
+/// `[0-9A-Za-z_-]` (AWS allows a few more, but those make CloudWatch metrics
+/// unusable; moto accepts anything, so adapters check this themselves).
+pub fn check_execution_name(name: &str) -> Result<(), String> {
+    if name.is_empty() || name.len() > MAX_EXECUTION_NAME {
+        return Err(format!(
+            "an execution name has 1 to {MAX_EXECUTION_NAME} characters; {name:?} has {}",
+            name.len()
+        ));
+    }
+    if let Some(c) = name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || *c == '_' || *c == '-'))
+    {
+        return Err(format!("an execution name may not contain {c:?}"));
+    }
+    Ok(())
 }
 
 /// Where things live in the blob stores.
@@ -228,6 +267,18 @@ pub mod keys {
         file_name: &str,
     ) -> String {
         format!("{tenant}/attachments/{parent}/{index}-{file_name}")
+    }
+
+    /// The folder under a tenant's prefix where SES stores the mail it receives.
+    pub const INBOUND_MAIL: &str = "inbound-mail";
+
+    /// Whether `key` is mail SES received: `<tenant>/inbound-mail/<message id>`.
+    pub fn is_inbound_mail(key: &str) -> bool {
+        let mut parts = key.split('/');
+        matches!(
+            (parts.next(), parts.next(), parts.next(), parts.next()),
+            (Some(t), Some(INBOUND_MAIL), Some(id), None) if !t.is_empty() && !id.is_empty()
+        )
     }
 
     /// Curated prefix of everything derived from a document.
@@ -345,6 +396,53 @@ mod tests {
         assert_eq!(a, execution_name("raw", "t/x.pdf", "e1"));
         assert_ne!(a, execution_name("raw", "t/x.pdf", "e2"));
         assert!(a.len() <= 80);
+    }
+
+    #[test]
+    fn the_name_and_type_of_mail_ses_received() {
+        assert_eq!(
+            content_type_by_name("3f1c/inbound-mail/o3vrnil0e2ic28trm7dfhrc2v0"),
+            Some("message/rfc822")
+        );
+        assert_eq!(
+            content_type_for("3f1c/inbound-mail/AMAZON_SES_SETUP_NOTIFICATION", b"x"),
+            "message/rfc822"
+        );
+        assert_ne!(
+            content_type_by_name("3f1c/notes/inbound-mail/x.md"),
+            Some("message/rfc822"),
+            "only the tenant's own inbound-mail folder"
+        );
+        assert!(!keys::is_inbound_mail("inbound-mail/x"));
+    }
+
+    proptest::proptest! {
+        /// Every name the router can produce (a version's, and a rerun's at any
+        /// time) is one Step Functions accepts: ≤ 80 of `[0-9A-Za-z_-]`.
+        #[test]
+        fn every_execution_name_the_router_makes_is_valid(
+            bucket in "\\PC{0,70}",
+            key in "\\PC{0,1024}",
+            etag in "\\PC{0,80}",
+            at in proptest::prelude::any::<i64>(),
+        ) {
+            let name = execution_name(&bucket, &key, &etag);
+            proptest::prop_assert!(check_execution_name(&name).is_ok(), "{name}");
+            let again = rerun_name(&bucket, &key, &etag, at);
+            proptest::prop_assert!(check_execution_name(&again).is_ok(), "{again}");
+            proptest::prop_assert!(again.starts_with(&name));
+        }
+    }
+
+    #[test]
+    fn names_step_functions_refuses_are_refused() {
+        assert!(check_execution_name(&"a".repeat(81)).is_err());
+        assert!(check_execution_name("ingest-a/b").is_err());
+        assert!(check_execution_name("").is_err());
+        assert!(check_execution_name(&"a".repeat(80)).is_ok());
+        // The name of a rerun in the year 3000 still fits.
+        let far = rerun_name("raw", "k", "e", 32_503_680_000_000);
+        assert!(far.len() <= 80, "{}", far.len());
     }
 
     #[test]

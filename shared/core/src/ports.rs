@@ -291,12 +291,36 @@ impl RecordKind {
     }
 }
 
+/// The version a record was read at: an opaque token that every write changes.
+/// Handing it back to [`RecordStore::put_if`] writes only if nobody wrote since.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct RecordVersion(pub String);
+
+impl RecordVersion {
+    /// A fresh token for a write (random; unique in practice).
+    pub fn fresh() -> Self {
+        let mut b = [0u8; 12];
+        if getrandom::fill(&mut b).is_err() {
+            // No OS entropy: a clock-based token still differs per write.
+            let nanos = chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default();
+            b[..8].copy_from_slice(&nanos.to_le_bytes());
+        }
+        Self(hex::encode(b))
+    }
+}
+
 /// Tenant-scoped JSON records by kind and id: tasks, reminders, drafts,
 /// conversations, memories (DynamoDB items beside the documents; locally SQLite).
 /// Every call names the tenant; nothing reads across tenants.
+///
+/// Records that guard a side effect (a draft being sent, a reminder occurrence
+/// being fired, a conversation being appended to) are written with
+/// [`RecordStore::put_if`], compare-and-set on the version read: on DynamoDB a
+/// conditional `PutItem`, the only protection against races AWS offers.
 #[async_trait]
 pub trait RecordStore: Send + Sync {
-    /// Creates or replaces.
+    /// Creates or replaces, whatever is stored (no race protection: only for
+    /// records that guard nothing, like settings).
     async fn put(
         &self,
         tenant: &TenantId,
@@ -304,12 +328,32 @@ pub trait RecordStore: Send + Sync {
         id: &str,
         body: &serde_json::Value,
     ) -> PortResult<()>;
+    /// Writes `body` only if the stored record is still at `expected` (`None`:
+    /// only if there is no such record yet). Returns the new version; a lost
+    /// race is `Conflict`, and nothing is written.
+    async fn put_if(
+        &self,
+        tenant: &TenantId,
+        kind: RecordKind,
+        id: &str,
+        body: &serde_json::Value,
+        expected: Option<&RecordVersion>,
+    ) -> PortResult<RecordVersion>;
+    /// The record and the version it was read at (a strongly consistent read).
+    async fn get_versioned(
+        &self,
+        tenant: &TenantId,
+        kind: RecordKind,
+        id: &str,
+    ) -> PortResult<Option<(serde_json::Value, RecordVersion)>>;
     async fn get(
         &self,
         tenant: &TenantId,
         kind: RecordKind,
         id: &str,
-    ) -> PortResult<Option<serde_json::Value>>;
+    ) -> PortResult<Option<serde_json::Value>> {
+        Ok(self.get_versioned(tenant, kind, id).await?.map(|(v, _)| v))
+    }
     /// All records of a kind, in id order (ids are time-ordered).
     async fn list(&self, tenant: &TenantId, kind: RecordKind)
         -> PortResult<Vec<serde_json::Value>>;

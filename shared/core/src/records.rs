@@ -2,7 +2,7 @@
 //! kind, tenant and id.
 
 use crate::domain::{Conversation, Draft, Memory, Reminder, Settings, Task, TenantId};
-use crate::ports::{PortResult, RecordKind, RecordStore};
+use crate::ports::{PortResult, RecordKind, RecordStore, RecordVersion};
 use crate::when::Zone;
 use crate::PortError;
 use serde::de::DeserializeOwned;
@@ -92,4 +92,77 @@ pub async fn delete<T: Record>(
     id: &str,
 ) -> PortResult<bool> {
     store.delete(tenant, T::KIND, id).await
+}
+
+/// A record and the version it was read at.
+#[derive(Debug, Clone)]
+pub struct Versioned<T> {
+    pub record: T,
+    pub version: RecordVersion,
+}
+
+pub async fn get_versioned<T: Record>(
+    store: &dyn RecordStore,
+    tenant: &TenantId,
+    id: &str,
+) -> PortResult<Option<Versioned<T>>> {
+    match store.get_versioned(tenant, T::KIND, id).await? {
+        Some((value, version)) => Ok(Some(Versioned {
+            record: decode(value)?,
+            version,
+        })),
+        None => Ok(None),
+    }
+}
+
+/// Compare-and-set: writes `record` only if it is still at `expected` (`None`:
+/// only if it does not exist). A lost race is `Conflict`.
+pub async fn put_if<T: Record>(
+    store: &dyn RecordStore,
+    record: &T,
+    expected: Option<&RecordVersion>,
+) -> PortResult<RecordVersion> {
+    let body = serde_json::to_value(record).map_err(|e| PortError::backend("records", e))?;
+    store
+        .put_if(record.tenant(), T::KIND, record.id(), &body, expected)
+        .await
+}
+
+/// What an [`update`] edit decided.
+pub enum Change<T, R> {
+    /// Write this record, then answer `R`.
+    Write(T, R),
+    /// Write nothing; answer `R`.
+    Keep(R),
+}
+
+/// How many times [`update`] re-reads after losing a race before it gives up:
+/// every round has a winner, so this many writers at once all get through.
+pub const UPDATE_ATTEMPTS: usize = 64;
+
+/// Read, edit, compare-and-set; on a lost race read again and edit the fresh
+/// record. `edit` sees `None` when the record does not exist (and may create
+/// it); it must be safe to run more than once.
+pub async fn update<T: Record, R>(
+    store: &dyn RecordStore,
+    tenant: &TenantId,
+    id: &str,
+    mut edit: impl FnMut(Option<T>) -> Result<Change<T, R>, PortError>,
+) -> PortResult<R> {
+    for _ in 0..UPDATE_ATTEMPTS {
+        let current = get_versioned::<T>(store, tenant, id).await?;
+        let version = current.as_ref().map(|c| c.version.clone());
+        match edit(current.map(|c| c.record))? {
+            Change::Keep(r) => return Ok(r),
+            Change::Write(record, r) => match put_if(store, &record, version.as_ref()).await {
+                Ok(_) => return Ok(r),
+                Err(PortError::Conflict(_)) => continue,
+                Err(e) => return Err(e),
+            },
+        }
+    }
+    Err(PortError::Conflict(format!(
+        "the {} {id} kept changing; try again",
+        T::KIND.as_str()
+    )))
 }

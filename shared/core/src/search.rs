@@ -196,4 +196,21 @@ mod tests {
             ("tax", DEFAULT_LIMIT, SearchMode::Hybrid)
         );
     }
+
+    proptest::proptest! {
+        /// Arbitrary bodies, JSON-shaped or not: a request or a reason, never a panic.
+        #[test]
+        fn search_bodies_never_panic(
+            query in "\\PC{0,3000}",
+            limit in proptest::prelude::any::<i64>(),
+            mode in "\\PC{0,10}",
+            junk in "\\PC{0,200}",
+        ) {
+            let body = serde_json::json!({"query": query, "limit": limit, "mode": mode}).to_string();
+            if let Ok(r) = req(&body) {
+                let _ = r.validate();
+            }
+            let _ = req(&junk);
+        }
+    }
 }

@@ -22,6 +22,73 @@ pub struct ToolCall {
     /// checks it, so no document text can make Jarvis send anything.
     #[serde(default)]
     pub confirmed: bool,
+    /// With `confirmed`, the token of the summary the user confirmed (from
+    /// [`confirmation_required`]); a tool refuses when what would happen now
+    /// no longer matches it. REST calls, where the user names the record
+    /// themselves, carry none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confirm_token: Option<String>,
+}
+
+/// Tools that send, remove or close something of the user's: a model's call
+/// of one only asks ([`confirmation_required`]); the user's own confirmation runs it.
+pub fn needs_confirmation(tool: &str) -> bool {
+    matches!(
+        tool,
+        SEND_EMAIL | DELETE_TASK | COMPLETE_TASK | CANCEL_REMINDER
+    )
+}
+
+/// A digest of exactly what a confirmed call will do (the tool, the records'
+/// ids and the fields the user was shown): the confirmation's binding.
+pub fn confirm_token(tool: &str, parts: &[&str]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(tool.as_bytes());
+    for p in parts {
+        h.update([0u8]);
+        h.update(p.as_bytes());
+    }
+    hex::encode(&h.finalize()[..16])
+}
+
+/// The answer to an unconfirmed call of a [`needs_confirmation`] tool. The
+/// `summary` is rendered by the tool from the stored records, never taken from
+/// the model; `input` names exactly the records the confirmed call will act on;
+/// `recipients` are the addresses mail would go to (the agent flags those the
+/// user never named).
+pub fn confirmation_required(
+    tool: &str,
+    id: &str,
+    summary: String,
+    input: Value,
+    token: String,
+    recipients: &[String],
+) -> ToolOutcome {
+    ToolOutcome::acted(
+        "confirmation_required",
+        summary,
+        json!({
+            "status": "confirmation_required",
+            "tool": tool,
+            "confirm_input": input,
+            "confirm_token": token,
+            "recipients": recipients,
+            "id": id,
+        }),
+        id,
+    )
+}
+
+/// For a confirmed call: `Ok` when it carries no token (REST) or the token of
+/// what would happen now; otherwise a conflict, and nothing may be done.
+pub fn check_token(call: &ToolCall, now: &str) -> Result<(), ToolRefusal> {
+    match call.confirm_token.as_deref() {
+        Some(t) if t != now => Err(ToolRefusal::conflict(
+            "that changed since you confirmed it; nothing was done. Ask again to see what it is now.",
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// Something a tool did, reported to the client in `actions[]`.

@@ -447,4 +447,26 @@ mod tests {
         assert!(next_cron("0 8 L * ? *", berlin(), now()).is_err());
         assert!(next_cron("0 8 *", berlin(), now()).is_err());
     }
+
+    proptest::proptest! {
+        /// Any phrase, in any script, at any moment: an answer or a reason, never a panic.
+        #[test]
+        fn time_phrases_never_panic(
+            phrase in "\\PC{0,80}",
+            lead in proptest::sample::select(vec!["", "tomorrow at ", "in ", "next ", "every ", "at ", "friday "]),
+            secs in 0i64..4_000_000_000,
+            zone_name in proptest::sample::select(vec!["UTC", "Europe/Berlin", "America/New_York", "Asia/Kathmandu", "Pacific/Chatham"]),
+        ) {
+            let now = DateTime::from_timestamp(secs, 0).unwrap();
+            let tz = zone(zone_name).unwrap();
+            let text = format!("{lead}{phrase}");
+            if let Ok(at) = resolve(&text, now, tz) {
+                proptest::prop_assert!(at > now, "{text:?} resolved to the past");
+                let _ = describe(at, tz);
+            }
+            if let Some(Ok(cron)) = recurring(&text) {
+                let _ = next_cron(&cron, tz, now);
+            }
+        }
+    }
 }

@@ -155,4 +155,27 @@ mod tests {
         assert!(parse(b"\x00\x01\x02 definitely not mail").is_err());
         assert!(matches!(parse(b""), Err(ExtractError::Empty)));
     }
+
+    proptest::proptest! {
+        /// Generated mail, well-formed or not: parsed or refused, never a panic.
+        #[test]
+        fn any_mail_is_parsed_or_refused_without_a_panic(
+            headers in proptest::collection::vec(("[A-Za-z-]{1,20}", "\\PC{0,120}"), 0..12),
+            boundary in "[A-Za-z0-9'()+_,./:=?-]{1,40}",
+            parts in proptest::collection::vec(("\\PC{0,60}", "\\PC{0,400}"), 0..5),
+            raw in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..2000),
+        ) {
+            let mut mail = String::new();
+            for (name, value) in &headers {
+                mail.push_str(&format!("{name}: {value}\r\n"));
+            }
+            mail.push_str(&format!("Content-Type: multipart/mixed; boundary=\"{boundary}\"\r\n\r\n"));
+            for (head, body) in &parts {
+                mail.push_str(&format!("--{boundary}\r\nContent-Type: {head}\r\nContent-Disposition: attachment; filename=\"{head}\"\r\nContent-Transfer-Encoding: base64\r\n\r\n{body}\r\n"));
+            }
+            mail.push_str(&format!("--{boundary}--\r\n"));
+            let _ = parse(mail.as_bytes());
+            let _ = parse(&raw);
+        }
+    }
 }

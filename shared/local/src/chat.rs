@@ -425,6 +425,15 @@ fn text_of(message: &ChatMessage) -> Option<String> {
     (!parts.is_empty()).then(|| parts.join(" "))
 }
 
+/// `text` with its first character upper-cased, whatever its script ("élan" → "Élan").
+fn capitalized(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
 /// A draft's body: the passages on its topic, plainly.
 fn compose(topic: &str, sources: &[Source]) -> String {
     let picked = extract(topic, sources, 3);
@@ -467,9 +476,7 @@ impl OfflineModel {
                         let subject = if topic.is_empty() {
                             "Hello".to_owned()
                         } else {
-                            let mut s = topic.clone();
-                            s[..1].make_ascii_uppercase();
-                            s
+                            capitalized(&topic)
                         };
                         input = json!({"to": input["to"], "subject": subject, "body": compose(&topic, &sources)});
                     }
@@ -655,6 +662,54 @@ mod tests {
         assert_eq!(d[0].1["to"], json!(["bob@example.com"]));
         assert_eq!(uses("send it")[0].0, "send_email");
         assert!(uses("What does the lease say about pets?").is_empty());
+    }
+
+    fn ask(message: &str, after_tools: bool) -> ChatResponse {
+        let mut messages = vec![ChatMessage {
+            role: "user".into(),
+            content: vec![json!({"text": message})],
+        }];
+        if after_tools {
+            messages.push(ChatMessage {
+                role: "user".into(),
+                content: vec![
+                    json!({"toolResult": {"toolUseId": "t1", "status": "success",
+                    "content": [{"json": {"summary": message}}]}}),
+                ],
+            });
+        }
+        OfflineModel.respond(&ChatRequest {
+            system: format!(
+                "{}\n[1] notes — é\n{message}\n{}",
+                jarvis_core::agent::SOURCES_BEGIN,
+                jarvis_core::agent::SOURCES_END
+            ),
+            messages,
+            tools: tools::specs(),
+            max_tokens: 256,
+        })
+    }
+
+    #[test]
+    fn a_topic_that_starts_with_a_non_ascii_letter_is_capitalized() {
+        let r = ask("draft an email to a@b.com about élan", false);
+        let input = &r.message.content[0]["toolUse"]["input"];
+        assert_eq!(input["subject"], "Élan");
+        assert_eq!(capitalized("ßig"), "SSig");
+    }
+
+    proptest::proptest! {
+        /// Whatever the user types (any script, any punctuation, requests
+        /// half-formed), the offline model answers without panicking.
+        #[test]
+        fn the_offline_model_never_panics_on_a_message(
+            message in "\\PC{0,300}",
+            lead in proptest::sample::select(vec!["", "draft an email to a@b.com about ", "remind me ", "add ", "cancel the reminder about ", "mark ", "what "]),
+            after_tools in proptest::prelude::any::<bool>(),
+        ) {
+            let r = ask(&format!("{lead}{message}"), after_tools);
+            proptest::prop_assert!(!r.message.content.is_empty());
+        }
     }
 
     #[test]

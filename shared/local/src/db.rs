@@ -51,6 +51,7 @@ CREATE TABLE IF NOT EXISTS records (
     kind       TEXT NOT NULL,
     id         TEXT NOT NULL,
     body       TEXT NOT NULL,
+    version    TEXT NOT NULL DEFAULT '',
     PRIMARY KEY (tenant, kind, id)
 );
 CREATE TABLE IF NOT EXISTS schedules (
@@ -69,6 +70,18 @@ CREATE TABLE IF NOT EXISTS tokens (
 );
 "#;
 
+/// Brings a data folder made by an older build up to [`SCHEMA`]: records gained
+/// a `version` (compare-and-set); rows from before have the empty version.
+fn migrate(conn: &Connection) -> rusqlite::Result<()> {
+    let has_version: bool = conn
+        .prepare("SELECT 1 FROM pragma_table_info('records') WHERE name = 'version'")?
+        .exists([])?;
+    if !has_version {
+        conn.execute_batch("ALTER TABLE records ADD COLUMN version TEXT NOT NULL DEFAULT ''")?;
+    }
+    Ok(())
+}
+
 /// A shared handle on the database.
 #[derive(Clone)]
 pub struct Db(Arc<Mutex<Connection>>);
@@ -86,6 +99,7 @@ impl Db {
         conn.busy_timeout(std::time::Duration::from_secs(5))
             .map_err(crate::sqlite_err)?;
         conn.execute_batch(SCHEMA).map_err(crate::sqlite_err)?;
+        migrate(&conn).map_err(crate::sqlite_err)?;
         Ok(Self(Arc::new(Mutex::new(conn))))
     }
 

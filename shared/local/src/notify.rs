@@ -57,21 +57,50 @@ impl Notifier for LocalNotifier {
         tracing::info!(tenant = %n.tenant_id, subject = %n.subject, "notification");
         // No connected client is fine: the notification was printed.
         let _ = self.sender.send((n.tenant_id.clone(), body.clone()));
+        // The user was told (printed, pushed): a failing webhook is retried on
+        // its own with backoff, never by firing the reminder again.
         if let Some((client, url)) = &self.webhook {
-            let response = client
-                .post(url)
-                .json(&body)
-                .send()
-                .await
-                .map_err(|e| PortError::transient("webhook", e))?;
-            if !response.status().is_success() {
-                return Err(PortError::Transient {
-                    backend: "webhook",
-                    message: format!("{url} answered {}", response.status()),
-                    source: None,
+            if let Err(first) = post(client, url, &body).await {
+                tracing::warn!(error = %first, "webhook failed; retrying with backoff");
+                let (client, url) = (client.clone(), url.clone());
+                tokio::spawn(async move {
+                    for delay in WEBHOOK_BACKOFF {
+                        tokio::time::sleep(delay).await;
+                        match post(&client, &url, &body).await {
+                            Ok(()) => return,
+                            Err(e) => tracing::warn!(error = %e, "webhook retry failed"),
+                        }
+                    }
+                    tracing::error!(url = %url, "webhook gave up; the notification was printed and pushed");
                 });
             }
         }
         Ok(())
     }
+}
+
+/// Waits between webhook attempts after the first failed: about 5 minutes in all.
+pub const WEBHOOK_BACKOFF: [std::time::Duration; 5] = [
+    std::time::Duration::from_secs(2),
+    std::time::Duration::from_secs(8),
+    std::time::Duration::from_secs(30),
+    std::time::Duration::from_secs(90),
+    std::time::Duration::from_secs(180),
+];
+
+async fn post(client: &reqwest::Client, url: &str, body: &serde_json::Value) -> PortResult<()> {
+    let response = client
+        .post(url)
+        .json(body)
+        .send()
+        .await
+        .map_err(|e| PortError::transient("webhook", e))?;
+    if !response.status().is_success() {
+        return Err(PortError::Transient {
+            backend: "webhook",
+            message: format!("{url} answered {}", response.status()),
+            source: None,
+        });
+    }
+    Ok(())
 }

@@ -3,7 +3,7 @@
 
 use crate::{sqlite_err, Db};
 use async_trait::async_trait;
-use jarvis_core::ports::{PortResult, RecordKind, RecordStore};
+use jarvis_core::ports::{PortResult, RecordKind, RecordStore, RecordVersion};
 use jarvis_core::{PortError, TenantId};
 use rusqlite::{params, OptionalExtension};
 
@@ -34,31 +34,84 @@ impl RecordStore for SqliteRecordStore {
         self.db
             .lock()
             .execute(
-                "INSERT INTO records (tenant, kind, id, body) VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT (tenant, kind, id) DO UPDATE SET body = excluded.body",
-                params![tenant.as_str(), kind.as_str(), id, body.to_string()],
+                "INSERT INTO records (tenant, kind, id, body, version) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (tenant, kind, id) DO UPDATE SET body = excluded.body, version = excluded.version",
+                params![
+                    tenant.as_str(),
+                    kind.as_str(),
+                    id,
+                    body.to_string(),
+                    RecordVersion::fresh().0
+                ],
             )
             .map_err(sqlite_err)?;
         Ok(())
     }
 
-    async fn get(
+    async fn put_if(
         &self,
         tenant: &TenantId,
         kind: RecordKind,
         id: &str,
-    ) -> PortResult<Option<serde_json::Value>> {
-        let body: Option<String> = self
+        body: &serde_json::Value,
+        expected: Option<&RecordVersion>,
+    ) -> PortResult<RecordVersion> {
+        let version = RecordVersion::fresh();
+        let key = params![
+            tenant.as_str(),
+            kind.as_str(),
+            id,
+            body.to_string(),
+            version.0
+        ];
+        // One connection behind one lock: the statement is the whole compare-and-set.
+        let n = match expected {
+            None => self.db.lock().execute(
+                "INSERT INTO records (tenant, kind, id, body, version) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (tenant, kind, id) DO NOTHING",
+                key,
+            ),
+            Some(seen) => self.db.lock().execute(
+                "UPDATE records SET body = ?4, version = ?5
+                 WHERE tenant = ?1 AND kind = ?2 AND id = ?3 AND version = ?6",
+                params![
+                    tenant.as_str(),
+                    kind.as_str(),
+                    id,
+                    body.to_string(),
+                    version.0,
+                    seen.0
+                ],
+            ),
+        }
+        .map_err(sqlite_err)?;
+        if n == 0 {
+            return Err(PortError::Conflict(format!(
+                "the {} {id} changed since it was read",
+                kind.as_str()
+            )));
+        }
+        Ok(version)
+    }
+
+    async fn get_versioned(
+        &self,
+        tenant: &TenantId,
+        kind: RecordKind,
+        id: &str,
+    ) -> PortResult<Option<(serde_json::Value, RecordVersion)>> {
+        let row: Option<(String, String)> = self
             .db
             .lock()
             .query_row(
-                "SELECT body FROM records WHERE tenant = ?1 AND kind = ?2 AND id = ?3",
+                "SELECT body, version FROM records WHERE tenant = ?1 AND kind = ?2 AND id = ?3",
                 params![tenant.as_str(), kind.as_str(), id],
-                |r| r.get(0),
+                |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .optional()
             .map_err(sqlite_err)?;
-        body.map(decode).transpose()
+        row.map(|(body, v)| Ok((decode(body)?, RecordVersion(v))))
+            .transpose()
     }
 
     async fn list(

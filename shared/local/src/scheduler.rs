@@ -163,6 +163,7 @@ mod tests {
             created_at: Utc::now(),
             late: false,
             fired_count: 0,
+            claimed: None,
         }
     }
 

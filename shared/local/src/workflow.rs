@@ -86,7 +86,10 @@ impl LocalWorkflows {
 
 #[async_trait]
 impl WorkflowStarter for LocalWorkflows {
+    /// Names follow Step Functions' rule (≤ 80 of `[0-9A-Za-z_-]`), so a name
+    /// AWS would refuse fails here too.
     async fn start(&self, name: &str, input: &PipelineState) -> PortResult<StartOutcome> {
+        jarvis_core::pipeline::check_execution_name(name).map_err(PortError::Invalid)?;
         let body = serde_json::to_string(input).map_err(|e| PortError::backend("sqlite", e))?;
         let inserted = self
             .db

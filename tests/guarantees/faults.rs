@@ -1,0 +1,182 @@
+//! Ports that count what they did and fail when told to: faults injected at the
+//! port layer, between a side effect and the record write that guards it.
+
+use async_trait::async_trait;
+use jarvis_core::ports::{
+    Mailer, Notification, Notifier, OutgoingEmail, PortResult, RecordKind, RecordStore,
+    RecordVersion,
+};
+use jarvis_core::{PortError, TenantId};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+fn injected(what: &str) -> PortError {
+    PortError::Transient {
+        backend: "fault",
+        message: format!("injected fault: {what}"),
+        source: None,
+    }
+}
+
+/// Takes `n` from a fault budget; true when this call is to fail.
+fn take(budget: &AtomicUsize) -> bool {
+    budget
+        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+        .is_ok()
+}
+
+/// Mail that is counted, never sent; `fail_next(n)` fails the next n sends
+/// before anything leaves.
+#[derive(Default)]
+pub struct CountingMailer {
+    sent: Mutex<Vec<OutgoingEmail>>,
+    failures: AtomicUsize,
+}
+
+impl CountingMailer {
+    pub fn count(&self) -> usize {
+        self.sent.lock().unwrap().len()
+    }
+
+    pub fn fail_next(&self, n: usize) {
+        self.failures.store(n, Ordering::SeqCst);
+    }
+}
+
+#[async_trait]
+impl Mailer for CountingMailer {
+    async fn send(&self, email: &OutgoingEmail) -> PortResult<String> {
+        if take(&self.failures) {
+            return Err(injected("the mail server"));
+        }
+        // A real send takes a while: let racing confirmations interleave.
+        tokio::task::yield_now().await;
+        let mut sent = self.sent.lock().unwrap();
+        sent.push(email.clone());
+        Ok(format!("msg-{}", sent.len()))
+    }
+}
+
+/// Notifications that are counted as (tenant, reminder id).
+#[derive(Default)]
+pub struct CountingNotifier {
+    delivered: Mutex<Vec<(String, String)>>,
+    failures: AtomicUsize,
+}
+
+impl CountingNotifier {
+    /// What was delivered, sorted.
+    pub fn delivered(&self) -> Vec<(String, String)> {
+        let mut d = self.delivered.lock().unwrap().clone();
+        d.sort();
+        d
+    }
+
+    pub fn fail_next(&self, n: usize) {
+        self.failures.store(n, Ordering::SeqCst);
+    }
+}
+
+#[async_trait]
+impl Notifier for CountingNotifier {
+    async fn notify(&self, n: &Notification) -> PortResult<()> {
+        if take(&self.failures) {
+            return Err(injected("the notification service"));
+        }
+        tokio::task::yield_now().await;
+        let id = n
+            .attributes
+            .iter()
+            .find(|(k, _)| k == "reminder_id")
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default();
+        self.delivered
+            .lock()
+            .unwrap()
+            .push((n.tenant_id.as_str().to_owned(), id));
+        Ok(())
+    }
+}
+
+/// A record store whose conditional writes fail on command: after `skip` more
+/// succeed, the next `fail` fail (nothing is written), as a lost connection would.
+pub struct FaultyRecords {
+    inner: Arc<dyn RecordStore>,
+    skip: AtomicUsize,
+    fail: AtomicUsize,
+}
+
+impl FaultyRecords {
+    pub fn new(inner: Arc<dyn RecordStore>) -> Self {
+        Self {
+            inner,
+            skip: AtomicUsize::new(0),
+            fail: AtomicUsize::new(0),
+        }
+    }
+
+    pub fn fail_put_if_after(&self, skip: usize, fail: usize) {
+        self.skip.store(skip, Ordering::SeqCst);
+        self.fail.store(fail, Ordering::SeqCst);
+    }
+
+    pub fn heal(&self) {
+        self.fail.store(0, Ordering::SeqCst);
+    }
+}
+
+#[async_trait]
+impl RecordStore for FaultyRecords {
+    async fn put(
+        &self,
+        tenant: &TenantId,
+        kind: RecordKind,
+        id: &str,
+        body: &serde_json::Value,
+    ) -> PortResult<()> {
+        self.inner.put(tenant, kind, id, body).await
+    }
+
+    async fn put_if(
+        &self,
+        tenant: &TenantId,
+        kind: RecordKind,
+        id: &str,
+        body: &serde_json::Value,
+        expected: Option<&RecordVersion>,
+    ) -> PortResult<RecordVersion> {
+        if !take(&self.skip) && take(&self.fail) {
+            return Err(injected("the record write"));
+        }
+        self.inner.put_if(tenant, kind, id, body, expected).await
+    }
+
+    async fn get_versioned(
+        &self,
+        tenant: &TenantId,
+        kind: RecordKind,
+        id: &str,
+    ) -> PortResult<Option<(serde_json::Value, RecordVersion)>> {
+        self.inner.get_versioned(tenant, kind, id).await
+    }
+
+    async fn list(
+        &self,
+        tenant: &TenantId,
+        kind: RecordKind,
+    ) -> PortResult<Vec<serde_json::Value>> {
+        self.inner.list(tenant, kind).await
+    }
+
+    async fn delete(&self, tenant: &TenantId, kind: RecordKind, id: &str) -> PortResult<bool> {
+        self.inner.delete(tenant, kind, id).await
+    }
+
+    async fn delete_tenant(&self, tenant: &TenantId) -> PortResult<usize> {
+        self.inner.delete_tenant(tenant).await
+    }
+
+    async fn tenants(&self, kind: RecordKind) -> PortResult<Vec<TenantId>> {
+        self.inner.tenants(kind).await
+    }
+}

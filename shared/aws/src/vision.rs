@@ -40,17 +40,30 @@ pub fn job_token(object: &ObjectRef) -> String {
     hex::encode(h.finalize())[..48].to_owned()
 }
 
-/// LINE blocks' text, grouped by page (1-based, in page order).
+/// Textract's limit on pages per document; a block claiming a later page is ignored.
+const MAX_PAGES: i32 = 3000;
+
+/// LINE blocks' text, one entry per page: entry `i` is page `i + 1`. A page
+/// with no lines (a blank or photo-only page; Textract still sends its PAGE
+/// block) is an empty entry, so the pages after it keep their numbers.
 pub fn lines_by_page(blocks: &[Block]) -> Vec<String> {
     let mut pages: BTreeMap<i32, Vec<&str>> = BTreeMap::new();
+    let mut last = 0;
     for b in blocks {
+        let page = b.page().unwrap_or(1).max(1);
+        if page > MAX_PAGES {
+            continue;
+        }
+        last = last.max(page);
         if b.block_type() == Some(&BlockType::Line) {
             if let Some(text) = b.text() {
-                pages.entry(b.page().unwrap_or(1)).or_default().push(text);
+                pages.entry(page).or_default().push(text);
             }
         }
     }
-    pages.into_values().map(|lines| lines.join("\n")).collect()
+    (1..=last)
+        .map(|p| pages.get(&p).map(|l| l.join("\n")).unwrap_or_default())
+        .collect()
 }
 
 fn is_multi_page(content_type: &str) -> bool {
@@ -214,5 +227,33 @@ impl ImageAnalyzer for AwsVision {
             labels,
             pages: Vec::new(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn block(kind: BlockType, page: i32, text: Option<&str>) -> Block {
+        Block::builder()
+            .block_type(kind)
+            .page(page)
+            .set_text(text.map(str::to_owned))
+            .build()
+    }
+
+    #[test]
+    fn a_page_without_lines_keeps_the_later_pages_numbers() {
+        let blocks = [
+            block(BlockType::Page, 1, None),
+            block(BlockType::Line, 1, Some("Cover")),
+            block(BlockType::Page, 2, None),
+            block(BlockType::Page, 3, None),
+            block(BlockType::Line, 3, Some("Page three")),
+            block(BlockType::Word, 3, Some("Page")),
+            block(BlockType::Line, 99_999, Some("bogus")),
+        ];
+        assert_eq!(lines_by_page(&blocks), ["Cover", "", "Page three"]);
+        assert!(lines_by_page(&[]).is_empty());
     }
 }

@@ -6,25 +6,53 @@
 //!                          ├─ extract-image ────┤
 //!                          ├─ extract-audio ────┼─ detect-pii ─ chunk ─ embed ─ index
 //!                          └─ parse-email ──────┘
-//! Retry: Jarvis.Transient, 3 attempts, backoff ×2 from 200 ms.
+//! Retry: each step's `Jarvis.Transient` rule, read from the ASL definition
+//!        (`jarvis_core::asl`): MaxAttempts, IntervalSeconds, BackoffRate
+//!        (without the jitter).
 //! Catch: anything else (and retries exhausted) ─ mark-failed
 //! ```
 //! Also here: the ingest-queue consumer that feeds `pipeline-router` SQS batches.
 
 use aws_lambda_events::event::sqs::SqsEvent;
+use jarvis_core::asl::{self, RetryPolicy};
 use jarvis_core::pipeline::{FailedState, PipelineState, Route, StepFailure};
 use jarvis_core::ports::Queue;
 use jarvis_core::{PortError, StepError};
 use jarvis_local::stack::LocalStack;
 use jarvis_local::workflow::Run;
+use std::collections::HashMap;
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 use tracing::{error, info, warn};
 
-/// Attempts per step for retryable errors (the state machine's `Retry.MaxAttempts` + 1).
-const ATTEMPTS: u32 = 3;
-const FIRST_BACKOFF: Duration = Duration::from_millis(200);
+/// Each step's retry rule for `Jarvis.Transient`, from the state machine's definition.
+static RETRY: LazyLock<HashMap<&'static str, RetryPolicy>> = LazyLock::new(|| {
+    let asl = asl::parse(asl::TEMPLATE).expect("the shipped state machine definition is JSON");
+    STEPS
+        .iter()
+        .filter_map(|f| Some((*f, asl::retry_policy(&asl, f, "Jarvis.Transient")?)))
+        .collect()
+});
+
+/// The Task states' functions.
+const STEPS: [&str; 8] = [
+    "extract-document",
+    "extract-image",
+    "extract-audio",
+    "parse-email",
+    "detect-pii",
+    "chunk",
+    "embed",
+    "index",
+];
+
+/// What a step without a rule in the definition gets: no retry.
+const NO_RETRY: RetryPolicy = RetryPolicy {
+    attempts: 1,
+    interval: Duration::ZERO,
+    backoff_rate: 1.0,
+};
 /// Receives after which a message the router cannot handle is dead-lettered.
 pub const MAX_RECEIVES: u32 = 5;
 /// How long a received message stays hidden (the SQS visibility timeout).
@@ -71,14 +99,13 @@ where
     F: Fn(PipelineState) -> Fut,
     Fut: Future<Output = Result<PipelineState, StepError>>,
 {
-    let mut backoff = FIRST_BACKOFF;
+    let policy = RETRY.get(name).copied().unwrap_or(NO_RETRY);
     let mut attempt = 1;
     loop {
         match step(state.clone()).await {
-            Err(e) if e.is_retryable() && attempt < ATTEMPTS => {
+            Err(e) if e.is_retryable() && attempt < policy.attempts => {
                 warn!(step = name, attempt, error = %e, "retrying");
-                tokio::time::sleep(backoff).await;
-                backoff *= 2;
+                tokio::time::sleep(policy.wait(attempt)).await;
                 attempt += 1;
             }
             other => return other,

@@ -480,30 +480,9 @@ fn the_websocket_api_routes_what_chat_stream_answers_behind_the_authorizer() {
     }
 }
 
-/// The ASL file as JSON: unquoted `${…}` placeholders (numbers) become 0.
+/// The ASL file as JSON (the same reading the local runtime follows).
 fn asl() -> Value {
-    let text = read(ASL);
-    let mut out = String::with_capacity(text.len());
-    let (mut in_string, mut escaped) = (false, false);
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        if in_string {
-            escaped = !escaped && c == '\\';
-            in_string = escaped || c != '"';
-            out.push(c);
-        } else if c == '$' && chars.peek() == Some(&'{') {
-            for c in chars.by_ref() {
-                if c == '}' {
-                    break;
-                }
-            }
-            out.push('0');
-        } else {
-            in_string = c == '"';
-            out.push(c);
-        }
-    }
-    serde_json::from_str(&out).unwrap_or_else(|e| panic!("{ASL}: {e}"))
+    jarvis_core::asl::parse(&read(ASL)).unwrap_or_else(|e| panic!("{ASL}: {e}"))
 }
 
 /// The function crate a Task state invokes (`${fn_<crate_name>}`).

@@ -12,6 +12,7 @@
 //! - [`curated`]: reading and writing the JSON artifacts steps pass by pointer; status moves.
 //! - [`pipeline`]: the state passed between pipeline steps, routing by content
 //!   type, blob key layout and execution names.
+//! - [`asl`]: the state machine's definition read as data (its retry rules).
 //! - [`ingest_event`]: the S3 "Object Created" event as EventBridge delivers it
 //!   into SQS, built and parsed.
 //! - [`chunking`], [`fusion`], [`pii`]: pure logic.
@@ -23,6 +24,7 @@
 //! - [`when`]: times people type, resolved in their zone; recurring times as cron.
 
 pub mod agent;
+pub mod asl;
 pub mod chunking;
 pub mod clock;
 pub mod config;

@@ -29,23 +29,11 @@ use tracing::{error, info, warn};
 /// Each step's retry rule for `Jarvis.Transient`, from the state machine's definition.
 static RETRY: LazyLock<HashMap<&'static str, RetryPolicy>> = LazyLock::new(|| {
     let asl = asl::parse(asl::TEMPLATE).expect("the shipped state machine definition is JSON");
-    STEPS
+    asl::TASK_FUNCTIONS
         .iter()
         .filter_map(|f| Some((*f, asl::retry_policy(&asl, f, "Jarvis.Transient")?)))
         .collect()
 });
-
-/// The Task states' functions.
-const STEPS: [&str; 8] = [
-    "extract-document",
-    "extract-image",
-    "extract-audio",
-    "parse-email",
-    "detect-pii",
-    "chunk",
-    "embed",
-    "index",
-];
 
 /// What a step without a rule in the definition gets: no retry.
 const NO_RETRY: RetryPolicy = RetryPolicy {

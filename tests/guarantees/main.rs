@@ -78,6 +78,54 @@ fn confirmed_send(who: &TenantId, draft: &str, token: Option<String>) -> ToolCal
     }
 }
 
+/// One scenario as two tests: on SQLite, and on DynamoDB (moto).
+macro_rules! on_both_stores {
+    ($scenario:ident: $sqlite:ident, $dynamo:ident) => {
+        #[tokio::test]
+        async fn $sqlite() {
+            let (records, _dir) = local_records();
+            $scenario(records).await;
+        }
+
+        #[tokio::test]
+        async fn $dynamo() {
+            $scenario(dynamo_records().await).await;
+        }
+    };
+}
+
+/// An agent over these ports, in UTC, with the default bounds.
+fn agent<'a>(
+    model: &'a dyn ChatModel,
+    tools: &'a dyn ToolRunner,
+    retriever: &'a dyn Retriever,
+    records: &'a dyn RecordStore,
+    clock: &'a ManualClock,
+) -> Agent<'a> {
+    Agent {
+        model,
+        tools,
+        retriever,
+        records,
+        clock,
+        zone: jarvis_core::when::Zone::UTC,
+        limits: Limits::default(),
+    }
+}
+
+/// A chat message, in a conversation or a new one, with an idempotency key or none.
+fn said(
+    message: impl Into<String>,
+    conversation_id: Option<String>,
+    turn_id: Option<String>,
+) -> ChatInput {
+    ChatInput {
+        message: message.into(),
+        conversation_id,
+        turn_id,
+    }
+}
+
 // ---------------------------------------------------------------- mail
 
 async fn twenty_confirmations_send_one_mail(records: Arc<dyn RecordStore>) {
@@ -109,16 +157,7 @@ async fn twenty_confirmations_send_one_mail(records: Arc<dyn RecordStore>) {
     );
 }
 
-#[tokio::test]
-async fn twenty_concurrent_confirmations_of_one_draft_send_exactly_one_mail_on_sqlite() {
-    let (records, _dir) = local_records();
-    twenty_confirmations_send_one_mail(records).await;
-}
-
-#[tokio::test]
-async fn twenty_concurrent_confirmations_of_one_draft_send_exactly_one_mail_on_dynamodb() {
-    twenty_confirmations_send_one_mail(dynamo_records().await).await;
-}
+on_both_stores!(twenty_confirmations_send_one_mail: twenty_concurrent_confirmations_of_one_draft_send_exactly_one_mail_on_sqlite, twenty_concurrent_confirmations_of_one_draft_send_exactly_one_mail_on_dynamodb);
 
 async fn faults_around_a_send(records: Arc<dyn RecordStore>) {
     let alice = tenant("alice");
@@ -189,16 +228,7 @@ async fn faults_around_a_send(records: Arc<dyn RecordStore>) {
     assert_eq!(mailer.count(), 3);
 }
 
-#[tokio::test]
-async fn faults_between_a_mail_and_its_record_never_send_twice_and_lose_nothing_on_sqlite() {
-    let (records, _dir) = local_records();
-    faults_around_a_send(records).await;
-}
-
-#[tokio::test]
-async fn faults_between_a_mail_and_its_record_never_send_twice_and_lose_nothing_on_dynamodb() {
-    faults_around_a_send(dynamo_records().await).await;
-}
+on_both_stores!(faults_around_a_send: faults_between_a_mail_and_its_record_never_send_twice_and_lose_nothing_on_sqlite, faults_between_a_mail_and_its_record_never_send_twice_and_lose_nothing_on_dynamodb);
 
 #[tokio::test]
 async fn a_confirmation_of_a_draft_that_changed_since_sends_nothing() {
@@ -332,24 +362,12 @@ async fn a_model_obeying_injected_mail_and_a_user_who_says_ok_send_nothing() {
     let mailer = Arc::new(CountingMailer::default());
     let tools = EmailTools(email_deps(records.clone(), mailer.clone()));
     let clock = ManualClock::at(now());
-    let agent = Agent {
-        model: &Obedient,
-        tools: &tools,
-        retriever: &InjectedMail,
-        records: records.as_ref(),
-        clock: &clock,
-        zone: jarvis_core::when::Zone::UTC,
-        limits: Limits::default(),
-    };
+    let agent = agent(&Obedient, &tools, &InjectedMail, records.as_ref(), &clock);
     let alice = tenant("alice");
     let first = agent
         .turn(
             &alice,
-            &ChatInput {
-                message: "what does the invoice mail say?".into(),
-                conversation_id: None,
-                turn_id: None,
-            },
+            &said("what does the invoice mail say?", None, None),
             &|_| {},
         )
         .await
@@ -364,11 +382,7 @@ async fn a_model_obeying_injected_mail_and_a_user_who_says_ok_send_nothing() {
         let out = agent
             .turn(
                 &alice,
-                &ChatInput {
-                    message: yes.into(),
-                    conversation_id: Some(first.conversation_id.clone()),
-                    turn_id: None,
-                },
+                &said(yes, Some(first.conversation_id.clone()), None),
                 &|_| {},
             )
             .await
@@ -461,16 +475,7 @@ async fn every_delivery_twice_and_raced(records: Arc<dyn RecordStore>) {
     assert_eq!(notifier.delivered().len(), 2);
 }
 
-#[tokio::test]
-async fn every_scheduler_delivery_twice_and_raced_notifies_once_and_only_the_owner_on_sqlite() {
-    let (records, _dir) = local_records();
-    every_delivery_twice_and_raced(records).await;
-}
-
-#[tokio::test]
-async fn every_scheduler_delivery_twice_and_raced_notifies_once_and_only_the_owner_on_dynamodb() {
-    every_delivery_twice_and_raced(dynamo_records().await).await;
-}
+on_both_stores!(every_delivery_twice_and_raced: every_scheduler_delivery_twice_and_raced_notifies_once_and_only_the_owner_on_sqlite, every_scheduler_delivery_twice_and_raced_notifies_once_and_only_the_owner_on_dynamodb);
 
 async fn faults_around_a_notification(records: Arc<dyn RecordStore>) {
     let alice = tenant("alice");
@@ -551,18 +556,7 @@ async fn faults_around_a_notification(records: Arc<dyn RecordStore>) {
     assert_eq!(daily_count, 3, "three days, three notifications");
 }
 
-#[tokio::test]
-async fn faults_between_a_notification_and_its_record_never_notify_twice_and_lose_nothing_on_sqlite(
-) {
-    let (records, _dir) = local_records();
-    faults_around_a_notification(records).await;
-}
-
-#[tokio::test]
-async fn faults_between_a_notification_and_its_record_never_notify_twice_and_lose_nothing_on_dynamodb(
-) {
-    faults_around_a_notification(dynamo_records().await).await;
-}
+on_both_stores!(faults_around_a_notification: faults_between_a_notification_and_its_record_never_notify_twice_and_lose_nothing_on_sqlite, faults_between_a_notification_and_its_record_never_notify_twice_and_lose_nothing_on_dynamodb);
 
 // ---------------------------------------------------------------- chat turns
 
@@ -609,33 +603,19 @@ impl ToolRunner for NoTools {
 
 async fn twenty_turns_at_once(records: Arc<dyn RecordStore>) {
     let clock = ManualClock::at(now());
-    let agent = Agent {
-        model: &Instant,
-        tools: &NoTools,
-        retriever: &Nothing,
-        records: records.as_ref(),
-        clock: &clock,
-        zone: jarvis_core::when::Zone::UTC,
-        limits: Limits::default(),
-    };
+    let agent = agent(&Instant, &NoTools, &Nothing, records.as_ref(), &clock);
     let alice = tenant("alice");
     let first = agent
-        .turn(
-            &alice,
-            &ChatInput {
-                message: "hello".into(),
-                conversation_id: None,
-                turn_id: None,
-            },
-            &|_| {},
-        )
+        .turn(&alice, &said("hello", None, None), &|_| {})
         .await
         .unwrap();
     let inputs: Vec<ChatInput> = (0..20)
-        .map(|i| ChatInput {
-            message: format!("message {i}"),
-            conversation_id: Some(first.conversation_id.clone()),
-            turn_id: Some(format!("turn-{i}")),
+        .map(|i| {
+            said(
+                format!("message {i}"),
+                Some(first.conversation_id.clone()),
+                Some(format!("turn-{i}")),
+            )
         })
         .collect();
     let turns = inputs
@@ -667,16 +647,7 @@ async fn twenty_turns_at_once(records: Arc<dyn RecordStore>) {
     }
 }
 
-#[tokio::test]
-async fn twenty_concurrent_turns_in_one_conversation_lose_none_on_sqlite() {
-    let (records, _dir) = local_records();
-    twenty_turns_at_once(records).await;
-}
-
-#[tokio::test]
-async fn twenty_concurrent_turns_in_one_conversation_lose_none_on_dynamodb() {
-    twenty_turns_at_once(dynamo_records().await).await;
-}
+on_both_stores!(twenty_turns_at_once: twenty_concurrent_turns_in_one_conversation_lose_none_on_sqlite, twenty_concurrent_turns_in_one_conversation_lose_none_on_dynamodb);
 
 // ---------------------------------------------------------------- tasks
 

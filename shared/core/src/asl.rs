@@ -36,6 +36,18 @@ pub fn parse(template: &str) -> Result<Value, serde_json::Error> {
     serde_json::from_str(&out)
 }
 
+/// The functions the Task states invoke (the pipeline's steps after the router).
+pub const TASK_FUNCTIONS: [&str; 8] = [
+    "extract-document",
+    "extract-image",
+    "extract-audio",
+    "parse-email",
+    "detect-pii",
+    "chunk",
+    "embed",
+    "index",
+];
+
 /// A Task state's `Retry` rule for one error name.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct RetryPolicy {
@@ -81,16 +93,7 @@ mod tests {
     #[test]
     fn the_shipped_definition_gives_every_step_its_transient_retry_rule() {
         let asl = parse(TEMPLATE).unwrap();
-        for f in [
-            "extract-document",
-            "extract-image",
-            "extract-audio",
-            "parse-email",
-            "detect-pii",
-            "chunk",
-            "embed",
-            "index",
-        ] {
+        for f in TASK_FUNCTIONS {
             let p = retry_policy(&asl, f, "Jarvis.Transient")
                 .unwrap_or_else(|| panic!("{f} has no Jarvis.Transient retry"));
             assert!(p.attempts >= 2 && p.backoff_rate >= 1.0, "{f}: {p:?}");

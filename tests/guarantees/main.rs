@@ -69,13 +69,7 @@ async fn a_draft(deps: &tool_email::Deps, who: &TenantId, to: &str) -> Draft {
 }
 
 fn confirmed_send(who: &TenantId, draft: &str, token: Option<String>) -> ToolCall {
-    ToolCall {
-        tenant_id: who.clone(),
-        name: tools::SEND_EMAIL.into(),
-        input: json!({"draft_id": draft}),
-        confirmed: true,
-        confirm_token: token,
-    }
+    ToolCall::confirmed_by_user(who, tools::SEND_EMAIL, json!({"draft_id": draft}), token)
 }
 
 /// One scenario as two tests: on SQLite, and on DynamoDB (moto).

@@ -335,16 +335,14 @@ async fn route(deps: &Deps, req: &ApiGatewayV2httpRequest) -> Result<(u16, Value
                     "sending needs the user's confirmation: {\"confirm\": true}".into(),
                 ));
             }
-            let call = ToolCall {
-                tenant_id: tenant.clone(),
-                name: tools::SEND_EMAIL.into(),
-                input: json!({"draft_id": http::path_param(req, "id").unwrap_or_default()}),
-                confirmed: true,
-                confirm_token: body
-                    .get("confirm_token")
+            let call = ToolCall::confirmed_by_user(
+                &tenant,
+                tools::SEND_EMAIL,
+                json!({"draft_id": http::path_param(req, "id").unwrap_or_default()}),
+                body.get("confirm_token")
                     .and_then(Value::as_str)
                     .map(str::to_owned),
-            };
+            );
             let out = send(deps, &call).await??;
             (200, out.result["draft"].clone())
         }

@@ -315,13 +315,12 @@ async fn route(deps: &Deps, req: &ApiGatewayV2httpRequest) -> Result<(u16, Value
         }
         "DELETE /reminders/{id}" => {
             // The user's own call, naming the reminder: it is the confirmation.
-            let call = ToolCall {
-                tenant_id: tenant.clone(),
-                name: tools::CANCEL_REMINDER.into(),
-                input: json!({"id": http::path_param(req, "id").unwrap_or_default()}),
-                confirmed: true,
-                confirm_token: None,
-            };
+            let call = ToolCall::confirmed_by_user(
+                &tenant,
+                tools::CANCEL_REMINDER,
+                json!({"id": http::path_param(req, "id").unwrap_or_default()}),
+                None,
+            );
             let out = cancel(deps, &call).await??;
             (200, json!({"cancelled": out.result["cancelled"]}))
         }

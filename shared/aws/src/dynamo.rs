@@ -21,7 +21,6 @@ use crate::Rows;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
-use chrono::Utc;
 use jarvis_core::domain::{Document, DocumentId, TenantId};
 use jarvis_core::ports::{add_alias_to, DocumentFilter, MetadataStore, PortResult, StatusChange};
 use jarvis_core::PortError;
@@ -56,14 +55,9 @@ fn s(v: impl Into<String>) -> AttributeValue {
 
 /// A fresh version token: any write changes it, so compare-and-set cannot be fooled
 /// by a value that went away and came back.
+/// A document item's version token: the same kind the records use.
 fn new_version() -> String {
-    let mut b = [0u8; 12];
-    if getrandom::fill(&mut b).is_err() {
-        // No OS entropy at all: a clock-based token still differs per write.
-        let nanos = Utc::now().timestamp_nanos_opt().unwrap_or_default();
-        b[..8].copy_from_slice(&nanos.to_le_bytes());
-    }
-    b.iter().map(|x| format!("{x:02x}")).collect()
+    jarvis_core::ports::RecordVersion::fresh().0
 }
 
 fn to_item(doc: &Document, version: &str) -> PortResult<Item> {

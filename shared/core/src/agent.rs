@@ -131,6 +131,19 @@ pub struct ChatOutput {
     pub pending: Option<PendingAction>,
 }
 
+impl ChatOutput {
+    /// An answer in `conv` that cites nothing, did nothing and asks nothing.
+    fn saying(conv: &Conversation, answer: String) -> Self {
+        Self {
+            conversation_id: conv.id.clone(),
+            answer,
+            citations: Vec::new(),
+            actions: Vec::new(),
+            pending: None,
+        }
+    }
+}
+
 /// What a streaming client is told as the turn goes.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -418,11 +431,9 @@ fn replay(conv: &Conversation, turn_id: &str) -> Option<ChatOutput> {
         .iter()
         .find(|t| t.role == Role::Assistant && t.turn_id.as_deref() == Some(turn_id))
         .map(|t| ChatOutput {
-            conversation_id: conv.id.clone(),
-            answer: t.text.clone(),
             citations: t.citations.clone(),
             actions: t.actions.clone(),
-            pending: None,
+            ..ChatOutput::saying(conv, t.text.clone())
         })
 }
 
@@ -517,13 +528,12 @@ impl Agent<'_> {
         pending: &PendingAction,
         on_event: &(dyn Fn(Event) + Send + Sync),
     ) -> Result<(String, Vec<Action>), AgentError> {
-        let call = ToolCall {
-            tenant_id: tenant.clone(),
-            name: pending.tool.clone(),
-            input: pending.input.clone(),
-            confirmed: true,
-            confirm_token: Some(pending.token.clone()),
-        };
+        let call = ToolCall::confirmed_by_user(
+            tenant,
+            &pending.tool,
+            pending.input.clone(),
+            Some(pending.token.clone()),
+        );
         on_event(Event::ToolStarted {
             name: call.name.clone(),
             input: call.input.clone(),
@@ -565,49 +575,24 @@ impl Agent<'_> {
         if let Some(pending) = &conv.pending {
             if confirms(pending, message) {
                 let (answer, actions) = self.run_confirmed(tenant, pending, on_event).await?;
-                return self
-                    .finish(
-                        &conv,
-                        message,
-                        turn_id,
-                        answer,
-                        Vec::new(),
-                        actions,
-                        None,
-                        on_event,
-                    )
-                    .await;
+                let output = ChatOutput {
+                    actions,
+                    ..ChatOutput::saying(&conv, answer)
+                };
+                return self.finish(&conv, message, turn_id, output, on_event).await;
             }
             if NO.is_match(message) {
-                let answer = "OK, I won't do it; nothing changed.".to_owned();
-                return self
-                    .finish(
-                        &conv,
-                        message,
-                        turn_id,
-                        answer,
-                        Vec::new(),
-                        Vec::new(),
-                        None,
-                        on_event,
-                    )
-                    .await;
+                let output =
+                    ChatOutput::saying(&conv, "OK, I won't do it; nothing changed.".into());
+                return self.finish(&conv, message, turn_id, output, on_event).await;
             }
             if YES.is_match(message) {
                 // A bare yes to mail for recipients the user never named.
-                let answer = confirmation_prompt(pending);
-                return self
-                    .finish(
-                        &conv,
-                        message,
-                        turn_id,
-                        answer,
-                        Vec::new(),
-                        Vec::new(),
-                        Some(pending.clone()),
-                        on_event,
-                    )
-                    .await;
+                let output = ChatOutput {
+                    pending: Some(pending.clone()),
+                    ..ChatOutput::saying(&conv, confirmation_prompt(pending))
+                };
+                return self.finish(&conv, message, turn_id, output, on_event).await;
             }
             // Anything else moves on; nothing pending is done.
         }
@@ -665,17 +650,19 @@ impl Agent<'_> {
                     .filter_map(|c| c.get("text").and_then(Value::as_str))
                     .collect::<Vec<_>>()
                     .join("");
-                let cited = citations(&answer, &sources);
+                let citations = citations(&answer, &sources);
                 let answer = match &pending {
                     Some(p) if answer.trim().is_empty() => confirmation_prompt(p),
                     Some(p) => format!("{}\n\n{}", answer.trim_end(), confirmation_prompt(p)),
                     None => answer,
                 };
-                return self
-                    .finish(
-                        &conv, message, turn_id, answer, cited, actions, pending, on_event,
-                    )
-                    .await;
+                let output = ChatOutput {
+                    citations,
+                    actions,
+                    pending,
+                    ..ChatOutput::saying(&conv, answer)
+                };
+                return self.finish(&conv, message, turn_id, output, on_event).await;
             }
             let mut results = Vec::new();
             for u in uses {
@@ -755,25 +742,15 @@ impl Agent<'_> {
         Err(AgentError::StepLimit(self.limits.max_steps))
     }
 
-    #[allow(clippy::too_many_arguments)]
+    /// Stores the turn, then tells the client it is done.
     async fn finish(
         &self,
         conv: &Conversation,
         message: &str,
         turn_id: Option<&str>,
-        answer: String,
-        citations: Vec<Citation>,
-        actions: Vec<Action>,
-        pending: Option<PendingAction>,
+        output: ChatOutput,
         on_event: &(dyn Fn(Event) + Send + Sync),
     ) -> Result<ChatOutput, AgentError> {
-        let output = ChatOutput {
-            conversation_id: conv.id.clone(),
-            answer,
-            citations,
-            actions,
-            pending,
-        };
         self.save(conv, message, turn_id, &output).await?;
         on_event(Event::Done(output.clone()));
         Ok(output)
@@ -999,20 +976,31 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn a_model_obeying_a_document_cannot_confirm_a_send_and_the_user_is_asked() {
-        let tools = Recorder::default();
-        let records = Memory::default();
-        let clock = crate::clock::ManualClock::at("2026-11-23T08:00:00Z".parse().unwrap());
-        let agent = Agent {
+    fn morning() -> crate::clock::ManualClock {
+        crate::clock::ManualClock::at("2026-11-23T08:00:00Z".parse().unwrap())
+    }
+
+    /// The agent with the model that obeys the injected document.
+    fn obedient<'a>(
+        tools: &'a Recorder,
+        records: &'a Memory,
+        clock: &'a crate::clock::ManualClock,
+    ) -> Agent<'a> {
+        Agent {
             model: &Obedient,
-            tools: &tools,
+            tools,
             retriever: &Injected,
-            records: &records,
-            clock: &clock,
+            records,
+            clock,
             zone: crate::when::Zone::UTC,
             limits: Limits::default(),
-        };
+        }
+    }
+
+    #[tokio::test]
+    async fn a_model_obeying_a_document_cannot_confirm_a_send_and_the_user_is_asked() {
+        let (tools, records, clock) = (Recorder::default(), Memory::default(), morning());
+        let agent = obedient(&tools, &records, &clock);
         let tenant = TenantId::parse("alice").unwrap();
         let input = ChatInput {
             message: "summarize my notes".into(),
@@ -1073,18 +1061,8 @@ mod tests {
 
     #[tokio::test]
     async fn a_retried_turn_answers_what_it_answered_and_runs_nothing_again() {
-        let tools = Recorder::default();
-        let records = Memory::default();
-        let clock = crate::clock::ManualClock::at("2026-11-23T08:00:00Z".parse().unwrap());
-        let agent = Agent {
-            model: &Obedient,
-            tools: &tools,
-            retriever: &Injected,
-            records: &records,
-            clock: &clock,
-            zone: crate::when::Zone::UTC,
-            limits: Limits::default(),
-        };
+        let (tools, records, clock) = (Recorder::default(), Memory::default(), morning());
+        let agent = obedient(&tools, &records, &clock);
         let tenant = TenantId::parse("alice").unwrap();
         let input = ChatInput {
             message: "summarize my notes".into(),

@@ -30,6 +30,25 @@ pub struct ToolCall {
     pub confirm_token: Option<String>,
 }
 
+impl ToolCall {
+    /// A call the user confirmed themselves: their own REST call naming the
+    /// record (no token), or their "yes" to the summary `token` digests.
+    pub fn confirmed_by_user(
+        tenant: &TenantId,
+        name: &str,
+        input: Value,
+        token: Option<String>,
+    ) -> Self {
+        Self {
+            tenant_id: tenant.clone(),
+            name: name.to_owned(),
+            input,
+            confirmed: true,
+            confirm_token: token,
+        }
+    }
+}
+
 /// Tools that send, remove or close something of the user's: a model's call
 /// of one only asks ([`confirmation_required`]); the user's own confirmation runs it.
 pub fn needs_confirmation(tool: &str) -> bool {

@@ -643,6 +643,74 @@ async fn twenty_turns_at_once(records: Arc<dyn RecordStore>) {
 
 on_both_stores!(twenty_turns_at_once: twenty_concurrent_turns_in_one_conversation_lose_none_on_sqlite, twenty_concurrent_turns_in_one_conversation_lose_none_on_dynamodb);
 
+/// AWS rule: a DynamoDB item holds at most 400 KB. A long conversation of
+/// long messages is trimmed from its oldest turns and every turn still stores
+/// (before, the put failed after the turn's tools had run).
+async fn a_conversation_past_the_item_limit(records: Arc<dyn RecordStore>) {
+    let clock = ManualClock::at(now());
+    let agent = agent(&Instant, &NoTools, &Nothing, records.as_ref(), &clock);
+    let alice = tenant("alice");
+    let long = |i: usize| {
+        format!(
+            "{i:03} {}",
+            "é".repeat(jarvis_core::agent::MAX_MESSAGE_CHARS - 10)
+        )
+    };
+    let first = agent
+        .turn(&alice, &said(long(0), None, None), &|_| {})
+        .await
+        .unwrap();
+    // Each turn stores ~8 KB of message and ~8 KB of answer: 60 of them are
+    // well past 400 KB.
+    for i in 1..60 {
+        agent
+            .turn(
+                &alice,
+                &said(long(i), Some(first.conversation_id.clone()), None),
+                &|_| {},
+            )
+            .await
+            .unwrap();
+    }
+    let conv: Conversation = records::get(records.as_ref(), &alice, &first.conversation_id)
+        .await
+        .unwrap()
+        .unwrap();
+    let size = serde_json::to_vec(&conv).unwrap().len();
+    assert!(
+        size <= jarvis_core::agent::MAX_CONVERSATION_BYTES,
+        "{size} bytes"
+    );
+    assert!(conv.turns.len() < 120, "the oldest turns went");
+    assert!(
+        conv.turns[conv.turns.len() - 2].text.starts_with("059 "),
+        "the newest turn stays"
+    );
+}
+
+on_both_stores!(a_conversation_past_the_item_limit: a_conversation_past_the_item_limit_keeps_its_newest_turns_on_sqlite, a_conversation_past_the_item_limit_keeps_its_newest_turns_on_dynamodb);
+
+/// The DynamoDB store refuses a record the table could not hold, naming the
+/// limit, before the call.
+#[tokio::test]
+async fn dynamodb_refuses_a_record_past_the_item_limit_before_the_call() {
+    let records = dynamo_records().await;
+    let huge = json!({"text": "x".repeat(410 * 1024)});
+    let refused = records
+        .put(
+            &tenant("alice"),
+            jarvis_core::ports::RecordKind::Memory,
+            "mem_huge",
+            &huge,
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&refused, PortError::Invalid(m) if m.contains("400 KB")),
+        "{refused}"
+    );
+}
+
 // ---------------------------------------------------------------- tasks
 
 #[tokio::test]

@@ -31,6 +31,10 @@ pub fn routes() -> Router<Arc<App>> {
         .route("/me/data", delete(me_data))
         .route("/me/export", get(me_export))
         .route("/me/settings", get(me_settings).put(me_settings))
+        .route(
+            "/me/notifications",
+            axum::routing::put(me_notifications).delete(me_notifications),
+        )
 }
 
 /// Bridges `req` as `route` (with `{id}` when given) into `$handler`.
@@ -218,6 +222,23 @@ async fn me_export(State(app): State<Arc<App>>, req: Request) -> Response {
     bridged!(app, req, "GET /me/export", None::<String>, 0, |e| {
         api_me::handle(&app.me, e)
     })
+}
+
+/// Answers, as api-me does where no mail channel exists, where notifications go locally.
+async fn me_notifications(State(app): State<Arc<App>>, req: Request) -> Response {
+    let route = if req.method() == Method::PUT {
+        "PUT /me/notifications"
+    } else {
+        "DELETE /me/notifications"
+    };
+    bridged!(
+        app,
+        req,
+        route,
+        None::<String>,
+        api_me::MAX_SETTINGS_BYTES,
+        |e| api_me::handle(&app.me, e)
+    )
 }
 
 async fn me_settings(State(app): State<Arc<App>>, req: Request) -> Response {

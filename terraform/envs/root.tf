@@ -58,7 +58,7 @@ module "jarvis" {
   api_throttle_rate       = lookup(var.settings, "api_throttle_rate", 20)
   api_throttle_burst      = lookup(var.settings, "api_throttle_burst", 40)
   self_sign_up            = lookup(var.settings, "self_sign_up", false)
-  reminder_emails         = lookup(var.settings, "reminder_emails", [])
+  reminder_subscriptions  = lookup(var.settings, "reminder_subscriptions", {})
   alarm_emails            = lookup(var.settings, "alarm_emails", [])
   ses_inbound             = lookup(var.settings, "ses_inbound", false)
   mail_domain             = lookup(var.settings, "mail_domain", "")

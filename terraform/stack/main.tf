@@ -46,7 +46,7 @@ module "messaging" {
   kms_key_arn            = module.keys.key_arn
   raw_bucket             = module.storage.raw_bucket
   router_timeout_seconds = var.router_timeout_seconds
-  reminder_emails        = var.reminder_emails
+  reminder_subscriptions = var.reminder_subscriptions
   alarm_emails           = var.alarm_emails
 }
 

@@ -120,9 +120,10 @@ variable "self_sign_up" {
   default = false
 }
 
-variable "reminder_emails" {
-  type    = list(string)
-  default = []
+variable "reminder_subscriptions" {
+  description = "Tenant (Cognito sub) => address its reminders are mailed to."
+  type        = map(string)
+  default     = {}
 }
 
 variable "alarm_emails" {

@@ -784,3 +784,220 @@ async fn a_model_cannot_delete_or_complete_a_task_without_the_users_confirmation
     .unwrap();
     assert_eq!(done.action.unwrap().kind, "task_completed");
 }
+
+// ---------------------------------------------------------------- delivery on AWS
+
+/// A queue standing in for a subscriber's mailbox (SNS delivers to SQS on the
+/// emulator; an `email` subscription is filtered the same way).
+async fn mailbox(sdk: &aws_config::SdkConfig) -> (String, String) {
+    let sqs = aws_sdk_sqs::Client::new(sdk);
+    let name = jarvis_tests::emulator::unique("mailbox");
+    let url = sqs
+        .create_queue()
+        .queue_name(&name)
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    let arn = format!(
+        "arn:aws:sqs:{}:{}:{name}",
+        jarvis_tests::emulator::REGION,
+        jarvis_tests::emulator::ACCOUNT
+    );
+    (url, arn)
+}
+
+/// The tenants named by what reached a mailbox.
+async fn delivered_to(sdk: &aws_config::SdkConfig, url: &str) -> Vec<String> {
+    let got = aws_sdk_sqs::Client::new(sdk)
+        .receive_message()
+        .queue_url(url)
+        .max_number_of_messages(10)
+        .send()
+        .await
+        .unwrap();
+    got.messages()
+        .iter()
+        .map(|m| {
+            let envelope: serde_json::Value = serde_json::from_str(m.body().unwrap()).unwrap();
+            envelope["MessageAttributes"]["tenant_id"]["Value"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn on_aws_each_reminder_reaches_its_owners_subscription_only_once() {
+    let (stack, _) = jarvis_tests::emulator::fresh_stack().await;
+    let records: Arc<dyn RecordStore> = stack.records(jarvis_aws::Rows::All).unwrap();
+    let subscriptions = stack.notification_targets().unwrap();
+    let (alice, bob) = (tenant("alice"), tenant("bob"));
+    let (alice_box, alice_arn) = mailbox(&stack.sdk).await;
+    let (bob_box, bob_arn) = mailbox(&stack.sdk).await;
+    subscriptions
+        .subscribe(&alice, "sqs", &alice_arn)
+        .await
+        .unwrap();
+    let bobs = subscriptions
+        .subscribe(&bob, "sqs", &bob_arn)
+        .await
+        .unwrap();
+    let at = ReminderSchedule::At { at: now() };
+    for (who, id) in [(&alice, "rem_a"), (&bob, "rem_b")] {
+        records::put(records.as_ref(), &reminder(who, id, at.clone()))
+            .await
+            .unwrap();
+    }
+    let deps = reminder_fire::Deps {
+        records: records.clone(),
+        notifier: stack.notifier().unwrap(),
+        clock: Arc::new(ManualClock::at(now() + Duration::seconds(5))),
+        zone: jarvis_core::when::Zone::UTC,
+    };
+    // Scheduler delivers at least once: each invocation twice.
+    for _ in 0..2 {
+        for (who, id) in [(&alice, "rem_a"), (&bob, "rem_b")] {
+            reminder_fire::handle(&deps, reminder(who, id, at.clone()))
+                .await
+                .unwrap();
+        }
+    }
+    assert_eq!(delivered_to(&stack.sdk, &alice_box).await, ["alice"]);
+    assert_eq!(delivered_to(&stack.sdk, &bob_box).await, ["bob"]);
+    // Unsubscribed, bob gets nothing more; doing it twice is fine.
+    jarvis_core::ports::NotificationTargets::unsubscribe(subscriptions.as_ref(), &bobs)
+        .await
+        .unwrap();
+    jarvis_core::ports::NotificationTargets::unsubscribe(subscriptions.as_ref(), &bobs)
+        .await
+        .unwrap();
+    records::put(records.as_ref(), &reminder(&bob, "rem_c", at.clone()))
+        .await
+        .unwrap();
+    reminder_fire::handle(&deps, reminder(&bob, "rem_c", at.clone()))
+        .await
+        .unwrap();
+    assert!(delivered_to(&stack.sdk, &bob_box).await.is_empty());
+    assert!(delivered_to(&stack.sdk, &alice_box).await.is_empty());
+}
+
+/// An API Gateway event for an api-me route, from the sample, as `tenant`.
+fn me_event(
+    file: &str,
+    tenant: &TenantId,
+    body: Option<&str>,
+) -> aws_lambda_events::apigw::ApiGatewayV2httpRequest {
+    let mut event: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(format!("{}/../events/{file}", env!("CARGO_MANIFEST_DIR")))
+            .unwrap(),
+    )
+    .unwrap();
+    event["requestContext"]["authorizer"]["jwt"]["claims"]["sub"] = json!(tenant.as_str());
+    if let Some(b) = body {
+        event["body"] = json!(b);
+    }
+    serde_json::from_value(event).unwrap()
+}
+
+#[tokio::test]
+async fn a_user_subscribes_their_own_address_and_erasure_ends_it() {
+    let (stack, _) = jarvis_tests::emulator::fresh_stack().await;
+    let topic = stack.settings.reminder_topic_arn.clone().unwrap();
+    let sns = aws_sdk_sns::Client::new(&stack.sdk);
+    let dir = tempfile::tempdir().unwrap();
+    let config = jarvis_core::config::Config::from_lookup(|name| {
+        (name == jarvis_core::config::vars::DATA_DIR).then(|| dir.path().display().to_string())
+    })
+    .unwrap();
+    let (local, _runs) = jarvis_local::stack::LocalStack::open_with_embedder(
+        &config,
+        Arc::new(jarvis_local::testing::HashingEmbedder { dims: 16 }),
+    )
+    .unwrap();
+    let mut deps = api_me::Deps::local(&local);
+    deps.targets = Some(stack.notification_targets().unwrap());
+    let ana = tenant("ana-3f1c");
+    // An address that is not one is refused before anything is subscribed.
+    let bad = api_me::handle(
+        &deps,
+        me_event(
+            "api-me.put-notifications.json",
+            &ana,
+            Some(r#"{"email": "ana at example"}"#),
+        ),
+    )
+    .await;
+    assert_eq!(bad.status_code, 422);
+    let put = api_me::handle(&deps, me_event("api-me.put-notifications.json", &ana, None)).await;
+    assert_eq!(put.status_code, 202, "{:?}", put.body);
+    // A second address replaces the first: one subscription, filtered to ana.
+    let again = api_me::handle(
+        &deps,
+        me_event(
+            "api-me.put-notifications.json",
+            &ana,
+            Some(r#"{"email": "ana@work.example"}"#),
+        ),
+    )
+    .await;
+    assert_eq!(again.status_code, 202);
+    let subs = sns
+        .list_subscriptions_by_topic()
+        .topic_arn(&topic)
+        .send()
+        .await
+        .unwrap();
+    let endpoints: Vec<&str> = subs
+        .subscriptions()
+        .iter()
+        .filter_map(|s| s.endpoint())
+        .collect();
+    assert_eq!(endpoints, ["ana@work.example"]);
+    let arn = subs.subscriptions()[0].subscription_arn().unwrap();
+    let attrs = sns
+        .get_subscription_attributes()
+        .subscription_arn(arn)
+        .send()
+        .await
+        .unwrap();
+    let attrs = attrs.attributes().unwrap();
+    assert_eq!(attrs["FilterPolicy"], r#"{"tenant_id":["ana-3f1c"]}"#);
+    assert_eq!(attrs["FilterPolicyScope"], "MessageAttributes");
+    let view = api_me::handle(&deps, me_event("api-me.get-settings.json", &ana, None)).await;
+    assert!(format!("{:?}", view.body).contains("ana@work.example"));
+    // Erasing ana's data ends the subscription with the rest.
+    let erased = api_me::handle(&deps, me_event("api-me.delete-data.json", &ana, None)).await;
+    assert_eq!(erased.status_code, 200);
+    let subs = sns
+        .list_subscriptions_by_topic()
+        .topic_arn(&topic)
+        .send()
+        .await
+        .unwrap();
+    assert!(subs.subscriptions().is_empty(), "{subs:?}");
+}
+
+#[tokio::test]
+async fn the_local_runtime_says_where_its_notifications_go_instead() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = jarvis_core::config::Config::from_lookup(|name| {
+        (name == jarvis_core::config::vars::DATA_DIR).then(|| dir.path().display().to_string())
+    })
+    .unwrap();
+    let (local, _runs) = jarvis_local::stack::LocalStack::open_with_embedder(
+        &config,
+        Arc::new(jarvis_local::testing::HashingEmbedder { dims: 16 }),
+    )
+    .unwrap();
+    let deps = api_me::Deps::local(&local);
+    let out = api_me::handle(
+        &deps,
+        me_event("api-me.put-notifications.json", &tenant("ana"), None),
+    )
+    .await;
+    assert_eq!(out.status_code, 409);
+    assert!(format!("{:?}", out.body).contains("JARVIS_WEBHOOK_URL"));
+}

@@ -17,12 +17,19 @@
 //!   the caller's own time zone (an IANA name; `null` goes back to the
 //!   deployment's `JARVIS_TIME_ZONE`). Reminders, due dates and chat read and
 //!   show times in it. An unknown zone is a 422.
+//! - `PUT /me/notifications {"email": "ana@example.com"}`: reminders are also
+//!   mailed there, to this tenant only (on AWS an SNS e-mail subscription whose
+//!   filter policy admits only the caller's messages; SNS first mails the
+//!   address a link to confirm). A new address replaces the old one;
+//!   `DELETE /me/notifications` ends it. `GET /me/settings` shows it. The local
+//!   runtime delivers to WebSocket clients and `JARVIS_WEBHOOK_URL` instead, and
+//!   answers 409 here.
 
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
 use jarvis_core::domain::{Document, Reminder, Settings};
 use jarvis_core::ports::{
-    BlobStore, DocumentFilter, MetadataStore, PortResult, RecordKind, RecordStore, Scheduler,
-    SearchIndex, UrlSigner,
+    BlobStore, DocumentFilter, MetadataStore, NotificationTargets, PortResult, RecordKind,
+    RecordStore, Scheduler, SearchIndex, UrlSigner,
 };
 use jarvis_core::{records, ApiError, PortError, TenantId};
 use jarvis_lambda::http;
@@ -44,6 +51,9 @@ pub struct Deps {
     pub inline_limit: usize,
     /// The deployment's zone (`JARVIS_TIME_ZONE`), for tenants without their own.
     pub zone: jarvis_core::when::Zone,
+    /// Where reminders are mailed to their owner (SNS); `None` where the
+    /// deployment has no such channel (the local runtime).
+    pub targets: Option<Arc<dyn NotificationTargets>>,
 }
 
 /// What a response body can carry through API Gateway, base64 included.
@@ -72,6 +82,7 @@ impl Deps {
             curated_bucket: stack.curated_bucket()?,
             inline_limit: AWS_INLINE_LIMIT,
             zone: stack.zone(),
+            targets: Some(stack.notification_targets()?),
         })
     }
 
@@ -88,6 +99,7 @@ impl Deps {
             signer: None,
             inline_limit: 512 * 1024 * 1024,
             zone: stack.zone(),
+            targets: None,
         }
     }
 }
@@ -128,6 +140,12 @@ pub struct Erased {
 pub async fn erase(deps: &Deps, tenant: &TenantId) -> PortResult<Erased> {
     let mut erased = Erased::default();
     deps.index.delete_tenant(tenant).await?;
+    // Nothing more is mailed to the tenant's address.
+    if let Some(id) = settings(deps, tenant).await?.notify_subscription {
+        if let Some(targets) = &deps.targets {
+            targets.unsubscribe(&id).await?;
+        }
+    }
     for reminder in records::list::<Reminder>(deps.records.as_ref(), tenant).await? {
         deps.scheduler.cancel(tenant, &reminder.id).await?;
         erased.schedules += 1;
@@ -217,13 +235,47 @@ pub async fn export(deps: &Deps, tenant: &TenantId) -> PortResult<Vec<u8>> {
 /// Largest `PUT /me/settings` body.
 pub const MAX_SETTINGS_BYTES: u64 = 4 * 1024;
 
-/// `{"time_zone": the zone in effect, "own_time_zone": the tenant's own or null}`.
+/// The tenant's settings record, or the empty one.
+async fn settings(deps: &Deps, tenant: &TenantId) -> PortResult<Settings> {
+    Ok(
+        records::get::<Settings>(deps.records.as_ref(), tenant, Settings::ID)
+            .await?
+            .unwrap_or_else(|| Settings {
+                tenant_id: tenant.clone(),
+                id: Settings::ID.into(),
+                time_zone: None,
+                notify_email: None,
+                notify_subscription: None,
+            }),
+    )
+}
+
+/// Changes the tenant's settings as stored now (compare-and-set), so a time
+/// zone and a notification address set at once both stay.
+async fn edit_settings(
+    deps: &Deps,
+    tenant: &TenantId,
+    edit: impl Fn(&mut Settings),
+) -> PortResult<()> {
+    let empty = settings(deps, tenant).await?;
+    records::update::<Settings, ()>(deps.records.as_ref(), tenant, Settings::ID, |stored| {
+        let mut s = stored.unwrap_or_else(|| empty.clone());
+        edit(&mut s);
+        Ok(records::Change::Write(s, ()))
+    })
+    .await
+}
+
+/// `{"time_zone": the zone in effect, "own_time_zone": the tenant's own or null,
+/// "notify_email": where reminders are mailed, or null}`.
 async fn settings_view(deps: &Deps, tenant: &TenantId) -> Result<serde_json::Value, ApiError> {
-    let own = records::get::<Settings>(deps.records.as_ref(), tenant, Settings::ID)
-        .await?
-        .and_then(|s| s.time_zone);
+    let stored = settings(deps, tenant).await?;
     let zone = records::zone_of(deps.records.as_ref(), tenant, deps.zone).await?;
-    Ok(serde_json::json!({"time_zone": zone.name(), "own_time_zone": own}))
+    Ok(serde_json::json!({
+        "time_zone": zone.name(),
+        "own_time_zone": stored.time_zone,
+        "notify_email": stored.notify_email,
+    }))
 }
 
 /// `PUT /me/settings {"time_zone": "America/New_York"}` (null: the deployment's).
@@ -247,13 +299,68 @@ async fn put_settings(
         ),
         None => None,
     };
-    let settings = Settings {
-        tenant_id: tenant.clone(),
-        id: Settings::ID.into(),
-        time_zone,
-    };
-    records::put(deps.records.as_ref(), &settings).await?;
+    edit_settings(deps, tenant, |s| s.time_zone = time_zone.clone()).await?;
     settings_view(deps, tenant).await
+}
+
+/// `PUT /me/notifications {"email"}`: reminders mailed to that address, this
+/// tenant's only. A previous address's subscription ends first.
+async fn put_notifications(
+    deps: &Deps,
+    tenant: &TenantId,
+    req: &ApiGatewayV2httpRequest,
+) -> Result<serde_json::Value, ApiError> {
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Body {
+        email: String,
+    }
+    let body: Body = http::json_body(req, MAX_SETTINGS_BYTES)?;
+    let email = body.email.trim().to_owned();
+    if !jarvis_core::tools::is_email_address(&email) {
+        return Err(ApiError::Unprocessable(format!(
+            "{email:?} is not an e-mail address"
+        )));
+    }
+    let targets = deps.targets.as_ref().ok_or_else(no_mail_channel)?;
+    if let Some(old) = settings(deps, tenant).await?.notify_subscription {
+        targets.unsubscribe(&old).await?;
+    }
+    let id = targets.subscribe_email(tenant, &email).await?;
+    edit_settings(deps, tenant, |s| {
+        s.notify_email = Some(email.clone());
+        s.notify_subscription = Some(id.clone());
+    })
+    .await?;
+    Ok(serde_json::json!({
+        "notify_email": email,
+        "status": "pending_confirmation",
+        "message": "A confirmation link was mailed to that address; reminders arrive there once it is followed.",
+    }))
+}
+
+/// `DELETE /me/notifications`: reminders are no longer mailed.
+async fn delete_notifications(
+    deps: &Deps,
+    tenant: &TenantId,
+) -> Result<serde_json::Value, ApiError> {
+    let targets = deps.targets.as_ref().ok_or_else(no_mail_channel)?;
+    let stored = settings(deps, tenant).await?;
+    if let Some(id) = &stored.notify_subscription {
+        targets.unsubscribe(id).await?;
+    }
+    edit_settings(deps, tenant, |s| {
+        s.notify_email = None;
+        s.notify_subscription = None;
+    })
+    .await?;
+    Ok(serde_json::json!({"notify_email": null, "removed": stored.notify_email}))
+}
+
+fn no_mail_channel() -> ApiError {
+    ApiError::Conflict(
+        "this deployment mails no notifications: the local runtime delivers them to WebSocket clients and JARVIS_WEBHOOK_URL".into(),
+    )
 }
 
 async fn route(
@@ -288,6 +395,13 @@ async fn route(
         }
         "GET /me/settings" => Ok(http::json(200, &settings_view(deps, &tenant).await?)),
         "PUT /me/settings" => Ok(http::json(200, &put_settings(deps, &tenant, req).await?)),
+        "PUT /me/notifications" => Ok(http::json(
+            202,
+            &put_notifications(deps, &tenant, req).await?,
+        )),
+        "DELETE /me/notifications" => {
+            Ok(http::json(200, &delete_notifications(deps, &tenant).await?))
+        }
         other => Err(ApiError::NotFound(format!("api-me has no route {other}"))),
     }
 }

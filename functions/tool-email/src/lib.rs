@@ -19,9 +19,9 @@ use jarvis_core::ports::{Mailer, OutgoingEmail, PortResult, RecordStore};
 use jarvis_core::tools::{self, ToolCall, ToolOutcome, ToolRefusal, ToolReply};
 use jarvis_core::{records, ApiError, PortError, TenantId};
 use jarvis_lambda::http;
-use regex::Regex;
+
 use serde_json::{json, Value};
-use std::sync::{Arc, LazyLock};
+use std::sync::Arc;
 
 pub const MAX_RECIPIENTS: usize = 20;
 pub const MAX_SUBJECT: usize = 300;
@@ -30,10 +30,6 @@ pub const MAX_BODY: usize = 50_000;
 pub const MAX_SENDS_PER_DAY: usize = 50;
 /// Tries at recording a sent draft as `Sent` before leaving it `Sending`.
 const RECORD_ATTEMPTS: usize = 3;
-
-static ADDRESS: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^[^@\s<>,;]+@[^@\s<>,;]+\.[A-Za-z]{2,}$").expect("address pattern")
-});
 
 pub struct Deps {
     pub records: Arc<dyn RecordStore>,
@@ -87,7 +83,7 @@ fn recipients(input: &Value) -> Result<Vec<String>, ToolRefusal> {
             "at most {MAX_RECIPIENTS} recipients"
         )));
     }
-    if let Some(bad) = to.iter().find(|a| !ADDRESS.is_match(a)) {
+    if let Some(bad) = to.iter().find(|a| !tools::is_email_address(a)) {
         return Err(ToolRefusal::new(format!(
             "{bad:?} is not an e-mail address"
         )));

@@ -175,6 +175,8 @@ pub const OPERATIONS: &[Operation] = &[
     op("sqs", "DeleteMessage", &[("sqs:DeleteMessage", Fixed(R::IngestQueue))]),
     op("states", "StartExecution", &[("states:StartExecution", Fixed(R::StateMachine))]),
     op("sns", "Publish", &[("sns:Publish", Fixed(R::ReminderTopic)), KMS_WRITE[0], KMS_WRITE[1]]),
+    op("sns", "Subscribe", &[("sns:Subscribe", Fixed(R::ReminderTopic))]),
+    op("sns", "Unsubscribe", &[("sns:Unsubscribe", Fixed(R::ReminderTopic))]),
     op("ses", "SendEmail", &[("ses:SendEmail", Fixed(R::MailIdentity))]),
     op("scheduler", "CreateSchedule", &[("scheduler:CreateSchedule", Fixed(R::Schedules)), ("iam:PassRole", Fixed(R::SchedulerRole))]),
     op("scheduler", "UpdateSchedule", &[("scheduler:UpdateSchedule", Fixed(R::Schedules)), ("iam:PassRole", Fixed(R::SchedulerRole))]),

@@ -491,6 +491,16 @@ impl AwsStack {
         )))
     }
 
+    /// Tenant-filtered subscriptions to the reminder topic (api-me's `/me/notifications`).
+    pub fn notification_targets(&self) -> Result<Arc<sns::SnsSubscriptions>, ConfigError> {
+        let topic = self.need(&self.settings.reminder_topic_arn, vars::REMINDER_TOPIC_ARN)?;
+        self.uses("sns", &["Subscribe", "Unsubscribe"], &[]);
+        Ok(Arc::new(sns::SnsSubscriptions::new(
+            aws_sdk_sns::Client::new(&self.sdk),
+            topic,
+        )))
+    }
+
     pub fn mailer(&self) -> Result<Arc<ses::SesMailer>, ConfigError> {
         let from = self.need(&self.settings.mail_from, vars::MAIL_FROM)?;
         self.uses("ses", &["SendEmail"], &[]);

@@ -1,12 +1,14 @@
 //! `Notifier` on SNS: one topic; the tenant and any extra attributes travel as
-//! message attributes, so subscriptions can filter by tenant.
+//! message attributes. Every subscription to it is filtered to one tenant
+//! ([`SnsSubscriptions`], [`filter_policy`]), so a reminder reaches its owner
+//! and nobody else.
 
 use crate::error::sdk_error;
 use async_trait::async_trait;
 use aws_sdk_sns::types::MessageAttributeValue;
 use aws_sdk_sns::Client;
-use jarvis_core::ports::{Notification, Notifier, PortResult};
-use jarvis_core::PortError;
+use jarvis_core::ports::{Notification, NotificationTargets, Notifier, PortResult};
+use jarvis_core::{PortError, TenantId};
 
 const SERVICE: &str = "sns";
 /// SNS subjects: at most 100 printable ASCII characters, no line breaks.
@@ -64,7 +66,7 @@ impl Notifier for SnsNotifier {
             .topic_arn(&self.topic_arn)
             .subject(sns_subject(&n.subject))
             .message(&n.body)
-            .message_attributes("tenant_id", attribute(n.tenant_id.as_str())?);
+            .message_attributes(TENANT_ATTRIBUTE, attribute(n.tenant_id.as_str())?);
         for (k, v) in &n.attributes {
             if !v.is_empty() {
                 req = req.message_attributes(k, attribute(v)?);
@@ -77,9 +79,87 @@ impl Notifier for SnsNotifier {
     }
 }
 
+/// The message attribute that names a notification's tenant.
+pub const TENANT_ATTRIBUTE: &str = "tenant_id";
+
+/// The filter policy of a subscription that admits only `tenant`'s messages
+/// (matched on the message attribute, `FilterPolicyScope = MessageAttributes`).
+pub fn filter_policy(tenant: &TenantId) -> String {
+    serde_json::json!({ TENANT_ATTRIBUTE: [tenant.as_str()] }).to_string()
+}
+
+/// Subscriptions to the reminder topic, each filtered to its tenant.
+#[derive(Clone)]
+pub struct SnsSubscriptions {
+    client: Client,
+    topic_arn: String,
+}
+
+impl SnsSubscriptions {
+    pub fn new(client: Client, topic_arn: &str) -> Self {
+        Self {
+            client,
+            topic_arn: topic_arn.to_owned(),
+        }
+    }
+
+    /// Subscribes `endpoint` over `protocol` (`email`; tests use `sqs`) to
+    /// `tenant`'s messages only; answers the subscription ARN (SNS gives the
+    /// real ARN at once, even while the subscription awaits confirmation).
+    pub async fn subscribe(
+        &self,
+        tenant: &TenantId,
+        protocol: &str,
+        endpoint: &str,
+    ) -> PortResult<String> {
+        let out = self
+            .client
+            .subscribe()
+            .topic_arn(&self.topic_arn)
+            .protocol(protocol)
+            .endpoint(endpoint)
+            .attributes("FilterPolicy", filter_policy(tenant))
+            .attributes("FilterPolicyScope", "MessageAttributes")
+            .return_subscription_arn(true)
+            .send()
+            .await
+            .map_err(|e| sdk_error(SERVICE, "Subscribe", e))?;
+        out.subscription_arn()
+            .map(str::to_owned)
+            .ok_or_else(|| PortError::Backend {
+                backend: SERVICE,
+                message: "Subscribe answered no subscription ARN".into(),
+                source: None,
+            })
+    }
+}
+
+#[async_trait]
+impl NotificationTargets for SnsSubscriptions {
+    async fn subscribe_email(&self, tenant: &TenantId, email: &str) -> PortResult<String> {
+        self.subscribe(tenant, "email", email).await
+    }
+
+    async fn unsubscribe(&self, id: &str) -> PortResult<()> {
+        match self.client.unsubscribe().subscription_arn(id).send().await {
+            Ok(_) => Ok(()),
+            Err(e) => match sdk_error(SERVICE, "Unsubscribe", e) {
+                PortError::NotFound(_) => Ok(()),
+                other => Err(other),
+            },
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_subscription_admits_its_tenant_only() {
+        let t = TenantId::parse("3f1c-ana").unwrap();
+        assert_eq!(filter_policy(&t), r#"{"tenant_id":["3f1c-ana"]}"#);
+    }
 
     #[test]
     fn subjects_are_what_sns_accepts() {

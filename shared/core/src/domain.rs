@@ -379,6 +379,12 @@ pub struct Settings {
     /// the deployment's (`JARVIS_TIME_ZONE`).
     #[serde(default)]
     pub time_zone: Option<String>,
+    /// The address the tenant's reminders are mailed to (AWS: an SNS e-mail
+    /// subscription filtered to this tenant), and that subscription's id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notify_email: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notify_subscription: Option<String>,
 }
 
 impl Settings {

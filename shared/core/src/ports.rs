@@ -380,6 +380,20 @@ pub trait Notifier: Send + Sync {
     async fn notify(&self, notification: &Notification) -> PortResult<()>;
 }
 
+/// Where a tenant's notifications reach them outside the app. On AWS: an SNS
+/// subscription to the reminder topic whose filter policy admits only messages
+/// whose `tenant_id` attribute is this tenant, so a reminder reaches its owner
+/// and nobody else.
+#[async_trait]
+pub trait NotificationTargets: Send + Sync {
+    /// Subscribes `email` to `tenant`'s notifications only; answers the
+    /// subscription's id. Nothing arrives until the address's owner confirms
+    /// (SNS mails them a link).
+    async fn subscribe_email(&self, tenant: &TenantId, email: &str) -> PortResult<String>;
+    /// Ends a subscription `subscribe_email` made; one already gone is not an error.
+    async fn unsubscribe(&self, id: &str) -> PortResult<()>;
+}
+
 /// Fires reminders at their time (EventBridge Scheduler; locally an in-process scheduler).
 #[async_trait]
 pub trait Scheduler: Send + Sync {

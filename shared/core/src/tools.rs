@@ -313,6 +313,16 @@ pub fn specs() -> Vec<Value> {
     ]
 }
 
+static ADDRESS: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+    regex::Regex::new(r"^[^@\s<>,;]+@[^@\s<>,;]+\.[A-Za-z]{2,}$").expect("address pattern")
+});
+
+/// Whether `text` is one plain e-mail address (`name@domain.tld`, no display
+/// name, no list): what drafts and notification subscriptions accept.
+pub fn is_email_address(text: &str) -> bool {
+    text.len() <= 254 && ADDRESS.is_match(text)
+}
+
 /// A string field of a tool input, trimmed; `None` when absent or empty.
 pub fn text<'a>(input: &'a Value, field: &str) -> Option<&'a str> {
     input

@@ -392,7 +392,7 @@ locals {
     }
 
     "api-me" = {
-      description = "The caller's data rights and settings: DELETE /me/data removes everything of the tenant, GET /me/export archives it, /me/settings holds the time zone."
+      description = "The caller's data rights and settings: DELETE /me/data removes everything of the tenant, GET /me/export archives it, /me/settings holds the time zone, /me/notifications the address reminders are mailed to."
       memory      = 1024
       timeout     = 29
       reserved    = null
@@ -407,6 +407,7 @@ locals {
         JARVIS_OPENSEARCH_SERVICE  = "aoss"
         JARVIS_EMBED_DIMENSIONS    = tostring(var.embed_dimensions)
         JARVIS_TIME_ZONE           = var.time_zone
+        JARVIS_REMINDER_TOPIC_ARN  = var.reminder_topic_arn
       }
       statements = [
         { actions = ["s3:GetObject", "s3:DeleteObject"], resources = [local.raw_objects] },
@@ -416,6 +417,7 @@ locals {
         { actions = ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:DeleteItem"], resources = local.table },
         { actions = ["aoss:APIAccessAll"], resources = [local.collection] },
         { actions = ["scheduler:DeleteSchedule"], resources = [local.schedules] },
+        { actions = ["sns:Subscribe", "sns:Unsubscribe"], resources = [local.reminder_topic] },
       ]
     }
 
@@ -465,5 +467,7 @@ locals {
     "GET /me/export"                = "api-me"
     "GET /me/settings"              = "api-me"
     "PUT /me/settings"              = "api-me"
+    "PUT /me/notifications"         = "api-me"
+    "DELETE /me/notifications"      = "api-me"
   }
 }

@@ -106,11 +106,16 @@ resource "aws_sns_topic" "alarms" {
   kms_master_key_id = var.kms_key_arn
 }
 
+# Every subscription to the reminder topic admits one tenant's messages only
+# (the notifier sets the tenant_id attribute), so a reminder reaches its owner
+# and nobody else.
 resource "aws_sns_topic_subscription" "reminder_email" {
-  for_each  = toset(var.reminder_emails)
-  topic_arn = aws_sns_topic.reminders.arn
-  protocol  = "email"
-  endpoint  = each.value
+  for_each            = var.reminder_subscriptions
+  topic_arn           = aws_sns_topic.reminders.arn
+  protocol            = "email"
+  endpoint            = each.value
+  filter_policy_scope = "MessageAttributes"
+  filter_policy       = jsonencode({ tenant_id = [each.key] })
 }
 
 resource "aws_sns_topic_subscription" "alarm_email" {

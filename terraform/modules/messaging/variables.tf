@@ -21,10 +21,10 @@ variable "max_receive_count" {
   default     = 5
 }
 
-variable "reminder_emails" {
-  description = "Addresses subscribed to reminders (each confirms by mail)."
-  type        = list(string)
-  default     = []
+variable "reminder_subscriptions" {
+  description = "Tenant (Cognito sub) => address its reminders are mailed to, filtered to that tenant; users can also set their own with PUT /me/notifications."
+  type        = map(string)
+  default     = {}
 }
 
 variable "alarm_emails" {

@@ -93,7 +93,7 @@ async fn an_object_put_in_the_raw_bucket_starts_one_run_even_when_redelivered_an
         .unwrap()
         .input
         .unwrap();
-    let mut state: PipelineState = serde_json::from_str(&input).unwrap();
+    let state: PipelineState = serde_json::from_str(&input).unwrap();
     let metadata = stack.metadata(Rows::All).unwrap();
     let queued = metadata
         .get_document(&alice(), &state.document_id)
@@ -102,36 +102,8 @@ async fn an_object_put_in_the_raw_bucket_starts_one_run_even_when_redelivered_an
         .unwrap();
     assert_eq!(queued.status, DocumentStatus::Queued);
 
-    // The steps, in the state machine's order for Markdown. Bedrock and
-    // OpenSearch have no emulator: embed uses a feature-hashing model and index
-    // the local index; everything else is the AWS adapters.
-    state = extract_document::handle(&extract_document::Deps::aws(&stack).unwrap(), state)
-        .await
-        .unwrap();
-    // moto has no DetectDominantLanguage/DetectEntities: insights are tested on recorded exchanges.
-    let pii_deps = detect_pii::Deps {
-        insights: false,
-        ..detect_pii::Deps::aws(&stack).unwrap()
-    };
-    state = detect_pii::handle(&pii_deps, state).await.unwrap();
-    state = chunk::handle(&chunk::Deps::aws(&stack).unwrap(), state)
-        .await
-        .unwrap();
-    let embed_deps = embed::Deps {
-        embedder: Arc::new(HashingEmbedder { dims: 64 }),
-        ..embed::Deps::aws(&stack).unwrap()
-    };
-    state = embed::handle(&embed_deps, state).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let db = jarvis_local::Db::open(&dir.path().join("i.sqlite3")).unwrap();
-    let index_deps = index::Deps {
-        blobs: stack
-            .blobs(BlobAccess::new().read(Bucket::Curated))
-            .unwrap(),
-        metadata: metadata.clone(),
-        index: Arc::new(LocalSearchIndex::open(&dir.path().join("index"), db, 64).unwrap()),
-    };
-    state = index::handle(&index_deps, state).await.unwrap();
+    let state = run_steps(&stack, &dir, state).await;
 
     let doc = metadata
         .get_document(&alice(), &state.document_id)
@@ -244,6 +216,197 @@ async fn ses_sends_from_a_verified_identity_and_refuses_bad_requests() {
         mailer.send(&nobody).await,
         Err(PortError::Invalid(_))
     ));
+}
+
+/// The steps, in the state machine's order for Markdown. Bedrock and
+/// OpenSearch have no emulator: embed uses a feature-hashing model and index
+/// the local index (in `dir`); everything else is the AWS adapters.
+async fn run_steps(
+    stack: &jarvis_aws::AwsStack,
+    dir: &tempfile::TempDir,
+    mut state: PipelineState,
+) -> PipelineState {
+    state = extract_document::handle(&extract_document::Deps::aws(stack).unwrap(), state)
+        .await
+        .unwrap();
+    // moto has no DetectDominantLanguage/DetectEntities: insights are tested on recorded exchanges.
+    let pii_deps = detect_pii::Deps {
+        insights: false,
+        ..detect_pii::Deps::aws(stack).unwrap()
+    };
+    state = detect_pii::handle(&pii_deps, state).await.unwrap();
+    state = chunk::handle(&chunk::Deps::aws(stack).unwrap(), state)
+        .await
+        .unwrap();
+    let embed_deps = embed::Deps {
+        embedder: Arc::new(HashingEmbedder { dims: 64 }),
+        ..embed::Deps::aws(stack).unwrap()
+    };
+    state = embed::handle(&embed_deps, state).await.unwrap();
+    let db = jarvis_local::Db::open(&dir.path().join("i.sqlite3")).unwrap();
+    let index_deps = index::Deps {
+        blobs: stack
+            .blobs(BlobAccess::new().read(Bucket::Curated))
+            .unwrap(),
+        metadata: stack.metadata(Rows::All).unwrap(),
+        index: Arc::new(LocalSearchIndex::open(&dir.path().join("index"), db, 64).unwrap()),
+    };
+    index::handle(&index_deps, state).await.unwrap()
+}
+
+/// Puts `bytes` at `key` and routes its `Object Created` event; answers the
+/// input of the run it started (the newest execution), or `None` when none started.
+async fn drop_file(
+    stack: &jarvis_aws::AwsStack,
+    r: &emulator::Resources,
+    key: &str,
+    bytes: &str,
+) -> Option<(String, PipelineState)> {
+    let put = emulator::any_blobs(stack)
+        .put(&r.raw_bucket, key, bytes.into(), "text/markdown")
+        .await
+        .unwrap();
+    let sfn = aws_sdk_sfn::Client::new(&stack.sdk);
+    let before = sfn
+        .list_executions()
+        .state_machine_arn(&r.state_machine_arn)
+        .send()
+        .await
+        .unwrap()
+        .executions()
+        .len();
+    let body = object_created_body(&r.raw_bucket, &put.key, &put.etag, put.size, Utc::now());
+    let message = QueueMessage {
+        id: emulator::unique("m"),
+        receipt: emulator::unique("r"),
+        body,
+        receive_count: 1,
+    };
+    let router = pipeline_router::Deps::aws(stack).unwrap();
+    let queue_arn = format!("arn:aws:sqs:{REGION}:{ACCOUNT}:ingest");
+    let resp = pipeline_router::handle(&router, sqs_event(&[message], &queue_arn)).await;
+    assert!(resp.batch_item_failures.is_empty(), "{resp:?}");
+    let runs = sfn
+        .list_executions()
+        .state_machine_arn(&r.state_machine_arn)
+        .send()
+        .await
+        .unwrap();
+    if runs.executions().len() == before {
+        return None;
+    }
+    let newest = runs
+        .executions()
+        .iter()
+        .max_by_key(|e| {
+            e.start_date().secs() * 1_000_000_000 + i64::from(e.start_date().subsec_nanos())
+        })
+        .unwrap();
+    let input = sfn
+        .describe_execution()
+        .execution_arn(newest.execution_arn())
+        .send()
+        .await
+        .unwrap()
+        .input
+        .unwrap();
+    Some((
+        newest.name().to_owned(),
+        serde_json::from_str(&input).unwrap(),
+    ))
+}
+
+/// Ends the run named `name`. Here the steps run by hand, so moto's execution
+/// stays RUNNING; on AWS it closed when its last state (Succeed, or Fail after
+/// mark-failed) did, and a closed run's name cannot start another.
+async fn end_run(stack: &jarvis_aws::AwsStack, r: &emulator::Resources, name: &str) {
+    let arn = format!(
+        "{}:{name}",
+        r.state_machine_arn
+            .replacen(":stateMachine:", ":execution:", 1)
+    );
+    aws_sdk_sfn::Client::new(&stack.sdk)
+        .stop_execution()
+        .execution_arn(arn)
+        .send()
+        .await
+        .unwrap();
+}
+
+/// AWS rule (moto does not check it): an execution name has at most 80
+/// characters of `[0-9A-Za-z_-]`. A re-drop after a failure, and a file edited
+/// back to bytes it held before, each need a second run of a version that ran
+/// already: both start one with a valid name and end `indexed`.
+#[tokio::test]
+async fn a_redrop_after_failure_and_an_edit_back_each_run_again_and_end_indexed() {
+    let (stack, r) = fresh_stack().await;
+    let metadata = stack.metadata(Rows::All).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let key = "alice/notes/trip.md";
+    let status = |state: &PipelineState| {
+        let (metadata, state) = (metadata.clone(), state.clone());
+        async move {
+            metadata
+                .get_document(&state.tenant_id, &state.document_id)
+                .await
+                .unwrap()
+                .unwrap()
+                .status
+        }
+    };
+    let valid = |name: &str| {
+        assert!(
+            jarvis_core::pipeline::check_execution_name(name).is_ok() && name.len() <= 80,
+            "{name} ({} characters)",
+            name.len()
+        )
+    };
+
+    // v1 runs and fails (the state machine's Catch runs mark-failed).
+    let (name, v1) = drop_file(&stack, &r, key, TRIP).await.expect("a run");
+    valid(&name);
+    let failed = jarvis_core::pipeline::FailedState {
+        state: v1.clone(),
+        error: jarvis_core::pipeline::StepFailure {
+            error: "Jarvis.Transient".into(),
+            cause: "{\"errorMessage\":\"the model was throttled\"}".into(),
+        },
+    };
+    let other = tempfile::tempdir().unwrap();
+    let db = jarvis_local::Db::open(&other.path().join("i.sqlite3")).unwrap();
+    let mark_failed_deps = mark_failed::Deps {
+        metadata: metadata.clone(),
+        index: Arc::new(LocalSearchIndex::open(&other.path().join("index"), db, 64).unwrap()),
+    };
+    mark_failed::handle(&mark_failed_deps, failed)
+        .await
+        .unwrap();
+    end_run(&stack, &r, &name).await;
+    assert_eq!(status(&v1).await, DocumentStatus::Failed);
+    // The same bytes dropped again: a second run, with a valid name, to `indexed`.
+    let (again, retry) = drop_file(&stack, &r, key, TRIP).await.expect("a rerun");
+    valid(&again);
+    assert_ne!(again, name);
+    assert_eq!(status(&retry).await, DocumentStatus::Queued);
+    let done = run_steps(&stack, &dir, retry).await;
+    end_run(&stack, &r, &again).await;
+    assert_eq!(status(&done).await, DocumentStatus::Indexed);
+
+    // v2, then back to v1's bytes: v1's name ran already, so a rerun starts.
+    let v2_text = format!("{TRIP}\n## Braga\n\nA day trip by train.\n");
+    let (v2_name, v2) = drop_file(&stack, &r, key, &v2_text)
+        .await
+        .expect("a v2 run");
+    valid(&v2_name);
+    run_steps(&stack, &dir, v2).await;
+    end_run(&stack, &r, &v2_name).await;
+    let (back, v1_again) = drop_file(&stack, &r, key, TRIP)
+        .await
+        .expect("a run of v1 again");
+    valid(&back);
+    assert!(back.starts_with(&name), "{back} reruns {name}");
+    let done = run_steps(&stack, &dir, v1_again).await;
+    assert_eq!(status(&done).await, DocumentStatus::Indexed);
 }
 
 fn reminder(id: &str, schedule: ReminderSchedule) -> Reminder {

@@ -213,6 +213,7 @@ pub fn stack(sdk: SdkConfig, r: &Resources, endpoint: &str) -> AwsStack {
         reminder_target_arn: Some(format!(
             "arn:aws:lambda:{REGION}:{ACCOUNT}:function:reminder-fire"
         )),
+        reminder_dlq_arn: Some(format!("arn:aws:sqs:{REGION}:{ACCOUNT}:reminders-dlq")),
         mail_from: Some("jarvis@example.com".into()),
         endpoint_url: Some(endpoint.to_owned()),
         ..AwsSettings::from_lookup(|_| None).expect("defaults")

@@ -102,6 +102,7 @@ module "functions" {
   reminder_topic_arn     = module.messaging.reminder_topic_arn
   schedule_group         = module.scheduler.group_name
   scheduler_role_arn     = module.scheduler.role_arn
+  reminder_dlq_arn       = module.scheduler.dlq_arn
   mail_identity_arn      = local.mail_identity_arn
   router_timeout_seconds = var.router_timeout_seconds
   pii_redact             = var.pii_redact
@@ -162,6 +163,7 @@ module "observability" {
   function_names    = module.functions.function_names
   queue_name        = module.messaging.ingest_queue_name
   dlq_name          = module.messaging.ingest_dlq_name
+  reminder_dlq_name = module.scheduler.dlq_name
   state_machine_arn = module.pipeline.state_machine_arn
   http_api_id       = module.api.http_api_id
   latency_p99_ms    = var.api_latency_p99_ms

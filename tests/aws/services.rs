@@ -458,6 +458,11 @@ async fn scheduler_makes_self_deleting_schedules_that_invoke_reminder_fire() {
     );
     let target = got.target().unwrap();
     assert!(target.arn().ends_with(":function:reminder-fire"));
+    // A delivery Scheduler gives up on lands in the dead-letter queue, not nowhere.
+    assert_eq!(
+        target.dead_letter_config().and_then(|d| d.arn()),
+        Some(format!("arn:aws:sqs:{REGION}:{ACCOUNT}:reminders-dlq").as_str())
+    );
     let input: Reminder = serde_json::from_str(target.input().unwrap()).unwrap();
     assert_eq!(input, once);
 

@@ -525,6 +525,7 @@ impl AwsStack {
             vars::REMINDER_TARGET_ARN,
         )?;
         let role = self.need(&self.settings.scheduler_role_arn, vars::SCHEDULER_ROLE_ARN)?;
+        let dlq = self.need(&self.settings.reminder_dlq_arn, vars::REMINDER_DLQ_ARN)?;
         self.uses(
             "scheduler",
             &[
@@ -542,6 +543,7 @@ impl AwsStack {
                 group: self.settings.schedule_group.clone(),
                 function_arn: target.to_owned(),
                 role_arn: role.to_owned(),
+                dead_letter_arn: dlq.to_owned(),
             },
         )))
     }

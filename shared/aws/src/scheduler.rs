@@ -7,8 +7,8 @@
 use crate::error::{sdk_error, service_code};
 use async_trait::async_trait;
 use aws_sdk_scheduler::types::{
-    ActionAfterCompletion, FlexibleTimeWindow, FlexibleTimeWindowMode, RetryPolicy,
-    Target as SdkTarget,
+    ActionAfterCompletion, DeadLetterConfig, FlexibleTimeWindow, FlexibleTimeWindowMode,
+    RetryPolicy, Target as SdkTarget,
 };
 use aws_sdk_scheduler::Client;
 use chrono::{DateTime, NaiveDateTime, Utc};
@@ -29,6 +29,9 @@ pub struct Target {
     pub function_arn: String,
     /// The role EventBridge Scheduler assumes to invoke it.
     pub role_arn: String,
+    /// The SQS queue deliveries go to when every retry failed (Scheduler
+    /// delivers at least once, and drops what it gives up on without one).
+    pub dead_letter_arn: String,
 }
 
 #[derive(Clone)]
@@ -84,6 +87,7 @@ impl EventBridgeScheduler {
                 group: group.to_owned(),
                 function_arn: String::new(),
                 role_arn: String::new(),
+                dead_letter_arn: String::new(),
             },
             cancel_only: true,
         }
@@ -112,6 +116,11 @@ impl EventBridgeScheduler {
                 RetryPolicy::builder()
                     .maximum_retry_attempts(20)
                     .maximum_event_age_in_seconds(24 * 3600)
+                    .build(),
+            )
+            .dead_letter_config(
+                DeadLetterConfig::builder()
+                    .arn(&self.target.dead_letter_arn)
                     .build(),
             )
             .build()

@@ -63,6 +63,7 @@ pub mod vars {
     pub const SCHEDULE_GROUP: &str = "JARVIS_SCHEDULE_GROUP";
     pub const SCHEDULER_ROLE_ARN: &str = "JARVIS_SCHEDULER_ROLE_ARN";
     pub const REMINDER_TARGET_ARN: &str = "JARVIS_REMINDER_TARGET_ARN";
+    pub const REMINDER_DLQ_ARN: &str = "JARVIS_REMINDER_DLQ_ARN";
     pub const MAIL_FROM: &str = "JARVIS_MAIL_FROM";
     /// Name prefix of the tool functions api-chat invokes (`jarvis-dev-` → `jarvis-dev-tool-tasks`).
     pub const TOOL_FUNCTION_PREFIX: &str = "JARVIS_TOOL_FUNCTION_PREFIX";
@@ -260,6 +261,8 @@ pub struct AwsSettings {
     pub reminder_topic_arn: Option<String>,
     pub schedule_group: String,
     pub scheduler_role_arn: Option<String>,
+    /// The SQS queue Scheduler puts reminder deliveries it gave up on.
+    pub reminder_dlq_arn: Option<String>,
     pub reminder_target_arn: Option<String>,
     pub mail_from: Option<String>,
     pub tool_function_prefix: Option<String>,
@@ -319,6 +322,7 @@ impl AwsSettings {
             schedule_group: get(vars::SCHEDULE_GROUP).unwrap_or_else(|| "jarvis-reminders".into()),
             scheduler_role_arn: get(vars::SCHEDULER_ROLE_ARN),
             reminder_target_arn: get(vars::REMINDER_TARGET_ARN),
+            reminder_dlq_arn: get(vars::REMINDER_DLQ_ARN),
             mail_from: get(vars::MAIL_FROM),
             tool_function_prefix: get(vars::TOOL_FUNCTION_PREFIX),
             auth_issuer: get(vars::AUTH_ISSUER),

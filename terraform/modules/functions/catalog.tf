@@ -348,6 +348,7 @@ locals {
         JARVIS_SCHEDULE_GROUP      = var.schedule_group
         JARVIS_SCHEDULER_ROLE_ARN  = var.scheduler_role_arn
         JARVIS_REMINDER_TARGET_ARN = local.reminder_target_arn
+        JARVIS_REMINDER_DLQ_ARN    = var.reminder_dlq_arn
       }
       statements = [
         { actions = ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:DeleteItem"], resources = local.table },

@@ -80,6 +80,11 @@ variable "scheduler_role_arn" {
   type = string
 }
 
+variable "reminder_dlq_arn" {
+  description = "Where Scheduler puts reminder deliveries it could not make."
+  type        = string
+}
+
 variable "mail_identity_arn" {
   description = "The SES identity mail is sent from."
   type        = string

@@ -1,4 +1,4 @@
-# Alarms (to the alarm topic) on: ingest dead-letter depth, each function's
+# Alarms (to the alarm topic) on: ingest and reminder dead-letter depth, each function's
 # errors and throttles, failed pipeline executions, API 5xx and p99 latency.
 # And one dashboard with the same signals.
 
@@ -12,6 +12,22 @@ resource "aws_cloudwatch_metric_alarm" "dlq_depth" {
   namespace           = "AWS/SQS"
   metric_name         = "ApproximateNumberOfMessagesVisible"
   dimensions          = { QueueName = var.dlq_name }
+  statistic           = "Maximum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 0
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+}
+
+resource "aws_cloudwatch_metric_alarm" "reminder_dlq_depth" {
+  alarm_name          = "${var.prefix}-reminders-dlq-not-empty"
+  alarm_description   = "Scheduler could not deliver a reminder after every retry; the delivery waits in the reminders dead-letter queue."
+  namespace           = "AWS/SQS"
+  metric_name         = "ApproximateNumberOfMessagesVisible"
+  dimensions          = { QueueName = var.reminder_dlq_name }
   statistic           = "Maximum"
   period              = 300
   evaluation_periods  = 1

@@ -19,6 +19,11 @@ variable "queue_name" {
   type = string
 }
 
+variable "reminder_dlq_name" {
+  description = "Reminder deliveries EventBridge Scheduler gave up on."
+  type        = string
+}
+
 variable "dlq_name" {
   type = string
 }

@@ -30,6 +30,32 @@ locals {
   targets = concat(var.target_function_arns, values(var.nightly_function_arns))
 }
 
+# Reminder deliveries Scheduler could not make after every retry (the target
+# failed or was throttled for 24 hours) land here instead of being dropped; an
+# alarm watches its depth.
+resource "aws_sqs_queue" "reminders_dlq" {
+  name                      = "${var.prefix}-reminders-dlq"
+  kms_master_key_id         = var.kms_key_arn
+  message_retention_seconds = 1209600
+}
+
+data "aws_iam_policy_document" "dead_letters" {
+  statement {
+    actions   = ["sqs:SendMessage"]
+    resources = [aws_sqs_queue.reminders_dlq.arn]
+  }
+  statement {
+    actions   = ["kms:GenerateDataKey", "kms:Decrypt"]
+    resources = [var.kms_key_arn]
+  }
+}
+
+resource "aws_iam_role_policy" "dead_letters" {
+  name   = "send-dead-letters"
+  role   = aws_iam_role.scheduler.id
+  policy = data.aws_iam_policy_document.dead_letters.json
+}
+
 data "aws_iam_policy_document" "invoke" {
   count = length(local.targets) > 0 ? 1 : 0
   statement {

@@ -5,3 +5,11 @@ output "group_name" {
 output "role_arn" {
   value = aws_iam_role.scheduler.arn
 }
+
+output "dlq_arn" {
+  value = aws_sqs_queue.reminders_dlq.arn
+}
+
+output "dlq_name" {
+  value = aws_sqs_queue.reminders_dlq.name
+}

@@ -375,6 +375,8 @@ async fn a_redrop_after_failure_and_an_edit_back_each_run_again_and_end_indexed(
     let other = tempfile::tempdir().unwrap();
     let db = jarvis_local::Db::open(&other.path().join("i.sqlite3")).unwrap();
     let mark_failed_deps = mark_failed::Deps {
+        blobs: emulator::any_blobs(&stack),
+        curated_bucket: r.curated_bucket.clone(),
         metadata: metadata.clone(),
         index: Arc::new(LocalSearchIndex::open(&other.path().join("index"), db, 64).unwrap()),
     };

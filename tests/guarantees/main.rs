@@ -1001,3 +1001,150 @@ async fn the_local_runtime_says_where_its_notifications_go_instead() {
     assert_eq!(out.status_code, 409);
     assert!(format!("{:?}", out.body).contains("JARVIS_WEBHOOK_URL"));
 }
+
+// ---------------------------------------------------------------- erasure
+
+/// The embedding model, erasing a tenant's data the first time it is asked to
+/// embed: `DELETE /me/data` arriving while a run is in its embed step.
+struct EraseDuringEmbedding {
+    inner: jarvis_local::testing::HashingEmbedder,
+    erase: std::sync::Mutex<Option<(api_me::Deps, TenantId)>>,
+}
+
+#[async_trait::async_trait]
+impl jarvis_core::ports::Embedder for EraseDuringEmbedding {
+    async fn embed(&self, texts: &[String]) -> PortResult<Vec<Vec<f32>>> {
+        let armed = self.erase.lock().unwrap().take();
+        if let Some((deps, tenant)) = armed {
+            api_me::erase(&deps, &tenant).await?;
+        }
+        self.inner.embed(texts).await
+    }
+    fn dimensions(&self) -> usize {
+        self.inner.dimensions()
+    }
+    fn model_id(&self) -> &str {
+        self.inner.model_id()
+    }
+}
+
+#[tokio::test]
+async fn erasure_while_a_run_is_in_flight_leaves_nothing_once_the_run_ends() {
+    use jarvis_core::pipeline::{FailedState, StepFailure};
+    use jarvis_core::ports::{BlobStore, DocumentFilter, MetadataStore, RecordKind, SearchIndex};
+    let dir = tempfile::tempdir().unwrap();
+    let config = jarvis_core::config::Config::from_lookup(|name| {
+        (name == jarvis_core::config::vars::DATA_DIR).then(|| dir.path().display().to_string())
+    })
+    .unwrap();
+    let hashing = jarvis_local::testing::HashingEmbedder { dims: 16 };
+    let (local, mut runs) =
+        jarvis_local::stack::LocalStack::open_with_embedder(&config, Arc::new(hashing.clone()))
+            .unwrap();
+    let alice = tenant("alice");
+    let raw = jarvis_local::stack::RAW_BUCKET;
+    let curated = jarvis_local::stack::CURATED_BUCKET;
+    let put = local
+        .blobs
+        .put(
+            raw,
+            "alice/notes/lisbon.md",
+            b"# Lisbon\n\nWe stay at the Alfama guesthouse near the castle.\n".to_vec(),
+            "text/markdown",
+        )
+        .await
+        .unwrap();
+    records::put(
+        local.records.as_ref(),
+        &reminder(&alice, "rem_1", ReminderSchedule::At { at: now() }),
+    )
+    .await
+    .unwrap();
+    // The router starts the run; its steps go by hand so the erasure lands mid-run.
+    let body =
+        jarvis_core::ingest_event::object_created_body(raw, &put.key, &put.etag, put.size, now());
+    pipeline_router::route_one(&pipeline_router::Deps::local(&local), &body)
+        .await
+        .unwrap();
+    let mut state = runs.recv().await.expect("a run started").input;
+    state = extract_document::handle(&extract_document::Deps::local(&local), state)
+        .await
+        .unwrap();
+    state = detect_pii::handle(&detect_pii::Deps::local(&local), state)
+        .await
+        .unwrap();
+    state = chunk::handle(&chunk::Deps::local(&local), state)
+        .await
+        .unwrap();
+    // DELETE /me/data arrives while embed runs; embed then writes its vectors.
+    let embed_deps = embed::Deps {
+        embedder: Arc::new(EraseDuringEmbedding {
+            inner: hashing,
+            erase: std::sync::Mutex::new(Some((api_me::Deps::local(&local), alice.clone()))),
+        }),
+        ..embed::Deps::local(&local)
+    };
+    let before_index = state.clone();
+    let failure = match embed::handle(&embed_deps, state).await {
+        Ok(state) => index::handle(&index::Deps::local(&local), state)
+            .await
+            .expect_err("the document is gone: indexing must fail"),
+        Err(e) => e,
+    };
+    // The state machine's Catch.
+    mark_failed::handle(
+        &mark_failed::Deps::local(&local),
+        FailedState {
+            state: before_index,
+            error: StepFailure {
+                error: "Jarvis.Rejected".into(),
+                cause: failure.to_string(),
+            },
+        },
+    )
+    .await
+    .unwrap();
+
+    // Nothing of alice's in any store.
+    let docs = local
+        .metadata
+        .list_documents(
+            &alice,
+            &DocumentFilter {
+                status: None,
+                limit: 100,
+                after: None,
+            },
+        )
+        .await
+        .unwrap();
+    assert!(docs.is_empty(), "{docs:?}");
+    for kind in RecordKind::ALL {
+        assert!(
+            local.records.list(&alice, kind).await.unwrap().is_empty(),
+            "{kind:?}"
+        );
+    }
+    for bucket in [raw, curated] {
+        assert_eq!(
+            local.blobs.delete_prefix(bucket, "alice/").await.unwrap(),
+            0,
+            "files left in {bucket}"
+        );
+    }
+    assert_eq!(local.index.vector_count(&alice), 0);
+    let hits = local
+        .index
+        .search(&jarvis_core::search::SearchQuery {
+            tenant_id: alice.clone(),
+            text: "Alfama guesthouse castle".into(),
+            vector: None,
+            filters: Default::default(),
+            limit: 10,
+            mode: jarvis_core::search::SearchMode::Keyword,
+            fusion: Default::default(),
+        })
+        .await
+        .unwrap();
+    assert!(hits.is_empty(), "{hits:?}");
+}

@@ -2,10 +2,16 @@
 //! with the step's reason — or `skipped` when only an extractor is missing — and
 //! any chunks of an earlier version leave the index, so search never cites a file
 //! whose current version could not be read.
+//!
+//! A run whose document was deleted meanwhile (`DELETE /documents/{id}`, or
+//! `DELETE /me/data` while the file was being processed) fails at its next
+//! status change and lands here too: then everything the run wrote goes — its
+//! derived files under the document's curated prefix and its chunks — so a
+//! deletion leaves nothing behind once the run has ended.
 
 use jarvis_core::domain::DocumentStatus;
-use jarvis_core::pipeline::{FailedState, PipelineState};
-use jarvis_core::ports::{MetadataStore, SearchIndex, StatusChange};
+use jarvis_core::pipeline::{keys, FailedState, PipelineState};
+use jarvis_core::ports::{BlobStore, MetadataStore, SearchIndex, StatusChange};
 use jarvis_core::{PortError, StepError};
 #[cfg(feature = "local")]
 use jarvis_local::stack::LocalStack;
@@ -17,16 +23,21 @@ const MAX_REASON: usize = 1000;
 pub struct Deps {
     pub metadata: Arc<dyn MetadataStore>,
     pub index: Arc<dyn SearchIndex>,
+    /// The curated store, where a deleted document's run left derived files.
+    pub blobs: Arc<dyn BlobStore>,
+    pub curated_bucket: String,
 }
 
 impl Deps {
     /// Wired to the AWS adapters; the error names a missing setting.
     #[cfg(feature = "aws")]
     pub fn aws(stack: &jarvis_aws::AwsStack) -> Result<Self, jarvis_core::config::ConfigError> {
-        use jarvis_aws::Rows;
+        use jarvis_aws::{iam::Bucket, BlobAccess, Rows};
         Ok(Deps {
             metadata: stack.metadata(Rows::ReadWrite)?,
             index: stack.index()?,
+            blobs: stack.blobs(BlobAccess::new().delete(Bucket::Curated))?,
+            curated_bucket: stack.curated_bucket()?,
         })
     }
 
@@ -36,6 +47,8 @@ impl Deps {
         Deps {
             metadata: stack.metadata.clone(),
             index: stack.index.clone(),
+            blobs: stack.blobs.clone(),
+            curated_bucket: jarvis_local::stack::CURATED_BUCKET.into(),
         }
     }
 }
@@ -64,13 +77,28 @@ pub async fn handle(deps: &Deps, input: FailedState) -> Result<PipelineState, St
         .change_status(&state.tenant_id, &state.document_id, &change)
         .await
     {
-        // Deleted, or already finished by a newer run: nothing of ours to mark.
         Ok(_) => {
             deps.index
                 .delete_document(&state.tenant_id, &state.document_id)
                 .await?
         }
-        Err(PortError::NotFound(_) | PortError::Conflict(_)) => {}
+        // Deleted while the run was under way: take back what it wrote.
+        Err(PortError::NotFound(_)) => {
+            deps.index
+                .delete_document(&state.tenant_id, &state.document_id)
+                .await?;
+            let prefix = keys::curated_prefix(&state.tenant_id, &state.document_id);
+            let removed = deps
+                .blobs
+                .delete_prefix(&deps.curated_bucket, &prefix)
+                .await?;
+            tracing::info!(
+                removed,
+                "the document was deleted mid-run; its derived files went too"
+            );
+        }
+        // Already finished by a newer run: nothing of ours to mark.
+        Err(PortError::Conflict(_)) => {}
         Err(e) => return Err(e.into()),
     }
     Ok(state)

@@ -192,13 +192,14 @@ locals {
     }
 
     "mark-failed" = {
-      description = "The state machine's Catch: marks the document failed with the reason."
+      description = "The state machine's Catch: marks the document failed with the reason; for a document deleted mid-run, removes what the run wrote."
       memory      = 256
       timeout     = 30
       reserved    = null
       trigger     = "state_machine"
       env = {
         JARVIS_TABLE               = var.table_name
+        JARVIS_CURATED_BUCKET      = var.curated_bucket
         JARVIS_OPENSEARCH_ENDPOINT = var.opensearch_endpoint
         JARVIS_OPENSEARCH_INDEX    = var.opensearch_index
         JARVIS_OPENSEARCH_SERVICE  = "aoss"
@@ -207,6 +208,8 @@ locals {
       statements = [
         { actions = ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem"], resources = local.table },
         { actions = ["aoss:APIAccessAll"], resources = [local.collection] },
+        { actions = ["s3:DeleteObject"], resources = [local.curated_objects] },
+        { actions = ["s3:ListBucket"], resources = [local.curated_bucket] },
       ]
     }
 

@@ -180,3 +180,122 @@ impl RecordStore for FaultyRecords {
         self.inner.tenants(kind).await
     }
 }
+
+/// A scheduler whose next `n` schedule calls fail before anything is scheduled.
+pub struct FaultyScheduler {
+    pub inner: Arc<dyn jarvis_core::ports::Scheduler>,
+    failures: AtomicUsize,
+}
+
+impl FaultyScheduler {
+    pub fn new(inner: Arc<dyn jarvis_core::ports::Scheduler>) -> Self {
+        Self {
+            inner,
+            failures: AtomicUsize::new(0),
+        }
+    }
+
+    pub fn fail_next(&self, n: usize) {
+        self.failures.store(n, Ordering::SeqCst);
+    }
+}
+
+#[async_trait]
+impl jarvis_core::ports::Scheduler for FaultyScheduler {
+    async fn schedule(&self, reminder: &jarvis_core::domain::Reminder) -> PortResult<()> {
+        if take(&self.failures) {
+            return Err(injected("the scheduler"));
+        }
+        self.inner.schedule(reminder).await
+    }
+
+    async fn cancel(&self, tenant: &TenantId, reminder_id: &str) -> PortResult<()> {
+        self.inner.cancel(tenant, reminder_id).await
+    }
+
+    async fn due(
+        &self,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> PortResult<Vec<jarvis_core::domain::Reminder>> {
+        self.inner.due(now).await
+    }
+}
+
+/// Document records whose next `n` status changes fail before anything is written.
+pub struct FaultyMetadata {
+    inner: Arc<dyn jarvis_core::ports::MetadataStore>,
+    failures: AtomicUsize,
+}
+
+impl FaultyMetadata {
+    pub fn new(inner: Arc<dyn jarvis_core::ports::MetadataStore>) -> Self {
+        Self {
+            inner,
+            failures: AtomicUsize::new(0),
+        }
+    }
+
+    pub fn fail_next(&self, n: usize) {
+        self.failures.store(n, Ordering::SeqCst);
+    }
+}
+
+#[async_trait]
+impl jarvis_core::ports::MetadataStore for FaultyMetadata {
+    async fn put_document(&self, doc: &jarvis_core::domain::Document) -> PortResult<()> {
+        self.inner.put_document(doc).await
+    }
+
+    async fn get_document(
+        &self,
+        tenant: &TenantId,
+        id: &jarvis_core::domain::DocumentId,
+    ) -> PortResult<Option<jarvis_core::domain::Document>> {
+        self.inner.get_document(tenant, id).await
+    }
+
+    async fn list_documents(
+        &self,
+        tenant: &TenantId,
+        filter: &jarvis_core::ports::DocumentFilter,
+    ) -> PortResult<Vec<jarvis_core::domain::Document>> {
+        self.inner.list_documents(tenant, filter).await
+    }
+
+    async fn find_by_etag(
+        &self,
+        tenant: &TenantId,
+        etag: &str,
+    ) -> PortResult<Option<jarvis_core::domain::Document>> {
+        self.inner.find_by_etag(tenant, etag).await
+    }
+
+    async fn change_status(
+        &self,
+        tenant: &TenantId,
+        id: &jarvis_core::domain::DocumentId,
+        change: &jarvis_core::ports::StatusChange,
+    ) -> PortResult<jarvis_core::domain::Document> {
+        if take(&self.failures) {
+            return Err(injected("the status write"));
+        }
+        self.inner.change_status(tenant, id, change).await
+    }
+
+    async fn add_alias(
+        &self,
+        tenant: &TenantId,
+        id: &jarvis_core::domain::DocumentId,
+        key: &str,
+    ) -> PortResult<()> {
+        self.inner.add_alias(tenant, id, key).await
+    }
+
+    async fn delete_document(
+        &self,
+        tenant: &TenantId,
+        id: &jarvis_core::domain::DocumentId,
+    ) -> PortResult<()> {
+        self.inner.delete_document(tenant, id).await
+    }
+}

@@ -1148,3 +1148,122 @@ async fn erasure_while_a_run_is_in_flight_leaves_nothing_once_the_run_ends() {
         .unwrap();
     assert!(hits.is_empty(), "{hits:?}");
 }
+
+// ---------------------------------------------------------------- reminders and indexing under faults
+
+async fn a_reminder_whose_scheduling_fails(records: Arc<dyn RecordStore>) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = jarvis_local::Db::open(&dir.path().join("s.sqlite3")).unwrap();
+    let clock = Arc::new(ManualClock::at(now()));
+    let local = Arc::new(jarvis_local::scheduler::LocalScheduler::new(
+        db,
+        clock.clone(),
+    ));
+    let scheduler = Arc::new(faults::FaultyScheduler::new(local.clone()));
+    let deps = tool_reminders::Deps {
+        records: records.clone(),
+        scheduler: scheduler.clone(),
+        clock,
+        zone: jarvis_core::when::Zone::UTC,
+    };
+    let alice = tenant("alice");
+    let input = json!({"text": "call Ana", "when": "tomorrow at 9am"});
+    // The record is written, then scheduling fails: the record is taken back.
+    scheduler.fail_next(1);
+    assert!(tool_reminders::create(&deps, &alice, &input).await.is_err());
+    assert!(
+        records::list::<Reminder>(records.as_ref(), &alice)
+            .await
+            .unwrap()
+            .is_empty(),
+        "no reminder listed that would never fire"
+    );
+    // The caller retries: one reminder, scheduled once.
+    tool_reminders::create(&deps, &alice, &input)
+        .await
+        .unwrap()
+        .unwrap();
+    let stored = records::list::<Reminder>(records.as_ref(), &alice)
+        .await
+        .unwrap();
+    assert_eq!(stored.len(), 1);
+    let scheduled = local.scheduled(&alice).unwrap();
+    assert_eq!(scheduled.len(), 1);
+    assert_eq!(scheduled[0].1, stored[0].id);
+}
+
+on_both_stores!(a_reminder_whose_scheduling_fails: a_reminder_whose_scheduling_fails_is_not_kept_and_the_retry_schedules_one_on_sqlite, a_reminder_whose_scheduling_fails_is_not_kept_and_the_retry_schedules_one_on_dynamodb);
+
+#[tokio::test]
+async fn a_status_write_that_fails_after_indexing_is_retried_without_indexing_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = jarvis_core::config::Config::from_lookup(|name| {
+        (name == jarvis_core::config::vars::DATA_DIR).then(|| dir.path().display().to_string())
+    })
+    .unwrap();
+    let (local, mut runs) = jarvis_local::stack::LocalStack::open_with_embedder(
+        &config,
+        Arc::new(jarvis_local::testing::HashingEmbedder { dims: 16 }),
+    )
+    .unwrap();
+    let alice = tenant("alice");
+    let text = "# Trip\n\n## Lisbon\n\nWe stay at the Alfama guesthouse.\n\n## Porto\n\nThe train leaves at nine.\n";
+    let put = jarvis_core::ports::BlobStore::put(
+        local.blobs.as_ref(),
+        jarvis_local::stack::RAW_BUCKET,
+        "alice/trip.md",
+        text.as_bytes().to_vec(),
+        "text/markdown",
+    )
+    .await
+    .unwrap();
+    let body = jarvis_core::ingest_event::object_created_body(
+        jarvis_local::stack::RAW_BUCKET,
+        &put.key,
+        &put.etag,
+        put.size,
+        now(),
+    );
+    pipeline_router::route_one(&pipeline_router::Deps::local(&local), &body)
+        .await
+        .unwrap();
+    let mut state = runs.recv().await.expect("a run").input;
+    state = extract_document::handle(&extract_document::Deps::local(&local), state)
+        .await
+        .unwrap();
+    state = detect_pii::handle(&detect_pii::Deps::local(&local), state)
+        .await
+        .unwrap();
+    state = chunk::handle(&chunk::Deps::local(&local), state)
+        .await
+        .unwrap();
+    state = embed::handle(&embed::Deps::local(&local), state)
+        .await
+        .unwrap();
+    // The chunks go in, then the `indexed` write fails: the step fails
+    // retryably, and Step Functions' Retry runs it again.
+    let metadata = Arc::new(faults::FaultyMetadata::new(local.metadata.clone()));
+    let deps = index::Deps {
+        metadata: metadata.clone(),
+        ..index::Deps::local(&local)
+    };
+    metadata.fail_next(1);
+    let failed = index::handle(&deps, state.clone()).await.unwrap_err();
+    assert!(failed.is_retryable(), "{failed}");
+    let done = index::handle(&deps, state).await.unwrap();
+    let doc = jarvis_core::ports::MetadataStore::get_document(
+        local.metadata.as_ref(),
+        &alice,
+        &done.document_id,
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(doc.status, jarvis_core::domain::DocumentStatus::Indexed);
+    assert!(doc.chunk_count >= 2, "{}", doc.chunk_count);
+    assert_eq!(
+        local.index.vector_count(&alice),
+        doc.chunk_count as usize,
+        "each chunk once, not once per attempt"
+    );
+}

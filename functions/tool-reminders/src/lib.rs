@@ -167,9 +167,19 @@ pub async fn create(deps: &Deps, tenant: &TenantId, input: &Value) -> PortResult
         fired_count: 0,
         claimed: None,
     };
-    // Stored first: reminder-fire reads the record, so a schedule never points at nothing.
-    records::put(deps.records.as_ref(), &reminder).await?;
-    deps.scheduler.schedule(&reminder).await?;
+    // Stored first: reminder-fire reads the record, so a schedule never points
+    // at nothing. A new id cannot exist yet, so this is a create.
+    records::put_if(deps.records.as_ref(), &reminder, None).await?;
+    if let Err(e) = deps.scheduler.schedule(&reminder).await {
+        // Not scheduled: a record left behind would list a reminder that never
+        // fires, and the caller's retry would add a second one.
+        if let Err(undo) =
+            records::delete::<Reminder>(deps.records.as_ref(), tenant, &reminder.id).await
+        {
+            tracing::error!(error = %undo, reminder = %reminder.id, "an unscheduled reminder's record stays");
+        }
+        return Err(e);
+    }
     let summary = format!("Reminder set: {}", describe(&reminder, zone));
     Ok(Ok(ToolOutcome::acted(
         "reminder_created",

@@ -1267,3 +1267,120 @@ async fn a_status_write_that_fails_after_indexing_is_retried_without_indexing_tw
         "each chunk once, not once per attempt"
     );
 }
+
+#[tokio::test]
+async fn erasure_while_a_mail_is_parsed_brings_none_of_its_attachments_back() {
+    use jarvis_core::ports::{BlobStore, DocumentFilter, MetadataStore, Queue};
+    let dir = tempfile::tempdir().unwrap();
+    let config = jarvis_core::config::Config::from_lookup(|name| {
+        (name == jarvis_core::config::vars::DATA_DIR).then(|| dir.path().display().to_string())
+    })
+    .unwrap();
+    let (local, mut runs) = jarvis_local::stack::LocalStack::open_with_embedder(
+        &config,
+        Arc::new(jarvis_local::testing::HashingEmbedder { dims: 16 }),
+    )
+    .unwrap();
+    let alice = tenant("alice");
+    let raw = jarvis_local::stack::RAW_BUCKET;
+    // As SES stores received mail: no extension, read as message/rfc822.
+    let mail = "From: Ana <ana@example.com>\r\nTo: alice@example.com\r\nSubject: Invoice\r\n\
+        MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"XYZ\"\r\n\r\n\
+        --XYZ\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nThe invoice is attached.\r\n\
+        --XYZ\r\nContent-Type: text/plain; name=\"invoice.txt\"\r\n\
+        Content-Disposition: attachment; filename=\"invoice.txt\"\r\n\r\nInvoice 2041: 320 euros.\r\n\
+        --XYZ--\r\n";
+    let router = pipeline_router::Deps::local(&local);
+    let put = local
+        .blobs
+        .put(
+            raw,
+            "alice/inbound-mail/o3vrnil0e2ic28trm7dfhrc2v0",
+            mail.into(),
+            "application/octet-stream",
+        )
+        .await
+        .unwrap();
+    // The put announced itself on the queue; route that one message.
+    for m in local.queue.receive(10, 60).await.unwrap() {
+        pipeline_router::route_one(&router, &m.body).await.unwrap();
+        local.queue.ack(&m.receipt).await.unwrap();
+    }
+    let state = runs.recv().await.expect("the mail's run").input;
+    assert_eq!(state.content_type, "message/rfc822", "{}", put.key);
+    // DELETE /me/data lands after parse-email read the mail and before it
+    // stores the attachment (announced on the queue).
+    let parse_deps = parse_email::Deps {
+        blobs: Arc::new(EraseAfterRead {
+            inner: local.blobs.clone(),
+            erase: std::sync::Mutex::new(Some((api_me::Deps::local(&local), alice.clone()))),
+        }),
+        ..parse_email::Deps::local(&local)
+    };
+    // The run ends or fails at its status change; either way the attachment was written.
+    let _ = parse_email::handle(&parse_deps, state).await;
+    let pending = local.queue.receive(10, 60).await.unwrap();
+    assert!(!pending.is_empty(), "the attachment's event");
+    for m in pending {
+        let out = pipeline_router::route_one(&router, &m.body).await.unwrap();
+        assert!(
+            matches!(out, pipeline_router::Outcome::Ignored(_)),
+            "{out:?}"
+        );
+    }
+    assert!(runs.try_recv().is_err(), "no run for the attachment");
+    let docs = local
+        .metadata
+        .list_documents(
+            &alice,
+            &DocumentFilter {
+                status: None,
+                limit: 100,
+                after: None,
+            },
+        )
+        .await
+        .unwrap();
+    assert!(docs.is_empty(), "{docs:?}");
+    assert_eq!(
+        local.blobs.delete_prefix(raw, "alice/").await.unwrap(),
+        0,
+        "no file of alice's is left"
+    );
+}
+
+/// The blob store, erasing a tenant's data right after the first object is read.
+struct EraseAfterRead {
+    inner: Arc<dyn jarvis_core::ports::BlobStore>,
+    erase: std::sync::Mutex<Option<(api_me::Deps, TenantId)>>,
+}
+
+#[async_trait::async_trait]
+impl jarvis_core::ports::BlobStore for EraseAfterRead {
+    async fn put(
+        &self,
+        bucket: &str,
+        key: &str,
+        bytes: Vec<u8>,
+        content_type: &str,
+    ) -> PortResult<jarvis_core::domain::ObjectRef> {
+        self.inner.put(bucket, key, bytes, content_type).await
+    }
+    async fn get(&self, bucket: &str, key: &str) -> PortResult<Vec<u8>> {
+        let bytes = self.inner.get(bucket, key).await;
+        let armed = self.erase.lock().unwrap().take();
+        if let Some((deps, tenant)) = armed {
+            api_me::erase(&deps, &tenant).await?;
+        }
+        bytes
+    }
+    async fn head(&self, bucket: &str, key: &str) -> PortResult<jarvis_core::domain::ObjectRef> {
+        self.inner.head(bucket, key).await
+    }
+    async fn delete(&self, bucket: &str, key: &str) -> PortResult<()> {
+        self.inner.delete(bucket, key).await
+    }
+    async fn delete_prefix(&self, bucket: &str, prefix: &str) -> PortResult<usize> {
+        self.inner.delete_prefix(bucket, prefix).await
+    }
+}

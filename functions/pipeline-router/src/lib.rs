@@ -8,7 +8,8 @@
 //! comes from bucket+key+ETag, so a redelivered message starts nothing new and a
 //! changed file (new ETag) starts a fresh run that replaces the old chunks.
 //! Records that hit a transient error are returned as batch item failures, so SQS
-//! redelivers exactly those.
+//! redelivers exactly those. An attachment whose mail no longer exists (deleted
+//! while it was parsed) is removed instead of becoming a document.
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use chrono::Utc;
@@ -49,7 +50,7 @@ impl Deps {
     pub fn aws(stack: &jarvis_aws::AwsStack) -> Result<Self, jarvis_core::config::ConfigError> {
         use jarvis_aws::{iam::Bucket, BlobAccess, Rows};
         Ok(Deps {
-            blobs: stack.blobs(BlobAccess::new().read(Bucket::Raw))?,
+            blobs: stack.blobs(BlobAccess::new().read(Bucket::Raw).delete(Bucket::Raw))?,
             metadata: stack.metadata(Rows::ReadWrite)?,
             workflows: stack.workflows()?,
             buckets: vec![(stack.raw_bucket()?, TenantKeys::Prefixed)],
@@ -140,6 +141,25 @@ pub async fn route_one(deps: &Deps, body: &str) -> Result<Outcome, PortError> {
             event.key
         )));
     };
+    // An attachment of a mail deleted meanwhile (`DELETE /me/data` while the
+    // mail was being parsed) must not come back as a document: it goes too.
+    if let Some(parent) = parent_of(&event.key) {
+        if deps
+            .metadata
+            .get_document(&tenant, &parent)
+            .await?
+            .is_none()
+        {
+            match deps.blobs.delete(&event.bucket, &event.key).await {
+                Ok(()) | Err(PortError::NotFound(_)) => {}
+                Err(e) => return Err(e),
+            }
+            return Ok(Outcome::Ignored(format!(
+                "{} belongs to a mail that was deleted; removed",
+                event.key
+            )));
+        }
+    }
     let id = DocumentId::for_object(&tenant, &event.bucket, &event.key);
     // The event may be stale: what counts is the object as it is now.
     let source = match deps.blobs.head(&event.bucket, &event.key).await {

@@ -25,7 +25,7 @@ locals {
         JARVIS_STATE_MACHINE_ARN = var.state_machine_arn
       }
       statements = [
-        { actions = ["s3:GetObject"], resources = [local.raw_objects] },
+        { actions = ["s3:GetObject", "s3:DeleteObject"], resources = [local.raw_objects] },
         { actions = ["s3:ListBucket"], resources = [local.raw_bucket] },
         { actions = ["kms:Decrypt"], resources = [local.kms_key] },
         { actions = ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem"], resources = local.table },

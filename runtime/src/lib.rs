@@ -130,6 +130,7 @@ async fn launch(stack: LocalStack, runs: mpsc::UnboundedReceiver<Run>) -> anyhow
         None
     };
     let steps = Arc::new(Steps::local(&stack));
+    let steps_for_crashes = steps.clone();
     let tools = Arc::new(assistant::LocalTools::new(&stack));
     let model = assistant::chat_model(&stack)?;
     let app = Arc::new(App {
@@ -180,6 +181,10 @@ async fn launch(stack: LocalStack, runs: mpsc::UnboundedReceiver<Run>) -> anyhow
     tasks.push(tokio::spawn(watch_inbox(stack.clone(), stopped)));
 
     let resumed = stack.workflows.resume_unfinished()?;
+    for run in resumed.given_up {
+        pipeline::give_up(&steps_for_crashes, &stack, run).await;
+    }
+    let resumed = resumed.dispatched;
     info!(%addr, resumed, data = %config.data_dir.display(), ocr = stack.ocr.version().unwrap_or("not installed"), "jarvis is up");
     Ok(Running {
         addr,

@@ -174,6 +174,30 @@ pub async fn run_to_end(steps: Arc<Steps>, stack: &LocalStack, run: Run) {
     }
 }
 
+/// Ends a run the runtime kept stopping in (see `MAX_STARTS`): its document is
+/// marked failed through the same Catch, with the reason, instead of being
+/// started again at every start.
+pub async fn give_up(steps: &Steps, stack: &LocalStack, run: Run) {
+    warn!(run = %run.name, document = %run.input.document_id, "a run stopped the runtime repeatedly; giving up");
+    let failed = FailedState {
+        state: run.input,
+        error: StepFailure {
+            error: "Jarvis.Crashed".into(),
+            cause: format!(
+                "processing this file stopped Jarvis {} times (it may be malformed, or too large to parse); it is not tried again",
+                jarvis_local::workflow::MAX_STARTS
+            ),
+        },
+    };
+    if let Err(e) = mark_failed::handle(&steps.mark_failed, failed).await {
+        error!(error = %e, "mark-failed failed for a run given up");
+        return;
+    }
+    if let Err(e) = stack.workflows.finish(&run.name, "failed") {
+        error!(error = %e, "could not record the end of a run");
+    }
+}
+
 /// Takes one batch off the ingest queue and hands it to `pipeline-router`;
 /// returns how many messages there were.
 pub async fn consume_queue_once(steps: &Steps, stack: &LocalStack) -> Result<usize, PortError> {

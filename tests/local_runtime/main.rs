@@ -562,3 +562,50 @@ async fn the_api_answers_bad_requests_with_json_errors() {
     );
     expect(404, "not_found")(send(c.get(url("/nowhere")).bearer_auth(t)).await);
 }
+
+/// A file that exhausts memory in a parser kills the process; its run is
+/// under way at every start. After three, the runtime fails the document with
+/// the reason instead of replaying it forever.
+#[tokio::test]
+async fn a_run_the_runtime_keeps_stopping_in_is_failed_with_a_reason_after_three_starts() {
+    use jarvis_core::ports::{MetadataStore, StatusChange};
+    let mut app = spawn_app().await;
+    app.drop_file("trip.md", TRIP_MD.as_bytes());
+    let doc = app.settled("trip.md").await;
+    app.running.take().unwrap().shutdown().await;
+    // As the data folder is after the third crash in that run.
+    let db = jarvis_local::Db::open(&app.data.join("jarvis.sqlite3")).unwrap();
+    db.lock()
+        .execute(
+            "UPDATE executions SET status = 'running', finished_at = NULL, starts = 3",
+            [],
+        )
+        .unwrap();
+    let tenant = jarvis_core::TenantId::parse("local").unwrap();
+    let id = jarvis_core::domain::DocumentId::parse(doc["id"].as_str().unwrap()).unwrap();
+    jarvis_local::metadata::SqliteMetadataStore::new(db)
+        .change_status(
+            &tenant,
+            &id,
+            &StatusChange {
+                to: jarvis_core::domain::DocumentStatus::Processing,
+                reason: None,
+                chunk_count: None,
+                title: None,
+                from: vec![],
+            },
+        )
+        .await
+        .unwrap();
+    app.restart_stopped().await;
+    let failed = app
+        .wait_for(
+            |docs| docs.iter().find(|d| d["id"] == doc["id"] && d["status"] == "failed").cloned(),
+            "the document failed",
+        )
+        .await;
+    let reason = failed["status_reason"].as_str().unwrap();
+    assert!(reason.contains("stopped Jarvis 3 times"), "{reason}");
+    app.idle().await;
+    assert_eq!(app.documents().await[0]["status"], "failed", "not tried again");
+}

@@ -27,7 +27,8 @@ CREATE TABLE IF NOT EXISTS executions (
     input       TEXT NOT NULL,
     status      TEXT NOT NULL,
     started_at  TEXT NOT NULL,
-    finished_at TEXT
+    finished_at TEXT,
+    starts      INTEGER NOT NULL DEFAULT 1
 );
 CREATE TABLE IF NOT EXISTS vectors (
     tenant       TEXT NOT NULL,
@@ -71,13 +72,23 @@ CREATE TABLE IF NOT EXISTS tokens (
 "#;
 
 /// Brings a data folder made by an older build up to [`SCHEMA`]: records gained
-/// a `version` (compare-and-set); rows from before have the empty version.
+/// a `version` (compare-and-set; rows from before have the empty version), and
+/// executions count their `starts` (a run that keeps stopping the runtime).
 fn migrate(conn: &Connection) -> rusqlite::Result<()> {
-    let has_version: bool = conn
-        .prepare("SELECT 1 FROM pragma_table_info('records') WHERE name = 'version'")?
-        .exists([])?;
-    if !has_version {
-        conn.execute_batch("ALTER TABLE records ADD COLUMN version TEXT NOT NULL DEFAULT ''")?;
+    for (table, column, definition) in [
+        ("records", "version", "TEXT NOT NULL DEFAULT ''"),
+        ("executions", "starts", "INTEGER NOT NULL DEFAULT 1"),
+    ] {
+        let present = conn
+            .prepare(&format!(
+                "SELECT 1 FROM pragma_table_info('{table}') WHERE name = '{column}'"
+            ))?
+            .exists([])?;
+        if !present {
+            conn.execute_batch(&format!(
+                "ALTER TABLE {table} ADD COLUMN {column} {definition}"
+            ))?;
+        }
     }
     Ok(())
 }

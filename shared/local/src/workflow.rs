@@ -12,6 +12,18 @@ use jarvis_core::PortError;
 use rusqlite::params;
 use tokio::sync::mpsc;
 
+/// Starts a run may have before it is given up (the first, then two resumes).
+pub const MAX_STARTS: u32 = 3;
+
+/// What [`LocalWorkflows::resume_unfinished`] did.
+#[derive(Debug, Default)]
+pub struct Resumed {
+    /// Runs started again.
+    pub dispatched: usize,
+    /// Runs under way at [`MAX_STARTS`] stops: not started again.
+    pub given_up: Vec<Run>,
+}
+
 /// A run for the state machine to execute.
 #[derive(Debug, Clone)]
 pub struct Run {
@@ -44,23 +56,39 @@ impl LocalWorkflows {
         Ok(())
     }
 
-    /// Re-queues runs that were under way when the process stopped.
-    pub fn resume_unfinished(&self) -> PortResult<usize> {
-        let runs: Vec<(String, String)> = {
+    /// Re-queues runs that were under way when the process stopped. A run that
+    /// was under way at [`MAX_STARTS`] stops in a row (a file that exhausts
+    /// memory in a parser kills the process, and would at every start) is not
+    /// started again: it is answered in `given_up`, for the runtime to fail.
+    pub fn resume_unfinished(&self) -> PortResult<Resumed> {
+        let runs: Vec<(String, String, i64)> = {
             let conn = self.db.lock();
-            let mut stmt = conn.prepare("SELECT name, input FROM executions WHERE status = 'running' ORDER BY started_at").map_err(sqlite_err)?;
+            let mut stmt = conn.prepare("SELECT name, input, starts FROM executions WHERE status = 'running' ORDER BY started_at").map_err(sqlite_err)?;
             let rows = stmt
-                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
                 .map_err(sqlite_err)?;
             rows.collect::<Result<_, _>>().map_err(sqlite_err)?
         };
-        let n = runs.len();
-        for (name, input) in runs {
+        let mut resumed = Resumed::default();
+        for (name, input, starts) in runs {
             let input: PipelineState =
                 serde_json::from_str(&input).map_err(|e| PortError::backend("sqlite", e))?;
-            self.dispatch(Run { name, input })?;
+            let run = Run { name, input };
+            if starts >= i64::from(MAX_STARTS) {
+                resumed.given_up.push(run);
+                continue;
+            }
+            self.db
+                .lock()
+                .execute(
+                    "UPDATE executions SET starts = starts + 1 WHERE name = ?1",
+                    params![run.name],
+                )
+                .map_err(sqlite_err)?;
+            self.dispatch(run)?;
+            resumed.dispatched += 1;
         }
-        Ok(n)
+        Ok(resumed)
     }
 
     /// How many runs have not finished.

@@ -108,8 +108,16 @@ async fn workflow_names_are_unique_and_unfinished_runs_resume() {
     );
     assert_eq!(runs.recv().await.unwrap().name, "run-1");
     let (after_restart, mut resumed) = LocalWorkflows::new(db(&dir));
-    assert_eq!(after_restart.resume_unfinished().unwrap(), 1);
+    assert_eq!(after_restart.resume_unfinished().unwrap().dispatched, 1);
     assert_eq!(resumed.recv().await.unwrap().input, state);
+    // A run the process keeps dying in is started at most MAX_STARTS times.
+    let (third, _runs) = LocalWorkflows::new(db(&dir));
+    let again = third.resume_unfinished().unwrap();
+    assert_eq!((again.dispatched, again.given_up.len()), (1, 0), "the third start");
+    let (fourth, _runs) = LocalWorkflows::new(db(&dir));
+    let given_up = fourth.resume_unfinished().unwrap();
+    assert_eq!(given_up.dispatched, 0);
+    assert_eq!(given_up.given_up[0].name, "run-1");
     after_restart.finish("run-1", "succeeded").unwrap();
     assert_eq!(after_restart.running().unwrap(), 0);
 }

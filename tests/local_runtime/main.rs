@@ -600,12 +600,20 @@ async fn a_run_the_runtime_keeps_stopping_in_is_failed_with_a_reason_after_three
     app.restart_stopped().await;
     let failed = app
         .wait_for(
-            |docs| docs.iter().find(|d| d["id"] == doc["id"] && d["status"] == "failed").cloned(),
+            |docs| {
+                docs.iter()
+                    .find(|d| d["id"] == doc["id"] && d["status"] == "failed")
+                    .cloned()
+            },
             "the document failed",
         )
         .await;
     let reason = failed["status_reason"].as_str().unwrap();
     assert!(reason.contains("stopped Jarvis 3 times"), "{reason}");
     app.idle().await;
-    assert_eq!(app.documents().await[0]["status"], "failed", "not tried again");
+    assert_eq!(
+        app.documents().await[0]["status"],
+        "failed",
+        "not tried again"
+    );
 }

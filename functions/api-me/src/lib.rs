@@ -240,13 +240,7 @@ async fn settings(deps: &Deps, tenant: &TenantId) -> PortResult<Settings> {
     Ok(
         records::get::<Settings>(deps.records.as_ref(), tenant, Settings::ID)
             .await?
-            .unwrap_or_else(|| Settings {
-                tenant_id: tenant.clone(),
-                id: Settings::ID.into(),
-                time_zone: None,
-                notify_email: None,
-                notify_subscription: None,
-            }),
+            .unwrap_or_else(|| Settings::empty(tenant)),
     )
 }
 
@@ -257,9 +251,8 @@ async fn edit_settings(
     tenant: &TenantId,
     edit: impl Fn(&mut Settings),
 ) -> PortResult<()> {
-    let empty = settings(deps, tenant).await?;
     records::update::<Settings, ()>(deps.records.as_ref(), tenant, Settings::ID, |stored| {
-        let mut s = stored.unwrap_or_else(|| empty.clone());
+        let mut s = stored.unwrap_or_else(|| Settings::empty(tenant));
         edit(&mut s);
         Ok(records::Change::Write(s, ()))
     })

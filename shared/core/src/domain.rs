@@ -389,6 +389,17 @@ pub struct Settings {
 
 impl Settings {
     pub const ID: &'static str = "settings";
+
+    /// A tenant's settings before they set anything.
+    pub fn empty(tenant: &TenantId) -> Self {
+        Self {
+            tenant_id: tenant.clone(),
+            id: Self::ID.into(),
+            time_zone: None,
+            notify_email: None,
+            notify_subscription: None,
+        }
+    }
 }
 
 /// A fact distilled from conversations, retrievable by chat.

@@ -113,7 +113,11 @@ async fn workflow_names_are_unique_and_unfinished_runs_resume() {
     // A run the process keeps dying in is started at most MAX_STARTS times.
     let (third, _runs) = LocalWorkflows::new(db(&dir));
     let again = third.resume_unfinished().unwrap();
-    assert_eq!((again.dispatched, again.given_up.len()), (1, 0), "the third start");
+    assert_eq!(
+        (again.dispatched, again.given_up.len()),
+        (1, 0),
+        "the third start"
+    );
     let (fourth, _runs) = LocalWorkflows::new(db(&dir));
     let given_up = fourth.resume_unfinished().unwrap();
     assert_eq!(given_up.dispatched, 0);

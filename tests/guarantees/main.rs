@@ -42,6 +42,26 @@ fn local_records() -> (Arc<dyn RecordStore>, tempfile::TempDir) {
     )
 }
 
+/// The local stack over a fresh data folder (kept alive by the returned guard),
+/// with the feature-hashing embedder (16 dimensions), and its run queue.
+fn local_stack() -> (
+    jarvis_local::stack::LocalStack,
+    tokio::sync::mpsc::UnboundedReceiver<jarvis_local::workflow::Run>,
+    tempfile::TempDir,
+) {
+    let dir = tempfile::tempdir().unwrap();
+    let config = jarvis_core::config::Config::from_lookup(|name| {
+        (name == jarvis_core::config::vars::DATA_DIR).then(|| dir.path().display().to_string())
+    })
+    .unwrap();
+    let (local, runs) = jarvis_local::stack::LocalStack::open_with_embedder(
+        &config,
+        Arc::new(jarvis_local::testing::HashingEmbedder { dims: 16 }),
+    )
+    .unwrap();
+    (local, runs, dir)
+}
+
 /// The DynamoDB record store on a fresh emulator table.
 async fn dynamo_records() -> Arc<dyn RecordStore> {
     let (stack, _) = jarvis_tests::emulator::fresh_stack().await;
@@ -907,16 +927,7 @@ async fn a_user_subscribes_their_own_address_and_erasure_ends_it() {
     let (stack, _) = jarvis_tests::emulator::fresh_stack().await;
     let topic = stack.settings.reminder_topic_arn.clone().unwrap();
     let sns = aws_sdk_sns::Client::new(&stack.sdk);
-    let dir = tempfile::tempdir().unwrap();
-    let config = jarvis_core::config::Config::from_lookup(|name| {
-        (name == jarvis_core::config::vars::DATA_DIR).then(|| dir.path().display().to_string())
-    })
-    .unwrap();
-    let (local, _runs) = jarvis_local::stack::LocalStack::open_with_embedder(
-        &config,
-        Arc::new(jarvis_local::testing::HashingEmbedder { dims: 16 }),
-    )
-    .unwrap();
+    let (local, _runs, _dir) = local_stack();
     let mut deps = api_me::Deps::local(&local);
     deps.targets = Some(stack.notification_targets().unwrap());
     let ana = tenant("ana-3f1c");
@@ -982,16 +993,7 @@ async fn a_user_subscribes_their_own_address_and_erasure_ends_it() {
 
 #[tokio::test]
 async fn the_local_runtime_says_where_its_notifications_go_instead() {
-    let dir = tempfile::tempdir().unwrap();
-    let config = jarvis_core::config::Config::from_lookup(|name| {
-        (name == jarvis_core::config::vars::DATA_DIR).then(|| dir.path().display().to_string())
-    })
-    .unwrap();
-    let (local, _runs) = jarvis_local::stack::LocalStack::open_with_embedder(
-        &config,
-        Arc::new(jarvis_local::testing::HashingEmbedder { dims: 16 }),
-    )
-    .unwrap();
+    let (local, _runs, _dir) = local_stack();
     let deps = api_me::Deps::local(&local);
     let out = api_me::handle(
         &deps,
@@ -1032,15 +1034,8 @@ impl jarvis_core::ports::Embedder for EraseDuringEmbedding {
 async fn erasure_while_a_run_is_in_flight_leaves_nothing_once_the_run_ends() {
     use jarvis_core::pipeline::{FailedState, StepFailure};
     use jarvis_core::ports::{BlobStore, DocumentFilter, MetadataStore, RecordKind, SearchIndex};
-    let dir = tempfile::tempdir().unwrap();
-    let config = jarvis_core::config::Config::from_lookup(|name| {
-        (name == jarvis_core::config::vars::DATA_DIR).then(|| dir.path().display().to_string())
-    })
-    .unwrap();
     let hashing = jarvis_local::testing::HashingEmbedder { dims: 16 };
-    let (local, mut runs) =
-        jarvis_local::stack::LocalStack::open_with_embedder(&config, Arc::new(hashing.clone()))
-            .unwrap();
+    let (local, mut runs, _dir) = local_stack();
     let alice = tenant("alice");
     let raw = jarvis_local::stack::RAW_BUCKET;
     let curated = jarvis_local::stack::CURATED_BUCKET;
@@ -1196,16 +1191,7 @@ on_both_stores!(a_reminder_whose_scheduling_fails: a_reminder_whose_scheduling_f
 
 #[tokio::test]
 async fn a_status_write_that_fails_after_indexing_is_retried_without_indexing_twice() {
-    let dir = tempfile::tempdir().unwrap();
-    let config = jarvis_core::config::Config::from_lookup(|name| {
-        (name == jarvis_core::config::vars::DATA_DIR).then(|| dir.path().display().to_string())
-    })
-    .unwrap();
-    let (local, mut runs) = jarvis_local::stack::LocalStack::open_with_embedder(
-        &config,
-        Arc::new(jarvis_local::testing::HashingEmbedder { dims: 16 }),
-    )
-    .unwrap();
+    let (local, mut runs, _dir) = local_stack();
     let alice = tenant("alice");
     let text = "# Trip\n\n## Lisbon\n\nWe stay at the Alfama guesthouse.\n\n## Porto\n\nThe train leaves at nine.\n";
     let put = jarvis_core::ports::BlobStore::put(
@@ -1271,16 +1257,7 @@ async fn a_status_write_that_fails_after_indexing_is_retried_without_indexing_tw
 #[tokio::test]
 async fn erasure_while_a_mail_is_parsed_brings_none_of_its_attachments_back() {
     use jarvis_core::ports::{BlobStore, DocumentFilter, MetadataStore, Queue};
-    let dir = tempfile::tempdir().unwrap();
-    let config = jarvis_core::config::Config::from_lookup(|name| {
-        (name == jarvis_core::config::vars::DATA_DIR).then(|| dir.path().display().to_string())
-    })
-    .unwrap();
-    let (local, mut runs) = jarvis_local::stack::LocalStack::open_with_embedder(
-        &config,
-        Arc::new(jarvis_local::testing::HashingEmbedder { dims: 16 }),
-    )
-    .unwrap();
+    let (local, mut runs, _dir) = local_stack();
     let alice = tenant("alice");
     let raw = jarvis_local::stack::RAW_BUCKET;
     // As SES stores received mail: no extension, read as message/rfc822.

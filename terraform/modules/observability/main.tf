@@ -6,12 +6,21 @@ locals {
   alarm_actions = [var.alarm_topic_arn]
 }
 
+locals {
+  # Dead-letter queues whose depth means something was given up on.
+  dead_letters = {
+    ingest    = { queue = var.dlq_name, says = "Objects that could not be routed after every retry are waiting in the dead-letter queue." }
+    reminders = { queue = var.reminder_dlq_name, says = "Scheduler could not deliver a reminder after every retry; the delivery waits in the reminders dead-letter queue." }
+  }
+}
+
 resource "aws_cloudwatch_metric_alarm" "dlq_depth" {
-  alarm_name          = "${var.prefix}-ingest-dlq-not-empty"
-  alarm_description   = "Objects that could not be routed after every retry are waiting in the dead-letter queue."
+  for_each            = local.dead_letters
+  alarm_name          = "${var.prefix}-${each.key}-dlq-not-empty"
+  alarm_description   = each.value.says
   namespace           = "AWS/SQS"
   metric_name         = "ApproximateNumberOfMessagesVisible"
-  dimensions          = { QueueName = var.dlq_name }
+  dimensions          = { QueueName = each.value.queue }
   statistic           = "Maximum"
   period              = 300
   evaluation_periods  = 1
@@ -22,20 +31,10 @@ resource "aws_cloudwatch_metric_alarm" "dlq_depth" {
   ok_actions          = local.alarm_actions
 }
 
-resource "aws_cloudwatch_metric_alarm" "reminder_dlq_depth" {
-  alarm_name          = "${var.prefix}-reminders-dlq-not-empty"
-  alarm_description   = "Scheduler could not deliver a reminder after every retry; the delivery waits in the reminders dead-letter queue."
-  namespace           = "AWS/SQS"
-  metric_name         = "ApproximateNumberOfMessagesVisible"
-  dimensions          = { QueueName = var.reminder_dlq_name }
-  statistic           = "Maximum"
-  period              = 300
-  evaluation_periods  = 1
-  threshold           = 0
-  comparison_operator = "GreaterThanThreshold"
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = local.alarm_actions
-  ok_actions          = local.alarm_actions
+# The ingest alarm was a single resource before the reminders queue joined it.
+moved {
+  from = aws_cloudwatch_metric_alarm.dlq_depth
+  to   = aws_cloudwatch_metric_alarm.dlq_depth["ingest"]
 }
 
 resource "aws_cloudwatch_metric_alarm" "function_errors" {

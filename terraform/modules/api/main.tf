@@ -70,7 +70,8 @@ resource "aws_apigatewayv2_api" "http" {
     for_each = length(var.cors_origins) > 0 ? [var.cors_origins] : []
     content {
       allow_origins = cors_configuration.value
-      allow_methods = ["GET", "POST", "DELETE", "PATCH"]
+      # Every method a deployed route uses (PUT /me/settings, PUT /me/notifications…).
+      allow_methods = sort(distinct([for k in keys(var.routes) : split(" ", k)[0]]))
       allow_headers = ["authorization", "content-type"]
       max_age       = 3600
     }

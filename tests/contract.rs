@@ -122,12 +122,31 @@ pub async fn metadata_store(store: &dyn MetadataStore) {
         chunk_count: Some(2),
         title: None,
         from,
+        version: None,
     };
+    // A run of another version of the file changes nothing, whatever the status.
+    let stale = store
+        .change_status(
+            &alice,
+            &doc.id,
+            &StatusChange {
+                version: Some(format!("{}-older", doc.source.etag)),
+                ..to(DocumentStatus::Indexed, vec![])
+            },
+        )
+        .await;
+    assert!(
+        matches!(stale, Err(PortError::Conflict(_))),
+        "a run of another version cannot finish this one: {stale:?}"
+    );
     let indexed = store
         .change_status(
             &alice,
             &doc.id,
-            &to(DocumentStatus::Indexed, vec![DocumentStatus::Queued]),
+            &StatusChange {
+                version: Some(doc.source.etag.clone()),
+                ..to(DocumentStatus::Indexed, vec![DocumentStatus::Queued])
+            },
         )
         .await
         .unwrap();

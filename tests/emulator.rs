@@ -77,6 +77,7 @@ pub fn unique(prefix: &str) -> String {
 }
 
 /// A stack's resources in the emulator: buckets, table, queue, state machine, topic.
+#[derive(Debug, Clone)]
 pub struct Resources {
     pub raw_bucket: String,
     pub curated_bucket: String,

@@ -261,22 +261,41 @@ async fn opensearch_index_bulk_search_and_fusion_on_the_wire() {
         Chunk::id_for(&doc, 1),
     );
     let (d2, c0b, c1b) = (d.clone(), c0.clone(), c1.clone());
+    let lookups = Arc::new(AtomicUsize::new(0));
+    let lookups_seen = lookups.clone();
     let server = WireServer::start(move |s: Seen| {
-        let (d, c0, c1) = (d2.clone(), c0b.clone(), c1b.clone());
+        let (d, c0, c1, lookups) = (d2.clone(), c0b.clone(), c1b.clone(), lookups_seen.clone());
         async move {
             let src = |c: &str, text: &str| json!({"chunk_id": c, "document_id": d, "title": "Trip plan", "text": text,
                 "section": "Lisbon", "source": "upload", "content_type": "text/markdown", "created_at": "2026-11-23T10:00:00Z"});
+            let generation = |id: &str, g: &str| json!({"_id": id, "_score": 0.0, "_source": {"generation": g}});
             match (s.method.as_str(), s.path.as_str()) {
                 ("PUT", p) if p.starts_with("/_index_template/") => json_answer(200, &json!({"acknowledged": true})),
                 ("PUT", "/jarvis-chunks") => json_answer(400, &json!({"error": {"type": "resource_already_exists_exception", "reason": "index [jarvis-chunks] already exists"}, "status": 400})),
-                ("POST", "/_bulk") => json_answer(200, &json!({"took": 30, "errors": false, "items": [{"index": {"_index": "jarvis-chunks", "_id": "1%3A0%3A0", "status": 201, "result": "created"}}]})),
+                ("POST", "/_bulk") => json_answer(200, &json!({"took": 30, "errors": false, "items": [
+                    {"index": {"_index": "jarvis-chunks", "_id": "new-0", "status": 201, "result": "created"}},
+                    {"index": {"_index": "jarvis-chunks", "_id": "new-1", "status": 201, "result": "created"}}]})),
                 ("POST", "/jarvis-chunks/_search") => {
                     let body = s.json();
-                    if body["_source"] == json!(false) {
-                        json_answer(200, &json!({"hits": {"hits": [{"_id": "old-1", "_score": 0.0}]}}))
+                    if body["_source"] == json!(["generation"]) {
+                        // The first lookup comes before the refresh: one of the two new chunks shows.
+                        let first = lookups.fetch_add(1, Ordering::SeqCst) == 0;
+                        let mut found = vec![
+                            generation("old-1", "00000000000000000001"),
+                            json!({"_id": "before-generations", "_score": 0.0, "_source": {}}),
+                            generation("new-0", "ignored"),
+                            // A replace racing this one, and later: it stays.
+                            generation("racer", "99999999999999999999"),
+                        ];
+                        if !first {
+                            found.push(generation("new-1", "ignored"));
+                        }
+                        json_answer(200, &json!({"hits": {"hits": found}}))
                     } else if body["query"].get("knn").is_some() {
-                        json_answer(200, &json!({"took": 5, "hits": {"total": {"value": 2}, "hits": [
+                        json_answer(200, &json!({"took": 5, "hits": {"total": {"value": 3}, "hits": [
                             {"_id": "x1", "_score": 0.91, "_source": src(&c1, "The castle is near the guesthouse.")},
+                            // The same chunk twice (a retry within the refresh window): one hit.
+                            {"_id": "x1-copy", "_score": 0.91, "_source": src(&c1, "The castle is near the guesthouse.")},
                             {"_id": "x0", "_score": 0.55, "_source": src(&c0, "We land in Lisbon on 12 May.")}]}}))
                     } else {
                         json_answer(200, &json!({"took": 3, "hits": {"total": {"value": 1}, "hits": [
@@ -367,13 +386,29 @@ async fn opensearch_index_bulk_search_and_fusion_on_the_wire() {
     assert_eq!(lines.len(), 4);
     assert_eq!(lines[1]["tenant_id"], "alice");
     assert_eq!(lines[1]["vector"].as_array().unwrap().len(), 256);
-    assert!(
-        String::from_utf8(bulks[1].body.clone())
-            .unwrap()
-            .contains(r#""delete":{"_id":"old-1""#)
-            || String::from_utf8(bulks[1].body.clone())
+    assert_eq!(
+        lines[1]["generation"], lines[3]["generation"],
+        "one generation per replace"
+    );
+    let deleted: Vec<String> = String::from_utf8(bulks[1].body.clone())
+        .unwrap()
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["delete"]["_id"]
+                .as_str()
                 .unwrap()
-                .contains(r#""_id":"old-1""#)
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(
+        deleted,
+        vec!["old-1", "before-generations"],
+        "older chunks go; this replace's own and a later replace's stay"
+    );
+    assert_eq!(
+        lookups.load(Ordering::SeqCst),
+        2,
+        "the delete waited until search showed both new chunks"
     );
     let searches: Vec<Value> = seen
         .iter()

@@ -9,7 +9,7 @@ use jarvis_core::ingest_event::object_created_body;
 use jarvis_core::pipeline::PipelineState;
 use jarvis_core::ports::{
     BlobStore, Mailer, MetadataStore, Notification, Notifier, OutgoingEmail, PiiDetector, Queue,
-    QueueMessage, Scheduler, Transcriber,
+    QueueMessage, Scheduler, SearchIndex, Transcriber,
 };
 use jarvis_core::{PortError, StepError};
 use jarvis_local::index::LocalSearchIndex;
@@ -103,7 +103,7 @@ async fn an_object_put_in_the_raw_bucket_starts_one_run_even_when_redelivered_an
     assert_eq!(queued.status, DocumentStatus::Queued);
 
     let dir = tempfile::tempdir().unwrap();
-    let state = run_steps(&stack, &dir, state).await;
+    let state = run_steps(&stack, &local_index(&dir), state).await;
 
     let doc = metadata
         .get_document(&alice(), &state.document_id)
@@ -218,13 +218,13 @@ async fn ses_sends_from_a_verified_identity_and_refuses_bad_requests() {
     ));
 }
 
-/// The steps, in the state machine's order for Markdown. Bedrock and
-/// OpenSearch have no emulator: embed uses a feature-hashing model and index
-/// the local index (in `dir`); everything else is the AWS adapters.
-async fn run_steps(
+/// The steps before `index`, in the state machine's order for Markdown,
+/// through `last`. Bedrock has no emulator: embed uses a feature-hashing
+/// model; everything else is the AWS adapters.
+async fn prepare(
     stack: &jarvis_aws::AwsStack,
-    dir: &tempfile::TempDir,
     mut state: PipelineState,
+    last: &str,
 ) -> PipelineState {
     state = extract_document::handle(&extract_document::Deps::aws(stack).unwrap(), state)
         .await
@@ -238,20 +238,49 @@ async fn run_steps(
     state = chunk::handle(&chunk::Deps::aws(stack).unwrap(), state)
         .await
         .unwrap();
+    if last == "chunk" {
+        return state;
+    }
+    embed(stack, state).await
+}
+
+async fn embed(stack: &jarvis_aws::AwsStack, state: PipelineState) -> PipelineState {
     let embed_deps = embed::Deps {
         embedder: Arc::new(HashingEmbedder { dims: 64 }),
         ..embed::Deps::aws(stack).unwrap()
     };
-    state = embed::handle(&embed_deps, state).await.unwrap();
+    embed::handle(&embed_deps, state).await.unwrap()
+}
+
+/// OpenSearch has no emulator: the local index (in `dir`) stands in for it.
+fn local_index(dir: &tempfile::TempDir) -> Arc<dyn SearchIndex> {
     let db = jarvis_local::Db::open(&dir.path().join("i.sqlite3")).unwrap();
+    Arc::new(LocalSearchIndex::open(&dir.path().join("index"), db, 64).unwrap())
+}
+
+async fn index_step(
+    stack: &jarvis_aws::AwsStack,
+    index: &Arc<dyn SearchIndex>,
+    state: PipelineState,
+) -> Result<PipelineState, StepError> {
     let index_deps = index::Deps {
         blobs: stack
             .blobs(BlobAccess::new().read(Bucket::Curated))
             .unwrap(),
         metadata: stack.metadata(Rows::All).unwrap(),
-        index: Arc::new(LocalSearchIndex::open(&dir.path().join("index"), db, 64).unwrap()),
+        index: index.clone(),
     };
-    index::handle(&index_deps, state).await.unwrap()
+    index::handle(&index_deps, state).await
+}
+
+/// Every step, in the state machine's order for Markdown.
+async fn run_steps(
+    stack: &jarvis_aws::AwsStack,
+    index: &Arc<dyn SearchIndex>,
+    state: PipelineState,
+) -> PipelineState {
+    let state = prepare(stack, state, "embed").await;
+    index_step(stack, index, state).await.unwrap()
 }
 
 /// Puts `bytes` at `key` and routes its `Object Created` event; answers the
@@ -342,6 +371,7 @@ async fn a_redrop_after_failure_and_an_edit_back_each_run_again_and_end_indexed(
     let (stack, r) = fresh_stack().await;
     let metadata = stack.metadata(Rows::All).unwrap();
     let dir = tempfile::tempdir().unwrap();
+    let index = local_index(&dir);
     let key = "alice/notes/trip.md";
     let status = |state: &PipelineState| {
         let (metadata, state) = (metadata.clone(), state.clone());
@@ -390,7 +420,7 @@ async fn a_redrop_after_failure_and_an_edit_back_each_run_again_and_end_indexed(
     valid(&again);
     assert_ne!(again, name);
     assert_eq!(status(&retry).await, DocumentStatus::Queued);
-    let done = run_steps(&stack, &dir, retry).await;
+    let done = run_steps(&stack, &index, retry).await;
     end_run(&stack, &r, &again).await;
     assert_eq!(status(&done).await, DocumentStatus::Indexed);
 
@@ -400,15 +430,209 @@ async fn a_redrop_after_failure_and_an_edit_back_each_run_again_and_end_indexed(
         .await
         .expect("a v2 run");
     valid(&v2_name);
-    run_steps(&stack, &dir, v2).await;
+    run_steps(&stack, &index, v2).await;
     end_run(&stack, &r, &v2_name).await;
     let (back, v1_again) = drop_file(&stack, &r, key, TRIP)
         .await
         .expect("a run of v1 again");
     valid(&back);
     assert!(back.starts_with(&name), "{back} reruns {name}");
-    let done = run_steps(&stack, &dir, v1_again).await;
+    let done = run_steps(&stack, &index, v1_again).await;
     assert_eq!(status(&done).await, DocumentStatus::Indexed);
+}
+
+const PLAN_V1: &str = "# Plan\n\n## Day one\n\nA walk up to Sintra and its palace.\n";
+const PLAN_V2: &str =
+    "# Plan\n\n## Day one\n\nA train north to Braga.\n\n## Day two\n\nThe Douro valley by boat.\n";
+
+/// Chunk texts in the index for `word`, by keyword search.
+async fn found(index: &Arc<dyn SearchIndex>, word: &str) -> Vec<String> {
+    let q = jarvis_core::search::SearchQuery {
+        tenant_id: alice(),
+        text: word.into(),
+        vector: None,
+        filters: Default::default(),
+        limit: 10,
+        mode: jarvis_core::search::SearchMode::Keyword,
+        fusion: Default::default(),
+    };
+    index
+        .search(&q)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|h| h.text)
+        .collect()
+}
+
+/// A file edited while its first version is still in the pipeline: each run
+/// reads and writes its own version's files, the old run can neither finish
+/// nor fail the document, and only the new version ends up in the index.
+#[tokio::test]
+async fn two_versions_in_flight_at_once_never_mix_and_the_newer_wins() {
+    let (stack, r) = fresh_stack().await;
+    let metadata = stack.metadata(Rows::All).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let index = local_index(&dir);
+    let key = "alice/notes/plan.md";
+    let (v1_name, v1) = drop_file(&stack, &r, key, PLAN_V1).await.expect("a v1 run");
+    let v1 = prepare(&stack, v1, "chunk").await;
+    // The user saves again: v2 starts while v1 is between chunk and embed.
+    let (_, v2) = drop_file(&stack, &r, key, PLAN_V2).await.expect("a v2 run");
+    assert_eq!(v1.document_id, v2.document_id);
+    let v2 = prepare(&stack, v2, "chunk").await;
+    let (c1, c2) = (v1.chunks.clone().unwrap(), v2.chunks.clone().unwrap());
+    assert_ne!(c1.key, c2.key, "each version has its own files");
+    let v1 = embed(&stack, v1).await;
+    let blobs = emulator::any_blobs(&stack);
+    let v1_vectors = blobs
+        .get(&r.curated_bucket, &v1.embeddings.as_ref().unwrap().key)
+        .await
+        .unwrap();
+    assert_eq!(
+        jarvis_core::pipeline::decode_vectors(&v1_vectors)
+            .unwrap()
+            .len(),
+        v1.chunk_count.unwrap() as usize,
+        "v1's embed read v1's chunks, not v2's"
+    );
+
+    // v1 reaches index after v2 arrived: it indexes nothing and says why.
+    let late = index_step(&stack, &index, v1.clone()).await;
+    assert!(
+        matches!(&late, Err(StepError::Rejected(m)) if m.contains("newer version")),
+        "{late:?}"
+    );
+    assert!(found(&index, "Sintra").await.is_empty());
+    // Its Catch runs mark-failed: the document is v2's, so nothing is marked,
+    // and v1's own files go.
+    let failed = jarvis_core::pipeline::FailedState {
+        state: v1.clone(),
+        error: jarvis_core::pipeline::StepFailure {
+            error: "Jarvis.Rejected".into(),
+            cause: format!("{{\"errorMessage\":{:?}}}", late.unwrap_err().to_string()),
+        },
+    };
+    let mark_failed_deps = mark_failed::Deps {
+        blobs: blobs.clone(),
+        curated_bucket: r.curated_bucket.clone(),
+        metadata: metadata.clone(),
+        index: index.clone(),
+    };
+    mark_failed::handle(&mark_failed_deps, failed)
+        .await
+        .unwrap();
+    end_run(&stack, &r, &v1_name).await;
+    let doc = metadata
+        .get_document(&alice(), &v1.document_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (doc.status, doc.source.etag != v1.source.etag),
+        (DocumentStatus::Processing, true),
+        "v2's run is still at work: not failed by v1"
+    );
+    assert!(matches!(
+        blobs.head(&r.curated_bucket, &c1.key).await,
+        Err(PortError::NotFound(_))
+    ));
+
+    let v2 = embed(&stack, v2).await;
+    let done = index_step(&stack, &index, v2).await.unwrap();
+    let doc = metadata
+        .get_document(&alice(), &done.document_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(doc.status, DocumentStatus::Indexed);
+    assert_eq!(doc.chunk_count, done.chunk_count.unwrap());
+    assert_eq!(found(&index, "Braga").await.len(), 1);
+    assert!(found(&index, "Sintra").await.is_empty());
+}
+
+/// A search index that runs `hook` just before its first replace: the moment
+/// between the index step's version check and its write.
+struct BeforeFirstReplace {
+    inner: Arc<dyn SearchIndex>,
+    hook:
+        tokio::sync::Mutex<Option<std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>>>,
+}
+
+#[async_trait::async_trait]
+impl SearchIndex for BeforeFirstReplace {
+    async fn replace_document(
+        &self,
+        tenant: &TenantId,
+        id: &jarvis_core::domain::DocumentId,
+        chunks: Vec<jarvis_core::ports::IndexedChunk>,
+    ) -> jarvis_core::ports::PortResult<()> {
+        if let Some(hook) = self.hook.lock().await.take() {
+            hook.await;
+        }
+        self.inner.replace_document(tenant, id, chunks).await
+    }
+    async fn delete_document(
+        &self,
+        tenant: &TenantId,
+        id: &jarvis_core::domain::DocumentId,
+    ) -> jarvis_core::ports::PortResult<()> {
+        self.inner.delete_document(tenant, id).await
+    }
+    async fn delete_tenant(&self, tenant: &TenantId) -> jarvis_core::ports::PortResult<()> {
+        self.inner.delete_tenant(tenant).await
+    }
+    async fn search(
+        &self,
+        q: &jarvis_core::search::SearchQuery,
+    ) -> jarvis_core::ports::PortResult<Vec<jarvis_core::search::SearchHit>> {
+        self.inner.search(q).await
+    }
+}
+
+/// The worst moment: v2 arrives and is indexed completely after v1's run
+/// checked its version but before v1's chunks went in, so v1 overwrites them.
+/// v1's status change then fails on the version, and v1 puts v2's chunks back.
+#[tokio::test]
+async fn an_old_run_that_overwrites_a_newer_version_puts_the_newer_one_back() {
+    let (stack, r) = fresh_stack().await;
+    let metadata = stack.metadata(Rows::All).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let inner = local_index(&dir);
+    let key = "alice/notes/plan.md";
+    let (_, v1) = drop_file(&stack, &r, key, PLAN_V1).await.expect("a v1 run");
+    let v1 = prepare(&stack, v1, "embed").await;
+    let (stack2, r2, inner2) = (stack.clone(), r.clone(), inner.clone());
+    let racing = BeforeFirstReplace {
+        inner: inner.clone(),
+        hook: tokio::sync::Mutex::new(Some(Box::pin(async move {
+            let (_, v2) = drop_file(&stack2, &r2, key, PLAN_V2)
+                .await
+                .expect("a v2 run");
+            run_steps(&stack2, &inner2, v2).await;
+        }))),
+    };
+    let racing: Arc<dyn SearchIndex> = Arc::new(racing);
+    let late = index_step(&stack, &racing, v1.clone()).await;
+    assert!(
+        matches!(&late, Err(StepError::Rejected(m)) if m.contains("newer version")),
+        "{late:?}"
+    );
+    let doc = metadata
+        .get_document(&alice(), &v1.document_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(doc.status, DocumentStatus::Indexed, "v2's run finished it");
+    assert_ne!(doc.source.etag, v1.source.etag);
+    assert_eq!(
+        found(&inner, "Braga").await.len(),
+        1,
+        "v2's chunks are back"
+    );
+    assert!(found(&inner, "Sintra").await.is_empty(), "v1's are gone");
+    let douro = found(&inner, "Douro").await;
+    assert_eq!(douro.len(), 1, "{douro:?}");
 }
 
 fn reminder(id: &str, schedule: ReminderSchedule) -> Reminder {
@@ -516,10 +740,15 @@ async fn transcribe_runs_an_async_job_and_reads_its_result_from_s3() {
     );
     // Transcribe writes its result into the curated bucket; moto does not, so the test does.
     let job = jarvis_aws::transcribe::job_name(&media);
+    let output = jarvis_aws::transcribe::output_key(&media, &job);
+    assert!(
+        output.starts_with("alice/transcripts/"),
+        "under the tenant's prefix, so erasure takes it: {output}"
+    );
     emulator::any_blobs(&stack)
         .put(
             &r.curated_bucket,
-            &jarvis_aws::transcribe::output_key(&job),
+            &output,
             br#"{"results":{"transcripts":[{"transcript":"Call Ana at nine."}],"audio_segments":[]}}"#.to_vec(),
             "application/json",
         )

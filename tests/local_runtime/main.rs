@@ -593,6 +593,7 @@ async fn a_run_the_runtime_keeps_stopping_in_is_failed_with_a_reason_after_three
                 chunk_count: None,
                 title: None,
                 from: vec![],
+                version: None,
             },
         )
         .await

@@ -1,10 +1,12 @@
 //! `index`: the chunks and their vectors into the hybrid index, replacing every
 //! earlier chunk of the document (so a changed file leaves no stale passages),
-//! then the document becomes `indexed`.
+//! then the document becomes `indexed` — only while it still holds the file
+//! version this run read. A run whose file changed meanwhile indexes nothing;
+//! if the change came mid-replace, it puts the current version's chunks back.
 
-use jarvis_core::curated::load_json;
-use jarvis_core::domain::{Chunk, DocumentStatus};
-use jarvis_core::pipeline::{decode_vectors, PipelineState};
+use jarvis_core::curated::{load_json, superseded_by};
+use jarvis_core::domain::{Chunk, Document, DocumentStatus, ObjectRef};
+use jarvis_core::pipeline::{decode_vectors, keys, PipelineState};
 use jarvis_core::ports::{BlobStore, IndexedChunk, MetadataStore, SearchIndex, StatusChange};
 use jarvis_core::{PortError, StepError};
 #[cfg(feature = "local")]
@@ -42,34 +44,14 @@ impl Deps {
 
 #[tracing::instrument(skip_all, fields(tenant = %state.tenant_id, document = %state.document_id))]
 pub async fn handle(deps: &Deps, state: PipelineState) -> Result<PipelineState, StepError> {
-    let chunks: Vec<Chunk> =
-        load_json(deps.blobs.as_ref(), state.chunks.as_ref(), "chunks").await?;
-    let vectors_ref = state.embeddings.as_ref().ok_or_else(|| {
-        StepError::Rejected(
-            "the pipeline state has no embeddings; the embed step did not run".into(),
-        )
-    })?;
-    let raw = deps
-        .blobs
-        .get(&vectors_ref.bucket, &vectors_ref.key)
-        .await?;
-    let vectors = decode_vectors(&raw)
-        .filter(|v| v.len() == chunks.len())
-        .ok_or_else(|| {
-            StepError::Port(PortError::Invalid(format!(
-                "embeddings at {} do not match the chunks",
-                vectors_ref.key
-            )))
-        })?;
-    let title = chunks.first().map(|c| c.title.clone());
-    let count = chunks.len() as u32;
-    let items = chunks
-        .into_iter()
-        .zip(vectors)
-        .map(|(chunk, vector)| IndexedChunk { chunk, vector })
-        .collect();
+    let loaded = load(deps, state.chunks.as_ref(), state.embeddings.as_ref()).await?;
+    // The file changed since this run began: the newer version's run indexes it.
+    if let Some(now) = superseded_by(deps.metadata.as_ref(), &state).await? {
+        return Err(superseded(&now));
+    }
+    let (title, count) = (loaded.title, loaded.items.len() as u32);
     deps.index
-        .replace_document(&state.tenant_id, &state.document_id, items)
+        .replace_document(&state.tenant_id, &state.document_id, loaded.items)
         .await?;
     let change = StatusChange {
         to: DocumentStatus::Indexed,
@@ -77,6 +59,7 @@ pub async fn handle(deps: &Deps, state: PipelineState) -> Result<PipelineState, 
         chunk_count: Some(count),
         title,
         from: vec![DocumentStatus::Queued, DocumentStatus::Processing],
+        version: Some(state.source.etag.clone()),
     };
     match deps
         .metadata
@@ -93,6 +76,111 @@ pub async fn handle(deps: &Deps, state: PipelineState) -> Result<PipelineState, 
                 "the document was deleted while it was being processed".into(),
             ))
         }
+        Err(PortError::Conflict(why)) => match superseded_by(deps.metadata.as_ref(), &state).await?
+        {
+            // The file changed between the check above and the replace, so
+            // these chunks may have overwritten the newer version's.
+            Some(now) => {
+                restore(deps, &state, now).await?;
+                Err(StepError::Rejected(format!(
+                    "a newer version of the file arrived while this one was indexed ({why})"
+                )))
+            }
+            None => Err(PortError::Conflict(why).into()),
+        },
         Err(e) => Err(e.into()),
     }
+}
+
+fn superseded(now: &Document) -> StepError {
+    StepError::Rejected(format!(
+        "a newer version of the file arrived (document {} is {}); its own run indexes it",
+        now.id,
+        now.status.as_str()
+    ))
+}
+
+/// How often [`restore`] follows a file that keeps changing under it.
+const RESTORE_ROUNDS: usize = 3;
+
+/// Puts the chunks of the version the document holds now back into the index,
+/// when that version's run has embedded them already (otherwise its own index
+/// step comes later and replaces whatever this run left).
+async fn restore(deps: &Deps, state: &PipelineState, mut now: Document) -> Result<(), StepError> {
+    for _ in 0..RESTORE_ROUNDS {
+        let etag = now.source.etag.clone();
+        let at = |key: String| ObjectRef {
+            bucket: state
+                .chunks
+                .as_ref()
+                .map(|c| c.bucket.clone())
+                .unwrap_or_default(),
+            key,
+            etag: String::new(),
+            size: 0,
+        };
+        let chunks = at(keys::chunks(&state.tenant_id, &state.document_id, &etag));
+        let vectors = at(keys::embeddings(
+            &state.tenant_id,
+            &state.document_id,
+            &etag,
+        ));
+        match load(deps, Some(&chunks), Some(&vectors)).await {
+            Ok(loaded) => {
+                deps.index
+                    .replace_document(&state.tenant_id, &state.document_id, loaded.items)
+                    .await?;
+                tracing::info!(version = %etag, "restored the current version's chunks");
+            }
+            Err(StepError::Port(PortError::NotFound(_))) => {
+                tracing::info!(version = %etag, "the current version is not embedded yet; its run indexes it");
+                return Ok(());
+            }
+            Err(e) => return Err(e),
+        }
+        match superseded_by(deps.metadata.as_ref(), state).await? {
+            Some(newer) if newer.source.etag != etag => now = newer,
+            _ => return Ok(()),
+        }
+    }
+    Ok(())
+}
+
+struct Loaded {
+    items: Vec<IndexedChunk>,
+    title: Option<String>,
+}
+
+/// The chunks and their vectors, which must match one to one.
+async fn load(
+    deps: &Deps,
+    chunks: Option<&ObjectRef>,
+    vectors: Option<&ObjectRef>,
+) -> Result<Loaded, StepError> {
+    let chunks: Vec<Chunk> = load_json(deps.blobs.as_ref(), chunks, "chunks").await?;
+    let vectors_ref = vectors.ok_or_else(|| {
+        StepError::Rejected(
+            "the pipeline state has no embeddings; the embed step did not run".into(),
+        )
+    })?;
+    let raw = deps
+        .blobs
+        .get(&vectors_ref.bucket, &vectors_ref.key)
+        .await?;
+    let vectors = decode_vectors(&raw)
+        .filter(|v| v.len() == chunks.len())
+        .ok_or_else(|| {
+            StepError::Port(PortError::Invalid(format!(
+                "embeddings at {} do not match the chunks",
+                vectors_ref.key
+            )))
+        })?;
+    Ok(Loaded {
+        title: chunks.first().map(|c| c.title.clone()),
+        items: chunks
+            .into_iter()
+            .zip(vectors)
+            .map(|(chunk, vector)| IndexedChunk { chunk, vector })
+            .collect(),
+    })
 }

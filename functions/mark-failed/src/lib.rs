@@ -9,6 +9,7 @@
 //! derived files under the document's curated prefix and its chunks — so a
 //! deletion leaves nothing behind once the run has ended.
 
+use jarvis_core::curated::superseded_by;
 use jarvis_core::domain::DocumentStatus;
 use jarvis_core::pipeline::{keys, FailedState, PipelineState};
 use jarvis_core::ports::{BlobStore, MetadataStore, SearchIndex, StatusChange};
@@ -71,6 +72,7 @@ pub async fn handle(deps: &Deps, input: FailedState) -> Result<PipelineState, St
         chunk_count: Some(0),
         title: None,
         from: vec![DocumentStatus::Queued, DocumentStatus::Processing],
+        version: Some(state.source.etag.clone()),
     };
     match deps
         .metadata
@@ -97,8 +99,23 @@ pub async fn handle(deps: &Deps, input: FailedState) -> Result<PipelineState, St
                 "the document was deleted mid-run; its derived files went too"
             );
         }
-        // Already finished by a newer run: nothing of ours to mark.
-        Err(PortError::Conflict(_)) => {}
+        // Already finished by a newer run, or the file changed: nothing of
+        // ours to mark. A superseded run's own files go; the index is left to
+        // the run of the version the document holds now.
+        Err(PortError::Conflict(_)) => {
+            if superseded_by(deps.metadata.as_ref(), &state)
+                .await?
+                .is_some()
+            {
+                let prefix =
+                    keys::run_prefix(&state.tenant_id, &state.document_id, &state.source.etag);
+                let removed = deps
+                    .blobs
+                    .delete_prefix(&deps.curated_bucket, &prefix)
+                    .await?;
+                tracing::info!(removed, "superseded by a newer version of the file");
+            }
+        }
         Err(e) => return Err(e.into()),
     }
     Ok(state)

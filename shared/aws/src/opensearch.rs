@@ -9,9 +9,13 @@
 //!   caller's tenant, and fuses the two rankings exactly like the local index
 //!   (`jarvis_core::fusion`), so ranking behaves the same on a laptop and on AWS.
 //! - Chunks are addressed by their `chunk_id` field, not `_id` (Serverless vector
-//!   collections assign ids themselves). Replacing a document indexes the new
-//!   chunks first, then deletes the ids that were there before, so search never
-//!   sees the document missing.
+//!   collections refuse custom ids and assign their own). Replacing a document
+//!   indexes the new chunks first, tagged with a `generation` (the time of the
+//!   replace), waits until search sees them (writes become searchable only at
+//!   the next refresh), then deletes every chunk of the document from an older
+//!   generation, so search never sees the document missing, a retry within the
+//!   refresh window leaves no second copy, and two racing replaces keep the later.
+//!   Search also keeps one hit per `chunk_id`.
 //! - Throttling (429) and 5xx answers are retried with exponential backoff.
 
 use async_trait::async_trait;
@@ -41,6 +45,8 @@ const MAX_IDS: usize = 10_000;
 const ATTEMPTS: u32 = 4;
 /// Rounds of find-and-delete before a delete gives up as transient.
 const DELETE_ROUNDS: usize = 20;
+/// Longest a replace waits for its own writes to become searchable.
+const REFRESH_WAIT: Duration = Duration::from_secs(30);
 
 #[derive(Debug, Clone)]
 pub struct OpenSearchSettings {
@@ -85,6 +91,7 @@ pub fn index_template(index: &str, dimensions: usize) -> Value {
                 "source": {"type": "keyword"},
                 "content_type": {"type": "keyword"},
                 "created_at": {"type": "date"},
+                "generation": {"type": "keyword"},
                 "vector": {
                     "type": "knn_vector",
                     "dimension": dimensions,
@@ -171,8 +178,49 @@ pub fn vector_query(q: &SearchQuery, vector: &[f32], k: usize) -> Value {
     })
 }
 
-/// One bulk request body (NDJSON) indexing `chunks`.
-pub fn bulk_index_body(index: &str, chunks: &[IndexedChunk]) -> PortResult<String> {
+/// A replace's generation: nanoseconds since the epoch, zero-padded so that
+/// later generations sort after earlier ones as strings.
+pub fn generation_now() -> String {
+    let nanos = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_nanos();
+    format!("{nanos:020}")
+}
+
+/// The `_id`s a bulk response created, in order.
+pub fn created_ids(response: &Value) -> Vec<String> {
+    response["items"]
+        .as_array()
+        .map(|items| {
+            items
+                .iter()
+                .filter_map(|i| i["index"]["_id"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The chunks a replace of generation `generation` removes: every other chunk
+/// of the document, written by an earlier replace (or before generations).
+pub fn older_than(
+    found: Vec<(String, Option<String>)>,
+    created: &std::collections::HashSet<String>,
+    generation: &str,
+) -> Vec<String> {
+    found
+        .into_iter()
+        .filter(|(id, g)| !created.contains(id) && g.as_deref().is_none_or(|g| g < generation))
+        .map(|(id, _)| id)
+        .collect()
+}
+
+/// One bulk request body (NDJSON) indexing `chunks` as generation `generation`.
+pub fn bulk_index_body(
+    index: &str,
+    chunks: &[IndexedChunk],
+    generation: &str,
+) -> PortResult<String> {
     let mut body = String::new();
     for c in chunks {
         let ch = &c.chunk;
@@ -188,6 +236,7 @@ pub fn bulk_index_body(index: &str, chunks: &[IndexedChunk]) -> PortResult<Strin
             "source": ch.source,
             "content_type": ch.content_type,
             "created_at": ch.created_at.to_rfc3339(),
+            "generation": generation,
             "vector": c.vector,
         });
         body.push_str(&json!({"index": {"_index": index}}).to_string());
@@ -281,11 +330,14 @@ fn hits(response: &Value) -> Vec<(String, f32, Value, Option<String>)> {
 /// Fuses the two responses into hits, best first (the same fusion as the local index).
 pub fn fuse_responses(q: &SearchQuery, keyword: &Value, vector: &Value) -> Vec<SearchHit> {
     let (kw, vec) = (hits(keyword), hits(vector));
+    // One entry per chunk: a copy indexed twice within a refresh window counts once.
     let ranked = |list: &[(String, f32, Value, Option<String>)]| -> Vec<Ranked> {
+        let mut seen = std::collections::HashSet::new();
         list.iter()
             .filter_map(|(_, score, src, _)| {
-                Some(Ranked {
-                    id: src["chunk_id"].as_str()?.to_owned(),
+                let id = src["chunk_id"].as_str()?;
+                seen.insert(id).then(|| Ranked {
+                    id: id.to_owned(),
                     score: *score,
                 })
             })
@@ -561,12 +613,23 @@ impl OpenSearchIndex {
         Ok(hits(&resp).into_iter().map(|(id, ..)| id).collect())
     }
 
-    async fn bulk(&self, body: String) -> PortResult<()> {
+    /// `_id` and generation of every chunk of one document that search sees now.
+    async fn generations(&self, filter: Vec<Value>) -> PortResult<Vec<(String, Option<String>)>> {
+        let body = json!({"size": MAX_IDS, "_source": ["generation"], "query": {"bool": {"filter": filter}}});
+        let resp = self.search_json(body).await?;
+        Ok(hits(&resp)
+            .into_iter()
+            .map(|(id, _, src, _)| (id, src["generation"].as_str().map(str::to_owned)))
+            .collect())
+    }
+
+    async fn bulk(&self, body: String) -> PortResult<Value> {
         if body.is_empty() {
-            return Ok(());
+            return Ok(json!({"items": []}));
         }
         let resp = self.call_ok("POST", "/_bulk", Some(body), true).await?;
-        check_bulk(&resp)
+        check_bulk(&resp)?;
+        Ok(resp)
     }
 
     async fn delete_matching(&self, filter: Vec<Value>) -> PortResult<()> {
@@ -632,12 +695,36 @@ impl SearchIndex for OpenSearchIndex {
             json!({"term": {"tenant_id": tenant.as_str()}}),
             json!({"term": {"document_id": id.as_str()}}),
         ];
-        let old = self.ids_matching(doc_filter).await?;
+        let generation = generation_now();
+        let mut created = std::collections::HashSet::new();
         for batch in chunks.chunks(BULK_BATCH) {
-            self.bulk(bulk_index_body(&self.settings.index, batch)?)
+            let resp = self
+                .bulk(bulk_index_body(&self.settings.index, batch, &generation)?)
                 .await?;
+            created.extend(created_ids(&resp));
         }
-        for batch in old.chunks(BULK_BATCH * 5) {
+        // Once search sees this replace's own writes, it sees every earlier one too.
+        let (mut pause, mut waited) = (Duration::from_millis(200), Duration::ZERO);
+        let found = loop {
+            let found = self.generations(doc_filter.clone()).await?;
+            let visible = found.iter().filter(|(id, _)| created.contains(id)).count();
+            if visible >= created.len() {
+                break found;
+            }
+            if waited >= REFRESH_WAIT {
+                tracing::warn!(
+                    visible,
+                    written = created.len(),
+                    "the index did not show this replace's chunks in time; removing what it shows"
+                );
+                break found;
+            }
+            tokio::time::sleep(pause).await;
+            waited += pause;
+            pause = (pause * 2).min(Duration::from_secs(2));
+        };
+        let stale = older_than(found, &created, &generation);
+        for batch in stale.chunks(BULK_BATCH * 5) {
             self.bulk(bulk_delete_body(&self.settings.index, batch))
                 .await?;
         }

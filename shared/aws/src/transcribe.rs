@@ -34,8 +34,13 @@ pub fn job_name(media: &ObjectRef) -> String {
     format!("jarvis-{}", &hex::encode(h.finalize())[..48])
 }
 
-pub fn output_key(job: &str) -> String {
-    format!("transcripts/{job}.json")
+/// Where Transcribe writes the transcript of `media`: under the tenant's
+/// prefix of the curated bucket, so erasing a tenant's prefix erases it too.
+pub fn output_key(media: &ObjectRef, job: &str) -> String {
+    match jarvis_core::pipeline::keys::tenant_of_raw_key(&media.key) {
+        Some(tenant) => format!("{tenant}/transcripts/{job}.json"),
+        None => format!("transcripts/{job}.json"),
+    }
 }
 
 /// Transcribe's media format for a content type; `None` when it has none.
@@ -120,7 +125,7 @@ impl AwsTranscriber {
             .media_format(format)
             .identify_language(true)
             .output_bucket_name(&self.output_bucket)
-            .output_key(output_key(name))
+            .output_key(output_key(media, name))
             .send()
             .await
             .map_err(|e| sdk_error(SERVICE, "StartTranscriptionJob", e))?;
@@ -157,7 +162,7 @@ impl Transcriber for AwsTranscriber {
             Some(TranscriptionJobStatus::Completed) => {
                 let json = self
                     .blobs
-                    .get(&self.output_bucket, &output_key(&name))
+                    .get(&self.output_bucket, &output_key(media, &name))
                     .await?;
                 parse_result(&json)
             }

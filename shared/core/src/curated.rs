@@ -50,7 +50,7 @@ pub async fn store_extracted(
     state: &mut PipelineState,
     doc: &ExtractedDocument,
 ) -> Result<(), StepError> {
-    let key = keys::extracted(&state.tenant_id, &state.document_id);
+    let key = keys::extracted(&state.tenant_id, &state.document_id, &state.source.etag);
     state.extracted = Some(store_json(blobs, bucket, &key, doc).await?);
     Ok(())
 }
@@ -67,6 +67,7 @@ pub async fn begin_processing(
         chunk_count: None,
         title: None,
         from: vec![DocumentStatus::Queued, DocumentStatus::Processing],
+        version: Some(state.source.etag.clone()),
     };
     match metadata
         .change_status(&state.tenant_id, &state.document_id, &change)
@@ -81,6 +82,19 @@ pub async fn begin_processing(
         ))),
         Err(e) => Err(e.into()),
     }
+}
+
+/// The document as stored now when it holds another version of its file than
+/// the one `state`'s run processes (the file changed while the run was under
+/// way); `None` when the run's version is still current, or the document is gone.
+pub async fn superseded_by(
+    metadata: &dyn MetadataStore,
+    state: &PipelineState,
+) -> Result<Option<crate::domain::Document>, PortError> {
+    Ok(metadata
+        .get_document(&state.tenant_id, &state.document_id)
+        .await?
+        .filter(|doc| doc.source.etag != state.source.etag))
 }
 
 /// Reads the original object, refusing one larger than `max_bytes` before reading it.

@@ -286,21 +286,35 @@ pub mod keys {
         format!("{tenant}/{doc}/")
     }
 
-    pub fn extracted(tenant: &TenantId, doc: &DocumentId) -> String {
-        format!("{}extracted.json", curated_prefix(tenant, doc))
+    /// Folder of one run's files: a document's object version (its source
+    /// ETag) gets its own, so two runs of a quickly edited file never read each
+    /// other's chunks or vectors. Everything stays under [`curated_prefix`].
+    pub fn run_prefix(tenant: &TenantId, doc: &DocumentId, etag: &str) -> String {
+        format!("{}{}/", curated_prefix(tenant, doc), version_tag(etag))
+    }
+
+    /// A short, key-safe name for an object version: `v` and 16 hex digits of
+    /// the ETag's SHA-256 (ETags carry quotes and dashes).
+    pub fn version_tag(etag: &str) -> String {
+        use sha2::{Digest, Sha256};
+        format!("v{}", &hex::encode(Sha256::digest(etag.as_bytes()))[..16])
+    }
+
+    pub fn extracted(tenant: &TenantId, doc: &DocumentId, etag: &str) -> String {
+        format!("{}extracted.json", run_prefix(tenant, doc, etag))
     }
 
     /// The extracted document after the PII step (flags, and redactions when configured).
-    pub fn annotated(tenant: &TenantId, doc: &DocumentId) -> String {
-        format!("{}annotated.json", curated_prefix(tenant, doc))
+    pub fn annotated(tenant: &TenantId, doc: &DocumentId, etag: &str) -> String {
+        format!("{}annotated.json", run_prefix(tenant, doc, etag))
     }
 
-    pub fn chunks(tenant: &TenantId, doc: &DocumentId) -> String {
-        format!("{}chunks.json", curated_prefix(tenant, doc))
+    pub fn chunks(tenant: &TenantId, doc: &DocumentId, etag: &str) -> String {
+        format!("{}chunks.json", run_prefix(tenant, doc, etag))
     }
 
-    pub fn embeddings(tenant: &TenantId, doc: &DocumentId) -> String {
-        format!("{}embeddings.f32", curated_prefix(tenant, doc))
+    pub fn embeddings(tenant: &TenantId, doc: &DocumentId, etag: &str) -> String {
+        format!("{}embeddings.f32", run_prefix(tenant, doc, etag))
     }
 
     /// The origin a raw key implies ("upload", "attachment", "email", "inbox").

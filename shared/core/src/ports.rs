@@ -44,12 +44,25 @@ pub struct StatusChange {
     pub title: Option<String>,
     /// Allowed current statuses; empty means any.
     pub from: Vec<DocumentStatus>,
+    /// The object version (source ETag) the change is about, when a pipeline
+    /// run makes it: the change applies only while the document still holds
+    /// that version, so a run of an older version can neither finish nor fail
+    /// the newer one.
+    pub version: Option<String>,
 }
 
 impl StatusChange {
     /// Applies the change to `doc`, or `Conflict` when its current status is not allowed.
     /// Every metadata adapter calls this inside its conditional write.
     pub fn apply(&self, doc: &mut Document) -> PortResult<()> {
+        if let Some(version) = &self.version {
+            if &doc.source.etag != version {
+                return Err(PortError::Conflict(format!(
+                    "document {} now holds another version of its file",
+                    doc.id
+                )));
+            }
+        }
         if !self.from.is_empty() && !self.from.contains(&doc.status) {
             return Err(PortError::Conflict(format!(
                 "document {} is {}, not {}",

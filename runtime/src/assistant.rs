@@ -101,7 +101,11 @@ pub async fn fire_due(fire: &reminder_fire::Deps, stack: &LocalStack) -> usize {
                 }
                 fired += 1;
             }
-            // Left due: the next tick tries again.
+            // Left due: the next tick tries again. A claim still within its
+            // lease (a delivery that died mid-way, before a restart) is not news.
+            Err(e) if e.error_name() == "Jarvis.Pending" => {
+                tracing::debug!(reminder = %reminder.id, error = %e, "reminder claimed elsewhere")
+            }
             Err(e) => warn!(reminder = %reminder.id, error = %e, "reminder not delivered yet"),
         }
     }

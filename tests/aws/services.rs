@@ -647,6 +647,7 @@ fn reminder(id: &str, schedule: ReminderSchedule) -> Reminder {
         late: false,
         fired_count: 0,
         claimed: None,
+        claimed_at: None,
     }
 }
 

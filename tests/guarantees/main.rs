@@ -429,6 +429,7 @@ fn reminder(who: &TenantId, id: &str, schedule: ReminderSchedule) -> Reminder {
         late: false,
         fired_count: 0,
         claimed: None,
+        claimed_at: None,
     }
 }
 
@@ -468,12 +469,30 @@ async fn every_delivery_twice_and_raced(records: Arc<dyn RecordStore>) {
     });
     let fired =
         futures_util::future::join_all(deliveries.map(|r| reminder_fire::handle(&deps, r))).await;
-    assert!(fired.iter().all(Result::is_ok), "{fired:?}");
+    // A delivery that finds the occurrence claimed by one still at work answers
+    // Jarvis.Pending, so the scheduler asks again; every other one skips.
+    assert!(
+        fired.iter().all(|f| match f {
+            Ok(_) => true,
+            Err(e) => e.error_name() == "Jarvis.Pending",
+        }),
+        "{fired:?}"
+    );
     let sent = fired
         .iter()
         .filter(|f| matches!(f, Ok(reminder_fire::Fired::Sent { .. })))
         .count();
     assert_eq!(sent, 2, "one per reminder");
+    // The scheduler's retries of the pending ones: all skip now.
+    for (who, id) in [(&alice, "rem_a"), (&bob, "rem_b")] {
+        let again = reminder_fire::handle(&deps, reminder(who, id, at.clone()))
+            .await
+            .unwrap();
+        assert!(
+            matches!(again, reminder_fire::Fired::Skipped { .. }),
+            "{again:?}"
+        );
+    }
     assert_eq!(
         notifier.delivered(),
         vec![
@@ -518,16 +537,16 @@ async fn faults_around_a_notification(records: Arc<dyn RecordStore>) {
             .unwrap();
     }
     assert_eq!(notifier.delivered().len(), 1);
-    // 2. The record write after the notification fails: redeliveries skip it.
+    // 2. The record write after the notification fails, twice: the delivery
+    // tries again, so redeliveries skip it.
     records::put(records.as_ref(), &reminder(&alice, "rem_2", at.clone()))
         .await
         .unwrap();
-    faulty.fail_put_if_after(1, usize::MAX);
+    faulty.fail_put_if_after(1, 2);
     let out = reminder_fire::handle(&deps, reminder(&alice, "rem_2", at.clone()))
         .await
         .unwrap();
     assert!(matches!(out, reminder_fire::Fired::Sent { .. }));
-    faulty.heal();
     for _ in 0..3 {
         let again = reminder_fire::handle(&deps, reminder(&alice, "rem_2", at.clone()))
             .await
@@ -568,6 +587,69 @@ async fn faults_around_a_notification(records: Arc<dyn RecordStore>) {
         .filter(|(_, id)| id == "rem_3")
         .count();
     assert_eq!(daily_count, 3, "three days, three notifications");
+
+    // 4. A record store that stays down after the notification: within the
+    // lease, redeliveries notify nothing and ask to be retried.
+    records::put(records.as_ref(), &reminder(&alice, "rem_4", at.clone()))
+        .await
+        .unwrap();
+    faulty.fail_put_if_after(1, usize::MAX);
+    let out = reminder_fire::handle(&deps, reminder(&alice, "rem_4", at.clone()))
+        .await
+        .unwrap();
+    assert!(matches!(out, reminder_fire::Fired::Sent { .. }));
+    faulty.heal();
+    let again = reminder_fire::handle(&deps, reminder(&alice, "rem_4", at.clone())).await;
+    assert!(
+        matches!(&again, Err(e) if e.error_name() == "Jarvis.Pending"),
+        "{again:?}"
+    );
+    let told = |id: &str| notifier.delivered().iter().filter(|(_, r)| r == id).count();
+    assert_eq!(told("rem_4"), 1);
+}
+
+on_both_stores!(an_abandoned_claim: a_delivery_that_died_after_claiming_is_fired_late_by_the_retry_after_its_lease_on_sqlite, a_delivery_that_died_after_claiming_is_fired_late_by_the_retry_after_its_lease_on_dynamodb);
+
+/// A delivery claimed an occurrence and died (a Lambda timeout, a crash)
+/// before notifying. The scheduler retries the failed invocation: within the
+/// lease the retry is told to come back; after it, the retry fires, once.
+async fn an_abandoned_claim(records: Arc<dyn RecordStore>) {
+    let alice = tenant("alice");
+    let notifier = Arc::new(CountingNotifier::default());
+    let at = ReminderSchedule::At { at: now() };
+    let died_at = now() + Duration::seconds(1);
+    let mut claimed = reminder(&alice, "rem_x", at.clone());
+    claimed.claimed = Some(now());
+    claimed.claimed_at = Some(died_at);
+    records::put(records.as_ref(), &claimed).await.unwrap();
+    let soon = fire_deps(
+        records.clone(),
+        notifier.clone(),
+        died_at + Duration::seconds(10),
+    );
+    let early = reminder_fire::handle(&soon, reminder(&alice, "rem_x", at.clone())).await;
+    assert!(
+        matches!(&early, Err(e) if e.error_name() == "Jarvis.Pending"),
+        "{early:?}"
+    );
+    assert!(notifier.delivered().is_empty());
+    let after = died_at + reminder_fire::CLAIM_LEASE + Duration::seconds(1);
+    let later = fire_deps(records.clone(), notifier.clone(), after);
+    for _ in 0..3 {
+        reminder_fire::handle(&later, reminder(&alice, "rem_x", at.clone()))
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        notifier.delivered(),
+        vec![("alice".to_owned(), "rem_x".to_owned())],
+        "fired once, after the lease"
+    );
+    let stored: Reminder = records::get(records.as_ref(), &alice, "rem_x")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.fired_at, Some(after));
 }
 
 on_both_stores!(faults_around_a_notification: faults_between_a_notification_and_its_record_never_notify_twice_and_lose_nothing_on_sqlite, faults_between_a_notification_and_its_record_never_notify_twice_and_lose_nothing_on_dynamodb);

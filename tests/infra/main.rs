@@ -229,6 +229,22 @@ fn catalog() -> BTreeMap<String, Entry> {
         .collect()
 }
 
+/// A claim on a reminder occurrence outlives any delivery holding it: the
+/// function's timeout is well inside the lease, so a live delivery always
+/// records or releases its claim before another may take it over.
+#[test]
+fn reminder_fire_times_out_well_inside_its_claim_lease() {
+    let functions = locals(CATALOG)["functions"].clone();
+    let timeout = functions["reminder-fire"]["timeout"]
+        .as_i64()
+        .expect("reminder-fire has a numeric timeout");
+    let lease = reminder_fire::CLAIM_LEASE.num_seconds();
+    assert!(
+        timeout * 3 <= lease,
+        "reminder-fire's timeout ({timeout} s) must be at most a third of its claim lease ({lease} s)"
+    );
+}
+
 fn routes() -> BTreeMap<String, String> {
     let routes = locals(CATALOG)["routes"].clone();
     serde_json::from_value(routes).expect("local.routes is a map of strings")

@@ -16,6 +16,16 @@ use std::sync::Arc;
 /// How late a delivery may be before it counts as late.
 pub const LATE_AFTER: Duration = Duration::minutes(2);
 
+/// How long a claim holds. Well over the function's timeout (15 s in
+/// `terraform/modules/functions/catalog.tf`; `tests/infra` checks it), so a
+/// live delivery has always recorded its fire, or released its claim, by then.
+/// A claim older than this with no recorded fire was abandoned: the delivery
+/// died between claiming and recording, and the next delivery fires it.
+pub const CLAIM_LEASE: Duration = Duration::seconds(90);
+
+/// Attempts at recording a fire after the notification went out.
+const RECORD_ATTEMPTS: u32 = 4;
+
 pub struct Deps {
     pub records: Arc<dyn RecordStore>,
     pub notifier: Arc<dyn Notifier>,
@@ -81,19 +91,35 @@ fn due_time(r: &Reminder, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
     }
 }
 
-/// Why a delivery fires nothing, or `None` when `occurrence` is still to fire.
-fn already(r: &Reminder, occurrence: DateTime<Utc>) -> Option<&'static str> {
+/// Where an occurrence stands when a delivery arrives.
+#[derive(Debug, PartialEq, Eq)]
+enum Occurrence {
+    /// Nobody fired or holds it: this delivery may claim it.
+    Open,
+    /// Nothing to do, for this reason.
+    Done(&'static str),
+    /// Another delivery claimed it within the lease and has not recorded it yet.
+    Claimed,
+}
+
+fn occurrence(r: &Reminder, due: DateTime<Utc>, now: DateTime<Utc>) -> Occurrence {
     if r.cancelled {
-        return Some("the reminder was cancelled");
+        return Occurrence::Done("the reminder was cancelled");
     }
-    let fired = match r.schedule {
-        ReminderSchedule::At { .. } => r.fired_at.is_some() || r.claimed.is_some(),
-        ReminderSchedule::Cron { .. } => {
-            r.claimed.is_some_and(|c| c >= occurrence)
-                || r.fired_at.is_some_and(|f| f >= occurrence)
-        }
+    let (fired, claimed) = match r.schedule {
+        ReminderSchedule::At { .. } => (r.fired_at.is_some(), r.claimed.is_some()),
+        ReminderSchedule::Cron { .. } => (
+            r.fired_at.is_some_and(|f| f >= due),
+            r.claimed.is_some_and(|c| c >= due),
+        ),
     };
-    fired.then_some("this occurrence already fired")
+    if fired {
+        Occurrence::Done("this occurrence already fired")
+    } else if claimed && r.claimed_at.is_some_and(|t| now - t < CLAIM_LEASE) {
+        Occurrence::Claimed
+    } else {
+        Occurrence::Open
+    }
 }
 
 /// Fires one delivery of a reminder, exactly once per occurrence however often
@@ -103,8 +129,16 @@ fn already(r: &Reminder, occurrence: DateTime<Utc>) -> Option<&'static str> {
 ///    one claims and the other skips;
 /// 3. the owner is notified; if that fails the claim is released and the error
 ///    returned, so the scheduler's retry fires it;
-/// 4. `fired_at` is recorded on the claimed version. If that write fails the
-///    claim still stands, so no retry notifies twice.
+/// 4. `fired_at` is recorded on the claimed version, retried a few times. While
+///    the claim is within [`CLAIM_LEASE`], every other delivery answers
+///    `Jarvis.Pending` (an error, so the scheduler asks again later) and
+///    notifies nothing.
+///
+/// A delivery that dies after claiming fails its invocation, so the scheduler
+/// retries it; once the lease is over, that retry fires the occurrence (late if
+/// it is). The one window where this can notify twice is a death, or a store
+/// outage longer than the lease, after the notification went out and before
+/// it was recorded: a reminder told twice, rather than one never told.
 #[tracing::instrument(skip_all, fields(tenant = %event.tenant_id, reminder = %event.id))]
 pub async fn handle(deps: &Deps, event: Reminder) -> Result<Fired, StepError> {
     let store = deps.records.as_ref();
@@ -121,13 +155,23 @@ pub async fn handle(deps: &Deps, event: Reminder) -> Result<Fired, StepError> {
             reason: "no occurrence is due".into(),
         });
     };
-    if let Some(reason) = already(&reminder, due) {
-        return Ok(Fired::Skipped {
-            reason: reason.into(),
-        });
+    match occurrence(&reminder, due, now) {
+        Occurrence::Open => {}
+        Occurrence::Done(reason) => {
+            return Ok(Fired::Skipped {
+                reason: reason.into(),
+            })
+        }
+        Occurrence::Claimed => {
+            return Err(PortError::Pending(format!(
+                "the occurrence due {due} is being delivered by another invocation; ask again later"
+            ))
+            .into())
+        }
     }
     let mut claimed = reminder.clone();
     claimed.claimed = Some(due);
+    claimed.claimed_at = Some(now);
     let claim = match records::put_if(store, &claimed, Some(&read.version)).await {
         Ok(v) => v,
         // Another delivery claimed it, or it was cancelled meanwhile.
@@ -171,29 +215,52 @@ pub async fn handle(deps: &Deps, event: Reminder) -> Result<Fired, StepError> {
     fired.fired_at = Some(now);
     fired.fired_count += 1;
     fired.late = late;
-    let recorded = match records::put_if(store, &fired, Some(&claim)).await {
+    let mut pause = std::time::Duration::from_millis(50);
+    for attempt in 1..=RECORD_ATTEMPTS {
+        match record_fire(store, &fired, &claim, due, now, late).await {
+            Ok(()) => break,
+            Err(e) if attempt < RECORD_ATTEMPTS => {
+                tracing::warn!(error = %e, attempt, "recording the fire; trying again");
+                tokio::time::sleep(pause).await;
+                pause *= 2;
+            }
+            // The notification went out and the claim stands: deliveries
+            // within the lease notify nothing.
+            Err(e) => {
+                tracing::error!(error = %e, "the reminder fired but its record was not updated")
+            }
+        }
+    }
+    tracing::info!(late, "reminder fired");
+    Ok(Fired::Sent { late })
+}
+
+/// Records the fire on the claimed version, or, when the reminder changed since
+/// the claim (cancelled, say), on what is there now.
+async fn record_fire(
+    store: &dyn RecordStore,
+    fired: &Reminder,
+    claim: &jarvis_core::ports::RecordVersion,
+    due: DateTime<Utc>,
+    now: DateTime<Utc>,
+    late: bool,
+) -> Result<(), PortError> {
+    match records::put_if(store, fired, Some(claim)).await {
         Err(PortError::Conflict(_)) => {
-            // Changed since the claim (cancelled, say): record the fire on what is there now.
-            records::update::<Reminder, ()>(store, &reminder.tenant_id, &reminder.id, |r| {
+            records::update::<Reminder, ()>(store, &fired.tenant_id, &fired.id, |r| {
                 Ok(match r {
-                    Some(mut r) => {
+                    Some(mut r) if r.fired_at.is_none_or(|f| f < due) => {
                         r.fired_at = Some(now);
                         r.fired_count += 1;
                         r.late = late;
                         r.claimed = r.claimed.max(Some(due));
                         records::Change::Write(r, ())
                     }
-                    None => records::Change::Keep(()),
+                    _ => records::Change::Keep(()),
                 })
             })
             .await
         }
         other => other.map(|_| ()),
-    };
-    if let Err(e) = recorded {
-        // The notification went out and the claim stands: a redelivery skips it.
-        tracing::error!(error = %e, "the reminder fired but its record was not updated");
     }
-    tracing::info!(late, "reminder fired");
-    Ok(Fired::Sent { late })
 }

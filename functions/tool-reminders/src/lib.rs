@@ -166,6 +166,7 @@ pub async fn create(deps: &Deps, tenant: &TenantId, input: &Value) -> PortResult
         late: false,
         fired_count: 0,
         claimed: None,
+        claimed_at: None,
     };
     // Stored first: reminder-fire reads the record, so a schedule never points
     // at nothing. A new id cannot exist yet, so this is a create.

@@ -265,6 +265,11 @@ pub struct Reminder {
     /// compare-and-set, so of two deliveries of one occurrence only one notifies.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub claimed: Option<DateTime<Utc>>,
+    /// When that claim was made. A claim with no recorded fire that is older
+    /// than reminder-fire's lease was abandoned (the delivery died between
+    /// claiming and recording), and the next delivery fires the occurrence late.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claimed_at: Option<DateTime<Utc>>,
 }
 
 /// Whether a draft has gone out.

@@ -164,6 +164,7 @@ mod tests {
             late: false,
             fired_count: 0,
             claimed: None,
+            claimed_at: None,
         }
     }
 

@@ -369,6 +369,15 @@ pub async fn record_store(store: &dyn jarvis_core::ports::RecordStore) {
     let mut tenants = store.tenants(RecordKind::Task).await.unwrap();
     tenants.sort_by(|a, b| a.as_str().cmp(b.as_str()));
     assert_eq!(tenants, vec![alice.clone(), bob.clone()]);
+    store
+        .put(
+            &alice,
+            RecordKind::Erasure,
+            "erasure",
+            &json!({"state": "running"}),
+        )
+        .await
+        .unwrap();
     assert_eq!(
         store.delete_tenant(&alice).await.unwrap(),
         2,
@@ -377,6 +386,11 @@ pub async fn record_store(store: &dyn jarvis_core::ports::RecordStore) {
     for kind in RecordKind::ALL {
         assert!(store.list(&alice, kind).await.unwrap().is_empty());
     }
+    assert_eq!(
+        store.list(&alice, RecordKind::Erasure).await.unwrap(),
+        vec![json!({"state": "running"})],
+        "the erasure record outlives the erasure"
+    );
     assert_eq!(
         store.list(&bob, RecordKind::Task).await.unwrap().len(),
         1,

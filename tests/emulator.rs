@@ -99,6 +99,18 @@ pub async fn create_resources(sdk: &SdkConfig) -> Resources {
     let (raw, curated) = (format!("{id}-raw"), format!("{id}-curated"));
     for b in [&raw, &curated] {
         s3.create_bucket().bucket(b).send().await.expect("bucket");
+        // Versioned, as Terraform makes them: a plain delete leaves the old
+        // versions behind a delete marker.
+        s3.put_bucket_versioning()
+            .bucket(b)
+            .versioning_configuration(
+                aws_sdk_s3::types::VersioningConfiguration::builder()
+                    .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
+                    .build(),
+            )
+            .send()
+            .await
+            .expect("versioning");
     }
     let ddb = aws_sdk_dynamodb::Client::new(sdk);
     let table = format!("{id}-table");

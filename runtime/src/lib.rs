@@ -178,7 +178,15 @@ async fn launch(stack: LocalStack, runs: mpsc::UnboundedReceiver<Run>) -> anyhow
         stack.clone(),
         stopped.clone(),
     )));
+    if let Some(jobs) = stack.jobs.take_receiver() {
+        tasks.push(tokio::spawn(run_jobs(
+            erase_tenant::Deps::local(&stack),
+            jobs,
+            stopped.clone(),
+        )));
+    }
     tasks.push(tokio::spawn(watch_inbox(stack.clone(), stopped)));
+    resume_erasures(&stack).await;
 
     let resumed = stack.workflows.resume_unfinished()?;
     for run in resumed.given_up {
@@ -193,6 +201,63 @@ async fn launch(stack: LocalStack, runs: mpsc::UnboundedReceiver<Run>) -> anyhow
         stop,
         tasks,
     })
+}
+
+/// Background jobs (erasures), one at a time, each to its end. An erasure
+/// cut short by a stop stays `running` and starts again at the next start.
+async fn run_jobs(
+    erase: erase_tenant::Deps,
+    mut jobs: mpsc::UnboundedReceiver<jarvis_local::jobs::Job>,
+    mut stopped: watch::Receiver<bool>,
+) {
+    loop {
+        let job = tokio::select! {
+            job = jobs.recv() => match job { Some(j) => j, None => break },
+            _ = stopped.wait_for(|v| *v) => break,
+        };
+        match job {
+            jarvis_local::jobs::Job::Erase(tenant) => {
+                match erase_tenant::handle(
+                    &erase,
+                    erase_tenant::Job {
+                        tenant_id: tenant.clone(),
+                    },
+                )
+                .await
+                {
+                    Ok(done) => info!(%tenant, removed = ?done.removed, "erasure finished"),
+                    Err(e) => {
+                        error!(%tenant, error = %e, "erasure failed; DELETE /me/data starts it again")
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Starts again every erasure the last run of the runtime left `running`.
+async fn resume_erasures(stack: &LocalStack) {
+    use jarvis_core::ports::{Jobs, RecordKind, RecordStore};
+    let tenants = match stack.records.tenants(RecordKind::Erasure).await {
+        Ok(t) => t,
+        Err(e) => return error!(error = %e, "looking for unfinished erasures"),
+    };
+    for tenant in tenants {
+        let erasure = jarvis_core::records::get::<jarvis_core::domain::Erasure>(
+            stack.records.as_ref(),
+            &tenant,
+            jarvis_core::domain::Erasure::ID,
+        )
+        .await;
+        if let Ok(Some(e)) = erasure {
+            if e.state == jarvis_core::domain::ErasureState::Running {
+                info!(%tenant, "resuming an unfinished erasure");
+                if let Err(err) = stack.jobs.start_erasure(&tenant).await {
+                    error!(%tenant, error = %err, "resuming an erasure");
+                }
+            }
+        }
+    }
 }
 
 /// Pipeline runs, at most `pipeline_workers` at once; on stop, waits for those in flight.

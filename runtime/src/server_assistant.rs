@@ -29,6 +29,7 @@ pub fn routes() -> Router<Arc<App>> {
         .route("/emails/drafts", post(drafts).get(drafts))
         .route("/emails/drafts/{id}/send", post(draft_send))
         .route("/me/data", delete(me_data))
+        .route("/me/data/erasure", get(me_erasure))
         .route("/me/export", get(me_export))
         .route("/me/settings", get(me_settings).put(me_settings))
         .route(
@@ -214,6 +215,12 @@ async fn turn(app: &App, tenant: &TenantId, text: &str, socket: &mut WebSocket) 
 
 async fn me_data(State(app): State<Arc<App>>, req: Request) -> Response {
     bridged!(app, req, "DELETE /me/data", None::<String>, 0, |e| {
+        api_me::handle(&app.me, e)
+    })
+}
+
+async fn me_erasure(State(app): State<Arc<App>>, req: Request) -> Response {
+    bridged!(app, req, "GET /me/data/erasure", None::<String>, 0, |e| {
         api_me::handle(&app.me, e)
     })
 }

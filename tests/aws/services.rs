@@ -635,6 +635,125 @@ async fn an_old_run_that_overwrites_a_newer_version_puts_the_newer_one_back() {
     assert_eq!(douro.len(), 1, "{douro:?}");
 }
 
+/// Every version and delete marker under `prefix` in `bucket`.
+async fn versions(stack: &jarvis_aws::AwsStack, bucket: &str, prefix: &str) -> Vec<String> {
+    let out = stack
+        .s3_client()
+        .list_object_versions()
+        .bucket(bucket)
+        .prefix(prefix)
+        .send()
+        .await
+        .unwrap();
+    out.versions()
+        .iter()
+        .filter_map(|v| v.key())
+        .chain(out.delete_markers().iter().filter_map(|m| m.key()))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// AWS rule (the buckets are versioned): a plain DeleteObject only hides an
+/// object behind a delete marker, and its bytes stay as an old version. The
+/// erasure job removes every version of everything under the tenant's prefix,
+/// and while it runs the router removes what arrives for that tenant.
+#[tokio::test]
+async fn erasure_removes_every_version_of_the_tenants_files_and_the_router_refuses_new_ones() {
+    let (stack, r) = fresh_stack().await;
+    let dir = tempfile::tempdir().unwrap();
+    let index = local_index(&dir);
+    let blobs = emulator::any_blobs(&stack);
+    let records = stack.records(Rows::All).unwrap();
+    // Two versions of alice's file, one deleted file, a derived file; bob's file.
+    let (_, v1) = drop_file(&stack, &r, "alice/notes/plan.md", PLAN_V1)
+        .await
+        .expect("a run");
+    run_steps(&stack, &index, v1).await;
+    blobs
+        .put(
+            &r.raw_bucket,
+            "alice/notes/plan.md",
+            PLAN_V2.into(),
+            "text/markdown",
+        )
+        .await
+        .unwrap();
+    blobs
+        .put(
+            &r.raw_bucket,
+            "alice/old.md",
+            b"# Old".to_vec(),
+            "text/markdown",
+        )
+        .await
+        .unwrap();
+    blobs.delete(&r.raw_bucket, "alice/old.md").await.unwrap();
+    blobs
+        .put(
+            &r.raw_bucket,
+            "bob/keep.md",
+            b"# Bob".to_vec(),
+            "text/markdown",
+        )
+        .await
+        .unwrap();
+    assert!(versions(&stack, &r.raw_bucket, "alice/").await.len() >= 4);
+    assert!(!versions(&stack, &r.curated_bucket, "alice/")
+        .await
+        .is_empty());
+
+    let deps = erase_tenant::Deps {
+        blobs: stack
+            .blobs(
+                BlobAccess::new()
+                    .delete(Bucket::Raw)
+                    .purge(Bucket::Raw)
+                    .purge(Bucket::Curated),
+            )
+            .unwrap(),
+        metadata: stack.metadata(Rows::All).unwrap(),
+        records: records.clone(),
+        index: index.clone(),
+        scheduler: stack.schedule_canceller(),
+        targets: Some(stack.notification_unsubscriber().unwrap()),
+        raw_bucket: r.raw_bucket.clone(),
+        curated_bucket: r.curated_bucket.clone(),
+        clock: Arc::new(jarvis_core::clock::SystemClock),
+        settle: std::time::Duration::ZERO,
+    };
+    // Asked (as api-me records it), and a file arrives before the job runs.
+    let asked = erase_tenant::requested(&alice(), Utc::now());
+    jarvis_core::records::put(records.as_ref(), &asked)
+        .await
+        .unwrap();
+    let late = drop_file(&stack, &r, "alice/late.md", PLAN_V1).await;
+    assert!(late.is_none(), "no run for a tenant being erased");
+    assert!(versions(&stack, &r.raw_bucket, "alice/late.md")
+        .await
+        .is_empty());
+
+    let done = erase_tenant::handle(&deps, erase_tenant::Job { tenant_id: alice() })
+        .await
+        .unwrap();
+    assert_eq!(done.state, jarvis_core::domain::ErasureState::Done);
+    assert_eq!(done.removed.documents, 1);
+    assert!(done.removed.files >= 4, "{:?}", done.removed);
+    for bucket in [&r.raw_bucket, &r.curated_bucket] {
+        let left = versions(&stack, bucket, "alice/").await;
+        assert!(left.is_empty(), "{bucket}: {left:?}");
+    }
+    assert_eq!(
+        versions(&stack, &r.raw_bucket, "bob/").await,
+        ["bob/keep.md"]
+    );
+    assert!(found(&index, "Sintra").await.is_empty());
+    // A duplicated invoke finds it done and does nothing.
+    let again = erase_tenant::handle(&deps, erase_tenant::Job { tenant_id: alice() })
+        .await
+        .unwrap();
+    assert_eq!(again, done);
+}
+
 fn reminder(id: &str, schedule: ReminderSchedule) -> Reminder {
     Reminder {
         id: id.into(),

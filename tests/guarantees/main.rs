@@ -1061,9 +1061,43 @@ async fn a_user_subscribes_their_own_address_and_erasure_ends_it() {
     assert_eq!(attrs["FilterPolicyScope"], "MessageAttributes");
     let view = api_me::handle(&deps, me_event("api-me.get-settings.json", &ana, None)).await;
     assert!(format!("{:?}", view.body).contains("ana@work.example"));
-    // Erasing ana's data ends the subscription with the rest.
-    let erased = api_me::handle(&deps, me_event("api-me.delete-data.json", &ana, None)).await;
-    assert_eq!(erased.status_code, 200);
+    // Erasing ana's data ends the subscription with the rest. The request
+    // answers at once and starts the job; the job does the erasing.
+    let mut jobs = local.jobs.take_receiver().unwrap();
+    let asked = api_me::handle(&deps, me_event("api-me.delete-data.json", &ana, None)).await;
+    assert_eq!(asked.status_code, 202, "{:?}", asked.body);
+    let again = api_me::handle(&deps, me_event("api-me.delete-data.json", &ana, None)).await;
+    assert_eq!(again.status_code, 202);
+    assert_eq!(
+        jobs.try_recv().unwrap(),
+        jarvis_local::jobs::Job::Erase(ana.clone())
+    );
+    assert!(jobs.try_recv().is_err(), "asking twice starts one job");
+    let running = api_me::handle(&deps, me_event("api-me.get-erasure.json", &ana, None)).await;
+    assert!(
+        format!("{:?}", running.body).contains(r#"\"state\":\"running\""#),
+        "{:?}",
+        running.body
+    );
+    let erase = erase_tenant::Deps {
+        targets: Some(stack.notification_targets().unwrap()),
+        ..erase_tenant::Deps::local(&local)
+    };
+    let done = erase_tenant::handle(
+        &erase,
+        erase_tenant::Job {
+            tenant_id: ana.clone(),
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(done.state, jarvis_core::domain::ErasureState::Done);
+    let view = api_me::handle(&deps, me_event("api-me.get-erasure.json", &ana, None)).await;
+    assert!(
+        format!("{:?}", view.body).contains(r#"\"state\":\"done\""#),
+        "{:?}",
+        view.body
+    );
     let subs = sns
         .list_subscriptions_by_topic()
         .topic_arn(&topic)
@@ -1092,7 +1126,7 @@ async fn the_local_runtime_says_where_its_notifications_go_instead() {
 /// embed: `DELETE /me/data` arriving while a run is in its embed step.
 struct EraseDuringEmbedding {
     inner: jarvis_local::testing::HashingEmbedder,
-    erase: std::sync::Mutex<Option<(api_me::Deps, TenantId)>>,
+    erase: std::sync::Mutex<Option<(erase_tenant::Deps, TenantId)>>,
 }
 
 #[async_trait::async_trait]
@@ -1100,7 +1134,7 @@ impl jarvis_core::ports::Embedder for EraseDuringEmbedding {
     async fn embed(&self, texts: &[String]) -> PortResult<Vec<Vec<f32>>> {
         let armed = self.erase.lock().unwrap().take();
         if let Some((deps, tenant)) = armed {
-            api_me::erase(&deps, &tenant).await?;
+            erase_tenant::erase(&deps, &tenant).await?;
         }
         self.inner.embed(texts).await
     }
@@ -1157,7 +1191,7 @@ async fn erasure_while_a_run_is_in_flight_leaves_nothing_once_the_run_ends() {
     let embed_deps = embed::Deps {
         embedder: Arc::new(EraseDuringEmbedding {
             inner: hashing,
-            erase: std::sync::Mutex::new(Some((api_me::Deps::local(&local), alice.clone()))),
+            erase: std::sync::Mutex::new(Some((erase_tenant::Deps::local(&local), alice.clone()))),
         }),
         ..embed::Deps::local(&local)
     };
@@ -1372,7 +1406,7 @@ async fn erasure_while_a_mail_is_parsed_brings_none_of_its_attachments_back() {
     let parse_deps = parse_email::Deps {
         blobs: Arc::new(EraseAfterRead {
             inner: local.blobs.clone(),
-            erase: std::sync::Mutex::new(Some((api_me::Deps::local(&local), alice.clone()))),
+            erase: std::sync::Mutex::new(Some((erase_tenant::Deps::local(&local), alice.clone()))),
         }),
         ..parse_email::Deps::local(&local)
     };
@@ -1411,7 +1445,7 @@ async fn erasure_while_a_mail_is_parsed_brings_none_of_its_attachments_back() {
 /// The blob store, erasing a tenant's data right after the first object is read.
 struct EraseAfterRead {
     inner: Arc<dyn jarvis_core::ports::BlobStore>,
-    erase: std::sync::Mutex<Option<(api_me::Deps, TenantId)>>,
+    erase: std::sync::Mutex<Option<(erase_tenant::Deps, TenantId)>>,
 }
 
 #[async_trait::async_trait]
@@ -1429,7 +1463,7 @@ impl jarvis_core::ports::BlobStore for EraseAfterRead {
         let bytes = self.inner.get(bucket, key).await;
         let armed = self.erase.lock().unwrap().take();
         if let Some((deps, tenant)) = armed {
-            api_me::erase(&deps, &tenant).await?;
+            erase_tenant::erase(&deps, &tenant).await?;
         }
         bytes
     }

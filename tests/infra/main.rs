@@ -59,6 +59,7 @@ fn wiring() -> BTreeMap<&'static str, Wire> {
         "chunk" => chunk,
         "detect-pii" => detect_pii,
         "embed" => embed,
+        "erase-tenant" => erase_tenant,
         "extract-audio" => extract_audio,
         "extract-document" => extract_document,
         "extract-image" => extract_image,
@@ -94,6 +95,7 @@ fn kind(function: &str) -> &'static str {
         "scheduled",
         "websocket",
         "authorizer",
+        "job",
     ]
     .into_iter()
     .find(|k| main.contains(&format!("run::{k}(")))
@@ -121,6 +123,7 @@ fn stack() -> AwsStack {
             vars::OPENSEARCH_ENDPOINT => "https://c.eu-west-1.aoss.amazonaws.com",
             vars::MAIL_FROM => "jarvis@example.com",
             vars::TOOL_FUNCTION_PREFIX => "jarvis-test-",
+            vars::ERASE_FUNCTION => "jarvis-test-erase-tenant",
             vars::AUTH_ISSUER => "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_x",
             vars::AUTH_AUDIENCE => "client1",
             n if n.ends_with("_ARN") => "arn:aws:x:eu-west-1:123456789012:x",
@@ -276,6 +279,7 @@ fn each_function_is_invoked_the_way_its_main_runs_it() {
             "sqs" => &["ingest_queue"],
             "tool" => &["http_api"],
             "scheduled" => &["reminders", "nightly"],
+            "job" => &["async_invoke"],
             other => panic!("{name}: no trigger known for run::{other}"),
         };
         assert!(

@@ -406,10 +406,11 @@ async fn deleting_my_data_leaves_nothing_of_mine_anywhere_and_the_other_tenant_u
         .unwrap();
     assert!(tasks.contains("buy milk") && !tasks.contains("basil"));
 
-    let (status, body) = app.send(Method::DELETE, "/me/data", None).await;
-    assert_eq!(status, 200, "{body}");
-    assert_eq!(body["deleted"]["documents"], 2, "{body}");
-    assert_eq!(body["deleted"]["schedules"], 1, "{body}");
+    let (status, body) = app.send(Method::GET, "/me/data/erasure", None).await;
+    assert_eq!(status, 404, "nothing asked yet: {body}");
+    let body = erase_and_wait(&app).await;
+    assert_eq!(body["removed"]["documents"], 2, "{body}");
+    assert_eq!(body["removed"]["schedules"], 1, "{body}");
 
     // Nothing of mine in any store, index or schedule.
     assert!(app.documents().await.is_empty());
@@ -448,12 +449,30 @@ async fn deleting_my_data_leaves_nothing_of_mine_anywhere_and_the_other_tenant_u
     assert!(!files_under(&app.data.join("blobs/curated/bob")).is_empty());
 
     // Again: nothing more to delete.
-    let (status, body) = app.send(Method::DELETE, "/me/data", None).await;
-    assert_eq!(status, 200);
+    let body = erase_and_wait(&app).await;
     assert_eq!(
-        body["deleted"],
+        body["removed"],
         json!({"documents": 0, "files": 0, "records": 0, "schedules": 0})
     );
+}
+
+/// `DELETE /me/data`, which answers 202 at once, then `GET /me/data/erasure`
+/// until the job says `done` (at most a minute); answers the finished erasure.
+async fn erase_and_wait(app: &crate::helpers::TestApp) -> Value {
+    let (status, body) = app.send(Method::DELETE, "/me/data", None).await;
+    assert_eq!(status, 202, "{body}");
+    assert_eq!(body["status_url"], "/me/data/erasure");
+    for _ in 0..600 {
+        let (status, body) = app.send(Method::GET, "/me/data/erasure", None).await;
+        assert_eq!(status, 200, "{body}");
+        if body["state"] == "done" {
+            assert!(body["finished_at"].is_string(), "{body}");
+            return body;
+        }
+        assert_eq!(body["state"], "running", "{body}");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("the erasure did not finish within a minute");
 }
 
 #[tokio::test]

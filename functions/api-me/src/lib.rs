@@ -1,13 +1,14 @@
 //! `api-me`: the caller's data rights.
 //!
-//! - `DELETE /me/data` removes everything of the caller's tenant: the search
-//!   index entries (first, so nothing is found any more), every reminder's
-//!   schedule, the records (tasks, reminders, drafts, conversations, memories,
-//!   settings),
-//!   every document record, and every stored file — raw uploads and mail,
-//!   inbox files, derived artifacts. It answers what it removed; running it
-//!   again removes nothing more. Other tenants are never touched: every call
-//!   names this tenant, and files go by the tenant's key prefix.
+//! - `DELETE /me/data` starts erasing everything of the caller's tenant and
+//!   answers 202 at once: it writes the tenant's erasure record (`running`)
+//!   and starts `erase-tenant` as a job (an asynchronous invoke on AWS, so it is
+//!   not bound by API Gateway's 29 s). `GET /me/data/erasure` answers where it
+//!   stands, and what it removed once `done`. Asking again while one runs
+//!   starts nothing new, unless the running one has not been heard from for
+//!   [`STALE_ERASURE`] (its job died): then it starts again. Other tenants are
+//!   never touched: every call names this tenant, and files go by the tenant's
+//!   key prefix.
 //! - `GET /me/export` answers a zip archive: `documents.json` (the document
 //!   records), `files/<key>` (each document's original file), `records/*.json`
 //!   (tasks, reminders, drafts, conversations, memories, settings) and `README.txt`.
@@ -26,14 +27,15 @@
 //!   answers 409 here.
 
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
-use jarvis_core::domain::{Document, Reminder, Settings};
+use chrono::{DateTime, Utc};
+use jarvis_core::clock::Clock;
+use jarvis_core::domain::{Erasure, ErasureState, Settings};
 use jarvis_core::ports::{
-    BlobStore, DocumentFilter, MetadataStore, NotificationTargets, PortResult, RecordKind,
-    RecordStore, Scheduler, SearchIndex, UrlSigner,
+    BlobStore, Jobs, MetadataStore, NotificationTargets, PortResult, RecordKind, RecordStore,
+    UrlSigner,
 };
 use jarvis_core::{records, ApiError, PortError, TenantId};
 use jarvis_lambda::http;
-use serde::Serialize;
 use std::io::Write as _;
 use std::sync::Arc;
 use std::time::Duration;
@@ -42,9 +44,9 @@ pub struct Deps {
     pub blobs: Arc<dyn BlobStore>,
     pub metadata: Arc<dyn MetadataStore>,
     pub records: Arc<dyn RecordStore>,
-    pub index: Arc<dyn SearchIndex>,
-    pub scheduler: Arc<dyn Scheduler>,
-    pub raw_bucket: String,
+    /// Starts the erasure job.
+    pub jobs: Arc<dyn Jobs>,
+    pub clock: Arc<dyn Clock>,
     pub curated_bucket: String,
     /// Where larger exports go by pre-signed URL (S3); `None` answers inline always.
     pub signer: Option<Arc<dyn UrlSigner>>,
@@ -66,19 +68,16 @@ impl Deps {
         let blobs = stack.blobs(
             BlobAccess::new()
                 .read(Bucket::Raw)
-                .delete(Bucket::Raw)
                 .read(Bucket::Curated)
-                .write(Bucket::Curated)
-                .delete(Bucket::Curated),
+                .write(Bucket::Curated),
         )?;
         Ok(Deps {
             signer: Some(blobs.clone()),
             blobs,
-            metadata: stack.metadata(Rows::All)?,
-            records: stack.records(Rows::All)?,
-            index: stack.index()?,
-            scheduler: stack.schedule_canceller(),
-            raw_bucket: stack.raw_bucket()?,
+            metadata: stack.metadata(Rows::Read)?,
+            records: stack.records(Rows::ReadWrite)?,
+            jobs: stack.jobs()?,
+            clock: Arc::new(jarvis_core::clock::SystemClock),
             curated_bucket: stack.curated_bucket()?,
             inline_limit: AWS_INLINE_LIMIT,
             zone: stack.zone(),
@@ -92,9 +91,8 @@ impl Deps {
             blobs: stack.blobs.clone(),
             metadata: stack.metadata.clone(),
             records: stack.records.clone(),
-            index: stack.index.clone(),
-            scheduler: stack.scheduler.clone(),
-            raw_bucket: jarvis_local::stack::RAW_BUCKET.into(),
+            jobs: stack.jobs.clone(),
+            clock: stack.clock.clone(),
             curated_bucket: jarvis_local::stack::CURATED_BUCKET.into(),
             signer: None,
             inline_limit: 512 * 1024 * 1024,
@@ -104,75 +102,51 @@ impl Deps {
     }
 }
 
-/// Every document record of the tenant, page by page.
-async fn all_documents(deps: &Deps, tenant: &TenantId) -> PortResult<Vec<Document>> {
-    let mut docs = Vec::new();
-    loop {
-        let page = deps
-            .metadata
-            .list_documents(
-                tenant,
-                &DocumentFilter {
-                    status: None,
-                    limit: 100,
-                    after: docs.last().map(|d: &Document| d.id.clone()),
-                },
-            )
-            .await?;
-        let n = page.len();
-        docs.extend(page);
-        if n < 100 {
-            return Ok(docs);
-        }
-    }
-}
+/// How long a running erasure may go unheard from before `DELETE /me/data`
+/// starts it again: longer than the job's 15-minute limit.
+pub const STALE_ERASURE: chrono::Duration = chrono::Duration::minutes(20);
 
-#[derive(Debug, Default, Serialize, PartialEq, Eq)]
-pub struct Erased {
-    pub documents: usize,
-    pub files: usize,
-    pub records: usize,
-    pub schedules: usize,
-}
-
-/// Removes everything of `tenant`.
-#[tracing::instrument(skip_all, fields(tenant = %tenant))]
-pub async fn erase(deps: &Deps, tenant: &TenantId) -> PortResult<Erased> {
-    let mut erased = Erased::default();
-    deps.index.delete_tenant(tenant).await?;
-    // Nothing more is mailed to the tenant's address.
-    if let Some(id) = settings(deps, tenant).await?.notify_subscription {
-        if let Some(targets) = &deps.targets {
-            targets.unsubscribe(&id).await?;
-        }
-    }
-    for reminder in records::list::<Reminder>(deps.records.as_ref(), tenant).await? {
-        deps.scheduler.cancel(tenant, &reminder.id).await?;
-        erased.schedules += 1;
-    }
-    erased.records = deps.records.delete_tenant(tenant).await?;
-    let prefix = format!("{tenant}/");
-    for doc in all_documents(deps, tenant).await? {
-        // Files outside the tenant's prefix (the local inbox) go one by one.
-        for key in std::iter::once(&doc.source.key).chain(&doc.aliases) {
-            if !(doc.source.bucket == deps.raw_bucket && key.starts_with(&prefix)) {
-                match deps.blobs.delete(&doc.source.bucket, key).await {
-                    Ok(()) => erased.files += 1,
-                    Err(PortError::NotFound(_)) => {}
-                    Err(e) => return Err(e),
+/// `DELETE /me/data`: records the request and starts the job, unless one is
+/// under way. Answers the erasure record.
+pub async fn request_erasure(deps: &Deps, tenant: &TenantId) -> PortResult<Erasure> {
+    let now = deps.clock.now();
+    let alive = |e: &Erasure| {
+        let heard: DateTime<Utc> = e.started_at.unwrap_or(e.requested_at);
+        e.state == ErasureState::Running && now - heard < STALE_ERASURE
+    };
+    let (erasure, start) = records::update::<Erasure, (Erasure, bool)>(
+        deps.records.as_ref(),
+        tenant,
+        Erasure::ID,
+        |e| {
+            Ok(match e {
+                Some(e) if alive(&e) => records::Change::Keep((e, false)),
+                _ => {
+                    let fresh = erase_tenant::requested(tenant, now);
+                    records::Change::Write(fresh.clone(), (fresh, true))
                 }
-            }
-        }
-        deps.metadata.delete_document(tenant, &doc.id).await?;
-        erased.documents += 1;
+            })
+        },
+    )
+    .await?;
+    if start {
+        deps.jobs.start_erasure(tenant).await?;
+        tracing::info!("erasure started");
     }
-    erased.files += deps.blobs.delete_prefix(&deps.raw_bucket, &prefix).await?;
-    erased.files += deps
-        .blobs
-        .delete_prefix(&deps.curated_bucket, &prefix)
-        .await?;
-    tracing::info!(?erased, "tenant data erased");
-    Ok(erased)
+    Ok(erasure)
+}
+
+/// The erasure as the API shows it.
+fn erasure_view(e: &Erasure) -> serde_json::Value {
+    serde_json::json!({
+        "state": e.state,
+        "requested_at": e.requested_at,
+        "started_at": e.started_at,
+        "finished_at": e.finished_at,
+        "removed": e.removed,
+        "last_error": e.last_error,
+        "status_url": "/me/data/erasure",
+    })
 }
 
 fn zip_err(e: impl std::fmt::Display) -> PortError {
@@ -185,7 +159,7 @@ fn zip_err(e: impl std::fmt::Display) -> PortError {
 
 /// The tenant's archive (zip bytes).
 pub async fn export(deps: &Deps, tenant: &TenantId) -> PortResult<Vec<u8>> {
-    let docs = all_documents(deps, tenant).await?;
+    let docs = erase_tenant::all_documents(deps.metadata.as_ref(), tenant).await?;
     let mut entries: Vec<(String, Vec<u8>)> = Vec::new();
     entries.push((
         "documents.json".into(),
@@ -363,9 +337,17 @@ async fn route(
     let tenant = http::tenant(req)?;
     match req.route_key.as_deref().unwrap_or_default() {
         "DELETE /me/data" => Ok(http::json(
-            200,
-            &serde_json::json!({"deleted": erase(deps, &tenant).await?}),
+            202,
+            &erasure_view(&request_erasure(deps, &tenant).await?),
         )),
+        "GET /me/data/erasure" => {
+            match records::get::<Erasure>(deps.records.as_ref(), &tenant, Erasure::ID).await? {
+                Some(e) => Ok(http::json(200, &erasure_view(&e))),
+                None => Err(ApiError::NotFound(
+                    "no erasure was asked for; DELETE /me/data starts one".into(),
+                )),
+            }
+        }
         "GET /me/export" => {
             let archive = export(deps, &tenant).await?;
             let name = format!(

@@ -9,17 +9,19 @@
 //! changed file (new ETag) starts a fresh run that replaces the old chunks.
 //! Records that hit a transient error are returned as batch item failures, so SQS
 //! redelivers exactly those. An attachment whose mail no longer exists (deleted
-//! while it was parsed) is removed instead of becoming a document.
+//! while it was parsed) is removed instead of becoming a document, and so is
+//! any object of a tenant whose erasure is under way (every version of it).
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use chrono::Utc;
 use jarvis_core::curated::{file_name, too_large};
 use jarvis_core::domain::{Document, DocumentId, DocumentStatus, ObjectRef, TenantId};
+use jarvis_core::domain::{Erasure, ErasureState};
 use jarvis_core::ingest_event::parse_object_created;
 use jarvis_core::pipeline::{
     content_type_by_name, content_type_for, execution_name, keys, rerun_name, PipelineState,
 };
-use jarvis_core::ports::{BlobStore, MetadataStore, StartOutcome, WorkflowStarter};
+use jarvis_core::ports::{BlobStore, MetadataStore, RecordStore, StartOutcome, WorkflowStarter};
 use jarvis_core::PortError;
 #[cfg(feature = "local")]
 use jarvis_local::stack::{LocalStack, INBOX_BUCKET, RAW_BUCKET};
@@ -38,6 +40,8 @@ pub enum TenantKeys {
 pub struct Deps {
     pub blobs: Arc<dyn BlobStore>,
     pub metadata: Arc<dyn MetadataStore>,
+    /// The tenant's erasure record (read only).
+    pub records: Arc<dyn RecordStore>,
     pub workflows: Arc<dyn WorkflowStarter>,
     /// Buckets and how their keys name tenants; events from other buckets are dropped with a warning.
     pub buckets: Vec<(String, TenantKeys)>,
@@ -50,8 +54,14 @@ impl Deps {
     pub fn aws(stack: &jarvis_aws::AwsStack) -> Result<Self, jarvis_core::config::ConfigError> {
         use jarvis_aws::{iam::Bucket, BlobAccess, Rows};
         Ok(Deps {
-            blobs: stack.blobs(BlobAccess::new().read(Bucket::Raw).delete(Bucket::Raw))?,
+            blobs: stack.blobs(
+                BlobAccess::new()
+                    .read(Bucket::Raw)
+                    .delete(Bucket::Raw)
+                    .purge(Bucket::Raw),
+            )?,
             metadata: stack.metadata(Rows::ReadWrite)?,
+            records: stack.records(Rows::Read)?,
             workflows: stack.workflows()?,
             buckets: vec![(stack.raw_bucket()?, TenantKeys::Prefixed)],
             max_file_bytes: stack.config.max_file_bytes,
@@ -64,6 +74,7 @@ impl Deps {
         Deps {
             blobs: stack.blobs.clone(),
             metadata: stack.metadata.clone(),
+            records: stack.records.clone(),
             workflows: Arc::new(stack.workflows.clone()),
             buckets: vec![
                 (RAW_BUCKET.into(), TenantKeys::Prefixed),
@@ -141,6 +152,17 @@ pub async fn route_one(deps: &Deps, body: &str) -> Result<Outcome, PortError> {
             event.key
         )));
     };
+    // The tenant asked for everything to be erased, and that is under way:
+    // this object goes too, every version of it, and becomes nothing.
+    let erasure =
+        jarvis_core::records::get::<Erasure>(deps.records.as_ref(), &tenant, Erasure::ID).await?;
+    if erasure.is_some_and(|e| e.state == ErasureState::Running) {
+        let removed = deps.blobs.purge_prefix(&event.bucket, &event.key).await?;
+        return Ok(Outcome::Ignored(format!(
+            "{} arrived while its tenant's data is being erased; removed ({removed} versions)",
+            event.key
+        )));
+    }
     // An attachment of a mail deleted meanwhile (`DELETE /me/data` while the
     // mail was being parsed) must not come back as a document: it goes too.
     if let Some(parent) = parent_of(&event.key) {

@@ -46,6 +46,8 @@ pub enum Resource {
     MailIdentity,
     /// The tool functions api-chat invokes.
     ToolFunctions,
+    /// The job functions started asynchronously (`erase-tenant`).
+    JobFunctions,
     /// Connections of the WebSocket API (`POST @connections/*`).
     Connections,
     /// Actions that have no resource-level permissions (`"*"`).
@@ -72,12 +74,13 @@ impl Resource {
             Self::TranscriptionJobs => "transcription_jobs",
             Self::MailIdentity => "mail_identity",
             Self::ToolFunctions => "tool_functions",
+            Self::JobFunctions => "job_functions",
             Self::Connections => "connections",
             Self::Any => "any",
         }
     }
 
-    pub const ALL: [Resource; 18] = [
+    pub const ALL: [Resource; 19] = [
         Self::RawObjects,
         Self::RawBucket,
         Self::CuratedObjects,
@@ -94,6 +97,7 @@ impl Resource {
         Self::TranscriptionJobs,
         Self::MailIdentity,
         Self::ToolFunctions,
+        Self::JobFunctions,
         Self::Connections,
         Self::Any,
     ];
@@ -165,6 +169,9 @@ pub const OPERATIONS: &[Operation] = &[
     op("s3", "DeleteObject", &[("s3:DeleteObject", Objects)]),
     op("s3", "DeleteObjects", &[("s3:DeleteObject", Objects)]),
     op("s3", "ListObjectsV2", &[("s3:ListBucket", BucketItself)]),
+    op("s3", "ListObjectVersions", &[("s3:ListBucketVersions", BucketItself)]),
+    // DeleteObjects naming version ids: each needs s3:DeleteObjectVersion.
+    op("s3", "DeleteObjectVersion", &[("s3:DeleteObjectVersion", Objects)]),
     op("dynamodb", "GetItem", &[("dynamodb:GetItem", Fixed(R::Table))]),
     op("dynamodb", "Query", &[("dynamodb:Query", Fixed(R::Table))]),
     op("dynamodb", "PutItem", &[("dynamodb:PutItem", Fixed(R::Table))]),
@@ -205,6 +212,7 @@ pub const OPERATIONS: &[Operation] = &[
     op("bedrock", "Converse", &[("bedrock:InvokeModel", Fixed(R::Models))]),
     op("bedrock", "ConverseStream", &[("bedrock:InvokeModelWithResponseStream", Fixed(R::Models))]),
     op("lambda", "Invoke", &[("lambda:InvokeFunction", Fixed(R::ToolFunctions))]),
+    op("lambda", "InvokeJob", &[("lambda:InvokeFunction", Fixed(R::JobFunctions))]),
     op("execute-api", "PostToConnection", &[("execute-api:ManageConnections", Fixed(R::Connections))]),
     // Every OpenSearch Serverless data-plane request (index template, bulk, search).
     op("opensearch", "HTTP", &[("aoss:APIAccessAll", Fixed(R::Collection))]),

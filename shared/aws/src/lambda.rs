@@ -7,9 +7,9 @@ use crate::error::sdk_error;
 use async_trait::async_trait;
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::Client;
-use jarvis_core::ports::PortResult;
+use jarvis_core::ports::{Jobs, PortResult};
 use jarvis_core::tools::{self, ToolCall, ToolReply, ToolRunner};
-use jarvis_core::PortError;
+use jarvis_core::{PortError, TenantId};
 
 const SERVICE: &str = "lambda";
 
@@ -65,5 +65,52 @@ impl ToolRunner for LambdaTools {
             message: format!("{function} answered something that is not a tool reply: {e}"),
             source: None,
         })
+    }
+}
+
+/// `Jobs` on Lambda: each job is its function's asynchronous invoke
+/// (`InvocationType=Event`). Lambda queues it, answers 202 at once, and retries
+/// a failed run twice; the job itself is idempotent, so a duplicate does no harm.
+#[derive(Clone)]
+pub struct LambdaJobs {
+    client: Client,
+    erase_function: String,
+}
+
+impl LambdaJobs {
+    pub fn new(client: Client, erase_function: &str) -> Self {
+        Self {
+            client,
+            erase_function: erase_function.to_owned(),
+        }
+    }
+}
+
+#[async_trait]
+impl Jobs for LambdaJobs {
+    async fn start_erasure(&self, tenant: &TenantId) -> PortResult<()> {
+        let payload = serde_json::to_vec(&serde_json::json!({"tenant_id": tenant}))
+            .map_err(|e| PortError::backend(SERVICE, e))?;
+        let out = self
+            .client
+            .invoke()
+            .function_name(&self.erase_function)
+            .invocation_type(aws_sdk_lambda::types::InvocationType::Event)
+            .payload(Blob::new(payload))
+            .send()
+            .await
+            .map_err(|e| sdk_error(SERVICE, "InvokeJob", e))?;
+        if out.status_code() != 202 {
+            return Err(PortError::Transient {
+                backend: SERVICE,
+                message: format!(
+                    "{} did not queue the erasure (status {})",
+                    self.erase_function,
+                    out.status_code()
+                ),
+                source: None,
+            });
+        }
+        Ok(())
     }
 }

@@ -84,6 +84,12 @@ impl BlobAccess {
         self.0.insert((bucket, BlobOp::Write));
         self
     }
+    /// Every version of objects under a prefix, for good (erasure).
+    pub fn purge(mut self, bucket: Bucket) -> Self {
+        self.0.insert((bucket, BlobOp::Purge));
+        self
+    }
+
     pub fn delete(mut self, bucket: Bucket) -> Self {
         self.0.insert((bucket, BlobOp::Delete));
         self
@@ -265,6 +271,7 @@ impl AwsStack {
                 BlobOp::Read => &["GetObject", "HeadObject"],
                 BlobOp::Write => &["PutObject"],
                 BlobOp::Delete => &["DeleteObject", "DeleteObjects", "ListObjectsV2"],
+                BlobOp::Purge => &["ListObjectVersions", "DeleteObjectVersion"],
             };
             let mut u = self.usage.lock().expect("usage lock");
             for call in calls {
@@ -315,6 +322,16 @@ impl AwsStack {
         Ok(Arc::new(lambda::LambdaTools::new(
             aws_sdk_lambda::Client::new(&self.sdk),
             prefix,
+        )))
+    }
+
+    /// Background jobs: the erase function, invoked asynchronously.
+    pub fn jobs(&self) -> Result<Arc<lambda::LambdaJobs>, ConfigError> {
+        let function = self.need(&self.settings.erase_function, vars::ERASE_FUNCTION)?;
+        self.uses("lambda", &["InvokeJob"], &[]);
+        Ok(Arc::new(lambda::LambdaJobs::new(
+            aws_sdk_lambda::Client::new(&self.sdk),
+            function,
         )))
     }
 
@@ -492,6 +509,17 @@ impl AwsStack {
     }
 
     /// Tenant-filtered subscriptions to the reminder topic (api-me's `/me/notifications`).
+    /// The reminder topic's subscriptions, for ending them only (erasure): the
+    /// role grants `sns:Unsubscribe` and nothing else on the topic.
+    pub fn notification_unsubscriber(&self) -> Result<Arc<sns::SnsSubscriptions>, ConfigError> {
+        let topic = self.need(&self.settings.reminder_topic_arn, vars::REMINDER_TOPIC_ARN)?;
+        self.uses("sns", &["Unsubscribe"], &[]);
+        Ok(Arc::new(sns::SnsSubscriptions::new(
+            aws_sdk_sns::Client::new(&self.sdk),
+            topic,
+        )))
+    }
+
     pub fn notification_targets(&self) -> Result<Arc<sns::SnsSubscriptions>, ConfigError> {
         let topic = self.need(&self.settings.reminder_topic_arn, vars::REMINDER_TOPIC_ARN)?;
         self.uses("sns", &["Subscribe", "Unsubscribe"], &[]);

@@ -29,6 +29,8 @@ pub enum BlobOp {
     Write,
     /// `delete`, `delete_prefix`.
     Delete,
+    /// `purge_prefix`: every version and delete marker.
+    Purge,
 }
 
 #[derive(Clone)]
@@ -243,6 +245,78 @@ impl BlobStore for S3BlobStore {
                 Some(t) if page.is_truncated() == Some(true) => token = Some(t.to_owned()),
                 _ => return Ok(deleted),
             }
+        }
+    }
+
+    async fn purge_prefix(&self, bucket: &str, prefix: &str) -> PortResult<usize> {
+        self.allowed(bucket, BlobOp::Purge)?;
+        if prefix.is_empty() {
+            return Err(PortError::Invalid(
+                "refusing to purge a whole bucket by an empty prefix".into(),
+            ));
+        }
+        let mut deleted = 0;
+        let (mut key_marker, mut version_marker): (Option<String>, Option<String>) = (None, None);
+        loop {
+            let page = self
+                .client
+                .list_object_versions()
+                .bucket(bucket)
+                .prefix(prefix)
+                .set_key_marker(key_marker.take())
+                .set_version_id_marker(version_marker.take())
+                .send()
+                .await
+                .map_err(|e| sdk_error(SERVICE, "ListObjectVersions", e))?;
+            let versions = page.versions().iter().map(|v| (v.key(), v.version_id()));
+            let markers = page
+                .delete_markers()
+                .iter()
+                .map(|m| (m.key(), m.version_id()));
+            let ids: Vec<ObjectIdentifier> = versions
+                .chain(markers)
+                .filter_map(|(key, version)| {
+                    ObjectIdentifier::builder()
+                        .key(key?)
+                        .set_version_id(version.map(str::to_owned))
+                        .build()
+                        .ok()
+                })
+                .collect();
+            for batch in ids.chunks(1000) {
+                let n = batch.len();
+                let delete = Delete::builder()
+                    .set_objects(Some(batch.to_vec()))
+                    .quiet(true)
+                    .build()
+                    .map_err(|e| PortError::Invalid(e.to_string()))?;
+                let out = self
+                    .client
+                    .delete_objects()
+                    .bucket(bucket)
+                    .delete(delete)
+                    .send()
+                    .await
+                    .map_err(|e| sdk_error(SERVICE, "DeleteObjectVersion", e))?;
+                if let Some(err) = out.errors().first() {
+                    return Err(PortError::Transient {
+                        backend: SERVICE,
+                        message: format!(
+                            "DeleteObjects left {} of {n} versions: {}: {}",
+                            out.errors().len(),
+                            err.code().unwrap_or("error"),
+                            err.message().unwrap_or_default()
+                        ),
+                        source: None,
+                    });
+                }
+                deleted += n;
+            }
+            if page.is_truncated() != Some(true) {
+                return Ok(deleted);
+            }
+            key_marker = page.next_key_marker().map(str::to_owned);
+            version_marker = page.next_version_id_marker().map(str::to_owned);
         }
     }
 }

@@ -67,6 +67,8 @@ pub mod vars {
     pub const MAIL_FROM: &str = "JARVIS_MAIL_FROM";
     /// Name prefix of the tool functions api-chat invokes (`jarvis-dev-` → `jarvis-dev-tool-tasks`).
     pub const TOOL_FUNCTION_PREFIX: &str = "JARVIS_TOOL_FUNCTION_PREFIX";
+    /// The function api-me starts asynchronously to erase a tenant (`erase-tenant`).
+    pub const ERASE_FUNCTION: &str = "JARVIS_ERASE_FUNCTION";
     /// The OpenID issuer whose tokens open a WebSocket (the Cognito user pool's URL);
     /// its keys are read from `<issuer>/.well-known/jwks.json`.
     pub const AUTH_ISSUER: &str = "JARVIS_AUTH_ISSUER";
@@ -266,6 +268,7 @@ pub struct AwsSettings {
     pub reminder_target_arn: Option<String>,
     pub mail_from: Option<String>,
     pub tool_function_prefix: Option<String>,
+    pub erase_function: Option<String>,
     pub auth_issuer: Option<String>,
     pub auth_audience: Option<String>,
     pub max_attempts: u32,
@@ -325,6 +328,7 @@ impl AwsSettings {
             reminder_dlq_arn: get(vars::REMINDER_DLQ_ARN),
             mail_from: get(vars::MAIL_FROM),
             tool_function_prefix: get(vars::TOOL_FUNCTION_PREFIX),
+            erase_function: get(vars::ERASE_FUNCTION),
             auth_issuer: get(vars::AUTH_ISSUER),
             auth_audience: get(vars::AUTH_AUDIENCE),
             max_attempts,

@@ -407,6 +407,50 @@ impl Settings {
     }
 }
 
+/// A tenant's erasure (`DELETE /me/data`): the tombstone pipeline-router
+/// checks while it runs, and afterwards the receipt of what was removed. One
+/// record per tenant, id [`Erasure::ID`]; it holds no content, only times and
+/// counts, and is the one record an erasure leaves.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Erasure {
+    pub tenant_id: TenantId,
+    pub id: String,
+    pub state: ErasureState,
+    pub requested_at: DateTime<Utc>,
+    /// When a job last began working on it (a job that died is started again).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<DateTime<Utc>>,
+    /// What was removed, once finished.
+    #[serde(default)]
+    pub removed: ErasedCounts,
+    /// Why the last attempt failed, while it is being retried.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+}
+
+impl Erasure {
+    pub const ID: &'static str = "erasure";
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErasureState {
+    Running,
+    Done,
+}
+
+/// What an erasure removed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErasedCounts {
+    pub documents: usize,
+    /// Stored files, every version of each counted.
+    pub files: usize,
+    pub records: usize,
+    pub schedules: usize,
+}
+
 /// A fact distilled from conversations, retrievable by chat.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Memory {

@@ -32,6 +32,13 @@ pub trait BlobStore: Send + Sync {
     async fn delete(&self, bucket: &str, key: &str) -> PortResult<()>;
     /// Deletes every object under `prefix`; returns how many.
     async fn delete_prefix(&self, bucket: &str, prefix: &str) -> PortResult<usize>;
+    /// Deletes every object under `prefix` for good: in a versioned bucket a
+    /// plain delete only hides the object behind a delete marker, so this
+    /// removes every stored version and marker. Returns how many it removed.
+    /// A store without versions deletes as [`BlobStore::delete_prefix`] does.
+    async fn purge_prefix(&self, bucket: &str, prefix: &str) -> PortResult<usize> {
+        self.delete_prefix(bucket, prefix).await
+    }
 }
 
 /// A status change, applied only if the document is in one of `from` (a
@@ -280,9 +287,14 @@ pub enum RecordKind {
     Conversation,
     Memory,
     Settings,
+    /// The erasure tombstone and receipt ([`crate::domain::Erasure`]): not the
+    /// tenant's data, so not in [`RecordKind::ALL`], and never removed by
+    /// [`RecordStore::delete_tenant`].
+    Erasure,
 }
 
 impl RecordKind {
+    /// The kinds that hold a tenant's data.
     pub const ALL: [RecordKind; 6] = [
         Self::Task,
         Self::Reminder,
@@ -300,6 +312,7 @@ impl RecordKind {
             Self::Conversation => "conversation",
             Self::Memory => "memory",
             Self::Settings => "settings",
+            Self::Erasure => "erasure",
         }
     }
 }
@@ -372,7 +385,8 @@ pub trait RecordStore: Send + Sync {
         -> PortResult<Vec<serde_json::Value>>;
     /// `Ok(false)` when there was nothing to delete.
     async fn delete(&self, tenant: &TenantId, kind: RecordKind, id: &str) -> PortResult<bool>;
-    /// Every record of the tenant, of every kind; returns how many.
+    /// Every record of the tenant of the kinds in [`RecordKind::ALL`] (the
+    /// erasure record stays); returns how many.
     async fn delete_tenant(&self, tenant: &TenantId) -> PortResult<usize>;
     /// The tenants that have records of `kind` (nightly jobs go tenant by tenant).
     async fn tenants(&self, kind: RecordKind) -> PortResult<Vec<TenantId>>;
@@ -540,4 +554,12 @@ pub trait UrlSigner: Send + Sync {
         key: &str,
         expires_in: std::time::Duration,
     ) -> PortResult<PresignedUrl>;
+}
+
+/// Work a request starts and does not wait for: on AWS an asynchronous Lambda
+/// invoke (retried by Lambda), locally a background task of the runtime.
+#[async_trait]
+pub trait Jobs: Send + Sync {
+    /// Starts erasing everything of `tenant` (`erase-tenant`); returns at once.
+    async fn start_erasure(&self, tenant: &TenantId) -> PortResult<()>;
 }

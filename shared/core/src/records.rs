@@ -34,6 +34,7 @@ record!(Draft, RecordKind::Draft);
 record!(Conversation, RecordKind::Conversation);
 record!(Memory, RecordKind::Memory);
 record!(Settings, RecordKind::Settings);
+record!(crate::domain::Erasure, RecordKind::Erasure);
 
 /// The zone `tenant` reads times in: their own setting, else `fallback` (the
 /// deployment's `JARVIS_TIME_ZONE`).

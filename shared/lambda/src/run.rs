@@ -150,3 +150,15 @@ where
 {
     step(handler).await
 }
+
+/// A job started by an asynchronous invoke (`erase-tenant`): the event is the
+/// job; an error fails the invocation, and Lambda retries it twice.
+pub async fn job<I, O, F, Fut>(handler: F) -> Result<(), lambda_runtime::Error>
+where
+    I: DeserializeOwned + Send + 'static,
+    O: Serialize,
+    F: Fn(I) -> Fut,
+    Fut: Future<Output = Result<O, StepError>>,
+{
+    step(handler).await
+}

@@ -121,6 +121,12 @@ fn every_sample_deserializes_into_its_functions_event_type() {
                 assert!(v["queryStringParameters"]["token"].is_string(), "{name}");
             }),
             "mark-failed" => serde_json::from_str::<FailedState>(&text).map(|_| ()),
+            // api-me's asynchronous invoke: erase_tenant::Job, one tenant.
+            "erase-tenant" => serde_json::from_str::<serde_json::Value>(&text).map(|v| {
+                let tenant = v["tenant_id"].as_str().unwrap_or_default();
+                assert!(jarvis_core::TenantId::parse(tenant).is_ok(), "{name}");
+                assert_eq!(v.as_object().map(|o| o.len()), Some(1), "{name}");
+            }),
             "reminder-fire" => {
                 serde_json::from_str::<jarvis_core::domain::Reminder>(&text).map(|_| ())
             }

@@ -24,6 +24,7 @@ pub mod db;
 pub mod embedder;
 pub mod inbox;
 pub mod index;
+pub mod jobs;
 pub mod mail;
 pub mod media;
 pub mod metadata;

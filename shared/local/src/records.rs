@@ -148,8 +148,8 @@ impl RecordStore for SqliteRecordStore {
         self.db
             .lock()
             .execute(
-                "DELETE FROM records WHERE tenant = ?1",
-                params![tenant.as_str()],
+                "DELETE FROM records WHERE tenant = ?1 AND kind != ?2",
+                params![tenant.as_str(), RecordKind::Erasure.as_str()],
             )
             .map_err(sqlite_err)
     }

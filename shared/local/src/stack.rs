@@ -58,6 +58,8 @@ pub struct LocalStack {
     pub mailer: Arc<dyn jarvis_core::ports::Mailer>,
     /// The runtime's time; tests replace it ([`LocalStack::with_clock`]).
     pub clock: Arc<dyn Clock>,
+    /// Background jobs (erasures), run by the runtime's job worker.
+    pub jobs: Arc<crate::jobs::LocalJobs>,
 }
 
 impl LocalStack {
@@ -104,6 +106,7 @@ impl LocalStack {
             notifier: Arc::new(LocalNotifier::new(config.webhook_url.clone())),
             mailer: mailer(config, dir)?,
             clock: Arc::new(SystemClock),
+            jobs: Arc::default(),
             db,
         };
         Ok((stack, runs))

@@ -38,8 +38,11 @@ resource "aws_dynamodb_table" "this" {
     enabled        = true
   }
 
+  # Continuous backups for 35 days (AWS's maximum and default): an item
+  # erased today can be restored into a new table until then, and not after.
   point_in_time_recovery {
-    enabled = true
+    enabled                 = true
+    recovery_period_in_days = 35
   }
 
   server_side_encryption {

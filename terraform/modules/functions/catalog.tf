@@ -25,8 +25,8 @@ locals {
         JARVIS_STATE_MACHINE_ARN = var.state_machine_arn
       }
       statements = [
-        { actions = ["s3:GetObject", "s3:DeleteObject"], resources = [local.raw_objects] },
-        { actions = ["s3:ListBucket"], resources = [local.raw_bucket] },
+        { actions = ["s3:GetObject", "s3:DeleteObject", "s3:DeleteObjectVersion"], resources = [local.raw_objects] },
+        { actions = ["s3:ListBucket", "s3:ListBucketVersions"], resources = [local.raw_bucket] },
         { actions = ["kms:Decrypt"], resources = [local.kms_key] },
         { actions = ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem"], resources = local.table },
         { actions = ["states:StartExecution"], resources = [local.state_machine] },
@@ -231,9 +231,10 @@ locals {
         JARVIS_EMBED_DIMENSIONS    = tostring(var.embed_dimensions)
       }
       statements = [
-        { actions = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"], resources = [local.raw_objects] },
+        { actions = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:DeleteObjectVersion"], resources = [local.raw_objects] },
         { actions = ["s3:DeleteObject"], resources = [local.curated_objects] },
         { actions = ["s3:ListBucket"], resources = [local.raw_bucket, local.curated_bucket] },
+        { actions = ["s3:ListBucketVersions"], resources = [local.raw_bucket] },
         { actions = ["kms:Decrypt", "kms:GenerateDataKey"], resources = [local.kms_key] },
         { actions = ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:DeleteItem"], resources = local.table },
         { actions = ["aoss:APIAccessAll"], resources = [local.collection] },
@@ -396,11 +397,36 @@ locals {
     }
 
     "api-me" = {
-      description = "The caller's data rights and settings: DELETE /me/data removes everything of the tenant, GET /me/export archives it, /me/settings holds the time zone, /me/notifications the address reminders are mailed to."
+      description = "The caller's data rights and settings: DELETE /me/data starts erase-tenant and GET /me/data/erasure reports it, GET /me/export archives everything, /me/settings holds the time zone, /me/notifications the address reminders are mailed to."
       memory      = 1024
       timeout     = 29
       reserved    = null
       trigger     = "http_api"
+      env = {
+        JARVIS_RAW_BUCKET         = var.raw_bucket
+        JARVIS_CURATED_BUCKET     = var.curated_bucket
+        JARVIS_TABLE              = var.table_name
+        JARVIS_TIME_ZONE          = var.time_zone
+        JARVIS_REMINDER_TOPIC_ARN = var.reminder_topic_arn
+        JARVIS_ERASE_FUNCTION     = "${var.prefix}-erase-tenant"
+      }
+      statements = [
+        { actions = ["s3:GetObject"], resources = [local.raw_objects] },
+        { actions = ["s3:GetObject", "s3:PutObject"], resources = [local.curated_objects] },
+        { actions = ["s3:ListBucket"], resources = [local.raw_bucket, local.curated_bucket] },
+        { actions = ["kms:Decrypt", "kms:GenerateDataKey"], resources = [local.kms_key] },
+        { actions = ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem"], resources = local.table },
+        { actions = ["sns:Subscribe", "sns:Unsubscribe"], resources = [local.reminder_topic] },
+        { actions = ["lambda:InvokeFunction"], resources = local.job_functions },
+      ]
+    }
+
+    "erase-tenant" = {
+      description = "Erases everything of one tenant as a job (started by DELETE /me/data): index entries, schedules, records, documents, and every version of the tenant's files."
+      memory      = 512
+      timeout     = 900
+      reserved    = null
+      trigger     = "async_invoke"
       env = {
         JARVIS_RAW_BUCKET          = var.raw_bucket
         JARVIS_CURATED_BUCKET      = var.curated_bucket
@@ -410,18 +436,17 @@ locals {
         JARVIS_OPENSEARCH_INDEX    = var.opensearch_index
         JARVIS_OPENSEARCH_SERVICE  = "aoss"
         JARVIS_EMBED_DIMENSIONS    = tostring(var.embed_dimensions)
-        JARVIS_TIME_ZONE           = var.time_zone
         JARVIS_REMINDER_TOPIC_ARN  = var.reminder_topic_arn
       }
       statements = [
-        { actions = ["s3:GetObject", "s3:DeleteObject"], resources = [local.raw_objects] },
-        { actions = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"], resources = [local.curated_objects] },
-        { actions = ["s3:ListBucket"], resources = [local.raw_bucket, local.curated_bucket] },
-        { actions = ["kms:Decrypt", "kms:GenerateDataKey"], resources = [local.kms_key] },
+        { actions = ["s3:DeleteObject", "s3:DeleteObjectVersion"], resources = [local.raw_objects] },
+        { actions = ["s3:DeleteObjectVersion"], resources = [local.curated_objects] },
+        { actions = ["s3:ListBucket", "s3:ListBucketVersions"], resources = [local.raw_bucket] },
+        { actions = ["s3:ListBucketVersions"], resources = [local.curated_bucket] },
         { actions = ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:DeleteItem"], resources = local.table },
         { actions = ["aoss:APIAccessAll"], resources = [local.collection] },
         { actions = ["scheduler:DeleteSchedule"], resources = [local.schedules] },
-        { actions = ["sns:Subscribe", "sns:Unsubscribe"], resources = [local.reminder_topic] },
+        { actions = ["sns:Unsubscribe"], resources = [local.reminder_topic] },
       ]
     }
 
@@ -468,6 +493,7 @@ locals {
     "GET /emails/drafts"            = "tool-email"
     "POST /emails/drafts/{id}/send" = "tool-email"
     "DELETE /me/data"               = "api-me"
+    "GET /me/data/erasure"          = "api-me"
     "GET /me/export"                = "api-me"
     "GET /me/settings"              = "api-me"
     "PUT /me/settings"              = "api-me"

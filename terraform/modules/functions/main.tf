@@ -31,6 +31,7 @@ locals {
   mail_identity      = var.mail_identity_arn
   connections        = "${var.websocket_execution_arn}/*/POST/@connections/*"
   tool_functions     = [for f in ["tool-tasks", "tool-reminders", "tool-email"] : "arn:${local.partition}:lambda:${local.region}:${local.account}:function:${var.prefix}-${f}"]
+  job_functions      = [for f in ["erase-tenant"] : "arn:${local.partition}:lambda:${local.region}:${local.account}:function:${var.prefix}-${f}"]
   any                = "*"
 
   # Built from its name: tool-reminders needs it before reminder-fire exists.
@@ -157,4 +158,15 @@ resource "aws_lambda_event_source_mapping" "ingest" {
   scaling_config {
     maximum_concurrency = 5
   }
+}
+
+# Jobs started by an asynchronous invoke (erase-tenant): Lambda retries a
+# failed run twice; a job not run within an hour is dropped, and the erasure
+# record still says `running`, so DELETE /me/data starts it again.
+resource "aws_lambda_function_event_invoke_config" "job" {
+  for_each = { for name, f in local.functions : name => f if f.trigger == "async_invoke" }
+
+  function_name                = aws_lambda_function.function[each.key].function_name
+  maximum_retry_attempts       = 2
+  maximum_event_age_in_seconds = 3600
 }

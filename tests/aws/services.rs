@@ -483,21 +483,20 @@ async fn two_versions_in_flight_at_once_never_mix_and_the_newer_wins() {
     let v2 = prepare(&stack, v2, "chunk").await;
     let (c1, c2) = (v1.chunks.clone().unwrap(), v2.chunks.clone().unwrap());
     assert_ne!(c1.key, c2.key, "each version has its own files");
-    let v1 = embed(&stack, v1).await;
     let blobs = emulator::any_blobs(&stack);
-    let v1_vectors = blobs
-        .get(&r.curated_bucket, &v1.embeddings.as_ref().unwrap().key)
-        .await
-        .unwrap();
-    assert_eq!(
-        jarvis_core::pipeline::decode_vectors(&v1_vectors)
-            .unwrap()
-            .len(),
-        v1.chunk_count.unwrap() as usize,
-        "v1's embed read v1's chunks, not v2's"
-    );
-
-    // v1 reaches index after v2 arrived: it indexes nothing and says why.
+    // v2's arrival removed v1's files: v1's embed cannot read anything of v2's
+    // (or its own), and fails for good, into its Catch.
+    assert!(matches!(
+        blobs.head(&r.curated_bucket, &c1.key).await,
+        Err(PortError::NotFound(_))
+    ));
+    let embed_deps = embed::Deps {
+        embedder: Arc::new(HashingEmbedder { dims: 64 }),
+        ..embed::Deps::aws(&stack).unwrap()
+    };
+    let stuck = embed::handle(&embed_deps, v1.clone()).await;
+    assert!(matches!(&stuck, Err(e) if !e.is_retryable()), "{stuck:?}");
+    // And a v1 run that got as far as index indexes nothing, and says why.
     let late = index_step(&stack, &index, v1.clone()).await;
     assert!(
         matches!(&late, Err(StepError::Rejected(m)) if m.contains("newer version")),
@@ -505,7 +504,17 @@ async fn two_versions_in_flight_at_once_never_mix_and_the_newer_wins() {
     );
     assert!(found(&index, "Sintra").await.is_empty());
     // Its Catch runs mark-failed: the document is v2's, so nothing is marked,
-    // and v1's own files go.
+    // and v1's own files go — here one a v1 step was still writing when v2
+    // arrived.
+    blobs
+        .put(
+            &r.curated_bucket,
+            &c1.key,
+            b"[]".to_vec(),
+            "application/json",
+        )
+        .await
+        .unwrap();
     let failed = jarvis_core::pipeline::FailedState {
         state: v1.clone(),
         error: jarvis_core::pipeline::StepFailure {

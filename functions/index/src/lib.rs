@@ -44,11 +44,11 @@ impl Deps {
 
 #[tracing::instrument(skip_all, fields(tenant = %state.tenant_id, document = %state.document_id))]
 pub async fn handle(deps: &Deps, state: PipelineState) -> Result<PipelineState, StepError> {
-    let loaded = load(deps, state.chunks.as_ref(), state.embeddings.as_ref()).await?;
     // The file changed since this run began: the newer version's run indexes it.
     if let Some(now) = superseded_by(deps.metadata.as_ref(), &state).await? {
         return Err(superseded(&now));
     }
+    let loaded = load(deps, state.chunks.as_ref(), state.embeddings.as_ref()).await?;
     let (title, count) = (loaded.title, loaded.items.len() as u32);
     deps.index
         .replace_document(&state.tenant_id, &state.document_id, loaded.items)

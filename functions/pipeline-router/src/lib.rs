@@ -43,6 +43,8 @@ pub struct Deps {
     /// The tenant's erasure record (read only).
     pub records: Arc<dyn RecordStore>,
     pub workflows: Arc<dyn WorkflowStarter>,
+    /// Where runs keep their files: a new version's arrival removes the previous version's.
+    pub curated_bucket: String,
     /// Buckets and how their keys name tenants; events from other buckets are dropped with a warning.
     pub buckets: Vec<(String, TenantKeys)>,
     pub max_file_bytes: u64,
@@ -58,8 +60,10 @@ impl Deps {
                 BlobAccess::new()
                     .read(Bucket::Raw)
                     .delete(Bucket::Raw)
-                    .purge(Bucket::Raw),
+                    .purge(Bucket::Raw)
+                    .delete(Bucket::Curated),
             )?,
+            curated_bucket: stack.curated_bucket()?,
             metadata: stack.metadata(Rows::ReadWrite)?,
             records: stack.records(Rows::Read)?,
             workflows: stack.workflows()?,
@@ -75,6 +79,7 @@ impl Deps {
             blobs: stack.blobs.clone(),
             metadata: stack.metadata.clone(),
             records: stack.records.clone(),
+            curated_bucket: jarvis_local::stack::CURATED_BUCKET.into(),
             workflows: Arc::new(stack.workflows.clone()),
             buckets: vec![
                 (RAW_BUCKET.into(), TenantKeys::Prefixed),
@@ -242,6 +247,14 @@ pub async fn route_one(deps: &Deps, body: &str) -> Result<Outcome, PortError> {
         return start(deps, &name, &doc, is_inbox).await;
     }
     deps.metadata.put_document(&doc).await?;
+    // The previous version's files: a run of it still under way finds them
+    // gone, fails, and (superseded) marks nothing.
+    if let Some(old) = existing.as_ref().filter(|d| d.source.etag != source.etag) {
+        let prefix = keys::run_prefix(&tenant, &id, &old.source.etag);
+        deps.blobs
+            .delete_prefix(&deps.curated_bucket, &prefix)
+            .await?;
+    }
     match start(deps, &name, &doc, is_inbox).await? {
         // This version ran before (a retry after failure, or a file edited back to
         // earlier content): the document is queued again, so it needs a fresh run.

@@ -21,12 +21,15 @@ locals {
       trigger     = "ingest_queue"
       env = {
         JARVIS_RAW_BUCKET        = var.raw_bucket
+        JARVIS_CURATED_BUCKET    = var.curated_bucket
         JARVIS_TABLE             = var.table_name
         JARVIS_STATE_MACHINE_ARN = var.state_machine_arn
       }
       statements = [
         { actions = ["s3:GetObject", "s3:DeleteObject", "s3:DeleteObjectVersion"], resources = [local.raw_objects] },
+        { actions = ["s3:DeleteObject"], resources = [local.curated_objects] },
         { actions = ["s3:ListBucket", "s3:ListBucketVersions"], resources = [local.raw_bucket] },
+        { actions = ["s3:ListBucket"], resources = [local.curated_bucket] },
         { actions = ["kms:Decrypt"], resources = [local.kms_key] },
         { actions = ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem"], resources = local.table },
         { actions = ["states:StartExecution"], resources = [local.state_machine] },

@@ -75,6 +75,7 @@ async fn chat_stream_posts_each_turn_event_to_the_connection_and_survives_a_clie
             sdk,
             Some(format!("{}/live", server.url)),
         )),
+        records: stack.records.clone(),
     };
 
     // $connect: accepted with the authorizer's tenant, refused without one.
@@ -175,6 +176,145 @@ async fn chat_stream_posts_each_turn_event_to_the_connection_and_survives_a_clie
     )
     .await;
     assert_eq!(bye.status_code, 200);
+}
+
+/// A reminder reaches its owner's open app on AWS: chat-stream keeps each
+/// connection at `$connect`, and reminder-fire (SNS first) posts the
+/// notification to every connection of the owner — not to another tenant's,
+/// not to one that has gone (which is then forgotten), not after `$disconnect`.
+#[tokio::test]
+async fn a_fired_reminder_is_pushed_to_its_owners_open_connections_only() {
+    use jarvis_core::domain::{LiveConnection, Reminder, ReminderSchedule};
+    use jarvis_core::ports::{Notification, Notifier, RecordKind, RecordStore};
+    let app = spawn_app_with(&[(vars::TIME_ZONE, "UTC")]).await;
+    let server = WireServer::start(|s: Seen| async move {
+        if s.path.contains("/gone") {
+            return (
+                410,
+                vec![("x-amzn-errortype".into(), "GoneException".into())],
+                br#"{"message":"the connection is gone"}"#.to_vec(),
+            );
+        }
+        (200, vec![], Vec::new())
+    })
+    .await;
+    let stack = app.running.as_ref().unwrap().stack.clone();
+    let sdk = jarvis_tests::emulator::sdk_config_for(&server.url, 1).await;
+    let connections = Arc::new(jarvis_aws::connections::ApiGatewayConnections::new(
+        sdk,
+        Some(format!("{}/live", server.url)),
+    ));
+    let deps = chat_stream::Deps {
+        chat: api_chat::Deps::local(
+            &stack,
+            jarvis::assistant::chat_model(&stack).unwrap(),
+            Arc::new(jarvis::assistant::LocalTools::new(&stack)),
+        ),
+        connections: connections.clone(),
+        records: stack.records.clone(),
+    };
+    for (tenant, id) in [
+        ("local", "phone="),
+        ("local", "gone-laptop="),
+        ("bob", "bobs="),
+    ] {
+        let out =
+            chat_stream::handle(&deps, event("chat-stream.connect.json", tenant, id, None)).await;
+        assert_eq!(out.status_code, 200);
+    }
+    let me = jarvis_core::TenantId::parse("local").unwrap();
+    let kept: Vec<LiveConnection> = jarvis_core::records::list(stack.records.as_ref(), &me)
+        .await
+        .unwrap();
+    assert_eq!(kept.len(), 2, "{kept:?}");
+    assert!(kept[0].endpoint.starts_with("https://"), "{kept:?}");
+
+    /// The durable channel (SNS on AWS), counted.
+    #[derive(Default)]
+    struct Sns(std::sync::Mutex<Vec<String>>);
+    #[async_trait::async_trait]
+    impl Notifier for Sns {
+        async fn notify(&self, n: &Notification) -> jarvis_core::ports::PortResult<()> {
+            self.0.lock().unwrap().push(n.tenant_id.to_string());
+            Ok(())
+        }
+    }
+    let sns = Arc::new(Sns::default());
+    let fire = reminder_fire::Deps {
+        notifier: Arc::new(jarvis_core::push::PushToConnections {
+            inner: sns.clone(),
+            records: stack.records.clone(),
+            connections: connections.clone(),
+            clock: stack.clock.clone(),
+        }),
+        ..reminder_fire::Deps::local(&stack)
+    };
+    let reminder = Reminder {
+        id: "rem_push".into(),
+        tenant_id: me.clone(),
+        text: "Call Ana".into(),
+        schedule: ReminderSchedule::At {
+            at: chrono::Utc::now() - chrono::Duration::seconds(5),
+        },
+        fired_at: None,
+        cancelled: false,
+        created_at: chrono::Utc::now(),
+        late: false,
+        fired_count: 0,
+        claimed: None,
+        claimed_at: None,
+    };
+    jarvis_core::records::put(stack.records.as_ref(), &reminder)
+        .await
+        .unwrap();
+    let out = reminder_fire::handle(&fire, reminder.clone())
+        .await
+        .unwrap();
+    assert!(matches!(out, reminder_fire::Fired::Sent { .. }), "{out:?}");
+    assert_eq!(*sns.0.lock().unwrap(), ["local"], "SNS first, once");
+    let seen = server.seen();
+    let pushed = posts_to(&seen, "phone=");
+    assert_eq!(pushed.len(), 1, "{seen:?}");
+    assert_eq!(pushed[0]["type"], "notification");
+    assert_eq!(pushed[0]["body"], "Call Ana");
+    assert_eq!(pushed[0]["attributes"]["reminder_id"], "rem_push");
+    assert!(
+        posts_to(&seen, "bobs=").is_empty(),
+        "bob's app hears nothing"
+    );
+    assert_eq!(posts_to(&seen, "gone-laptop=").len(), 1, "tried once");
+    let kept: Vec<LiveConnection> = jarvis_core::records::list(stack.records.as_ref(), &me)
+        .await
+        .unwrap();
+    assert_eq!(
+        kept.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(),
+        ["phone="],
+        "the gone one is forgotten"
+    );
+
+    // $disconnect forgets the phone; bob's connection stays his.
+    let bye = chat_stream::handle(
+        &deps,
+        event("chat-stream.disconnect.json", "local", "phone=", None),
+    )
+    .await;
+    assert_eq!(bye.status_code, 200);
+    assert!(stack
+        .records
+        .list(&me, RecordKind::Connection)
+        .await
+        .unwrap()
+        .is_empty());
+    let bob = jarvis_core::TenantId::parse("bob").unwrap();
+    assert_eq!(
+        stack
+            .records
+            .list(&bob, RecordKind::Connection)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
 }
 
 /// `make smoke-<env>` streams a turn with its own standard-library WebSocket

@@ -174,7 +174,11 @@ pub async fn export(deps: &Deps, tenant: &TenantId) -> PortResult<Vec<u8>> {
             }
         }
     }
-    for kind in RecordKind::ALL {
+    // Open WebSocket connections are the app's plumbing, not the tenant's data.
+    for kind in RecordKind::ALL
+        .into_iter()
+        .filter(|k| *k != RecordKind::Connection)
+    {
         let all = deps.records.list(tenant, kind).await?;
         let file = match kind {
             RecordKind::Settings => "settings".to_owned(),

@@ -3,19 +3,22 @@
 //! (`api_chat::stream`).
 //! - `$connect`: `ws-authorizer` has verified the user pool token from the
 //!   query string (`wss://…/live?token=…`) and put the tenant in the
-//!   connection's context; the connection is accepted if it is there.
+//!   connection's context; the connection is accepted if it is there, and
+//!   kept as the tenant's [`LiveConnection`] so reminders are pushed to it.
 //! - `sendMessage` (and `$default`, which answers a clear `error` event): one
 //!   chat turn — the same agent as `POST /chat` — with `started`, `delta`,
 //!   `tool_started`, `tool_finished` and `done` posted to the client as they
 //!   happen (Bedrock ConverseStream deltas; those queued while a post is in
 //!   flight are merged into one message).
-//! - `$disconnect`: nothing is kept per connection, so nothing to clean up.
+//! - `$disconnect`: the connection's record goes (API Gateway does not promise
+//!   this call; reminder-fire forgets a connection it finds gone or too old).
 //!
 //! API Gateway stops waiting for the function after 29 s; the turn goes on
 //! and keeps posting to the connection until the function's own timeout.
 
 use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest};
-use jarvis_core::ports::{Connection, Connections};
+use jarvis_core::domain::LiveConnection;
+use jarvis_core::ports::{Connection, Connections, RecordKind, RecordStore};
 use jarvis_core::PortError;
 use jarvis_lambda::ws;
 use serde_json::Value;
@@ -24,6 +27,8 @@ use std::sync::Arc;
 pub struct Deps {
     pub chat: api_chat::Deps,
     pub connections: Arc<dyn Connections>,
+    /// Where the tenant's open connections are kept.
+    pub records: Arc<dyn RecordStore>,
 }
 
 impl Deps {
@@ -32,6 +37,7 @@ impl Deps {
         Ok(Deps {
             chat: api_chat::Deps::aws(stack)?,
             connections: stack.connections(),
+            records: stack.records(jarvis_aws::Rows::All)?,
         })
     }
 }
@@ -76,10 +82,34 @@ pub async fn handle(deps: &Deps, req: ApiGatewayWebsocketProxyRequest) -> ApiGat
     };
     match ws::route(&req) {
         "$connect" => {
-            tracing::info!(tenant = %tenant, "connected");
+            let Some(c) = ws::connection(&req) else {
+                return ws::status(400, Some("the request has no connection"));
+            };
+            let live = LiveConnection {
+                tenant_id: tenant.clone(),
+                id: c.id,
+                endpoint: c.endpoint,
+                connected_at: chrono::Utc::now(),
+            };
+            if let Err(e) = jarvis_core::records::put(deps.records.as_ref(), &live).await {
+                // Chat still works; only pushed reminders would miss this client.
+                tracing::warn!(error = %e, "could not keep the connection for notifications");
+            }
+            tracing::info!(tenant = %tenant, connection = %live.id, "connected");
             ws::status(200, None)
         }
-        "$disconnect" => ws::status(200, None),
+        "$disconnect" => {
+            if let Some(c) = ws::connection(&req) {
+                if let Err(e) = deps
+                    .records
+                    .delete(&tenant, RecordKind::Connection, &c.id)
+                    .await
+                {
+                    tracing::warn!(error = %e, "could not forget the connection");
+                }
+            }
+            ws::status(200, None)
+        }
         _ => {
             let Some(to) = ws::connection(&req) else {
                 return ws::status(400, Some("the request has no connection"));

@@ -1,7 +1,8 @@
 //! `reminder-fire`: a reminder's time has come. Reads the stored reminder (the
 //! truth: a cancelled one does not fire, a one-time one fires once however often
-//! it is delivered), sends the notification (SNS on AWS; locally printed, pushed
-//! to WebSocket clients and POSTed to the webhook), then records that it fired.
+//! it is delivered), sends the notification (on AWS SNS, then a push to the
+//! owner's open WebSocket connections; locally printed, pushed to WebSocket
+//! clients and POSTed to the webhook), then records that it fired.
 //! A delivery more than [`LATE_AFTER`] past its time is marked late, and says so.
 
 use chrono::{DateTime, Duration, Utc};
@@ -37,9 +38,17 @@ impl Deps {
     #[cfg(feature = "aws")]
     pub fn aws(stack: &jarvis_aws::AwsStack) -> Result<Self, jarvis_core::config::ConfigError> {
         use jarvis_aws::Rows;
+        let records = stack.records(Rows::All)?;
+        // SNS (the owner's confirmed address), then the owner's open app.
+        let notifier = Arc::new(jarvis_core::push::PushToConnections {
+            inner: stack.notifier()?,
+            records: records.clone(),
+            connections: stack.connections(),
+            clock: Arc::new(jarvis_core::clock::SystemClock),
+        });
         Ok(Deps {
-            records: stack.records(Rows::ReadWrite)?,
-            notifier: stack.notifier()?,
+            records,
+            notifier,
             clock: Arc::new(jarvis_core::clock::SystemClock),
             zone: stack.zone(),
         })

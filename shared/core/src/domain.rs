@@ -451,6 +451,27 @@ pub struct ErasedCounts {
     pub schedules: usize,
 }
 
+/// An open WebSocket connection of a tenant, kept by chat-stream's
+/// `$connect` and removed at `$disconnect`, so a reminder reaches the open app
+/// as well as the mail subscription (AWS; the local runtime keeps its sockets
+/// in memory). API Gateway closes a connection after two hours at most, and
+/// does not promise `$disconnect`: an older record, or one API Gateway calls
+/// gone, is removed when a notification finds it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LiveConnection {
+    pub tenant_id: TenantId,
+    /// API Gateway's connection id.
+    pub id: String,
+    /// `https://{domain}/{stage}`, where its management API answers.
+    pub endpoint: String,
+    pub connected_at: DateTime<Utc>,
+}
+
+impl LiveConnection {
+    /// API Gateway's limit on a WebSocket connection's life.
+    pub const MAX_AGE: chrono::Duration = chrono::Duration::hours(2);
+}
+
 /// A fact distilled from conversations, retrievable by chat.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Memory {

@@ -38,6 +38,7 @@ pub mod memory;
 pub mod pii;
 pub mod pipeline;
 pub mod ports;
+pub mod push;
 pub mod records;
 pub mod search;
 pub mod telemetry;

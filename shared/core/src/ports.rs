@@ -287,6 +287,8 @@ pub enum RecordKind {
     Conversation,
     Memory,
     Settings,
+    /// An open WebSocket connection ([`crate::domain::LiveConnection`]).
+    Connection,
     /// The erasure tombstone and receipt ([`crate::domain::Erasure`]): not the
     /// tenant's data, so not in [`RecordKind::ALL`], and never removed by
     /// [`RecordStore::delete_tenant`].
@@ -295,13 +297,14 @@ pub enum RecordKind {
 
 impl RecordKind {
     /// The kinds that hold a tenant's data.
-    pub const ALL: [RecordKind; 6] = [
+    pub const ALL: [RecordKind; 7] = [
         Self::Task,
         Self::Reminder,
         Self::Draft,
         Self::Conversation,
         Self::Memory,
         Self::Settings,
+        Self::Connection,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -312,6 +315,7 @@ impl RecordKind {
             Self::Conversation => "conversation",
             Self::Memory => "memory",
             Self::Settings => "settings",
+            Self::Connection => "connection",
             Self::Erasure => "erasure",
         }
     }
@@ -399,6 +403,25 @@ pub struct Notification {
     pub subject: String,
     pub body: String,
     pub attributes: Vec<(String, String)>,
+}
+
+impl Notification {
+    /// The notification as a WebSocket client receives it, locally and on AWS:
+    /// `{"type": "notification", "tenant_id", "subject", "body", "attributes"}`.
+    pub fn event(&self) -> serde_json::Value {
+        let attributes: serde_json::Map<String, serde_json::Value> = self
+            .attributes
+            .iter()
+            .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+            .collect();
+        serde_json::json!({
+            "type": "notification",
+            "tenant_id": self.tenant_id,
+            "subject": self.subject,
+            "body": self.body,
+            "attributes": attributes,
+        })
+    }
 }
 
 /// Delivers notifications (SNS; locally stdout, WebSocket clients, a webhook).

@@ -35,6 +35,7 @@ record!(Conversation, RecordKind::Conversation);
 record!(Memory, RecordKind::Memory);
 record!(Settings, RecordKind::Settings);
 record!(crate::domain::Erasure, RecordKind::Erasure);
+record!(crate::domain::LiveConnection, RecordKind::Connection);
 
 /// The zone `tenant` reads times in: their own setting, else `fallback` (the
 /// deployment's `JARVIS_TIME_ZONE`).

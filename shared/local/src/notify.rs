@@ -5,23 +5,11 @@
 use async_trait::async_trait;
 use jarvis_core::ports::{Notification, Notifier, PortResult};
 use jarvis_core::PortError;
-use serde_json::json;
 use tokio::sync::broadcast;
 
-/// A notification as clients receive it.
+/// A notification as clients receive it ([`Notification::event`]).
 pub fn event(n: &Notification) -> serde_json::Value {
-    let attributes: serde_json::Map<String, serde_json::Value> = n
-        .attributes
-        .iter()
-        .map(|(k, v)| (k.clone(), json!(v)))
-        .collect();
-    json!({
-        "type": "notification",
-        "tenant_id": n.tenant_id,
-        "subject": n.subject,
-        "body": n.body,
-        "attributes": attributes,
-    })
+    n.event()
 }
 
 #[derive(Clone)]

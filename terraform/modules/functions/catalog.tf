@@ -307,7 +307,7 @@ locals {
         JARVIS_TIME_ZONE            = var.time_zone
       }
       statements = [
-        { actions = ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem"], resources = local.table },
+        { actions = ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:DeleteItem"], resources = local.table },
         { actions = ["aoss:APIAccessAll"], resources = [local.collection] },
         { actions = ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"], resources = local.models },
         { actions = ["lambda:InvokeFunction"], resources = local.tool_functions },
@@ -382,7 +382,7 @@ locals {
     }
 
     "reminder-fire" = {
-      description = "The reminders' Scheduler target: notifies through SNS once per occurrence, marks late ones."
+      description = "The reminders' Scheduler target: notifies through SNS and the owner's open WebSocket connections once per occurrence, marks late ones."
       memory      = 256
       timeout     = 15
       reserved    = null
@@ -393,9 +393,10 @@ locals {
         JARVIS_TIME_ZONE          = var.time_zone
       }
       statements = [
-        { actions = ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem"], resources = local.table },
+        { actions = ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:DeleteItem"], resources = local.table },
         { actions = ["sns:Publish"], resources = [local.reminder_topic] },
         { actions = ["kms:GenerateDataKey", "kms:Decrypt"], resources = [local.kms_key] },
+        { actions = ["execute-api:ManageConnections"], resources = [local.connections] },
       ]
     }
 

@@ -163,7 +163,7 @@ module "observability" {
   function_names    = module.functions.function_names
   queue_name        = module.messaging.ingest_queue_name
   dlq_name          = module.messaging.ingest_dlq_name
-  reminder_dlq_name = module.scheduler.dlq_name
+  reminder_dlq_name = module.scheduler.undelivered_name
   state_machine_arn = module.pipeline.state_machine_arn
   http_api_id       = module.api.http_api_id
   latency_p99_ms    = var.api_latency_p99_ms

@@ -608,6 +608,59 @@ async fn faults_around_a_notification(records: Arc<dyn RecordStore>) {
     assert_eq!(told("rem_4"), 1);
 }
 
+on_both_stores!(dead_letters_fire_late: a_delivery_scheduler_gave_up_on_fires_late_from_its_dead_letter_queue_once_on_sqlite, a_delivery_scheduler_gave_up_on_fires_late_from_its_dead_letter_queue_once_on_dynamodb);
+
+/// Scheduler gave up on a delivery (reminder-fire failed for a day): the
+/// dead-letter message reaches reminder-fire through the queue, which fires the
+/// reminder late, once, to its owner — whether the message holds the input as
+/// its body or inside the dead-letter event — and keeps what holds no reminder
+/// for redelivery (then the undelivered queue).
+async fn dead_letters_fire_late(records: Arc<dyn RecordStore>) {
+    use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
+    let (alice, bob) = (tenant("alice"), tenant("bob"));
+    let notifier = Arc::new(CountingNotifier::default());
+    let at = ReminderSchedule::At { at: now() };
+    let due = reminder(&alice, "rem_dl", at.clone());
+    records::put(records.as_ref(), &due).await.unwrap();
+    let deps = fire_deps(
+        records.clone(),
+        notifier.clone(),
+        now() + Duration::hours(25),
+    );
+    let plain = serde_json::to_string(&due).unwrap();
+    let wrapped = json!({"details": {"input": plain}, "error": "the target failed"}).to_string();
+    let forged = serde_json::to_string(&reminder(&bob, "rem_dl", at.clone())).unwrap();
+    let mut event = SqsEvent::default();
+    for (id, body) in [
+        ("m1", plain.as_str()),
+        ("m2", &wrapped),
+        ("m3", "not json"),
+        ("m4", &forged),
+    ] {
+        let mut m = SqsMessage::default();
+        m.message_id = Some(id.into());
+        m.body = Some(body.into());
+        event.records.push(m);
+    }
+    let out = reminder_fire::handle_dead_letters(&deps, event).await;
+    let failed: Vec<&str> = out
+        .batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.as_str())
+        .collect();
+    assert_eq!(failed, ["m3"], "only what holds no reminder comes back");
+    assert_eq!(
+        notifier.delivered(),
+        vec![("alice".to_owned(), "rem_dl".to_owned())],
+        "once, to its owner"
+    );
+    let stored: Reminder = records::get(records.as_ref(), &alice, "rem_dl")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(stored.late && stored.fired_at.is_some(), "{stored:?}");
+}
+
 on_both_stores!(an_abandoned_claim: a_delivery_that_died_after_claiming_is_fired_late_by_the_retry_after_its_lease_on_sqlite, a_delivery_that_died_after_claiming_is_fired_late_by_the_retry_after_its_lease_on_dynamodb);
 
 /// A delivery claimed an occurrence and died (a Lambda timeout, a crash)

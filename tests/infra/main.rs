@@ -92,6 +92,7 @@ fn kind(function: &str) -> &'static str {
         "api",
         "sqs",
         "tool",
+        "scheduled_or_dead_letters",
         "scheduled",
         "websocket",
         "authorizer",
@@ -279,6 +280,7 @@ fn each_function_is_invoked_the_way_its_main_runs_it() {
             "sqs" => &["ingest_queue"],
             "tool" => &["http_api"],
             "scheduled" => &["reminders", "nightly"],
+            "scheduled_or_dead_letters" => &["reminders"],
             "job" => &["async_invoke"],
             other => panic!("{name}: no trigger known for run::{other}"),
         };
@@ -338,6 +340,9 @@ fn each_role_grants_exactly_what_its_code_calls() {
         let entry = &catalog[name];
         if entry.trigger == "ingest_queue" {
             needed.extend(iam::SQS_EVENT_SOURCE.iter().copied());
+        }
+        if entry.trigger == "reminders" {
+            needed.extend(iam::REMINDER_DLQ_EVENT_SOURCE.iter().copied());
         }
         let missing: Vec<_> = needed.difference(&entry.grants).collect();
         let extra: Vec<_> = entry.grants.difference(&needed).collect();

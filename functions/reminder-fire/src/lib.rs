@@ -4,6 +4,11 @@
 //! owner's open WebSocket connections; locally printed, pushed to WebSocket
 //! clients and POSTed to the webhook), then records that it fired.
 //! A delivery more than [`LATE_AFTER`] past its time is marked late, and says so.
+//!
+//! On AWS the function also drains the schedules' dead-letter queue
+//! ([`handle_dead_letters`]): a delivery Scheduler gave up on (the function
+//! failed or was throttled for a day) is fired late from there, exactly like
+//! a late direct delivery, instead of waiting for an operator.
 
 use chrono::{DateTime, Duration, Utc};
 use jarvis_core::clock::Clock;
@@ -272,4 +277,57 @@ async fn record_fire(
         }
         other => other.map(|_| ()),
     }
+}
+
+/// Deliveries Scheduler gave up on, from its dead-letter queue (each message's
+/// body is the schedule's input, the reminder): each fires as a late delivery
+/// would. A record that fails (the notification service down again, a claim
+/// still held) is answered for redelivery; after the queue's receive limit it
+/// moves to the undelivered queue, which alarms. A body that is not a reminder
+/// is logged and redelivered the same way, so it is kept for a person to read.
+pub async fn handle_dead_letters(
+    deps: &Deps,
+    event: aws_lambda_events::event::sqs::SqsEvent,
+) -> aws_lambda_events::event::sqs::SqsBatchResponse {
+    let mut failed = Vec::new();
+    for (message_id, body) in jarvis_lambda::sqs::bodies(&event) {
+        let Some(reminder) = dead_letter_reminder(body) else {
+            tracing::error!(message_id, "a dead letter that holds no reminder");
+            failed.push(message_id);
+            continue;
+        };
+        match handle(deps, reminder).await {
+            Ok(fired) => tracing::info!(message_id, ?fired, "a dead-lettered delivery, handled"),
+            Err(e) => {
+                tracing::warn!(message_id, error = %e, "a dead-lettered delivery failed again");
+                failed.push(message_id);
+            }
+        }
+    }
+    jarvis_lambda::sqs::batch_response(failed)
+}
+
+/// The reminder in a dead-letter message. Scheduler's user guide calls the
+/// message a "dead-letter event" carrying the invocation's details; the
+/// schedule's input is read wherever it is: the body itself, or a field (or a
+/// JSON string in a field) of it, a few levels deep.
+pub fn dead_letter_reminder(body: &str) -> Option<Reminder> {
+    fn find(v: &serde_json::Value, depth: usize) -> Option<Reminder> {
+        if let Ok(r) = serde_json::from_value::<Reminder>(v.clone()) {
+            return Some(r);
+        }
+        if depth == 0 {
+            return None;
+        }
+        match v {
+            serde_json::Value::String(s) => serde_json::from_str::<serde_json::Value>(s)
+                .ok()
+                .and_then(|inner| find(&inner, depth - 1)),
+            serde_json::Value::Object(o) => o.values().find_map(|x| find(x, depth - 1)),
+            serde_json::Value::Array(a) => a.iter().find_map(|x| find(x, depth - 1)),
+            _ => None,
+        }
+    }
+    let v: serde_json::Value = serde_json::from_str(body).ok()?;
+    find(&v, 4)
 }

@@ -48,6 +48,8 @@ pub enum Resource {
     ToolFunctions,
     /// The job functions started asynchronously (`erase-tenant`).
     JobFunctions,
+    /// The reminder schedules' dead-letter queue (reminder-fire drains it).
+    ReminderDlq,
     /// Connections of the WebSocket API (`POST @connections/*`).
     Connections,
     /// Actions that have no resource-level permissions (`"*"`).
@@ -75,12 +77,13 @@ impl Resource {
             Self::MailIdentity => "mail_identity",
             Self::ToolFunctions => "tool_functions",
             Self::JobFunctions => "job_functions",
+            Self::ReminderDlq => "reminder_dlq",
             Self::Connections => "connections",
             Self::Any => "any",
         }
     }
 
-    pub const ALL: [Resource; 19] = [
+    pub const ALL: [Resource; 20] = [
         Self::RawObjects,
         Self::RawBucket,
         Self::CuratedObjects,
@@ -98,6 +101,7 @@ impl Resource {
         Self::MailIdentity,
         Self::ToolFunctions,
         Self::JobFunctions,
+        Self::ReminderDlq,
         Self::Connections,
         Self::Any,
     ];
@@ -258,6 +262,27 @@ pub const SQS_EVENT_SOURCE: &[Grant] = &[
     Grant {
         action: "sqs:GetQueueAttributes",
         resource: R::IngestQueue,
+    },
+    Grant {
+        action: "kms:Decrypt",
+        resource: R::Key,
+    },
+];
+
+/// What Lambda needs to poll the reminder schedules' dead-letter queue for
+/// reminder-fire (deliveries Scheduler gave up on, fired late).
+pub const REMINDER_DLQ_EVENT_SOURCE: &[Grant] = &[
+    Grant {
+        action: "sqs:ReceiveMessage",
+        resource: R::ReminderDlq,
+    },
+    Grant {
+        action: "sqs:DeleteMessage",
+        resource: R::ReminderDlq,
+    },
+    Grant {
+        action: "sqs:GetQueueAttributes",
+        resource: R::ReminderDlq,
     },
     Grant {
         action: "kms:Decrypt",

@@ -162,3 +162,42 @@ where
 {
     step(handler).await
 }
+
+/// A Scheduler target that also drains its schedules' dead-letter queue: a
+/// direct invoke (the schedule's input) runs `direct`, whose error fails the
+/// invocation so Scheduler retries it; an SQS batch (deliveries Scheduler gave
+/// up on) runs `dead_letters`, which answers the records to redeliver.
+pub async fn scheduled_or_dead_letters<I, O, F, Fut, G, GFut>(
+    direct: F,
+    dead_letters: G,
+) -> Result<(), lambda_runtime::Error>
+where
+    I: DeserializeOwned + Send + 'static,
+    O: Serialize,
+    F: Fn(I) -> Fut,
+    Fut: Future<Output = Result<O, StepError>>,
+    G: Fn(SqsEvent) -> GFut,
+    GFut: Future<Output = SqsBatchResponse>,
+{
+    fn unreadable(e: serde_json::Error) -> lambda_runtime::Diagnostic {
+        StepDiagnostic(StepError::Rejected(format!(
+            "the event is not readable: {e}"
+        )))
+        .into()
+    }
+    let (direct, dead_letters) = (&direct, &dead_letters);
+    lambda_runtime::run(service_fn(|e: LambdaEvent<serde_json::Value>| async move {
+        let payload = e.payload;
+        if payload.get("Records").is_some() {
+            let batch = serde_json::from_value::<SqsEvent>(payload).map_err(unreadable)?;
+            serde_json::to_value(dead_letters(batch).await).map_err(unreadable)
+        } else {
+            let input = serde_json::from_value::<I>(payload).map_err(unreadable)?;
+            let out = direct(input)
+                .await
+                .map_err(|e| lambda_runtime::Diagnostic::from(StepDiagnostic(e)))?;
+            serde_json::to_value(out).map_err(unreadable)
+        }
+    }))
+    .await
+}

@@ -127,6 +127,18 @@ fn every_sample_deserializes_into_its_functions_event_type() {
                 assert!(jarvis_core::TenantId::parse(tenant).is_ok(), "{name}");
                 assert_eq!(v.as_object().map(|o| o.len()), Some(1), "{name}");
             }),
+            // A schedule's input, or a batch from the schedules' dead-letter queue.
+            "reminder-fire" if text.contains("\"Records\"") => {
+                serde_json::from_str::<SqsEvent>(&text).map(|batch| {
+                    for r in &batch.records {
+                        let body = r.body.as_deref().unwrap_or_default();
+                        assert!(
+                            serde_json::from_str::<jarvis_core::domain::Reminder>(body).is_ok(),
+                            "{name}: the body is the schedule's input"
+                        );
+                    }
+                })
+            }
             "reminder-fire" => {
                 serde_json::from_str::<jarvis_core::domain::Reminder>(&text).map(|_| ())
             }

@@ -31,6 +31,7 @@ locals {
   mail_identity      = var.mail_identity_arn
   connections        = "${var.websocket_execution_arn}/*/POST/@connections/*"
   tool_functions     = [for f in ["tool-tasks", "tool-reminders", "tool-email"] : "arn:${local.partition}:lambda:${local.region}:${local.account}:function:${var.prefix}-${f}"]
+  reminder_dlq       = var.reminder_dlq_arn
   job_functions      = [for f in ["erase-tenant"] : "arn:${local.partition}:lambda:${local.region}:${local.account}:function:${var.prefix}-${f}"]
   any                = "*"
 
@@ -44,6 +45,11 @@ locals {
   trigger_statements = {
     ingest_queue = [
       { actions = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"], resources = [local.ingest_queue] },
+      { actions = ["kms:Decrypt"], resources = [local.kms_key] },
+    ]
+    # The schedules' target also drains their dead-letter queue (iam::REMINDER_DLQ_EVENT_SOURCE).
+    reminders = [
+      { actions = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"], resources = [local.reminder_dlq] },
       { actions = ["kms:Decrypt"], resources = [local.kms_key] },
     ]
   }
@@ -169,4 +175,17 @@ resource "aws_lambda_function_event_invoke_config" "job" {
   function_name                = aws_lambda_function.function[each.key].function_name
   maximum_retry_attempts       = 2
   maximum_event_age_in_seconds = 3600
+}
+
+# Reminder deliveries Scheduler gave up on are fired late by their target:
+# reminder-fire reads the schedules' dead-letter queue, answering the records
+# that failed again (after the queue's receive limit they move on to the
+# undelivered queue, which alarms).
+resource "aws_lambda_event_source_mapping" "late_reminders" {
+  for_each = { for name, f in local.functions : name => f if f.trigger == "reminders" }
+
+  event_source_arn        = var.reminder_dlq_arn
+  function_name           = aws_lambda_function.function[each.key].arn
+  batch_size              = 5
+  function_response_types = ["ReportBatchItemFailures"]
 }

@@ -10,7 +10,7 @@ locals {
   # Dead-letter queues whose depth means something was given up on.
   dead_letters = {
     ingest    = { queue = var.dlq_name, says = "Objects that could not be routed after every retry are waiting in the dead-letter queue." }
-    reminders = { queue = var.reminder_dlq_name, says = "Scheduler could not deliver a reminder after every retry; the delivery waits in the reminders dead-letter queue." }
+    reminders = { queue = var.reminder_dlq_name, says = "A reminder could not be delivered: Scheduler gave up after every retry, and firing it late from the dead-letter queue failed five times; it waits in the undelivered queue." }
   }
 }
 

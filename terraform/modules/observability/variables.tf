@@ -20,7 +20,7 @@ variable "queue_name" {
 }
 
 variable "reminder_dlq_name" {
-  description = "Reminder deliveries EventBridge Scheduler gave up on."
+  description = "Reminder deliveries given up on twice: by Scheduler, then by reminder-fire draining its dead-letter queue."
   type        = string
 }
 

@@ -31,10 +31,24 @@ locals {
 }
 
 # Reminder deliveries Scheduler could not make after every retry (the target
-# failed or was throttled for 24 hours) land here instead of being dropped; an
-# alarm watches its depth.
+# failed or was throttled for 24 hours) land here instead of being dropped.
 resource "aws_sqs_queue" "reminders_dlq" {
   name                      = "${var.prefix}-reminders-dlq"
+  kms_master_key_id         = var.kms_key_arn
+  message_retention_seconds = 1209600
+  # reminder-fire drains this queue (firing late); longer than its claim lease
+  # (90 s), so a redelivery finds an abandoned claim expired.
+  visibility_timeout_seconds = 120
+  redrive_policy = jsonencode({
+    deadLetterTargetArn = aws_sqs_queue.reminders_undelivered.arn
+    maxReceiveCount     = 5
+  })
+}
+
+# What reminder-fire could not deliver even late, after five tries from the
+# dead-letter queue, waits here for a person; an alarm watches its depth.
+resource "aws_sqs_queue" "reminders_undelivered" {
+  name                      = "${var.prefix}-reminders-undelivered"
   kms_master_key_id         = var.kms_key_arn
   message_retention_seconds = 1209600
 }

@@ -13,3 +13,7 @@ output "dlq_arn" {
 output "dlq_name" {
   value = aws_sqs_queue.reminders_dlq.name
 }
+
+output "undelivered_name" {
+  value = aws_sqs_queue.reminders_undelivered.name
+}

@@ -104,6 +104,8 @@ pub struct FaultyRecords {
     inner: Arc<dyn RecordStore>,
     skip: AtomicUsize,
     fail: AtomicUsize,
+    /// Plain (unconditional) writes to fail next.
+    fail_put: AtomicUsize,
 }
 
 impl FaultyRecords {
@@ -112,7 +114,13 @@ impl FaultyRecords {
             inner,
             skip: AtomicUsize::new(0),
             fail: AtomicUsize::new(0),
+            fail_put: AtomicUsize::new(0),
         }
+    }
+
+    /// The next `n` plain writes fail (nothing is written).
+    pub fn fail_next_put(&self, n: usize) {
+        self.fail_put.store(n, Ordering::SeqCst);
     }
 
     pub fn fail_put_if_after(&self, skip: usize, fail: usize) {
@@ -134,6 +142,9 @@ impl RecordStore for FaultyRecords {
         id: &str,
         body: &serde_json::Value,
     ) -> PortResult<()> {
+        if take(&self.fail_put) {
+            return Err(injected("the record write"));
+        }
         self.inner.put(tenant, kind, id, body).await
     }
 

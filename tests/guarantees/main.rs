@@ -868,6 +868,117 @@ async fn dynamodb_refuses_a_record_past_the_item_limit_before_the_call() {
 
 // ---------------------------------------------------------------- tasks
 
+/// `POST /tasks` as API Gateway sends it, as `tenant`, with a body and an
+/// `Idempotency-Key` header when given.
+fn post_task(
+    tenant: &TenantId,
+    body: &str,
+    key: Option<&str>,
+) -> aws_lambda_events::apigw::ApiGatewayV2httpRequest {
+    let mut event = me_event("tool-tasks.post-task.json", tenant, Some(body));
+    if let Some(key) = key {
+        event
+            .headers
+            .insert("idempotency-key", key.parse().unwrap());
+    }
+    event
+}
+
+fn reply_json(r: &aws_lambda_events::apigw::ApiGatewayV2httpResponse) -> serde_json::Value {
+    match &r.body {
+        Some(aws_lambda_events::encodings::Body::Text(t)) => serde_json::from_str(t).unwrap(),
+        other => panic!("not a JSON body: {other:?}"),
+    }
+}
+
+on_both_stores!(idempotent_creates: a_retried_create_with_its_idempotency_key_makes_one_task_even_raced_and_after_a_fault_on_sqlite, a_retried_create_with_its_idempotency_key_makes_one_task_even_raced_and_after_a_fault_on_dynamodb);
+
+/// A client retries a create it never heard back from with the same
+/// `Idempotency-Key`: one task, the same answer; the key with another body is
+/// refused; 20 concurrent requests with one key make one task; a create whose
+/// write failed gives the key back, so its retry makes the task (once).
+async fn idempotent_creates(records: Arc<dyn RecordStore>) {
+    let alice = tenant("alice");
+    let faulty = Arc::new(FaultyRecords::new(records.clone()));
+    let deps = tool_tasks::Deps {
+        records: faulty.clone(),
+        clock: Arc::new(ManualClock::at(now())),
+        zone: jarvis_core::when::Zone::UTC,
+    };
+    let body = r#"{"title": "renew the passport"}"#;
+    let first = tool_tasks::handle(&deps, post_task(&alice, body, Some("k-1"))).await;
+    assert_eq!(first.status_code, 201, "{:?}", first.body);
+    let again = tool_tasks::handle(&deps, post_task(&alice, body, Some("k-1"))).await;
+    assert_eq!(again.status_code, 201);
+    assert_eq!(reply_json(&again), reply_json(&first), "the same answer");
+    let other =
+        tool_tasks::handle(&deps, post_task(&alice, r#"{"title": "x"}"#, Some("k-1"))).await;
+    assert_eq!(other.status_code, 422, "{:?}", other.body);
+    let bad_key = tool_tasks::handle(&deps, post_task(&alice, body, Some(&"k".repeat(256)))).await;
+    assert_eq!(bad_key.status_code, 400);
+    // Another tenant's same key is theirs.
+    let bob = tool_tasks::handle(&deps, post_task(&tenant("bob"), body, Some("k-1"))).await;
+    assert_eq!(bob.status_code, 201);
+    assert_ne!(reply_json(&bob)["id"], reply_json(&first)["id"]);
+
+    // Raced: 20 at once with one key.
+    let raced = futures_util::future::join_all((0..20).map(|_| {
+        tool_tasks::handle(
+            &deps,
+            post_task(&alice, r#"{"title": "raced"}"#, Some("k-2")),
+        )
+    }))
+    .await;
+    assert!(
+        raced
+            .iter()
+            .all(|r| r.status_code == 201 || r.status_code == 409),
+        "{:?}",
+        raced.iter().map(|r| r.status_code).collect::<Vec<_>>()
+    );
+    let ids: std::collections::BTreeSet<String> = raced
+        .iter()
+        .filter(|r| r.status_code == 201)
+        .map(|r| reply_json(r)["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(ids.len(), 1, "{ids:?}");
+
+    // The task write fails: the key is given back, and the retry makes it.
+    faulty.fail_next_put(1);
+    let failed = tool_tasks::handle(
+        &deps,
+        post_task(&alice, r#"{"title": "faulted"}"#, Some("k-3")),
+    )
+    .await;
+    assert!(failed.status_code >= 500, "{:?}", failed.body);
+    let retried = tool_tasks::handle(
+        &deps,
+        post_task(&alice, r#"{"title": "faulted"}"#, Some("k-3")),
+    )
+    .await;
+    assert_eq!(retried.status_code, 201, "{:?}", retried.body);
+
+    let tasks: Vec<Task> = records::list(records.as_ref(), &alice).await.unwrap();
+    let count = |title: &str| tasks.iter().filter(|t| t.title == title).count();
+    assert_eq!(
+        (
+            count("renew the passport"),
+            count("raced"),
+            count("faulted")
+        ),
+        (1, 1, 1),
+        "{tasks:?}"
+    );
+    // No key: each request is its own.
+    for _ in 0..2 {
+        let plain =
+            tool_tasks::handle(&deps, post_task(&alice, r#"{"title": "twice"}"#, None)).await;
+        assert_eq!(plain.status_code, 201);
+    }
+    let tasks: Vec<Task> = records::list(records.as_ref(), &alice).await.unwrap();
+    assert_eq!(tasks.iter().filter(|t| t.title == "twice").count(), 2);
+}
+
 #[tokio::test]
 async fn a_model_cannot_delete_or_complete_a_task_without_the_users_confirmation() {
     let (records, _dir) = local_records();

@@ -311,14 +311,23 @@ async fn route(deps: &Deps, req: &ApiGatewayV2httpRequest) -> Result<(u16, Value
     let tenant = http::tenant(req)?;
     Ok(match req.route_key.as_deref().unwrap_or_default() {
         "POST /emails/drafts" => {
-            let body: Value = http::json_body(req, MAX_BODY_BYTES)?;
-            if !body.is_object() {
-                return Err(ApiError::BadRequest(
-                    "the body is a JSON object: {\"to\", \"subject\", \"body\"}".into(),
-                ));
-            }
-            let out = draft(deps, &tenant, &body).await??;
-            (201, out.result["draft"].clone())
+            http::create_once(
+                deps.records.as_ref(),
+                req,
+                &tenant,
+                deps.clock.now(),
+                || async {
+                    let body: Value = http::json_body(req, MAX_BODY_BYTES)?;
+                    if !body.is_object() {
+                        return Err(ApiError::BadRequest(
+                            "the body is a JSON object: {\"to\", \"subject\", \"body\"}".into(),
+                        ));
+                    }
+                    let out = draft(deps, &tenant, &body).await??;
+                    Ok((201, out.result["draft"].clone()))
+                },
+            )
+            .await?
         }
         "GET /emails/drafts" => {
             let out = list(deps, &tenant).await??;

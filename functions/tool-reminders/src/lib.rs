@@ -311,14 +311,24 @@ async fn route(deps: &Deps, req: &ApiGatewayV2httpRequest) -> Result<(u16, Value
     let tenant = http::tenant(req)?;
     Ok(match req.route_key.as_deref().unwrap_or_default() {
         "POST /reminders" => {
-            let body: Value = http::json_body(req, MAX_BODY_BYTES)?;
-            if !body.is_object() {
-                return Err(ApiError::BadRequest(
-                    "the body is a JSON object: {\"text\", \"when\" | \"every\" | \"cron\"}".into(),
-                ));
-            }
-            let out = create(deps, &tenant, &body).await??;
-            (201, out.result["reminder"].clone())
+            http::create_once(
+                deps.records.as_ref(),
+                req,
+                &tenant,
+                deps.clock.now(),
+                || async {
+                    let body: Value = http::json_body(req, MAX_BODY_BYTES)?;
+                    if !body.is_object() {
+                        return Err(ApiError::BadRequest(
+                        "the body is a JSON object: {\"text\", \"when\" | \"every\" | \"cron\"}"
+                            .into(),
+                    ));
+                    }
+                    let out = create(deps, &tenant, &body).await??;
+                    Ok((201, out.result["reminder"].clone()))
+                },
+            )
+            .await?
         }
         "GET /reminders" => {
             let out = list(deps, &tenant).await??;

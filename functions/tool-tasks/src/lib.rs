@@ -298,14 +298,23 @@ async fn route(deps: &Deps, req: &ApiGatewayV2httpRequest) -> Result<(u16, Value
     let by_id = json!({ "id": http::path_param(req, "id").unwrap_or_default() });
     Ok(match req.route_key.as_deref().unwrap_or_default() {
         "POST /tasks" => {
-            let body: Value = http::json_body(req, MAX_BODY_BYTES)?;
-            if !body.is_object() {
-                return Err(ApiError::BadRequest(
-                    "the body is a JSON object: {\"title\", \"due\"?}".into(),
-                ));
-            }
-            let out = create(deps, &tenant, &body).await??;
-            (201, out.result["task"].clone())
+            http::create_once(
+                deps.records.as_ref(),
+                req,
+                &tenant,
+                deps.clock.now(),
+                || async {
+                    let body: Value = http::json_body(req, MAX_BODY_BYTES)?;
+                    if !body.is_object() {
+                        return Err(ApiError::BadRequest(
+                            "the body is a JSON object: {\"title\", \"due\"?}".into(),
+                        ));
+                    }
+                    let out = create(deps, &tenant, &body).await??;
+                    Ok((201, out.result["task"].clone()))
+                },
+            )
+            .await?
         }
         "GET /tasks" => {
             let input = json!({"status": http::query(req, "status").unwrap_or("open")});

@@ -65,6 +65,17 @@ fn item(
     item.insert("body".into(), AttributeValue::S(text));
     item.insert("kind".into(), AttributeValue::S(kind.as_str().into()));
     item.insert("ver".into(), AttributeValue::S(version.0.clone()));
+    // A record that says when it expires (an idempotency key) gets the
+    // table's TTL attribute, so DynamoDB removes it then.
+    if let Some(at) = value
+        .get(crate::dynamo::TTL_ATTRIBUTE)
+        .and_then(|v| v.as_i64())
+    {
+        item.insert(
+            crate::dynamo::TTL_ATTRIBUTE.into(),
+            AttributeValue::N(at.to_string()),
+        );
+    }
     Ok(item)
 }
 

@@ -33,6 +33,7 @@ pub mod curated;
 pub mod domain;
 pub mod error;
 pub mod fusion;
+pub mod idempotency;
 pub mod ingest_event;
 pub mod memory;
 pub mod pii;

@@ -289,6 +289,8 @@ pub enum RecordKind {
     Settings,
     /// An open WebSocket connection ([`crate::domain::LiveConnection`]).
     Connection,
+    /// A remembered `Idempotency-Key` ([`crate::idempotency::IdempotencyRecord`]).
+    Idempotency,
     /// The erasure tombstone and receipt ([`crate::domain::Erasure`]): not the
     /// tenant's data, so not in [`RecordKind::ALL`], and never removed by
     /// [`RecordStore::delete_tenant`].
@@ -297,7 +299,7 @@ pub enum RecordKind {
 
 impl RecordKind {
     /// The kinds that hold a tenant's data.
-    pub const ALL: [RecordKind; 7] = [
+    pub const ALL: [RecordKind; 8] = [
         Self::Task,
         Self::Reminder,
         Self::Draft,
@@ -305,6 +307,7 @@ impl RecordKind {
         Self::Memory,
         Self::Settings,
         Self::Connection,
+        Self::Idempotency,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -316,6 +319,7 @@ impl RecordKind {
             Self::Memory => "memory",
             Self::Settings => "settings",
             Self::Connection => "connection",
+            Self::Idempotency => "idempotency",
             Self::Erasure => "erasure",
         }
     }

@@ -169,6 +169,35 @@ fn respond(status: u16, body: String) -> ApiGatewayV2httpResponse {
     response
 }
 
+/// A request header's value (names are case-insensitive).
+pub fn header<'a>(req: &'a ApiGatewayV2httpRequest, name: &str) -> Option<&'a str> {
+    req.headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// A create (`POST`) that runs at most once per `Idempotency-Key` header
+/// ([`jarvis_core::idempotency`]): a retry with the same key and body gets the
+/// first answer; the same key with another body is a 422; with no key the
+/// create just runs.
+pub async fn create_once<F, Fut>(
+    records: &dyn jarvis_core::ports::RecordStore,
+    req: &ApiGatewayV2httpRequest,
+    tenant: &jarvis_core::TenantId,
+    now: chrono::DateTime<chrono::Utc>,
+    work: F,
+) -> Result<(u16, serde_json::Value), ApiError>
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = Result<(u16, serde_json::Value), ApiError>>,
+{
+    let route = req.route_key.as_deref().unwrap_or_default();
+    let body = req.body.as_deref().unwrap_or_default().as_bytes();
+    let key = header(req, jarvis_core::idempotency::HEADER);
+    let (status, answer, _replayed) =
+        jarvis_core::idempotency::once(records, tenant, route, key, body, now, work).await?;
+    Ok((status, answer))
+}
+
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -72,7 +72,7 @@ resource "aws_apigatewayv2_api" "http" {
       allow_origins = cors_configuration.value
       # Every method a deployed route uses (PUT /me/settings, PUT /me/notifications…).
       allow_methods = sort(distinct([for k in keys(var.routes) : split(" ", k)[0]]))
-      allow_headers = ["authorization", "content-type"]
+      allow_headers = ["authorization", "content-type", "idempotency-key"]
       max_age       = 3600
     }
   }

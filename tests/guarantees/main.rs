@@ -796,6 +796,93 @@ async fn twenty_turns_at_once(records: Arc<dyn RecordStore>) {
     }
 }
 
+/// Adds a task with its first call, then answers.
+struct AddsATask;
+
+#[async_trait::async_trait]
+impl ChatModel for AddsATask {
+    async fn converse(&self, request: &ChatRequest) -> PortResult<ChatResponse> {
+        tokio::task::yield_now().await;
+        let used = request
+            .messages
+            .iter()
+            .any(|m| m.content.iter().any(|c| c.get("toolResult").is_some()));
+        let (stop, content) = if used {
+            ("end_turn", json!({"text": "Added it."}))
+        } else {
+            (
+                "tool_use",
+                json!({"toolUse": {"toolUseId": "t1", "name": "create_task", "input": {"title": "call Ana"}}}),
+            )
+        };
+        Ok(ChatResponse {
+            stop_reason: stop.into(),
+            message: ChatMessage {
+                role: "assistant".into(),
+                content: vec![content],
+            },
+        })
+    }
+}
+
+/// Counts tool calls, taking a while over each.
+#[derive(Default)]
+struct CountingTools(std::sync::atomic::AtomicUsize);
+
+#[async_trait::async_trait]
+impl ToolRunner for CountingTools {
+    async fn call(&self, call: &ToolCall) -> PortResult<ToolReply> {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        for _ in 0..5 {
+            tokio::task::yield_now().await;
+        }
+        Ok(Ok(jarvis_core::tools::ToolOutcome::acted(
+            "task_created",
+            format!("Added the task: {}", call.input["title"]),
+            json!({}),
+            "task_1",
+        )))
+    }
+}
+
+on_both_stores!(a_turn_retried_while_it_runs: a_turn_retried_while_its_first_attempt_runs_runs_its_tools_once_on_sqlite, a_turn_retried_while_its_first_attempt_runs_runs_its_tools_once_on_dynamodb);
+
+/// A client that gave up waiting resends its turn (same `turn_id`) while the
+/// first attempt is still at work: the tools run once; the resends are told
+/// the turn is busy (409) or get its answer; a later resend gets the answer.
+async fn a_turn_retried_while_it_runs(records: Arc<dyn RecordStore>) {
+    let clock = ManualClock::at(now());
+    let tools = CountingTools::default();
+    let agent = agent(&AddsATask, &tools, &Nothing, records.as_ref(), &clock);
+    let alice = tenant("alice");
+    let input = said("remind me to call Ana", None, Some("turn-once".into()));
+    let outs =
+        futures_util::future::join_all((0..10).map(|_| agent.turn(&alice, &input, &|_| {}))).await;
+    let mut answered = Vec::new();
+    for out in outs {
+        match out {
+            Ok(done) => answered.push(done),
+            Err(jarvis_core::agent::AgentError::Busy(_)) => {}
+            Err(e) => panic!("{e}"),
+        }
+    }
+    assert!(!answered.is_empty());
+    assert_eq!(
+        tools.0.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "the tool ran once"
+    );
+    let later = agent.turn(&alice, &input, &|_| {}).await.unwrap();
+    assert_eq!(later, answered[0]);
+    assert_eq!(tools.0.load(std::sync::atomic::Ordering::SeqCst), 1);
+    // The same turn id with another message is that turn again: its answer,
+    // and nothing runs.
+    let other = said("something else", None, Some("turn-once".into()));
+    let again = agent.turn(&alice, &other, &|_| {}).await.unwrap();
+    assert_eq!(again, answered[0]);
+    assert_eq!(tools.0.load(std::sync::atomic::Ordering::SeqCst), 1);
+}
+
 on_both_stores!(twenty_turns_at_once: twenty_concurrent_turns_in_one_conversation_lose_none_on_sqlite, twenty_concurrent_turns_in_one_conversation_lose_none_on_dynamodb);
 
 /// AWS rule: a DynamoDB item holds at most 400 KB. A long conversation of

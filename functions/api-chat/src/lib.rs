@@ -114,6 +114,7 @@ fn api_error(e: AgentError) -> ApiError {
     match e {
         AgentError::UnknownConversation(id) => ApiError::NotFound(format!("no conversation {id}")),
         AgentError::Invalid(m) => ApiError::BadRequest(m),
+        AgentError::Busy(m) => ApiError::Conflict(m),
         e @ (AgentError::StepLimit(_) | AgentError::TokenLimit(_)) => {
             ApiError::Unprocessable(e.to_string())
         }

@@ -17,6 +17,8 @@
 
 use crate::clock::{new_id, Clock};
 use crate::domain::{Citation, Conversation, PendingAction, Role, TenantId, Turn};
+use crate::error::ApiError;
+use crate::idempotency;
 use crate::ports::{ChatDelta, ChatMessage, ChatModel, ChatRequest, PortResult, RecordStore};
 use crate::search::SearchHit;
 use crate::tools::{self, Action, ToolCall, ToolRunner};
@@ -119,7 +121,7 @@ impl ChatInput {
 }
 
 /// The answer of a turn.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct ChatOutput {
     pub conversation_id: String,
     pub answer: String,
@@ -127,7 +129,7 @@ pub struct ChatOutput {
     pub actions: Vec<Action>,
     /// An action waiting for the user's confirmation, as the tool rendered it
     /// (also at the end of `answer`, whatever the model wrote).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pending: Option<PendingAction>,
 }
 
@@ -181,6 +183,9 @@ pub enum AgentError {
     StepLimit(usize),
     #[error("the turn needed more than {0} tokens; start a new conversation or ask for less")]
     TokenLimit(u32),
+    /// The same turn (its `turn_id`) is still being answered by another request.
+    #[error("{0}")]
+    Busy(String),
     #[error(transparent)]
     Port(#[from] PortError),
 }
@@ -570,7 +575,63 @@ impl Agent<'_> {
             on_event(Event::Done(done.clone()));
             return Ok(done);
         }
+        // A retry that arrives while the first attempt still runs must not run
+        // the tools again: the turn id is claimed first (compare-and-set).
+        let Some(turn_id) = turn_id else {
+            return self.answer(tenant, conv, message, None, on_event).await;
+        };
+        let fingerprint = format!("{}\0{message}", conv.id);
+        let begun = idempotency::begin(
+            self.records,
+            tenant,
+            "chat turn",
+            turn_id,
+            fingerprint.as_bytes(),
+            self.clock.now(),
+        )
+        .await
+        .map_err(|e| match e {
+            ApiError::Conflict(m) => AgentError::Busy(m),
+            ApiError::Internal(p) => AgentError::Port(p),
+            other => AgentError::Invalid(other.to_string()),
+        })?;
+        let claim = match begun {
+            // Answered before, and no longer in the conversation (trimmed): the stored answer.
+            idempotency::Begun::Replay { body, .. } => {
+                let done: ChatOutput = serde_json::from_value(body)
+                    .map_err(|e| AgentError::Port(PortError::backend("records", e)))?;
+                on_event(Event::Done(done.clone()));
+                return Ok(done);
+            }
+            idempotency::Begun::Run(claim) => claim,
+        };
+        match self
+            .answer(tenant, conv, message, Some(turn_id), on_event)
+            .await
+        {
+            Ok(done) => {
+                let stored = serde_json::to_value(&done).unwrap_or_default();
+                if let Err(e) = idempotency::finish(self.records, claim, 200, &stored).await {
+                    tracing::warn!(error = %e, "could not remember a turn's answer");
+                }
+                Ok(done)
+            }
+            Err(e) => {
+                idempotency::abandon(self.records, claim).await;
+                Err(e)
+            }
+        }
+    }
 
+    /// The turn itself, once it is known not to be a retry.
+    async fn answer(
+        &self,
+        tenant: &TenantId,
+        conv: Conversation,
+        message: &str,
+        turn_id: Option<&str>,
+        on_event: &(dyn Fn(Event) + Send + Sync),
+    ) -> Result<ChatOutput, AgentError> {
         // The user's own answer to a pending action: no model involved.
         if let Some(pending) = &conv.pending {
             if confirms(pending, message) {

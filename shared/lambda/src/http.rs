@@ -197,7 +197,6 @@ where
     Ok((status, answer))
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

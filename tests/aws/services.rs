@@ -763,6 +763,73 @@ async fn erasure_removes_every_version_of_the_tenants_files_and_the_router_refus
     assert_eq!(again, done);
 }
 
+/// An export too large for an API Gateway answer is written to a file, one
+/// original at a time, streamed from it to S3, and answered with a 303 to a
+/// pre-signed URL that serves the whole archive.
+#[tokio::test]
+async fn a_large_export_streams_to_s3_and_answers_a_presigned_url() {
+    use std::io::Read;
+    let (stack, r) = fresh_stack().await;
+    let notes = "# Notes\n\n".to_owned() + &"A line about Lisbon and the castle.\n".repeat(400);
+    drop_file(&stack, &r, "alice/notes/lisbon.md", &notes)
+        .await
+        .expect("a run");
+    let blobs = stack
+        .blobs(
+            BlobAccess::new()
+                .read(Bucket::Raw)
+                .read(Bucket::Curated)
+                .write(Bucket::Curated),
+        )
+        .unwrap();
+    let deps = api_me::Deps {
+        signer: Some(blobs.clone()),
+        blobs,
+        metadata: stack.metadata(Rows::Read).unwrap(),
+        records: stack.records(Rows::ReadWrite).unwrap(),
+        jobs: Arc::new(jarvis_local::jobs::LocalJobs::default()),
+        clock: Arc::new(jarvis_core::clock::SystemClock),
+        curated_bucket: r.curated_bucket.clone(),
+        inline_limit: 1024,
+        zone: jarvis_core::when::Zone::UTC,
+        targets: None,
+    };
+    let mut event: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../events/api-me.export.json"
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    event["requestContext"]["authorizer"]["jwt"]["claims"]["sub"] = serde_json::json!("alice");
+    let out = api_me::handle(&deps, serde_json::from_value(event).unwrap()).await;
+    assert_eq!(out.status_code, 303, "{:?}", out.body);
+    let location = out.headers["location"].to_str().unwrap().to_owned();
+    assert!(
+        location.contains("alice/exports/jarvis-export-"),
+        "{location}"
+    );
+    let zip_bytes = reqwest::get(&location)
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(zip_bytes.to_vec())).unwrap();
+    let mut original = String::new();
+    zip.by_name(&format!("files/{}/alice/notes/lisbon.md", r.raw_bucket))
+        .unwrap()
+        .read_to_string(&mut original)
+        .unwrap();
+    assert_eq!(original, notes);
+    assert!(zip.by_name("records/settings.json").is_ok());
+    assert!(
+        zip.by_name("records/connections.json").is_err(),
+        "plumbing is not exported"
+    );
+}
+
 fn reminder(id: &str, schedule: ReminderSchedule) -> Reminder {
     Reminder {
         id: id.into(),

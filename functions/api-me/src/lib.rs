@@ -157,57 +157,79 @@ fn zip_err(e: impl std::fmt::Display) -> PortError {
     }
 }
 
-/// The tenant's archive (zip bytes).
-pub async fn export(deps: &Deps, tenant: &TenantId) -> PortResult<Vec<u8>> {
+/// One file of the archive, added to the zip off the async threads.
+async fn add_entry(
+    zip: zip::ZipWriter<std::fs::File>,
+    name: String,
+    bytes: Vec<u8>,
+) -> PortResult<zip::ZipWriter<std::fs::File>> {
+    tokio::task::spawn_blocking(move || {
+        let mut zip = zip;
+        let options = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated)
+            .large_file(bytes.len() as u64 >= u32::MAX as u64);
+        zip.start_file(name, options).map_err(zip_err)?;
+        zip.write_all(&bytes).map_err(zip_err)?;
+        Ok(zip)
+    })
+    .await
+    .map_err(zip_err)?
+}
+
+/// The tenant's archive, written to a temporary file one entry at a time: no
+/// more than one original is in memory at once, whatever the tenant holds.
+/// Answers the file (deleted when dropped) and its size.
+pub async fn export(deps: &Deps, tenant: &TenantId) -> PortResult<(tempfile::NamedTempFile, u64)> {
+    let file = tempfile::NamedTempFile::new().map_err(zip_err)?;
+    let mut zip = zip::ZipWriter::new(file.reopen().map_err(zip_err)?);
     let docs = erase_tenant::all_documents(deps.metadata.as_ref(), tenant).await?;
-    let mut entries: Vec<(String, Vec<u8>)> = Vec::new();
-    entries.push((
+    zip = add_entry(
+        zip,
         "documents.json".into(),
         serde_json::to_vec_pretty(&docs).map_err(zip_err)?,
-    ));
+    )
+    .await?;
     for doc in &docs {
         for key in std::iter::once(&doc.source.key).chain(&doc.aliases) {
             match deps.blobs.get(&doc.source.bucket, key).await {
-                Ok(bytes) => entries.push((format!("files/{}/{key}", doc.source.bucket), bytes)),
+                Ok(bytes) => {
+                    let name = format!("files/{}/{key}", doc.source.bucket);
+                    zip = add_entry(zip, name, bytes).await?;
+                }
                 Err(PortError::NotFound(_)) => {}
                 Err(e) => return Err(e),
             }
         }
     }
-    // Open WebSocket connections are the app's plumbing, not the tenant's data.
+    // Open connections and remembered request keys are plumbing, not the tenant's data.
     for kind in RecordKind::ALL
         .into_iter()
-        .filter(|k| *k != RecordKind::Connection)
+        .filter(|k| !matches!(k, RecordKind::Connection | RecordKind::Idempotency))
     {
         let all = deps.records.list(tenant, kind).await?;
-        let file = match kind {
+        let name = match kind {
             RecordKind::Settings => "settings".to_owned(),
             other => format!("{}s", other.as_str()),
         };
-        entries.push((
-            format!("records/{file}.json"),
+        zip = add_entry(
+            zip,
+            format!("records/{name}.json"),
             serde_json::to_vec_pretty(&all).map_err(zip_err)?,
-        ));
-    }
-    entries.push((
-        "README.txt".into(),
-        format!(
-            "Everything Jarvis keeps for tenant {tenant}: documents.json (document records), files/ (the original files), records/ (tasks, reminders, drafts, conversations, memories, settings).\n"
         )
-        .into_bytes(),
-    ));
-    tokio::task::spawn_blocking(move || {
-        let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-        let options = zip::write::SimpleFileOptions::default()
-            .compression_method(zip::CompressionMethod::Deflated);
-        for (name, bytes) in entries {
-            zip.start_file(name, options).map_err(zip_err)?;
-            zip.write_all(&bytes).map_err(zip_err)?;
-        }
-        Ok(zip.finish().map_err(zip_err)?.into_inner())
+        .await?;
+    }
+    let readme = format!(
+        "Everything Jarvis keeps for tenant {tenant}: documents.json (document records), files/ (the original files), records/ (tasks, reminders, drafts, conversations, memories, settings).\n"
+    );
+    zip = add_entry(zip, "README.txt".into(), readme.into_bytes()).await?;
+    let size = tokio::task::spawn_blocking(move || -> PortResult<u64> {
+        let out = zip.finish().map_err(zip_err)?;
+        out.sync_all().map_err(zip_err)?;
+        Ok(out.metadata().map_err(zip_err)?.len())
     })
     .await
-    .map_err(zip_err)?
+    .map_err(zip_err)??;
+    Ok((file, size))
 }
 
 /// Largest `PUT /me/settings` body.
@@ -353,23 +375,32 @@ async fn route(
             }
         }
         "GET /me/export" => {
-            let archive = export(deps, &tenant).await?;
+            let (archive, size) = export(deps, &tenant).await?;
             let name = format!(
                 "jarvis-export-{}.zip",
                 chrono::Utc::now().format("%Y%m%d-%H%M%S")
             );
             match &deps.signer {
-                Some(signer) if archive.len() > deps.inline_limit => {
+                // Too large for an API Gateway answer: streamed from the file to S3.
+                Some(signer) if size > deps.inline_limit as u64 => {
                     let key = format!("{tenant}/exports/{name}");
                     deps.blobs
-                        .put(&deps.curated_bucket, &key, archive, "application/zip")
+                        .put_file(
+                            &deps.curated_bucket,
+                            &key,
+                            archive.path(),
+                            "application/zip",
+                        )
                         .await?;
                     let url = signer
                         .download_url(&deps.curated_bucket, &key, Duration::from_secs(3600))
                         .await?;
                     Ok(http::see_other(&url.url))
                 }
-                _ => Ok(http::download("application/zip", &name, archive)),
+                _ => {
+                    let bytes = tokio::fs::read(archive.path()).await.map_err(zip_err)?;
+                    Ok(http::download("application/zip", &name, bytes))
+                }
             }
         }
         "GET /me/settings" => Ok(http::json(200, &settings_view(deps, &tenant).await?)),

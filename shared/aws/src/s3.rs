@@ -133,6 +133,37 @@ impl BlobStore for S3BlobStore {
         })
     }
 
+    async fn put_file(
+        &self,
+        bucket: &str,
+        key: &str,
+        path: &std::path::Path,
+        content_type: &str,
+    ) -> PortResult<ObjectRef> {
+        checked(key)?;
+        self.allowed(bucket, BlobOp::Write)?;
+        let body = ByteStream::from_path(path)
+            .await
+            .map_err(|e| PortError::backend(SERVICE, e))?;
+        let size = body.size_hint().1.unwrap_or_default();
+        let out = self
+            .client
+            .put_object()
+            .bucket(bucket)
+            .key(key)
+            .content_type(content_type)
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| sdk_error(SERVICE, "PutObject", e))?;
+        Ok(ObjectRef {
+            bucket: bucket.to_owned(),
+            key: key.to_owned(),
+            etag: unquote(out.e_tag()),
+            size,
+        })
+    }
+
     async fn get(&self, bucket: &str, key: &str) -> PortResult<Vec<u8>> {
         checked(key)?;
         self.allowed(bucket, BlobOp::Read)?;

@@ -39,6 +39,18 @@ pub trait BlobStore: Send + Sync {
     async fn purge_prefix(&self, bucket: &str, prefix: &str) -> PortResult<usize> {
         self.delete_prefix(bucket, prefix).await
     }
+    /// Stores the file at `path`. Stores that can stream it (S3) read it as
+    /// it is sent instead of holding it whole in memory.
+    async fn put_file(
+        &self,
+        bucket: &str,
+        key: &str,
+        path: &std::path::Path,
+        content_type: &str,
+    ) -> PortResult<ObjectRef> {
+        let bytes = std::fs::read(path).map_err(|e| PortError::backend("filesystem", e))?;
+        self.put(bucket, key, bytes, content_type).await
+    }
 }
 
 /// A status change, applied only if the document is in one of `from` (a

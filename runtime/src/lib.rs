@@ -39,6 +39,8 @@ pub struct App {
     pub chat: api_chat::Deps,
     pub tools: Arc<assistant::LocalTools>,
     pub me: api_me::Deps,
+    /// `POST /me/memories/reflect` (also how `jarvis reflect` reaches a running runtime).
+    pub reflect: memory_reflector::Deps,
 }
 
 /// A started runtime.
@@ -83,6 +85,52 @@ pub fn issue_token_in(
     let mut random = [0u8; 32];
     getrandom::fill(&mut random).map_err(|e| anyhow::anyhow!("no randomness for a token: {e}"))?;
     Ok(tokens.issue(tenant, label, random)?)
+}
+
+/// `jarvis reflect` while the runtime runs (it holds the search index): for
+/// each tenant (the one given, or every tenant with conversations), a token
+/// made for the call asks the running runtime's `POST /me/memories/reflect`,
+/// and is withdrawn after.
+pub async fn reflect_in_running(
+    config: &Config,
+    tenant: Option<TenantId>,
+) -> anyhow::Result<serde_json::Value> {
+    use jarvis_core::ports::{RecordKind, RecordStore};
+    let db = jarvis_local::Db::open(&config.data_dir.join("jarvis.sqlite3"))?;
+    let tenants = match tenant {
+        Some(t) => vec![t],
+        None => {
+            jarvis_local::records::SqliteRecordStore::new(db.clone())
+                .tenants(RecordKind::Conversation)
+                .await?
+        }
+    };
+    let tokens = jarvis_local::tokens::TokenStore::new(db);
+    let client = reqwest::Client::new();
+    let url = format!("http://{}/me/memories/reflect", config.bind);
+    let mut total = serde_json::json!({"tenants": 0, "conversations": 0, "memories": 0});
+    for tenant in tenants {
+        let token = issue_token_in(
+            &tokens,
+            &tenant,
+            "made by `jarvis reflect`, withdrawn after",
+        )?;
+        let answer = client.post(&url).bearer_auth(&token).send().await;
+        tokens.revoke(&token)?;
+        let answer = answer.map_err(|e| {
+            anyhow::anyhow!("the running runtime at {} did not answer: {e}", config.bind)
+        })?;
+        let status = answer.status();
+        let body: serde_json::Value = answer.json().await.unwrap_or_default();
+        if !status.is_success() {
+            anyhow::bail!("reflecting {tenant}: {status} {body}");
+        }
+        for field in ["tenants", "conversations", "memories"] {
+            total[field] =
+                (total[field].as_u64().unwrap_or(0) + body[field].as_u64().unwrap_or(0)).into();
+        }
+    }
+    Ok(total)
 }
 
 /// Starts with the real embedding model from `config.model_dir`.
@@ -139,6 +187,7 @@ async fn launch(stack: LocalStack, runs: mpsc::UnboundedReceiver<Run>) -> anyhow
         chat: api_chat::Deps::local(&stack, model, tools.clone()),
         tools,
         me: api_me::Deps::local(&stack),
+        reflect: assistant::reflector(&stack)?,
         stack: stack.clone(),
     });
     let listener = tokio::net::TcpListener::bind(&config.bind)

@@ -14,6 +14,7 @@ usage: jarvis [serve]            serve the API on JARVIS_BIND (default 127.0.0.1
                                  and ingest what is dropped into $JARVIS_DATA_DIR/inbox
        jarvis token <tenant>     issue another API token (works while jarvis runs)
        jarvis reflect [<tenant>] turn new conversations into memories now
+                                 (works while jarvis runs)
        jarvis help               this text
 
 Settings are environment variables; the README lists them all.";
@@ -47,14 +48,26 @@ async fn main() -> anyhow::Result<()> {
                 .map(|t| TenantId::parse(t))
                 .transpose()
                 .map_err(anyhow::Error::msg)?;
-            let (stack, _runs) = jarvis_local::stack::LocalStack::open(&config)?;
-            let deps = jarvis::assistant::reflector(&stack)?;
-            let out =
-                memory_reflector::handle(&deps, memory_reflector::Reflect { tenant_id: tenant })
+            match jarvis_local::stack::LocalStack::open(&config) {
+                Ok((stack, _runs)) => {
+                    let deps = jarvis::assistant::reflector(&stack)?;
+                    let out = memory_reflector::handle(
+                        &deps,
+                        memory_reflector::Reflect { tenant_id: tenant },
+                    )
                     .await
                     .map_err(|e| anyhow::anyhow!("{e}"))?;
-            println!("{}", serde_json::to_string(&out)?);
-            Ok(())
+                    println!("{}", serde_json::to_string(&out)?);
+                    Ok(())
+                }
+                // The running runtime holds the search index: ask it instead.
+                Err(e) if e.to_string().to_lowercase().contains("lock") => {
+                    let out = jarvis::reflect_in_running(&config, tenant).await?;
+                    println!("{out}");
+                    Ok(())
+                }
+                Err(e) => Err(e.into()),
+            }
         }
         _ => {
             eprintln!("{USAGE}");

@@ -30,6 +30,7 @@ pub fn routes() -> Router<Arc<App>> {
         .route("/emails/drafts/{id}/send", post(draft_send))
         .route("/me/data", delete(me_data))
         .route("/me/data/erasure", get(me_erasure))
+        .route("/me/memories/reflect", post(me_reflect))
         .route("/me/export", get(me_export))
         .route("/me/settings", get(me_settings).put(me_settings))
         .route(
@@ -217,6 +218,25 @@ async fn me_data(State(app): State<Arc<App>>, req: Request) -> Response {
     bridged!(app, req, "DELETE /me/data", None::<String>, 0, |e| {
         api_me::handle(&app.me, e)
     })
+}
+
+/// The caller's new conversations turned into memories now (the runtime also
+/// does it nightly); `jarvis reflect` calls this on a running runtime.
+async fn me_reflect(State(app): State<Arc<App>>, req: Request) -> Response {
+    let tenant = match authenticate_token(&app, req.headers(), None) {
+        Ok(t) => t,
+        Err(e) => return error_response(&e),
+    };
+    let event = memory_reflector::Reflect {
+        tenant_id: Some(tenant),
+    };
+    match memory_reflector::handle(&app.reflect, event).await {
+        Ok(out) => axum::response::IntoResponse::into_response(axum::Json(out)),
+        Err(e) => error_response(&jarvis_core::ApiError::Internal(match e {
+            jarvis_core::StepError::Port(p) => p,
+            other => jarvis_core::PortError::Invalid(other.to_string()),
+        })),
+    }
 }
 
 async fn me_erasure(State(app): State<Arc<App>>, req: Request) -> Response {

@@ -496,19 +496,36 @@ async fn memories_reflected_from_conversations_are_retrieved_by_chat() {
         None,
     )
     .await;
-    let stack = &app.running.as_ref().unwrap().stack;
-    let deps = jarvis::assistant::reflector(stack).unwrap();
-    let out = memory_reflector::handle(&deps, memory_reflector::Reflect::default())
-        .await
-        .unwrap();
+    let running = app.running.as_ref().unwrap();
+    let stack = &running.stack;
+    // `jarvis reflect` while the runtime runs: the stack cannot be opened a
+    // second time (the index is locked), so it asks the running runtime.
+    let mut config = stack.config.clone();
+    config.bind = running.addr.to_string();
+    let second = jarvis_local::stack::LocalStack::open_with_embedder(
+        &config,
+        std::sync::Arc::new(jarvis_local::testing::HashingEmbedder {
+            dims: stack.embedder.dimensions(),
+        }),
+    );
+    assert!(
+        matches!(&second, Err(e) if e.to_string().to_lowercase().contains("lock")),
+        "{:?}",
+        second.err()
+    );
+    let tokens_before = stack.tokens.count().unwrap();
+    let out = jarvis::reflect_in_running(&config, None).await.unwrap();
     assert_eq!(
         out,
-        memory_reflector::Reflected {
-            tenants: 1,
-            conversations: 1,
-            memories: 1
-        }
+        json!({"tenants": 1, "conversations": 1, "memories": 1}),
+        "{out}"
     );
+    assert_eq!(
+        stack.tokens.count().unwrap(),
+        tokens_before,
+        "its token is withdrawn"
+    );
+    let deps = jarvis::assistant::reflector(stack).unwrap();
     let again = memory_reflector::handle(&deps, memory_reflector::Reflect::default())
         .await
         .unwrap();

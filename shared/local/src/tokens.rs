@@ -53,6 +53,18 @@ impl TokenStore {
             .transpose()
     }
 
+    /// Withdraws a token; false when it was not there.
+    pub fn revoke(&self, token: &str) -> PortResult<bool> {
+        self.db
+            .lock()
+            .execute(
+                "DELETE FROM tokens WHERE token_sha256 = ?1",
+                params![digest(token)],
+            )
+            .map(|n| n > 0)
+            .map_err(sqlite_err)
+    }
+
     pub fn count(&self) -> PortResult<u64> {
         self.db
             .lock()

@@ -39,6 +39,21 @@ fn connection_of(s: &Seen) -> String {
         .replace("%3D", "=")
 }
 
+/// API Gateway's management API: a client whose id starts with "gone" has left.
+async fn management_api() -> WireServer {
+    WireServer::start(|s: Seen| async move {
+        if s.path.contains("/gone") {
+            return (
+                410,
+                vec![("x-amzn-errortype".into(), "GoneException".into())],
+                br#"{"message":"the connection is gone"}"#.to_vec(),
+            );
+        }
+        (200, vec![], Vec::new())
+    })
+    .await
+}
+
 fn posts_to(seen: &[Seen], connection: &str) -> Vec<Value> {
     seen.iter()
         .filter(|s| connection_of(s) == connection)
@@ -51,18 +66,7 @@ async fn chat_stream_posts_each_turn_event_to_the_connection_and_survives_a_clie
     let app = spawn_app_with(&[(vars::TIME_ZONE, "UTC")]).await;
     app.drop_file("trip.md", TRIP.as_bytes());
     app.settled("trip.md").await;
-    // API Gateway's management API: a client whose id starts with "gone" has left.
-    let server = WireServer::start(|s: Seen| async move {
-        if s.path.contains("/gone") {
-            return (
-                410,
-                vec![("x-amzn-errortype".into(), "GoneException".into())],
-                br#"{"message":"the connection is gone"}"#.to_vec(),
-            );
-        }
-        (200, vec![], Vec::new())
-    })
-    .await;
+    let server = management_api().await;
     let stack = app.running.as_ref().unwrap().stack.clone();
     let sdk = jarvis_tests::emulator::sdk_config_for(&server.url, 1).await;
     let deps = chat_stream::Deps {
@@ -187,17 +191,7 @@ async fn a_fired_reminder_is_pushed_to_its_owners_open_connections_only() {
     use jarvis_core::domain::{LiveConnection, Reminder, ReminderSchedule};
     use jarvis_core::ports::{Notification, Notifier, RecordKind, RecordStore};
     let app = spawn_app_with(&[(vars::TIME_ZONE, "UTC")]).await;
-    let server = WireServer::start(|s: Seen| async move {
-        if s.path.contains("/gone") {
-            return (
-                410,
-                vec![("x-amzn-errortype".into(), "GoneException".into())],
-                br#"{"message":"the connection is gone"}"#.to_vec(),
-            );
-        }
-        (200, vec![], Vec::new())
-    })
-    .await;
+    let server = management_api().await;
     let stack = app.running.as_ref().unwrap().stack.clone();
     let sdk = jarvis_tests::emulator::sdk_config_for(&server.url, 1).await;
     let connections = Arc::new(jarvis_aws::connections::ApiGatewayConnections::new(

@@ -317,12 +317,8 @@ async fn route(deps: &Deps, req: &ApiGatewayV2httpRequest) -> Result<(u16, Value
                 &tenant,
                 deps.clock.now(),
                 || async {
-                    let body: Value = http::json_body(req, MAX_BODY_BYTES)?;
-                    if !body.is_object() {
-                        return Err(ApiError::BadRequest(
-                            "the body is a JSON object: {\"to\", \"subject\", \"body\"}".into(),
-                        ));
-                    }
+                    let body =
+                        http::json_object(req, MAX_BODY_BYTES, "{\"to\", \"subject\", \"body\"}")?;
                     let out = draft(deps, &tenant, &body).await??;
                     Ok((201, out.result["draft"].clone()))
                 },

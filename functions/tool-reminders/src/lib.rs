@@ -317,13 +317,11 @@ async fn route(deps: &Deps, req: &ApiGatewayV2httpRequest) -> Result<(u16, Value
                 &tenant,
                 deps.clock.now(),
                 || async {
-                    let body: Value = http::json_body(req, MAX_BODY_BYTES)?;
-                    if !body.is_object() {
-                        return Err(ApiError::BadRequest(
-                        "the body is a JSON object: {\"text\", \"when\" | \"every\" | \"cron\"}"
-                            .into(),
-                    ));
-                    }
+                    let body = http::json_object(
+                        req,
+                        MAX_BODY_BYTES,
+                        "{\"text\", \"when\" | \"every\" | \"cron\"}",
+                    )?;
                     let out = create(deps, &tenant, &body).await??;
                     Ok((201, out.result["reminder"].clone()))
                 },

@@ -58,6 +58,79 @@ impl S3BlobStore {
         }
     }
 
+    /// One `PutObject` of `body` (`size` bytes).
+    async fn put_body(
+        &self,
+        bucket: &str,
+        key: &str,
+        body: ByteStream,
+        size: u64,
+        content_type: &str,
+    ) -> PortResult<ObjectRef> {
+        checked(key)?;
+        self.allowed(bucket, BlobOp::Write)?;
+        let out = self
+            .client
+            .put_object()
+            .bucket(bucket)
+            .key(key)
+            .content_type(content_type)
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| sdk_error(SERVICE, "PutObject", e))?;
+        Ok(ObjectRef {
+            bucket: bucket.to_owned(),
+            key: key.to_owned(),
+            etag: unquote(out.e_tag()),
+            size,
+        })
+    }
+
+    /// One `DeleteObjects` call (at most 1,000 keys or versions); with
+    /// `versions` the ids name versions, which IAM checks as
+    /// `DeleteObjectVersion`. Answers how many went; a partial failure is transient.
+    async fn delete_batch(
+        &self,
+        bucket: &str,
+        ids: Vec<ObjectIdentifier>,
+        versions: bool,
+    ) -> PortResult<usize> {
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        let n = ids.len();
+        let delete = Delete::builder()
+            .set_objects(Some(ids))
+            .quiet(true)
+            .build()
+            .map_err(|e| PortError::Invalid(e.to_string()))?;
+        let out = self
+            .client
+            .delete_objects()
+            .bucket(bucket)
+            .delete(delete)
+            .send()
+            .await
+            .map_err(|e| match versions {
+                true => sdk_error(SERVICE, "DeleteObjectVersion", e),
+                false => sdk_error(SERVICE, "DeleteObjects", e),
+            })?;
+        if let Some(err) = out.errors().first() {
+            return Err(PortError::Transient {
+                backend: SERVICE,
+                message: format!(
+                    "DeleteObjects left {} of {n}: {}: {}",
+                    out.errors().len(),
+                    err.code().unwrap_or("error"),
+                    err.message().unwrap_or_default()
+                ),
+                source: None,
+            });
+        }
+        Ok(n)
+    }
+
     fn allowed(&self, bucket: &str, op: BlobOp) -> PortResult<()> {
         match &self.grants {
             Some(g) if !g.contains(&(bucket.to_owned(), op)) => Err(PortError::Backend {
@@ -112,25 +185,9 @@ impl BlobStore for S3BlobStore {
         bytes: Vec<u8>,
         content_type: &str,
     ) -> PortResult<ObjectRef> {
-        checked(key)?;
-        self.allowed(bucket, BlobOp::Write)?;
         let size = bytes.len() as u64;
-        let out = self
-            .client
-            .put_object()
-            .bucket(bucket)
-            .key(key)
-            .content_type(content_type)
-            .body(ByteStream::from(bytes))
-            .send()
+        self.put_body(bucket, key, ByteStream::from(bytes), size, content_type)
             .await
-            .map_err(|e| sdk_error(SERVICE, "PutObject", e))?;
-        Ok(ObjectRef {
-            bucket: bucket.to_owned(),
-            key: key.to_owned(),
-            etag: unquote(out.e_tag()),
-            size,
-        })
     }
 
     async fn put_file(
@@ -140,28 +197,11 @@ impl BlobStore for S3BlobStore {
         path: &std::path::Path,
         content_type: &str,
     ) -> PortResult<ObjectRef> {
-        checked(key)?;
-        self.allowed(bucket, BlobOp::Write)?;
         let body = ByteStream::from_path(path)
             .await
             .map_err(|e| PortError::backend(SERVICE, e))?;
         let size = body.size_hint().1.unwrap_or_default();
-        let out = self
-            .client
-            .put_object()
-            .bucket(bucket)
-            .key(key)
-            .content_type(content_type)
-            .body(body)
-            .send()
-            .await
-            .map_err(|e| sdk_error(SERVICE, "PutObject", e))?;
-        Ok(ObjectRef {
-            bucket: bucket.to_owned(),
-            key: key.to_owned(),
-            etag: unquote(out.e_tag()),
-            size,
-        })
+        self.put_body(bucket, key, body, size, content_type).await
     }
 
     async fn get(&self, bucket: &str, key: &str) -> PortResult<Vec<u8>> {
@@ -243,35 +283,7 @@ impl BlobStore for S3BlobStore {
                 .filter_map(|o| o.key())
                 .filter_map(|k| ObjectIdentifier::builder().key(k).build().ok())
                 .collect();
-            if !ids.is_empty() {
-                let n = ids.len();
-                let delete = Delete::builder()
-                    .set_objects(Some(ids))
-                    .quiet(true)
-                    .build()
-                    .map_err(|e| PortError::Invalid(e.to_string()))?;
-                let out = self
-                    .client
-                    .delete_objects()
-                    .bucket(bucket)
-                    .delete(delete)
-                    .send()
-                    .await
-                    .map_err(|e| sdk_error(SERVICE, "DeleteObjects", e))?;
-                if let Some(err) = out.errors().first() {
-                    return Err(PortError::Transient {
-                        backend: SERVICE,
-                        message: format!(
-                            "DeleteObjects left {} of {n} objects: {}: {}",
-                            out.errors().len(),
-                            err.code().unwrap_or("error"),
-                            err.message().unwrap_or_default()
-                        ),
-                        source: None,
-                    });
-                }
-                deleted += n;
-            }
+            deleted += self.delete_batch(bucket, ids, false).await?;
             match page.next_continuation_token() {
                 Some(t) if page.is_truncated() == Some(true) => token = Some(t.to_owned()),
                 _ => return Ok(deleted),
@@ -315,33 +327,7 @@ impl BlobStore for S3BlobStore {
                 })
                 .collect();
             for batch in ids.chunks(1000) {
-                let n = batch.len();
-                let delete = Delete::builder()
-                    .set_objects(Some(batch.to_vec()))
-                    .quiet(true)
-                    .build()
-                    .map_err(|e| PortError::Invalid(e.to_string()))?;
-                let out = self
-                    .client
-                    .delete_objects()
-                    .bucket(bucket)
-                    .delete(delete)
-                    .send()
-                    .await
-                    .map_err(|e| sdk_error(SERVICE, "DeleteObjectVersion", e))?;
-                if let Some(err) = out.errors().first() {
-                    return Err(PortError::Transient {
-                        backend: SERVICE,
-                        message: format!(
-                            "DeleteObjects left {} of {n} versions: {}: {}",
-                            out.errors().len(),
-                            err.code().unwrap_or("error"),
-                            err.message().unwrap_or_default()
-                        ),
-                        source: None,
-                    });
-                }
-                deleted += n;
+                deleted += self.delete_batch(bucket, batch.to_vec(), true).await?;
             }
             if page.is_truncated() != Some(true) {
                 return Ok(deleted);

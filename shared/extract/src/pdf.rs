@@ -14,12 +14,11 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 /// extract function (1,024 MB on AWS) room for the parser's own copies.
 pub const MAX_EXPANDED_BYTES: u64 = 256 * 1024 * 1024;
 
-/// Refuses a PDF whose streams expand past `limit` bytes, inflating each
-/// FlateDecode stream into a counter (never into memory). Streams with other
-/// filters count at their stored size.
-pub fn check_expansion(bytes: &[u8], limit: u64) -> Result<(), ExtractError> {
-    use std::io::Read;
-    let doc = catch_unwind(AssertUnwindSafe(|| lopdf::Document::load_mem(bytes)))
+/// Runs a parser so that its panic or its error fails the file as corrupt.
+fn guarded<T, E: std::fmt::Display>(
+    parse: impl FnOnce() -> Result<T, E>,
+) -> Result<T, ExtractError> {
+    catch_unwind(AssertUnwindSafe(parse))
         .map_err(|_| ExtractError::Corrupt {
             format: "PDF",
             detail: "the parser could not read its structure".into(),
@@ -27,7 +26,15 @@ pub fn check_expansion(bytes: &[u8], limit: u64) -> Result<(), ExtractError> {
         .map_err(|e| ExtractError::Corrupt {
             format: "PDF",
             detail: e.to_string(),
-        })?;
+        })
+}
+
+/// Refuses a PDF whose streams expand past `limit` bytes, inflating each
+/// FlateDecode stream into a counter (never into memory). Streams with other
+/// filters count at their stored size.
+pub fn check_expansion(bytes: &[u8], limit: u64) -> Result<(), ExtractError> {
+    use std::io::Read;
+    let doc = guarded(|| lopdf::Document::load_mem(bytes))?;
     let mut total: u64 = 0;
     for object in doc.objects.values() {
         let lopdf::Object::Stream(stream) = object else {
@@ -76,17 +83,7 @@ pub fn extract(bytes: &[u8]) -> Result<ExtractedDocument, ExtractError> {
         });
     }
     check_expansion(bytes, MAX_EXPANDED_BYTES)?;
-    let pages = catch_unwind(AssertUnwindSafe(|| {
-        pdf_extract::extract_text_from_mem_by_pages(bytes)
-    }))
-    .map_err(|_| ExtractError::Corrupt {
-        format: "PDF",
-        detail: "the parser could not read its structure".into(),
-    })?
-    .map_err(|e| ExtractError::Corrupt {
-        format: "PDF",
-        detail: e.to_string(),
-    })?;
+    let pages = guarded(|| pdf_extract::extract_text_from_mem_by_pages(bytes))?;
     let mut blocks = Vec::new();
     for (i, page) in pages.iter().enumerate() {
         blocks.extend(ExtractedDocument::paragraphs_of(page, Some(i as u32 + 1)));

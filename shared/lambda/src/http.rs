@@ -60,6 +60,21 @@ pub fn body_bytes(req: &ApiGatewayV2httpRequest, max: u64) -> Result<Vec<u8>, Ap
 
 /// The body parsed as JSON into `T`; a request that is not JSON, or not the
 /// expected shape, is a 400/415 with serde's explanation (never a panic).
+/// A JSON object body (`shape` tells the caller what it holds when it is not one).
+pub fn json_object(
+    req: &ApiGatewayV2httpRequest,
+    max: u64,
+    shape: &str,
+) -> Result<serde_json::Value, ApiError> {
+    let body: serde_json::Value = json_body(req, max)?;
+    if !body.is_object() {
+        return Err(ApiError::BadRequest(format!(
+            "the body is a JSON object: {shape}"
+        )));
+    }
+    Ok(body)
+}
+
 pub fn json_body<T: DeserializeOwned>(
     req: &ApiGatewayV2httpRequest,
     max: u64,

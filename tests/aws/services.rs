@@ -725,11 +725,42 @@ async fn erasure_removes_every_version_of_the_tenants_files_and_the_router_refus
         index: index.clone(),
         scheduler: stack.schedule_canceller(),
         targets: Some(stack.notification_unsubscriber().unwrap()),
+        transcriptions: Some(stack.transcription_jobs()),
         raw_bucket: r.raw_bucket.clone(),
         curated_bucket: r.curated_bucket.clone(),
         clock: Arc::new(jarvis_core::clock::SystemClock),
         settle: std::time::Duration::ZERO,
     };
+    // A voice memo each, transcribed: Transcribe keeps both jobs.
+    let transcriber = stack.transcriber().unwrap();
+    // (No other test transcribes for alice or bob: the emulator is shared.)
+    for key in ["alice/memo.mp3", "bob/memo.mp3"] {
+        let media = blobs
+            .put(&r.raw_bucket, key, b"ID3 fake".to_vec(), "audio/mpeg")
+            .await
+            .unwrap();
+        let started = transcriber.transcribe(&media, "audio/mpeg").await;
+        assert!(matches!(started, Err(PortError::Pending(_))), "{started:?}");
+    }
+    let jobs_of = |tenant: &str| {
+        let (client, start) = (
+            aws_sdk_transcribe::Client::new(&stack.sdk),
+            jarvis_aws::transcribe::tenant_jobs(Some(&TenantId::parse(tenant).unwrap())),
+        );
+        async move {
+            client
+                .list_transcription_jobs()
+                .send()
+                .await
+                .unwrap()
+                .transcription_job_summaries()
+                .iter()
+                .filter_map(|j| j.transcription_job_name())
+                .filter(|n| n.starts_with(&start))
+                .count()
+        }
+    };
+    assert_eq!((jobs_of("alice").await, jobs_of("bob").await), (1, 1));
     // Asked (as api-me records it), and a file arrives before the job runs.
     let asked = erase_tenant::requested(&alice(), Utc::now());
     jarvis_core::records::put(records.as_ref(), &asked)
@@ -751,9 +782,14 @@ async fn erasure_removes_every_version_of_the_tenants_files_and_the_router_refus
         let left = versions(&stack, bucket, "alice/").await;
         assert!(left.is_empty(), "{bucket}: {left:?}");
     }
+    let mut bobs = versions(&stack, &r.raw_bucket, "bob/").await;
+    bobs.sort();
+    assert_eq!(bobs, ["bob/keep.md", "bob/memo.mp3"]);
+    assert_eq!(done.removed.transcription_jobs, 1);
     assert_eq!(
-        versions(&stack, &r.raw_bucket, "bob/").await,
-        ["bob/keep.md"]
+        (jobs_of("alice").await, jobs_of("bob").await),
+        (0, 1),
+        "alice's transcription job is gone; bob's stays"
     );
     assert!(found(&index, "Sintra").await.is_empty());
     // A duplicated invoke finds it done and does nothing.
@@ -921,7 +957,7 @@ async fn transcribe_runs_an_async_job_and_reads_its_result_from_s3() {
     let media = emulator::any_blobs(&stack)
         .put(
             &r.raw_bucket,
-            "alice/memo.mp3",
+            "dora/memo.mp3",
             b"ID3 fake".to_vec(),
             "audio/mpeg",
         )
@@ -938,7 +974,7 @@ async fn transcribe_runs_an_async_job_and_reads_its_result_from_s3() {
     let job = jarvis_aws::transcribe::job_name(&media);
     let output = jarvis_aws::transcribe::output_key(&media, &job);
     assert!(
-        output.starts_with("alice/transcripts/"),
+        output.starts_with("dora/transcripts/"),
         "under the tenant's prefix, so erasure takes it: {output}"
     );
     emulator::any_blobs(&stack)

@@ -6,7 +6,8 @@
 //! In order, each phase idempotent (a retried or duplicated job redoes nothing
 //! that is done):
 //! 1. the search index entries, so nothing is found any more;
-//! 2. the mail subscription, and every reminder's schedule;
+//! 2. the mail subscription, the transcription service's jobs, and every
+//!    reminder's schedule;
 //! 3. the records (tasks, reminders, drafts, conversations, memories, settings);
 //! 4. every document record, and files outside the tenant's prefix (the local inbox);
 //! 5. every file under the tenant's prefix in the raw and curated buckets,
@@ -26,7 +27,7 @@ use jarvis_core::clock::Clock;
 use jarvis_core::domain::{Document, ErasedCounts, Erasure, ErasureState, Reminder, Settings};
 use jarvis_core::ports::{
     BlobStore, DocumentFilter, MetadataStore, NotificationTargets, PortResult, RecordStore,
-    Scheduler, SearchIndex,
+    Scheduler, SearchIndex, TranscriptionJobs,
 };
 use jarvis_core::records::{self, Change};
 use jarvis_core::{PortError, StepError, TenantId};
@@ -42,6 +43,8 @@ pub struct Deps {
     pub scheduler: Arc<dyn Scheduler>,
     /// Where reminders are mailed (SNS); `None` locally.
     pub targets: Option<Arc<dyn NotificationTargets>>,
+    /// The transcription service's records of the tenant's jobs; `None` locally.
+    pub transcriptions: Option<Arc<dyn TranscriptionJobs>>,
     pub raw_bucket: String,
     pub curated_bucket: String,
     pub clock: Arc<dyn Clock>,
@@ -70,6 +73,7 @@ impl Deps {
             index: stack.index()?,
             scheduler: stack.schedule_canceller(),
             targets: Some(stack.notification_unsubscriber()?),
+            transcriptions: Some(stack.transcription_jobs()),
             raw_bucket: stack.raw_bucket()?,
             curated_bucket: stack.curated_bucket()?,
             clock: Arc::new(jarvis_core::clock::SystemClock),
@@ -86,6 +90,7 @@ impl Deps {
             index: stack.index.clone(),
             scheduler: stack.scheduler.clone(),
             targets: None,
+            transcriptions: None,
             raw_bucket: jarvis_local::stack::RAW_BUCKET.into(),
             curated_bucket: jarvis_local::stack::CURATED_BUCKET.into(),
             clock: stack.clock.clone(),
@@ -201,6 +206,10 @@ pub async fn erase(deps: &Deps, tenant: &TenantId) -> PortResult<ErasedCounts> {
     if let (Some(id), Some(targets)) = (settings.and_then(|s| s.notify_subscription), &deps.targets)
     {
         targets.unsubscribe(&id).await?;
+    }
+    // Transcribe keeps each job (naming the media file) for 90 days.
+    if let Some(jobs) = &deps.transcriptions {
+        erased.transcription_jobs = jobs.forget_tenant(tenant).await?;
     }
     for reminder in records::list::<Reminder>(deps.records.as_ref(), tenant).await? {
         deps.scheduler.cancel(tenant, &reminder.id).await?;

@@ -208,6 +208,8 @@ pub const OPERATIONS: &[Operation] = &[
         KMS_WRITE[1],
     ]),
     op("transcribe", "GetTranscriptionJob", &[("transcribe:GetTranscriptionJob", Fixed(R::TranscriptionJobs))]),
+    op("transcribe", "ListTranscriptionJobs", &[("transcribe:ListTranscriptionJobs", Fixed(R::Any))]),
+    op("transcribe", "DeleteTranscriptionJob", &[("transcribe:DeleteTranscriptionJob", Fixed(R::TranscriptionJobs))]),
     op("comprehend", "DetectPiiEntities", &[("comprehend:DetectPiiEntities", Fixed(R::Any))]),
     op("comprehend", "DetectDominantLanguage", &[("comprehend:DetectDominantLanguage", Fixed(R::Any))]),
     op("comprehend", "DetectEntities", &[("comprehend:DetectEntities", Fixed(R::Any))]),

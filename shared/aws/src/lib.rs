@@ -480,6 +480,18 @@ impl AwsStack {
         )))
     }
 
+    /// The tenant's Transcribe jobs, for deleting them (erasure).
+    pub fn transcription_jobs(&self) -> Arc<transcribe::AwsTranscriptionJobs> {
+        self.uses(
+            "transcribe",
+            &["ListTranscriptionJobs", "DeleteTranscriptionJob"],
+            &[],
+        );
+        Arc::new(transcribe::AwsTranscriptionJobs::new(
+            aws_sdk_transcribe::Client::new(&self.sdk),
+        ))
+    }
+
     /// PII, plus language, entities and key phrases when `JARVIS_TEXT_INSIGHTS` is on.
     pub fn pii(&self) -> Arc<comprehend::ComprehendPii> {
         self.uses("comprehend", &["DetectPiiEntities"], &[]);

@@ -9,8 +9,8 @@ use async_trait::async_trait;
 use aws_sdk_transcribe::types::{Media, MediaFormat, TranscriptionJobStatus};
 use aws_sdk_transcribe::Client;
 use jarvis_core::domain::ObjectRef;
-use jarvis_core::ports::{BlobStore, PortResult, Transcriber, Transcript};
-use jarvis_core::PortError;
+use jarvis_core::ports::{BlobStore, PortResult, Transcriber, Transcript, TranscriptionJobs};
+use jarvis_core::{PortError, TenantId};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
@@ -24,14 +24,91 @@ pub struct AwsTranscriber {
     output_bucket: String,
 }
 
-/// Job name for one object version: `[0-9a-zA-Z._-]`, at most 200 characters.
+/// Job name for one object version: `[0-9a-zA-Z._-]`, at most 200 characters:
+/// `jarvis-` and the tenant's tag ([`tenant_jobs`]), then a digest of the version.
 pub fn job_name(media: &ObjectRef) -> String {
     let mut h = Sha256::new();
     for part in [&media.bucket, &media.key, &media.etag] {
         h.update(part.as_bytes());
         h.update([0]);
     }
-    format!("jarvis-{}", &hex::encode(h.finalize())[..48])
+    let tenant = jarvis_core::pipeline::keys::tenant_of_raw_key(&media.key);
+    format!(
+        "{}{}",
+        tenant_jobs(tenant.as_ref()),
+        &hex::encode(h.finalize())[..48]
+    )
+}
+
+/// The start every job name of a tenant shares (`jarvis-<12 hex>-`), so the
+/// tenant's jobs can be found by name alone; `jarvis-shared-` for media
+/// outside a tenant's prefix.
+pub fn tenant_jobs(tenant: Option<&TenantId>) -> String {
+    match tenant {
+        Some(t) => format!(
+            "jarvis-{}-",
+            &hex::encode(Sha256::digest(format!("tenant\0{t}").as_bytes()))[..12]
+        ),
+        None => "jarvis-shared-".into(),
+    }
+}
+
+/// `TranscriptionJobs` on Transcribe: a tenant's jobs found by their names'
+/// shared start, and deleted.
+pub struct AwsTranscriptionJobs {
+    client: Client,
+}
+
+impl AwsTranscriptionJobs {
+    pub fn new(client: Client) -> Self {
+        Self { client }
+    }
+}
+
+#[async_trait]
+impl TranscriptionJobs for AwsTranscriptionJobs {
+    async fn forget_tenant(&self, tenant: &TenantId) -> PortResult<usize> {
+        let start = tenant_jobs(Some(tenant));
+        let mut names = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let page = self
+                .client
+                .list_transcription_jobs()
+                .job_name_contains(&start)
+                .set_next_token(token.take())
+                .send()
+                .await
+                .map_err(|e| sdk_error(SERVICE, "ListTranscriptionJobs", e))?;
+            names.extend(
+                page.transcription_job_summaries()
+                    .iter()
+                    .filter_map(|j| j.transcription_job_name())
+                    .filter(|n| n.starts_with(&start))
+                    .map(str::to_owned),
+            );
+            match page.next_token() {
+                Some(t) => token = Some(t.to_owned()),
+                None => break,
+            }
+        }
+        let mut deleted = 0;
+        for name in names {
+            match self
+                .client
+                .delete_transcription_job()
+                .transcription_job_name(&name)
+                .send()
+                .await
+            {
+                Ok(_) => deleted += 1,
+                // Gone already (a retried erasure).
+                Err(e) if crate::error::service_code(&e) == Some("BadRequestException") => {}
+                Err(e) => return Err(sdk_error(SERVICE, "DeleteTranscriptionJob", e)),
+            }
+        }
+        Ok(deleted)
+    }
 }
 
 /// Where Transcribe writes the transcript of `media`: under the tenant's

@@ -449,6 +449,9 @@ pub struct ErasedCounts {
     pub files: usize,
     pub records: usize,
     pub schedules: usize,
+    /// Jobs a transcription service kept of the tenant's audio (AWS).
+    #[serde(default)]
+    pub transcription_jobs: usize,
 }
 
 /// An open WebSocket connection of a tenant, kept by chat-stream's

@@ -256,6 +256,14 @@ pub trait Transcriber: Send + Sync {
     async fn transcribe(&self, media: &ObjectRef, content_type: &str) -> PortResult<Transcript>;
 }
 
+/// The records a transcription service keeps of a tenant's jobs (Transcribe
+/// keeps each job, naming the media file, for 90 days).
+#[async_trait]
+pub trait TranscriptionJobs: Send + Sync {
+    /// Deletes every job of `tenant`; answers how many.
+    async fn forget_tenant(&self, tenant: &TenantId) -> PortResult<usize>;
+}
+
 /// What a language service reads in a text, beyond PII.
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct TextInsights {

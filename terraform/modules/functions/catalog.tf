@@ -451,6 +451,8 @@ locals {
         { actions = ["aoss:APIAccessAll"], resources = [local.collection] },
         { actions = ["scheduler:DeleteSchedule"], resources = [local.schedules] },
         { actions = ["sns:Unsubscribe"], resources = [local.reminder_topic] },
+        { actions = ["transcribe:DeleteTranscriptionJob"], resources = [local.transcription_jobs] },
+        { actions = ["transcribe:ListTranscriptionJobs"], resources = [local.any] },
       ]
     }
 

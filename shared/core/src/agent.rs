@@ -1228,6 +1228,8 @@ mod tests {
     }
 
     proptest::proptest! {
+        // Thousands of generated inputs per run, not proptest's default 256.
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2000))]
         /// Chat bodies and the confirmation matchers take anything without a panic.
         #[test]
         fn chat_bodies_and_confirmations_never_panic(

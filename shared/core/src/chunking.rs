@@ -231,6 +231,8 @@ mod tests {
     }
 
     proptest::proptest! {
+        // Thousands of generated inputs per run, not proptest's default 256.
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2000))]
         /// Generated documents: every chunk is within the bound (a single word
         /// longer than it aside), non-empty, and no text is dropped.
         #[test]

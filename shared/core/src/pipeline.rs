@@ -431,6 +431,8 @@ mod tests {
     }
 
     proptest::proptest! {
+        // Thousands of generated inputs per run, not proptest's default 256.
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2000))]
         /// Every name the router can produce (a version's, and a rerun's at any
         /// time) is one Step Functions accepts: ≤ 80 of `[0-9A-Za-z_-]`.
         #[test]

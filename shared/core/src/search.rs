@@ -198,6 +198,8 @@ mod tests {
     }
 
     proptest::proptest! {
+        // Thousands of generated inputs per run, not proptest's default 256.
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2000))]
         /// Arbitrary bodies, JSON-shaped or not: a request or a reason, never a panic.
         #[test]
         fn search_bodies_never_panic(

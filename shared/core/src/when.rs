@@ -449,6 +449,8 @@ mod tests {
     }
 
     proptest::proptest! {
+        // Thousands of generated inputs per run, not proptest's default 256.
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2000))]
         /// Any phrase, in any script, at any moment: an answer or a reason, never a panic.
         #[test]
         fn time_phrases_never_panic(

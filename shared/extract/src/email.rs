@@ -157,6 +157,8 @@ mod tests {
     }
 
     proptest::proptest! {
+        // Thousands of generated inputs per run, not proptest's default 256.
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2000))]
         /// Generated mail, well-formed or not: parsed or refused, never a panic.
         #[test]
         fn any_mail_is_parsed_or_refused_without_a_panic(

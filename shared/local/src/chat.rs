@@ -699,6 +699,8 @@ mod tests {
     }
 
     proptest::proptest! {
+        // Thousands of generated inputs per run, not proptest's default 256.
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2000))]
         /// Whatever the user types (any script, any punctuation, requests
         /// half-formed), the offline model answers without panicking.
         #[test]

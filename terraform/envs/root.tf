@@ -7,7 +7,7 @@ terraform {
   required_providers {
     aws = {
       source  = "hashicorp/aws"
-      version = ">= 5.80, < 7.0"
+      version = "~> 6.62"
     }
   }
   # S3 remote state with S3-native locking; settings come from backend.hcl.

@@ -699,3 +699,48 @@ fn string_matches_follows_the_states_language() {
     assert!(string_matches("a*c*e", "abcde"));
     assert!(!string_matches("exact", "exactly"));
 }
+
+/// The recipe lines of a Makefile target (`name:` up to the next blank line).
+fn make_recipe(makefile: &str, target: &str) -> String {
+    let start = makefile
+        .lines()
+        .position(|l| l.starts_with(&format!("{target}:")))
+        .unwrap_or_else(|| panic!("the Makefile has no {target} target"));
+    makefile
+        .lines()
+        .skip(start)
+        .take_while(|l| !l.trim().is_empty())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Deploy safety: `plan-<env>` saves a plan; `deploy-<env>` applies exactly
+/// that saved plan (never a fresh one, never `-auto-approve`, in any env), and
+/// `make help` lists the targets. The provider is pinned to the major version
+/// the schema check uses.
+#[test]
+fn deploys_apply_exactly_the_saved_plan_and_the_provider_is_pinned() {
+    let makefile = read("Makefile");
+    let plan = make_recipe(&makefile, "plan-%");
+    assert!(
+        plan.contains("plan") && plan.contains("-out=tfplan"),
+        "{plan}"
+    );
+    let deploy = make_recipe(&makefile, "deploy-%");
+    assert!(deploy.contains("apply -input=false tfplan"), "{deploy}");
+    assert!(
+        deploy.contains("test -f terraform/envs/$*/tfplan"),
+        "{deploy}"
+    );
+    assert!(
+        !makefile.contains("-auto-approve"),
+        "nothing applies unreviewed"
+    );
+    assert!(make_recipe(&makefile, "help").contains("awk"));
+    for file in ["terraform/envs/root.tf", "terraform/stack/versions.tf"] {
+        assert!(
+            read(file).contains(r#"version = "~> 6.62""#),
+            "{file} pins the AWS provider to ~> 6.62"
+        );
+    }
+}

@@ -143,6 +143,8 @@ module "api" {
   self_sign_up         = var.self_sign_up
   deletion_protection  = var.deletion_protection
   log_retention_days   = var.log_retention_days
+
+  manage_account_logging = var.manage_api_gateway_account
 }
 
 module "ses" {

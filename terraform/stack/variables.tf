@@ -147,3 +147,9 @@ variable "mailboxes" {
   type        = map(string)
   default     = {}
 }
+
+variable "manage_api_gateway_account" {
+  description = "Set API Gateway's account-wide CloudWatch Logs role (one per account and region). Leave true in a fresh account; false where another stack already sets it."
+  type        = bool
+  default     = true
+}

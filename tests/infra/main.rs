@@ -744,3 +744,35 @@ fn deploys_apply_exactly_the_saved_plan_and_the_provider_is_pinned() {
         );
     }
 }
+
+/// A fresh account has no API Gateway CloudWatch Logs role, and a WebSocket
+/// stage with access logging then fails to apply: the api module sets the
+/// account's role (unless told another stack owns it), and the stage waits for it.
+#[test]
+fn the_websocket_stage_waits_for_the_accounts_api_gateway_logging_role() {
+    let api = hcl("terraform/modules/api/main.tf");
+    let account = &api["resource"]["aws_api_gateway_account"]["this"];
+    assert!(
+        account["cloudwatch_role_arn"]
+            .as_str()
+            .is_some_and(|r| r.contains("aws_iam_role.apigateway_logs")),
+        "{account}"
+    );
+    let attached = api["resource"]["aws_iam_role_policy_attachment"]["apigateway_logs"]
+        ["policy_arn"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        attached.ends_with("service-role/AmazonAPIGatewayPushToCloudWatchLogs"),
+        "{attached}"
+    );
+    let stage = &api["resource"]["aws_apigatewayv2_stage"]["ws"];
+    assert!(
+        stage["depends_on"]
+            .to_string()
+            .contains("aws_api_gateway_account.this"),
+        "{stage}"
+    );
+    assert!(stage.get("access_log_settings").is_some());
+}

@@ -209,8 +209,45 @@ resource "aws_apigatewayv2_route" "ws" {
   target    = "integrations/${aws_apigatewayv2_integration.ws[0].id}"
 }
 
+# A WebSocket stage writes its access log through the role set in API
+# Gateway's account settings (one per account and region). A fresh account has
+# none, and the stage then fails to apply with "CloudWatch Logs role ARN must
+# be set in account settings". Set manage_account_logging = false where
+# another stack already owns that account-wide setting.
+data "aws_partition" "current" {}
+
+data "aws_iam_policy_document" "apigateway_assume" {
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["apigateway.amazonaws.com"]
+    }
+  }
+}
+
+resource "aws_iam_role" "apigateway_logs" {
+  count              = var.manage_account_logging ? 1 : 0
+  name               = "${var.prefix}-apigateway-logs"
+  description        = "Assumed by API Gateway (account settings) to write access and execution logs to CloudWatch."
+  assume_role_policy = data.aws_iam_policy_document.apigateway_assume.json
+}
+
+resource "aws_iam_role_policy_attachment" "apigateway_logs" {
+  count      = var.manage_account_logging ? 1 : 0
+  role       = aws_iam_role.apigateway_logs[0].name
+  policy_arn = "arn:${data.aws_partition.current.partition}:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"
+}
+
+resource "aws_api_gateway_account" "this" {
+  count               = var.manage_account_logging ? 1 : 0
+  cloudwatch_role_arn = aws_iam_role.apigateway_logs[0].arn
+  depends_on          = [aws_iam_role_policy_attachment.apigateway_logs]
+}
+
 resource "aws_apigatewayv2_stage" "ws" {
   #checkov:skip=CKV2_AWS_51:Client certificates are for REST APIs calling backends; this WebSocket API invokes Lambda with IAM.
+  depends_on  = [aws_api_gateway_account.this]
   api_id      = aws_apigatewayv2_api.ws.id
   name        = "live"
   auto_deploy = true

@@ -69,3 +69,9 @@ variable "deletion_protection" {
 variable "log_retention_days" {
   type = number
 }
+
+variable "manage_account_logging" {
+  description = "Set API Gateway's account-wide CloudWatch Logs role (needed for WebSocket access logs). False where another stack owns that setting."
+  type        = bool
+  default     = true
+}

@@ -63,6 +63,8 @@ module "jarvis" {
   ses_inbound             = lookup(var.settings, "ses_inbound", false)
   mail_domain             = lookup(var.settings, "mail_domain", "")
   mailboxes               = lookup(var.settings, "mailboxes", {})
+
+  manage_api_gateway_account = lookup(var.settings, "manage_api_gateway_account", true)
 }
 
 output "api_url" {

@@ -776,3 +776,43 @@ fn the_websocket_stage_waits_for_the_accounts_api_gateway_logging_role() {
     );
     assert!(stage.get("access_log_settings").is_some());
 }
+
+/// The `settings` keys a tfvars text sets (`  key = …` lines inside `settings = {`).
+fn settings_keys(text: &str) -> BTreeSet<String> {
+    text.lines()
+        .skip_while(|l| !l.starts_with("settings"))
+        .skip(1)
+        .take_while(|l| !l.starts_with('}'))
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .filter_map(|l| l.split_once('=').map(|(k, _)| k.trim().to_owned()))
+        .collect()
+}
+
+/// Every env has a `terraform.tfvars.example` that explains every setting
+/// the root module reads, and nothing else; and every env's own tfvars sets
+/// only settings the root module reads (a misspelt key would be ignored).
+#[test]
+fn every_env_explains_every_setting_and_sets_only_real_ones() {
+    let root = read("terraform/envs/root.tf");
+    let read_by_root: BTreeSet<String> = root
+        .split("lookup(var.settings, \"")
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next().map(str::to_owned))
+        .collect();
+    assert!(read_by_root.len() >= 20, "{read_by_root:?}");
+    for env in ["dev", "staging", "prod"] {
+        let example = read(&format!("terraform/envs/{env}/terraform.tfvars.example"));
+        assert_eq!(
+            settings_keys(&example),
+            read_by_root,
+            "terraform/envs/{env}/terraform.tfvars.example"
+        );
+        let set = settings_keys(&read(&format!("terraform/envs/{env}/terraform.tfvars")));
+        let unknown: Vec<_> = set.difference(&read_by_root).collect();
+        assert!(
+            unknown.is_empty(),
+            "terraform/envs/{env}/terraform.tfvars sets {unknown:?}, which nothing reads"
+        );
+    }
+}

@@ -65,6 +65,9 @@ module "jarvis" {
   mailboxes               = lookup(var.settings, "mailboxes", {})
 
   manage_api_gateway_account = lookup(var.settings, "manage_api_gateway_account", true)
+  monthly_budget_usd         = lookup(var.settings, "monthly_budget_usd", 300)
+  cost_anomaly_detection     = lookup(var.settings, "cost_anomaly_detection", true)
+  anomaly_threshold_usd      = lookup(var.settings, "anomaly_threshold_usd", 20)
 }
 
 output "api_url" {

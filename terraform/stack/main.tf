@@ -169,4 +169,8 @@ module "observability" {
   state_machine_arn = module.pipeline.state_machine_arn
   http_api_id       = module.api.http_api_id
   latency_p99_ms    = var.api_latency_p99_ms
+
+  monthly_budget_usd     = var.monthly_budget_usd
+  cost_anomaly_detection = var.cost_anomaly_detection
+  anomaly_threshold_usd  = var.anomaly_threshold_usd
 }

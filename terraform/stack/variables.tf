@@ -153,3 +153,21 @@ variable "manage_api_gateway_account" {
   type        = bool
   default     = true
 }
+
+variable "monthly_budget_usd" {
+  description = "The monthly cost budget (USD) of the account; AWS Budgets alerts the alarm topic at 80% and 100% (and at 100% forecast)."
+  type        = number
+  default     = 300
+}
+
+variable "cost_anomaly_detection" {
+  description = "Cost Anomaly Detection on AWS services, alerting the alarm topic. One such monitor per account: turn it on in one environment per account."
+  type        = bool
+  default     = true
+}
+
+variable "anomaly_threshold_usd" {
+  description = "Alert on a cost anomaly whose total impact is at least this many USD."
+  type        = number
+  default     = 20
+}

@@ -816,3 +816,37 @@ fn every_env_explains_every_setting_and_sets_only_real_ones() {
         );
     }
 }
+
+/// Cost is bounded in every environment: a monthly budget alerting the alarm
+/// topic at 80% and 100% (actual) and 100% (forecast), a budget amount set in
+/// every env, and the alarm topic's key and policy letting AWS Budgets and
+/// Cost Anomaly Detection publish to it.
+#[test]
+fn every_env_has_a_budget_that_can_reach_the_alarm_topic() {
+    let obs = hcl("terraform/modules/observability/main.tf");
+    let budget = &obs["resource"]["aws_budgets_budget"]["monthly"];
+    assert_eq!(budget["time_unit"], "MONTHLY");
+    let thresholds = budget["dynamic"]["notification"]["for_each"].to_string();
+    for (t, kind) in [("80", "ACTUAL"), ("100", "ACTUAL"), ("100", "FORECASTED")] {
+        assert!(
+            thresholds.contains(&format!("\"threshold\":{t}")) && thresholds.contains(kind),
+            "{thresholds}"
+        );
+    }
+    assert!(budget["dynamic"]["notification"]["content"]["subscriber_sns_topic_arns"]
+        .to_string()
+        .contains("var.alarm_topic_arn"));
+    for env in ["dev", "staging", "prod"] {
+        let tfvars = read(&format!("terraform/envs/{env}/terraform.tfvars"));
+        assert!(
+            settings_keys(&tfvars).contains("monthly_budget_usd"),
+            "terraform/envs/{env}/terraform.tfvars sets its monthly budget"
+        );
+    }
+    let key = read("terraform/modules/keys/main.tf");
+    let topic = read("terraform/modules/messaging/main.tf");
+    for service in ["budgets.amazonaws.com", "costalerts.amazonaws.com"] {
+        assert!(key.contains(service), "the key lets {service} encrypt");
+        assert!(topic.contains(service), "the alarm topic lets {service} publish");
+    }
+}

@@ -11,4 +11,5 @@ settings = {
   self_sign_up        = true
   api_throttle_rate   = 10
   api_throttle_burst  = 20
+  monthly_budget_usd  = 250
 }

@@ -9,4 +9,5 @@ settings = {
   api_throttle_rate       = 50
   api_throttle_burst      = 100
   alarm_emails            = []
+  monthly_budget_usd      = 800
 }

@@ -7,4 +7,5 @@ settings = {
   deletion_protection = true
   api_throttle_rate   = 20
   api_throttle_burst  = 40
+  monthly_budget_usd  = 400
 }

@@ -41,6 +41,9 @@ data "aws_iam_policy_document" "key" {
         "cloudwatch.amazonaws.com",
         "ses.amazonaws.com",
         "scheduler.amazonaws.com",
+        # Budgets and Cost Anomaly Detection publish to the encrypted alarm topic.
+        "budgets.amazonaws.com",
+        "costalerts.amazonaws.com",
       ]
     }
     condition {

@@ -172,3 +172,57 @@ resource "aws_cloudwatch_dashboard" "main" {
     ]
   })
 }
+
+# Cost: a monthly budget for the account this environment runs in, alerting
+# the alarm topic at 80% and 100% of actual spend and at 100% forecast; and
+# Cost Anomaly Detection on AWS services (one such monitor per account, so
+# only one environment per account turns it on).
+resource "aws_budgets_budget" "monthly" {
+  name         = "${var.prefix}-monthly"
+  budget_type  = "COST"
+  limit_amount = tostring(var.monthly_budget_usd)
+  limit_unit   = "USD"
+  time_unit    = "MONTHLY"
+
+  dynamic "notification" {
+    for_each = {
+      actual80    = { threshold = 80, type = "ACTUAL" }
+      actual100   = { threshold = 100, type = "ACTUAL" }
+      forecast100 = { threshold = 100, type = "FORECASTED" }
+    }
+    content {
+      comparison_operator       = "GREATER_THAN"
+      threshold                 = notification.value.threshold
+      threshold_type            = "PERCENTAGE"
+      notification_type         = notification.value.type
+      subscriber_sns_topic_arns = [var.alarm_topic_arn]
+    }
+  }
+}
+
+resource "aws_ce_anomaly_monitor" "services" {
+  count             = var.cost_anomaly_detection ? 1 : 0
+  name              = "${var.prefix}-services"
+  monitor_type      = "DIMENSIONAL"
+  monitor_dimension = "SERVICE"
+}
+
+resource "aws_ce_anomaly_subscription" "alarms" {
+  count            = var.cost_anomaly_detection ? 1 : 0
+  name             = "${var.prefix}-cost-anomalies"
+  frequency        = "IMMEDIATE"
+  monitor_arn_list = [aws_ce_anomaly_monitor.services[0].arn]
+
+  subscriber {
+    type    = "SNS"
+    address = var.alarm_topic_arn
+  }
+
+  threshold_expression {
+    dimension {
+      key           = "ANOMALY_TOTAL_IMPACT_ABSOLUTE"
+      match_options = ["GREATER_THAN_OR_EQUAL"]
+      values        = [tostring(var.anomaly_threshold_usd)]
+    }
+  }
+}

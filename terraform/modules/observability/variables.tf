@@ -50,3 +50,18 @@ variable "latency_p99_ms" {
   type    = number
   default = 3000
 }
+
+variable "monthly_budget_usd" {
+  description = "The monthly cost budget (USD) of the account this environment runs in; alerts at 80% and 100%."
+  type        = number
+}
+
+variable "cost_anomaly_detection" {
+  description = "Cost Anomaly Detection on AWS services, alerting the alarm topic (one such monitor per account)."
+  type        = bool
+}
+
+variable "anomaly_threshold_usd" {
+  description = "Alert on a cost anomaly whose total impact is at least this many USD."
+  type        = number
+}

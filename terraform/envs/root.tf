@@ -61,6 +61,7 @@ module "jarvis" {
   reminder_subscriptions  = lookup(var.settings, "reminder_subscriptions", {})
   alarm_emails            = lookup(var.settings, "alarm_emails", [])
   ses_inbound             = lookup(var.settings, "ses_inbound", false)
+  ses_sending             = lookup(var.settings, "ses_sending", false)
   mail_domain             = lookup(var.settings, "mail_domain", "")
   mailboxes               = lookup(var.settings, "mailboxes", {})
 
@@ -100,4 +101,9 @@ output "state_machine_arn" {
 
 output "opensearch_endpoint" {
   value = module.jarvis.opensearch_endpoint
+}
+
+output "mail_dns_records" {
+  description = "Add these to the mail domain's DNS (DKIM for sending, MX for receiving)."
+  value       = module.jarvis.mail_dns_records
 }

@@ -150,6 +150,7 @@ module "api" {
 module "ses" {
   source              = "../modules/ses"
   enabled             = var.ses_inbound
+  sending             = var.ses_sending
   prefix              = local.prefix
   domain              = var.mail_domain
   mailboxes           = var.mailboxes

@@ -37,3 +37,8 @@ output "opensearch_endpoint" {
 output "reminder_topic_arn" {
   value = module.messaging.reminder_topic_arn
 }
+
+output "mail_dns_records" {
+  description = "DNS records to add for SES: DKIM CNAMEs (sending) and the MX (receiving)."
+  value       = module.ses.dns_records
+}

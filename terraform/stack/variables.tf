@@ -171,3 +171,9 @@ variable "anomaly_threshold_usd" {
   type        = number
   default     = 20
 }
+
+variable "ses_sending" {
+  description = "Send mail from mail_domain through SES (creates the identity; add the DKIM records in the dns_records output). Independent of ses_inbound."
+  type        = bool
+  default     = false
+}

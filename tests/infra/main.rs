@@ -833,9 +833,11 @@ fn every_env_has_a_budget_that_can_reach_the_alarm_topic() {
             "{thresholds}"
         );
     }
-    assert!(budget["dynamic"]["notification"]["content"]["subscriber_sns_topic_arns"]
-        .to_string()
-        .contains("var.alarm_topic_arn"));
+    assert!(
+        budget["dynamic"]["notification"]["content"]["subscriber_sns_topic_arns"]
+            .to_string()
+            .contains("var.alarm_topic_arn")
+    );
     for env in ["dev", "staging", "prod"] {
         let tfvars = read(&format!("terraform/envs/{env}/terraform.tfvars"));
         assert!(
@@ -847,6 +849,42 @@ fn every_env_has_a_budget_that_can_reach_the_alarm_topic() {
     let topic = read("terraform/modules/messaging/main.tf");
     for service in ["budgets.amazonaws.com", "costalerts.amazonaws.com"] {
         assert!(key.contains(service), "the key lets {service} encrypt");
-        assert!(topic.contains(service), "the alarm topic lets {service} publish");
+        assert!(
+            topic.contains(service),
+            "the alarm topic lets {service} publish"
+        );
     }
+}
+
+/// Sending and receiving mail are separate switches: the SES identity exists
+/// for either, the receipt rules only for receiving, and the DNS records the
+/// operator must add (DKIM, MX) are an output of every env.
+#[test]
+fn ses_sending_and_receiving_are_separate_and_the_dns_records_are_outputs() {
+    let ses = hcl("terraform/modules/ses/main.tf");
+    assert!(ses["locals"]["identity"]
+        .to_string()
+        .contains("var.sending"));
+    assert!(
+        ses["resource"]["aws_sesv2_email_identity"]["domain"]["count"]
+            .to_string()
+            .contains("local.identity")
+    );
+    for rule in [
+        "aws_ses_receipt_rule_set",
+        "aws_ses_active_receipt_rule_set",
+    ] {
+        let count = ses["resource"][rule]
+            .as_object()
+            .and_then(|m| m.values().next())
+            .map(|r| r["count"].to_string())
+            .unwrap_or_default();
+        assert!(
+            count.contains("var.enabled") && !count.contains("sending"),
+            "{rule}: {count}"
+        );
+    }
+    let outputs = read("terraform/modules/ses/outputs.tf");
+    assert!(outputs.contains("_domainkey") && outputs.contains("inbound-smtp"));
+    assert!(read("terraform/envs/root.tf").contains("output \"mail_dns_records\""));
 }

@@ -1,10 +1,19 @@
-# Optional (needs a domain whose MX points at SES inbound): mail to each
-# configured mailbox is written to the raw bucket under its tenant,
-# <tenant>/inbound-mail/<message id>, where the pipeline picks it up as .eml.
-# The domain identity is also what Jarvis sends mail from.
+# Two separate switches on one domain identity:
+# - sending: the identity Jarvis sends mail from (tool-email), verified by the
+#   DKIM records in the `dns_records` output;
+# - receiving (needs the domain's MX to point at SES inbound, also in
+#   `dns_records`): mail to each configured mailbox is written to the raw
+#   bucket under its tenant, <tenant>/inbound-mail/<message id>, where the
+#   pipeline picks it up as mail.
+
+locals {
+  identity = var.sending || var.enabled
+}
+
+data "aws_region" "current" {}
 
 resource "aws_sesv2_email_identity" "domain" {
-  count          = var.enabled ? 1 : 0
+  count          = local.identity ? 1 : 0
   email_identity = var.domain
 }
 

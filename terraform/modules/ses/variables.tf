@@ -1,6 +1,13 @@
 variable "enabled" {
-  type    = bool
-  default = false
+  description = "Receive mail (SES inbound into the raw bucket)."
+  type        = bool
+  default     = false
+}
+
+variable "sending" {
+  description = "Send mail from the domain (the SES identity), whether or not mail is received."
+  type        = bool
+  default     = false
 }
 
 variable "prefix" {

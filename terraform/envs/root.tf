@@ -62,6 +62,7 @@ module "jarvis" {
   alarm_emails            = lookup(var.settings, "alarm_emails", [])
   ses_inbound             = lookup(var.settings, "ses_inbound", false)
   ses_sending             = lookup(var.settings, "ses_sending", false)
+  owner_tenant            = lookup(var.settings, "owner_tenant", "")
   mail_domain             = lookup(var.settings, "mail_domain", "")
   mailboxes               = lookup(var.settings, "mailboxes", {})
 
@@ -106,4 +107,9 @@ output "opensearch_endpoint" {
 output "mail_dns_records" {
   description = "Add these to the mail domain's DNS (DKIM for sending, MX for receiving)."
   value       = module.jarvis.mail_dns_records
+}
+
+output "drop_files_with" {
+  description = "The command that adds a file by hand (owner_tenant set)."
+  value       = module.jarvis.drop_files_with
 }

@@ -104,6 +104,7 @@ module "functions" {
   scheduler_role_arn     = module.scheduler.role_arn
   reminder_dlq_arn       = module.scheduler.dlq_arn
   mail_identity_arn      = local.mail_identity_arn
+  owner_tenant           = var.owner_tenant
   router_timeout_seconds = var.router_timeout_seconds
   pii_redact             = var.pii_redact
   max_upload_bytes       = var.max_upload_bytes

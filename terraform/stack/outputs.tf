@@ -42,3 +42,8 @@ output "mail_dns_records" {
   description = "DNS records to add for SES: DKIM CNAMEs (sending) and the MX (receiving)."
   value       = module.ses.dns_records
 }
+
+output "drop_files_with" {
+  description = "How the owner adds a file by hand (when owner_tenant is set)."
+  value       = var.owner_tenant == "" ? "set owner_tenant to add files by copying them into the raw bucket" : "aws s3 cp <file> s3://${module.storage.raw_bucket}/inbox/"
+}

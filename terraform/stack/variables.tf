@@ -177,3 +177,9 @@ variable "ses_sending" {
   type        = bool
   default     = false
 }
+
+variable "owner_tenant" {
+  description = "A single-owner deployment: the Cognito sub whose documents are the files copied into the raw bucket by hand (s3://<raw>/inbox/… or its root). Empty: such files are ignored."
+  type        = string
+  default     = ""
+}

@@ -728,6 +728,7 @@ async fn erasure_removes_every_version_of_the_tenants_files_and_the_router_refus
         transcriptions: Some(stack.transcription_jobs()),
         raw_bucket: r.raw_bucket.clone(),
         curated_bucket: r.curated_bucket.clone(),
+        owner: None,
         clock: Arc::new(jarvis_core::clock::SystemClock),
         settle: std::time::Duration::ZERO,
     };
@@ -864,6 +865,72 @@ async fn a_large_export_streams_to_s3_and_answers_a_presigned_url() {
         zip.by_name("records/connections.json").is_err(),
         "plumbing is not exported"
     );
+}
+
+/// A single-owner deployment: files copied into the raw bucket by hand, with no
+/// idea of the owner's Cognito `sub` (`aws s3 cp notes.md s3://<raw>/inbox/`,
+/// or the bucket's root), are the owner's documents; without an owner they are
+/// nobody's and the router says what to set. Erasing the owner removes them,
+/// every version.
+#[tokio::test]
+async fn files_dropped_by_hand_into_the_raw_bucket_belong_to_the_owner() {
+    let (plain, r) = fresh_stack().await;
+    let mut settings = plain.settings.clone();
+    settings.owner_tenant = Some("ana-owner".into());
+    let stack = jarvis_aws::AwsStack::new(plain.sdk.clone(), settings, plain.config.clone());
+    let ana = TenantId::parse("ana-owner").unwrap();
+    let metadata = stack.metadata(Rows::All).unwrap();
+    for (key, text) in [("inbox/notes.md", PLAN_V1), ("lisbon.md", PLAN_V2)] {
+        let (_, state) = drop_file(&stack, &r, key, text)
+            .await
+            .unwrap_or_else(|| panic!("{key} starts a run"));
+        assert_eq!(state.tenant_id, ana, "{key}");
+        let doc = metadata
+            .get_document(&ana, &state.document_id)
+            .await
+            .unwrap()
+            .expect("the owner's document");
+        assert_eq!(doc.source.key, key);
+    }
+    // No owner configured: the same drop starts nothing.
+    assert!(drop_file(&plain, &r, "inbox/other.md", PLAN_V2)
+        .await
+        .is_none());
+    // Erasing the owner takes what they dropped by hand, every version.
+    let dir = tempfile::tempdir().unwrap();
+    let deps = erase_tenant::Deps {
+        blobs: stack
+            .blobs(
+                BlobAccess::new()
+                    .delete(Bucket::Raw)
+                    .purge(Bucket::Raw)
+                    .purge(Bucket::Curated),
+            )
+            .unwrap(),
+        metadata: metadata.clone(),
+        records: stack.records(Rows::All).unwrap(),
+        index: local_index(&dir),
+        scheduler: stack.schedule_canceller(),
+        targets: None,
+        transcriptions: None,
+        raw_bucket: r.raw_bucket.clone(),
+        curated_bucket: r.curated_bucket.clone(),
+        owner: stack.owner_tenant().unwrap(),
+        clock: Arc::new(jarvis_core::clock::SystemClock),
+        settle: std::time::Duration::ZERO,
+    };
+    erase_tenant::handle(
+        &deps,
+        erase_tenant::Job {
+            tenant_id: ana.clone(),
+        },
+    )
+    .await
+    .unwrap();
+    for key in ["inbox/", "lisbon.md"] {
+        let left = versions(&stack, &r.raw_bucket, key).await;
+        assert!(left.is_empty(), "{key}: {left:?}");
+    }
 }
 
 fn reminder(id: &str, schedule: ReminderSchedule) -> Reminder {

@@ -47,6 +47,9 @@ pub struct Deps {
     pub transcriptions: Option<Arc<dyn TranscriptionJobs>>,
     pub raw_bucket: String,
     pub curated_bucket: String,
+    /// The deployment's owner, whose files dropped by hand (`inbox/…`, the
+    /// raw bucket's root) and their transcripts live outside a tenant prefix.
+    pub owner: Option<TenantId>,
     pub clock: Arc<dyn Clock>,
     /// How long after its first pass the index is swept again (OpenSearch's
     /// refresh; the local index shows every write at once, so zero there).
@@ -76,6 +79,7 @@ impl Deps {
             transcriptions: Some(stack.transcription_jobs()),
             raw_bucket: stack.raw_bucket()?,
             curated_bucket: stack.curated_bucket()?,
+            owner: stack.owner_tenant()?,
             clock: Arc::new(jarvis_core::clock::SystemClock),
             settle: AWS_SETTLE,
         })
@@ -93,6 +97,7 @@ impl Deps {
             transcriptions: None,
             raw_bucket: jarvis_local::stack::RAW_BUCKET.into(),
             curated_bucket: jarvis_local::stack::CURATED_BUCKET.into(),
+            owner: None,
             clock: stack.clock.clone(),
             settle: Duration::ZERO,
         }
@@ -208,8 +213,12 @@ pub async fn erase(deps: &Deps, tenant: &TenantId) -> PortResult<ErasedCounts> {
         targets.unsubscribe(&id).await?;
     }
     // Transcribe keeps each job (naming the media file) for 90 days.
+    let is_owner = deps.owner.as_ref() == Some(tenant);
     if let Some(jobs) = &deps.transcriptions {
         erased.transcription_jobs = jobs.forget_tenant(tenant).await?;
+        if is_owner {
+            erased.transcription_jobs += jobs.forget_unowned().await?;
+        }
     }
     for reminder in records::list::<Reminder>(deps.records.as_ref(), tenant).await? {
         deps.scheduler.cancel(tenant, &reminder.id).await?;
@@ -220,7 +229,10 @@ pub async fn erase(deps: &Deps, tenant: &TenantId) -> PortResult<ErasedCounts> {
     for doc in all_documents(deps.metadata.as_ref(), tenant).await? {
         // Files outside the tenant's prefix (the local inbox) go one by one.
         for key in std::iter::once(&doc.source.key).chain(&doc.aliases) {
-            if !(doc.source.bucket == deps.raw_bucket && key.starts_with(&prefix)) {
+            if doc.source.bucket == deps.raw_bucket && !key.starts_with(&prefix) {
+                // The owner's, dropped by hand at the bucket's root: every version.
+                erased.files += deps.blobs.purge_prefix(&deps.raw_bucket, key).await?;
+            } else if doc.source.bucket != deps.raw_bucket {
                 match deps.blobs.delete(&doc.source.bucket, key).await {
                     Ok(()) => erased.files += 1,
                     Err(PortError::NotFound(_)) => {}
@@ -232,6 +244,15 @@ pub async fn erase(deps: &Deps, tenant: &TenantId) -> PortResult<ErasedCounts> {
         erased.documents += 1;
     }
     erased.files += deps.blobs.purge_prefix(&deps.raw_bucket, &prefix).await?;
+    if is_owner {
+        // What the owner dropped by hand, and those files' transcripts.
+        let inbox = format!("{}/", jarvis_core::pipeline::keys::OWNER_INBOX);
+        erased.files += deps.blobs.purge_prefix(&deps.raw_bucket, &inbox).await?;
+        erased.files += deps
+            .blobs
+            .purge_prefix(&deps.curated_bucket, "transcripts/")
+            .await?;
+    }
     erased.files += deps
         .blobs
         .purge_prefix(&deps.curated_bucket, &prefix)

@@ -31,8 +31,9 @@ use tracing::{info, warn};
 /// Where a bucket's keys say whose an object is.
 #[derive(Debug, Clone)]
 pub enum TenantKeys {
-    /// `{tenant}/…` (the raw bucket).
-    Prefixed,
+    /// `{tenant}/…` (the raw bucket); `inbox/…` and the bucket's root are the
+    /// owner's, when the deployment has one.
+    Prefixed { owner: Option<TenantId> },
     /// `@tenant/…` folders, else the default tenant (the local inbox).
     Inbox { default: TenantId },
 }
@@ -67,7 +68,12 @@ impl Deps {
             metadata: stack.metadata(Rows::ReadWrite)?,
             records: stack.records(Rows::Read)?,
             workflows: stack.workflows()?,
-            buckets: vec![(stack.raw_bucket()?, TenantKeys::Prefixed)],
+            buckets: vec![(
+                stack.raw_bucket()?,
+                TenantKeys::Prefixed {
+                    owner: stack.owner_tenant()?,
+                },
+            )],
             max_file_bytes: stack.config.max_file_bytes,
         })
     }
@@ -82,7 +88,7 @@ impl Deps {
             curated_bucket: jarvis_local::stack::CURATED_BUCKET.into(),
             workflows: Arc::new(stack.workflows.clone()),
             buckets: vec![
-                (RAW_BUCKET.into(), TenantKeys::Prefixed),
+                (RAW_BUCKET.into(), TenantKeys::Prefixed { owner: None }),
                 (
                     INBOX_BUCKET.into(),
                     TenantKeys::Inbox {
@@ -148,12 +154,12 @@ pub async fn route_one(deps: &Deps, body: &str) -> Result<Outcome, PortError> {
         )));
     };
     let tenant = match keys_are {
-        TenantKeys::Prefixed => keys::tenant_of_raw_key(&event.key),
+        TenantKeys::Prefixed { owner } => keys::owner_of_raw_key(&event.key, owner.as_ref()),
         TenantKeys::Inbox { default } => keys::tenant_of_inbox_key(&event.key, default),
     };
     let Some(tenant) = tenant else {
         return Ok(Outcome::Ignored(format!(
-            "{} is not in a tenant folder",
+            "{} is not in a tenant folder (files dropped by hand into inbox/ or the bucket's root need JARVIS_OWNER_TENANT, the deployment's owner_tenant)",
             event.key
         )));
     };

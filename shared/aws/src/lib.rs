@@ -52,6 +52,7 @@ use aws_config::{BehaviorVersion, SdkConfig};
 use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
 use iam::{Bucket, Usage};
 use jarvis_core::config::{vars, AwsSettings, Config, ConfigError};
+use jarvis_core::TenantId;
 use s3::BlobOp;
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
@@ -323,6 +324,23 @@ impl AwsStack {
             aws_sdk_lambda::Client::new(&self.sdk),
             prefix,
         )))
+    }
+
+    /// The owner of files dropped into the raw bucket by hand, if this
+    /// deployment has one (`JARVIS_OWNER_TENANT`; the error names a bad id).
+    pub fn owner_tenant(&self) -> Result<Option<TenantId>, ConfigError> {
+        self.reads(vars::OWNER_TENANT);
+        self.settings
+            .owner_tenant
+            .as_deref()
+            .map(|t| {
+                TenantId::parse(t).map_err(|e| ConfigError {
+                    var: vars::OWNER_TENANT,
+                    value: t.to_owned(),
+                    reason: e.to_string(),
+                })
+            })
+            .transpose()
     }
 
     /// Background jobs: the erase function, invoked asynchronously.

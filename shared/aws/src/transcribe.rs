@@ -68,7 +68,18 @@ impl AwsTranscriptionJobs {
 #[async_trait]
 impl TranscriptionJobs for AwsTranscriptionJobs {
     async fn forget_tenant(&self, tenant: &TenantId) -> PortResult<usize> {
-        let start = tenant_jobs(Some(tenant));
+        self.forget_starting(&tenant_jobs(Some(tenant))).await
+    }
+
+    async fn forget_unowned(&self) -> PortResult<usize> {
+        self.forget_starting(&tenant_jobs(None)).await
+    }
+}
+
+impl AwsTranscriptionJobs {
+    /// Deletes every job whose name starts with `start`.
+    async fn forget_starting(&self, start: &str) -> PortResult<usize> {
+        let start = start.to_owned();
         let mut names = Vec::new();
         let mut token: Option<String> = None;
         loop {

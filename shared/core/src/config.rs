@@ -69,6 +69,9 @@ pub mod vars {
     pub const TOOL_FUNCTION_PREFIX: &str = "JARVIS_TOOL_FUNCTION_PREFIX";
     /// The function api-me starts asynchronously to erase a tenant (`erase-tenant`).
     pub const ERASE_FUNCTION: &str = "JARVIS_ERASE_FUNCTION";
+    /// The tenant (Cognito sub) that owns files dropped into the raw bucket by
+    /// hand (`inbox/…` or the bucket's root); empty: nobody does.
+    pub const OWNER_TENANT: &str = "JARVIS_OWNER_TENANT";
     /// The OpenID issuer whose tokens open a WebSocket (the Cognito user pool's URL);
     /// its keys are read from `<issuer>/.well-known/jwks.json`.
     pub const AUTH_ISSUER: &str = "JARVIS_AUTH_ISSUER";
@@ -269,6 +272,7 @@ pub struct AwsSettings {
     pub mail_from: Option<String>,
     pub tool_function_prefix: Option<String>,
     pub erase_function: Option<String>,
+    pub owner_tenant: Option<String>,
     pub auth_issuer: Option<String>,
     pub auth_audience: Option<String>,
     pub max_attempts: u32,
@@ -329,6 +333,7 @@ impl AwsSettings {
             mail_from: get(vars::MAIL_FROM),
             tool_function_prefix: get(vars::TOOL_FUNCTION_PREFIX),
             erase_function: get(vars::ERASE_FUNCTION),
+            owner_tenant: get(vars::OWNER_TENANT).filter(|t| !t.trim().is_empty()),
             auth_issuer: get(vars::AUTH_ISSUER),
             auth_audience: get(vars::AUTH_AUDIENCE),
             max_attempts,

@@ -241,6 +241,25 @@ pub mod keys {
         TenantId::parse(first).ok().filter(|_| key.contains('/'))
     }
 
+    /// The raw bucket's folder for files dropped by hand (`aws s3 cp notes.md
+    /// s3://<raw>/inbox/`): they belong to the deployment's owner tenant.
+    pub const OWNER_INBOX: &str = "inbox";
+
+    /// The tenant an object in the raw bucket belongs to, with an owner
+    /// configured (a single-user deployment): `inbox/…` and keys at the
+    /// bucket's root are the owner's; `<tenant>/…` is that tenant's. Without
+    /// an owner those are nobody's (`None`); `inbox` is never a tenant.
+    pub fn owner_of_raw_key(key: &str, owner: Option<&TenantId>) -> Option<TenantId> {
+        let by_hand = match key.split_once('/') {
+            None => !key.is_empty(),
+            Some((first, rest)) => first == OWNER_INBOX && !rest.is_empty(),
+        };
+        if by_hand {
+            return owner.cloned();
+        }
+        tenant_of_raw_key(key).filter(|t| t.as_str() != OWNER_INBOX)
+    }
+
     /// The tenant of a file in the local inbox: `@name/…` folders name a tenant,
     /// everything else belongs to the default tenant.
     pub fn tenant_of_inbox_key(key: &str, default: &TenantId) -> Option<TenantId> {
@@ -479,6 +498,23 @@ mod tests {
             "alice"
         );
         assert_eq!(keys::tenant_of_raw_key("nofolder"), None);
+        let owner = TenantId::parse("ana").unwrap();
+        for (key, want) in [
+            ("inbox/notes.md", Some("ana")),
+            ("inbox/sub/deep.pdf", Some("ana")),
+            ("notes.md", Some("ana")),
+            ("bob/uploads/a.md", Some("bob")),
+            ("inbox/", None),
+            ("", None),
+        ] {
+            assert_eq!(
+                keys::owner_of_raw_key(key, Some(&owner)).map(|t| t.to_string()),
+                want.map(str::to_owned),
+                "{key}"
+            );
+        }
+        assert_eq!(keys::owner_of_raw_key("inbox/notes.md", None), None);
+        assert_eq!(keys::owner_of_raw_key("notes.md", None), None);
     }
 
     #[test]

@@ -262,6 +262,9 @@ pub trait Transcriber: Send + Sync {
 pub trait TranscriptionJobs: Send + Sync {
     /// Deletes every job of `tenant`; answers how many.
     async fn forget_tenant(&self, tenant: &TenantId) -> PortResult<usize>;
+    /// Deletes every job of media outside any tenant's prefix (the owner's
+    /// files dropped by hand); answers how many.
+    async fn forget_unowned(&self) -> PortResult<usize>;
 }
 
 /// What a language service reads in a text, beyond PII.

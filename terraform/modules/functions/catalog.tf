@@ -20,6 +20,7 @@ locals {
       reserved    = 10 # caps StartExecution and DynamoDB writes during a bulk upload
       trigger     = "ingest_queue"
       env = {
+        JARVIS_OWNER_TENANT      = var.owner_tenant
         JARVIS_RAW_BUCKET        = var.raw_bucket
         JARVIS_CURATED_BUCKET    = var.curated_bucket
         JARVIS_TABLE             = var.table_name
@@ -223,6 +224,7 @@ locals {
       reserved    = null
       trigger     = "http_api"
       env = {
+        JARVIS_OWNER_TENANT        = var.owner_tenant
         JARVIS_RAW_BUCKET          = var.raw_bucket
         JARVIS_CURATED_BUCKET      = var.curated_bucket
         JARVIS_TABLE               = var.table_name
@@ -432,6 +434,7 @@ locals {
       reserved    = null
       trigger     = "async_invoke"
       env = {
+        JARVIS_OWNER_TENANT        = var.owner_tenant
         JARVIS_RAW_BUCKET          = var.raw_bucket
         JARVIS_CURATED_BUCKET      = var.curated_bucket
         JARVIS_TABLE               = var.table_name

@@ -148,3 +148,9 @@ variable "auth_audience" {
   description = "The app client ids tokens may be issued to."
   type        = list(string)
 }
+
+variable "owner_tenant" {
+  description = "The tenant (Cognito sub) owning files dropped into the raw bucket by hand (inbox/ or its root); empty: nobody."
+  type        = string
+  default     = ""
+}

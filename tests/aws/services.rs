@@ -644,6 +644,36 @@ async fn an_old_run_that_overwrites_a_newer_version_puts_the_newer_one_back() {
     assert_eq!(douro.len(), 1, "{douro:?}");
 }
 
+/// erase-tenant on the AWS adapters (the index stands in for OpenSearch), with
+/// no settle time.
+fn erase_deps(
+    stack: &jarvis_aws::AwsStack,
+    r: &emulator::Resources,
+    index: Arc<dyn SearchIndex>,
+) -> erase_tenant::Deps {
+    erase_tenant::Deps {
+        blobs: stack
+            .blobs(
+                BlobAccess::new()
+                    .delete(Bucket::Raw)
+                    .purge(Bucket::Raw)
+                    .purge(Bucket::Curated),
+            )
+            .unwrap(),
+        metadata: stack.metadata(Rows::All).unwrap(),
+        records: stack.records(Rows::All).unwrap(),
+        index,
+        scheduler: stack.schedule_canceller(),
+        targets: Some(stack.notification_unsubscriber().unwrap()),
+        transcriptions: Some(stack.transcription_jobs()),
+        raw_bucket: r.raw_bucket.clone(),
+        curated_bucket: r.curated_bucket.clone(),
+        owner: stack.owner_tenant().unwrap(),
+        clock: Arc::new(jarvis_core::clock::SystemClock),
+        settle: std::time::Duration::ZERO,
+    }
+}
+
 /// Every version and delete marker under `prefix` in `bucket`.
 async fn versions(stack: &jarvis_aws::AwsStack, bucket: &str, prefix: &str) -> Vec<String> {
     let out = stack
@@ -711,27 +741,7 @@ async fn erasure_removes_every_version_of_the_tenants_files_and_the_router_refus
         .await
         .is_empty());
 
-    let deps = erase_tenant::Deps {
-        blobs: stack
-            .blobs(
-                BlobAccess::new()
-                    .delete(Bucket::Raw)
-                    .purge(Bucket::Raw)
-                    .purge(Bucket::Curated),
-            )
-            .unwrap(),
-        metadata: stack.metadata(Rows::All).unwrap(),
-        records: records.clone(),
-        index: index.clone(),
-        scheduler: stack.schedule_canceller(),
-        targets: Some(stack.notification_unsubscriber().unwrap()),
-        transcriptions: Some(stack.transcription_jobs()),
-        raw_bucket: r.raw_bucket.clone(),
-        curated_bucket: r.curated_bucket.clone(),
-        owner: None,
-        clock: Arc::new(jarvis_core::clock::SystemClock),
-        settle: std::time::Duration::ZERO,
-    };
+    let deps = erase_deps(&stack, &r, index.clone());
     // A voice memo each, transcribed: Transcribe keeps both jobs.
     let transcriber = stack.transcriber().unwrap();
     // (No other test transcribes for alice or bob: the emulator is shared.)
@@ -898,27 +908,7 @@ async fn files_dropped_by_hand_into_the_raw_bucket_belong_to_the_owner() {
         .is_none());
     // Erasing the owner takes what they dropped by hand, every version.
     let dir = tempfile::tempdir().unwrap();
-    let deps = erase_tenant::Deps {
-        blobs: stack
-            .blobs(
-                BlobAccess::new()
-                    .delete(Bucket::Raw)
-                    .purge(Bucket::Raw)
-                    .purge(Bucket::Curated),
-            )
-            .unwrap(),
-        metadata: metadata.clone(),
-        records: stack.records(Rows::All).unwrap(),
-        index: local_index(&dir),
-        scheduler: stack.schedule_canceller(),
-        targets: None,
-        transcriptions: None,
-        raw_bucket: r.raw_bucket.clone(),
-        curated_bucket: r.curated_bucket.clone(),
-        owner: stack.owner_tenant().unwrap(),
-        clock: Arc::new(jarvis_core::clock::SystemClock),
-        settle: std::time::Duration::ZERO,
-    };
+    let deps = erase_deps(&stack, &r, local_index(&dir));
     erase_tenant::handle(
         &deps,
         erase_tenant::Job {

@@ -165,6 +165,8 @@ module "observability" {
   region            = local.region
   alarm_topic_arn   = module.messaging.alarm_topic_arn
   function_names    = module.functions.function_names
+  function_timeouts = module.functions.timeouts
+  table_name        = module.data.table_name
   queue_name        = module.messaging.ingest_queue_name
   dlq_name          = module.messaging.ingest_dlq_name
   reminder_dlq_name = module.scheduler.undelivered_name

@@ -888,3 +888,20 @@ fn ses_sending_and_receiving_are_separate_and_the_dns_records_are_outputs() {
     assert!(outputs.contains("_domainkey") && outputs.contains("inbound-smtp"));
     assert!(read("terraform/envs/root.tf").contains("output \"mail_dns_records\""));
 }
+
+/// Every function alarms before its runs reach their timeout (p99 duration
+/// over 80% of it), and the table alarms when DynamoDB throttles it.
+#[test]
+fn functions_alarm_on_duration_near_their_timeout_and_the_table_on_throttling() {
+    let obs = hcl("terraform/modules/observability/main.tf");
+    let duration = &obs["resource"]["aws_cloudwatch_metric_alarm"]["function_duration"];
+    assert_eq!(duration["for_each"], "${var.function_names}");
+    assert_eq!(duration["metric_name"], "Duration");
+    assert!(duration["threshold"]
+        .to_string()
+        .contains("var.function_timeouts[each.key] * 1000 * 0.8"));
+    let table = &obs["resource"]["aws_cloudwatch_metric_alarm"]["table_throttles"];
+    assert_eq!(table["metric_name"], "ThrottledRequests");
+    let stack = read("terraform/stack/main.tf");
+    assert!(stack.contains("function_timeouts = module.functions.timeouts"));
+}

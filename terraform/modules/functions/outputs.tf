@@ -51,3 +51,8 @@ output "websocket_authorizer" {
   description = "The function authorizing WebSocket connections (trigger \"websocket_authorizer\"), or null."
   value       = one([for name, f in local.functions : name if f.trigger == "websocket_authorizer"])
 }
+
+output "timeouts" {
+  description = "Function crate name → its timeout in seconds (the duration alarms' bound)."
+  value       = { for name, f in aws_lambda_function.function : name => f.timeout }
+}

@@ -69,6 +69,39 @@ resource "aws_cloudwatch_metric_alarm" "function_throttles" {
   alarm_actions       = local.alarm_actions
 }
 
+# A function whose slowest runs near its timeout is about to start failing.
+resource "aws_cloudwatch_metric_alarm" "function_duration" {
+  for_each            = var.function_names
+  alarm_name          = "${var.prefix}-${each.key}-duration"
+  alarm_description   = "${each.key}'s p99 duration is above 80% of its ${var.function_timeouts[each.key]} s timeout."
+  namespace           = "AWS/Lambda"
+  metric_name         = "Duration"
+  dimensions          = { FunctionName = each.value }
+  extended_statistic  = "p99"
+  period              = 300
+  evaluation_periods  = 3
+  threshold           = var.function_timeouts[each.key] * 1000 * 0.8
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+}
+
+# On-demand DynamoDB still throttles a partition pushed past its limits.
+resource "aws_cloudwatch_metric_alarm" "table_throttles" {
+  alarm_name          = "${var.prefix}-table-throttled"
+  alarm_description   = "DynamoDB throttled requests to the table (a hot partition, or the account's table limits)."
+  namespace           = "AWS/DynamoDB"
+  metric_name         = "ThrottledRequests"
+  dimensions          = { TableName = var.table_name }
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 1
+  comparison_operator = "GreaterThanOrEqualToThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+}
+
 resource "aws_cloudwatch_metric_alarm" "executions_failed" {
   alarm_name          = "${var.prefix}-pipeline-failed"
   alarm_description   = "Documents failed ingestion (each is marked failed with its reason)."

@@ -65,3 +65,12 @@ variable "anomaly_threshold_usd" {
   description = "Alert on a cost anomaly whose total impact is at least this many USD."
   type        = number
 }
+
+variable "function_timeouts" {
+  description = "Function crate name → timeout in seconds."
+  type        = map(number)
+}
+
+variable "table_name" {
+  type = string
+}

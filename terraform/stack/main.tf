@@ -166,6 +166,7 @@ module "observability" {
   alarm_topic_arn   = module.messaging.alarm_topic_arn
   function_names    = module.functions.function_names
   function_timeouts = module.functions.timeouts
+  log_group_names   = module.functions.log_group_names
   table_name        = module.data.table_name
   queue_name        = module.messaging.ingest_queue_name
   dlq_name          = module.messaging.ingest_dlq_name

@@ -905,3 +905,21 @@ fn functions_alarm_on_duration_near_their_timeout_and_the_table_on_throttling() 
     let stack = read("terraform/stack/main.tf");
     assert!(stack.contains("function_timeouts = module.functions.timeouts"));
 }
+
+/// Saved Logs Insights queries an operator starts from: why a document
+/// failed (every function's log group), and the slowest chat turns (the two
+/// chat functions, from Lambda's JSON platform reports).
+#[test]
+fn operators_have_saved_queries_for_failed_documents_and_slow_turns() {
+    let obs = hcl("terraform/modules/observability/main.tf");
+    let queries = &obs["resource"]["aws_cloudwatch_query_definition"];
+    let failed = queries["document_failed"]["query_string"].to_string();
+    assert!(failed.contains("span.document"), "{failed}");
+    let slow = &queries["slowest_turns"];
+    assert!(slow["query_string"].to_string().contains("platform.report"));
+    let groups = slow["log_group_names"].to_string();
+    assert!(
+        groups.contains("api-chat") && groups.contains("chat-stream"),
+        "{groups}"
+    );
+}

@@ -259,3 +259,28 @@ resource "aws_ce_anomaly_subscription" "alarms" {
     }
   }
 }
+
+# Saved Logs Insights queries (CloudWatch → Logs Insights → Saved queries).
+# The functions log JSON: an event's fields at the top level, its span's
+# (tenant, document) under `span`; Lambda's own lines are platform.* records.
+resource "aws_cloudwatch_query_definition" "document_failed" {
+  name            = "${var.prefix}/why-did-this-document-fail"
+  log_group_names = values(var.log_group_names)
+  query_string    = <<-EOT
+    fields @timestamp, @log, level, message, error, span.document
+    | filter span.document = "doc_PUT_THE_ID_HERE" or document = "doc_PUT_THE_ID_HERE"
+    | sort @timestamp asc
+    | limit 200
+  EOT
+}
+
+resource "aws_cloudwatch_query_definition" "slowest_turns" {
+  name            = "${var.prefix}/slowest-chat-turns"
+  log_group_names = [for name in ["api-chat", "chat-stream"] : var.log_group_names[name]]
+  query_string    = <<-EOT
+    filter type = "platform.report"
+    | fields @timestamp, @log, record.requestId, record.metrics.durationMs
+    | sort record.metrics.durationMs desc
+    | limit 20
+  EOT
+}

@@ -74,3 +74,8 @@ variable "function_timeouts" {
 variable "table_name" {
   type = string
 }
+
+variable "log_group_names" {
+  description = "Function crate name → its log group."
+  type        = map(string)
+}

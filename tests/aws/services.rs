@@ -244,12 +244,16 @@ async fn prepare(
     embed(stack, state).await
 }
 
-async fn embed(stack: &jarvis_aws::AwsStack, state: PipelineState) -> PipelineState {
-    let embed_deps = embed::Deps {
+/// embed on the AWS adapters, with a feature-hashing model for Bedrock.
+fn embed_deps(stack: &jarvis_aws::AwsStack) -> embed::Deps {
+    embed::Deps {
         embedder: Arc::new(HashingEmbedder { dims: 64 }),
         ..embed::Deps::aws(stack).unwrap()
-    };
-    embed::handle(&embed_deps, state).await.unwrap()
+    }
+}
+
+async fn embed(stack: &jarvis_aws::AwsStack, state: PipelineState) -> PipelineState {
+    embed::handle(&embed_deps(stack), state).await.unwrap()
 }
 
 /// OpenSearch has no emulator: the local index (in `dir`) stands in for it.
@@ -490,11 +494,7 @@ async fn two_versions_in_flight_at_once_never_mix_and_the_newer_wins() {
         blobs.head(&r.curated_bucket, &c1.key).await,
         Err(PortError::NotFound(_))
     ));
-    let embed_deps = embed::Deps {
-        embedder: Arc::new(HashingEmbedder { dims: 64 }),
-        ..embed::Deps::aws(&stack).unwrap()
-    };
-    let stuck = embed::handle(&embed_deps, v1.clone()).await;
+    let stuck = embed::handle(&embed_deps(&stack), v1.clone()).await;
     assert!(matches!(&stuck, Err(e) if !e.is_retryable()), "{stuck:?}");
     // And a v1 run that got as far as index indexes nothing, and says why.
     let late = index_step(&stack, &index, v1.clone()).await;

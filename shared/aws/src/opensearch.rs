@@ -605,15 +605,8 @@ impl OpenSearchIndex {
         }
     }
 
-    /// `_id`s of the chunks matching `filter` (one tenant, maybe one document).
-    async fn ids_matching(&self, filter: Vec<Value>) -> PortResult<Vec<String>> {
-        let body =
-            json!({"size": MAX_IDS, "_source": false, "query": {"bool": {"filter": filter}}});
-        let resp = self.search_json(body).await?;
-        Ok(hits(&resp).into_iter().map(|(id, ..)| id).collect())
-    }
-
-    /// `_id` and generation of every chunk of one document that search sees now.
+    /// `_id` and generation of every chunk matching `filter` (one tenant,
+    /// maybe one document) that search sees now.
     async fn generations(&self, filter: Vec<Value>) -> PortResult<Vec<(String, Option<String>)>> {
         let body = json!({"size": MAX_IDS, "_source": ["generation"], "query": {"bool": {"filter": filter}}});
         let resp = self.search_json(body).await?;
@@ -636,9 +629,10 @@ impl OpenSearchIndex {
         let mut seen = std::collections::HashSet::new();
         for _ in 0..DELETE_ROUNDS {
             let ids: Vec<String> = self
-                .ids_matching(filter.clone())
+                .generations(filter.clone())
                 .await?
                 .into_iter()
+                .map(|(id, _)| id)
                 .filter(|id| !seen.contains(id))
                 .collect();
             if ids.is_empty() {

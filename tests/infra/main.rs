@@ -923,3 +923,113 @@ fn operators_have_saved_queries_for_failed_documents_and_slow_turns() {
         "{groups}"
     );
 }
+
+/// `(service principal, action)` pairs the key policy allows.
+fn key_policy_service_grants() -> BTreeSet<(String, String)> {
+    let keys = hcl("terraform/modules/keys/main.tf");
+    let docs = keys["data"]["aws_iam_policy_document"]
+        .as_object()
+        .expect("the key module builds its policy from policy documents");
+    let mut grants = BTreeSet::new();
+    for doc in docs.values() {
+        let statements = match &doc["statement"] {
+            Value::Array(items) => items.clone(),
+            Value::Null => continue,
+            one => vec![one.clone()],
+        };
+        for s in statements {
+            let principals = match &s["principals"] {
+                Value::Array(items) => items.clone(),
+                one => vec![one.clone()],
+            };
+            for p in principals.iter().filter(|p| p["type"] == "Service") {
+                for service in strings(&p["identifiers"]) {
+                    for action in strings(&s["actions"]) {
+                        grants.insert((service.clone(), action));
+                    }
+                }
+            }
+        }
+    }
+    grants
+}
+
+/// Every AWS service that writes with the stack's key on its behalf may use
+/// it: each row names the Terraform that makes the service write encrypted
+/// data, and the key-policy grant that delivery needs (AWS fails these
+/// silently, as logs never delivered or messages dropped; moto does not check
+/// key policies at all). The scheduler's execution role decrypts the nightly
+/// schedules' input through IAM.
+#[test]
+fn every_service_that_writes_with_the_key_may_use_it() {
+    let grants = key_policy_service_grants();
+    let storage = read("terraform/modules/storage/main.tf");
+    let bucket = read("terraform/modules/bucket/main.tf");
+    let pipeline = hcl("terraform/modules/pipeline/main.tf");
+    let sfn = &pipeline["resource"]["aws_sfn_state_machine"]["pipeline"];
+    let messaging = read("terraform/modules/messaging/main.tf");
+    let writers: [(&str, bool, &str, &str); 6] = [
+        (
+            "S3 server access logs into the SSE-KMS log bucket",
+            storage.contains("log_bucket") && bucket.contains("aws_s3_bucket_logging"),
+            "logging.s3.amazonaws.com",
+            "kms:GenerateDataKey",
+        ),
+        (
+            "Step Functions log delivery of the encrypted state machine",
+            sfn["encryption_configuration"]["type"] == "CUSTOMER_MANAGED_KMS_KEY"
+                && !sfn["logging_configuration"].is_null(),
+            "delivery.logs.amazonaws.com",
+            "kms:Decrypt",
+        ),
+        (
+            "CloudWatch Logs encrypting every log group",
+            read(FUNCTIONS_MAIN).contains("kms_key_id"),
+            "logs.${local.region}.amazonaws.com",
+            "kms:GenerateDataKey*",
+        ),
+        (
+            "EventBridge delivering object events to the encrypted ingest queue",
+            messaging.contains("aws_cloudwatch_event_target"),
+            "events.amazonaws.com",
+            "kms:GenerateDataKey*",
+        ),
+        (
+            "AWS Budgets alerting the encrypted alarm topic",
+            read("terraform/modules/observability/main.tf").contains("aws_budgets_budget"),
+            "budgets.amazonaws.com",
+            "kms:GenerateDataKey*",
+        ),
+        (
+            "CloudWatch alarms publishing to the encrypted alarm topic",
+            read("terraform/modules/observability/main.tf").contains("alarm_actions"),
+            "cloudwatch.amazonaws.com",
+            "kms:GenerateDataKey*",
+        ),
+    ];
+    for (what, writes, service, action) in writers {
+        assert!(
+            writes,
+            "{what}: the Terraform no longer shows this delivery"
+        );
+        assert!(
+            grants.contains(&(service.to_owned(), action.to_owned())),
+            "{what}: the key policy must let {service} call {action}; it grants {grants:?}"
+        );
+    }
+
+    let scheduler = hcl("terraform/modules/scheduler/main.tf");
+    assert_eq!(
+        scheduler["resource"]["aws_scheduler_schedule"]["nightly"]["kms_key_arn"],
+        "${var.kms_key_arn}"
+    );
+    let role = &scheduler["data"]["aws_iam_policy_document"]["dead_letters"]["statement"];
+    let decrypts = role.as_array().unwrap().iter().any(|s| {
+        strings(&s["actions"]).contains(&"kms:Decrypt".to_owned())
+            && strings(&s["resources"]) == ["${var.kms_key_arn}"]
+    });
+    assert!(
+        decrypts,
+        "the scheduler's role decrypts the schedules' input"
+    );
+}

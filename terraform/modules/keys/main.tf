@@ -57,6 +57,49 @@ data "aws_iam_policy_document" "key" {
 data "aws_iam_policy_document" "logs" {
   source_policy_documents = [data.aws_iam_policy_document.key.json]
 
+  # S3 server access logs: the log bucket is SSE-KMS with this key, and S3's
+  # logging service writes each log object itself (as the bucket policy's
+  # logging.s3.amazonaws.com), so without this grant no log is ever delivered.
+  # PutObject under SSE-KMS needs GenerateDataKey only.
+  statement {
+    sid       = "S3ServerAccessLogs"
+    actions   = ["kms:GenerateDataKey"]
+    resources = ["*"]
+    principals {
+      type        = "Service"
+      identifiers = ["logging.s3.amazonaws.com"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account]
+    }
+    condition {
+      test     = "ArnLike"
+      variable = "aws:SourceArn"
+      values   = ["arn:${data.aws_partition.current.partition}:s3:::${var.prefix}-*"]
+    }
+  }
+
+  # Step Functions log delivery: a state machine encrypted with this key hands
+  # its log events to CloudWatch's vended-log delivery, which decrypts them
+  # before writing to the (also encrypted) log group. The Step Functions
+  # developer guide ("Data at rest encryption", CloudWatch Logs) requires this.
+  statement {
+    sid       = "StepFunctionsLogDelivery"
+    actions   = ["kms:Decrypt"]
+    resources = ["*"]
+    principals {
+      type        = "Service"
+      identifiers = ["delivery.logs.amazonaws.com"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account]
+    }
+  }
+
   # CloudWatch Logs encrypts this account's log groups.
   statement {
     sid       = "LogsEncrypt"

@@ -55,10 +55,16 @@ resource "aws_sqs_queue" "reminders_undelivered" {
 
 data "aws_iam_policy_document" "dead_letters" {
   statement {
+    sid       = "DeadLetters"
     actions   = ["sqs:SendMessage"]
     resources = [aws_sqs_queue.reminders_dlq.arn]
   }
+  # GenerateDataKey: sending to the KMS-encrypted dead-letter queue. Decrypt:
+  # the nightly schedules keep their input encrypted with the stack's key
+  # (kms_key_arn), and Scheduler decrypts it as this execution role before
+  # each invocation (EventBridge Scheduler user guide, "Encryption at rest").
   statement {
+    sid       = "StackKey"
     actions   = ["kms:GenerateDataKey", "kms:Decrypt"]
     resources = [var.kms_key_arn]
   }

@@ -194,6 +194,7 @@ async fn launch(stack: LocalStack, runs: mpsc::UnboundedReceiver<Run>) -> anyhow
         .await
         .with_context(|| format!("binding {}", config.bind))?;
     let addr = listener.local_addr()?;
+    stack.uploads.listening_at(format!("http://{addr}"));
     let (stop, stopped) = watch::channel(false);
 
     let mut tasks = Vec::new();

@@ -4,7 +4,9 @@
 //!
 //! Routes: `POST /search`, `POST /documents` (raw body with `?name=`, or
 //! `multipart/form-data` with a file field), `GET /documents`,
-//! `GET|DELETE /documents/{id}`, and `GET /healthz` (no token needed); the
+//! `GET|DELETE /documents/{id}`, `POST /uploads` (a pre-signed upload URL) and
+//! the `PUT /uploads/{key}` it points at (no token: the URL's signature is the
+//! credential, as S3's is), and `GET /healthz` (no token needed); the
 //! assistant's routes are in [`crate::server_assistant`].
 
 use crate::App;
@@ -14,9 +16,10 @@ use axum::body::{to_bytes, Body};
 use axum::extract::{FromRequest, Multipart, Path, Request, State};
 use axum::http::{header, HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::Router;
 use base64::Engine as _;
+use jarvis_core::ports::BlobStore as _;
 use jarvis_core::{ApiError, TenantId};
 use serde_json::json;
 use std::sync::Arc;
@@ -27,6 +30,8 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/search", post(search))
         .route("/documents", post(upload).get(list))
         .route("/documents/{id}", get(document).delete(document))
+        .route("/uploads", post(presign_upload))
+        .route("/uploads/{*key}", put(put_upload))
         .merge(crate::server_assistant::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -327,6 +332,88 @@ async fn upload(State(app): State<Arc<App>>, req: Request) -> Response {
     .await;
     match result {
         Ok(event) => from_lambda(api_documents::handle(&app.documents, event).await),
+        Err(e) => error_response(&e),
+    }
+}
+
+/// `POST /uploads`: a pre-signed URL for a file too large for one request.
+async fn presign_upload(State(app): State<Arc<App>>, req: Request) -> Response {
+    match bridge(
+        &app,
+        req,
+        "POST /uploads",
+        json!({}),
+        api_documents::MAX_UPLOAD_REQUEST_BYTES,
+    )
+    .await
+    {
+        Ok(event) => from_lambda(api_documents::handle(&app.documents, event).await),
+        Err(e) => error_response(&e),
+    }
+}
+
+/// `PUT /uploads/{key}?expires=…&size=…&signature=…`: what S3 does with a
+/// pre-signed PUT. The signature must match the key, the request's content
+/// type and its size; the body must be exactly that size. The object then
+/// lands in the raw bucket, whose store queues it for the pipeline like any
+/// other arrival.
+async fn put_upload(
+    State(app): State<Arc<App>>,
+    Path(key): Path<String>,
+    req: Request,
+) -> Response {
+    let result = async {
+        let (parts, body) = req.into_parts();
+        let query: std::collections::HashMap<String, String> =
+            url_pairs(parts.uri.query().unwrap_or("")).collect();
+        let field = |name: &str| {
+            query.get(name).cloned().ok_or_else(|| {
+                ApiError::Forbidden(format!(
+                    "the upload URL lacks its {name}; use the URL POST /uploads gave"
+                ))
+            })
+        };
+        let signature = field("signature")?;
+        let expires: i64 = field("expires")?
+            .parse()
+            .map_err(|_| ApiError::Forbidden("the upload URL's expiry is not a time".into()))?;
+        let size: u64 = field("size")?
+            .parse()
+            .map_err(|_| ApiError::Forbidden("the upload URL's size is not a number".into()))?;
+        let content_type = parts
+            .headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned();
+        app.stack
+            .uploads
+            .verify(
+                &key,
+                &content_type,
+                size,
+                expires,
+                &signature,
+                chrono::Utc::now(),
+            )
+            .map_err(|e| ApiError::Forbidden(e.to_string()))?;
+        let bytes = read_body(body, size).await?;
+        if bytes.len() as u64 != size {
+            return Err(ApiError::BadRequest(format!(
+                "the body is {} bytes; this URL takes exactly {size}",
+                bytes.len()
+            )));
+        }
+        let stored = app
+            .stack
+            .blobs
+            .put(&app.documents.raw_bucket, &key, bytes, &content_type)
+            .await?;
+        Ok(stored.etag)
+    }
+    .await;
+    match result {
+        Ok(etag) => (StatusCode::OK, [(header::ETAG, format!("\"{etag}\""))]).into_response(),
         Err(e) => error_response(&e),
     }
 }

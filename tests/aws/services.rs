@@ -1221,6 +1221,7 @@ async fn presigned_urls_upload_and_download_without_credentials() {
             &r.raw_bucket,
             "alice/uploads/big.md",
             "text/markdown",
+            TRIP.len() as u64,
             std::time::Duration::from_secs(300),
         )
         .await
@@ -1264,6 +1265,7 @@ async fn presigned_urls_upload_and_download_without_credentials() {
             &r.raw_bucket,
             "../x",
             "text/plain",
+            1,
             std::time::Duration::from_secs(60)
         )
         .await,
@@ -1278,4 +1280,129 @@ async fn presigned_urls_upload_and_download_without_credentials() {
         .await,
         Err(PortError::Invalid(_))
     ));
+}
+
+/// `POST /uploads` on AWS: api-documents signs a PUT under the caller's folder
+/// in the raw bucket; the client PUTs without AWS credentials; the bucket's
+/// event then starts a run for the very document the answer named.
+///
+/// AWS rule moto does not enforce: S3 checks a pre-signed URL's signature
+/// against the request, so a PUT of another size or content type is refused
+/// (403 SignatureDoesNotMatch) only because both are signed headers. moto
+/// accepts any body; the signed-header list in the URL is checked instead.
+#[tokio::test]
+async fn a_presigned_upload_lands_under_the_callers_folder_and_starts_a_run() {
+    let (stack, r) = fresh_stack().await;
+    let dir = tempfile::tempdir().unwrap();
+    let blobs = stack
+        .blobs(
+            BlobAccess::new()
+                .write(Bucket::Raw)
+                .delete(Bucket::Raw)
+                .delete(Bucket::Curated),
+        )
+        .unwrap();
+    let deps = api_documents::Deps {
+        signer: blobs.clone(),
+        blobs,
+        metadata: stack.metadata(Rows::All).unwrap(),
+        index: local_index(&dir),
+        router: Arc::new(pipeline_router::Deps::aws(&stack).unwrap()),
+        raw_bucket: r.raw_bucket.clone(),
+        curated_bucket: r.curated_bucket.clone(),
+        max_upload_bytes: 4 << 20,
+        max_file_bytes: 50 << 20,
+    };
+    let mut event: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../events/api-documents.presign-upload.json"
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    event["requestContext"]["authorizer"]["jwt"]["claims"]["sub"] = serde_json::json!("alice");
+    event["body"] = serde_json::json!(serde_json::json!({
+        "name": "big trip.md", "content_type": "text/markdown", "size": TRIP.len()
+    })
+    .to_string());
+    let out = api_documents::handle(&deps, serde_json::from_value(event.clone()).unwrap()).await;
+    assert_eq!(out.status_code, 201, "{:?}", out.body);
+    let ticket: serde_json::Value = match out.body.unwrap() {
+        aws_lambda_events::encodings::Body::Text(t) => serde_json::from_str(&t).unwrap(),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(ticket["key"], "alice/uploads/big trip.md");
+    let url = ticket["upload"]["url"].as_str().unwrap();
+    let signed = url
+        .split(['?', '&'])
+        .find_map(|p| p.strip_prefix("X-Amz-SignedHeaders="))
+        .unwrap();
+    for header in ["content-length", "content-type", "host"] {
+        assert!(
+            signed.split("%3B").any(|h| h == header),
+            "{header} is not signed: {signed}"
+        );
+    }
+    let mut put = reqwest::Client::new().put(url).body(TRIP);
+    for (k, v) in ticket["upload"]["headers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| {
+            (
+                h[0].as_str().unwrap().to_owned(),
+                h[1].as_str().unwrap().to_owned(),
+            )
+        })
+    {
+        put = put.header(k, v);
+    }
+    let status = put.send().await.unwrap().status();
+    assert!(status.is_success(), "{status}");
+    let head = emulator::any_blobs(&stack)
+        .head(&r.raw_bucket, "alice/uploads/big trip.md")
+        .await
+        .unwrap();
+    assert_eq!(head.size, TRIP.len() as u64);
+
+    // The bucket's event reaches the router as any arrival's does.
+    let body = object_created_body(&r.raw_bucket, &head.key, &head.etag, head.size, Utc::now());
+    let message = QueueMessage {
+        id: emulator::unique("m"),
+        receipt: emulator::unique("r"),
+        body,
+        receive_count: 1,
+    };
+    let router = pipeline_router::Deps::aws(&stack).unwrap();
+    let queue_arn = format!("arn:aws:sqs:{REGION}:{ACCOUNT}:ingest");
+    let resp = pipeline_router::handle(&router, sqs_event(&[message], &queue_arn)).await;
+    assert!(resp.batch_item_failures.is_empty(), "{resp:?}");
+    let id =
+        jarvis_core::domain::DocumentId::parse(ticket["document_id"].as_str().unwrap()).unwrap();
+    let doc = stack
+        .metadata(Rows::All)
+        .unwrap()
+        .get_document(&alice(), &id)
+        .await
+        .unwrap()
+        .expect("the ticket's document is the run's");
+    assert_eq!(doc.status, DocumentStatus::Queued);
+
+    // Declared too large or of a type Jarvis does not read: nothing is signed.
+    for (body, status) in [
+        (
+            serde_json::json!({"name": "a.md", "content_type": "text/markdown", "size": 1u64 << 40}),
+            413,
+        ),
+        (
+            serde_json::json!({"name": "a.bin", "content_type": "application/octet-stream", "size": 10}),
+            415,
+        ),
+    ] {
+        event["body"] = serde_json::json!(body.to_string());
+        let out =
+            api_documents::handle(&deps, serde_json::from_value(event.clone()).unwrap()).await;
+        assert_eq!(out.status_code, status, "{body}");
+    }
 }

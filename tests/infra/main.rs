@@ -1033,3 +1033,30 @@ fn every_service_that_writes_with_the_key_may_use_it() {
         "the scheduler's role decrypts the schedules' input"
     );
 }
+
+/// `POST /uploads` is deployed to api-documents, whose role can do what the
+/// URLs it signs do (a pre-signed request carries the signer's permissions:
+/// PutObject on the raw bucket's objects, and GenerateDataKey for SSE-KMS),
+/// and browsers on the API's origins may PUT to the raw bucket directly.
+#[test]
+fn the_upload_route_signs_with_a_role_that_may_put_into_the_raw_bucket() {
+    assert_eq!(
+        routes().get("POST /uploads").map(String::as_str),
+        Some("api-documents")
+    );
+    let grants = &catalog()["api-documents"].grants;
+    for (action, resource) in [
+        ("s3:PutObject", Resource::RawObjects),
+        ("kms:GenerateDataKey", Resource::Key),
+    ] {
+        assert!(
+            grants.contains(&Grant { action, resource }),
+            "api-documents lacks {action} on {resource:?}"
+        );
+    }
+    let storage = hcl("terraform/modules/storage/main.tf");
+    let cors = &storage["resource"]["aws_s3_bucket_cors_configuration"]["raw"]["cors_rule"];
+    assert_eq!(cors["allowed_methods"], serde_json::json!(["PUT"]));
+    assert_eq!(cors["allowed_origins"], "${var.upload_origins}");
+    assert!(read("terraform/stack/main.tf").contains("upload_origins      = var.cors_origins"));
+}

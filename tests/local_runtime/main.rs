@@ -448,6 +448,126 @@ async fn upload_get_list_and_delete_through_the_api() {
         .exists());
 }
 
+/// A file past what one request carries goes up through a pre-signed URL:
+/// `POST /uploads` signs a PUT of exactly its size and type under the caller's
+/// folder, and the file then flows through the pipeline like any other.
+#[tokio::test]
+async fn a_presigned_upload_lands_under_the_callers_folder_and_is_indexed() {
+    let app = spawn_app_with(&[("JARVIS_MAX_FILE_BYTES", "100000")]).await;
+    let ask = |body: Value| {
+        app.client
+            .post(format!("{}/uploads", app.base))
+            .bearer_auth(&app.token)
+            .json(&body)
+            .send()
+    };
+    let r =
+        ask(json!({"name": "big trip.md", "content_type": "text/markdown", "size": TRIP_MD.len()}))
+            .await
+            .unwrap();
+    assert_eq!(r.status(), 201);
+    let ticket: Value = r.json().await.unwrap();
+    assert_eq!(ticket["key"], "local/uploads/big trip.md");
+    assert_eq!(ticket["upload"]["method"], "PUT");
+    let url = ticket["upload"]["url"].as_str().unwrap().to_owned();
+    let put = |url: String, content_type: &'static str, body: &'static str| {
+        app.client
+            .put(url)
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+    };
+
+    // Another type, another size, a forged signature, another key: refused.
+    let refused = [
+        put(url.clone(), "text/html", TRIP_MD).await.unwrap(),
+        put(url.clone(), "text/markdown", "short").await.unwrap(),
+        put(
+            url.replace("signature=", "signature=00"),
+            "text/markdown",
+            TRIP_MD,
+        )
+        .await
+        .unwrap(),
+        put(
+            url.replace("/local/uploads/", "/someone/uploads/"),
+            "text/markdown",
+            TRIP_MD,
+        )
+        .await
+        .unwrap(),
+    ];
+    for r in refused {
+        let status = r.status().as_u16();
+        let body: Value = r.json().await.unwrap();
+        assert!([400, 403].contains(&status), "{status} {body}");
+    }
+    assert_eq!(
+        app.get(&format!(
+            "/documents/{}",
+            ticket["document_id"].as_str().unwrap()
+        ))
+        .await
+        .0,
+        404,
+        "nothing arrived yet"
+    );
+
+    let r = put(url, "text/markdown", TRIP_MD).await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.headers().contains_key("etag"));
+    let doc = app.settled("local/uploads/big trip.md").await;
+    assert_eq!(doc["id"], ticket["document_id"]);
+    assert_eq!(doc["status"], "indexed");
+    assert_eq!(app.search("Alfama").await[0]["source"], "upload");
+
+    // What the request declares is checked before anything is signed.
+    for (body, status, code) in [
+        (
+            json!({"name": "a.exe", "content_type": "application/x-msdownload", "size": 10}),
+            415,
+            "unsupported_media_type",
+        ),
+        (
+            json!({"name": "a.md", "content_type": "text/markdown", "size": 100001}),
+            413,
+            "payload_too_large",
+        ),
+        (
+            json!({"name": "a.md", "content_type": "text/markdown", "size": 0}),
+            400,
+            "bad_request",
+        ),
+        (
+            json!({"name": "../", "content_type": "text/markdown", "size": 10}),
+            400,
+            "bad_request",
+        ),
+        (
+            json!({"name": "a.md", "content_type": "text/markdown"}),
+            400,
+            "bad_request",
+        ),
+    ] {
+        let r = ask(body.clone()).await.unwrap();
+        assert_eq!(r.status().as_u16(), status, "{body}");
+        let answer: Value = r.json().await.unwrap();
+        assert_eq!(answer["error"]["code"], code, "{body}: {answer}");
+    }
+    let r = app
+        .client
+        .post(format!("{}/uploads", app.base))
+        .json(&json!({"name": "a.md", "content_type": "text/markdown", "size": 10}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        401,
+        "a URL is only signed for a signed-in caller"
+    );
+}
+
 #[tokio::test]
 async fn the_api_answers_bad_requests_with_json_errors() {
     let app = spawn_app_with(&[("JARVIS_MAX_UPLOAD_BYTES", "1000")]).await;

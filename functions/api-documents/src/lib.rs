@@ -3,6 +3,13 @@
 //! - `POST /documents?name=report.pdf` with the file as the body: stores it in the
 //!   raw bucket under `{tenant}/uploads/{name}` and routes it at once (the same
 //!   router the bucket event reaches, so the event that follows is a no-op).
+//! - `POST /uploads {"name", "content_type", "size"}`: for files past what an API
+//!   request carries (API Gateway takes 10 MB, Lambda 6 MB): a pre-signed PUT of
+//!   exactly that size and type to `{tenant}/uploads/{name}` in the raw bucket,
+//!   valid for 15 minutes. The object's arrival starts the normal pipeline (the
+//!   bucket's event on AWS, the runtime's own store locally); the answer's
+//!   `document_id` is the one `GET /documents/{id}` then shows (404 until the
+//!   file has arrived).
 //! - `GET /documents?status=indexed&limit=50&after=doc_…`: a page of documents.
 //! - `GET /documents/{id}`: one document and its status (`queued`, `processing`,
 //!   `indexed`, `failed` or `skipped`, with the reason).
@@ -12,18 +19,25 @@ use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse
 use jarvis_core::domain::{Document, DocumentId, DocumentStatus, TenantId};
 use jarvis_core::ingest_event::object_created_body;
 use jarvis_core::pipeline::keys;
-use jarvis_core::ports::{BlobStore, DocumentFilter, MetadataStore, SearchIndex};
+use jarvis_core::ports::{
+    BlobStore, DocumentFilter, MetadataStore, PresignedUrl, SearchIndex, UrlSigner,
+};
 use jarvis_core::ApiError;
 use jarvis_lambda::http;
 #[cfg(feature = "local")]
 use jarvis_local::stack::{LocalStack, CURATED_BUCKET, RAW_BUCKET};
 use pipeline_router::Outcome;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::sync::Arc;
+use std::time::Duration;
 
 /// Largest page of a listing.
 pub const MAX_PAGE: usize = 200;
 const DEFAULT_PAGE: usize = 50;
+/// How long a pre-signed upload URL lasts.
+pub const UPLOAD_URL_LIFETIME: Duration = Duration::from_secs(15 * 60);
+/// Largest `POST /uploads` request body (it only describes the file).
+pub const MAX_UPLOAD_REQUEST_BYTES: u64 = 4 * 1024;
 
 pub struct Deps {
     pub blobs: Arc<dyn BlobStore>,
@@ -34,6 +48,10 @@ pub struct Deps {
     pub raw_bucket: String,
     pub curated_bucket: String,
     pub max_upload_bytes: u64,
+    /// Signs `POST /uploads` URLs (S3, or the local runtime's own).
+    pub signer: Arc<dyn UrlSigner>,
+    /// Largest file the pipeline takes (larger ones would end `failed`).
+    pub max_file_bytes: u64,
 }
 
 impl Deps {
@@ -41,19 +59,22 @@ impl Deps {
     #[cfg(feature = "aws")]
     pub fn aws(stack: &jarvis_aws::AwsStack) -> Result<Self, jarvis_core::config::ConfigError> {
         use jarvis_aws::{iam::Bucket, BlobAccess, Rows};
+        let blobs = stack.blobs(
+            BlobAccess::new()
+                .write(Bucket::Raw)
+                .delete(Bucket::Raw)
+                .delete(Bucket::Curated),
+        )?;
         Ok(Deps {
-            blobs: stack.blobs(
-                BlobAccess::new()
-                    .write(Bucket::Raw)
-                    .delete(Bucket::Raw)
-                    .delete(Bucket::Curated),
-            )?,
+            blobs: blobs.clone(),
+            signer: blobs,
             metadata: stack.metadata(Rows::All)?,
             index: stack.index()?,
             router: Arc::new(pipeline_router::Deps::aws(stack)?),
             raw_bucket: stack.raw_bucket()?,
             curated_bucket: stack.curated_bucket()?,
             max_upload_bytes: stack.config.max_upload_bytes,
+            max_file_bytes: stack.config.max_file_bytes,
         })
     }
 
@@ -68,6 +89,8 @@ impl Deps {
             raw_bucket: RAW_BUCKET.into(),
             curated_bucket: CURATED_BUCKET.into(),
             max_upload_bytes: stack.config.max_upload_bytes,
+            signer: stack.uploads.clone(),
+            max_file_bytes: stack.config.max_file_bytes,
         }
     }
 }
@@ -84,6 +107,23 @@ pub struct Accepted {
     pub key: String,
 }
 
+/// `POST /uploads`: the file about to be uploaded.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UploadRequest {
+    pub name: String,
+    pub content_type: String,
+    pub size: u64,
+}
+
+/// Where to PUT the file, and the document it becomes.
+#[derive(Debug, Serialize)]
+pub struct UploadTicket {
+    pub document_id: DocumentId,
+    pub key: String,
+    pub upload: PresignedUrl,
+}
+
 #[derive(Debug, Serialize)]
 pub struct Listing {
     pub documents: Vec<Document>,
@@ -95,6 +135,11 @@ pub struct Listing {
 pub async fn handle(deps: &Deps, req: ApiGatewayV2httpRequest) -> ApiGatewayV2httpResponse {
     let result = async {
         let tenant = http::tenant(&req)?;
+        if req.route_key.as_deref() == Some("POST /uploads") {
+            return presign_upload(deps, &tenant, &req)
+                .await
+                .map(|t| http::json(201, &t));
+        }
         let id = http::path_param(&req, "id").map(parse_id).transpose()?;
         match (http::method(&req), id) {
             ("POST", None) => upload(deps, &tenant, &req)
@@ -175,6 +220,54 @@ async fn upload(
             key,
         },
         Outcome::Ignored(why) => return Err(ApiError::BadRequest(why)),
+    })
+}
+
+/// `POST /uploads`: checks what the file will be, then signs a PUT for it.
+#[tracing::instrument(skip_all, fields(tenant = %tenant))]
+async fn presign_upload(
+    deps: &Deps,
+    tenant: &TenantId,
+    req: &ApiGatewayV2httpRequest,
+) -> Result<UploadTicket, ApiError> {
+    let asked: UploadRequest = http::json_body(req, MAX_UPLOAD_REQUEST_BYTES)?;
+    let name = keys::sanitize_file_name(&asked.name).ok_or_else(|| {
+        ApiError::BadRequest(format!("{:?} is not a usable file name", asked.name))
+    })?;
+    let content_type = asked.content_type.trim().to_ascii_lowercase();
+    if !jarvis_core::pipeline::is_supported_content_type(&content_type) {
+        return Err(ApiError::UnsupportedMediaType(format!(
+            "{:?} is not a type Jarvis reads; it reads {}",
+            asked.content_type,
+            jarvis_core::pipeline::supported_content_types()
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
+    }
+    if asked.size == 0 {
+        return Err(ApiError::BadRequest("the file is empty (0 bytes)".into()));
+    }
+    if asked.size > deps.max_file_bytes {
+        return Err(ApiError::PayloadTooLarge(format!(
+            "the file is {} bytes; the largest Jarvis reads is {} bytes",
+            asked.size, deps.max_file_bytes
+        )));
+    }
+    let key = keys::upload(tenant, &name);
+    let upload = deps
+        .signer
+        .upload_url(
+            &deps.raw_bucket,
+            &key,
+            &content_type,
+            asked.size,
+            UPLOAD_URL_LIFETIME,
+        )
+        .await?;
+    Ok(UploadTicket {
+        document_id: DocumentId::for_object(tenant, &deps.raw_bucket, &key),
+        key,
+        upload,
     })
 }
 

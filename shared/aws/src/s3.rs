@@ -345,16 +345,22 @@ impl UrlSigner for S3BlobStore {
         bucket: &str,
         key: &str,
         content_type: &str,
+        size: u64,
         expires_in: Duration,
     ) -> PortResult<PresignedUrl> {
         checked(key)?;
         self.allowed(bucket, BlobOp::Write)?;
+        let length = i64::try_from(size)
+            .map_err(|_| PortError::Invalid(format!("{size} bytes is not an object size")))?;
+        // Content-Length and Content-Type are signed headers: S3 answers 403
+        // SignatureDoesNotMatch to a PUT of another size or type.
         let req = self
             .client
             .put_object()
             .bucket(bucket)
             .key(key)
             .content_type(content_type)
+            .content_length(length)
             .presigned(presign_config(expires_in)?)
             .await
             .map_err(|e| sdk_error(SERVICE, "PutObject (presign)", e))?;

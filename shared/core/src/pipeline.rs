@@ -105,31 +105,49 @@ pub fn content_type_by_name(key: &str) -> Option<&'static str> {
         .rsplit_once('.')
         .map(|(_, e)| e.to_ascii_lowercase())
         .unwrap_or_default();
-    let by_ext = match ext.as_str() {
-        "txt" | "text" | "log" | "csv" => "text/plain",
-        "md" | "markdown" => "text/markdown",
-        "html" | "htm" => "text/html",
-        "json" => "application/json",
-        "pdf" => "application/pdf",
-        "docx" => "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-        "eml" => "message/rfc822",
-        "png" => "image/png",
-        "jpg" | "jpeg" => "image/jpeg",
-        "gif" => "image/gif",
-        "tif" | "tiff" => "image/tiff",
-        "webp" => "image/webp",
-        "bmp" => "image/bmp",
-        "mp3" => "audio/mpeg",
-        "wav" => "audio/wav",
-        "m4a" => "audio/mp4",
-        "ogg" | "oga" => "audio/ogg",
-        "flac" => "audio/flac",
-        "mp4" => "video/mp4",
-        "mov" => "video/quicktime",
-        "webm" => "video/webm",
-        _ => return None,
-    };
-    Some(by_ext)
+    BY_EXTENSION
+        .iter()
+        .find(|(exts, _)| exts.contains(&ext.as_str()))
+        .map(|(_, ct)| *ct)
+}
+
+/// File extensions Jarvis knows, and the content type each is read as.
+const BY_EXTENSION: &[(&[&str], &str)] = &[
+    (&["txt", "text", "log", "csv"], "text/plain"),
+    (&["md", "markdown"], "text/markdown"),
+    (&["html", "htm"], "text/html"),
+    (&["json"], "application/json"),
+    (&["pdf"], "application/pdf"),
+    (
+        &["docx"],
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    ),
+    (&["eml"], "message/rfc822"),
+    (&["png"], "image/png"),
+    (&["jpg", "jpeg"], "image/jpeg"),
+    (&["gif"], "image/gif"),
+    (&["tif", "tiff"], "image/tiff"),
+    (&["webp"], "image/webp"),
+    (&["bmp"], "image/bmp"),
+    (&["mp3"], "audio/mpeg"),
+    (&["wav"], "audio/wav"),
+    (&["m4a"], "audio/mp4"),
+    (&["ogg", "oga"], "audio/ogg"),
+    (&["flac"], "audio/flac"),
+    (&["mp4"], "video/mp4"),
+    (&["mov"], "video/quicktime"),
+    (&["webm"], "video/webm"),
+];
+
+/// The content types Jarvis reads (what a pre-signed upload may declare).
+pub fn supported_content_types() -> impl Iterator<Item = &'static str> {
+    BY_EXTENSION.iter().map(|(_, ct)| *ct)
+}
+
+/// Whether `content_type` (parameters such as `; charset=utf-8` ignored) is one Jarvis reads.
+pub fn is_supported_content_type(content_type: &str) -> bool {
+    let ct = content_type.split(';').next().unwrap_or("").trim();
+    supported_content_types().any(|known| known.eq_ignore_ascii_case(ct))
 }
 
 fn sniff(head: &[u8]) -> &'static str {

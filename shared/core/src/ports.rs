@@ -591,11 +591,14 @@ pub struct PresignedUrl {
 /// Pre-signed object URLs (S3): uploads larger than an API request allows, and downloads.
 #[async_trait]
 pub trait UrlSigner: Send + Sync {
+    /// A PUT of exactly `size` bytes of `content_type` to `key`: the size and
+    /// the type are part of the signature, so another body is refused.
     async fn upload_url(
         &self,
         bucket: &str,
         key: &str,
         content_type: &str,
+        size: u64,
         expires_in: std::time::Duration,
     ) -> PortResult<PresignedUrl>;
     async fn download_url(

@@ -36,6 +36,7 @@ pub mod scheduler;
 pub mod stack;
 pub mod testing;
 pub mod tokens;
+pub mod uploads;
 pub mod workflow;
 
 pub use db::Db;

@@ -60,6 +60,8 @@ pub struct LocalStack {
     pub clock: Arc<dyn Clock>,
     /// Background jobs (erasures), run by the runtime's job worker.
     pub jobs: Arc<crate::jobs::LocalJobs>,
+    /// Pre-signed upload URLs to the runtime's own `PUT /uploads/{key}`.
+    pub uploads: Arc<crate::uploads::LocalUploads>,
 }
 
 impl LocalStack {
@@ -107,6 +109,7 @@ impl LocalStack {
             mailer: mailer(config, dir)?,
             clock: Arc::new(SystemClock),
             jobs: Arc::default(),
+            uploads: Arc::new(crate::uploads::LocalUploads::new()?),
             db,
         };
         Ok((stack, runs))

@@ -487,6 +487,7 @@ locals {
     "GET /healthz"                  = "api-search"
     "POST /search"                  = "api-search"
     "POST /documents"               = "api-documents"
+    "POST /uploads"                 = "api-documents"
     "GET /documents"                = "api-documents"
     "GET /documents/{id}"           = "api-documents"
     "DELETE /documents/{id}"        = "api-documents"

@@ -45,11 +45,14 @@ emulator:
 
 ## Every test; uses cargo-nextest when installed, cargo test otherwise. One moto
 ## server on a free loopback port serves the whole run and stops after it.
+# The operator scripts' own tests (scripts/tests), on the same emulator.
+SCRIPT_TESTS := $(PYTHON) -m unittest discover -s scripts/tests
+
 test: $(MODEL) emulator infra-check
 ifeq ($(NEXTEST),yes)
-	$(PYTHON) scripts/emulator.py -- $(CARGO) nextest run --workspace --no-fail-fast
+	$(PYTHON) scripts/emulator.py -- sh -c '$(CARGO) nextest run --workspace --no-fail-fast; s=$$?; $(SCRIPT_TESTS) || s=1; exit $$s'
 else
-	$(PYTHON) scripts/emulator.py -- $(CARGO) test --workspace --no-fail-fast
+	$(PYTHON) scripts/emulator.py -- sh -c '$(CARGO) test --workspace --no-fail-fast; s=$$?; $(SCRIPT_TESTS) || s=1; exit $$s'
 endif
 
 ## The live tests against real AWS (ignored in make test): JARVIS_LIVE_OPENSEARCH_URL,
@@ -89,6 +92,9 @@ fmt:
 ## ---------------------------------------------------------------- Terraform
 TF            ?= terraform
 ENVS          := dev staging prod
+# What a deploy is called: every function version it publishes says so, and
+# rollback-<env> goes back to the release before the live one.
+RELEASE       ?= $(shell git describe --always --dirty 2>/dev/null || echo unversioned)
 TOOLS         := target/tools
 CHECKOV_VERSION       ?= 3.3.30
 ASL_VALIDATOR_VERSION ?= 4.0.0
@@ -133,7 +139,7 @@ init: init-dev
 
 ## plan-<env>: build the zips and save the plan to terraform/envs/<env>/tfplan (read it)
 plan-%: build init-%
-	$(TF) -chdir=terraform/envs/$* plan -input=false -out=tfplan
+	$(TF) -chdir=terraform/envs/$* plan -input=false -var release=$(RELEASE) -out=tfplan
 	@echo "Saved. Read the plan above; make deploy-$* applies exactly it."
 
 ## deploy-<env>: apply exactly the plan plan-<env> saved (never a fresh one), then drop it
@@ -141,6 +147,11 @@ deploy-%:
 	@test -f terraform/envs/$*/tfplan || { echo "no saved plan: run make plan-$* first, read it, then make deploy-$*"; exit 1; }
 	$(TF) -chdir=terraform/envs/$* apply -input=false tfplan
 	rm -f terraform/envs/$*/tfplan
+
+## rollback-<env>: point every function's live alias back at the release before
+## the live one (TO=<release> picks one; DRY_RUN=1 only says what it would do)
+rollback-%:
+	$(PYTHON) scripts/rollback.py terraform/envs/$* $(if $(TO),--to $(TO)) $(if $(DRY_RUN),--dry-run)
 
 ## destroy-<env>: remove the environment (asks for confirmation)
 destroy-%: init-%

@@ -28,6 +28,12 @@ variable "env" {
   type = string
 }
 
+variable "release" {
+  description = "The deploy's release id; make plan-<env> passes the git commit."
+  type        = string
+  default     = "unversioned"
+}
+
 provider "aws" {
   region = var.region
   default_tags {
@@ -43,6 +49,7 @@ module "jarvis" {
   source        = "../../stack"
   env           = var.env
   artifacts_dir = "${path.root}/../../../target/lambda"
+  release       = var.release
 
   timezone                = lookup(var.settings, "timezone", "UTC")
   chat_model_id           = lookup(var.settings, "chat_model_id", "anthropic.claude-3-5-haiku-20241022-v1:0")
@@ -112,4 +119,9 @@ output "mail_dns_records" {
 output "drop_files_with" {
   description = "The command that adds a file by hand (owner_tenant set)."
   value       = module.jarvis.drop_files_with
+}
+
+output "function_names" {
+  description = "Each function's name (make rollback-<env> moves their live aliases)."
+  value       = module.jarvis.function_names
 }

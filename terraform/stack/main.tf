@@ -110,6 +110,7 @@ module "functions" {
   max_upload_bytes       = var.max_upload_bytes
   log_retention_days     = var.log_retention_days
   log_level              = var.log_level
+  release                = var.release
   reserve_concurrency    = var.reserve_concurrency
   # From the api module: its resources do not depend on these functions'
   # environment or policies, only on their ARNs, so there is no cycle.
@@ -136,6 +137,7 @@ module "api" {
   websocket_function   = module.functions.websocket_function
   websocket_authorizer = module.functions.websocket_authorizer
   function_invoke_arns = module.functions.invoke_arns
+  function_alias       = module.functions.alias
   function_arns        = module.functions.function_arns
   function_names       = module.functions.function_names
   cors_origins         = var.cors_origins

@@ -47,3 +47,7 @@ output "drop_files_with" {
   description = "How the owner adds a file by hand (when owner_tenant is set)."
   value       = var.owner_tenant == "" ? "set owner_tenant to add files by copying them into the raw bucket" : "aws s3 cp <file> s3://${module.storage.raw_bucket}/inbox/"
 }
+
+output "function_names" {
+  value = module.functions.function_names
+}

@@ -71,6 +71,12 @@ variable "log_retention_days" {
   default = 365
 }
 
+variable "release" {
+  description = "What this deploy is (make plan passes the git commit): part of every function version's description, which make rollback-<env> reads."
+  type        = string
+  default     = "unversioned"
+}
+
 variable "log_level" {
   type    = string
   default = "info"

@@ -721,7 +721,9 @@ async fn converse_stream_reports_deltas_and_assembles_the_turn() {
 
 /// api-chat's tool runner: a synchronous Lambda Invoke of the tool's own
 /// function with the ToolCall; the ToolReply comes back; a function error is
-/// transient for the agent. (Answers as in the Lambda Invoke API reference.)
+/// transient for the agent. The call names the functions' `live` alias
+/// (`?Qualifier=live`), so a rolled-back tool is the one that runs. (Answers as
+/// in the Lambda Invoke API reference.)
 #[tokio::test]
 async fn tool_calls_invoke_the_tools_own_function_on_lambda() {
     use jarvis_core::tools::{ToolCall, ToolRunner};
@@ -738,6 +740,7 @@ async fn tool_calls_invoke_the_tools_own_function_on_lambda() {
     .await;
     let mut stack = stack_at(&server.url, false).await;
     stack.settings.tool_function_prefix = Some("jarvis-dev-".into());
+    stack.settings.function_alias = Some("live".into());
     let tools = stack.tools().unwrap();
     let call = ToolCall {
         tenant_id: TenantId::parse("alice").unwrap(),
@@ -752,7 +755,7 @@ async fn tool_calls_invoke_the_tools_own_function_on_lambda() {
     assert_eq!(seen[0].method, "POST");
     assert_eq!(
         seen[0].path,
-        "/2015-03-31/functions/jarvis-dev-tool-tasks/invocations"
+        "/2015-03-31/functions/jarvis-dev-tool-tasks/invocations?Qualifier=live"
     );
     assert!(signed_for(&seen[0], "lambda"));
     assert_eq!(seen[0].json()["name"], "create_task");

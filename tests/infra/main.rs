@@ -1060,3 +1060,81 @@ fn the_upload_route_signs_with_a_role_that_may_put_into_the_raw_bucket() {
     assert_eq!(cors["allowed_origins"], "${var.upload_origins}");
     assert!(read("terraform/stack/main.tf").contains("upload_origins      = var.cors_origins"));
 }
+
+/// Every function is published as versions behind a `live` alias, and every
+/// caller invokes the alias, so `make rollback-<env>` (which moves aliases) is
+/// a rollback of everything: API Gateway (integrations, and permissions on the
+/// alias), the state machine, Scheduler, the queues' mappings, and the
+/// functions that invoke others (by alias, with IAM on the alias ARN).
+#[test]
+fn every_caller_invokes_the_live_alias_that_rollback_moves() {
+    let functions = hcl(FUNCTIONS_MAIN);
+    let lambda = &functions["resource"]["aws_lambda_function"]["function"];
+    assert_eq!(lambda["publish"], true);
+    assert!(lambda["description"]
+        .to_string()
+        .contains("release ${var.release}"));
+    let alias = &functions["resource"]["aws_lambda_alias"]["live"];
+    assert_eq!(alias["for_each"], "${local.functions}");
+    assert_eq!(
+        alias["function_version"],
+        "${aws_lambda_function.function[each.key].version}"
+    );
+    assert_eq!(functions["locals"]["alias"], "live");
+    for mapping in ["ingest", "late_reminders"] {
+        assert_eq!(
+            functions["resource"]["aws_lambda_event_source_mapping"][mapping]["function_name"],
+            "${aws_lambda_alias.live[each.key].arn}",
+            "{mapping}"
+        );
+    }
+    assert!(
+        !functions["resource"]["aws_lambda_function_event_invoke_config"]["job"]["qualifier"]
+            .is_null()
+    );
+    let outputs = read("terraform/modules/functions/outputs.tf");
+    for output in [
+        "function_arns",
+        "invoke_arns",
+        "reminder_target_arns",
+        "nightly_function_arns",
+    ] {
+        let body = outputs
+            .split(&format!("output \"{output}\""))
+            .nth(1)
+            .and_then(|rest| rest.split("\noutput ").next())
+            .unwrap_or_else(|| panic!("no output {output}"));
+        assert!(
+            body.contains("aws_lambda_alias.live"),
+            "{output} must name the alias: {body}"
+        );
+    }
+    for (name, value) in [
+        (
+            "tool_functions",
+            functions["locals"]["tool_functions"].to_string(),
+        ),
+        (
+            "job_functions",
+            functions["locals"]["job_functions"].to_string(),
+        ),
+        (
+            "reminder_target_arn",
+            functions["locals"]["reminder_target_arn"].to_string(),
+        ),
+    ] {
+        assert!(value.contains(":${local.alias}"), "{name}: {value}");
+    }
+    let api = hcl("terraform/modules/api/main.tf");
+    for permission in ["http", "ws", "ws_authorizer"] {
+        assert_eq!(
+            api["resource"]["aws_lambda_permission"][permission]["qualifier"],
+            "${var.function_alias}",
+            "{permission}"
+        );
+    }
+    let stack = read("terraform/stack/main.tf");
+    assert!(stack.contains("function_alias       = module.functions.alias"));
+    assert!(make_recipe(&read("Makefile"), "rollback-%").contains("scripts/rollback.py"));
+    assert!(make_recipe(&read("Makefile"), "plan-%").contains("-var release=$(RELEASE)"));
+}

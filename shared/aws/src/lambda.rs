@@ -1,7 +1,8 @@
 //! `ToolRunner` on Lambda: api-chat invokes each tool's own function
 //! (`{prefix}tool-tasks`, …) synchronously with the `ToolCall`, and reads back
 //! the `ToolReply`. Each tool function keeps its own narrow role; api-chat's
-//! role may only invoke them.
+//! role may only invoke them. Invocations name the functions' alias when one
+//! is configured (`live` on AWS), so a rollback of a callee takes effect here.
 
 use crate::error::sdk_error;
 use async_trait::async_trait;
@@ -17,13 +18,15 @@ const SERVICE: &str = "lambda";
 pub struct LambdaTools {
     client: Client,
     prefix: String,
+    alias: Option<String>,
 }
 
 impl LambdaTools {
-    pub fn new(client: Client, prefix: &str) -> Self {
+    pub fn new(client: Client, prefix: &str, alias: Option<String>) -> Self {
         Self {
             client,
             prefix: prefix.to_owned(),
+            alias,
         }
     }
 
@@ -44,6 +47,7 @@ impl ToolRunner for LambdaTools {
             .client
             .invoke()
             .function_name(&function)
+            .set_qualifier(self.alias.clone())
             .payload(Blob::new(payload))
             .send()
             .await
@@ -75,13 +79,15 @@ impl ToolRunner for LambdaTools {
 pub struct LambdaJobs {
     client: Client,
     erase_function: String,
+    alias: Option<String>,
 }
 
 impl LambdaJobs {
-    pub fn new(client: Client, erase_function: &str) -> Self {
+    pub fn new(client: Client, erase_function: &str, alias: Option<String>) -> Self {
         Self {
             client,
             erase_function: erase_function.to_owned(),
+            alias,
         }
     }
 }
@@ -95,6 +101,7 @@ impl Jobs for LambdaJobs {
             .client
             .invoke()
             .function_name(&self.erase_function)
+            .set_qualifier(self.alias.clone())
             .invocation_type(aws_sdk_lambda::types::InvocationType::Event)
             .payload(Blob::new(payload))
             .send()

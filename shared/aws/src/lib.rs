@@ -319,10 +319,11 @@ impl AwsStack {
             &self.settings.tool_function_prefix,
             vars::TOOL_FUNCTION_PREFIX,
         )?;
-        self.uses("lambda", &["Invoke"], &[]);
+        self.uses("lambda", &["Invoke"], &[vars::FUNCTION_ALIAS]);
         Ok(Arc::new(lambda::LambdaTools::new(
             aws_sdk_lambda::Client::new(&self.sdk),
             prefix,
+            self.settings.function_alias.clone(),
         )))
     }
 
@@ -346,10 +347,11 @@ impl AwsStack {
     /// Background jobs: the erase function, invoked asynchronously.
     pub fn jobs(&self) -> Result<Arc<lambda::LambdaJobs>, ConfigError> {
         let function = self.need(&self.settings.erase_function, vars::ERASE_FUNCTION)?;
-        self.uses("lambda", &["InvokeJob"], &[]);
+        self.uses("lambda", &["InvokeJob"], &[vars::FUNCTION_ALIAS]);
         Ok(Arc::new(lambda::LambdaJobs::new(
             aws_sdk_lambda::Client::new(&self.sdk),
             function,
+            self.settings.function_alias.clone(),
         )))
     }
 

@@ -69,6 +69,9 @@ pub mod vars {
     pub const TOOL_FUNCTION_PREFIX: &str = "JARVIS_TOOL_FUNCTION_PREFIX";
     /// The function api-me starts asynchronously to erase a tenant (`erase-tenant`).
     pub const ERASE_FUNCTION: &str = "JARVIS_ERASE_FUNCTION";
+    /// The alias of the Jarvis functions this one invokes (Terraform: `live`,
+    /// the alias `make rollback-<env>` moves); unset: their latest version.
+    pub const FUNCTION_ALIAS: &str = "JARVIS_FUNCTION_ALIAS";
     /// The tenant (Cognito sub) that owns files dropped into the raw bucket by
     /// hand (`inbox/…` or the bucket's root); empty: nobody does.
     pub const OWNER_TENANT: &str = "JARVIS_OWNER_TENANT";
@@ -272,6 +275,7 @@ pub struct AwsSettings {
     pub mail_from: Option<String>,
     pub tool_function_prefix: Option<String>,
     pub erase_function: Option<String>,
+    pub function_alias: Option<String>,
     pub owner_tenant: Option<String>,
     pub auth_issuer: Option<String>,
     pub auth_audience: Option<String>,
@@ -333,6 +337,7 @@ impl AwsSettings {
             mail_from: get(vars::MAIL_FROM),
             tool_function_prefix: get(vars::TOOL_FUNCTION_PREFIX),
             erase_function: get(vars::ERASE_FUNCTION),
+            function_alias: get(vars::FUNCTION_ALIAS).filter(|a| !a.trim().is_empty()),
             owner_tenant: get(vars::OWNER_TENANT).filter(|t| !t.trim().is_empty()),
             auth_issuer: get(vars::AUTH_ISSUER),
             auth_audience: get(vars::AUTH_AUDIENCE),

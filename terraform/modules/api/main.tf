@@ -148,6 +148,7 @@ resource "aws_lambda_permission" "http" {
   action        = "lambda:InvokeFunction"
   function_name = var.function_names[each.key]
   principal     = "apigateway.amazonaws.com"
+  qualifier     = var.function_alias
   source_arn    = "${aws_apigatewayv2_api.http.execution_arn}/*/*"
 }
 
@@ -276,6 +277,7 @@ resource "aws_lambda_permission" "ws" {
   action        = "lambda:InvokeFunction"
   function_name = var.function_names[var.websocket_function]
   principal     = "apigateway.amazonaws.com"
+  qualifier     = var.function_alias
   source_arn    = "${aws_apigatewayv2_api.ws.execution_arn}/*/*"
 }
 
@@ -285,5 +287,6 @@ resource "aws_lambda_permission" "ws_authorizer" {
   action        = "lambda:InvokeFunction"
   function_name = var.function_names[var.websocket_authorizer]
   principal     = "apigateway.amazonaws.com"
+  qualifier     = var.function_alias
   source_arn    = "${aws_apigatewayv2_api.ws.execution_arn}/authorizers/${aws_apigatewayv2_authorizer.ws[0].id}"
 }

@@ -75,3 +75,8 @@ variable "manage_account_logging" {
   type        = bool
   default     = true
 }
+
+variable "function_alias" {
+  description = "The alias the integrations invoke; the invoke permissions are on it."
+  type        = string
+}

@@ -281,6 +281,7 @@ locals {
         JARVIS_EMBED_MODEL_ID       = var.embed_model_id
         JARVIS_CHAT_MODEL_ID        = var.chat_model_id
         JARVIS_TOOL_FUNCTION_PREFIX = "${var.prefix}-"
+        JARVIS_FUNCTION_ALIAS       = local.alias
         JARVIS_TIME_ZONE            = var.time_zone
       }
       statements = [
@@ -306,6 +307,7 @@ locals {
         JARVIS_EMBED_MODEL_ID       = var.embed_model_id
         JARVIS_CHAT_MODEL_ID        = var.chat_model_id
         JARVIS_TOOL_FUNCTION_PREFIX = "${var.prefix}-"
+        JARVIS_FUNCTION_ALIAS       = local.alias
         JARVIS_TIME_ZONE            = var.time_zone
       }
       statements = [
@@ -415,6 +417,7 @@ locals {
         JARVIS_TIME_ZONE          = var.time_zone
         JARVIS_REMINDER_TOPIC_ARN = var.reminder_topic_arn
         JARVIS_ERASE_FUNCTION     = "${var.prefix}-erase-tenant"
+        JARVIS_FUNCTION_ALIAS     = local.alias
       }
       statements = [
         { actions = ["s3:GetObject"], resources = [local.raw_objects] },

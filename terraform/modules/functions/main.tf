@@ -2,7 +2,10 @@
 # wrote), each with its own role (baseline + the catalog's statements), its own
 # KMS-encrypted log group, X-Ray tracing and, where it protects a downstream
 # service, reserved concurrency. pipeline-router reads the ingest queue with
-# partial batch responses.
+# partial batch responses. Every deploy publishes a version and moves the
+# function's `live` alias to it; everything that invokes a function (API
+# Gateway, the state machine, Scheduler, the queues, other functions) invokes
+# the alias, so `make rollback-<env>` moves it back one version.
 
 data "aws_caller_identity" "current" {}
 data "aws_region" "current" {}
@@ -30,13 +33,16 @@ locals {
   transcription_jobs = "arn:${local.partition}:transcribe:${local.region}:${local.account}:transcription-job/*"
   mail_identity      = var.mail_identity_arn
   connections        = "${var.websocket_execution_arn}/*/POST/@connections/*"
-  tool_functions     = [for f in ["tool-tasks", "tool-reminders", "tool-email"] : "arn:${local.partition}:lambda:${local.region}:${local.account}:function:${var.prefix}-${f}"]
+  tool_functions     = [for f in ["tool-tasks", "tool-reminders", "tool-email"] : "arn:${local.partition}:lambda:${local.region}:${local.account}:function:${var.prefix}-${f}:${local.alias}"]
   reminder_dlq       = var.reminder_dlq_arn
-  job_functions      = [for f in ["erase-tenant"] : "arn:${local.partition}:lambda:${local.region}:${local.account}:function:${var.prefix}-${f}"]
+  job_functions      = [for f in ["erase-tenant"] : "arn:${local.partition}:lambda:${local.region}:${local.account}:function:${var.prefix}-${f}:${local.alias}"]
   any                = "*"
 
   # Built from its name: tool-reminders needs it before reminder-fire exists.
-  reminder_target_arn = "arn:${local.partition}:lambda:${local.region}:${local.account}:function:${var.prefix}-reminder-fire"
+  reminder_target_arn = "arn:${local.partition}:lambda:${local.region}:${local.account}:function:${var.prefix}-reminder-fire:${local.alias}"
+
+  # The alias every caller invokes; `make rollback-<env>` moves it.
+  alias = "live"
 
   names = { for name, _ in local.functions : name => "${var.prefix}-${name}" }
 
@@ -123,10 +129,14 @@ resource "aws_lambda_function" "function" {
   for_each = local.functions
 
   function_name = local.names[each.key]
-  description   = each.value.description
-  role          = aws_iam_role.function[each.key].arn
-  handler       = "bootstrap"
-  runtime       = "provided.al2023"
+  # The release starts the description, so every deploy publishes a version
+  # of every function, and each version says which deploy it belongs to.
+  description = substr("release ${var.release}: ${each.value.description}", 0, 256)
+  role        = aws_iam_role.function[each.key].arn
+  handler     = "bootstrap"
+  runtime     = "provided.al2023"
+  # Each deploy that changes the code or configuration is a new version.
+  publish       = true
   architectures = ["arm64"]
   filename      = "${var.artifacts_dir}/${each.key}/bootstrap.zip"
   # Unknown until `make build` wrote the zip; plan reads it then.
@@ -153,11 +163,19 @@ resource "aws_lambda_function" "function" {
   depends_on = [aws_iam_role_policy.function]
 }
 
+resource "aws_lambda_alias" "live" {
+  for_each         = local.functions
+  name             = local.alias
+  description      = "What every caller invokes: the deployed version, or the one a rollback chose."
+  function_name    = aws_lambda_function.function[each.key].function_name
+  function_version = aws_lambda_function.function[each.key].version
+}
+
 resource "aws_lambda_event_source_mapping" "ingest" {
   for_each = { for name, f in local.functions : name => f if f.trigger == "ingest_queue" }
 
   event_source_arn                   = var.ingest_queue_arn
-  function_name                      = aws_lambda_function.function[each.key].arn
+  function_name                      = aws_lambda_alias.live[each.key].arn
   batch_size                         = 10
   maximum_batching_window_in_seconds = 5
   function_response_types            = ["ReportBatchItemFailures"]
@@ -173,6 +191,7 @@ resource "aws_lambda_function_event_invoke_config" "job" {
   for_each = { for name, f in local.functions : name => f if f.trigger == "async_invoke" }
 
   function_name                = aws_lambda_function.function[each.key].function_name
+  qualifier                    = aws_lambda_alias.live[each.key].name
   maximum_retry_attempts       = 2
   maximum_event_age_in_seconds = 3600
 }
@@ -185,7 +204,7 @@ resource "aws_lambda_event_source_mapping" "late_reminders" {
   for_each = { for name, f in local.functions : name => f if f.trigger == "reminders" }
 
   event_source_arn        = var.reminder_dlq_arn
-  function_name           = aws_lambda_function.function[each.key].arn
+  function_name           = aws_lambda_alias.live[each.key].arn
   batch_size              = 5
   function_response_types = ["ReportBatchItemFailures"]
 }

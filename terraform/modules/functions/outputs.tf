@@ -1,10 +1,16 @@
 output "function_arns" {
-  value = { for name, f in aws_lambda_function.function : name => f.arn }
+  description = "Each function's `live` alias: what every caller invokes."
+  value       = { for name, a in aws_lambda_alias.live : name => a.arn }
 }
 
 output "invoke_arns" {
-  description = "What API Gateway integrations and authorizers of a WebSocket API call."
-  value       = { for name, f in aws_lambda_function.function : name => f.invoke_arn }
+  description = "What API Gateway integrations and authorizers call (the `live` alias)."
+  value       = { for name, a in aws_lambda_alias.live : name => a.invoke_arn }
+}
+
+output "alias" {
+  description = "The alias name callers invoke (the permissions' qualifier)."
+  value       = local.alias
 }
 
 output "function_names" {
@@ -34,12 +40,12 @@ output "collection_principals" {
 
 output "reminder_target_arns" {
   description = "Functions reminders invoke (trigger \"reminders\")."
-  value       = [for name, f in local.functions : aws_lambda_function.function[name].arn if f.trigger == "reminders"]
+  value       = [for name, f in local.functions : aws_lambda_alias.live[name].arn if f.trigger == "reminders"]
 }
 
 output "nightly_function_arns" {
   description = "Functions run every night (trigger \"nightly\")."
-  value       = { for name, f in local.functions : name => aws_lambda_function.function[name].arn if f.trigger == "nightly" }
+  value       = { for name, f in local.functions : name => aws_lambda_alias.live[name].arn if f.trigger == "nightly" }
 }
 
 output "websocket_function" {

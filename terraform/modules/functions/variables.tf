@@ -107,6 +107,12 @@ variable "log_retention_days" {
   type = number
 }
 
+variable "release" {
+  description = "The deploy's release id; every function version's description starts with it."
+  type        = string
+  default     = "unversioned"
+}
+
 variable "log_level" {
   description = "RUST_LOG for every function."
   type        = string

@@ -52,8 +52,9 @@ module "jarvis" {
   release       = var.release
 
   timezone                = lookup(var.settings, "timezone", "UTC")
-  chat_model_id           = lookup(var.settings, "chat_model_id", "anthropic.claude-3-5-haiku-20241022-v1:0")
+  chat_model_id           = lookup(var.settings, "chat_model_id", "")
   extra_model_arns        = lookup(var.settings, "extra_model_arns", [])
+  model_prices_usd_per_1k = lookup(var.settings, "model_prices_usd_per_1k", { chat_input = 0.001, chat_output = 0.005, embed_input = 0.00002 })
   search_standby_replicas = lookup(var.settings, "search_standby_replicas", false)
   pii_redact              = lookup(var.settings, "pii_redact", false)
   log_retention_days      = lookup(var.settings, "log_retention_days", 365)

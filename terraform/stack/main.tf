@@ -13,10 +13,30 @@ locals {
   # Built from names, so functions and the state machine need not wait for each other.
   state_machine_name = "${local.prefix}-pipeline"
   state_machine_arn  = "arn:${local.partition}:states:${local.region}:${local.account}:stateMachine:${local.state_machine_name}"
-  model_arns = concat(
-    [for id in distinct([var.embed_model_id, var.chat_model_id]) : "arn:${local.partition}:bedrock:${local.region}::foundation-model/${id}"],
-    var.extra_model_arns,
-  )
+  # Bedrock models (see the README's region/model matrix). Claude models
+  # newer than Claude 3 are reached only through cross-region inference
+  # profiles: "us." in the US and Canada, "eu." in Europe (the request stays
+  # in that geography), "global." elsewhere. An empty chat_model_id picks the
+  # default for the region.
+  geography     = startswith(local.region, "us-") || startswith(local.region, "ca-") ? "us" : startswith(local.region, "eu-") ? "eu" : "global"
+  chat_model_id = var.chat_model_id != "" ? var.chat_model_id : "${local.geography}.${var.default_chat_model}"
+
+  # A model id is a foundation model, or an inference profile ("<geo>.<model>").
+  # Invoking through a profile needs the profile itself and the underlying model
+  # in every region the profile routes to (and, for global profiles, the
+  # region-less model ARN).
+  profile_geos = ["us", "eu", "apac", "jp", "au", "ca", "global", "us-gov"]
+  model_arns = distinct(concat(flatten([
+    for id in distinct([var.embed_model_id, local.chat_model_id]) : (
+      contains(local.profile_geos, split(".", id)[0])
+      ? concat(
+        ["arn:${local.partition}:bedrock:${local.region}:${local.account}:inference-profile/${id}"],
+        ["arn:${local.partition}:bedrock:*::foundation-model/${join(".", slice(split(".", id), 1, length(split(".", id))))}"],
+        split(".", id)[0] == "global" ? ["arn:${local.partition}:bedrock:::foundation-model/${join(".", slice(split(".", id), 1, length(split(".", id))))}"] : [],
+      )
+      : ["arn:${local.partition}:bedrock:${local.region}::foundation-model/${id}"]
+    )
+  ]), var.extra_model_arns))
   mail_identity_arn = coalesce(
     module.ses.identity_arn,
     "arn:${local.partition}:ses:${local.region}:${local.account}:identity/${var.mail_domain == "" ? "unset.invalid" : var.mail_domain}",
@@ -95,7 +115,7 @@ module "functions" {
   opensearch_index       = var.opensearch_index
   embed_model_id         = var.embed_model_id
   embed_dimensions       = var.embed_dimensions
-  chat_model_id          = var.chat_model_id
+  chat_model_id          = local.chat_model_id
   time_zone              = var.timezone
   mail_from              = var.mail_domain == "" ? "jarvis@unset.invalid" : "jarvis@${var.mail_domain}"
   model_arns             = local.model_arns
@@ -176,6 +196,10 @@ module "observability" {
   state_machine_arn = module.pipeline.state_machine_arn
   http_api_id       = module.api.http_api_id
   latency_p99_ms    = var.api_latency_p99_ms
+
+  chat_model_id           = local.chat_model_id
+  embed_model_id          = var.embed_model_id
+  model_prices_usd_per_1k = var.model_prices_usd_per_1k
 
   monthly_budget_usd     = var.monthly_budget_usd
   cost_anomaly_detection = var.cost_anomaly_detection

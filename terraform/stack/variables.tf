@@ -29,8 +29,25 @@ variable "embed_dimensions" {
 }
 
 variable "chat_model_id" {
-  type    = string
-  default = "anthropic.claude-3-5-haiku-20241022-v1:0"
+  description = "The chat model or inference profile id; empty: default_chat_model through the region's geography profile (us., eu., global.)."
+  type        = string
+  default     = ""
+}
+
+variable "default_chat_model" {
+  description = "The chat model an empty chat_model_id uses, without its geography prefix."
+  type        = string
+  default     = "anthropic.claude-haiku-4-5-20251001-v1:0"
+}
+
+variable "model_prices_usd_per_1k" {
+  description = "Bedrock on-demand prices per 1,000 tokens (the dashboard's cost estimate): Claude Haiku 4.5 and Titan Text Embeddings V2 list prices."
+  type = object({
+    chat_input  = number
+    chat_output = number
+    embed_input = number
+  })
+  default = { chat_input = 0.001, chat_output = 0.005, embed_input = 0.00002 }
 }
 
 variable "extra_model_arns" {

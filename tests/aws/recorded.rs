@@ -39,6 +39,36 @@ async fn stack_at(url: &str, opensearch: bool) -> jarvis_aws::AwsStack {
     s
 }
 
+/// A stack whose model usage metrics are kept (as EMF lines) for the test.
+async fn metered_stack_at(url: &str) -> (jarvis_aws::AwsStack, Arc<std::sync::Mutex<Vec<String>>>) {
+    let mut stack = stack_at(url, false).await;
+    let (emf, lines) = jarvis_aws::metrics::Emf::capture("jarvis-dev-api-chat");
+    stack.metrics = emf;
+    (stack, lines)
+}
+
+/// The EMF lines written, parsed, each checked for the directive CloudWatch
+/// needs to make metrics of it: namespace `Jarvis`, dimensions Function and
+/// Model present as members, every named metric present.
+fn emf_lines(lines: &std::sync::Mutex<Vec<String>>) -> Vec<Value> {
+    lines
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|l| {
+            let doc: Value = serde_json::from_str(l).expect("an EMF line is one JSON object");
+            let directive = &doc["_aws"]["CloudWatchMetrics"][0];
+            assert_eq!(directive["Namespace"], "Jarvis", "{doc}");
+            assert_eq!(directive["Dimensions"], json!([["Function", "Model"]]));
+            for m in directive["Metrics"].as_array().unwrap() {
+                assert!(!doc[m["Name"].as_str().unwrap()].is_null(), "{doc}");
+            }
+            assert!(doc["_aws"]["Timestamp"].is_i64());
+            doc
+        })
+        .collect()
+}
+
 fn signed_for(seen: &Seen, service: &str) -> bool {
     seen.header("authorization").is_some_and(|a| {
         a.starts_with("AWS4-HMAC-SHA256") && a.contains(&format!("/{service}/aws4_request"))
@@ -58,10 +88,18 @@ async fn titan_embeddings_request_and_response() {
         json_answer(200, &json!({"embedding": v, "inputTextTokenCount": 4}))
     })
     .await;
-    let embedder = stack_at(&server.url, false).await.embedder();
+    let (stack, metered) = metered_stack_at(&server.url).await;
+    let embedder = stack.embedder();
     let texts = vec!["one".to_string(), "three".into(), "a longer text".into()];
     let out = embedder.embed(&texts).await.unwrap();
     assert_eq!(out.len(), 3);
+    // One EMF line for the batch: the three calls' tokens, and their latencies.
+    let emf = emf_lines(&metered);
+    assert_eq!(emf.len(), 1, "{emf:?}");
+    assert_eq!(emf[0]["Model"], "amazon.titan-embed-text-v2:0");
+    assert_eq!(emf[0]["InputTokens"], 12);
+    assert_eq!(emf[0]["ModelCalls"], 3);
+    assert_eq!(emf[0]["ModelLatency"].as_array().unwrap().len(), 3);
     for (t, v) in texts.iter().zip(&out) {
         assert_eq!(v[t.len()], 1.0, "vectors come back in input order");
     }
@@ -110,9 +148,23 @@ async fn converse_sends_tools_and_reads_a_tool_use_turn() {
         }))
     })
     .await;
-    let chat = stack_at(&server.url, false).await.chat_model();
+    let (stack, metered) = metered_stack_at(&server.url).await;
+    let chat = stack.chat_model();
     let turn = chat.converse(&converse_request()).await.unwrap();
     assert_eq!(turn.stop_reason, "tool_use");
+    // The response's usage and Bedrock's own latency, as metrics.
+    let emf = emf_lines(&metered);
+    assert_eq!(emf.len(), 1);
+    assert_eq!(
+        (
+            &emf[0]["InputTokens"],
+            &emf[0]["OutputTokens"],
+            &emf[0]["ModelLatency"]
+        ),
+        (&json!(412), &json!(61), &json!(870))
+    );
+    assert_eq!(emf[0]["Function"], "jarvis-dev-api-chat");
+    assert_eq!(emf[0]["Operation"], "Converse");
     assert_eq!(
         turn.message.content[1]["toolUse"]["input"]["text"],
         "call Ana"
@@ -689,7 +741,8 @@ async fn converse_stream_reports_deltas_and_assembles_the_turn() {
         (200, vec![("content-type".to_string(), "application/vnd.amazon.eventstream".to_string())], body)
     })
     .await;
-    let chat = stack_at(&server.url, false).await.chat_model();
+    let (stack, metered) = metered_stack_at(&server.url).await;
+    let chat = stack.chat_model();
     let deltas = std::sync::Mutex::new(Vec::new());
     let turn = chat
         .converse_stream(&converse_request(), &|d| deltas.lock().unwrap().push(d))
@@ -710,6 +763,21 @@ async fn converse_stream_reports_deltas_and_assembles_the_turn() {
             },
         ]
     );
+    let emf = emf_lines(&metered);
+    assert_eq!(
+        emf.len(),
+        1,
+        "the stream's metadata event is the turn's usage"
+    );
+    assert_eq!(
+        (
+            &emf[0]["InputTokens"],
+            &emf[0]["OutputTokens"],
+            &emf[0]["ModelLatency"]
+        ),
+        (&json!(40), &json!(20), &json!(420))
+    );
+    assert_eq!(emf[0]["Operation"], "ConverseStream");
     assert_eq!(turn.stop_reason, "tool_use");
     assert_eq!(turn.message.content[0], json!({"text": "Setting it now."}));
     assert_eq!(

@@ -1138,3 +1138,99 @@ fn every_caller_invokes_the_live_alias_that_rollback_moves() {
     assert!(make_recipe(&read("Makefile"), "rollback-%").contains("scripts/rollback.py"));
     assert!(make_recipe(&read("Makefile"), "plan-%").contains("-var release=$(RELEASE)"));
 }
+
+/// Models per region: an empty chat model is Claude Haiku 4.5 through the
+/// region's geography inference profile, IAM covers both the profile and the
+/// model behind it in the regions it routes to, and the README's matrix names
+/// every env's region. (Claude 3 and 3.5 Haiku reached end of life in 2026.)
+#[test]
+fn the_chat_model_is_the_regions_inference_profile_and_iam_covers_profile_and_model() {
+    let root = read("terraform/envs/root.tf");
+    assert!(root.contains(r#"chat_model_id           = lookup(var.settings, "chat_model_id", "")"#));
+    let stack = hcl("terraform/stack/main.tf");
+    let locals = &stack["locals"];
+    let chat = locals["chat_model_id"].to_string();
+    assert!(
+        chat.contains("local.geography") && chat.contains("var.default_chat_model"),
+        "{chat}"
+    );
+    let arns = locals["model_arns"].to_string();
+    for needed in [
+        "inference-profile/",
+        "bedrock:*::foundation-model/",
+        "bedrock:::foundation-model/",
+    ] {
+        assert!(arns.contains(needed), "model_arns lacks {needed}: {arns}");
+    }
+    let variables = read("terraform/stack/variables.tf");
+    assert!(variables.contains("anthropic.claude-haiku-4-5-20251001-v1:0"));
+    for retired in ["claude-3-5-haiku", "claude-3-haiku"] {
+        for file in ["terraform/stack/variables.tf", "terraform/envs/root.tf"] {
+            assert!(
+                !read(file).contains(retired),
+                "{file} still defaults to {retired}"
+            );
+        }
+    }
+    let readme = read("README.md");
+    for env in ["dev", "staging", "prod"] {
+        let tfvars = read(&format!("terraform/envs/{env}/terraform.tfvars"));
+        let region = tfvars
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("region = "))
+            .expect("every env names its region")
+            .trim_matches('"');
+        assert!(
+            readme.contains(&format!("| `{region}` |")),
+            "the README's model matrix has no row for {env}'s region {region}"
+        );
+    }
+}
+
+/// The dashboard shows ingestion, chat, model tokens and latency (the
+/// adapters' EMF metrics), and cost (estimated from tokens, and the account's bill).
+#[test]
+fn the_dashboard_shows_ingestion_chat_tokens_and_cost() {
+    let obs = read("terraform/modules/observability/main.tf");
+    for title in [
+        "Ingestion: files waiting",
+        "Chat: turns",
+        "Model tokens by function and model",
+        "Model latency p90",
+        "Bedrock cost from tokens",
+        "Account estimated charges",
+    ] {
+        assert!(obs.contains(title), "the dashboard lacks {title:?}");
+    }
+    // The metric names and dimensions the adapters write are the ones searched.
+    let line = &jarvis_aws::metrics::lines(
+        "f",
+        &jarvis_aws::metrics::ModelUsage {
+            operation: "Converse",
+            model: "m".into(),
+            input_tokens: 1,
+            output_tokens: 1,
+            latencies_ms: vec![1],
+        },
+        chrono::Utc::now(),
+    )[0];
+    let directive = &line["_aws"]["CloudWatchMetrics"][0];
+    assert!(obs.contains(&format!(
+        "metrics_namespace = \"{}\"",
+        directive["Namespace"].as_str().unwrap()
+    )));
+    assert_eq!(
+        directive["Dimensions"],
+        serde_json::json!([["Function", "Model"]])
+    );
+    assert!(obs.contains("{${local.metrics_namespace},Function,Model}"));
+    for m in directive["Metrics"].as_array().unwrap() {
+        let name = m["Name"].as_str().unwrap();
+        if name != "ModelCalls" {
+            assert!(
+                obs.contains(&format!("MetricName=\\\"{name}\\\"")),
+                "{name} is not on the dashboard"
+            );
+        }
+    }
+}

@@ -6,8 +6,12 @@
 //! "content": [{"text"}|{"json"}], "status"}}`; tools as `{"toolSpec": {"name",
 //! "description", "inputSchema": {"json": …}}}`), and are converted to the SDK's
 //! types here, so the agent loop never depends on the SDK.
+//!
+//! Every call's token counts and latency are written as EMF metrics
+//! ([`crate::metrics`]).
 
 use crate::error::sdk_error;
+use crate::metrics::{Emf, ModelUsage};
 use async_trait::async_trait;
 use aws_sdk_bedrockruntime::primitives::Blob;
 use aws_sdk_bedrockruntime::types::{
@@ -38,14 +42,23 @@ pub struct TitanEmbedder {
     client: Client,
     model_id: String,
     dimensions: usize,
+    emf: Emf,
+}
+
+/// One text's embedding, and what it cost.
+struct Embedded {
+    vector: Vec<f32>,
+    tokens: u64,
+    latency_ms: u64,
 }
 
 impl TitanEmbedder {
-    pub fn new(client: Client, model_id: &str, dimensions: usize) -> Self {
+    pub fn new(client: Client, model_id: &str, dimensions: usize, emf: Emf) -> Self {
         Self {
             client,
             model_id: model_id.to_owned(),
             dimensions,
+            emf,
         }
     }
 
@@ -55,9 +68,10 @@ impl TitanEmbedder {
         json!({"inputText": clipped, "dimensions": self.dimensions, "normalize": true})
     }
 
-    async fn embed_one(&self, text: &str) -> PortResult<Vec<f32>> {
+    async fn embed_one(&self, text: &str) -> PortResult<Embedded> {
         let body = serde_json::to_vec(&self.request_body(text))
             .map_err(|e| PortError::backend(SERVICE, e))?;
+        let started = std::time::Instant::now();
         let out = self
             .client
             .invoke_model()
@@ -68,15 +82,25 @@ impl TitanEmbedder {
             .send()
             .await
             .map_err(|e| sdk_error(SERVICE, "InvokeModel", e))?;
-        parse_embedding(out.body().as_ref(), self.dimensions)
+        let latency_ms = started.elapsed().as_millis() as u64;
+        let (vector, tokens) = parse_embedding(out.body().as_ref(), self.dimensions)?;
+        Ok(Embedded {
+            vector,
+            tokens,
+            latency_ms,
+        })
     }
 }
 
-/// Reads `{"embedding": [...], "inputTextTokenCount": n}`, checking the dimension.
-pub fn parse_embedding(body: &[u8], dimensions: usize) -> PortResult<Vec<f32>> {
+/// Reads `{"embedding": [...], "inputTextTokenCount": n}`, checking the
+/// dimension; the vector and the token count.
+pub fn parse_embedding(body: &[u8], dimensions: usize) -> PortResult<(Vec<f32>, u64)> {
     #[derive(serde::Deserialize)]
+    #[serde(rename_all = "camelCase")]
     struct Out {
         embedding: Vec<f32>,
+        #[serde(default)]
+        input_text_token_count: u64,
     }
     let out: Out = serde_json::from_slice(body).map_err(|e| PortError::Backend {
         backend: SERVICE,
@@ -93,7 +117,7 @@ pub fn parse_embedding(body: &[u8], dimensions: usize) -> PortResult<Vec<f32>> {
             source: None,
         });
     }
-    Ok(out.embedding)
+    Ok((out.embedding, out.input_text_token_count))
 }
 
 #[async_trait]
@@ -110,11 +134,33 @@ impl Embedder for TitanEmbedder {
             });
         }
         let mut out = vec![Vec::new(); texts.len()];
+        let mut usage = ModelUsage {
+            operation: "InvokeModel",
+            model: self.model_id.clone(),
+            input_tokens: 0,
+            output_tokens: 0,
+            latencies_ms: Vec::with_capacity(texts.len()),
+        };
+        let mut failed = None;
         while let Some(joined) = set.join_next().await {
             let (i, v) = joined.map_err(|e| PortError::backend(SERVICE, e))?;
-            out[i] = v?;
+            match v {
+                Ok(e) => {
+                    usage.input_tokens += e.tokens;
+                    usage.latencies_ms.push(e.latency_ms);
+                    out[i] = e.vector;
+                }
+                Err(e) => failed = failed.or(Some(e)),
+            }
         }
-        Ok(out)
+        // What was used is recorded even when a call failed: it was paid for.
+        if !usage.latencies_ms.is_empty() {
+            self.emf.record(&usage, chrono::Utc::now());
+        }
+        match failed {
+            Some(e) => Err(e),
+            None => Ok(out),
+        }
     }
 
     fn dimensions(&self) -> usize {
@@ -331,14 +377,34 @@ fn parts(request: &ChatRequest) -> PortResult<Parts> {
 pub struct BedrockChat {
     client: Client,
     model_id: String,
+    emf: Emf,
 }
 
 impl BedrockChat {
-    pub fn new(client: Client, model_id: &str) -> Self {
+    pub fn new(client: Client, model_id: &str, emf: Emf) -> Self {
         Self {
             client,
             model_id: model_id.to_owned(),
+            emf,
         }
+    }
+
+    fn record(
+        &self,
+        operation: &'static str,
+        usage: Option<&aws_sdk_bedrockruntime::types::TokenUsage>,
+        latency_ms: Option<i64>,
+    ) {
+        self.emf.record(
+            &ModelUsage {
+                operation,
+                model: self.model_id.clone(),
+                input_tokens: usage.map_or(0, |u| u.input_tokens().max(0) as u64),
+                output_tokens: usage.map_or(0, |u| u.output_tokens().max(0) as u64),
+                latencies_ms: latency_ms.map(|l| l.max(0) as u64).into_iter().collect(),
+            },
+            chrono::Utc::now(),
+        );
     }
 }
 
@@ -392,6 +458,11 @@ impl ChatModel for BedrockChat {
             .send()
             .await
             .map_err(|e| sdk_error(SERVICE, "Converse", e))?;
+        self.record(
+            "Converse",
+            out.usage(),
+            out.metrics().map(|m| m.latency_ms()),
+        );
         let message = match out.output() {
             Some(ConverseOutput::Message(m)) => message_to_json(m),
             _ => {
@@ -467,6 +538,13 @@ impl ChatModel for BedrockChat {
                 ConverseStreamOutput::MessageStop(e) => {
                     turn.stop_reason = e.stop_reason().as_str().to_owned();
                 }
+                ConverseStreamOutput::Metadata(e) => {
+                    self.record(
+                        "ConverseStream",
+                        e.usage(),
+                        e.metrics().map(|m| m.latency_ms()),
+                    );
+                }
                 _ => {}
             }
         }
@@ -505,10 +583,8 @@ mod tests {
     #[test]
     fn embeddings_are_checked() {
         assert_eq!(
-            parse_embedding(br#"{"embedding":[0.5,0.5],"inputTextTokenCount":3}"#, 2)
-                .unwrap()
-                .len(),
-            2
+            parse_embedding(br#"{"embedding":[0.5,0.5],"inputTextTokenCount":3}"#, 2).unwrap(),
+            (vec![0.5, 0.5], 3)
         );
         assert!(parse_embedding(br#"{"embedding":[0.5]}"#, 2).is_err());
         assert!(parse_embedding(b"", 2).is_err());

@@ -35,6 +35,7 @@ pub mod dynamo;
 pub mod error;
 pub mod iam;
 pub mod lambda;
+pub mod metrics;
 pub mod opensearch;
 pub mod records;
 pub mod s3;
@@ -66,6 +67,8 @@ pub struct AwsStack {
     pub config: Config,
     /// What the adapters built so far can call ([`AwsStack::usage`]).
     usage: Arc<Mutex<Usage>>,
+    /// Where model usage metrics go (stdout as EMF; tests capture them).
+    pub metrics: metrics::Emf,
 }
 
 /// What a function does with which bucket: its S3 store allows exactly this,
@@ -205,6 +208,7 @@ impl AwsStack {
             settings,
             config,
             usage: Arc::default(),
+            metrics: metrics::Emf::stdout(),
         }
     }
 
@@ -446,6 +450,7 @@ impl AwsStack {
             aws_sdk_bedrockruntime::Client::new(&self.sdk),
             &self.settings.embed_model_id,
             self.settings.embed_dimensions,
+            self.metrics.clone(),
         ))
     }
 
@@ -458,6 +463,7 @@ impl AwsStack {
         Arc::new(bedrock::BedrockChat::new(
             aws_sdk_bedrockruntime::Client::new(&self.sdk),
             &self.settings.chat_model_id,
+            self.metrics.clone(),
         ))
     }
 

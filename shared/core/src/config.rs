@@ -327,8 +327,10 @@ impl AwsSettings {
             embed_model_id: get(vars::EMBED_MODEL_ID)
                 .unwrap_or_else(|| "amazon.titan-embed-text-v2:0".into()),
             embed_dimensions,
+            // Terraform always sets the region's inference profile (README's
+            // model matrix); this is the model behind it.
             chat_model_id: get(vars::CHAT_MODEL_ID)
-                .unwrap_or_else(|| "anthropic.claude-3-5-haiku-20241022-v1:0".into()),
+                .unwrap_or_else(|| "anthropic.claude-haiku-4-5-20251001-v1:0".into()),
             reminder_topic_arn: get(vars::REMINDER_TOPIC_ARN),
             schedule_group: get(vars::SCHEDULE_GROUP).unwrap_or_else(|| "jarvis-reminders".into()),
             scheduler_role_arn: get(vars::SCHEDULER_ROLE_ARN),

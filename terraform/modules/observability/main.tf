@@ -147,6 +147,12 @@ resource "aws_cloudwatch_metric_alarm" "api_latency" {
   alarm_actions       = local.alarm_actions
 }
 
+locals {
+  # The functions that answer chat turns (their invocations are the turns).
+  chat_functions    = ["api-chat", "chat-stream"]
+  metrics_namespace = "Jarvis"
+}
+
 resource "aws_cloudwatch_dashboard" "main" {
   dashboard_name = var.prefix
   dashboard_body = jsonencode({
@@ -194,12 +200,80 @@ resource "aws_cloudwatch_dashboard" "main" {
       {
         type = "metric", x = 0, y = 12, width = 12, height = 6
         properties = {
-          title  = "Ingest queue and dead letters"
+          title  = "Ingestion: files waiting, dead letters, runs started and failed"
           region = var.region
           metrics = [
             ["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", var.queue_name],
             [".", ".", ".", var.dlq_name],
+            ["AWS/States", "ExecutionsStarted", "StateMachineArn", var.state_machine_arn, { stat = "Sum", yAxis = "right" }],
+            [".", "ExecutionsFailed", ".", ".", { stat = "Sum", yAxis = "right" }],
           ]
+        }
+      },
+      {
+        type = "metric", x = 12, y = 12, width = 12, height = 6
+        properties = {
+          title  = "Chat: turns and p90 turn time (ms)"
+          region = var.region
+          metrics = concat(
+            [for name, fn in var.function_names : ["AWS/Lambda", "Invocations", "FunctionName", fn, { stat = "Sum", label = "${name} turns" }] if contains(local.chat_functions, name)],
+            [for name, fn in var.function_names : ["AWS/Lambda", "Duration", "FunctionName", fn, { stat = "p90", label = "${name} p90", yAxis = "right" }] if contains(local.chat_functions, name)],
+          )
+        }
+      },
+      {
+        # The adapters' EMF metrics (jarvis-aws metrics.rs), every function and model.
+        type = "metric", x = 0, y = 18, width = 12, height = 6
+        properties = {
+          title  = "Model tokens by function and model"
+          region = var.region
+          stat   = "Sum"
+          metrics = [
+            [{ id = "input", expression = "SEARCH('{${local.metrics_namespace},Function,Model} MetricName=\"InputTokens\"', 'Sum', 300)", label = "in" }],
+            [{ id = "output", expression = "SEARCH('{${local.metrics_namespace},Function,Model} MetricName=\"OutputTokens\"', 'Sum', 300)", label = "out" }],
+          ]
+        }
+      },
+      {
+        type = "metric", x = 12, y = 18, width = 12, height = 6
+        properties = {
+          title  = "Model latency p90 (ms) by function and model"
+          region = var.region
+          metrics = [
+            [{ id = "latency", expression = "SEARCH('{${local.metrics_namespace},Function,Model} MetricName=\"ModelLatency\"', 'p90', 300)" }],
+          ]
+        }
+      },
+      {
+        # Tokens × the per-1,000-token prices below (on-demand list prices; set
+        # model_prices_usd_per_1k to yours), per hour.
+        type = "metric", x = 0, y = 24, width = 12, height = 6
+        properties = {
+          title  = "Bedrock cost from tokens (USD per hour, estimated)"
+          region = var.region
+          period = 3600
+          metrics = [
+            [{ id = "chat_in", expression = "SUM(SEARCH('{${local.metrics_namespace},Function,Model} MetricName=\"InputTokens\" Model=\"${var.chat_model_id}\"', 'Sum', 3600))", visible = false }],
+            [{ id = "chat_out", expression = "SUM(SEARCH('{${local.metrics_namespace},Function,Model} MetricName=\"OutputTokens\" Model=\"${var.chat_model_id}\"', 'Sum', 3600))", visible = false }],
+            [{ id = "embed_in", expression = "SUM(SEARCH('{${local.metrics_namespace},Function,Model} MetricName=\"InputTokens\" Model=\"${var.embed_model_id}\"', 'Sum', 3600))", visible = false }],
+            [{ id = "chat_cost", expression = "FILL(chat_in, 0) * ${var.model_prices_usd_per_1k.chat_input} / 1000 + FILL(chat_out, 0) * ${var.model_prices_usd_per_1k.chat_output} / 1000", label = "chat" }],
+            [{ id = "embed_cost", expression = "FILL(embed_in, 0) * ${var.model_prices_usd_per_1k.embed_input} / 1000", label = "embeddings" }],
+          ]
+        }
+      },
+      {
+        # AWS publishes the account's estimated bill in us-east-1 only, once
+        # "Receive Billing Alerts" is on (Billing preferences).
+        type = "metric", x = 12, y = 24, width = 12, height = 6
+        properties = {
+          title  = "Account estimated charges this month (USD; fixed floor: see README)"
+          region = "us-east-1"
+          metrics = [
+            ["AWS/Billing", "EstimatedCharges", "Currency", "USD", { stat = "Maximum", period = 21600 }],
+          ]
+          annotations = {
+            horizontal = [{ label = "monthly budget", value = var.monthly_budget_usd }]
+          }
         }
       },
     ]

@@ -79,3 +79,22 @@ variable "log_group_names" {
   description = "Function crate name → its log group."
   type        = map(string)
 }
+
+variable "chat_model_id" {
+  description = "The chat model (or inference profile) id the functions report in their metrics."
+  type        = string
+}
+
+variable "embed_model_id" {
+  description = "The embedding model id the functions report in their metrics."
+  type        = string
+}
+
+variable "model_prices_usd_per_1k" {
+  description = "On-demand prices per 1,000 tokens, for the dashboard's cost estimate."
+  type = object({
+    chat_input  = number
+    chat_output = number
+    embed_input = number
+  })
+}

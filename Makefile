@@ -161,8 +161,9 @@ destroy-%: init-%
 outputs-%:
 	$(TF) -chdir=terraform/envs/$* output
 
-## /healthz, /search and /chat on the deployed API (JARVIS_TOKEN, or
-## JARVIS_SMOKE_USER + JARVIS_SMOKE_PASSWORD of a user in the pool)
+## smoke-<env>: a real round trip as a dedicated test user (upload, indexed,
+## search, cited chat, a reminder delivered, streamed turn, erasure); JARVIS_TOKEN,
+## or JARVIS_SMOKE_USER + JARVIS_SMOKE_PASSWORD of a user in the pool
 smoke-%:
 	$(PYTHON) scripts/smoke.py terraform/envs/$*
 

@@ -1,17 +1,25 @@
 #!/usr/bin/env python3
-"""Smoke test of a deployed environment: GET /healthz, then POST /search and
-POST /chat with a Cognito token, then one chat turn streamed over the
-WebSocket API (and a connection with a bad token refused).
+"""Smoke test of a deployed environment: a real round trip as its test user.
 
-Usage: smoke.py ENV_DIR
-       smoke.py --websocket WS_URL    (only the streamed turn; the local
-                                       runtime's ws://…/chat/stream works too)
+    smoke.py ENV_DIR                      the env Terraform deployed (make smoke-<env>)
+    smoke.py --api URL --websocket WS     any Jarvis API (the local runtime: http://127.0.0.1:8080
+                                          and ws://127.0.0.1:8080/chat/stream), JARVIS_TOKEN set
+    smoke.py --websocket WS_URL           only the streamed turn
 
-The API URL and app client come from `terraform output`. The token is
-JARVIS_TOKEN if set, else a USER_PASSWORD_AUTH sign-in with JARVIS_SMOKE_USER
-and JARVIS_SMOKE_PASSWORD (boto3). Exit status 1 when a check fails.
-Standard library only (the WebSocket client included)."""
+The round trip: GET /healthz; a file uploaded through a pre-signed URL
+(POST /uploads, then the PUT) until it is `indexed`; found by POST /search;
+a cited POST /chat answer; a reminder set a minute ahead (--reminder-minutes)
+and seen delivered as a notification on the user's open WebSocket; a turn
+streamed over the WebSocket API; then DELETE /me/data until the erasure is
+`done`, and the file, its chunks and the reminder checked gone.
 
+It erases everything of its user, so it refuses a user who has documents it did
+not make: use a dedicated test user. The API URL and app client come from
+`terraform output`. The token is JARVIS_TOKEN if set, else a USER_PASSWORD_AUTH
+sign-in with JARVIS_SMOKE_USER and JARVIS_SMOKE_PASSWORD (boto3). Exit status 1
+when a check fails. Standard library only (the WebSocket client included)."""
+
+import argparse
 import base64
 import json
 import os
@@ -19,6 +27,8 @@ import socket
 import ssl
 import subprocess
 import sys
+import time
+import uuid
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -49,17 +59,27 @@ def token(out: dict) -> str:
     return auth["AuthenticationResult"]["IdToken"]
 
 
-def call(method: str, url: str, body=None, bearer=None):
-    data = None if body is None else json.dumps(body).encode()
+def call(method: str, url: str, body=None, bearer=None, raw=None, headers=None):
+    data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
     req = urllib.request.Request(url, data=data, method=method)
-    req.add_header("content-type", "application/json")
+    if raw is None:
+        req.add_header("content-type", "application/json")
+    for k, v in (headers or []):
+        req.add_header(k, v)
     if bearer:
         req.add_header("authorization", f"Bearer {bearer}")
     try:
-        with urllib.request.urlopen(req, timeout=30) as r:
+        with urllib.request.urlopen(req, timeout=60) as r:
             return r.status, r.read().decode()
     except urllib.error.HTTPError as e:
         return e.code, e.read().decode()
+
+
+def parsed(body: str):
+    try:
+        return json.loads(body)
+    except ValueError:
+        return {}
 
 
 class WebSocket:
@@ -169,31 +189,150 @@ def streamed_turn(ws_url: str, bearer: str) -> int:
     return failures
 
 
-def main() -> int:
-    if sys.argv[1:2] == ["--websocket"]:
-        bearer = os.environ.get("JARVIS_TOKEN") or sys.exit("set JARVIS_TOKEN")
-        failures = streamed_turn(sys.argv[2], bearer)
-        print("smoke: OK" if not failures else f"smoke: {failures} check(s) failed")
-        return 1 if failures else 0
-    out = outputs(sys.argv[1])
-    api = out["api_url"].rstrip("/")
-    failures = 0
+class Checks:
+    def __init__(self):
+        self.failed = 0
+
+    def check(self, ok: bool, what: str, detail: str = "") -> bool:
+        print(f"{'ok ' if ok else 'FAIL'} {what}{': ' + detail[:300] if detail else ''}")
+        self.failed += not ok
+        return ok
+
+
+def wait_for(what, probe, timeout: float, every: float = 2.0):
+    """probe() → (done, value) until done or the timeout; the last value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        done, value = probe()
+        if done or time.monotonic() > deadline:
+            return done, value
+        time.sleep(every)
+
+
+def notification(ws, needle: str, timeout: float):
+    """The first notification whose body holds `needle`, read from `ws` within `timeout`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        ws.sock.settimeout(max(1.0, deadline - time.monotonic()))
+        try:
+            text = ws.recv()
+        except (socket.timeout, TimeoutError):
+            return None
+        if text is None:
+            return None
+        event = parsed(text)
+        if event.get("type") == "notification" and needle in json.dumps(event):
+            return event
+    return None
+
+
+def round_trip(api: str, ws_url: str, bearer: str, reminder_minutes: int, wait: float) -> int:
+    c = Checks()
+    nonce = uuid.uuid4().hex[:10]
+    word = f"heron-{nonce}"
+    name = f"smoke-{nonce}.md"
 
     status, body = call("GET", f"{api}/healthz")
-    print(f"GET /healthz → {status} {body[:200]}")
-    failures += status != 200
+    c.check(status == 200, "GET /healthz", f"{status} {body}")
 
-    bearer = token(out)
-    status, body = call("POST", f"{api}/search", {"query": "smoke test", "limit": 3}, bearer)
-    print(f"POST /search → {status} {body[:200]}")
-    failures += status != 200
+    status, body = call("GET", f"{api}/documents?limit=200", bearer=bearer)
+    if not c.check(status == 200, "GET /documents", f"{status} {body}"):
+        return c.failed
+    theirs = [d["id"] for d in parsed(body).get("documents", [])
+              if not d.get("source", {}).get("key", "").rsplit("/", 1)[-1].startswith("smoke-")]
+    if theirs:
+        print(f"This user has {len(theirs)} document(s) the smoke test did not make, and the smoke "
+              "test erases all of its user's data: sign in as a dedicated test user.")
+        return c.failed + 1
 
-    status, body = call("POST", f"{api}/chat", {"message": "What can you do?"}, bearer)
-    print(f"POST /chat → {status} {body[:200]}")
-    failures += status != 200
+    sep = "&" if "?" in ws_url else "?"
+    listener = WebSocket(f"{ws_url}{sep}token={urllib.parse.quote(bearer)}")
+    c.check(listener.status == 101, "WebSocket open for notifications", str(listener.status))
 
-    failures += streamed_turn(out["websocket_url"], bearer)
+    # A file, through a pre-signed upload.
+    text = (f"# Smoke test {nonce}\n\nThe smoke test code word is {word}. "
+            "It was written by make smoke to check the whole round trip.\n").encode()
+    status, body = call("POST", f"{api}/uploads",
+                        {"name": name, "content_type": "text/markdown", "size": len(text)}, bearer)
+    ticket = parsed(body)
+    if not c.check(status == 201, "POST /uploads", f"{status} {body}"):
+        return c.failed
+    upload = ticket["upload"]
+    status, body = call(upload["method"], upload["url"], raw=text, headers=upload["headers"])
+    c.check(status == 200, "PUT to the pre-signed URL", f"{status} {body}")
+    doc_id = ticket["document_id"]
 
+    def indexed():
+        status, body = call("GET", f"{api}/documents/{doc_id}", bearer=bearer)
+        state = parsed(body).get("status")
+        return state in ("indexed", "failed", "skipped"), (status, state, body)
+
+    done, (status, state, body) = wait_for("indexed", indexed, wait)
+    c.check(state == "indexed", f"{name} indexed", f"{status} {body}")
+
+    status, body = call("POST", f"{api}/search", {"query": word, "limit": 5}, bearer)
+    hits = parsed(body).get("hits", [])
+    c.check(status == 200 and any(h.get("document_id") == doc_id for h in hits),
+            "POST /search finds it", f"{status} {body}")
+
+    status, body = call("POST", f"{api}/chat",
+                        {"message": f"What is the smoke test code word ({nonce})?"}, bearer)
+    answer = parsed(body)
+    cited = [x.get("document_id") for x in answer.get("citations", [])]
+    c.check(status == 200 and doc_id in cited and nonce in answer.get("answer", ""),
+            "POST /chat answers with the code word, citing the file", f"{status} {body}")
+
+    status, body = call("POST", f"{api}/reminders",
+                        {"text": f"smoke reminder {nonce}",
+                         "when": f"in {reminder_minutes} minute{'s' if reminder_minutes != 1 else ''}"},
+                        bearer)
+    c.check(status == 201, "POST /reminders", f"{status} {body}")
+    event = notification(listener, nonce, reminder_minutes * 60 + 180)
+    c.check(event is not None, "the reminder is delivered to the user's WebSocket",
+            json.dumps(event) if event else "nothing arrived")
+    listener.close()
+
+    c.failed += streamed_turn(ws_url, bearer)
+
+    status, body = call("DELETE", f"{api}/me/data", bearer=bearer)
+    c.check(status == 202, "DELETE /me/data", f"{status} {body}")
+
+    def erased():
+        status, body = call("GET", f"{api}/me/data/erasure", bearer=bearer)
+        return parsed(body).get("state") == "done", (status, body)
+
+    done, (status, body) = wait_for("erased", erased, wait)
+    c.check(done, "the erasure is done", f"{status} {body}")
+    status, body = call("GET", f"{api}/documents/{doc_id}", bearer=bearer)
+    c.check(status == 404, "the file is gone", f"{status} {body}")
+    status, body = call("POST", f"{api}/search", {"query": word, "limit": 5}, bearer)
+    c.check(status == 200 and not parsed(body).get("hits"), "its chunks are gone", f"{status} {body}")
+    status, body = call("GET", f"{api}/reminders", bearer=bearer)
+    c.check(status == 200 and nonce not in body, "the reminder is gone", f"{status} {body}")
+    return c.failed
+
+
+def main() -> int:
+    args = argparse.ArgumentParser(description="Smoke test of a Jarvis deployment (see the module doc).")
+    args.add_argument("env_dir", nargs="?")
+    args.add_argument("--api")
+    args.add_argument("--websocket")
+    args.add_argument("--reminder-minutes", type=int, default=1)
+    args.add_argument("--wait", type=float, default=300, help="seconds to wait for indexing and erasure")
+    a = args.parse_args()
+    if a.websocket and not (a.api or a.env_dir):
+        bearer = os.environ.get("JARVIS_TOKEN") or sys.exit("set JARVIS_TOKEN")
+        failures = streamed_turn(a.websocket, bearer)
+    elif a.api:
+        bearer = os.environ.get("JARVIS_TOKEN") or sys.exit("set JARVIS_TOKEN")
+        failures = round_trip(a.api.rstrip("/"), a.websocket or a.api.replace("http", "ws", 1).rstrip("/") + "/chat/stream",
+                              bearer, a.reminder_minutes, a.wait)
+    elif a.env_dir:
+        out = outputs(a.env_dir)
+        failures = round_trip(out["api_url"].rstrip("/"), out["websocket_url"], token(out),
+                              a.reminder_minutes, a.wait)
+    else:
+        args.error("give ENV_DIR, or --api (and --websocket)")
     print("smoke: OK" if not failures else f"smoke: {failures} check(s) failed")
     return 1 if failures else 0
 

@@ -340,3 +340,98 @@ async fn the_smoke_tests_websocket_client_streams_a_turn_from_the_local_runtime(
         assert!(stdout.contains(line), "{line:?} missing from:\n{stdout}");
     }
 }
+
+/// `make smoke-<env>`'s whole round trip, run against the local runtime (the
+/// same API): pre-signed upload → indexed → found → cited chat → a reminder a
+/// minute ahead delivered to the user's WebSocket → a streamed turn → erasure
+/// done and everything gone. The runtime's clock runs 25 times fast meanwhile,
+/// so the reminder's minute passes in seconds.
+#[tokio::test]
+async fn the_smoke_tests_round_trip_passes_against_the_local_runtime() {
+    let app = crate::helpers::spawn_app().await;
+    let mut smoke = tokio::process::Command::new("python3")
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/smoke.py"))
+        .args(["--api", &app.base, "--wait", "60"])
+        .env("JARVIS_TOKEN", &app.token)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3 runs");
+    let stdout = smoke.stdout.take().unwrap();
+    let stderr = smoke.stderr.take().unwrap();
+    let read_all = |mut r: Box<dyn tokio::io::AsyncRead + Unpin + Send>| async move {
+        let mut s = String::new();
+        tokio::io::AsyncReadExt::read_to_string(&mut r, &mut s)
+            .await
+            .unwrap();
+        s
+    };
+    let out = tokio::spawn(read_all(Box::new(stdout)));
+    let err = tokio::spawn(read_all(Box::new(stderr)));
+    let status = loop {
+        tokio::select! {
+            status = smoke.wait() => break status.unwrap(),
+            _ = tokio::time::sleep(std::time::Duration::from_millis(200)) => {
+                app.clock.advance(chrono::Duration::seconds(5));
+            }
+        }
+    };
+    let (stdout, stderr) = (out.await.unwrap(), err.await.unwrap());
+    assert!(status.success(), "{stdout}{stderr}");
+    for line in [
+        "ok  POST /uploads",
+        "indexed",
+        "ok  POST /search finds it",
+        "ok  POST /chat answers with the code word, citing the file",
+        "ok  the reminder is delivered to the user's WebSocket",
+        "WebSocket sendMessage → started … done",
+        "ok  the erasure is done",
+        "ok  its chunks are gone",
+        "smoke: OK",
+    ] {
+        assert!(stdout.contains(line), "{line:?} missing from:\n{stdout}");
+    }
+}
+
+/// The smoke test erases its user's data, so it refuses a user who has
+/// documents it did not make.
+#[tokio::test]
+async fn the_smoke_test_refuses_a_user_with_real_data() {
+    let app = crate::helpers::spawn_app().await;
+    let r = app
+        .client
+        .post(format!("{}/documents?name=diary.md", app.base))
+        .bearer_auth(&app.token)
+        .body("# Diary\n\nDear diary.")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202);
+    let out = tokio::process::Command::new("python3")
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/smoke.py"))
+        .args(["--api", &app.base])
+        .env("JARVIS_TOKEN", &app.token)
+        .output()
+        .await
+        .expect("python3 runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success());
+    assert!(stdout.contains("dedicated test user"), "{stdout}");
+    let (status, _) = app.get("/documents").await;
+    assert_eq!(status, 200);
+    let listed: serde_json::Value = app
+        .client
+        .get(format!("{}/documents", app.base))
+        .bearer_auth(&app.token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        listed["documents"].as_array().unwrap().len(),
+        1,
+        "nothing erased"
+    );
+}

@@ -341,6 +341,7 @@ mod tests {
         ("connections.rs", include_str!("connections.rs")),
         ("dynamo.rs", include_str!("dynamo.rs")),
         ("lambda.rs", include_str!("lambda.rs")),
+        ("metrics.rs", include_str!("metrics.rs")),
         ("opensearch.rs", include_str!("opensearch.rs")),
         ("records.rs", include_str!("records.rs")),
         ("s3.rs", include_str!("s3.rs")),

@@ -40,7 +40,7 @@ run: $(MODEL)
 ## The AWS emulator the tests run against (moto server, from PyPI)
 MOTO_VERSION ?= 5.2.5
 emulator:
-	@$(PYTHON) -c "import moto, flask; from moto.moto_server.threaded_moto_server import ThreadedMotoServer; assert moto.__version__ == '$(MOTO_VERSION)'" 2>/dev/null \
+	@$(PYTHON) -c "import moto, flask, openapi_spec_validator, jsonschema; from moto.moto_server.threaded_moto_server import ThreadedMotoServer; assert moto.__version__ == '$(MOTO_VERSION)'" 2>/dev/null \
 	  || $(PYTHON) -m pip install --quiet "moto[server]==$(MOTO_VERSION)"
 
 ## Every test; uses cargo-nextest when installed, cargo test otherwise. One moto

@@ -3,10 +3,12 @@
 //!   pointed at it, with uniquely named resources per test.
 //! - [`contract`]: what every adapter of a port must do, run against the local
 //!   adapter and the AWS adapter alike.
+//! - [`openapi`]: the API's OpenAPI document and real bodies, checked against it.
 //! - [`wire`]: a loopback HTTP server that answers recorded exchanges and keeps
 //!   what it was sent (Bedrock and OpenSearch have no emulator), and a proxy that
 //!   injects faults in front of the emulator.
 
 pub mod contract;
 pub mod emulator;
+pub mod openapi;
 pub mod wire;

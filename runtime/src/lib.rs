@@ -9,6 +9,7 @@
 //! server, the inbox watcher, the queue consumer and the pipeline workers.
 
 pub mod assistant;
+pub mod openapi;
 pub mod pipeline;
 pub mod server;
 pub mod server_assistant;

@@ -4,6 +4,7 @@
 //! jarvis                      serve the API on JARVIS_BIND and watch ./data/inbox
 //! jarvis token <tenant>       issue another API token (for a second tenant, a script…)
 //! jarvis reflect [<tenant>]   turn new conversations into memories now (it also runs nightly)
+//! jarvis openapi              print the HTTP API's OpenAPI 3.1 document
 //! ```
 
 use jarvis_core::config::Config;
@@ -15,6 +16,7 @@ usage: jarvis [serve]            serve the API on JARVIS_BIND (default 127.0.0.1
        jarvis token <tenant>     issue another API token (works while jarvis runs)
        jarvis reflect [<tenant>] turn new conversations into memories now
                                  (works while jarvis runs)
+       jarvis openapi            print the HTTP API's OpenAPI 3.1 document
        jarvis help               this text
 
 Settings are environment variables; the README lists them all.";
@@ -25,6 +27,10 @@ async fn main() -> anyhow::Result<()> {
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     if matches!(args.as_slice(), ["help" | "--help" | "-h", ..]) {
         println!("{USAGE}");
+        return Ok(());
+    }
+    if args.as_slice() == ["openapi"] {
+        println!("{:#}", jarvis::openapi::document());
         return Ok(());
     }
     jarvis_core::telemetry::init();

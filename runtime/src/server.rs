@@ -4,7 +4,8 @@
 //!
 //! Routes: `POST /search`, `POST /documents` (raw body with `?name=`, or
 //! `multipart/form-data` with a file field), `GET /documents`,
-//! `GET|DELETE /documents/{id}`, `POST /uploads` (a pre-signed upload URL) and
+//! `GET|DELETE /documents/{id}`, `GET /openapi.json` (the API described, no
+//! token), `POST /uploads` (a pre-signed upload URL) and
 //! the `PUT /uploads/{key}` it points at (no token: the URL's signature is the
 //! credential, as S3's is), and `GET /healthz` (no token needed); the
 //! assistant's routes are in [`crate::server_assistant`].
@@ -27,6 +28,7 @@ use std::sync::Arc;
 pub fn router(app: Arc<App>) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
+        .route("/openapi.json", get(openapi))
         .route("/search", post(search))
         .route("/documents", post(upload).get(list))
         .route("/documents/{id}", get(document).delete(document))
@@ -242,6 +244,13 @@ async fn healthz(State(app): State<Arc<App>>) -> Response {
         "transcriber": null,
     });
     axum::Json(body).into_response()
+}
+
+/// `GET /openapi.json` (no token): the HTTP API as an OpenAPI 3.1 document.
+async fn openapi() -> Response {
+    static DOCUMENT: std::sync::LazyLock<serde_json::Value> =
+        std::sync::LazyLock::new(crate::openapi::document);
+    axum::Json(DOCUMENT.clone()).into_response()
 }
 
 async fn search(State(app): State<Arc<App>>, req: Request) -> Response {

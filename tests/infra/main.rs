@@ -1234,3 +1234,124 @@ fn the_dashboard_shows_ingestion_chat_tokens_and_cost() {
         }
     }
 }
+
+/// The route table in the code (`jarvis_lambda::routes::ROUTES`) and the
+/// routes Terraform deploys are the same routes to the same functions, and
+/// the one public route is the one API Gateway leaves without the authorizer.
+#[test]
+fn terraform_deploys_exactly_the_route_table() {
+    let deployed = routes();
+    let declared: BTreeMap<String, String> = jarvis_lambda::routes::ROUTES
+        .iter()
+        .map(|r| (r.key(), r.function.to_owned()))
+        .collect();
+    assert_eq!(deployed, declared);
+    let api = read("terraform/modules/api/main.tf");
+    let public = api
+        .lines()
+        .find(|l| l.trim_start().starts_with("public_routes"))
+        .expect("the API module lists its public routes")
+        .to_owned();
+    for r in jarvis_lambda::routes::ROUTES {
+        assert_eq!(
+            public.contains(&r.key()),
+            r.public,
+            "{}: public in the table and in Terraform must agree ({public})",
+            r.key()
+        );
+    }
+}
+
+/// The OpenAPI document (`GET /openapi.json`) is valid OpenAPI 3.1, describes
+/// exactly the routes Terraform deploys (with the authorizer everywhere but
+/// the public route), and every sample API event's body matches its request
+/// schema. The error bodies match too: each `ApiError`'s, and API Gateway's
+/// own `{"message"}` (401, 413, 429, 503, which it answers before a function runs).
+#[test]
+fn the_openapi_document_describes_every_deployed_route_and_sample_event() {
+    use jarvis_tests::openapi::{check, request, response};
+    let doc = jarvis::openapi::document();
+    let mut described = BTreeSet::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let key = format!("{} {path}", method.to_uppercase());
+            assert_eq!(
+                op["security"] == serde_json::json!([]),
+                key == "GET /healthz",
+                "{key}: only the public route goes without a token"
+            );
+            described.insert(key);
+        }
+    }
+    let deployed: BTreeSet<String> = routes().into_keys().collect();
+    assert_eq!(described, deployed);
+
+    let mut cases = Vec::new();
+    for entry in std::fs::read_dir(repo().join("events")).unwrap() {
+        let file = entry.unwrap().file_name().to_string_lossy().into_owned();
+        if !file.ends_with(".json") {
+            continue;
+        }
+        let event: Value = serde_json::from_str(&read(&format!("events/{file}"))).unwrap();
+        let Some(route) = event["routeKey"].as_str().filter(|r| deployed.contains(*r)) else {
+            continue;
+        };
+        let is_json = event["headers"]["content-type"]
+            .as_str()
+            .is_some_and(|c| c.starts_with("application/json"));
+        if let (Some(body), true) = (event["body"].as_str(), is_json) {
+            let body: Value = serde_json::from_str(body)
+                .unwrap_or_else(|e| panic!("events/{file}: the body is not JSON: {e}"));
+            cases.push(request(route, body));
+        }
+    }
+    assert!(
+        cases.len() >= 8,
+        "the sample events' JSON bodies: {cases:?}"
+    );
+    use jarvis_core::ApiError;
+    for (route, err) in [
+        (
+            "POST /search",
+            ApiError::BadRequest("limit must be between 1 and 50".into()),
+        ),
+        (
+            "GET /documents/{id}",
+            ApiError::NotFound("no document doc_1".into()),
+        ),
+        (
+            "POST /documents",
+            ApiError::PayloadTooLarge("too large".into()),
+        ),
+        (
+            "POST /uploads",
+            ApiError::UnsupportedMediaType("not read".into()),
+        ),
+        ("POST /chat", ApiError::Conflict("still running".into())),
+        (
+            "POST /reminders",
+            ApiError::Unprocessable("in the past".into()),
+        ),
+        (
+            "POST /tasks",
+            ApiError::Internal(jarvis_core::PortError::Invalid("x".into())),
+        ),
+    ] {
+        let body: Value = serde_json::from_str(&err.body()).unwrap();
+        cases.push(response(route, err.status(), body));
+    }
+    for (status, message) in [
+        (401, "Unauthorized"),
+        (413, "Request Entity Too Large"),
+        (429, "Too Many Requests"),
+        (503, "Service Unavailable"),
+    ] {
+        cases.push(response(
+            "POST /search",
+            status,
+            serde_json::json!({ "message": message }),
+        ));
+    }
+    let report = check(&doc, &cases);
+    assert!(report.contains("valid OpenAPI 3.1.0"), "{report}");
+}

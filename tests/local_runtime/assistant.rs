@@ -806,3 +806,191 @@ async fn each_tenant_reads_times_in_their_own_zone_once_set() {
         json!({"time_zone": "Europe/Berlin", "own_time_zone": null, "notify_email": null})
     );
 }
+
+/// Real answers of every kind of route, checked against the OpenAPI document
+/// the runtime serves at `GET /openapi.json` (which is the one the code builds).
+#[tokio::test]
+async fn every_route_answers_what_the_openapi_document_says() {
+    use jarvis_tests::openapi::{check, response};
+    let app = spawn_app_with(&[]).await;
+    let r = app
+        .client
+        .get(format!("{}/openapi.json", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "served without a token");
+    let served: Value = r.json().await.unwrap();
+    assert_eq!(served, jarvis::openapi::document());
+
+    let mut cases = Vec::new();
+    let mut call = |route: &'static str, status: u16, body: Value| {
+        cases.push(response(route, status, body));
+    };
+    let (s, b) = app.send(Method::GET, "/healthz", None).await;
+    call("GET /healthz", s, b);
+    let (s, ticket) = app
+        .send(
+            Method::POST,
+            "/uploads",
+            Some(json!({"name": "big.md", "content_type": "text/markdown", "size": 10})),
+        )
+        .await;
+    call("POST /uploads", s, ticket);
+    let r = app
+        .client
+        .post(format!("{}/documents?name=trip.md", app.base))
+        .bearer_auth(&app.token)
+        .body("# Trip\n\nWe land in Lisbon on 12 May and stay at the Alfama guesthouse.\n")
+        .send()
+        .await
+        .unwrap();
+    let (s, accepted): (u16, Value) = (r.status().as_u16(), r.json().await.unwrap());
+    call("POST /documents", s, accepted.clone());
+    let doc = app.settled("local/uploads/trip.md").await;
+    let id = doc["id"].as_str().unwrap().to_owned();
+    let (s, b) = app.send(Method::GET, "/documents", None).await;
+    call("GET /documents", s, b);
+    let (s, b) = app
+        .send(Method::GET, &format!("/documents/{id}"), None)
+        .await;
+    call("GET /documents/{id}", s, b);
+    let (s, b) = app
+        .send(Method::GET, "/documents/doc_000000000000000000000000", None)
+        .await;
+    call("GET /documents/{id}", s, b);
+    let (s, b) = app.search_as(&app.token, json!({"query": "Lisbon"})).await;
+    call("POST /search", s, b);
+    let (s, b) = app
+        .search_as(&app.token, json!({"query": "x", "limit": 99}))
+        .await;
+    call("POST /search", s, b);
+    let (s, b) = app
+        .send(
+            Method::POST,
+            "/chat",
+            Some(json!({"message": "Where do we stay in Lisbon?"})),
+        )
+        .await;
+    call("POST /chat", s, b);
+
+    let (s, task) = app
+        .send(
+            Method::POST,
+            "/tasks",
+            Some(json!({"title": "pack", "due": "tomorrow at 9am"})),
+        )
+        .await;
+    call("POST /tasks", s, task.clone());
+    let task_id = task["id"].as_str().unwrap().to_owned();
+    let (s, b) = app.send(Method::GET, "/tasks?status=all", None).await;
+    call("GET /tasks", s, b);
+    let (s, b) = app
+        .send(Method::POST, &format!("/tasks/{task_id}/complete"), None)
+        .await;
+    call("POST /tasks/{id}/complete", s, b);
+    let (s, b) = app
+        .send(Method::DELETE, &format!("/tasks/{task_id}"), None)
+        .await;
+    call("DELETE /tasks/{id}", s, b);
+
+    let (s, reminder) = app
+        .send(
+            Method::POST,
+            "/reminders",
+            Some(json!({"text": "call Ana", "when": "in 2 hours"})),
+        )
+        .await;
+    call("POST /reminders", s, reminder.clone());
+    let (s, b) = app
+        .send(
+            Method::POST,
+            "/reminders",
+            Some(json!({"text": "weekly", "cron": "0 9 ? * MON *"})),
+        )
+        .await;
+    call("POST /reminders", s, b);
+    let (s, b) = app
+        .send(
+            Method::POST,
+            "/reminders",
+            Some(json!({"text": "late", "when": "yesterday at 9am"})),
+        )
+        .await;
+    call("POST /reminders", s, b);
+    let (s, b) = app.send(Method::GET, "/reminders", None).await;
+    call("GET /reminders", s, b);
+    let (s, b) = app
+        .send(
+            Method::DELETE,
+            &format!("/reminders/{}", reminder["id"].as_str().unwrap()),
+            None,
+        )
+        .await;
+    call("DELETE /reminders/{id}", s, b);
+
+    let (s, draft) = app
+        .send(
+            Method::POST,
+            "/emails/drafts",
+            Some(json!({"to": ["ana@example.com"], "subject": "Lisbon", "body": "See you there."})),
+        )
+        .await;
+    call("POST /emails/drafts", s, draft.clone());
+    let (s, b) = app.send(Method::GET, "/emails/drafts", None).await;
+    call("GET /emails/drafts", s, b);
+    let send = format!("/emails/drafts/{}/send", draft["id"].as_str().unwrap());
+    let (s, b) = app
+        .send(Method::POST, &send, Some(json!({"confirm": true})))
+        .await;
+    call("POST /emails/drafts/{id}/send", s, b);
+    let (s, b) = app
+        .send(Method::POST, &send, Some(json!({"confirm": true})))
+        .await;
+    call("POST /emails/drafts/{id}/send", s, b);
+
+    let (s, b) = app.send(Method::GET, "/me/settings", None).await;
+    call("GET /me/settings", s, b);
+    let (s, b) = app
+        .send(
+            Method::PUT,
+            "/me/settings",
+            Some(json!({"time_zone": "Europe/Lisbon"})),
+        )
+        .await;
+    call("PUT /me/settings", s, b);
+    let (s, b) = app
+        .send(
+            Method::PUT,
+            "/me/notifications",
+            Some(json!({"email": "me@example.com"})),
+        )
+        .await;
+    call("PUT /me/notifications", s, b);
+    let (s, b) = app
+        .send(Method::DELETE, &format!("/documents/{id}"), None)
+        .await;
+    call("DELETE /documents/{id}", s, b);
+    let (s, b) = app.send(Method::DELETE, "/me/data", None).await;
+    call("DELETE /me/data", s, b);
+    let (s, b) = app.send(Method::GET, "/me/data/erasure", None).await;
+    call("GET /me/data/erasure", s, b);
+    let (s, b) = app.get_as("not-a-token", "/tasks").await;
+    call("GET /tasks", s, b);
+
+    let statuses: Vec<u16> = cases
+        .iter()
+        .map(|c| c["status"].as_u64().unwrap() as u16)
+        .collect();
+    for expected in [200, 201, 202, 400, 401, 404, 409, 422] {
+        assert!(
+            statuses.contains(&expected),
+            "no {expected} answer checked: {statuses:?}"
+        );
+    }
+    let report = check(&served, &cases);
+    assert!(
+        report.contains(&format!("{n} of {n} bodies match", n = cases.len())),
+        "{report}"
+    );
+}

@@ -95,7 +95,7 @@ impl Deps {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Accepted {
     pub document_id: DocumentId,
     pub status: DocumentStatus,
@@ -108,7 +108,7 @@ pub struct Accepted {
 }
 
 /// `POST /uploads`: the file about to be uploaded.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UploadRequest {
     pub name: String,
@@ -117,14 +117,14 @@ pub struct UploadRequest {
 }
 
 /// Where to PUT the file, and the document it becomes.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct UploadTicket {
     pub document_id: DocumentId,
     pub key: String,
     pub upload: PresignedUrl,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Listing {
     pub documents: Vec<Document>,
     /// Pass as `after` for the next page; absent on the last one.
@@ -337,7 +337,7 @@ async fn get(deps: &Deps, tenant: &TenantId, id: &DocumentId) -> Result<Document
         .ok_or_else(|| ApiError::NotFound(format!("no document {id}")))
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Deleted {
     pub deleted: DocumentId,
     pub files_removed: usize,

@@ -137,16 +137,16 @@ pub async fn request_erasure(deps: &Deps, tenant: &TenantId) -> PortResult<Erasu
 }
 
 /// The erasure as the API shows it.
-fn erasure_view(e: &Erasure) -> serde_json::Value {
-    serde_json::json!({
-        "state": e.state,
-        "requested_at": e.requested_at,
-        "started_at": e.started_at,
-        "finished_at": e.finished_at,
-        "removed": e.removed,
-        "last_error": e.last_error,
-        "status_url": "/me/data/erasure",
-    })
+fn erasure_view(e: &Erasure) -> rest::ErasureView {
+    rest::ErasureView {
+        state: e.state,
+        requested_at: e.requested_at,
+        started_at: e.started_at,
+        finished_at: e.finished_at,
+        removed: e.removed.clone(),
+        last_error: e.last_error.clone(),
+        status_url: "/me/data/erasure".into(),
+    }
 }
 
 fn zip_err(e: impl std::fmt::Display) -> PortError {
@@ -261,14 +261,14 @@ async fn edit_settings(
 
 /// `{"time_zone": the zone in effect, "own_time_zone": the tenant's own or null,
 /// "notify_email": where reminders are mailed, or null}`.
-async fn settings_view(deps: &Deps, tenant: &TenantId) -> Result<serde_json::Value, ApiError> {
+async fn settings_view(deps: &Deps, tenant: &TenantId) -> Result<rest::SettingsView, ApiError> {
     let stored = settings(deps, tenant).await?;
     let zone = records::zone_of(deps.records.as_ref(), tenant, deps.zone).await?;
-    Ok(serde_json::json!({
-        "time_zone": zone.name(),
-        "own_time_zone": stored.time_zone,
-        "notify_email": stored.notify_email,
-    }))
+    Ok(rest::SettingsView {
+        time_zone: zone.name().to_owned(),
+        own_time_zone: stored.time_zone,
+        notify_email: stored.notify_email,
+    })
 }
 
 /// `PUT /me/settings {"time_zone": "America/New_York"}` (null: the deployment's).
@@ -276,13 +276,8 @@ async fn put_settings(
     deps: &Deps,
     tenant: &TenantId,
     req: &ApiGatewayV2httpRequest,
-) -> Result<serde_json::Value, ApiError> {
-    #[derive(serde::Deserialize)]
-    #[serde(deny_unknown_fields)]
-    struct Body {
-        time_zone: Option<String>,
-    }
-    let body: Body = http::json_body(req, MAX_SETTINGS_BYTES)?;
+) -> Result<rest::SettingsView, ApiError> {
+    let body: rest::SettingsChange = http::json_body(req, MAX_SETTINGS_BYTES)?;
     let time_zone = match body.time_zone {
         Some(name) => Some(
             jarvis_core::when::zone(&name)
@@ -302,13 +297,8 @@ async fn put_notifications(
     deps: &Deps,
     tenant: &TenantId,
     req: &ApiGatewayV2httpRequest,
-) -> Result<serde_json::Value, ApiError> {
-    #[derive(serde::Deserialize)]
-    #[serde(deny_unknown_fields)]
-    struct Body {
-        email: String,
-    }
-    let body: Body = http::json_body(req, MAX_SETTINGS_BYTES)?;
+) -> Result<rest::NotificationsView, ApiError> {
+    let body: rest::NotificationsChange = http::json_body(req, MAX_SETTINGS_BYTES)?;
     let email = body.email.trim().to_owned();
     if !jarvis_core::tools::is_email_address(&email) {
         return Err(ApiError::Unprocessable(format!(
@@ -325,18 +315,22 @@ async fn put_notifications(
         s.notify_subscription = Some(id.clone());
     })
     .await?;
-    Ok(serde_json::json!({
-        "notify_email": email,
-        "status": "pending_confirmation",
-        "message": "A confirmation link was mailed to that address; reminders arrive there once it is followed.",
-    }))
+    Ok(rest::NotificationsView {
+        notify_email: Some(email),
+        status: Some("pending_confirmation".into()),
+        message: Some(
+            "A confirmation link was mailed to that address; reminders arrive there once it is followed."
+                .into(),
+        ),
+        removed: None,
+    })
 }
 
 /// `DELETE /me/notifications`: reminders are no longer mailed.
 async fn delete_notifications(
     deps: &Deps,
     tenant: &TenantId,
-) -> Result<serde_json::Value, ApiError> {
+) -> Result<rest::NotificationsView, ApiError> {
     let targets = deps.targets.as_ref().ok_or_else(no_mail_channel)?;
     let stored = settings(deps, tenant).await?;
     if let Some(id) = &stored.notify_subscription {
@@ -347,7 +341,12 @@ async fn delete_notifications(
         s.notify_subscription = None;
     })
     .await?;
-    Ok(serde_json::json!({"notify_email": null, "removed": stored.notify_email}))
+    Ok(rest::NotificationsView {
+        notify_email: None,
+        status: None,
+        message: None,
+        removed: stored.notify_email,
+    })
 }
 
 fn no_mail_channel() -> ApiError {
@@ -420,5 +419,67 @@ pub async fn handle(deps: &Deps, req: ApiGatewayV2httpRequest) -> ApiGatewayV2ht
     match route(deps, &req).await {
         Ok(r) => r,
         Err(e) => http::error(&e),
+    }
+}
+
+/// The REST bodies and answers (the OpenAPI document's schemas).
+pub mod rest {
+    use chrono::{DateTime, Utc};
+    use jarvis_core::domain::{ErasedCounts, ErasureState};
+    use serde::{Deserialize, Serialize};
+
+    /// `DELETE /me/data` and `GET /me/data/erasure`.
+    #[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+    pub struct ErasureView {
+        pub state: ErasureState,
+        pub requested_at: DateTime<Utc>,
+        pub started_at: Option<DateTime<Utc>>,
+        pub finished_at: Option<DateTime<Utc>>,
+        /// What was removed (counts), once done.
+        pub removed: ErasedCounts,
+        /// Why the last attempt failed, while it is retried.
+        pub last_error: Option<String>,
+        /// Where to follow it: `/me/data/erasure`.
+        pub status_url: String,
+    }
+
+    /// `GET` and `PUT /me/settings`.
+    #[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+    pub struct SettingsView {
+        /// The zone the caller's times are read and shown in.
+        pub time_zone: String,
+        /// The caller's own zone, if set (else the deployment's applies).
+        pub own_time_zone: Option<String>,
+        /// Where reminders are mailed (AWS), if anywhere.
+        pub notify_email: Option<String>,
+    }
+
+    /// `PUT /me/settings`.
+    #[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+    #[serde(deny_unknown_fields)]
+    pub struct SettingsChange {
+        /// An IANA zone ("America/New_York"); `null`: the deployment's.
+        pub time_zone: Option<String>,
+    }
+
+    /// `PUT /me/notifications`.
+    #[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+    #[serde(deny_unknown_fields)]
+    pub struct NotificationsChange {
+        pub email: String,
+    }
+
+    /// `PUT` and `DELETE /me/notifications`.
+    #[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+    pub struct NotificationsView {
+        pub notify_email: Option<String>,
+        /// `pending_confirmation` until the address confirms.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub status: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub message: Option<String>,
+        /// The address no longer mailed (DELETE).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub removed: Option<String>,
     }
 }

@@ -47,7 +47,7 @@ impl Deps {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct SearchResponse {
     pub query: String,
     pub mode: &'static str,

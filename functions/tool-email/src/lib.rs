@@ -354,3 +354,35 @@ async fn route(deps: &Deps, req: &ApiGatewayV2httpRequest) -> Result<(u16, Value
         }
     })
 }
+
+/// The REST bodies and answers (the OpenAPI document's schemas; tests check
+/// real answers against them). A draft is answered as `jarvis_core::domain::Draft`.
+pub mod rest {
+    use jarvis_core::domain::Draft;
+    use serde::{Deserialize, Serialize};
+
+    /// `POST /emails/drafts`.
+    #[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+    pub struct NewDraft {
+        /// Plain addresses (`name@domain.tld`).
+        pub to: Vec<String>,
+        pub subject: String,
+        pub body: String,
+    }
+
+    /// `GET /emails/drafts`.
+    #[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+    pub struct DraftList {
+        pub drafts: Vec<Draft>,
+    }
+
+    /// `POST /emails/drafts/{id}/send`.
+    #[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+    pub struct SendConfirmation {
+        /// Must be `true`: the user's confirmation.
+        pub confirm: bool,
+        /// The token a `confirmation_required` answer gave: the send fails (409)
+        /// if the draft changed since.
+        pub confirm_token: Option<String>,
+    }
+}

@@ -69,11 +69,14 @@ pub fn describe(r: &Reminder, zone: Zone) -> String {
 }
 
 fn view(r: &Reminder, zone: Zone) -> Value {
-    let mut v = serde_json::to_value(r).unwrap_or_default();
-    if let ReminderSchedule::At { at } = &r.schedule {
-        v["at_local"] = json!(when::describe(*at, zone));
-    }
-    v
+    serde_json::to_value(rest::ReminderView {
+        reminder: r.clone(),
+        at_local: match &r.schedule {
+            ReminderSchedule::At { at } => Some(when::describe(*at, zone)),
+            ReminderSchedule::Cron { .. } => None,
+        },
+    })
+    .unwrap_or_default()
 }
 
 /// Upcoming: not cancelled, and recurring or not fired yet.
@@ -349,4 +352,48 @@ async fn route(deps: &Deps, req: &ApiGatewayV2httpRequest) -> Result<(u16, Value
             )))
         }
     })
+}
+
+/// The REST bodies and answers (the OpenAPI document's schemas; tests check
+/// real answers against them).
+pub mod rest {
+    use jarvis_core::domain::Reminder;
+    use serde::{Deserialize, Serialize};
+
+    /// `POST /reminders`: `text`, and one of `when`, `every` or `cron`.
+    #[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+    pub struct NewReminder {
+        pub text: String,
+        /// Once, as the user said it ("tomorrow at 9am", "in 2 hours") or an RFC 3339 instant.
+        pub when: Option<String>,
+        /// Recurring, as the user said it ("every weekday at 8").
+        pub every: Option<String>,
+        /// Recurring, as a Scheduler cron expression (`0 9 ? * MON *`).
+        pub cron: Option<String>,
+        /// The zone `cron` is read in (IANA); the user's by default.
+        pub time_zone: Option<String>,
+    }
+
+    /// A reminder as the API shows it.
+    #[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+    pub struct ReminderView {
+        #[serde(flatten)]
+        pub reminder: Reminder,
+        /// A one-time reminder's time in the user's time zone, as a sentence.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub at_local: Option<String>,
+    }
+
+    /// `GET /reminders`.
+    #[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+    pub struct ReminderList {
+        pub reminders: Vec<ReminderView>,
+    }
+
+    /// `DELETE /reminders/{id}`.
+    #[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+    pub struct ReminderCancelled {
+        /// The cancelled reminder's id.
+        pub cancelled: String,
+    }
 }

@@ -60,15 +60,16 @@ fn describe(task: &Task, zone: Tz) -> String {
 }
 
 fn view(task: &Task, zone: Tz) -> Value {
-    json!({
-        "id": task.id,
-        "title": task.title,
-        "due": task.due,
-        "due_local": task.due.map(|d| when::describe(d, zone)),
-        "done": task.done,
-        "created_at": task.created_at,
-        "completed_at": task.completed_at,
+    serde_json::to_value(rest::TaskView {
+        id: task.id.clone(),
+        title: task.title.clone(),
+        due: task.due,
+        due_local: task.due.map(|d| when::describe(d, zone)),
+        done: task.done,
+        created_at: task.created_at,
+        completed_at: task.completed_at,
     })
+    .unwrap_or_default()
 }
 
 /// The tenant's task named by `id`, or the one open task whose title has the `query` words.
@@ -330,4 +331,45 @@ async fn route(deps: &Deps, req: &ApiGatewayV2httpRequest) -> Result<(u16, Value
             )))
         }
     })
+}
+
+/// The REST bodies and answers (the OpenAPI document's schemas; tests check
+/// real answers against them).
+pub mod rest {
+    use chrono::{DateTime, Utc};
+    use serde::{Deserialize, Serialize};
+
+    /// `POST /tasks`.
+    #[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+    pub struct NewTask {
+        pub title: String,
+        /// As the user said it: "friday 5pm", "in 2 days", "2026-12-01 08:00".
+        pub due: Option<String>,
+    }
+
+    /// A task as the API shows it.
+    #[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+    pub struct TaskView {
+        pub id: String,
+        pub title: String,
+        pub due: Option<DateTime<Utc>>,
+        /// `due` in the user's time zone, as a sentence.
+        pub due_local: Option<String>,
+        pub done: bool,
+        pub created_at: DateTime<Utc>,
+        pub completed_at: Option<DateTime<Utc>>,
+    }
+
+    /// `GET /tasks`.
+    #[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+    pub struct TaskList {
+        pub tasks: Vec<TaskView>,
+    }
+
+    /// `DELETE /tasks/{id}`.
+    #[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+    pub struct TaskDeleted {
+        /// The deleted task's id.
+        pub deleted: String,
+    }
 }

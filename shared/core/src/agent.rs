@@ -73,7 +73,7 @@ pub trait Retriever: Send + Sync {
 }
 
 /// `POST /chat` body.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChatInput {
     pub message: String,
@@ -121,7 +121,7 @@ impl ChatInput {
 }
 
 /// The answer of a turn.
-#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct ChatOutput {
     pub conversation_id: String,
     pub answer: String,

@@ -8,8 +8,11 @@ use std::fmt;
 
 /// The owner of a piece of data. On AWS it is the Cognito `sub`; locally the
 /// tenant a bearer token was issued for.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema,
+)]
 #[serde(transparent)]
+#[schema(value_type = String)]
 pub struct TenantId(String);
 
 impl TenantId {
@@ -47,8 +50,11 @@ impl fmt::Display for TenantId {
 
 /// A document's id: derived from its tenant and the object key it came from, so
 /// the same object always maps to the same document (idempotency by construction).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema,
+)]
 #[serde(transparent)]
+#[schema(value_type = String)]
 pub struct DocumentId(String);
 
 impl DocumentId {
@@ -81,7 +87,7 @@ impl fmt::Display for DocumentId {
 }
 
 /// Where a document is in the pipeline.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DocumentStatus {
     /// Accepted; a pipeline run is (or will be) started.
@@ -126,7 +132,7 @@ impl DocumentStatus {
 }
 
 /// A file or mail Jarvis ingested.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Document {
     pub id: DocumentId,
     pub tenant_id: TenantId,
@@ -149,7 +155,7 @@ pub struct Document {
 }
 
 /// A pointer to an object in a blob store (an S3 object on AWS).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ObjectRef {
     pub bucket: String,
     pub key: String,
@@ -161,7 +167,19 @@ pub struct ObjectRef {
 }
 
 /// Kinds of personal data the PII detector flags.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum PiiKind {
     Email,
@@ -217,7 +235,7 @@ impl Chunk {
 }
 
 /// A to-do item.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Task {
     pub id: String,
     pub tenant_id: TenantId,
@@ -231,7 +249,7 @@ pub struct Task {
 }
 
 /// When a reminder fires.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum ReminderSchedule {
     /// Once, at an instant.
@@ -245,7 +263,7 @@ pub enum ReminderSchedule {
 }
 
 /// Something to tell the user at a time.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Reminder {
     pub id: String,
     pub tenant_id: TenantId,
@@ -273,7 +291,7 @@ pub struct Reminder {
 }
 
 /// Whether a draft has gone out.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum DraftState {
     Draft,
@@ -291,7 +309,7 @@ pub enum DraftState {
 }
 
 /// An e-mail the assistant or the user wrote, kept until the user confirms sending it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Draft {
     pub id: String,
     pub tenant_id: TenantId,
@@ -312,7 +330,7 @@ pub enum Role {
 }
 
 /// Where an answer's statement comes from: a real chunk of a document.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Citation {
     /// The `[n]` marker in the answer.
     pub n: usize,
@@ -360,7 +378,7 @@ pub struct Conversation {
 }
 
 /// A tool call waiting for the user's confirmation, as the user was shown it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PendingAction {
     pub tool: String,
     /// The call's input: the ids of exactly the records it acts on.
@@ -411,7 +429,7 @@ impl Settings {
 /// checks while it runs, and afterwards the receipt of what was removed. One
 /// record per tenant, id [`Erasure::ID`]; it holds no content, only times and
 /// counts, and is the one record an erasure leaves.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Erasure {
     pub tenant_id: TenantId,
     pub id: String,
@@ -434,7 +452,7 @@ impl Erasure {
     pub const ID: &'static str = "erasure";
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ErasureState {
     Running,
@@ -442,7 +460,7 @@ pub enum ErasureState {
 }
 
 /// What an erasure removed.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ErasedCounts {
     pub documents: usize,
     /// Stored files, every version of each counted.

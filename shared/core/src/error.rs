@@ -94,13 +94,16 @@ impl StepError {
 }
 
 /// The JSON error body every API answers with: `{"error": {"code", "message"}}`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ErrorBody<'a> {
     pub error: ErrorDetail<'a>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ErrorDetail<'a> {
+    /// `bad_request`, `unauthorized`, `forbidden`, `not_found`,
+    /// `payload_too_large`, `unsupported_media_type`, `conflict`,
+    /// `unprocessable` or `internal`.
     pub code: &'a str,
     pub message: String,
 }

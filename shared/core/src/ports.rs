@@ -579,11 +579,13 @@ pub fn pii_summary(chunks: &[Chunk]) -> Vec<PiiKind> {
 }
 
 /// A time-limited URL a client uses directly, without Jarvis in the data path.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
 pub struct PresignedUrl {
     pub url: String,
     pub method: String,
-    /// Headers the client must send with the request (e.g. the content type it was signed for).
+    /// Headers the client must send with the request (e.g. the content type it
+    /// was signed for), each a `[name, value]` pair.
+    #[schema(value_type = Vec<Vec<String>>)]
     pub headers: Vec<(String, String)>,
     pub expires_at: DateTime<Utc>,
 }

@@ -13,7 +13,7 @@ pub const MAX_LIMIT: usize = 50;
 pub const DEFAULT_LIMIT: usize = 10;
 
 /// `POST /search` body as clients send it.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SearchRequest {
     pub query: String,
@@ -27,7 +27,7 @@ pub struct SearchRequest {
 }
 
 /// Optional narrowing of a search; the tenant filter is always applied on top.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SearchFilters {
     /// Origin: "inbox", "upload", "attachment", "email".
@@ -104,7 +104,7 @@ impl SearchRequest {
 }
 
 /// One search result, with what a citation needs.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SearchHit {
     pub document_id: DocumentId,
     pub chunk_id: String,

@@ -111,7 +111,7 @@ pub fn check_token(call: &ToolCall, now: &str) -> Result<(), ToolRefusal> {
 }
 
 /// Something a tool did, reported to the client in `actions[]`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Action {
     /// `reminder_created`, `reminder_cancelled`, `task_created`, `task_completed`,
     /// `task_deleted`, `draft_created`, `email_sent`, `confirmation_required`.

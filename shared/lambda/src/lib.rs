@@ -8,9 +8,11 @@
 //! - [`sqs`]: SQS batch events and partial batch responses.
 //! - [`ws`]: API Gateway WebSocket requests: the tenant the `$connect`
 //!   authorizer verified, the route, where to post to the client.
+//! - [`routes`]: the HTTP API's routes, declared once.
 //! - [`run`]: a handler under the Lambda Runtime API, per function kind.
 
 pub mod http;
+pub mod routes;
 pub mod run;
 pub mod sqs;
 pub mod step;

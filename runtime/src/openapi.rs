@@ -1,0 +1,310 @@
+//! The HTTP API as an OpenAPI 3.1 document (`GET /openapi.json`), built from
+//! the code: the paths from the route table (`jarvis_lambda::routes::ROUTES`),
+//! the schemas from the request and response types themselves (their
+//! `utoipa::ToSchema` derives), and the errors from `ApiError` and from what
+//! API Gateway itself answers before a function runs. tests/infra checks it is
+//! a valid OpenAPI 3.1 document that describes every deployed route and every
+//! sample event, and tests/local_runtime checks real answers against it.
+
+use jarvis_lambda::routes::{Route, ROUTES};
+use serde_json::{json, Map, Value};
+use utoipa::openapi::{RefOr, Schema};
+use utoipa::ToSchema;
+
+/// What an operation takes and answers, beyond what the route table says.
+struct Operation {
+    /// A JSON body of this schema.
+    body: Option<Value>,
+    /// A raw file body (`POST /documents`).
+    raw_body: bool,
+    query: &'static [(&'static str, &'static str, bool)],
+    /// Success: status, description, the JSON schema (none: no JSON body).
+    ok: (u16, &'static str, Option<Value>),
+    /// Other answers the function gives (status, when), beyond 400/500.
+    errors: &'static [(u16, &'static str)],
+}
+
+/// `$ref` to a component, registering it (and what it refers to).
+fn component<T: ToSchema>(components: &mut Map<String, Value>) -> Value {
+    let name = T::name().to_string();
+    let mut nested: Vec<(String, RefOr<Schema>)> = Vec::new();
+    T::schemas(&mut nested);
+    nested.push((name.clone(), T::schema()));
+    for (n, s) in nested {
+        components
+            .entry(n)
+            .or_insert_with(|| serde_json::to_value(s).expect("a schema serializes"));
+    }
+    json!({"$ref": format!("#/components/schemas/{name}")})
+}
+
+fn operation(route: &Route, c: &mut Map<String, Value>) -> Operation {
+    let none = |ok: (u16, &'static str, Option<Value>)| Operation {
+        body: None,
+        raw_body: false,
+        query: &[],
+        ok,
+        errors: &[],
+    };
+    match route.key().as_str() {
+        "GET /healthz" => none((
+            200,
+            "Up",
+            Some(json!({"type": "object", "required": ["status", "version"],
+                "properties": {"status": {"const": "ok"}, "version": {"type": "string"}}})),
+        )),
+        "POST /search" => Operation {
+            body: Some(component::<jarvis_core::search::SearchRequest>(c)),
+            ok: (200, "The hits, best first", Some(component::<api_search::SearchResponse>(c))),
+            ..none((200, "", None))
+        },
+        "POST /documents" => Operation {
+            raw_body: true,
+            query: &[("name", "The file's name (its extension says its type)", true)],
+            ok: (202, "Stored and queued (or a duplicate of an earlier document)", Some(component::<api_documents::Accepted>(c))),
+            errors: &[(413, "Larger than the upload limit"), (415, "Not a type Jarvis reads")],
+            body: None,
+        },
+        "POST /uploads" => Operation {
+            body: Some(component::<api_documents::UploadRequest>(c)),
+            ok: (201, "Where to PUT the file (exactly that size and type, within 15 minutes)", Some(component::<api_documents::UploadTicket>(c))),
+            errors: &[(413, "Larger than the file limit"), (415, "Not a type Jarvis reads")],
+            ..none((200, "", None))
+        },
+        "GET /documents" => Operation {
+            query: &[
+                ("status", "queued, processing, indexed, failed or skipped", false),
+                ("limit", "1 to 200 (default 50)", false),
+                ("after", "The `next` of the previous page", false),
+            ],
+            ok: (200, "A page of documents", Some(component::<api_documents::Listing>(c))),
+            ..none((200, "", None))
+        },
+        "GET /documents/{id}" => Operation {
+            ok: (200, "The document", Some(component::<jarvis_core::domain::Document>(c))),
+            errors: &[(404, "No such document of the caller's")],
+            ..none((200, "", None))
+        },
+        "DELETE /documents/{id}" => Operation {
+            ok: (200, "Deleted", Some(component::<api_documents::Deleted>(c))),
+            errors: &[(404, "No such document of the caller's")],
+            ..none((200, "", None))
+        },
+        "POST /chat" => Operation {
+            body: Some(component::<jarvis_core::agent::ChatInput>(c)),
+            ok: (200, "The answer, its citations and what the assistant did", Some(component::<jarvis_core::agent::ChatOutput>(c))),
+            errors: &[(404, "No such conversation"), (409, "This turn_id is still running"), (422, "A bound was reached")],
+            ..none((200, "", None))
+        },
+        "POST /tasks" => Operation {
+            body: Some(component::<tool_tasks::rest::NewTask>(c)),
+            ok: (201, "The task", Some(component::<tool_tasks::rest::TaskView>(c))),
+            errors: &[(409, "This Idempotency-Key's first request is still running"), (422, "A due time that cannot be read, or a reused Idempotency-Key with another body")],
+            ..none((200, "", None))
+        },
+        "GET /tasks" => Operation {
+            query: &[("status", "open (default), done or all", false)],
+            ok: (200, "The tasks, due ones first", Some(component::<tool_tasks::rest::TaskList>(c))),
+            ..none((200, "", None))
+        },
+        "POST /tasks/{id}/complete" => Operation {
+            ok: (200, "The task, done", Some(component::<tool_tasks::rest::TaskView>(c))),
+            errors: &[(404, "No such task")],
+            ..none((200, "", None))
+        },
+        "DELETE /tasks/{id}" => Operation {
+            ok: (200, "Deleted", Some(component::<tool_tasks::rest::TaskDeleted>(c))),
+            errors: &[(404, "No such task")],
+            ..none((200, "", None))
+        },
+        "POST /reminders" => Operation {
+            body: Some(component::<tool_reminders::rest::NewReminder>(c)),
+            ok: (201, "The reminder, scheduled", Some(component::<tool_reminders::rest::ReminderView>(c))),
+            errors: &[(409, "This Idempotency-Key's first request is still running"), (422, "A time in the past or that cannot be read")],
+            ..none((200, "", None))
+        },
+        "GET /reminders" => Operation {
+            ok: (200, "Upcoming reminders", Some(component::<tool_reminders::rest::ReminderList>(c))),
+            ..none((200, "", None))
+        },
+        "DELETE /reminders/{id}" => Operation {
+            ok: (200, "Cancelled", Some(component::<tool_reminders::rest::ReminderCancelled>(c))),
+            errors: &[(404, "No such reminder")],
+            ..none((200, "", None))
+        },
+        "POST /emails/drafts" => Operation {
+            body: Some(component::<tool_email::rest::NewDraft>(c)),
+            ok: (201, "The draft (stored, not sent)", Some(component::<jarvis_core::domain::Draft>(c))),
+            errors: &[(409, "This Idempotency-Key's first request is still running"), (422, "Not plain e-mail addresses")],
+            ..none((200, "", None))
+        },
+        "GET /emails/drafts" => Operation {
+            ok: (200, "The drafts", Some(component::<tool_email::rest::DraftList>(c))),
+            ..none((200, "", None))
+        },
+        "POST /emails/drafts/{id}/send" => Operation {
+            body: Some(component::<tool_email::rest::SendConfirmation>(c)),
+            ok: (200, "Sent, exactly once", Some(component::<jarvis_core::domain::Draft>(c))),
+            errors: &[(404, "No such draft"), (409, "Already sent, being sent, or changed since the confirm_token")],
+            ..none((200, "", None))
+        },
+        "DELETE /me/data" => Operation {
+            ok: (202, "The erasure, started (or already under way)", Some(component::<api_me::rest::ErasureView>(c))),
+            ..none((200, "", None))
+        },
+        "GET /me/data/erasure" => Operation {
+            ok: (200, "Where the erasure stands", Some(component::<api_me::rest::ErasureView>(c))),
+            errors: &[(404, "No erasure was asked for")],
+            ..none((200, "", None))
+        },
+        "GET /me/export" => none((200, "A zip of the caller's documents, files and records (on AWS, when large: 303 to a pre-signed URL)", None)),
+        "GET /me/settings" => Operation {
+            ok: (200, "The caller's settings", Some(component::<api_me::rest::SettingsView>(c))),
+            ..none((200, "", None))
+        },
+        "PUT /me/settings" => Operation {
+            body: Some(component::<api_me::rest::SettingsChange>(c)),
+            ok: (200, "The settings, changed", Some(component::<api_me::rest::SettingsView>(c))),
+            errors: &[(422, "Not an IANA time zone")],
+            ..none((200, "", None))
+        },
+        "PUT /me/notifications" => Operation {
+            body: Some(component::<api_me::rest::NotificationsChange>(c)),
+            ok: (202, "Pending the address's confirmation", Some(component::<api_me::rest::NotificationsView>(c))),
+            errors: &[(409, "This deployment mails no notifications (the local runtime)"), (422, "Not an e-mail address")],
+            ..none((200, "", None))
+        },
+        "DELETE /me/notifications" => Operation {
+            ok: (200, "No longer mailed", Some(component::<api_me::rest::NotificationsView>(c))),
+            errors: &[(409, "This deployment mails no notifications (the local runtime)")],
+            ..none((200, "", None))
+        },
+        other => panic!("{other} is in the route table but not described here"),
+    }
+}
+
+/// What API Gateway answers itself, before any function runs: `{"message"}`.
+const GATEWAY_ERRORS: &[(u16, &str)] = &[
+    (
+        401,
+        "API Gateway: no or an invalid token (`{\"message\": \"Unauthorized\"}`)",
+    ),
+    (413, "API Gateway: the request is larger than 10 MB"),
+    (
+        429,
+        "API Gateway: throttled (`{\"message\": \"Too Many Requests\"}`)",
+    ),
+    (
+        503,
+        "API Gateway: the function could not be reached (`{\"message\": \"Service Unavailable\"}`)",
+    ),
+];
+
+/// The OpenAPI 3.1 document of the HTTP API.
+pub fn document() -> Value {
+    let mut components = Map::new();
+    let error = component::<jarvis_core::error::ErrorBody>(&mut components);
+    components.insert(
+        "GatewayError".into(),
+        json!({
+            "type": "object",
+            "description": "What API Gateway answers itself (not a Jarvis function).",
+            "required": ["message"],
+            "properties": {"message": {"type": "string"}},
+        }),
+    );
+    let gateway = json!({"$ref": "#/components/schemas/GatewayError"});
+    let mut paths = Map::new();
+    for route in ROUTES {
+        let op = operation(route, &mut components);
+        let mut responses = Map::new();
+        let (status, description, schema) = &op.ok;
+        let mut ok = json!({"description": description});
+        if let Some(schema) = schema {
+            ok["content"] = json!({"application/json": {"schema": schema}});
+        } else if route.key() == "GET /me/export" {
+            ok["content"] = json!({"application/zip": {"schema": {"type": "string", "contentMediaType": "application/zip"}}});
+        }
+        responses.insert(status.to_string(), ok);
+        let app_error = |description: &str| json!({"description": description, "content": {"application/json": {"schema": error}}});
+        responses.insert(
+            "400".into(),
+            app_error("The request is not valid: the message says why"),
+        );
+        for (status, description) in op.errors {
+            responses.insert(status.to_string(), app_error(description));
+        }
+        responses.insert(
+            "500".into(),
+            app_error("Not the caller's fault; nothing leaks"),
+        );
+        for (status, description) in GATEWAY_ERRORS {
+            if *status == 401 && route.public {
+                continue;
+            }
+            let entry = responses
+                .entry(status.to_string())
+                .or_insert_with(|| json!({"description": description}));
+            // Where a function also answers this status, both bodies are possible.
+            // The local runtime checks the token itself, answering 401 as a
+            // function would ({"error"}).
+            let schema = match entry.pointer("/content/application~1json/schema") {
+                Some(own) => json!({"oneOf": [own, gateway]}),
+                None if *status == 401 => json!({"oneOf": [error, gateway]}),
+                None => gateway.clone(),
+            };
+            entry["content"] = json!({"application/json": {"schema": schema}});
+        }
+        let mut parameters: Vec<Value> = route
+            .params()
+            .into_iter()
+            .map(|p| json!({"name": p, "in": "path", "required": true, "schema": {"type": "string"}}))
+            .collect();
+        for (name, description, required) in op.query {
+            parameters.push(json!({"name": name, "in": "query", "required": required,
+                "description": description, "schema": {"type": "string"}}));
+        }
+        if ["POST /tasks", "POST /reminders", "POST /emails/drafts"].contains(&route.key().as_str())
+        {
+            parameters.push(json!({"name": "Idempotency-Key", "in": "header", "required": false,
+                "description": "1 to 255 visible ASCII characters: a retry with the same key and body creates nothing more",
+                "schema": {"type": "string", "minLength": 1, "maxLength": 255}}));
+        }
+        let mut operation = json!({
+            "operationId": route.key().to_lowercase().replace(['/', ' ', '{', '}'], "_").trim_matches('_').replace("__", "_"),
+            "summary": route.summary,
+            "tags": [route.function],
+            "responses": responses,
+        });
+        if !parameters.is_empty() {
+            operation["parameters"] = json!(parameters);
+        }
+        if let Some(schema) = op.body {
+            operation["requestBody"] =
+                json!({"required": true, "content": {"application/json": {"schema": schema}}});
+        } else if op.raw_body {
+            operation["requestBody"] = json!({"required": true, "content": {"application/octet-stream": {"schema": {"type": "string", "contentMediaType": "application/octet-stream"}}}});
+        }
+        if route.public {
+            operation["security"] = json!([]);
+        }
+        paths
+            .entry(route.path.to_owned())
+            .or_insert_with(|| json!({}))[route.method.to_lowercase()] = operation;
+    }
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Jarvis",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "A personal assistant over the caller's own data. Every route but /healthz needs a bearer token (on AWS a Cognito ID token, whose sub is the tenant; locally a token from `jarvis token`).",
+        },
+        "servers": [{"url": "/"}],
+        "security": [{"bearer": []}],
+        "paths": paths,
+        "components": {
+            "schemas": components,
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
+        },
+    })
+}

@@ -824,163 +824,97 @@ async fn every_route_answers_what_the_openapi_document_says() {
     assert_eq!(served, jarvis::openapi::document());
 
     let mut cases = Vec::new();
-    let mut call = |route: &'static str, status: u16, body: Value| {
-        cases.push(response(route, status, body));
-    };
-    let (s, b) = app.send(Method::GET, "/healthz", None).await;
-    call("GET /healthz", s, b);
-    let (s, ticket) = app
-        .send(
+    // Sends `method path` with `body`, keeps the answer as a case of `route`, returns it.
+    macro_rules! answer {
+        ($route:literal, $method:ident, $path:expr, $body:expr) => {{
+            let (status, body) = app.send(Method::$method, &$path, $body).await;
+            cases.push(response($route, status, body.clone()));
+            body
+        }};
+    }
+    answer!("GET /healthz", GET, "/healthz", None);
+    let upload = json!({"name": "big.md", "content_type": "text/markdown", "size": 10});
+    answer!("POST /uploads", POST, "/uploads", Some(upload));
+    let (status, accepted) = app
+        .send_bytes_as(
+            &app.token,
             Method::POST,
-            "/uploads",
-            Some(json!({"name": "big.md", "content_type": "text/markdown", "size": 10})),
+            "/documents?name=trip.md",
+            b"# Trip\n\nWe land in Lisbon on 12 May and stay at the Alfama guesthouse.\n".to_vec(),
         )
         .await;
-    call("POST /uploads", s, ticket);
-    let r = app
-        .client
-        .post(format!("{}/documents?name=trip.md", app.base))
-        .bearer_auth(&app.token)
-        .body("# Trip\n\nWe land in Lisbon on 12 May and stay at the Alfama guesthouse.\n")
-        .send()
-        .await
-        .unwrap();
-    let (s, accepted): (u16, Value) = (r.status().as_u16(), r.json().await.unwrap());
-    call("POST /documents", s, accepted.clone());
-    let doc = app.settled("local/uploads/trip.md").await;
-    let id = doc["id"].as_str().unwrap().to_owned();
-    let (s, b) = app.send(Method::GET, "/documents", None).await;
-    call("GET /documents", s, b);
-    let (s, b) = app
-        .send(Method::GET, &format!("/documents/{id}"), None)
-        .await;
-    call("GET /documents/{id}", s, b);
-    let (s, b) = app
-        .send(Method::GET, "/documents/doc_000000000000000000000000", None)
-        .await;
-    call("GET /documents/{id}", s, b);
-    let (s, b) = app.search_as(&app.token, json!({"query": "Lisbon"})).await;
-    call("POST /search", s, b);
-    let (s, b) = app
-        .search_as(&app.token, json!({"query": "x", "limit": 99}))
-        .await;
-    call("POST /search", s, b);
-    let (s, b) = app
-        .send(
-            Method::POST,
-            "/chat",
-            Some(json!({"message": "Where do we stay in Lisbon?"})),
-        )
-        .await;
-    call("POST /chat", s, b);
+    cases.push(response(
+        "POST /documents",
+        status,
+        serde_json::from_slice(&accepted).unwrap(),
+    ));
+    let id = app.settled("local/uploads/trip.md").await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    answer!("GET /documents", GET, "/documents", None);
+    answer!("GET /documents/{id}", GET, format!("/documents/{id}"), None);
+    let missing = "/documents/doc_000000000000000000000000";
+    answer!("GET /documents/{id}", GET, missing, None);
+    answer!(
+        "POST /search",
+        POST,
+        "/search",
+        Some(json!({"query": "Lisbon"}))
+    );
+    let too_many = json!({"query": "x", "limit": 99});
+    answer!("POST /search", POST, "/search", Some(too_many));
+    let question = json!({"message": "Where do we stay in Lisbon?"});
+    answer!("POST /chat", POST, "/chat", Some(question));
 
-    let (s, task) = app
-        .send(
-            Method::POST,
-            "/tasks",
-            Some(json!({"title": "pack", "due": "tomorrow at 9am"})),
-        )
-        .await;
-    call("POST /tasks", s, task.clone());
-    let task_id = task["id"].as_str().unwrap().to_owned();
-    let (s, b) = app.send(Method::GET, "/tasks?status=all", None).await;
-    call("GET /tasks", s, b);
-    let (s, b) = app
-        .send(Method::POST, &format!("/tasks/{task_id}/complete"), None)
-        .await;
-    call("POST /tasks/{id}/complete", s, b);
-    let (s, b) = app
-        .send(Method::DELETE, &format!("/tasks/{task_id}"), None)
-        .await;
-    call("DELETE /tasks/{id}", s, b);
+    let task = json!({"title": "pack", "due": "tomorrow at 9am"});
+    let task = answer!("POST /tasks", POST, "/tasks", Some(task))["id"].clone();
+    let task = task.as_str().unwrap();
+    answer!("GET /tasks", GET, "/tasks?status=all", None);
+    let done = format!("/tasks/{task}/complete");
+    answer!("POST /tasks/{id}/complete", POST, done, None);
+    answer!("DELETE /tasks/{id}", DELETE, format!("/tasks/{task}"), None);
 
-    let (s, reminder) = app
-        .send(
-            Method::POST,
-            "/reminders",
-            Some(json!({"text": "call Ana", "when": "in 2 hours"})),
-        )
-        .await;
-    call("POST /reminders", s, reminder.clone());
-    let (s, b) = app
-        .send(
-            Method::POST,
-            "/reminders",
-            Some(json!({"text": "weekly", "cron": "0 9 ? * MON *"})),
-        )
-        .await;
-    call("POST /reminders", s, b);
-    let (s, b) = app
-        .send(
-            Method::POST,
-            "/reminders",
-            Some(json!({"text": "late", "when": "yesterday at 9am"})),
-        )
-        .await;
-    call("POST /reminders", s, b);
-    let (s, b) = app.send(Method::GET, "/reminders", None).await;
-    call("GET /reminders", s, b);
-    let (s, b) = app
-        .send(
-            Method::DELETE,
-            &format!("/reminders/{}", reminder["id"].as_str().unwrap()),
-            None,
-        )
-        .await;
-    call("DELETE /reminders/{id}", s, b);
+    for body in [
+        json!({"text": "weekly", "cron": "0 9 ? * MON *"}),
+        json!({"text": "late", "when": "yesterday at 9am"}),
+    ] {
+        answer!("POST /reminders", POST, "/reminders", Some(body));
+    }
+    let call_ana = json!({"text": "call Ana", "when": "in 2 hours"});
+    let reminder = answer!("POST /reminders", POST, "/reminders", Some(call_ana))["id"].clone();
+    answer!("GET /reminders", GET, "/reminders", None);
+    let cancel = format!("/reminders/{}", reminder.as_str().unwrap());
+    answer!("DELETE /reminders/{id}", DELETE, cancel, None);
 
-    let (s, draft) = app
-        .send(
-            Method::POST,
-            "/emails/drafts",
-            Some(json!({"to": ["ana@example.com"], "subject": "Lisbon", "body": "See you there."})),
-        )
-        .await;
-    call("POST /emails/drafts", s, draft.clone());
-    let (s, b) = app.send(Method::GET, "/emails/drafts", None).await;
-    call("GET /emails/drafts", s, b);
-    let send = format!("/emails/drafts/{}/send", draft["id"].as_str().unwrap());
-    let (s, b) = app
-        .send(Method::POST, &send, Some(json!({"confirm": true})))
-        .await;
-    call("POST /emails/drafts/{id}/send", s, b);
-    let (s, b) = app
-        .send(Method::POST, &send, Some(json!({"confirm": true})))
-        .await;
-    call("POST /emails/drafts/{id}/send", s, b);
+    let draft = json!({"to": ["ana@example.com"], "subject": "Lisbon", "body": "See you there."});
+    let draft = answer!("POST /emails/drafts", POST, "/emails/drafts", Some(draft))["id"].clone();
+    answer!("GET /emails/drafts", GET, "/emails/drafts", None);
+    let send = format!("/emails/drafts/{}/send", draft.as_str().unwrap());
+    for _ in 0..2 {
+        let confirm = Some(json!({"confirm": true}));
+        answer!("POST /emails/drafts/{id}/send", POST, send, confirm);
+    }
 
-    let (s, b) = app.send(Method::GET, "/me/settings", None).await;
-    call("GET /me/settings", s, b);
-    let (s, b) = app
-        .send(
-            Method::PUT,
-            "/me/settings",
-            Some(json!({"time_zone": "Europe/Lisbon"})),
-        )
-        .await;
-    call("PUT /me/settings", s, b);
-    let (s, b) = app
-        .send(
-            Method::PUT,
-            "/me/notifications",
-            Some(json!({"email": "me@example.com"})),
-        )
-        .await;
-    call("PUT /me/notifications", s, b);
-    let (s, b) = app
-        .send(Method::DELETE, &format!("/documents/{id}"), None)
-        .await;
-    call("DELETE /documents/{id}", s, b);
-    let (s, b) = app.send(Method::DELETE, "/me/data", None).await;
-    call("DELETE /me/data", s, b);
-    let (s, b) = app.send(Method::GET, "/me/data/erasure", None).await;
-    call("GET /me/data/erasure", s, b);
-    let (s, b) = app.get_as("not-a-token", "/tasks").await;
-    call("GET /tasks", s, b);
+    answer!("GET /me/settings", GET, "/me/settings", None);
+    let zone = Some(json!({"time_zone": "Europe/Lisbon"}));
+    answer!("PUT /me/settings", PUT, "/me/settings", zone);
+    let mail = Some(json!({"email": "me@example.com"}));
+    answer!("PUT /me/notifications", PUT, "/me/notifications", mail);
+    answer!(
+        "DELETE /documents/{id}",
+        DELETE,
+        format!("/documents/{id}"),
+        None
+    );
+    answer!("DELETE /me/data", DELETE, "/me/data", None);
+    answer!("GET /me/data/erasure", GET, "/me/data/erasure", None);
+    let (status, body) = app.get_as("not-a-token", "/tasks").await;
+    cases.push(response("GET /tasks", status, body));
 
-    let statuses: Vec<u16> = cases
+    let statuses: Vec<u64> = cases
         .iter()
-        .map(|c| c["status"].as_u64().unwrap() as u16)
+        .map(|c| c["status"].as_u64().unwrap())
         .collect();
     for expected in [200, 201, 202, 400, 401, 404, 409, 422] {
         assert!(

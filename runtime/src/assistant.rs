@@ -4,7 +4,7 @@
 //! `reminder-fire` by the stack's clock.
 
 use async_trait::async_trait;
-use jarvis_core::ports::{ChatModel, PortResult, Scheduler};
+use jarvis_core::ports::{ChatModel, PortResult};
 use jarvis_core::tools::{self, ToolCall, ToolRefusal, ToolReply, ToolRunner};
 use jarvis_local::chat::OfflineModel;
 use jarvis_local::stack::LocalStack;
@@ -84,7 +84,7 @@ pub const TICK: Duration = Duration::from_millis(250);
 /// while the runtime was down are due at the first tick, and fire marked late.
 pub async fn fire_due(fire: &reminder_fire::Deps, stack: &LocalStack) -> usize {
     let now = stack.clock.now();
-    let due = match stack.scheduler.due(now).await {
+    let due = match stack.scheduler.due_reminders(now) {
         Ok(due) => due,
         Err(e) => {
             error!(error = %e, "reading due reminders");
@@ -93,7 +93,7 @@ pub async fn fire_due(fire: &reminder_fire::Deps, stack: &LocalStack) -> usize {
     };
     let mut fired = 0;
     for reminder in due {
-        match reminder_fire::handle(fire, reminder.clone()).await {
+        match reminder_fire::handle(fire, &reminder).await {
             Ok(outcome) => {
                 info!(reminder = %reminder.id, ?outcome, "reminder delivered");
                 if let Err(e) = stack.scheduler.fired(&reminder, now) {

@@ -227,7 +227,7 @@ impl jarvis_core::ports::Scheduler for FaultyScheduler {
     async fn due(
         &self,
         now: chrono::DateTime<chrono::Utc>,
-    ) -> PortResult<Vec<jarvis_core::domain::Reminder>> {
+    ) -> PortResult<Vec<jarvis_core::domain::ReminderRef>> {
         self.inner.due(now).await
     }
 }

@@ -630,12 +630,16 @@ async fn dead_letters_fire_late(records: Arc<dyn RecordStore>) {
     let plain = serde_json::to_string(&due).unwrap();
     let wrapped = json!({"details": {"input": plain}, "error": "the target failed"}).to_string();
     let forged = serde_json::to_string(&reminder(&bob, "rem_dl", at.clone())).unwrap();
+    // What schedules carry now: the reference alone (m1 and m2 are the whole
+    // reminder, as schedules made before carried).
+    let reference = json!({"tenant_id": "alice", "id": "rem_dl"}).to_string();
     let mut event = SqsEvent::default();
     for (id, body) in [
         ("m1", plain.as_str()),
         ("m2", &wrapped),
         ("m3", "not json"),
         ("m4", &forged),
+        ("m5", &reference),
     ] {
         let mut m = SqsMessage::default();
         m.message_id = Some(id.into());

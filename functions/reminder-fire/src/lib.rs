@@ -12,7 +12,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 use jarvis_core::clock::Clock;
-use jarvis_core::domain::{Reminder, ReminderSchedule};
+use jarvis_core::domain::{Reminder, ReminderRef, ReminderSchedule};
 use jarvis_core::ports::{Notification, Notifier, RecordStore};
 use jarvis_core::when::Zone;
 use jarvis_core::{records, when, PortError, StepError};
@@ -153,8 +153,16 @@ fn occurrence(r: &Reminder, due: DateTime<Utc>, now: DateTime<Utc>) -> Occurrenc
 /// it is). The one window where this can notify twice is a death, or a store
 /// outage longer than the lease, after the notification went out and before
 /// it was recorded: a reminder told twice, rather than one never told.
+///
+/// The event names the reminder (`ReminderRef`; a whole `Reminder`, as
+/// schedules made before carried, reads as one too); everything else is read
+/// from the record.
+pub async fn handle(deps: &Deps, event: impl Into<ReminderRef>) -> Result<Fired, StepError> {
+    fire(deps, event.into()).await
+}
+
 #[tracing::instrument(skip_all, fields(tenant = %event.tenant_id, reminder = %event.id))]
-pub async fn handle(deps: &Deps, event: Reminder) -> Result<Fired, StepError> {
+async fn fire(deps: &Deps, event: ReminderRef) -> Result<Fired, StepError> {
     let store = deps.records.as_ref();
     let now = deps.clock.now();
     let Some(read) = records::get_versioned::<Reminder>(store, &event.tenant_id, &event.id).await?
@@ -311,9 +319,9 @@ pub async fn handle_dead_letters(
 /// message a "dead-letter event" carrying the invocation's details; the
 /// schedule's input is read wherever it is: the body itself, or a field (or a
 /// JSON string in a field) of it, a few levels deep.
-pub fn dead_letter_reminder(body: &str) -> Option<Reminder> {
-    fn find(v: &serde_json::Value, depth: usize) -> Option<Reminder> {
-        if let Ok(r) = serde_json::from_value::<Reminder>(v.clone()) {
+pub fn dead_letter_reminder(body: &str) -> Option<ReminderRef> {
+    fn find(v: &serde_json::Value, depth: usize) -> Option<ReminderRef> {
+        if let Ok(r) = serde_json::from_value::<ReminderRef>(v.clone()) {
             return Some(r);
         }
         if depth == 0 {

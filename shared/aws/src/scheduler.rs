@@ -12,7 +12,7 @@ use aws_sdk_scheduler::types::{
 };
 use aws_sdk_scheduler::Client;
 use chrono::{DateTime, NaiveDateTime, Utc};
-use jarvis_core::domain::{Reminder, ReminderSchedule, TenantId};
+use jarvis_core::domain::{Reminder, ReminderRef, ReminderSchedule, TenantId};
 use jarvis_core::ports::{PortResult, Scheduler};
 use jarvis_core::PortError;
 use sha2::{Digest, Sha256};
@@ -106,8 +106,12 @@ impl EventBridgeScheduler {
         Ok(())
     }
 
+    /// The schedule's target. Its input names the reminder and nothing more:
+    /// Scheduler keeps it under its own key, so the reminder's text stays in
+    /// the table (KMS-encrypted with the stack's key) and reminder-fire reads it there.
     fn sdk_target(&self, reminder: &Reminder) -> PortResult<SdkTarget> {
-        let input = serde_json::to_string(reminder).map_err(|e| PortError::backend(SERVICE, e))?;
+        let input = serde_json::to_string(&ReminderRef::from(reminder))
+            .map_err(|e| PortError::backend(SERVICE, e))?;
         SdkTarget::builder()
             .arn(&self.target.function_arn)
             .role_arn(&self.target.role_arn)
@@ -194,7 +198,7 @@ impl Scheduler for EventBridgeScheduler {
     /// One-time schedules whose time has passed and that are still there: a
     /// delivered schedule deletes itself, so these are late (being retried by
     /// Scheduler, or stuck). Recurring schedules are never "due" here.
-    async fn due(&self, now: DateTime<Utc>) -> PortResult<Vec<Reminder>> {
+    async fn due(&self, now: DateTime<Utc>) -> PortResult<Vec<ReminderRef>> {
         self.writable("ListSchedules")?;
         let mut names = Vec::new();
         let mut token: Option<String> = None;
@@ -239,9 +243,10 @@ impl Scheduler for EventBridgeScheduler {
             }
             let input = schedule.target().map(|t| t.input()).unwrap_or_default();
             if let Some(input) = input {
-                match serde_json::from_str::<Reminder>(input) {
-                    Ok(r) if r.fired_at.is_none() && !r.cancelled => due.push(r),
-                    Ok(_) => {}
+                // Schedules made before inputs were references hold the whole
+                // reminder, which reads as its reference too.
+                match serde_json::from_str::<ReminderRef>(input) {
+                    Ok(r) => due.push(r),
                     Err(e) => {
                         tracing::warn!(schedule = name, error = %e, "schedule input is not a reminder")
                     }

@@ -290,6 +290,30 @@ pub struct Reminder {
     pub claimed_at: Option<DateTime<Utc>>,
 }
 
+/// Which reminder a delivery is for, and nothing more: what a schedule carries
+/// as its input (on AWS, stored by EventBridge Scheduler under its own key).
+/// The reminder's text stays in the table; `reminder-fire` reads it there.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReminderRef {
+    pub tenant_id: TenantId,
+    pub id: String,
+}
+
+impl From<&Reminder> for ReminderRef {
+    fn from(r: &Reminder) -> Self {
+        Self {
+            tenant_id: r.tenant_id.clone(),
+            id: r.id.clone(),
+        }
+    }
+}
+
+impl From<Reminder> for ReminderRef {
+    fn from(r: Reminder) -> Self {
+        Self::from(&r)
+    }
+}
+
 /// Whether a draft has gone out.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "state", rename_all = "snake_case")]

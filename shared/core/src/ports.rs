@@ -3,7 +3,8 @@
 //! crate with S3, DynamoDB, SQS, Step Functions, OpenSearch, Bedrock and friends.
 
 use crate::domain::{
-    Chunk, Document, DocumentId, DocumentStatus, ObjectRef, PiiKind, Reminder, TenantId,
+    Chunk, Document, DocumentId, DocumentStatus, ObjectRef, PiiKind, Reminder, ReminderRef,
+    TenantId,
 };
 use crate::error::PortError;
 use crate::pii::PiiEntity;
@@ -476,8 +477,9 @@ pub trait NotificationTargets: Send + Sync {
 pub trait Scheduler: Send + Sync {
     async fn schedule(&self, reminder: &Reminder) -> PortResult<()>;
     async fn cancel(&self, tenant: &TenantId, reminder_id: &str) -> PortResult<()>;
-    /// Reminders due at or before `now` that have not fired.
-    async fn due(&self, now: DateTime<Utc>) -> PortResult<Vec<Reminder>>;
+    /// Reminders due at or before `now` that have not fired (as far as the
+    /// scheduler knows: `reminder-fire` checks the record before it notifies).
+    async fn due(&self, now: DateTime<Utc>) -> PortResult<Vec<ReminderRef>>;
 }
 
 /// A client connected to a WebSocket API: where its messages are posted

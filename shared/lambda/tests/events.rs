@@ -133,14 +133,14 @@ fn every_sample_deserializes_into_its_functions_event_type() {
                     for r in &batch.records {
                         let body = r.body.as_deref().unwrap_or_default();
                         assert!(
-                            serde_json::from_str::<jarvis_core::domain::Reminder>(body).is_ok(),
+                            serde_json::from_str::<jarvis_core::domain::ReminderRef>(body).is_ok(),
                             "{name}: the body is the schedule's input"
                         );
                     }
                 })
             }
             "reminder-fire" => {
-                serde_json::from_str::<jarvis_core::domain::Reminder>(&text).map(|_| ())
+                serde_json::from_str::<jarvis_core::domain::ReminderRef>(&text).map(|_| ())
             }
             "pipeline-step" | "extract-document" | "extract-image" | "extract-audio"
             | "parse-email" | "detect-pii" | "chunk" | "embed" | "index" => {

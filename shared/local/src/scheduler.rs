@@ -9,7 +9,7 @@ use crate::{sqlite_err, Db};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use jarvis_core::clock::Clock;
-use jarvis_core::domain::{Reminder, ReminderSchedule};
+use jarvis_core::domain::{Reminder, ReminderRef, ReminderSchedule};
 use jarvis_core::ports::{PortResult, Scheduler};
 use jarvis_core::{when, PortError, TenantId};
 use rusqlite::params;
@@ -100,6 +100,23 @@ impl LocalScheduler {
         .collect()
     }
 
+    /// The reminders whose next fire time is at or before `now`, in order: what
+    /// the runtime fires, then moves on with [`LocalScheduler::fired`].
+    pub fn due_reminders(&self, now: DateTime<Utc>) -> PortResult<Vec<Reminder>> {
+        let conn = self.db.lock();
+        let mut stmt = conn
+            .prepare("SELECT body FROM schedules WHERE next_fire <= ?1 ORDER BY next_fire")
+            .map_err(sqlite_err)?;
+        let rows = stmt
+            .query_map(params![now.timestamp_millis()], |r| r.get::<_, String>(0))
+            .map_err(sqlite_err)?;
+        rows.map(|r| {
+            let body = r.map_err(sqlite_err)?;
+            serde_json::from_str(&body).map_err(|e| PortError::backend("sqlite", e))
+        })
+        .collect()
+    }
+
     /// Drops every schedule of a tenant; returns how many.
     pub fn cancel_tenant(&self, tenant: &TenantId) -> PortResult<usize> {
         self.db
@@ -130,19 +147,12 @@ impl Scheduler for LocalScheduler {
         Ok(())
     }
 
-    async fn due(&self, now: DateTime<Utc>) -> PortResult<Vec<Reminder>> {
-        let conn = self.db.lock();
-        let mut stmt = conn
-            .prepare("SELECT body FROM schedules WHERE next_fire <= ?1 ORDER BY next_fire")
-            .map_err(sqlite_err)?;
-        let rows = stmt
-            .query_map(params![now.timestamp_millis()], |r| r.get::<_, String>(0))
-            .map_err(sqlite_err)?;
-        rows.map(|r| {
-            let body = r.map_err(sqlite_err)?;
-            serde_json::from_str(&body).map_err(|e| PortError::backend("sqlite", e))
-        })
-        .collect()
+    async fn due(&self, now: DateTime<Utc>) -> PortResult<Vec<ReminderRef>> {
+        Ok(self
+            .due_reminders(now)?
+            .iter()
+            .map(ReminderRef::from)
+            .collect())
     }
 }
 
@@ -190,9 +200,9 @@ mod tests {
         );
         s.schedule(&once).await.unwrap();
         s.schedule(&daily).await.unwrap();
-        assert!(s.due(t0).await.unwrap().is_empty());
+        assert!(s.due_reminders(t0).unwrap().is_empty());
         let at = t0 + Duration::hours(2);
-        let due = s.due(at).await.unwrap();
+        let due = s.due_reminders(at).unwrap();
         assert_eq!(
             due.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(),
             ["r1", "r2"]
@@ -202,7 +212,7 @@ mod tests {
         }
         assert!(s.due(at).await.unwrap().is_empty(), "nothing fires twice");
         let tomorrow = at + Duration::days(1);
-        let due = s.due(tomorrow).await.unwrap();
+        let due = s.due_reminders(tomorrow).unwrap();
         assert_eq!(due.len(), 1, "the daily one is due again the next day");
         s.cancel(&daily.tenant_id, "r2").await.unwrap();
         assert!(s.due(tomorrow).await.unwrap().is_empty());

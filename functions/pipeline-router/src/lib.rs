@@ -17,12 +17,12 @@ use chrono::Utc;
 use jarvis_core::curated::{file_name, too_large};
 use jarvis_core::domain::{Document, DocumentId, DocumentStatus, ObjectRef, TenantId};
 use jarvis_core::domain::{Erasure, ErasureState};
-use jarvis_core::ingest_event::parse_object_created;
 use jarvis_core::pipeline::{
     content_type_by_name, content_type_for, execution_name, keys, rerun_name, PipelineState,
 };
 use jarvis_core::ports::{BlobStore, MetadataStore, RecordStore, StartOutcome, WorkflowStarter};
 use jarvis_core::PortError;
+use jarvis_lambda::s3_events::parse_object_created;
 #[cfg(feature = "local")]
 use jarvis_local::stack::{LocalStack, INBOX_BUCKET, RAW_BUCKET};
 use std::sync::Arc;

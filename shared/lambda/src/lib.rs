@@ -9,11 +9,13 @@
 //! - [`ws`]: API Gateway WebSocket requests: the tenant the `$connect`
 //!   authorizer verified, the route, where to post to the client.
 //! - [`routes`]: the HTTP API's routes, declared once.
+//! - [`s3_events`]: the ingest queue's S3 `Object Created` events, read.
 //! - [`run`]: a handler under the Lambda Runtime API, per function kind.
 
 pub mod http;
 pub mod routes;
 pub mod run;
+pub mod s3_events;
 pub mod sqs;
 pub mod step;
 pub mod ws;

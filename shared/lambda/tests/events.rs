@@ -3,8 +3,8 @@
 
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayWebsocketProxyRequest};
 use aws_lambda_events::event::sqs::SqsEvent;
-use jarvis_core::ingest_event::parse_object_created;
 use jarvis_core::pipeline::{FailedState, PipelineState};
+use jarvis_lambda::s3_events::parse_object_created;
 
 #[test]
 fn the_ingest_queue_event_carries_an_object_created_body() {

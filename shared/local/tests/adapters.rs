@@ -295,7 +295,7 @@ async fn the_inbox_announces_a_file_once_it_holds_still_and_again_when_it_change
     let keys: Vec<String> = bodies
         .iter()
         .map(|b| {
-            jarvis_core::ingest_event::parse_object_created(b)
+            jarvis_lambda::s3_events::parse_object_created(b)
                 .unwrap()
                 .key
         })

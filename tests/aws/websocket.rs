@@ -75,18 +75,25 @@ async fn valid_pool_tokens_open_the_socket_with_their_tenant_and_others_are_deni
         )),
     };
     let sample = request("x");
-    let arn = sample.method_arn.clone();
+    let arn = sample.method_arn.clone().unwrap();
 
     // An ID token: allowed for this API's $connect, the tenant in the context.
     let id = sign("k1", &id_claims(&iss, "ana-7f3c"));
     let out = ws_authorizer::handle(&deps, request(&id)).await.unwrap();
-    assert!(out.allowed(), "{out:?}");
-    assert_eq!(out.principal_id, "ana-7f3c");
-    assert_eq!(out.context, Some(json!({"tenant": "ana-7f3c"})));
-    assert_eq!(out.policy_document["Statement"][0]["Resource"], arn);
+    assert!(ws_authorizer::allowed(&out), "{out:?}");
+    // What API Gateway reads, on the wire.
+    let wire = serde_json::to_value(&out).unwrap();
+    assert_eq!(wire["principalId"], "ana-7f3c");
+    assert_eq!(wire["context"], json!({"tenant": "ana-7f3c"}));
+    assert_eq!(wire["policyDocument"]["Version"], "2012-10-17");
+    assert_eq!(wire["policyDocument"]["Statement"][0]["Effect"], "Allow");
     assert_eq!(
-        out.policy_document["Statement"][0]["Action"],
-        "execute-api:Invoke"
+        wire["policyDocument"]["Statement"][0]["Resource"],
+        json!([arn])
+    );
+    assert_eq!(
+        wire["policyDocument"]["Statement"][0]["Action"],
+        json!(["execute-api:Invoke"])
     );
 
     // An access token names its client in client_id.
@@ -95,10 +102,11 @@ async fn valid_pool_tokens_open_the_socket_with_their_tenant_and_others_are_deni
         "k1",
         &json!({"sub": "ana-7f3c", "iss": iss, "client_id": CLIENT, "token_use": "access", "scope": "openid", "exp": now + 600}),
     );
-    assert!(ws_authorizer::handle(&deps, request(&access))
-        .await
-        .unwrap()
-        .allowed());
+    assert!(ws_authorizer::allowed(
+        &ws_authorizer::handle(&deps, request(&access))
+            .await
+            .unwrap()
+    ));
 
     // Everything else is denied, never an error.
     let mut expired = id_claims(&iss, "ana-7f3c");
@@ -153,8 +161,14 @@ async fn valid_pool_tokens_open_the_socket_with_their_tenant_and_others_are_deni
     ];
     for (what, token) in cases {
         let out = ws_authorizer::handle(&deps, request(&token)).await.unwrap();
-        assert!(!out.allowed(), "{what} must be denied");
-        assert_eq!(out.context, None, "{what}: a denial carries no tenant");
+        assert!(!ws_authorizer::allowed(&out), "{what} must be denied");
+        let wire = serde_json::to_value(&out).unwrap();
+        assert_eq!(wire["policyDocument"]["Statement"][0]["Effect"], "Deny");
+        assert_eq!(
+            wire["context"],
+            json!({}),
+            "{what}: a denial carries no tenant"
+        );
     }
     // The keys were fetched once; an unknown kid within the minute does not refetch.
     assert_eq!(server.seen().len(), 1, "JWKS fetches");
@@ -183,9 +197,8 @@ async fn an_unreachable_issuer_fails_the_invocation_and_the_next_one_recovers() 
     }
     assert_eq!(server.seen().len(), 1, "one fetch while backing off");
     tokio::time::sleep(backoff).await;
-    assert!(ws_authorizer::handle(&deps, request(&token))
-        .await
-        .unwrap()
-        .allowed());
+    assert!(ws_authorizer::allowed(
+        &ws_authorizer::handle(&deps, request(&token)).await.unwrap()
+    ));
     assert_eq!(server.seen().len(), 2);
 }

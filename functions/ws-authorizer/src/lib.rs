@@ -9,12 +9,15 @@
 //! Deny (403), with the reason logged, never echoed. If the issuer's keys
 //! cannot be read the invocation fails (500) and the client may retry.
 
+use aws_lambda_events::apigw::{
+    ApiGatewayCustomAuthorizerPolicy, ApiGatewayCustomAuthorizerRequestTypeRequest,
+    ApiGatewayCustomAuthorizerResponse,
+};
+use aws_lambda_events::iam::{IamPolicyEffect, IamPolicyStatement};
 use jarvis_aws::auth::TokenVerifier;
 use jarvis_core::ports::PortResult;
 use jarvis_core::PortError;
-use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use std::collections::HashMap;
 use std::sync::Arc;
 
 pub struct Deps {
@@ -29,64 +32,53 @@ impl Deps {
     }
 }
 
-/// What API Gateway sends a REQUEST authorizer of a WebSocket API.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct AuthorizerRequest {
-    /// `arn:aws:execute-api:{region}:{account}:{api}/{stage}/$connect`.
-    pub method_arn: String,
-    #[serde(default)]
-    pub query_string_parameters: Option<HashMap<String, String>>,
+/// What API Gateway sends a REQUEST authorizer of a WebSocket API
+/// (`methodArn` is `arn:aws:execute-api:{region}:{account}:{api}/{stage}/$connect`).
+pub type AuthorizerRequest = ApiGatewayCustomAuthorizerRequestTypeRequest;
+
+/// The policy API Gateway enforces, cached for the connection, and the
+/// context it hands to every route of it.
+pub type AuthorizerResponse = ApiGatewayCustomAuthorizerResponse<Value>;
+
+/// An IAM policy of one statement: `effect` on invoking `method_arn`.
+fn policy(principal: &str, effect: IamPolicyEffect, method_arn: &str) -> AuthorizerResponse {
+    let mut statement = IamPolicyStatement::default();
+    statement.action = vec!["execute-api:Invoke".into()];
+    statement.effect = effect;
+    statement.resource = vec![method_arn.to_owned()];
+    let mut document = ApiGatewayCustomAuthorizerPolicy::default();
+    document.version = Some("2012-10-17".into());
+    document.statement = vec![statement];
+    let mut response = AuthorizerResponse::default();
+    response.principal_id = Some(principal.to_owned());
+    response.policy_document = document;
+    response
 }
 
-/// The policy API Gateway enforces, cached for the connection.
-#[derive(Debug, Serialize, PartialEq)]
-#[serde(rename_all = "camelCase")]
-pub struct AuthorizerResponse {
-    pub principal_id: String,
-    pub policy_document: Value,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub context: Option<Value>,
-}
-
-impl AuthorizerResponse {
-    fn policy(principal: &str, effect: &str, method_arn: &str) -> Self {
-        Self {
-            principal_id: principal.to_owned(),
-            policy_document: json!({
-                "Version": "2012-10-17",
-                "Statement": [{"Action": "execute-api:Invoke", "Effect": effect, "Resource": method_arn}],
-            }),
-            context: None,
-        }
-    }
-
-    pub fn allowed(&self) -> bool {
-        self.policy_document["Statement"][0]["Effect"] == "Allow"
-    }
+/// Whether `response` lets the connection through.
+pub fn allowed(response: &AuthorizerResponse) -> bool {
+    response
+        .policy_document
+        .statement
+        .first()
+        .is_some_and(|s| s.effect == IamPolicyEffect::Allow)
 }
 
 /// Allow with the tenant, or Deny; `Err` only when the keys are unreachable.
 pub async fn handle(deps: &Deps, req: AuthorizerRequest) -> PortResult<AuthorizerResponse> {
-    let token = req
-        .query_string_parameters
-        .as_ref()
-        .and_then(|q| q.get("token"))
-        .map(String::as_str)
-        .unwrap_or("");
+    let method_arn = req.method_arn.clone().unwrap_or_default();
+    let token = req.query_string_parameters.first("token").unwrap_or("");
     match deps.verifier.verify(token).await {
         Ok(tenant) => {
-            let mut allow = AuthorizerResponse::policy(tenant.as_str(), "Allow", &req.method_arn);
-            allow.context = Some(json!({ jarvis_lambda::ws::TENANT_KEY: tenant.as_str() }));
+            let mut allow = policy(tenant.as_str(), IamPolicyEffect::Allow, &method_arn);
+            allow.context = json!({ jarvis_lambda::ws::TENANT_KEY: tenant.as_str() });
             Ok(allow)
         }
         Err(PortError::Invalid(reason)) => {
             tracing::info!(%reason, "WebSocket connection refused");
-            Ok(AuthorizerResponse::policy(
-                "anonymous",
-                "Deny",
-                &req.method_arn,
-            ))
+            let mut deny = policy("anonymous", IamPolicyEffect::Deny, &method_arn);
+            deny.context = json!({});
+            Ok(deny)
         }
         Err(e) => Err(e),
     }

@@ -113,12 +113,16 @@ fn every_sample_deserializes_into_its_functions_event_type() {
                     assert!(jarvis_lambda::ws::connection(&req).is_some(), "{name}");
                 })
             }
-            // The type is ws_authorizer::AuthorizerRequest (tests/aws parses it).
-            "ws-authorizer" => serde_json::from_str::<serde_json::Value>(&text).map(|v| {
-                assert!(v["methodArn"]
-                    .as_str()
+            // ws_authorizer::AuthorizerRequest is this aws_lambda_events type.
+            "ws-authorizer" => serde_json::from_str::<
+                aws_lambda_events::apigw::ApiGatewayCustomAuthorizerRequestTypeRequest,
+            >(&text)
+            .map(|r| {
+                assert!(r
+                    .method_arn
+                    .as_deref()
                     .is_some_and(|a| a.ends_with("/$connect")));
-                assert!(v["queryStringParameters"]["token"].is_string(), "{name}");
+                assert!(r.query_string_parameters.first("token").is_some(), "{name}");
             }),
             "mark-failed" => serde_json::from_str::<FailedState>(&text).map(|_| ()),
             // api-me's asynchronous invoke: erase_tenant::Job, one tenant.

@@ -738,3 +738,32 @@ async fn a_run_the_runtime_keeps_stopping_in_is_failed_with_a_reason_after_three
         "not tried again"
     );
 }
+
+/// The local runtime serves every route of the table the deployed API is built
+/// from (`jarvis_lambda::routes::ROUTES`): none answers its "no such route"
+/// fallback or a 405.
+#[tokio::test]
+async fn the_local_runtime_serves_every_route_of_the_route_table() {
+    let app = spawn_app().await;
+    for route in jarvis_lambda::routes::ROUTES {
+        let path = route.path.replace("{id}", "doc_000000000000000000000000");
+        let method = reqwest::Method::from_bytes(route.method.as_bytes()).unwrap();
+        let r = app
+            .client
+            .request(method, format!("{}{path}", app.base))
+            .bearer_auth(&app.token)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        let body: Value = r.json().await.unwrap_or(Value::Null);
+        assert_ne!(status, 405, "{}: {body}", route.key());
+        assert!(
+            !body["error"]["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("no such route")),
+            "{} is not served locally: {body}",
+            route.key()
+        );
+    }
+}

@@ -24,6 +24,44 @@ struct Operation {
     errors: &'static [(u16, &'static str)],
 }
 
+impl Operation {
+    /// Answering `status` (`description`, with a JSON body of `schema` when
+    /// there is one), taking no body or query, with no other answers.
+    fn answers(status: u16, description: &'static str, schema: Option<Value>) -> Self {
+        Self {
+            body: None,
+            raw_body: false,
+            query: &[],
+            ok: (status, description, schema),
+            errors: &[],
+        }
+    }
+
+    /// Taking a JSON body of this schema.
+    fn taking(self, body: Value) -> Self {
+        Self {
+            body: Some(body),
+            ..self
+        }
+    }
+
+    /// Taking a raw file body.
+    fn raw(self) -> Self {
+        Self {
+            raw_body: true,
+            ..self
+        }
+    }
+
+    fn query(self, query: &'static [(&'static str, &'static str, bool)]) -> Self {
+        Self { query, ..self }
+    }
+
+    fn errors(self, errors: &'static [(u16, &'static str)]) -> Self {
+        Self { errors, ..self }
+    }
+}
+
 /// `$ref` to a component, registering it (and what it refers to).
 fn component<T: ToSchema>(components: &mut Map<String, Value>) -> Value {
     let name = T::name().to_string();
@@ -39,146 +77,72 @@ fn component<T: ToSchema>(components: &mut Map<String, Value>) -> Value {
 }
 
 fn operation(route: &Route, c: &mut Map<String, Value>) -> Operation {
-    let none = |ok: (u16, &'static str, Option<Value>)| Operation {
-        body: None,
-        raw_body: false,
-        query: &[],
-        ok,
-        errors: &[],
-    };
+    const IDEMPOTENCY_BUSY: (u16, &str) =
+        (409, "This Idempotency-Key's first request is still running");
     match route.key().as_str() {
-        "GET /healthz" => none((
+        "GET /healthz" => Operation::answers(
             200,
             "Up",
             Some(json!({"type": "object", "required": ["status", "version"],
                 "properties": {"status": {"const": "ok"}, "version": {"type": "string"}}})),
-        )),
-        "POST /search" => Operation {
-            body: Some(component::<jarvis_core::search::SearchRequest>(c)),
-            ok: (200, "The hits, best first", Some(component::<api_search::SearchResponse>(c))),
-            ..none((200, "", None))
-        },
-        "POST /documents" => Operation {
-            raw_body: true,
-            query: &[("name", "The file's name (its extension says its type)", true)],
-            ok: (202, "Stored and queued (or a duplicate of an earlier document)", Some(component::<api_documents::Accepted>(c))),
-            errors: &[(413, "Larger than the upload limit"), (415, "Not a type Jarvis reads")],
-            body: None,
-        },
-        "POST /uploads" => Operation {
-            body: Some(component::<api_documents::UploadRequest>(c)),
-            ok: (201, "Where to PUT the file (exactly that size and type, within 15 minutes)", Some(component::<api_documents::UploadTicket>(c))),
-            errors: &[(413, "Larger than the file limit"), (415, "Not a type Jarvis reads")],
-            ..none((200, "", None))
-        },
-        "GET /documents" => Operation {
-            query: &[
+        ),
+        "POST /search" => Operation::answers(200, "The hits, best first", Some(component::<api_search::SearchResponse>(c)))
+            .taking(component::<jarvis_core::search::SearchRequest>(c)),
+        "POST /documents" => Operation::answers(202, "Stored and queued (or a duplicate of an earlier document)", Some(component::<api_documents::Accepted>(c)))
+            .raw()
+            .query(&[("name", "The file's name (its extension says its type)", true)])
+            .errors(&[(413, "Larger than the upload limit"), (415, "Not a type Jarvis reads")]),
+        "POST /uploads" => Operation::answers(201, "Where to PUT the file (exactly that size and type, within 15 minutes)", Some(component::<api_documents::UploadTicket>(c)))
+            .taking(component::<api_documents::UploadRequest>(c))
+            .errors(&[(413, "Larger than the file limit"), (415, "Not a type Jarvis reads")]),
+        "GET /documents" => Operation::answers(200, "A page of documents", Some(component::<api_documents::Listing>(c)))
+            .query(&[
                 ("status", "queued, processing, indexed, failed or skipped", false),
                 ("limit", "1 to 200 (default 50)", false),
                 ("after", "The `next` of the previous page", false),
-            ],
-            ok: (200, "A page of documents", Some(component::<api_documents::Listing>(c))),
-            ..none((200, "", None))
-        },
-        "GET /documents/{id}" => Operation {
-            ok: (200, "The document", Some(component::<jarvis_core::domain::Document>(c))),
-            errors: &[(404, "No such document of the caller's")],
-            ..none((200, "", None))
-        },
-        "DELETE /documents/{id}" => Operation {
-            ok: (200, "Deleted", Some(component::<api_documents::Deleted>(c))),
-            errors: &[(404, "No such document of the caller's")],
-            ..none((200, "", None))
-        },
-        "POST /chat" => Operation {
-            body: Some(component::<jarvis_core::agent::ChatInput>(c)),
-            ok: (200, "The answer, its citations and what the assistant did", Some(component::<jarvis_core::agent::ChatOutput>(c))),
-            errors: &[(404, "No such conversation"), (409, "This turn_id is still running"), (422, "A bound was reached")],
-            ..none((200, "", None))
-        },
-        "POST /tasks" => Operation {
-            body: Some(component::<tool_tasks::rest::NewTask>(c)),
-            ok: (201, "The task", Some(component::<tool_tasks::rest::TaskView>(c))),
-            errors: &[(409, "This Idempotency-Key's first request is still running"), (422, "A due time that cannot be read, or a reused Idempotency-Key with another body")],
-            ..none((200, "", None))
-        },
-        "GET /tasks" => Operation {
-            query: &[("status", "open (default), done or all", false)],
-            ok: (200, "The tasks, due ones first", Some(component::<tool_tasks::rest::TaskList>(c))),
-            ..none((200, "", None))
-        },
-        "POST /tasks/{id}/complete" => Operation {
-            ok: (200, "The task, done", Some(component::<tool_tasks::rest::TaskView>(c))),
-            errors: &[(404, "No such task")],
-            ..none((200, "", None))
-        },
-        "DELETE /tasks/{id}" => Operation {
-            ok: (200, "Deleted", Some(component::<tool_tasks::rest::TaskDeleted>(c))),
-            errors: &[(404, "No such task")],
-            ..none((200, "", None))
-        },
-        "POST /reminders" => Operation {
-            body: Some(component::<tool_reminders::rest::NewReminder>(c)),
-            ok: (201, "The reminder, scheduled", Some(component::<tool_reminders::rest::ReminderView>(c))),
-            errors: &[(409, "This Idempotency-Key's first request is still running"), (422, "A time in the past or that cannot be read")],
-            ..none((200, "", None))
-        },
-        "GET /reminders" => Operation {
-            ok: (200, "Upcoming reminders", Some(component::<tool_reminders::rest::ReminderList>(c))),
-            ..none((200, "", None))
-        },
-        "DELETE /reminders/{id}" => Operation {
-            ok: (200, "Cancelled", Some(component::<tool_reminders::rest::ReminderCancelled>(c))),
-            errors: &[(404, "No such reminder")],
-            ..none((200, "", None))
-        },
-        "POST /emails/drafts" => Operation {
-            body: Some(component::<tool_email::rest::NewDraft>(c)),
-            ok: (201, "The draft (stored, not sent)", Some(component::<jarvis_core::domain::Draft>(c))),
-            errors: &[(409, "This Idempotency-Key's first request is still running"), (422, "Not plain e-mail addresses")],
-            ..none((200, "", None))
-        },
-        "GET /emails/drafts" => Operation {
-            ok: (200, "The drafts", Some(component::<tool_email::rest::DraftList>(c))),
-            ..none((200, "", None))
-        },
-        "POST /emails/drafts/{id}/send" => Operation {
-            body: Some(component::<tool_email::rest::SendConfirmation>(c)),
-            ok: (200, "Sent, exactly once", Some(component::<jarvis_core::domain::Draft>(c))),
-            errors: &[(404, "No such draft"), (409, "Already sent, being sent, or changed since the confirm_token")],
-            ..none((200, "", None))
-        },
-        "DELETE /me/data" => Operation {
-            ok: (202, "The erasure, started (or already under way)", Some(component::<api_me::rest::ErasureView>(c))),
-            ..none((200, "", None))
-        },
-        "GET /me/data/erasure" => Operation {
-            ok: (200, "Where the erasure stands", Some(component::<api_me::rest::ErasureView>(c))),
-            errors: &[(404, "No erasure was asked for")],
-            ..none((200, "", None))
-        },
-        "GET /me/export" => none((200, "A zip of the caller's documents, files and records (on AWS, when large: 303 to a pre-signed URL)", None)),
-        "GET /me/settings" => Operation {
-            ok: (200, "The caller's settings", Some(component::<api_me::rest::SettingsView>(c))),
-            ..none((200, "", None))
-        },
-        "PUT /me/settings" => Operation {
-            body: Some(component::<api_me::rest::SettingsChange>(c)),
-            ok: (200, "The settings, changed", Some(component::<api_me::rest::SettingsView>(c))),
-            errors: &[(422, "Not an IANA time zone")],
-            ..none((200, "", None))
-        },
-        "PUT /me/notifications" => Operation {
-            body: Some(component::<api_me::rest::NotificationsChange>(c)),
-            ok: (202, "Pending the address's confirmation", Some(component::<api_me::rest::NotificationsView>(c))),
-            errors: &[(409, "This deployment mails no notifications (the local runtime)"), (422, "Not an e-mail address")],
-            ..none((200, "", None))
-        },
-        "DELETE /me/notifications" => Operation {
-            ok: (200, "No longer mailed", Some(component::<api_me::rest::NotificationsView>(c))),
-            errors: &[(409, "This deployment mails no notifications (the local runtime)")],
-            ..none((200, "", None))
-        },
+            ]),
+        "GET /documents/{id}" => Operation::answers(200, "The document", Some(component::<jarvis_core::domain::Document>(c)))
+            .errors(&[(404, "No such document of the caller's")]),
+        "DELETE /documents/{id}" => Operation::answers(200, "Deleted", Some(component::<api_documents::Deleted>(c)))
+            .errors(&[(404, "No such document of the caller's")]),
+        "POST /chat" => Operation::answers(200, "The answer, its citations and what the assistant did", Some(component::<jarvis_core::agent::ChatOutput>(c)))
+            .taking(component::<jarvis_core::agent::ChatInput>(c))
+            .errors(&[(404, "No such conversation"), (409, "This turn_id is still running"), (422, "A bound was reached")]),
+        "POST /tasks" => Operation::answers(201, "The task", Some(component::<tool_tasks::rest::TaskView>(c)))
+            .taking(component::<tool_tasks::rest::NewTask>(c))
+            .errors(&[IDEMPOTENCY_BUSY, (422, "A due time that cannot be read, or a reused Idempotency-Key with another body")]),
+        "GET /tasks" => Operation::answers(200, "The tasks, due ones first", Some(component::<tool_tasks::rest::TaskList>(c)))
+            .query(&[("status", "open (default), done or all", false)]),
+        "POST /tasks/{id}/complete" => Operation::answers(200, "The task, done", Some(component::<tool_tasks::rest::TaskView>(c)))
+            .errors(&[(404, "No such task")]),
+        "DELETE /tasks/{id}" => Operation::answers(200, "Deleted", Some(component::<tool_tasks::rest::TaskDeleted>(c)))
+            .errors(&[(404, "No such task")]),
+        "POST /reminders" => Operation::answers(201, "The reminder, scheduled", Some(component::<tool_reminders::rest::ReminderView>(c)))
+            .taking(component::<tool_reminders::rest::NewReminder>(c))
+            .errors(&[IDEMPOTENCY_BUSY, (422, "A time in the past or that cannot be read")]),
+        "GET /reminders" => Operation::answers(200, "Upcoming reminders", Some(component::<tool_reminders::rest::ReminderList>(c))),
+        "DELETE /reminders/{id}" => Operation::answers(200, "Cancelled", Some(component::<tool_reminders::rest::ReminderCancelled>(c)))
+            .errors(&[(404, "No such reminder")]),
+        "POST /emails/drafts" => Operation::answers(201, "The draft (stored, not sent)", Some(component::<jarvis_core::domain::Draft>(c)))
+            .taking(component::<tool_email::rest::NewDraft>(c))
+            .errors(&[IDEMPOTENCY_BUSY, (422, "Not plain e-mail addresses")]),
+        "GET /emails/drafts" => Operation::answers(200, "The drafts", Some(component::<tool_email::rest::DraftList>(c))),
+        "POST /emails/drafts/{id}/send" => Operation::answers(200, "Sent, exactly once", Some(component::<jarvis_core::domain::Draft>(c)))
+            .taking(component::<tool_email::rest::SendConfirmation>(c))
+            .errors(&[(404, "No such draft"), (409, "Already sent, being sent, or changed since the confirm_token")]),
+        "DELETE /me/data" => Operation::answers(202, "The erasure, started (or already under way)", Some(component::<api_me::rest::ErasureView>(c))),
+        "GET /me/data/erasure" => Operation::answers(200, "Where the erasure stands", Some(component::<api_me::rest::ErasureView>(c)))
+            .errors(&[(404, "No erasure was asked for")]),
+        "GET /me/export" => Operation::answers(200, "A zip of the caller's documents, files and records (on AWS, when large: 303 to a pre-signed URL)", None),
+        "GET /me/settings" => Operation::answers(200, "The caller's settings", Some(component::<api_me::rest::SettingsView>(c))),
+        "PUT /me/settings" => Operation::answers(200, "The settings, changed", Some(component::<api_me::rest::SettingsView>(c)))
+            .taking(component::<api_me::rest::SettingsChange>(c))
+            .errors(&[(422, "Not an IANA time zone")]),
+        "PUT /me/notifications" => Operation::answers(202, "Pending the address's confirmation", Some(component::<api_me::rest::NotificationsView>(c)))
+            .taking(component::<api_me::rest::NotificationsChange>(c))
+            .errors(&[(409, "This deployment mails no notifications (the local runtime)"), (422, "Not an e-mail address")]),
+        "DELETE /me/notifications" => Operation::answers(200, "No longer mailed", Some(component::<api_me::rest::NotificationsView>(c)))
+            .errors(&[(409, "This deployment mails no notifications (the local runtime)")]),
         other => panic!("{other} is in the route table but not described here"),
     }
 }

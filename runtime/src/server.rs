@@ -22,6 +22,7 @@ use axum::Router;
 use base64::Engine as _;
 use jarvis_core::ports::BlobStore as _;
 use jarvis_core::{ApiError, TenantId};
+use jarvis_local::uploads::percent_encode;
 use serde_json::json;
 use std::sync::Arc;
 
@@ -441,18 +442,6 @@ fn multipart_error(e: axum::extract::multipart::MultipartError, limit: u64) -> A
             e.body_text()
         ))
     }
-}
-
-fn percent_encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
 }
 
 #[cfg(test)]

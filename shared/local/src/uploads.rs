@@ -87,20 +87,24 @@ impl LocalUploads {
     }
 }
 
-/// Each path segment percent-encoded (RFC 3986 unreserved characters kept).
+/// `s` percent-encoded for a URL: every byte but RFC 3986's unreserved
+/// characters (letters, digits, `-._~`). Used for a path segment or a query value.
+pub fn percent_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+/// Each path segment of `key` percent-encoded.
 fn encode_path(key: &str) -> String {
     key.split('/')
-        .map(|segment| {
-            segment
-                .bytes()
-                .map(|b| match b {
-                    b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                        (b as char).to_string()
-                    }
-                    _ => format!("%{b:02X}"),
-                })
-                .collect::<String>()
-        })
+        .map(percent_encode)
         .collect::<Vec<_>>()
         .join("/")
 }

@@ -199,7 +199,7 @@ class Checks:
         return ok
 
 
-def wait_for(what, probe, timeout: float, every: float = 2.0):
+def wait_for(probe, timeout: float, every: float = 2.0):
     """probe() → (done, value) until done or the timeout; the last value."""
     deadline = time.monotonic() + timeout
     while True:
@@ -267,7 +267,7 @@ def round_trip(api: str, ws_url: str, bearer: str, reminder_minutes: int, wait: 
         state = parsed(body).get("status")
         return state in ("indexed", "failed", "skipped"), (status, state, body)
 
-    done, (status, state, body) = wait_for("indexed", indexed, wait)
+    done, (status, state, body) = wait_for(indexed, wait)
     c.check(state == "indexed", f"{name} indexed", f"{status} {body}")
 
     status, body = call("POST", f"{api}/search", {"query": word, "limit": 5}, bearer)
@@ -301,7 +301,7 @@ def round_trip(api: str, ws_url: str, bearer: str, reminder_minutes: int, wait: 
         status, body = call("GET", f"{api}/me/data/erasure", bearer=bearer)
         return parsed(body).get("state") == "done", (status, body)
 
-    done, (status, body) = wait_for("erased", erased, wait)
+    done, (status, body) = wait_for(erased, wait)
     c.check(done, "the erasure is done", f"{status} {body}")
     status, body = call("GET", f"{api}/documents/{doc_id}", bearer=bearer)
     c.check(status == 404, "the file is gone", f"{status} {body}")

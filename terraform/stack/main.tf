@@ -26,13 +26,21 @@ locals {
   # in every region the profile routes to (and, for global profiles, the
   # region-less model ARN).
   profile_geos = ["us", "eu", "apac", "jp", "au", "ca", "global", "us-gov"]
+  model_ids    = distinct([var.embed_model_id, local.chat_model_id])
+  # Inference profile id → the model behind it ("eu.anthropic.x" → "anthropic.x").
+  profile_models = {
+    for id in local.model_ids : id => join(".", slice(split(".", id), 1, length(split(".", id))))
+    if contains(local.profile_geos, split(".", id)[0])
+  }
   model_arns = distinct(concat(flatten([
-    for id in distinct([var.embed_model_id, local.chat_model_id]) : (
-      contains(local.profile_geos, split(".", id)[0])
+    for id in local.model_ids : (
+      contains(keys(local.profile_models), id)
       ? concat(
-        ["arn:${local.partition}:bedrock:${local.region}:${local.account}:inference-profile/${id}"],
-        ["arn:${local.partition}:bedrock:*::foundation-model/${join(".", slice(split(".", id), 1, length(split(".", id))))}"],
-        split(".", id)[0] == "global" ? ["arn:${local.partition}:bedrock:::foundation-model/${join(".", slice(split(".", id), 1, length(split(".", id))))}"] : [],
+        [
+          "arn:${local.partition}:bedrock:${local.region}:${local.account}:inference-profile/${id}",
+          "arn:${local.partition}:bedrock:*::foundation-model/${local.profile_models[id]}",
+        ],
+        startswith(id, "global.") ? ["arn:${local.partition}:bedrock:::foundation-model/${local.profile_models[id]}"] : [],
       )
       : ["arn:${local.partition}:bedrock:${local.region}::foundation-model/${id}"]
     )

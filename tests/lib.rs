@@ -7,8 +7,11 @@
 //! - [`wire`]: a loopback HTTP server that answers recorded exchanges and keeps
 //!   what it was sent (Bedrock and OpenSearch have no emulator), and a proxy that
 //!   injects faults in front of the emulator.
+//! - [`lambda`]: API Gateway events into the HTTP functions' requests, and
+//!   their responses into what API Gateway receives.
 
 pub mod contract;
 pub mod emulator;
+pub mod lambda;
 pub mod openapi;
 pub mod wire;

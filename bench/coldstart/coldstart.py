@@ -37,6 +37,16 @@ CLIENTS = {
     "mark-failed": ["dynamodb"],
     "api-search": ["bedrock-runtime"],
     "api-documents": ["s3", "dynamodb", "stepfunctions"],
+    "api-chat": ["dynamodb", "bedrock-runtime", "lambda"],
+    "api-me": ["s3", "dynamodb", "lambda", "sns"],
+    "tool-tasks": ["dynamodb"],
+    "tool-reminders": ["dynamodb", "scheduler"],
+    "tool-email": ["dynamodb", "sesv2"],
+    "chat-stream": ["dynamodb", "apigatewaymanagementapi"],
+    "ws-authorizer": [],
+    "reminder-fire": ["dynamodb", "sns", "apigatewaymanagementapi"],
+    "memory-reflector": ["dynamodb", "bedrock-runtime"],
+    "erase-tenant": ["s3", "dynamodb", "sns", "scheduler", "transcribe"],
 }
 
 ENV = {
@@ -54,6 +64,17 @@ ENV = {
     "JARVIS_TABLE": "jarvis-bench",
     "JARVIS_STATE_MACHINE_ARN": "arn:aws:states:eu-west-1:123456789012:stateMachine:jarvis",
     "JARVIS_OPENSEARCH_ENDPOINT": "https://example.eu-west-1.aoss.amazonaws.com",
+    "JARVIS_INGEST_QUEUE_URL": "https://sqs.eu-west-1.amazonaws.com/123456789012/jarvis-ingest",
+    "JARVIS_REMINDER_TOPIC_ARN": "arn:aws:sns:eu-west-1:123456789012:jarvis-reminders",
+    "JARVIS_SCHEDULE_GROUP": "jarvis-bench",
+    "JARVIS_SCHEDULER_ROLE_ARN": "arn:aws:iam::123456789012:role/jarvis-scheduler",
+    "JARVIS_REMINDER_TARGET_ARN": "arn:aws:lambda:eu-west-1:123456789012:function:jarvis-reminder-fire:live",
+    "JARVIS_REMINDER_DLQ_ARN": "arn:aws:sqs:eu-west-1:123456789012:jarvis-reminder-dlq",
+    "JARVIS_MAIL_FROM": "jarvis@example.com",
+    "JARVIS_TOOL_FUNCTION_PREFIX": "jarvis-bench-",
+    "JARVIS_ERASE_FUNCTION": "jarvis-bench-erase-tenant",
+    "JARVIS_AUTH_ISSUER": "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_EXAMPLE",
+    "JARVIS_AUTH_AUDIENCE": "bench-client",
     "RUST_LOG": "error",
 }
 

@@ -6,7 +6,7 @@
 //! a valid OpenAPI 3.1 document that describes every deployed route and every
 //! sample event, and tests/local_runtime checks real answers against it.
 
-use jarvis_lambda::routes::{Route, ROUTES};
+use jarvis_lambda::routes::{Op, Route, ROUTES};
 use serde_json::{json, Map, Value};
 use utoipa::openapi::{RefOr, Schema};
 use utoipa::ToSchema;
@@ -79,71 +79,70 @@ fn component<T: ToSchema>(components: &mut Map<String, Value>) -> Value {
 fn operation(route: &Route, c: &mut Map<String, Value>) -> Operation {
     const IDEMPOTENCY_BUSY: (u16, &str) =
         (409, "This Idempotency-Key's first request is still running");
-    match route.key().as_str() {
-        "GET /healthz" => Operation::answers(
+    match route.op {
+        Op::Healthz => Operation::answers(
             200,
             "Up",
             Some(json!({"type": "object", "required": ["status", "version"],
                 "properties": {"status": {"const": "ok"}, "version": {"type": "string"}}})),
         ),
-        "POST /search" => Operation::answers(200, "The hits, best first", Some(component::<api_search::SearchResponse>(c)))
+        Op::Search => Operation::answers(200, "The hits, best first", Some(component::<api_search::SearchResponse>(c)))
             .taking(component::<jarvis_core::search::SearchRequest>(c)),
-        "POST /documents" => Operation::answers(202, "Stored and queued (or a duplicate of an earlier document)", Some(component::<api_documents::Accepted>(c)))
+        Op::UploadDocument => Operation::answers(202, "Stored and queued (or a duplicate of an earlier document)", Some(component::<api_documents::Accepted>(c)))
             .raw()
             .query(&[("name", "The file's name (its extension says its type)", true)])
             .errors(&[(413, "Larger than the upload limit"), (415, "Not a type Jarvis reads")]),
-        "POST /uploads" => Operation::answers(201, "Where to PUT the file (exactly that size and type, within 15 minutes)", Some(component::<api_documents::UploadTicket>(c)))
+        Op::PresignUpload => Operation::answers(201, "Where to PUT the file (exactly that size and type, within 15 minutes)", Some(component::<api_documents::UploadTicket>(c)))
             .taking(component::<api_documents::UploadRequest>(c))
             .errors(&[(413, "Larger than the file limit"), (415, "Not a type Jarvis reads")]),
-        "GET /documents" => Operation::answers(200, "A page of documents", Some(component::<api_documents::Listing>(c)))
+        Op::ListDocuments => Operation::answers(200, "A page of documents", Some(component::<api_documents::Listing>(c)))
             .query(&[
                 ("status", "queued, processing, indexed, failed or skipped", false),
                 ("limit", "1 to 200 (default 50)", false),
                 ("after", "The `next` of the previous page", false),
             ]),
-        "GET /documents/{id}" => Operation::answers(200, "The document", Some(component::<jarvis_core::domain::Document>(c)))
+        Op::GetDocument => Operation::answers(200, "The document", Some(component::<jarvis_core::domain::Document>(c)))
             .errors(&[(404, "No such document of the caller's")]),
-        "DELETE /documents/{id}" => Operation::answers(200, "Deleted", Some(component::<api_documents::Deleted>(c)))
+        Op::DeleteDocument => Operation::answers(200, "Deleted", Some(component::<api_documents::Deleted>(c)))
             .errors(&[(404, "No such document of the caller's")]),
-        "POST /chat" => Operation::answers(200, "The answer, its citations and what the assistant did", Some(component::<jarvis_core::agent::ChatOutput>(c)))
+        Op::Chat => Operation::answers(200, "The answer, its citations and what the assistant did", Some(component::<jarvis_core::agent::ChatOutput>(c)))
             .taking(component::<jarvis_core::agent::ChatInput>(c))
             .errors(&[(404, "No such conversation"), (409, "This turn_id is still running"), (422, "A bound was reached")]),
-        "POST /tasks" => Operation::answers(201, "The task", Some(component::<tool_tasks::rest::TaskView>(c)))
+        Op::CreateTask => Operation::answers(201, "The task", Some(component::<tool_tasks::rest::TaskView>(c)))
             .taking(component::<tool_tasks::rest::NewTask>(c))
             .errors(&[IDEMPOTENCY_BUSY, (422, "A due time that cannot be read, or a reused Idempotency-Key with another body")]),
-        "GET /tasks" => Operation::answers(200, "The tasks, due ones first", Some(component::<tool_tasks::rest::TaskList>(c)))
+        Op::ListTasks => Operation::answers(200, "The tasks, due ones first", Some(component::<tool_tasks::rest::TaskList>(c)))
             .query(&[("status", "open (default), done or all", false)]),
-        "POST /tasks/{id}/complete" => Operation::answers(200, "The task, done", Some(component::<tool_tasks::rest::TaskView>(c)))
+        Op::CompleteTask => Operation::answers(200, "The task, done", Some(component::<tool_tasks::rest::TaskView>(c)))
             .errors(&[(404, "No such task")]),
-        "DELETE /tasks/{id}" => Operation::answers(200, "Deleted", Some(component::<tool_tasks::rest::TaskDeleted>(c)))
+        Op::DeleteTask => Operation::answers(200, "Deleted", Some(component::<tool_tasks::rest::TaskDeleted>(c)))
             .errors(&[(404, "No such task")]),
-        "POST /reminders" => Operation::answers(201, "The reminder, scheduled", Some(component::<tool_reminders::rest::ReminderView>(c)))
+        Op::CreateReminder => Operation::answers(201, "The reminder, scheduled", Some(component::<tool_reminders::rest::ReminderView>(c)))
             .taking(component::<tool_reminders::rest::NewReminder>(c))
             .errors(&[IDEMPOTENCY_BUSY, (422, "A time in the past or that cannot be read")]),
-        "GET /reminders" => Operation::answers(200, "Upcoming reminders", Some(component::<tool_reminders::rest::ReminderList>(c))),
-        "DELETE /reminders/{id}" => Operation::answers(200, "Cancelled", Some(component::<tool_reminders::rest::ReminderCancelled>(c)))
+        Op::ListReminders => Operation::answers(200, "Upcoming reminders", Some(component::<tool_reminders::rest::ReminderList>(c))),
+        Op::CancelReminder => Operation::answers(200, "Cancelled", Some(component::<tool_reminders::rest::ReminderCancelled>(c)))
             .errors(&[(404, "No such reminder")]),
-        "POST /emails/drafts" => Operation::answers(201, "The draft (stored, not sent)", Some(component::<jarvis_core::domain::Draft>(c)))
+        Op::CreateDraft => Operation::answers(201, "The draft (stored, not sent)", Some(component::<jarvis_core::domain::Draft>(c)))
             .taking(component::<tool_email::rest::NewDraft>(c))
             .errors(&[IDEMPOTENCY_BUSY, (422, "Not plain e-mail addresses")]),
-        "GET /emails/drafts" => Operation::answers(200, "The drafts", Some(component::<tool_email::rest::DraftList>(c))),
-        "POST /emails/drafts/{id}/send" => Operation::answers(200, "Sent, exactly once", Some(component::<jarvis_core::domain::Draft>(c)))
+        Op::ListDrafts => Operation::answers(200, "The drafts", Some(component::<tool_email::rest::DraftList>(c))),
+        Op::SendDraft => Operation::answers(200, "Sent, exactly once", Some(component::<jarvis_core::domain::Draft>(c)))
             .taking(component::<tool_email::rest::SendConfirmation>(c))
             .errors(&[(404, "No such draft"), (409, "Already sent, being sent, or changed since the confirm_token")]),
-        "DELETE /me/data" => Operation::answers(202, "The erasure, started (or already under way)", Some(component::<api_me::rest::ErasureView>(c))),
-        "GET /me/data/erasure" => Operation::answers(200, "Where the erasure stands", Some(component::<api_me::rest::ErasureView>(c)))
+        Op::EraseData => Operation::answers(202, "The erasure, started (or already under way)", Some(component::<api_me::rest::ErasureView>(c))),
+        Op::ErasureStatus => Operation::answers(200, "Where the erasure stands", Some(component::<api_me::rest::ErasureView>(c)))
             .errors(&[(404, "No erasure was asked for")]),
-        "GET /me/export" => Operation::answers(200, "A zip of the caller's documents, files and records (on AWS, when large: 303 to a pre-signed URL)", None),
-        "GET /me/settings" => Operation::answers(200, "The caller's settings", Some(component::<api_me::rest::SettingsView>(c))),
-        "PUT /me/settings" => Operation::answers(200, "The settings, changed", Some(component::<api_me::rest::SettingsView>(c)))
+        Op::Export => Operation::answers(200, "A zip of the caller's documents, files and records (on AWS, when large: 303 to a pre-signed URL)", None),
+        Op::GetSettings => Operation::answers(200, "The caller's settings", Some(component::<api_me::rest::SettingsView>(c))),
+        Op::PutSettings => Operation::answers(200, "The settings, changed", Some(component::<api_me::rest::SettingsView>(c)))
             .taking(component::<api_me::rest::SettingsChange>(c))
             .errors(&[(422, "Not an IANA time zone")]),
-        "PUT /me/notifications" => Operation::answers(202, "Pending the address's confirmation", Some(component::<api_me::rest::NotificationsView>(c)))
+        Op::PutNotifications => Operation::answers(202, "Pending the address's confirmation", Some(component::<api_me::rest::NotificationsView>(c)))
             .taking(component::<api_me::rest::NotificationsChange>(c))
             .errors(&[(409, "This deployment mails no notifications (the local runtime)"), (422, "Not an e-mail address")]),
-        "DELETE /me/notifications" => Operation::answers(200, "No longer mailed", Some(component::<api_me::rest::NotificationsView>(c)))
+        Op::DeleteNotifications => Operation::answers(200, "No longer mailed", Some(component::<api_me::rest::NotificationsView>(c)))
             .errors(&[(409, "This deployment mails no notifications (the local runtime)")]),
-        other => panic!("{other} is in the route table but not described here"),
     }
 }
 
@@ -186,7 +185,7 @@ pub fn document() -> Value {
         let mut ok = json!({"description": description});
         if let Some(schema) = schema {
             ok["content"] = json!({"application/json": {"schema": schema}});
-        } else if route.key() == "GET /me/export" {
+        } else if route.op == Op::Export {
             ok["content"] = json!({"application/zip": {"schema": {"type": "string", "contentMediaType": "application/zip"}}});
         }
         responses.insert(status.to_string(), ok);
@@ -228,8 +227,10 @@ pub fn document() -> Value {
             parameters.push(json!({"name": name, "in": "query", "required": required,
                 "description": description, "schema": {"type": "string"}}));
         }
-        if ["POST /tasks", "POST /reminders", "POST /emails/drafts"].contains(&route.key().as_str())
-        {
+        if matches!(
+            route.op,
+            Op::CreateTask | Op::CreateReminder | Op::CreateDraft
+        ) {
             parameters.push(json!({"name": "Idempotency-Key", "in": "header", "required": false,
                 "description": "1 to 255 visible ASCII characters: a retry with the same key and body creates nothing more",
                 "schema": {"type": "string", "minLength": 1, "maxLength": 255}}));
@@ -237,7 +238,7 @@ pub fn document() -> Value {
         let mut operation = json!({
             "operationId": route.key().to_lowercase().replace(['/', ' ', '{', '}'], "_").trim_matches('_').replace("__", "_"),
             "summary": route.summary,
-            "tags": [route.function],
+            "tags": [route.function.name()],
             "responses": responses,
         });
         if !parameters.is_empty() {

@@ -1,46 +1,73 @@
-//! The local HTTP API. Each request is checked for a bearer token, turned into
-//! the API Gateway HTTP API (v2) event the Lambda would receive — with the
-//! token's tenant as the verified `sub` claim — and handed to the same handler.
+//! The local HTTP API. Every route of the route table
+//! (`jarvis_lambda::routes::ROUTES`) is served here by the function the table
+//! names: the request's bearer token is checked, its body read within the
+//! route's limit, and axum's `http::Request` handed to the same handler the
+//! Lambda runs — with what API Gateway's HTTP API would attach (the route's
+//! request context carrying the token's tenant as the verified `sub` claim,
+//! the path and query parameters; `jarvis_lambda::http::local_request`).
 //!
-//! Routes: `POST /search`, `POST /documents` (raw body with `?name=`, or
-//! `multipart/form-data` with a file field), `GET /documents`,
-//! `GET|DELETE /documents/{id}`, `GET /openapi.json` (the API described, no
-//! token), `POST /uploads` (a pre-signed upload URL) and
-//! the `PUT /uploads/{key}` it points at (no token: the URL's signature is the
-//! credential, as S3's is), and `GET /healthz` (no token needed); the
-//! assistant's routes are in [`crate::server_assistant`].
+//! Besides the table: `GET /healthz` answers with the local queue and models
+//! (no token), `GET /openapi.json` (the API described, no token),
+//! `POST /documents` also takes a `multipart/form-data` file field, and the
+//! `PUT /uploads/{key}` a pre-signed upload URL points at (no token: the URL's
+//! signature is the credential, as S3's is); the WebSocket and local-only
+//! assistant routes are in [`crate::server_assistant`].
 
 use crate::App;
-use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
-use aws_lambda_events::encodings::Body as LambdaBody;
 use axum::body::{to_bytes, Body};
-use axum::extract::{FromRequest, Multipart, Path, Request, State};
-use axum::http::{header, HeaderMap, Method, StatusCode};
+use axum::extract::rejection::{QueryRejection, RawPathParamsRejection};
+use axum::extract::{FromRequest, Multipart, Path, Query, RawPathParams, Request, State};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
+use axum::routing::{get, on, put, MethodFilter, MethodRouter};
 use axum::Router;
-use base64::Engine as _;
 use jarvis_core::ports::BlobStore as _;
 use jarvis_core::{ApiError, TenantId};
+use jarvis_lambda::http as edge;
+use jarvis_lambda::routes::{Function, Op, Route, ROUTES};
 use jarvis_local::uploads::percent_encode;
 use serde_json::json;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 pub fn router(app: Arc<App>) -> Router {
-    Router::new()
+    let mut router = Router::new()
         .route("/healthz", get(healthz))
         .route("/openapi.json", get(openapi))
-        .route("/search", post(search))
-        .route("/documents", post(upload).get(list))
-        .route("/documents/{id}", get(document).delete(document))
-        .route("/uploads", post(presign_upload))
         .route("/uploads/{*key}", put(put_upload))
-        .merge(crate::server_assistant::routes())
+        .merge(crate::server_assistant::routes());
+    let mut paths: BTreeMap<&str, MethodRouter<Arc<App>>> = BTreeMap::new();
+    for route in ROUTES.iter().filter(|r| r.op != Op::Healthz) {
+        let Some(filter) = method_filter(route.method) else {
+            tracing::error!(route = %route.key(), "the route table names a method axum cannot route");
+            continue;
+        };
+        let handler = move |State(app): State<Arc<App>>,
+                            params: Result<RawPathParams, RawPathParamsRejection>,
+                            req: Request| serve(app, route, params, req);
+        let methods = paths.remove(route.path).unwrap_or_default();
+        paths.insert(route.path, methods.merge(on(filter, handler)));
+    }
+    for (path, methods) in paths {
+        router = router.route(path, methods);
+    }
+    router
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         // Bodies are read (and limited) by hand below, so the limit error is JSON too.
         .layer(axum::extract::DefaultBodyLimit::disable())
         .with_state(app)
+}
+
+fn method_filter(method: &str) -> Option<MethodFilter> {
+    Some(match method {
+        "GET" => MethodFilter::GET,
+        "POST" => MethodFilter::POST,
+        "PUT" => MethodFilter::PUT,
+        "DELETE" => MethodFilter::DELETE,
+        "PATCH" => MethodFilter::PATCH,
+        _ => return None,
+    })
 }
 
 pub(crate) fn error_response(err: &ApiError) -> Response {
@@ -92,110 +119,89 @@ pub(crate) fn authenticate_token(
         .ok_or(ApiError::Unauthorized)
 }
 
-/// What the bridge needs from an HTTP request to build the Lambda event.
-struct Incoming {
-    method: Method,
-    path: String,
-    query: String,
-    headers: HeaderMap,
-    route_key: &'static str,
-    path_params: serde_json::Value,
-    body: Vec<u8>,
-}
-
-/// Builds the API Gateway event exactly as the HTTP API with a JWT authorizer sends it.
-fn to_event(tenant: &TenantId, incoming: Incoming) -> Result<ApiGatewayV2httpRequest, ApiError> {
-    let headers: serde_json::Map<String, serde_json::Value> = incoming
-        .headers
-        .iter()
-        .filter(|(name, _)| *name != header::AUTHORIZATION)
-        .filter_map(|(name, value)| Some((name.as_str().to_owned(), json!(value.to_str().ok()?))))
-        .collect();
-    let query: serde_json::Map<String, serde_json::Value> = url_pairs(&incoming.query)
-        .map(|(k, v)| (k, json!(v)))
-        .collect();
-    let (body, is_base64) = match std::str::from_utf8(&incoming.body) {
-        Ok(text) => (text.to_owned(), false),
-        Err(_) => (
-            base64::engine::general_purpose::STANDARD.encode(&incoming.body),
-            true,
-        ),
-    };
-    let event = json!({
-        "version": "2.0",
-        "routeKey": incoming.route_key,
-        "rawPath": incoming.path,
-        "rawQueryString": incoming.query,
-        "headers": headers,
-        "queryStringParameters": query,
-        "pathParameters": incoming.path_params,
-        "requestContext": {
-            "routeKey": incoming.route_key,
-            "accountId": "local",
-            "stage": "$default",
-            "requestId": format!("local-{}", uuid_like()),
-            "http": { "method": incoming.method.as_str(), "path": incoming.path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1" },
-            "authorizer": { "jwt": { "claims": { "sub": tenant.as_str() }, "scopes": null } },
-            "timeEpoch": chrono::Utc::now().timestamp_millis()
+/// The largest body a route's function reads (a larger one is a JSON 413
+/// before the function runs, as API Gateway refuses one over its own limit).
+fn body_limit(app: &App, route: &Route) -> u64 {
+    match route.function {
+        Function::ApiSearch => api_search::MAX_BODY_BYTES,
+        Function::ApiDocuments => match route.op {
+            Op::UploadDocument => app.stack.config.max_upload_bytes,
+            Op::PresignUpload => api_documents::MAX_UPLOAD_REQUEST_BYTES,
+            _ => 0,
         },
-        "body": body,
-        "isBase64Encoded": is_base64
-    });
-    serde_json::from_value(event)
-        .map_err(|e| ApiError::BadRequest(format!("request could not be read: {e}")))
-}
-
-fn uuid_like() -> String {
-    let mut b = [0u8; 8];
-    let _ = getrandom::fill(&mut b);
-    hex::encode(b)
-}
-
-/// Decoded `a=b&c=d` pairs (percent-decoding and `+` as space).
-fn url_pairs(query: &str) -> impl Iterator<Item = (String, String)> + '_ {
-    query.split('&').filter(|p| !p.is_empty()).map(|pair| {
-        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        (percent_decode(k), percent_decode(v))
-    })
-}
-
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => match (hex_val(bytes[i + 1]), hex_val(bytes[i + 2])) {
-                (Some(h), Some(l)) => {
-                    out.push(h * 16 + l);
-                    i += 2;
-                }
-                _ => out.push(b'%'),
-            },
-            b => out.push(b),
-        }
-        i += 1;
+        Function::ApiChat => api_chat::MAX_BODY_BYTES,
+        Function::ToolTasks => tool_tasks::MAX_BODY_BYTES,
+        Function::ToolReminders => tool_reminders::MAX_BODY_BYTES,
+        Function::ToolEmail => tool_email::MAX_BODY_BYTES,
+        Function::ApiMe => api_me::MAX_SETTINGS_BYTES,
     }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
-fn hex_val(b: u8) -> Option<u8> {
-    (b as char).to_digit(16).map(|d| d as u8)
+/// The function the route table names, called with the request.
+async fn call(app: &App, route: &Route, req: edge::Request) -> edge::Response {
+    match route.function {
+        Function::ApiSearch => api_search::handle(&app.search, req).await,
+        Function::ApiDocuments => api_documents::handle(&app.documents, req).await,
+        Function::ApiChat => api_chat::handle(&app.chat, req).await,
+        Function::ToolTasks => tool_tasks::handle(&app.tools.tasks, req).await,
+        Function::ToolReminders => tool_reminders::handle(&app.tools.reminders, req).await,
+        Function::ToolEmail => tool_email::handle(&app.tools.email, req).await,
+        Function::ApiMe => api_me::handle(&app.me, req).await,
+    }
 }
 
-pub(crate) fn from_lambda(response: ApiGatewayV2httpResponse) -> Response {
-    let status = StatusCode::from_u16(response.status_code as u16)
-        .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let body = match response.body {
-        Some(LambdaBody::Text(t)) => Body::from(t),
-        Some(LambdaBody::Binary(b)) => Body::from(b),
+/// One request of the route table: authenticated, its body read within the
+/// route's limit, handed to the route's function as the request API Gateway
+/// would deliver, and the function's response sent back as it is.
+async fn serve(
+    app: Arc<App>,
+    route: &'static Route,
+    params: Result<RawPathParams, RawPathParamsRejection>,
+    req: Request,
+) -> Response {
+    let request = async {
+        let tenant = authenticate(&app, req.headers())?;
+        let params: Vec<(String, String)> = params
+            .map_err(|e| ApiError::BadRequest(e.body_text()))?
+            .iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect();
+        let limit = body_limit(&app, route);
+        let req = if route.op == Op::UploadDocument && is_multipart(req.headers()) {
+            multipart_upload(req, limit).await?
+        } else {
+            let (parts, body) = req.into_parts();
+            let bytes = read_body(body, limit).await?;
+            axum::http::Request::from_parts(parts, lambda_body(bytes))
+        };
+        Ok::<_, ApiError>(edge::local_request(req, route, &tenant, params))
+    }
+    .await;
+    match request {
+        Ok(req) => from_lambda(call(&app, route, req).await),
+        Err(e) => error_response(&e),
+    }
+}
+
+/// The body as API Gateway passes it: text when it is UTF-8, else binary.
+fn lambda_body(bytes: Vec<u8>) -> edge::Body {
+    if bytes.is_empty() {
+        return edge::Body::Empty;
+    }
+    match String::from_utf8(bytes) {
+        Ok(text) => edge::Body::Text(text),
+        Err(e) => edge::Body::Binary(e.into_bytes()),
+    }
+}
+
+pub(crate) fn from_lambda(response: edge::Response) -> Response {
+    let (parts, body) = response.into_parts();
+    let body = match body {
+        edge::Body::Text(t) => Body::from(t),
+        edge::Body::Binary(b) => Body::from(b),
         _ => Body::empty(),
     };
-    let mut out = Response::new(body);
-    *out.status_mut() = status;
-    *out.headers_mut() = response.headers;
-    out
+    Response::from_parts(parts, body)
 }
 
 /// Reads the body up to `limit` bytes; beyond it, a JSON 413.
@@ -210,28 +216,58 @@ async fn read_body(body: Body, limit: u64) -> Result<Vec<u8>, ApiError> {
         })
 }
 
-pub(crate) async fn bridge(
-    app: &App,
+fn is_multipart(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("multipart/form-data"))
+}
+
+/// `POST /documents` as a `multipart/form-data` form (what a browser's file
+/// input sends): the first file field becomes the raw body with `?name=`, the
+/// request api-documents takes.
+async fn multipart_upload(
     req: Request,
-    route_key: &'static str,
-    path_params: serde_json::Value,
     limit: u64,
-) -> Result<ApiGatewayV2httpRequest, ApiError> {
-    let tenant = authenticate(app, req.headers())?;
-    let (parts, body) = req.into_parts();
-    let body = read_body(body, limit).await?;
-    to_event(
-        &tenant,
-        Incoming {
-            method: parts.method,
-            path: parts.uri.path().to_owned(),
-            query: parts.uri.query().unwrap_or("").to_owned(),
-            headers: parts.headers,
-            route_key,
-            path_params,
-            body,
-        },
-    )
+) -> Result<axum::http::Request<edge::Body>, ApiError> {
+    let (mut parts, body) = req.into_parts();
+    let query = parts.uri.query().unwrap_or("").to_owned();
+    // The form's own framing adds a little to the file; allow for it.
+    let bytes = read_body(body, limit + MULTIPART_OVERHEAD).await?;
+    let form_req = Request::from_parts(parts.clone(), Body::from(bytes));
+    let mut form = Multipart::from_request(form_req, &())
+        .await
+        .map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    while let Some(field) = form
+        .next_field()
+        .await
+        .map_err(|e| multipart_error(e, limit))?
+    {
+        let Some(name) = field.file_name().map(str::to_owned) else {
+            continue;
+        };
+        let bytes = field.bytes().await.map_err(|e| multipart_error(e, limit))?;
+        if bytes.len() as u64 > limit {
+            return Err(ApiError::PayloadTooLarge(format!(
+                "the file is larger than the limit of {limit} bytes"
+            )));
+        }
+        let query = format!(
+            "{}{}name={}",
+            query,
+            if query.is_empty() { "" } else { "&" },
+            percent_encode(&name)
+        );
+        parts.uri = format!("{}?{query}", parts.uri.path())
+            .parse()
+            .map_err(|_| ApiError::BadRequest("the file name makes no URL".into()))?;
+        parts.headers.remove(header::CONTENT_TYPE);
+        return Ok(axum::http::Request::from_parts(
+            parts,
+            lambda_body(bytes.to_vec()),
+        ));
+    }
+    Err(ApiError::BadRequest("the form has no file field".into()))
 }
 
 async fn healthz(State(app): State<Arc<App>>) -> Response {
@@ -254,114 +290,6 @@ async fn openapi() -> Response {
     axum::Json(DOCUMENT.clone()).into_response()
 }
 
-async fn search(State(app): State<Arc<App>>, req: Request) -> Response {
-    match bridge(
-        &app,
-        req,
-        "POST /search",
-        json!({}),
-        api_search::MAX_BODY_BYTES,
-    )
-    .await
-    {
-        Ok(event) => from_lambda(api_search::handle(&app.search, event).await),
-        Err(e) => error_response(&e),
-    }
-}
-
-async fn list(State(app): State<Arc<App>>, req: Request) -> Response {
-    match bridge(&app, req, "GET /documents", json!({}), 0).await {
-        Ok(event) => from_lambda(api_documents::handle(&app.documents, event).await),
-        Err(e) => error_response(&e),
-    }
-}
-
-async fn document(State(app): State<Arc<App>>, Path(id): Path<String>, req: Request) -> Response {
-    let route = if req.method() == Method::DELETE {
-        "DELETE /documents/{id}"
-    } else {
-        "GET /documents/{id}"
-    };
-    match bridge(&app, req, route, json!({ "id": id }), 0).await {
-        Ok(event) => from_lambda(api_documents::handle(&app.documents, event).await),
-        Err(e) => error_response(&e),
-    }
-}
-
-/// `POST /documents`: a raw body with `?name=`, or a multipart form's first file field.
-async fn upload(State(app): State<Arc<App>>, req: Request) -> Response {
-    let limit = app.stack.config.max_upload_bytes;
-    let is_multipart = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|ct| ct.starts_with("multipart/form-data"));
-    let result = async {
-        if !is_multipart {
-            return bridge(&app, req, "POST /documents", json!({}), limit).await;
-        }
-        let tenant = authenticate(&app, req.headers())?;
-        let (parts, body) = req.into_parts();
-        let query = parts.uri.query().unwrap_or("").to_owned();
-        // The form's own framing adds a little to the file; allow for it.
-        let bytes = read_body(body, limit + MULTIPART_OVERHEAD).await?;
-        let req = Request::from_parts(parts, Body::from(bytes));
-        let mut form = Multipart::from_request(req, &())
-            .await
-            .map_err(|e| ApiError::BadRequest(e.body_text()))?;
-        while let Some(field) = form
-            .next_field()
-            .await
-            .map_err(|e| multipart_error(e, limit))?
-        {
-            let Some(name) = field.file_name().map(str::to_owned) else {
-                continue;
-            };
-            let bytes = field.bytes().await.map_err(|e| multipart_error(e, limit))?;
-            let query = format!(
-                "{}{}name={}",
-                query,
-                if query.is_empty() { "" } else { "&" },
-                percent_encode(&name)
-            );
-            return to_event(
-                &tenant,
-                Incoming {
-                    method: Method::POST,
-                    path: "/documents".into(),
-                    query,
-                    headers: HeaderMap::new(),
-                    route_key: "POST /documents",
-                    path_params: json!({}),
-                    body: bytes.to_vec(),
-                },
-            );
-        }
-        Err(ApiError::BadRequest("the form has no file field".into()))
-    }
-    .await;
-    match result {
-        Ok(event) => from_lambda(api_documents::handle(&app.documents, event).await),
-        Err(e) => error_response(&e),
-    }
-}
-
-/// `POST /uploads`: a pre-signed URL for a file too large for one request.
-async fn presign_upload(State(app): State<Arc<App>>, req: Request) -> Response {
-    match bridge(
-        &app,
-        req,
-        "POST /uploads",
-        json!({}),
-        api_documents::MAX_UPLOAD_REQUEST_BYTES,
-    )
-    .await
-    {
-        Ok(event) => from_lambda(api_documents::handle(&app.documents, event).await),
-        Err(e) => error_response(&e),
-    }
-}
-
 /// `PUT /uploads/{key}?expires=…&size=…&signature=…`: what S3 does with a
 /// pre-signed PUT. The signature must match the key, the request's content
 /// type and its size; the body must be exactly that size. The object then
@@ -370,12 +298,12 @@ async fn presign_upload(State(app): State<Arc<App>>, req: Request) -> Response {
 async fn put_upload(
     State(app): State<Arc<App>>,
     Path(key): Path<String>,
+    query: Result<Query<HashMap<String, String>>, QueryRejection>,
     req: Request,
 ) -> Response {
     let result = async {
         let (parts, body) = req.into_parts();
-        let query: std::collections::HashMap<String, String> =
-            url_pairs(parts.uri.query().unwrap_or("")).collect();
+        let Query(query) = query.map_err(|e| ApiError::Forbidden(e.body_text()))?;
         let field = |name: &str| {
             query.get(name).cloned().ok_or_else(|| {
                 ApiError::Forbidden(format!(
@@ -441,22 +369,5 @@ fn multipart_error(e: axum::extract::multipart::MultipartError, limit: u64) -> A
             "the multipart form could not be read: {}",
             e.body_text()
         ))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn query_strings_decode() {
-        let pairs: Vec<_> = url_pairs("name=my%20notes.md&x=a+b&bad=%zz").collect();
-        assert_eq!(pairs[0], ("name".into(), "my notes.md".into()));
-        assert_eq!(pairs[1].1, "a b");
-        assert_eq!(pairs[2].1, "%zz");
-        assert_eq!(
-            percent_decode(&percent_encode("résumé 1.pdf")),
-            "résumé 1.pdf"
-        );
     }
 }

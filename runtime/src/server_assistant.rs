@@ -1,156 +1,25 @@
-//! The assistant's routes on the local API: `POST /chat`, the streaming
-//! WebSocket `GET /chat/stream`, and the tool functions' REST routes
-//! (`/tasks…`, `/reminders…`, `/emails/drafts…`) and the data rights
-//! (`DELETE /me/data`, `GET /me/export`) — each bridged into the API
-//! Gateway event its Lambda would receive.
+//! The assistant's local routes beyond the route table: the streaming
+//! WebSocket `GET /chat/stream` (on AWS, the WebSocket API and chat-stream),
+//! and `POST /me/memories/reflect` (on AWS, memory-reflector runs nightly).
+//! `POST /chat`, the tools' REST routes and `/me/…` are the route table's,
+//! served in [`crate::server`].
 
-use crate::server::{authenticate_token, bridge, error_response, from_lambda};
+use crate::server::{authenticate_token, error_response};
 use crate::App;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
-use axum::extract::{Path, Query, Request, State};
-use axum::http::{HeaderMap, Method};
+use axum::extract::{Query, Request, State};
+use axum::http::HeaderMap;
 use axum::response::Response;
-use axum::routing::{delete, get, post};
+use axum::routing::{get, post};
 use axum::Router;
 use jarvis_core::TenantId;
-use serde_json::json;
 use std::collections::HashMap;
 use std::sync::Arc;
 
 pub fn routes() -> Router<Arc<App>> {
     Router::new()
-        .route("/chat", post(chat))
         .route("/chat/stream", get(chat_stream))
-        .route("/tasks", post(tasks).get(tasks))
-        .route("/tasks/{id}/complete", post(task_complete))
-        .route("/tasks/{id}", delete(task_delete))
-        .route("/reminders", post(reminders).get(reminders))
-        .route("/reminders/{id}", delete(reminder_delete))
-        .route("/emails/drafts", post(drafts).get(drafts))
-        .route("/emails/drafts/{id}/send", post(draft_send))
-        .route("/me/data", delete(me_data))
-        .route("/me/data/erasure", get(me_erasure))
         .route("/me/memories/reflect", post(me_reflect))
-        .route("/me/export", get(me_export))
-        .route("/me/settings", get(me_settings).put(me_settings))
-        .route(
-            "/me/notifications",
-            axum::routing::put(me_notifications).delete(me_notifications),
-        )
-}
-
-/// Bridges `req` as `route` (with `{id}` when given) into `$handler`.
-macro_rules! bridged {
-    ($app:expr, $req:expr, $route:expr, $id:expr, $limit:expr, $handler:expr) => {{
-        let params = match $id {
-            Some(id) => json!({ "id": id }),
-            None => json!({}),
-        };
-        match bridge(&$app, $req, $route, params, $limit).await {
-            Ok(event) => from_lambda($handler(event).await),
-            Err(e) => error_response(&e),
-        }
-    }};
-}
-
-async fn chat(State(app): State<Arc<App>>, req: Request) -> Response {
-    bridged!(
-        app,
-        req,
-        "POST /chat",
-        None::<String>,
-        api_chat::MAX_BODY_BYTES,
-        |e| api_chat::handle(&app.chat, e)
-    )
-}
-
-async fn tasks(State(app): State<Arc<App>>, req: Request) -> Response {
-    let route = if req.method() == Method::POST {
-        "POST /tasks"
-    } else {
-        "GET /tasks"
-    };
-    bridged!(
-        app,
-        req,
-        route,
-        None::<String>,
-        tool_tasks::MAX_BODY_BYTES,
-        |e| tool_tasks::handle(&app.tools.tasks, e)
-    )
-}
-
-async fn task_complete(
-    State(app): State<Arc<App>>,
-    Path(id): Path<String>,
-    req: Request,
-) -> Response {
-    bridged!(app, req, "POST /tasks/{id}/complete", Some(id), 0, |e| {
-        tool_tasks::handle(&app.tools.tasks, e)
-    })
-}
-
-async fn task_delete(
-    State(app): State<Arc<App>>,
-    Path(id): Path<String>,
-    req: Request,
-) -> Response {
-    bridged!(app, req, "DELETE /tasks/{id}", Some(id), 0, |e| {
-        tool_tasks::handle(&app.tools.tasks, e)
-    })
-}
-
-async fn reminders(State(app): State<Arc<App>>, req: Request) -> Response {
-    let route = if req.method() == Method::POST {
-        "POST /reminders"
-    } else {
-        "GET /reminders"
-    };
-    bridged!(
-        app,
-        req,
-        route,
-        None::<String>,
-        tool_reminders::MAX_BODY_BYTES,
-        |e| tool_reminders::handle(&app.tools.reminders, e)
-    )
-}
-
-async fn reminder_delete(
-    State(app): State<Arc<App>>,
-    Path(id): Path<String>,
-    req: Request,
-) -> Response {
-    bridged!(app, req, "DELETE /reminders/{id}", Some(id), 0, |e| {
-        tool_reminders::handle(&app.tools.reminders, e)
-    })
-}
-
-async fn drafts(State(app): State<Arc<App>>, req: Request) -> Response {
-    let route = if req.method() == Method::POST {
-        "POST /emails/drafts"
-    } else {
-        "GET /emails/drafts"
-    };
-    bridged!(
-        app,
-        req,
-        route,
-        None::<String>,
-        tool_email::MAX_BODY_BYTES,
-        |e| tool_email::handle(&app.tools.email, e)
-    )
-}
-
-async fn draft_send(State(app): State<Arc<App>>, Path(id): Path<String>, req: Request) -> Response {
-    bridged!(
-        app,
-        req,
-        "POST /emails/drafts/{id}/send",
-        Some(id),
-        tool_email::MAX_BODY_BYTES,
-        |e| tool_email::handle(&app.tools.email, e)
-    )
 }
 
 /// `GET /chat/stream` (WebSocket; the token as `Authorization: Bearer` or
@@ -214,12 +83,6 @@ async fn turn(app: &App, tenant: &TenantId, text: &str, socket: &mut WebSocket) 
     api_chat::stream::handle_message(&app.chat, tenant, text, &mut Socket(socket)).await
 }
 
-async fn me_data(State(app): State<Arc<App>>, req: Request) -> Response {
-    bridged!(app, req, "DELETE /me/data", None::<String>, 0, |e| {
-        api_me::handle(&app.me, e)
-    })
-}
-
 /// The caller's new conversations turned into memories now (the runtime also
 /// does it nightly); `jarvis reflect` calls this on a running runtime.
 async fn me_reflect(State(app): State<Arc<App>>, req: Request) -> Response {
@@ -237,49 +100,4 @@ async fn me_reflect(State(app): State<Arc<App>>, req: Request) -> Response {
             other => jarvis_core::PortError::Invalid(other.to_string()),
         })),
     }
-}
-
-async fn me_erasure(State(app): State<Arc<App>>, req: Request) -> Response {
-    bridged!(app, req, "GET /me/data/erasure", None::<String>, 0, |e| {
-        api_me::handle(&app.me, e)
-    })
-}
-
-async fn me_export(State(app): State<Arc<App>>, req: Request) -> Response {
-    bridged!(app, req, "GET /me/export", None::<String>, 0, |e| {
-        api_me::handle(&app.me, e)
-    })
-}
-
-/// Answers, as api-me does where no mail channel exists, where notifications go locally.
-async fn me_notifications(State(app): State<Arc<App>>, req: Request) -> Response {
-    let route = if req.method() == Method::PUT {
-        "PUT /me/notifications"
-    } else {
-        "DELETE /me/notifications"
-    };
-    bridged!(
-        app,
-        req,
-        route,
-        None::<String>,
-        api_me::MAX_SETTINGS_BYTES,
-        |e| api_me::handle(&app.me, e)
-    )
-}
-
-async fn me_settings(State(app): State<Arc<App>>, req: Request) -> Response {
-    let route = if req.method() == Method::PUT {
-        "PUT /me/settings"
-    } else {
-        "GET /me/settings"
-    };
-    bridged!(
-        app,
-        req,
-        route,
-        None::<String>,
-        api_me::MAX_SETTINGS_BYTES,
-        |e| api_me::handle(&app.me, e)
-    )
 }

@@ -850,7 +850,9 @@ async fn a_large_export_streams_to_s3_and_answers_a_presigned_url() {
     )
     .unwrap();
     event["requestContext"]["authorizer"]["jwt"]["claims"]["sub"] = serde_json::json!("alice");
-    let out = api_me::handle(&deps, serde_json::from_value(event).unwrap()).await;
+    let out = jarvis_tests::lambda::gateway(
+        api_me::handle(&deps, jarvis_tests::lambda::request(event)).await,
+    );
     assert_eq!(out.status_code, 303, "{:?}", out.body);
     let location = out.headers["location"].to_str().unwrap().to_owned();
     assert!(
@@ -1332,7 +1334,9 @@ async fn a_presigned_upload_lands_under_the_callers_folder_and_starts_a_run() {
         "name": "big trip.md", "content_type": "text/markdown", "size": TRIP.len()
     })
     .to_string());
-    let out = api_documents::handle(&deps, serde_json::from_value(event.clone()).unwrap()).await;
+    let out = jarvis_tests::lambda::gateway(
+        api_documents::handle(&deps, jarvis_tests::lambda::request(event.clone())).await,
+    );
     assert_eq!(out.status_code, 201, "{:?}", out.body);
     let ticket: serde_json::Value = match out.body.unwrap() {
         aws_lambda_events::encodings::Body::Text(t) => serde_json::from_str(&t).unwrap(),
@@ -1407,8 +1411,9 @@ async fn a_presigned_upload_lands_under_the_callers_folder_and_starts_a_run() {
         ),
     ] {
         event["body"] = serde_json::json!(body.to_string());
-        let out =
-            api_documents::handle(&deps, serde_json::from_value(event.clone()).unwrap()).await;
+        let out = jarvis_tests::lambda::gateway(
+            api_documents::handle(&deps, jarvis_tests::lambda::request(event.clone())).await,
+        );
         assert_eq!(out.status_code, status, "{body}");
     }
 }

@@ -961,15 +961,11 @@ async fn dynamodb_refuses_a_record_past_the_item_limit_before_the_call() {
 
 /// `POST /tasks` as API Gateway sends it, as `tenant`, with a body and an
 /// `Idempotency-Key` header when given.
-fn post_task(
-    tenant: &TenantId,
-    body: &str,
-    key: Option<&str>,
-) -> aws_lambda_events::apigw::ApiGatewayV2httpRequest {
+fn post_task(tenant: &TenantId, body: &str, key: Option<&str>) -> lambda_http::Request {
     let mut event = me_event("tool-tasks.post-task.json", tenant, Some(body));
     if let Some(key) = key {
         event
-            .headers
+            .headers_mut()
             .insert("idempotency-key", key.parse().unwrap());
     }
     event
@@ -997,18 +993,27 @@ async fn idempotent_creates(records: Arc<dyn RecordStore>) {
         zone: jarvis_core::when::Zone::UTC,
     };
     let body = r#"{"title": "renew the passport"}"#;
-    let first = tool_tasks::handle(&deps, post_task(&alice, body, Some("k-1"))).await;
+    let first = jarvis_tests::lambda::gateway(
+        tool_tasks::handle(&deps, post_task(&alice, body, Some("k-1"))).await,
+    );
     assert_eq!(first.status_code, 201, "{:?}", first.body);
-    let again = tool_tasks::handle(&deps, post_task(&alice, body, Some("k-1"))).await;
+    let again = jarvis_tests::lambda::gateway(
+        tool_tasks::handle(&deps, post_task(&alice, body, Some("k-1"))).await,
+    );
     assert_eq!(again.status_code, 201);
     assert_eq!(reply_json(&again), reply_json(&first), "the same answer");
-    let other =
-        tool_tasks::handle(&deps, post_task(&alice, r#"{"title": "x"}"#, Some("k-1"))).await;
+    let other = jarvis_tests::lambda::gateway(
+        tool_tasks::handle(&deps, post_task(&alice, r#"{"title": "x"}"#, Some("k-1"))).await,
+    );
     assert_eq!(other.status_code, 422, "{:?}", other.body);
-    let bad_key = tool_tasks::handle(&deps, post_task(&alice, body, Some(&"k".repeat(256)))).await;
+    let bad_key = jarvis_tests::lambda::gateway(
+        tool_tasks::handle(&deps, post_task(&alice, body, Some(&"k".repeat(256)))).await,
+    );
     assert_eq!(bad_key.status_code, 400);
     // Another tenant's same key is theirs.
-    let bob = tool_tasks::handle(&deps, post_task(&tenant("bob"), body, Some("k-1"))).await;
+    let bob = jarvis_tests::lambda::gateway(
+        tool_tasks::handle(&deps, post_task(&tenant("bob"), body, Some("k-1"))).await,
+    );
     assert_eq!(bob.status_code, 201);
     assert_ne!(reply_json(&bob)["id"], reply_json(&first)["id"]);
 
@@ -1019,7 +1024,10 @@ async fn idempotent_creates(records: Arc<dyn RecordStore>) {
             post_task(&alice, r#"{"title": "raced"}"#, Some("k-2")),
         )
     }))
-    .await;
+    .await
+    .into_iter()
+    .map(jarvis_tests::lambda::gateway)
+    .collect::<Vec<_>>();
     assert!(
         raced
             .iter()
@@ -1036,17 +1044,21 @@ async fn idempotent_creates(records: Arc<dyn RecordStore>) {
 
     // The task write fails: the key is given back, and the retry makes it.
     faulty.fail_next_put(1);
-    let failed = tool_tasks::handle(
-        &deps,
-        post_task(&alice, r#"{"title": "faulted"}"#, Some("k-3")),
-    )
-    .await;
+    let failed = jarvis_tests::lambda::gateway(
+        tool_tasks::handle(
+            &deps,
+            post_task(&alice, r#"{"title": "faulted"}"#, Some("k-3")),
+        )
+        .await,
+    );
     assert!(failed.status_code >= 500, "{:?}", failed.body);
-    let retried = tool_tasks::handle(
-        &deps,
-        post_task(&alice, r#"{"title": "faulted"}"#, Some("k-3")),
-    )
-    .await;
+    let retried = jarvis_tests::lambda::gateway(
+        tool_tasks::handle(
+            &deps,
+            post_task(&alice, r#"{"title": "faulted"}"#, Some("k-3")),
+        )
+        .await,
+    );
     assert_eq!(retried.status_code, 201, "{:?}", retried.body);
 
     let tasks: Vec<Task> = records::list(records.as_ref(), &alice).await.unwrap();
@@ -1062,8 +1074,9 @@ async fn idempotent_creates(records: Arc<dyn RecordStore>) {
     );
     // No key: each request is its own.
     for _ in 0..2 {
-        let plain =
-            tool_tasks::handle(&deps, post_task(&alice, r#"{"title": "twice"}"#, None)).await;
+        let plain = jarvis_tests::lambda::gateway(
+            tool_tasks::handle(&deps, post_task(&alice, r#"{"title": "twice"}"#, None)).await,
+        );
         assert_eq!(plain.status_code, 201);
     }
     let tasks: Vec<Task> = records::list(records.as_ref(), &alice).await.unwrap();
@@ -1242,11 +1255,7 @@ async fn on_aws_each_reminder_reaches_its_owners_subscription_only_once() {
 }
 
 /// An API Gateway event for an api-me route, from the sample, as `tenant`.
-fn me_event(
-    file: &str,
-    tenant: &TenantId,
-    body: Option<&str>,
-) -> aws_lambda_events::apigw::ApiGatewayV2httpRequest {
+fn me_event(file: &str, tenant: &TenantId, body: Option<&str>) -> lambda_http::Request {
     let mut event: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(format!("{}/../events/{file}", env!("CARGO_MANIFEST_DIR")))
             .unwrap(),
@@ -1256,7 +1265,7 @@ fn me_event(
     if let Some(b) = body {
         event["body"] = json!(b);
     }
-    serde_json::from_value(event).unwrap()
+    jarvis_tests::lambda::request(event)
 }
 
 #[tokio::test]
@@ -1269,28 +1278,34 @@ async fn a_user_subscribes_their_own_address_and_erasure_ends_it() {
     deps.targets = Some(stack.notification_targets().unwrap());
     let ana = tenant("ana-3f1c");
     // An address that is not one is refused before anything is subscribed.
-    let bad = api_me::handle(
-        &deps,
-        me_event(
-            "api-me.put-notifications.json",
-            &ana,
-            Some(r#"{"email": "ana at example"}"#),
-        ),
-    )
-    .await;
+    let bad = jarvis_tests::lambda::gateway(
+        api_me::handle(
+            &deps,
+            me_event(
+                "api-me.put-notifications.json",
+                &ana,
+                Some(r#"{"email": "ana at example"}"#),
+            ),
+        )
+        .await,
+    );
     assert_eq!(bad.status_code, 422);
-    let put = api_me::handle(&deps, me_event("api-me.put-notifications.json", &ana, None)).await;
+    let put = jarvis_tests::lambda::gateway(
+        api_me::handle(&deps, me_event("api-me.put-notifications.json", &ana, None)).await,
+    );
     assert_eq!(put.status_code, 202, "{:?}", put.body);
     // A second address replaces the first: one subscription, filtered to ana.
-    let again = api_me::handle(
-        &deps,
-        me_event(
-            "api-me.put-notifications.json",
-            &ana,
-            Some(r#"{"email": "ana@work.example"}"#),
-        ),
-    )
-    .await;
+    let again = jarvis_tests::lambda::gateway(
+        api_me::handle(
+            &deps,
+            me_event(
+                "api-me.put-notifications.json",
+                &ana,
+                Some(r#"{"email": "ana@work.example"}"#),
+            ),
+        )
+        .await,
+    );
     assert_eq!(again.status_code, 202);
     let subs = sns
         .list_subscriptions_by_topic()
@@ -1314,21 +1329,29 @@ async fn a_user_subscribes_their_own_address_and_erasure_ends_it() {
     let attrs = attrs.attributes().unwrap();
     assert_eq!(attrs["FilterPolicy"], r#"{"tenant_id":["ana-3f1c"]}"#);
     assert_eq!(attrs["FilterPolicyScope"], "MessageAttributes");
-    let view = api_me::handle(&deps, me_event("api-me.get-settings.json", &ana, None)).await;
+    let view = jarvis_tests::lambda::gateway(
+        api_me::handle(&deps, me_event("api-me.get-settings.json", &ana, None)).await,
+    );
     assert!(format!("{:?}", view.body).contains("ana@work.example"));
     // Erasing ana's data ends the subscription with the rest. The request
     // answers at once and starts the job; the job does the erasing.
     let mut jobs = local.jobs.take_receiver().unwrap();
-    let asked = api_me::handle(&deps, me_event("api-me.delete-data.json", &ana, None)).await;
+    let asked = jarvis_tests::lambda::gateway(
+        api_me::handle(&deps, me_event("api-me.delete-data.json", &ana, None)).await,
+    );
     assert_eq!(asked.status_code, 202, "{:?}", asked.body);
-    let again = api_me::handle(&deps, me_event("api-me.delete-data.json", &ana, None)).await;
+    let again = jarvis_tests::lambda::gateway(
+        api_me::handle(&deps, me_event("api-me.delete-data.json", &ana, None)).await,
+    );
     assert_eq!(again.status_code, 202);
     assert_eq!(
         jobs.try_recv().unwrap(),
         jarvis_local::jobs::Job::Erase(ana.clone())
     );
     assert!(jobs.try_recv().is_err(), "asking twice starts one job");
-    let running = api_me::handle(&deps, me_event("api-me.get-erasure.json", &ana, None)).await;
+    let running = jarvis_tests::lambda::gateway(
+        api_me::handle(&deps, me_event("api-me.get-erasure.json", &ana, None)).await,
+    );
     assert!(
         format!("{:?}", running.body).contains(r#"\"state\":\"running\""#),
         "{:?}",
@@ -1347,7 +1370,9 @@ async fn a_user_subscribes_their_own_address_and_erasure_ends_it() {
     .await
     .unwrap();
     assert_eq!(done.state, jarvis_core::domain::ErasureState::Done);
-    let view = api_me::handle(&deps, me_event("api-me.get-erasure.json", &ana, None)).await;
+    let view = jarvis_tests::lambda::gateway(
+        api_me::handle(&deps, me_event("api-me.get-erasure.json", &ana, None)).await,
+    );
     assert!(
         format!("{:?}", view.body).contains(r#"\"state\":\"done\""#),
         "{:?}",
@@ -1366,11 +1391,13 @@ async fn a_user_subscribes_their_own_address_and_erasure_ends_it() {
 async fn the_local_runtime_says_where_its_notifications_go_instead() {
     let (local, _runs, _dir) = local_stack();
     let deps = api_me::Deps::local(&local);
-    let out = api_me::handle(
-        &deps,
-        me_event("api-me.put-notifications.json", &tenant("ana"), None),
-    )
-    .await;
+    let out = jarvis_tests::lambda::gateway(
+        api_me::handle(
+            &deps,
+            me_event("api-me.put-notifications.json", &tenant("ana"), None),
+        )
+        .await,
+    );
     assert_eq!(out.status_code, 409);
     assert!(format!("{:?}", out.body).contains("JARVIS_WEBHOOK_URL"));
 }

@@ -1243,7 +1243,7 @@ fn terraform_deploys_exactly_the_route_table() {
     let deployed = routes();
     let declared: BTreeMap<String, String> = jarvis_lambda::routes::ROUTES
         .iter()
-        .map(|r| (r.key(), r.function.to_owned()))
+        .map(|r| (r.key(), r.function.name().to_owned()))
         .collect();
     assert_eq!(deployed, declared);
     let api = read("terraform/modules/api/main.tf");

@@ -7,7 +7,6 @@
 //! stored per tenant. [`turn`] is also what the streaming routes call, with an
 //! event callback.
 
-use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
 use jarvis_core::agent::{Agent, AgentError, ChatInput, ChatOutput, Event, Limits, Retriever};
 use jarvis_core::clock::Clock;
 use jarvis_core::fusion::FusionConfig;
@@ -16,7 +15,8 @@ use jarvis_core::search::{SearchFilters, SearchHit, SearchMode, SearchQuery};
 use jarvis_core::tools::ToolRunner;
 use jarvis_core::when::Zone;
 use jarvis_core::{ApiError, TenantId};
-use jarvis_lambda::http;
+use jarvis_lambda::http::{self, Request, Response};
+use jarvis_lambda::routes::Op;
 use std::sync::Arc;
 
 pub mod stream;
@@ -146,13 +146,12 @@ pub async fn turn(
 }
 
 /// `POST /chat`.
-pub async fn handle(deps: &Deps, req: ApiGatewayV2httpRequest) -> ApiGatewayV2httpResponse {
+pub async fn handle(deps: &Deps, req: Request) -> Response {
     let result = async {
         let tenant = http::tenant(&req)?;
-        if http::method(&req) != "POST" {
-            return Err(ApiError::BadRequest(
-                "use POST /chat with a JSON body".into(),
-            ));
+        let route = http::route(&req)?;
+        if route.op != Op::Chat {
+            return Err(http::not_here("api-chat", route));
         }
         let input: ChatInput = http::json_body(&req, MAX_BODY_BYTES)?;
         turn(deps, &tenant, &input, &|_| {}).await

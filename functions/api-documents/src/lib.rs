@@ -15,7 +15,6 @@
 //!   `indexed`, `failed` or `skipped`, with the reason).
 //! - `DELETE /documents/{id}`: its chunks, stored files, derived artifacts and record.
 
-use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
 use jarvis_core::domain::{Document, DocumentId, DocumentStatus, TenantId};
 use jarvis_core::ingest_event::object_created_body;
 use jarvis_core::pipeline::keys;
@@ -23,7 +22,8 @@ use jarvis_core::ports::{
     BlobStore, DocumentFilter, MetadataStore, PresignedUrl, SearchIndex, UrlSigner,
 };
 use jarvis_core::ApiError;
-use jarvis_lambda::http;
+use jarvis_lambda::http::{self, Request, Response};
+use jarvis_lambda::routes::Op;
 #[cfg(feature = "local")]
 use jarvis_local::stack::{LocalStack, CURATED_BUCKET, RAW_BUCKET};
 use pipeline_router::Outcome;
@@ -132,27 +132,26 @@ pub struct Listing {
     pub next: Option<DocumentId>,
 }
 
-pub async fn handle(deps: &Deps, req: ApiGatewayV2httpRequest) -> ApiGatewayV2httpResponse {
+pub async fn handle(deps: &Deps, req: Request) -> Response {
     let result = async {
         let tenant = http::tenant(&req)?;
-        if req.route_key.as_deref() == Some("POST /uploads") {
-            return presign_upload(deps, &tenant, &req)
+        let id = || parse_id(http::path_param(&req, "id").unwrap_or_default());
+        let route = http::route(&req)?;
+        match route.op {
+            Op::PresignUpload => presign_upload(deps, &tenant, &req)
                 .await
-                .map(|t| http::json(201, &t));
-        }
-        let id = http::path_param(&req, "id").map(parse_id).transpose()?;
-        match (http::method(&req), id) {
-            ("POST", None) => upload(deps, &tenant, &req)
+                .map(|t| http::json(201, &t)),
+            Op::UploadDocument => upload(deps, &tenant, &req)
                 .await
                 .map(|a| http::json(202, &a)),
-            ("GET", None) => list(deps, &tenant, &req).await.map(|l| http::json(200, &l)),
-            ("GET", Some(id)) => get(deps, &tenant, &id).await.map(|d| http::json(200, &d)),
-            ("DELETE", Some(id)) => delete(deps, &tenant, &id)
+            Op::ListDocuments => list(deps, &tenant, &req).await.map(|l| http::json(200, &l)),
+            Op::GetDocument => get(deps, &tenant, &id()?)
                 .await
                 .map(|d| http::json(200, &d)),
-            (method, _) => Err(ApiError::BadRequest(format!(
-                "{method} is not supported on this path"
-            ))),
+            Op::DeleteDocument => delete(deps, &tenant, &id()?)
+                .await
+                .map(|d| http::json(200, &d)),
+            _ => Err(http::not_here("api-documents", route)),
         }
     }
     .await;
@@ -168,11 +167,7 @@ fn parse_id(raw: &str) -> Result<DocumentId, ApiError> {
 }
 
 #[tracing::instrument(skip_all, fields(tenant = %tenant))]
-async fn upload(
-    deps: &Deps,
-    tenant: &TenantId,
-    req: &ApiGatewayV2httpRequest,
-) -> Result<Accepted, ApiError> {
+async fn upload(deps: &Deps, tenant: &TenantId, req: &Request) -> Result<Accepted, ApiError> {
     let raw_name = http::query(req, "name")
         .ok_or_else(|| ApiError::BadRequest("give the file name as ?name=…".into()))?;
     let name = keys::sanitize_file_name(raw_name)
@@ -186,7 +181,7 @@ async fn upload(
         jarvis_core::pipeline::content_type_for(&name, &bytes[..bytes.len().min(512)]);
     let stored = deps
         .blobs
-        .put(&deps.raw_bucket, &key, bytes, &content_type)
+        .put(&deps.raw_bucket, &key, bytes.to_vec(), &content_type)
         .await?;
     let event = object_created_body(
         &deps.raw_bucket,
@@ -228,7 +223,7 @@ async fn upload(
 async fn presign_upload(
     deps: &Deps,
     tenant: &TenantId,
-    req: &ApiGatewayV2httpRequest,
+    req: &Request,
 ) -> Result<UploadTicket, ApiError> {
     let asked: UploadRequest = http::json_body(req, MAX_UPLOAD_REQUEST_BYTES)?;
     let name = keys::sanitize_file_name(&asked.name).ok_or_else(|| {
@@ -283,11 +278,7 @@ async fn status_of(
         .map_or(DocumentStatus::Queued, |d| d.status))
 }
 
-async fn list(
-    deps: &Deps,
-    tenant: &TenantId,
-    req: &ApiGatewayV2httpRequest,
-) -> Result<Listing, ApiError> {
+async fn list(deps: &Deps, tenant: &TenantId, req: &Request) -> Result<Listing, ApiError> {
     let status = http::query(req, "status")
         .map(|s| {
             DocumentStatus::parse(s).ok_or_else(|| {

@@ -26,7 +26,6 @@
 //!   runtime delivers to WebSocket clients and `JARVIS_WEBHOOK_URL` instead, and
 //!   answers 409 here.
 
-use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
 use chrono::{DateTime, Utc};
 use jarvis_core::clock::Clock;
 use jarvis_core::domain::{Erasure, ErasureState, Settings};
@@ -35,7 +34,8 @@ use jarvis_core::ports::{
     UrlSigner,
 };
 use jarvis_core::{records, ApiError, PortError, TenantId};
-use jarvis_lambda::http;
+use jarvis_lambda::http::{self, Request, Response};
+use jarvis_lambda::routes::Op;
 use std::io::Write as _;
 use std::sync::Arc;
 use std::time::Duration;
@@ -275,7 +275,7 @@ async fn settings_view(deps: &Deps, tenant: &TenantId) -> Result<rest::SettingsV
 async fn put_settings(
     deps: &Deps,
     tenant: &TenantId,
-    req: &ApiGatewayV2httpRequest,
+    req: &Request,
 ) -> Result<rest::SettingsView, ApiError> {
     let body: rest::SettingsChange = http::json_body(req, MAX_SETTINGS_BYTES)?;
     let time_zone = match body.time_zone {
@@ -296,7 +296,7 @@ async fn put_settings(
 async fn put_notifications(
     deps: &Deps,
     tenant: &TenantId,
-    req: &ApiGatewayV2httpRequest,
+    req: &Request,
 ) -> Result<rest::NotificationsView, ApiError> {
     let body: rest::NotificationsChange = http::json_body(req, MAX_SETTINGS_BYTES)?;
     let email = body.email.trim().to_owned();
@@ -355,17 +355,15 @@ fn no_mail_channel() -> ApiError {
     )
 }
 
-async fn route(
-    deps: &Deps,
-    req: &ApiGatewayV2httpRequest,
-) -> Result<ApiGatewayV2httpResponse, ApiError> {
+async fn route(deps: &Deps, req: &Request) -> Result<Response, ApiError> {
     let tenant = http::tenant(req)?;
-    match req.route_key.as_deref().unwrap_or_default() {
-        "DELETE /me/data" => Ok(http::json(
+    let route = http::route(req)?;
+    match route.op {
+        Op::EraseData => Ok(http::json(
             202,
             &erasure_view(&request_erasure(deps, &tenant).await?),
         )),
-        "GET /me/data/erasure" => {
+        Op::ErasureStatus => {
             match records::get::<Erasure>(deps.records.as_ref(), &tenant, Erasure::ID).await? {
                 Some(e) => Ok(http::json(200, &erasure_view(&e))),
                 None => Err(ApiError::NotFound(
@@ -373,7 +371,7 @@ async fn route(
                 )),
             }
         }
-        "GET /me/export" => {
+        Op::Export => {
             let (archive, size) = export(deps, &tenant).await?;
             let name = format!(
                 "jarvis-export-{}.zip",
@@ -402,20 +400,18 @@ async fn route(
                 }
             }
         }
-        "GET /me/settings" => Ok(http::json(200, &settings_view(deps, &tenant).await?)),
-        "PUT /me/settings" => Ok(http::json(200, &put_settings(deps, &tenant, req).await?)),
-        "PUT /me/notifications" => Ok(http::json(
+        Op::GetSettings => Ok(http::json(200, &settings_view(deps, &tenant).await?)),
+        Op::PutSettings => Ok(http::json(200, &put_settings(deps, &tenant, req).await?)),
+        Op::PutNotifications => Ok(http::json(
             202,
             &put_notifications(deps, &tenant, req).await?,
         )),
-        "DELETE /me/notifications" => {
-            Ok(http::json(200, &delete_notifications(deps, &tenant).await?))
-        }
-        other => Err(ApiError::NotFound(format!("api-me has no route {other}"))),
+        Op::DeleteNotifications => Ok(http::json(200, &delete_notifications(deps, &tenant).await?)),
+        _ => Err(http::not_here("api-me", route)),
     }
 }
 
-pub async fn handle(deps: &Deps, req: ApiGatewayV2httpRequest) -> ApiGatewayV2httpResponse {
+pub async fn handle(deps: &Deps, req: Request) -> Response {
     match route(deps, &req).await {
         Ok(r) => r,
         Err(e) => http::error(&e),

@@ -4,12 +4,12 @@
 //! refused); the query is embedded unless the mode is `keyword`; BM25 and vector
 //! rankings are fused; every hit carries what a citation needs.
 
-use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
 use jarvis_core::fusion::FusionConfig;
 use jarvis_core::ports::{Embedder, SearchIndex};
 use jarvis_core::search::{SearchHit, SearchMode, SearchQuery, SearchRequest};
 use jarvis_core::ApiError;
-use jarvis_lambda::http;
+use jarvis_lambda::http::{self, Request, Response};
+use jarvis_lambda::routes::Op;
 #[cfg(feature = "local")]
 use jarvis_local::stack::LocalStack;
 use serde::Serialize;
@@ -55,7 +55,8 @@ pub struct SearchResponse {
     pub took_ms: u64,
 }
 
-pub async fn handle(deps: &Deps, req: ApiGatewayV2httpRequest) -> ApiGatewayV2httpResponse {
+/// `POST /search` (and `GET /healthz`, which API Gateway also routes here).
+pub async fn handle(deps: &Deps, req: Request) -> Response {
     match search(deps, &req).await {
         Ok(response) => http::json(200, &response),
         Err(e) => http::error(&e),
@@ -63,14 +64,13 @@ pub async fn handle(deps: &Deps, req: ApiGatewayV2httpRequest) -> ApiGatewayV2ht
 }
 
 #[tracing::instrument(skip_all, fields(tenant))]
-async fn search(deps: &Deps, req: &ApiGatewayV2httpRequest) -> Result<SearchResponse, ApiError> {
+async fn search(deps: &Deps, req: &Request) -> Result<SearchResponse, ApiError> {
     let started = Instant::now();
     let tenant = http::tenant(req)?;
     tracing::Span::current().record("tenant", tenant.as_str());
-    if http::method(req) != "POST" {
-        return Err(ApiError::BadRequest(
-            "use POST /search with a JSON body".into(),
-        ));
+    let route = http::route(req)?;
+    if route.op != Op::Search {
+        return Err(http::not_here("api-search", route));
     }
     let request: SearchRequest = http::json_body(req, MAX_BODY_BYTES)?;
     let (text, limit, mode) = request.validate().map_err(ApiError::BadRequest)?;

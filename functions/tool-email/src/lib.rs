@@ -12,13 +12,13 @@
 //! the user. Only a REST call with `"confirm": true` or the user's own
 //! confirming chat turn sends, so text inside a document can never send mail.
 
-use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
 use jarvis_core::clock::{new_id, Clock};
 use jarvis_core::domain::{Draft, DraftState};
 use jarvis_core::ports::{Mailer, OutgoingEmail, PortResult, RecordStore};
 use jarvis_core::tools::{self, ToolCall, ToolOutcome, ToolRefusal, ToolReply};
 use jarvis_core::{records, ApiError, PortError, TenantId};
-use jarvis_lambda::http;
+use jarvis_lambda::http::{self, Request, Response};
+use jarvis_lambda::routes::Op;
 
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -303,14 +303,15 @@ pub async fn call(deps: &Deps, call: ToolCall) -> PortResult<ToolReply> {
 
 pub const MAX_BODY_BYTES: u64 = 64 * 1024;
 
-pub async fn handle(deps: &Deps, req: ApiGatewayV2httpRequest) -> ApiGatewayV2httpResponse {
+pub async fn handle(deps: &Deps, req: Request) -> Response {
     http::reply(route(deps, &req).await)
 }
 
-async fn route(deps: &Deps, req: &ApiGatewayV2httpRequest) -> Result<(u16, Value), ApiError> {
+async fn route(deps: &Deps, req: &Request) -> Result<(u16, Value), ApiError> {
     let tenant = http::tenant(req)?;
-    Ok(match req.route_key.as_deref().unwrap_or_default() {
-        "POST /emails/drafts" => {
+    let route = http::route(req)?;
+    Ok(match route.op {
+        Op::CreateDraft => {
             http::create_once(
                 deps.records.as_ref(),
                 req,
@@ -325,11 +326,11 @@ async fn route(deps: &Deps, req: &ApiGatewayV2httpRequest) -> Result<(u16, Value
             )
             .await?
         }
-        "GET /emails/drafts" => {
+        Op::ListDrafts => {
             let out = list(deps, &tenant).await??;
             (200, json!({"drafts": out.result["drafts"]}))
         }
-        "POST /emails/drafts/{id}/send" => {
+        Op::SendDraft => {
             let body: Value = http::json_body(req, MAX_BODY_BYTES)?;
             if body.get("confirm") != Some(&Value::Bool(true)) {
                 return Err(ApiError::BadRequest(
@@ -347,11 +348,7 @@ async fn route(deps: &Deps, req: &ApiGatewayV2httpRequest) -> Result<(u16, Value
             let out = send(deps, &call).await??;
             (200, out.result["draft"].clone())
         }
-        other => {
-            return Err(ApiError::NotFound(format!(
-                "tool-email has no route {other}"
-            )))
-        }
+        _ => return Err(http::not_here("tool-email", route)),
     })
 }
 

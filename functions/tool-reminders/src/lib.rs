@@ -11,14 +11,14 @@
 //! refused with the reason. The record is stored, then scheduled (Scheduler on
 //! AWS, the runtime's scheduler locally); `reminder-fire` delivers it.
 
-use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
 use jarvis_core::clock::{new_id, Clock};
 use jarvis_core::domain::{Reminder, ReminderSchedule};
 use jarvis_core::ports::{PortResult, RecordStore, Scheduler};
 use jarvis_core::tools::{self, ToolCall, ToolOutcome, ToolRefusal, ToolReply};
 use jarvis_core::when::Zone;
 use jarvis_core::{records, when, ApiError, TenantId};
-use jarvis_lambda::http;
+use jarvis_lambda::http::{self, Request, Response};
+use jarvis_lambda::routes::Op;
 use serde_json::{json, Value};
 use std::sync::Arc;
 
@@ -306,14 +306,15 @@ pub async fn call(deps: &Deps, call: ToolCall) -> PortResult<ToolReply> {
 pub const MAX_BODY_BYTES: u64 = 16 * 1024;
 
 /// A REST call through API Gateway.
-pub async fn handle(deps: &Deps, req: ApiGatewayV2httpRequest) -> ApiGatewayV2httpResponse {
+pub async fn handle(deps: &Deps, req: Request) -> Response {
     http::reply(route(deps, &req).await)
 }
 
-async fn route(deps: &Deps, req: &ApiGatewayV2httpRequest) -> Result<(u16, Value), ApiError> {
+async fn route(deps: &Deps, req: &Request) -> Result<(u16, Value), ApiError> {
     let tenant = http::tenant(req)?;
-    Ok(match req.route_key.as_deref().unwrap_or_default() {
-        "POST /reminders" => {
+    let route = http::route(req)?;
+    Ok(match route.op {
+        Op::CreateReminder => {
             http::create_once(
                 deps.records.as_ref(),
                 req,
@@ -331,11 +332,11 @@ async fn route(deps: &Deps, req: &ApiGatewayV2httpRequest) -> Result<(u16, Value
             )
             .await?
         }
-        "GET /reminders" => {
+        Op::ListReminders => {
             let out = list(deps, &tenant).await??;
             (200, json!({"reminders": out.result["reminders"]}))
         }
-        "DELETE /reminders/{id}" => {
+        Op::CancelReminder => {
             // The user's own call, naming the reminder: it is the confirmation.
             let call = ToolCall::confirmed_by_user(
                 &tenant,
@@ -346,11 +347,7 @@ async fn route(deps: &Deps, req: &ApiGatewayV2httpRequest) -> Result<(u16, Value
             let out = cancel(deps, &call).await??;
             (200, json!({"cancelled": out.result["cancelled"]}))
         }
-        other => {
-            return Err(ApiError::NotFound(format!(
-                "tool-reminders has no route {other}"
-            )))
-        }
+        _ => return Err(http::not_here("tool-reminders", route)),
     })
 }
 

@@ -10,14 +10,14 @@
 //!
 //! Every read and write is scoped to the caller's tenant.
 
-use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
 use jarvis_core::clock::{new_id, Clock};
 use jarvis_core::domain::Task;
 use jarvis_core::ports::{PortResult, RecordStore};
 use jarvis_core::tools::{self, ToolCall, ToolOutcome, ToolRefusal, ToolReply};
 use jarvis_core::when::Zone as Tz;
 use jarvis_core::{records, when, ApiError, TenantId};
-use jarvis_lambda::http;
+use jarvis_lambda::http::{self, Request, Response};
+use jarvis_lambda::routes::Op;
 use serde_json::{json, Value};
 use std::sync::Arc;
 
@@ -290,15 +290,16 @@ pub async fn call(deps: &Deps, call: ToolCall) -> PortResult<ToolReply> {
 pub const MAX_BODY_BYTES: u64 = 16 * 1024;
 
 /// A REST call through API Gateway.
-pub async fn handle(deps: &Deps, req: ApiGatewayV2httpRequest) -> ApiGatewayV2httpResponse {
+pub async fn handle(deps: &Deps, req: Request) -> Response {
     http::reply(route(deps, &req).await)
 }
 
-async fn route(deps: &Deps, req: &ApiGatewayV2httpRequest) -> Result<(u16, Value), ApiError> {
+async fn route(deps: &Deps, req: &Request) -> Result<(u16, Value), ApiError> {
     let tenant = http::tenant(req)?;
     let by_id = json!({ "id": http::path_param(req, "id").unwrap_or_default() });
-    Ok(match req.route_key.as_deref().unwrap_or_default() {
-        "POST /tasks" => {
+    let route = http::route(req)?;
+    Ok(match route.op {
+        Op::CreateTask => {
             http::create_once(
                 deps.records.as_ref(),
                 req,
@@ -312,24 +313,20 @@ async fn route(deps: &Deps, req: &ApiGatewayV2httpRequest) -> Result<(u16, Value
             )
             .await?
         }
-        "GET /tasks" => {
+        Op::ListTasks => {
             let input = json!({"status": http::query(req, "status").unwrap_or("open")});
             let out = list(deps, &tenant, &input).await??;
             (200, json!({"tasks": out.result["tasks"]}))
         }
-        "POST /tasks/{id}/complete" => {
+        Op::CompleteTask => {
             let out = complete(deps, &tenant, &by_id).await??;
             (200, out.result["task"].clone())
         }
-        "DELETE /tasks/{id}" => {
+        Op::DeleteTask => {
             let out = delete(deps, &tenant, &by_id).await??;
             (200, json!({"deleted": out.result["deleted"]}))
         }
-        other => {
-            return Err(ApiError::NotFound(format!(
-                "tool-tasks has no route {other}"
-            )))
-        }
+        _ => return Err(http::not_here("tool-tasks", route)),
     })
 }
 

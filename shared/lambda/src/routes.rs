@@ -1,17 +1,79 @@
-//! The HTTP API's routes, declared once: the method, the path (API Gateway's
-//! route-key form, `{id}` for a path parameter), the function that answers
-//! it, and whether it needs a signed-in caller. Terraform's route map
-//! (`terraform/modules/functions/catalog.tf`) is checked against this table by
-//! tests/infra, the local runtime serves every route in it, and the OpenAPI
-//! document (`GET /openapi.json`) is built from it.
+//! The HTTP API's routes, declared once: what each does ([`Op`]), the method,
+//! the path (API Gateway's route-key form, `{id}` for a path parameter), the
+//! function that answers it, and whether it needs a signed-in caller.
+//! - Terraform's route map (`terraform/modules/functions/catalog.tf`) is checked
+//!   against this table by tests/infra;
+//! - the local runtime's router is built from it;
+//! - the OpenAPI document (`GET /openapi.json`) lists its paths from it;
+//! - a function learns which route it is answering from the request context's
+//!   route key, looked up here ([`crate::http::route`]), and matches on the
+//!   [`Op`] — never on route-key strings.
+
+/// What a route does: the name a function matches on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Op {
+    Healthz,
+    Search,
+    UploadDocument,
+    PresignUpload,
+    ListDocuments,
+    GetDocument,
+    DeleteDocument,
+    Chat,
+    CreateTask,
+    ListTasks,
+    CompleteTask,
+    DeleteTask,
+    CreateReminder,
+    ListReminders,
+    CancelReminder,
+    CreateDraft,
+    ListDrafts,
+    SendDraft,
+    EraseData,
+    ErasureStatus,
+    Export,
+    GetSettings,
+    PutSettings,
+    PutNotifications,
+    DeleteNotifications,
+}
+
+/// A function that answers HTTP routes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Function {
+    ApiSearch,
+    ApiDocuments,
+    ApiChat,
+    ToolTasks,
+    ToolReminders,
+    ToolEmail,
+    ApiMe,
+}
+
+impl Function {
+    /// The function crate's (and the deployed function's) name: `"api-search"`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Function::ApiSearch => "api-search",
+            Function::ApiDocuments => "api-documents",
+            Function::ApiChat => "api-chat",
+            Function::ToolTasks => "tool-tasks",
+            Function::ToolReminders => "tool-reminders",
+            Function::ToolEmail => "tool-email",
+            Function::ApiMe => "api-me",
+        }
+    }
+}
 
 /// One route of the HTTP API.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Route {
+    pub op: Op,
     pub method: &'static str,
     pub path: &'static str,
-    /// The function crate that answers it.
-    pub function: &'static str,
+    /// The function that answers it.
+    pub function: Function,
     /// What it does, in a line (the OpenAPI summary).
     pub summary: &'static str,
     /// No token needed (API Gateway routes it without the JWT authorizer).
@@ -33,156 +95,214 @@ impl Route {
     }
 }
 
-const fn route(
-    method: &'static str,
-    path: &'static str,
-    function: &'static str,
-    summary: &'static str,
-) -> Route {
-    Route {
-        method,
-        path,
-        function,
-        summary,
-        public: false,
-    }
-}
-
 /// Every route of the HTTP API.
 pub const ROUTES: &[Route] = &[
     Route {
+        op: Op::Healthz,
+        method: "GET",
+        path: "/healthz",
+        function: Function::ApiSearch,
+        summary: "Liveness: the deployment is up and its functions start",
         public: true,
-        ..route(
-            "GET",
-            "/healthz",
-            "api-search",
-            "Liveness: the deployment is up and its functions start",
-        )
     },
-    route(
-        "POST",
-        "/search",
-        "api-search",
-        "Search the caller's documents (hybrid, keyword or semantic), with citations",
-    ),
-    route(
-        "POST",
-        "/documents",
-        "api-documents",
-        "Upload a file in the request body (?name=…) and start its processing",
-    ),
-    route(
-        "POST",
-        "/uploads",
-        "api-documents",
-        "A pre-signed PUT for a file too large for one request",
-    ),
-    route(
-        "GET",
-        "/documents",
-        "api-documents",
-        "A page of the caller's documents",
-    ),
-    route(
-        "GET",
-        "/documents/{id}",
-        "api-documents",
-        "One document and its status",
-    ),
-    route(
-        "DELETE",
-        "/documents/{id}",
-        "api-documents",
-        "Delete a document: its chunks, files and record",
-    ),
-    route(
-        "POST",
-        "/chat",
-        "api-chat",
-        "One chat turn: an answer with citations, and what the assistant did",
-    ),
-    route("POST", "/tasks", "tool-tasks", "Add a task"),
-    route("GET", "/tasks", "tool-tasks", "The caller's tasks"),
-    route(
-        "POST",
-        "/tasks/{id}/complete",
-        "tool-tasks",
-        "Mark a task done",
-    ),
-    route("DELETE", "/tasks/{id}", "tool-tasks", "Delete a task"),
-    route("POST", "/reminders", "tool-reminders", "Set a reminder"),
-    route(
-        "GET",
-        "/reminders",
-        "tool-reminders",
-        "The caller's upcoming reminders",
-    ),
-    route(
-        "DELETE",
-        "/reminders/{id}",
-        "tool-reminders",
-        "Cancel a reminder",
-    ),
-    route(
-        "POST",
-        "/emails/drafts",
-        "tool-email",
-        "Save an e-mail draft (not sent)",
-    ),
-    route(
-        "GET",
-        "/emails/drafts",
-        "tool-email",
-        "The caller's e-mail drafts",
-    ),
-    route(
-        "POST",
-        "/emails/drafts/{id}/send",
-        "tool-email",
-        "Send a draft, exactly once, when confirmed",
-    ),
-    route(
-        "DELETE",
-        "/me/data",
-        "api-me",
-        "Start erasing everything of the caller",
-    ),
-    route(
-        "GET",
-        "/me/data/erasure",
-        "api-me",
-        "Where the caller's erasure stands",
-    ),
-    route(
-        "GET",
-        "/me/export",
-        "api-me",
-        "A zip of the caller's documents, files and records",
-    ),
-    route("GET", "/me/settings", "api-me", "The caller's settings"),
-    route(
-        "PUT",
-        "/me/settings",
-        "api-me",
-        "Change the caller's settings (time zone)",
-    ),
-    route(
-        "PUT",
-        "/me/notifications",
-        "api-me",
-        "Mail the caller's reminders to an address",
-    ),
-    route(
-        "DELETE",
-        "/me/notifications",
-        "api-me",
-        "Stop mailing the caller's reminders",
-    ),
+    Route {
+        op: Op::Search,
+        method: "POST",
+        path: "/search",
+        function: Function::ApiSearch,
+        summary: "Search the caller's documents (hybrid, keyword or semantic), with citations",
+        public: false,
+    },
+    Route {
+        op: Op::UploadDocument,
+        method: "POST",
+        path: "/documents",
+        function: Function::ApiDocuments,
+        summary: "Upload a file in the request body (?name=…) and start its processing",
+        public: false,
+    },
+    Route {
+        op: Op::PresignUpload,
+        method: "POST",
+        path: "/uploads",
+        function: Function::ApiDocuments,
+        summary: "A pre-signed PUT for a file too large for one request",
+        public: false,
+    },
+    Route {
+        op: Op::ListDocuments,
+        method: "GET",
+        path: "/documents",
+        function: Function::ApiDocuments,
+        summary: "A page of the caller's documents",
+        public: false,
+    },
+    Route {
+        op: Op::GetDocument,
+        method: "GET",
+        path: "/documents/{id}",
+        function: Function::ApiDocuments,
+        summary: "One document and its status",
+        public: false,
+    },
+    Route {
+        op: Op::DeleteDocument,
+        method: "DELETE",
+        path: "/documents/{id}",
+        function: Function::ApiDocuments,
+        summary: "Delete a document: its chunks, files and record",
+        public: false,
+    },
+    Route {
+        op: Op::Chat,
+        method: "POST",
+        path: "/chat",
+        function: Function::ApiChat,
+        summary: "One chat turn: an answer with citations, and what the assistant did",
+        public: false,
+    },
+    Route {
+        op: Op::CreateTask,
+        method: "POST",
+        path: "/tasks",
+        function: Function::ToolTasks,
+        summary: "Add a task",
+        public: false,
+    },
+    Route {
+        op: Op::ListTasks,
+        method: "GET",
+        path: "/tasks",
+        function: Function::ToolTasks,
+        summary: "The caller's tasks",
+        public: false,
+    },
+    Route {
+        op: Op::CompleteTask,
+        method: "POST",
+        path: "/tasks/{id}/complete",
+        function: Function::ToolTasks,
+        summary: "Mark a task done",
+        public: false,
+    },
+    Route {
+        op: Op::DeleteTask,
+        method: "DELETE",
+        path: "/tasks/{id}",
+        function: Function::ToolTasks,
+        summary: "Delete a task",
+        public: false,
+    },
+    Route {
+        op: Op::CreateReminder,
+        method: "POST",
+        path: "/reminders",
+        function: Function::ToolReminders,
+        summary: "Set a reminder",
+        public: false,
+    },
+    Route {
+        op: Op::ListReminders,
+        method: "GET",
+        path: "/reminders",
+        function: Function::ToolReminders,
+        summary: "The caller's upcoming reminders",
+        public: false,
+    },
+    Route {
+        op: Op::CancelReminder,
+        method: "DELETE",
+        path: "/reminders/{id}",
+        function: Function::ToolReminders,
+        summary: "Cancel a reminder",
+        public: false,
+    },
+    Route {
+        op: Op::CreateDraft,
+        method: "POST",
+        path: "/emails/drafts",
+        function: Function::ToolEmail,
+        summary: "Save an e-mail draft (not sent)",
+        public: false,
+    },
+    Route {
+        op: Op::ListDrafts,
+        method: "GET",
+        path: "/emails/drafts",
+        function: Function::ToolEmail,
+        summary: "The caller's e-mail drafts",
+        public: false,
+    },
+    Route {
+        op: Op::SendDraft,
+        method: "POST",
+        path: "/emails/drafts/{id}/send",
+        function: Function::ToolEmail,
+        summary: "Send a draft, exactly once, when confirmed",
+        public: false,
+    },
+    Route {
+        op: Op::EraseData,
+        method: "DELETE",
+        path: "/me/data",
+        function: Function::ApiMe,
+        summary: "Start erasing everything of the caller",
+        public: false,
+    },
+    Route {
+        op: Op::ErasureStatus,
+        method: "GET",
+        path: "/me/data/erasure",
+        function: Function::ApiMe,
+        summary: "Where the caller's erasure stands",
+        public: false,
+    },
+    Route {
+        op: Op::Export,
+        method: "GET",
+        path: "/me/export",
+        function: Function::ApiMe,
+        summary: "A zip of the caller's documents, files and records",
+        public: false,
+    },
+    Route {
+        op: Op::GetSettings,
+        method: "GET",
+        path: "/me/settings",
+        function: Function::ApiMe,
+        summary: "The caller's settings",
+        public: false,
+    },
+    Route {
+        op: Op::PutSettings,
+        method: "PUT",
+        path: "/me/settings",
+        function: Function::ApiMe,
+        summary: "Change the caller's settings (time zone)",
+        public: false,
+    },
+    Route {
+        op: Op::PutNotifications,
+        method: "PUT",
+        path: "/me/notifications",
+        function: Function::ApiMe,
+        summary: "Mail the caller's reminders to an address",
+        public: false,
+    },
+    Route {
+        op: Op::DeleteNotifications,
+        method: "DELETE",
+        path: "/me/notifications",
+        function: Function::ApiMe,
+        summary: "Stop mailing the caller's reminders",
+        public: false,
+    },
 ];
 
 /// The route with this key (`"GET /documents/{id}"`).
 pub fn find(key: &str) -> Option<&'static Route> {
-    ROUTES.iter().find(|r| r.key() == key)
+    let (method, path) = key.split_once(' ')?;
+    ROUTES.iter().find(|r| r.method == method && r.path == path)
 }
 
 #[cfg(test)]
@@ -190,17 +310,24 @@ mod tests {
     use super::*;
 
     #[test]
-    fn keys_are_unique_and_params_read() {
+    fn keys_and_ops_are_unique_and_params_read() {
         let mut keys: Vec<String> = ROUTES.iter().map(Route::key).collect();
         keys.sort();
         let n = keys.len();
         keys.dedup();
         assert_eq!(keys.len(), n, "a route is declared twice");
+        let ops: std::collections::HashSet<Op> = ROUTES.iter().map(|r| r.op).collect();
+        assert_eq!(ops.len(), n, "an op has two routes");
+        for r in ROUTES {
+            assert_eq!(find(&r.key()), Some(r));
+        }
         assert_eq!(
             find("POST /emails/drafts/{id}/send").unwrap().params(),
             ["id"]
         );
         assert!(find("GET /healthz").unwrap().public);
         assert_eq!(ROUTES.iter().filter(|r| r.public).count(), 1);
+        assert_eq!(find("GET /nowhere"), None);
+        assert_eq!(find("nonsense"), None);
     }
 }

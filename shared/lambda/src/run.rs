@@ -1,11 +1,10 @@
 //! Running a handler under the Lambda Runtime API: one call per function kind,
 //! so every `main.rs` is the same three lines (load settings, wire, run).
 
+use crate::http;
+use crate::routes::Op;
 use crate::step::StepDiagnostic;
-use aws_lambda_events::apigw::{
-    ApiGatewayProxyResponse, ApiGatewayV2httpRequest, ApiGatewayV2httpResponse,
-    ApiGatewayWebsocketProxyRequest,
-};
+use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest};
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use jarvis_core::StepError;
 use lambda_runtime::{service_fn, LambdaEvent};
@@ -29,26 +28,35 @@ where
     .await
 }
 
-/// An HTTP API (v2) route: errors are already JSON responses. `GET /healthz`
-/// is answered here, for every API function.
+/// An HTTP API function on `lambda_http`: `handler` takes the request and
+/// answers; errors are already JSON responses. `GET /healthz` is answered
+/// here, for every API function.
 pub async fn api<F, Fut>(handler: F) -> Result<(), lambda_runtime::Error>
 where
-    F: Fn(ApiGatewayV2httpRequest) -> Fut,
-    Fut: Future<Output = ApiGatewayV2httpResponse>,
+    F: Fn(http::Request) -> Fut,
+    Fut: Future<Output = http::Response> + Send,
 {
-    lambda_runtime::run(service_fn(|e: LambdaEvent<ApiGatewayV2httpRequest>| {
-        let next = match crate::http::healthz(&e.payload) {
-            Some(ok) => Ok(ok),
-            None => Err(handler(e.payload)),
-        };
-        async move {
-            Ok::<_, Infallible>(match next {
-                Ok(ok) => ok,
-                Err(fut) => fut.await,
-            })
-        }
+    lambda_http::run(service_fn(|req: http::Request| {
+        let next = answer(&handler, req);
+        async move { Ok::<_, lambda_runtime::Error>(next.await) }
     }))
     .await
+}
+
+/// `GET /healthz` without calling the handler; any other request, the handler.
+fn answer<F, Fut>(handler: &F, req: http::Request) -> impl Future<Output = http::Response>
+where
+    F: Fn(http::Request) -> Fut,
+    Fut: Future<Output = http::Response>,
+{
+    let health = http::route(&req).is_ok_and(|r| r.op == Op::Healthz);
+    let fut = (!health).then(|| handler(req));
+    async move {
+        match fut {
+            Some(fut) => fut.await,
+            None => http::healthz(),
+        }
+    }
 }
 
 /// An SQS event source with partial batch responses.
@@ -98,33 +106,40 @@ where
     .await
 }
 
-/// A tool function: REST calls through API Gateway (events with a `routeKey`)
-/// and tool calls invoked directly by api-chat (a `ToolCall`, answered with the
-/// `ToolReply`). An infrastructure failure fails the invocation, so the caller
-/// sees a function error and may retry.
+/// A tool function: REST calls through API Gateway (events with a `routeKey`,
+/// on `lambda_http` like [`api`]) and tool calls invoked directly by api-chat
+/// (a `ToolCall`, answered with the `ToolReply`). An infrastructure failure
+/// fails the invocation, so the caller sees a function error and may retry.
 pub async fn tool<C, CFut, A, AFut>(call: C, api: A) -> Result<(), lambda_runtime::Error>
 where
     C: Fn(jarvis_core::tools::ToolCall) -> CFut,
     CFut: Future<Output = jarvis_core::ports::PortResult<jarvis_core::tools::ToolReply>>,
-    A: Fn(ApiGatewayV2httpRequest) -> AFut,
-    AFut: Future<Output = ApiGatewayV2httpResponse>,
+    A: Fn(http::Request) -> AFut,
+    AFut: Future<Output = http::Response> + Send,
 {
+    let api = &api;
+    // lambda_http's adapter turns the API Gateway event into the request and the
+    // response back into API Gateway's answer, exactly as `lambda_http::run` does.
+    let mut rest = lambda_http::Adapter::from(service_fn(move |req: http::Request| {
+        let next = answer(api, req);
+        async move { Ok::<_, lambda_runtime::Error>(next.await) }
+    }));
+    let rest = &mut rest;
     lambda_runtime::run(service_fn(|e: LambdaEvent<serde_json::Value>| {
-        let is_http = e.payload.get("routeKey").is_some();
-        let parsed: Result<Invocation<_, _>, serde_json::Error> = if is_http {
-            serde_json::from_value(e.payload).map(|req| {
-                Invocation::Http(match crate::http::healthz(&req) {
-                    Some(ok) => Ok(Box::new(ok)),
-                    None => Err(api(req)),
-                })
+        let LambdaEvent { payload, context } = e;
+        let invocation = if payload.get("routeKey").is_some() {
+            serde_json::from_value::<lambda_http::request::LambdaRequest>(payload).map(|req| {
+                Invocation::Http(lambda_runtime::Service::call(
+                    rest,
+                    LambdaEvent::new(req, context),
+                ))
             })
         } else {
-            serde_json::from_value(e.payload).map(|c| Invocation::Tool(call(c)))
+            serde_json::from_value(payload).map(|c| Invocation::Tool(call(c)))
         };
         async move {
-            let reply = match parsed? {
-                Invocation::Http(Ok(ok)) => serde_json::to_value(*ok)?,
-                Invocation::Http(Err(fut)) => serde_json::to_value(fut.await)?,
+            let reply = match invocation? {
+                Invocation::Http(fut) => serde_json::to_value(fut.await?)?,
                 Invocation::Tool(fut) => serde_json::to_value(fut.await?)?,
             };
             Ok::<_, lambda_runtime::Error>(reply)
@@ -134,7 +149,7 @@ where
 }
 
 enum Invocation<H, T> {
-    Http(Result<Box<ApiGatewayV2httpResponse>, H>),
+    Http(H),
     Tool(T),
 }
 

@@ -1,7 +1,7 @@
 //! Every sample in `events/` deserializes into the type its handler takes, and
 //! reads back the facts the handlers rely on.
 
-use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayWebsocketProxyRequest};
+use aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest;
 use aws_lambda_events::event::sqs::SqsEvent;
 use jarvis_core::pipeline::{FailedState, PipelineState};
 use jarvis_lambda::s3_events::parse_object_created;
@@ -37,18 +37,23 @@ fn step_states_and_failures_parse() {
 
 #[test]
 fn api_requests_carry_the_tenant_route_and_parameters() {
-    let search: ApiGatewayV2httpRequest =
-        serde_json::from_str(include_str!("../../../events/api-search.post-search.json")).unwrap();
+    let search =
+        lambda_http::request::from_str(include_str!("../../../events/api-search.post-search.json"))
+            .unwrap();
     assert_eq!(
         jarvis_lambda::http::tenant(&search).unwrap().as_str(),
         "3f1c2a9e-5b7d-4e8a-9c0f-1a2b3c4d5e6f"
     );
-    assert_eq!(jarvis_lambda::http::method(&search), "POST");
+    assert_eq!(search.method(), "POST");
+    assert_eq!(
+        jarvis_lambda::http::route(&search).unwrap().op,
+        jarvis_lambda::routes::Op::Search
+    );
     let body: jarvis_core::search::SearchRequest =
         jarvis_lambda::http::json_body(&search, 16 * 1024).unwrap();
     assert!(body.validate().is_ok());
 
-    let get: ApiGatewayV2httpRequest = serde_json::from_str(include_str!(
+    let get = lambda_http::request::from_str(include_str!(
         "../../../events/api-documents.get-document.json"
     ))
     .unwrap();
@@ -56,7 +61,7 @@ fn api_requests_carry_the_tenant_route_and_parameters() {
         jarvis_lambda::http::path_param(&get, "id"),
         Some("doc_27dac5043275c7cabbc18bb0")
     );
-    let list: ApiGatewayV2httpRequest = serde_json::from_str(include_str!(
+    let list = lambda_http::request::from_str(include_str!(
         "../../../events/api-documents.list-documents.json"
     ))
     .unwrap();
@@ -96,14 +101,17 @@ fn every_sample_deserializes_into_its_functions_event_type() {
                 );
             }),
             "api-search" | "api-documents" | "api-chat" | "api-me" | "tool-tasks"
-            | "tool-reminders" | "tool-email" => {
-                serde_json::from_str::<ApiGatewayV2httpRequest>(&text).map(|req| {
-                    assert!(
-                        jarvis_lambda::http::tenant(&req).is_ok(),
-                        "{name}: the JWT sub names the tenant"
-                    );
-                })
-            }
+            | "tool-reminders" | "tool-email" => lambda_http::request::from_str(&text).map(|req| {
+                assert!(
+                    jarvis_lambda::http::tenant(&req).is_ok(),
+                    "{name}: the JWT sub names the tenant"
+                );
+                let route = jarvis_lambda::http::route(&req);
+                assert!(
+                    route.is_ok_and(|r| r.function.name() == function),
+                    "{name}: a route of the table, answered by this function"
+                );
+            }),
             "chat-stream" => {
                 serde_json::from_str::<ApiGatewayWebsocketProxyRequest>(&text).map(|req| {
                     assert!(

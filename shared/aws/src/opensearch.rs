@@ -1,5 +1,6 @@
 //! `SearchIndex` on OpenSearch — Serverless (`aoss`, a VECTORSEARCH collection)
-//! or a managed domain (`es`) — over its REST API, every request SigV4-signed.
+//! or a managed domain (`es`) — through the official `opensearch` client, every
+//! request SigV4-signed by its `aws-auth` transport (rustls on ring, no native TLS).
 //!
 //! - One index (`jarvis-chunks` by default), created from an index template on
 //!   first use: the chunk text under the `english` analyzer (BM25), tenant and
@@ -16,15 +17,18 @@
 //!   generation, so search never sees the document missing, a retry within the
 //!   refresh window leaves no second copy, and two racing replaces keep the later.
 //!   Search also keeps one hit per `chunk_id`.
-//! - Throttling (429) and 5xx answers are retried with exponential backoff.
+//! - Throttling (429), 5xx answers and connection faults are retried with
+//!   exponential backoff (the client sends each request once).
 
+use ::opensearch::auth::Credentials;
+use ::opensearch::http::headers::{HeaderValue, CONTENT_TYPE};
+use ::opensearch::http::response::Response;
+use ::opensearch::http::transport::{SingleNodeConnectionPool, TransportBuilder};
+use ::opensearch::http::Url;
+use ::opensearch::indices::{IndicesCreateParts, IndicesPutIndexTemplateParts};
+use ::opensearch::{BulkParts, OpenSearch, SearchParts};
 use async_trait::async_trait;
 use aws_config::SdkConfig;
-use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
-use aws_sigv4::http_request::{
-    sign, PayloadChecksumKind, SignableBody, SignableRequest, SigningSettings,
-};
-use aws_sigv4::sign::v4;
 use jarvis_core::domain::{DocumentId, TenantId};
 use jarvis_core::fusion::{fuse, Ranked};
 use jarvis_core::ports::{IndexedChunk, PortResult, SearchIndex};
@@ -58,18 +62,9 @@ pub struct OpenSearchSettings {
     pub dimensions: usize,
 }
 
-/// Signs requests when the SDK configuration has credentials.
-#[derive(Clone)]
-struct Signer {
-    credentials: Option<SharedCredentialsProvider>,
-    region: String,
-    service: String,
-}
-
 pub struct OpenSearchIndex {
-    http: reqwest::Client,
+    client: OpenSearch,
     settings: OpenSearchSettings,
-    signer: Signer,
     ready: OnceCell<()>,
 }
 
@@ -215,13 +210,10 @@ pub fn older_than(
         .collect()
 }
 
-/// One bulk request body (NDJSON) indexing `chunks` as generation `generation`.
-pub fn bulk_index_body(
-    index: &str,
-    chunks: &[IndexedChunk],
-    generation: &str,
-) -> PortResult<String> {
-    let mut body = String::new();
+/// One bulk request's lines (NDJSON: an action, then its document) indexing
+/// `chunks` as generation `generation`.
+pub fn bulk_index_body(index: &str, chunks: &[IndexedChunk], generation: &str) -> Vec<String> {
+    let mut lines = Vec::with_capacity(chunks.len() * 2);
     for c in chunks {
         let ch = &c.chunk;
         let doc = json!({
@@ -239,17 +231,15 @@ pub fn bulk_index_body(
             "generation": generation,
             "vector": c.vector,
         });
-        body.push_str(&json!({"index": {"_index": index}}).to_string());
-        body.push('\n');
-        body.push_str(&doc.to_string());
-        body.push('\n');
+        lines.push(json!({"index": {"_index": index}}).to_string());
+        lines.push(doc.to_string());
     }
-    Ok(body)
+    lines
 }
 
-fn bulk_delete_body(index: &str, ids: &[String]) -> String {
+fn bulk_delete_body(index: &str, ids: &[String]) -> Vec<String> {
     ids.iter()
-        .map(|id| format!("{}\n", json!({"delete": {"_index": index, "_id": id}})))
+        .map(|id| json!({"delete": {"_index": index, "_id": id}}).to_string())
         .collect()
 }
 
@@ -381,138 +371,66 @@ pub fn fuse_responses(q: &SearchQuery, keyword: &Value, vector: &Value) -> Vec<S
         .collect()
 }
 
-impl Signer {
-    async fn headers(
-        &self,
-        method: &str,
-        url: &str,
-        body: &[u8],
-    ) -> PortResult<Vec<(String, String)>> {
-        let Some(provider) = &self.credentials else {
-            return Ok(Vec::new());
-        };
-        let creds = provider
-            .provide_credentials()
-            .await
-            .map_err(|e| PortError::Transient {
-                backend: SERVICE,
-                message: format!("no AWS credentials to sign with: {e}"),
-                source: None,
-            })?;
-        let identity = creds.into();
-        let mut settings = SigningSettings::default();
-        // Serverless requires the payload hash header.
-        settings.payload_checksum_kind = PayloadChecksumKind::XAmzSha256;
-        let params = v4::SigningParams::builder()
-            .identity(&identity)
-            .region(&self.region)
-            .name(&self.service)
-            .time(SystemTime::now())
-            .settings(settings)
-            .build()
-            .map_err(|e| PortError::backend(SERVICE, e))?
-            .into();
-        let content_type = [("content-type", "application/json")];
-        let signable = SignableRequest::new(
-            method,
-            url,
-            content_type.into_iter(),
-            SignableBody::Bytes(body),
-        )
-        .map_err(|e| PortError::backend(SERVICE, e))?;
-        let (instructions, _) = sign(signable, &params)
-            .map_err(|e| PortError::backend(SERVICE, e))?
-            .into_parts();
-        let (headers, _params) = instructions.into_parts();
-        Ok(headers
-            .into_iter()
-            .map(|h| (h.name().to_owned(), h.value().to_owned()))
-            .collect())
-    }
-}
-
 impl OpenSearchIndex {
     pub fn new(settings: OpenSearchSettings, sdk: &SdkConfig) -> Result<Self, String> {
-        let url = reqwest::Url::parse(&settings.endpoint).map_err(|e| e.to_string())?;
+        let url = Url::parse(&settings.endpoint).map_err(|e| e.to_string())?;
         if !matches!(url.scheme(), "https" | "http") {
             return Err("the endpoint must be an http(s) URL".into());
         }
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(30))
-            .connect_timeout(Duration::from_secs(3))
-            .build()
-            .map_err(|e| e.to_string())?;
-        let signer = Signer {
-            credentials: sdk.credentials_provider(),
-            region: sdk
+        // The client's reqwest is built without a TLS provider of its own (no
+        // aws-lc, no native TLS): it uses rustls on ring, as the AWS SDK does.
+        // Installing fails only when a provider is already installed — fine.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let mut transport = TransportBuilder::new(SingleNodeConnectionPool::new(url))
+            .timeout(Duration::from_secs(30));
+        if let Some(credentials) = sdk.credentials_provider() {
+            let region = sdk
                 .region()
-                .map(|r| r.to_string())
-                .unwrap_or_else(|| "us-east-1".into()),
-            service: settings.service.clone(),
-        };
+                .cloned()
+                .unwrap_or_else(|| aws_config::Region::from_static("us-east-1"));
+            transport = transport
+                .auth(Credentials::AwsSigV4(credentials, region))
+                .service_name(&settings.service);
+        }
+        let transport = transport.build().map_err(|e| e.to_string())?;
         Ok(Self {
-            http,
-            settings: OpenSearchSettings {
-                endpoint: settings.endpoint.trim_end_matches('/').to_owned(),
-                ..settings
-            },
-            signer,
+            client: OpenSearch::new(transport),
+            settings,
             ready: OnceCell::new(),
         })
     }
 
-    /// One signed request, retried with backoff on throttling, 5xx and connection faults.
-    /// Returns the status and the JSON body (`Null` when empty).
-    async fn call(
-        &self,
-        method: &str,
-        path: &str,
-        body: Option<String>,
-        ndjson: bool,
-    ) -> PortResult<(u16, Value)> {
-        let url = format!("{}{path}", self.settings.endpoint);
-        let bytes = body.unwrap_or_default().into_bytes();
+    /// One request (`send` makes it afresh for each attempt), retried with
+    /// backoff on throttling, 5xx and connection faults. Returns the status
+    /// and the JSON body (`Null` when empty).
+    async fn call<F, Fut>(&self, what: &str, send: F) -> PortResult<(u16, Value)>
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = Result<Response, ::opensearch::Error>>,
+    {
         let mut delay = Duration::from_millis(200);
         let mut last = String::new();
         for attempt in 1..=ATTEMPTS {
-            let mut req = self
-                .http
-                .request(
-                    method.parse().map_err(|e| PortError::backend(SERVICE, e))?,
-                    &url,
-                )
-                .header(
-                    "content-type",
-                    if ndjson {
-                        "application/x-ndjson"
-                    } else {
-                        "application/json"
-                    },
-                )
-                .body(bytes.clone());
-            for (k, v) in self.signer.headers(method, &url, &bytes).await? {
-                req = req.header(k, v);
-            }
-            match req.send().await {
+            match send().await {
                 Ok(resp) => {
-                    let status = resp.status().as_u16();
+                    let status = resp.status_code().as_u16();
                     let text = resp.text().await.unwrap_or_default();
                     if status == 429 || status >= 500 {
-                        last = format!("{method} {path}: HTTP {status}: {}", clip(&text));
+                        last = format!("{what}: HTTP {status}: {}", clip(&text));
                     } else {
                         let json = if text.trim().is_empty() {
                             Value::Null
                         } else {
                             serde_json::from_str(&text).map_err(|e| PortError::Backend {
                                 backend: SERVICE,
-                                message: format!("{method} {path}: HTTP {status}: not JSON: {e}"),
+                                message: format!("{what}: HTTP {status}: not JSON: {e}"),
                                 source: None,
                             })?
                         };
                         return Ok((status, json));
                     }
                 }
-                Err(e) => last = format!("{method} {path}: {e}"),
+                Err(e) => last = format!("{what}: {e}"),
             }
             if attempt < ATTEMPTS {
                 tokio::time::sleep(delay).await;
@@ -526,49 +444,30 @@ impl OpenSearchIndex {
         })
     }
 
-    /// `call`, with any non-2xx answer turned into an error naming OpenSearch's reason.
-    async fn call_ok(
-        &self,
-        method: &str,
-        path: &str,
-        body: Option<String>,
-        ndjson: bool,
-    ) -> PortResult<Value> {
-        let (status, json) = self.call(method, path, body, ndjson).await?;
-        if (200..300).contains(&status) {
-            return Ok(json);
-        }
-        let reason = json["error"]["reason"]
-            .as_str()
-            .unwrap_or("no reason given");
-        let kind = json["error"]["type"].as_str().unwrap_or("error");
-        let message = format!("{method} {path}: HTTP {status}: {kind}: {reason}");
-        Err(match status {
-            404 => PortError::NotFound(message),
-            400 => PortError::Invalid(message),
-            _ => PortError::Backend {
-                backend: SERVICE,
-                message,
-                source: None,
-            },
-        })
-    }
-
     /// Creates the template and the index once per process.
     async fn ensure_index(&self) -> PortResult<()> {
         self.ready
             .get_or_try_init(|| async {
-                let idx = &self.settings.index;
+                let idx = self.settings.index.as_str();
                 let template = index_template(idx, self.settings.dimensions);
-                self.call_ok(
-                    "PUT",
-                    &format!("/_index_template/{idx}"),
-                    Some(template.to_string()),
-                    false,
-                )
-                .await?;
+                let what = format!("PUT /_index_template/{idx}");
+                let indices = self.client.indices();
+                let answer = self
+                    .call(&what, || {
+                        indices
+                            .put_index_template(IndicesPutIndexTemplateParts::Name(idx))
+                            .body(&template)
+                            .send()
+                    })
+                    .await?;
+                succeeded(&what, answer)?;
                 let (status, json) = self
-                    .call("PUT", &format!("/{idx}"), Some("{}".into()), false)
+                    .call(&format!("PUT /{idx}"), || {
+                        indices
+                            .create(IndicesCreateParts::Index(idx))
+                            .body(json!({}))
+                            .send()
+                    })
                     .await?;
                 let exists =
                     json["error"]["type"].as_str() == Some("resource_already_exists_exception");
@@ -590,15 +489,17 @@ impl OpenSearchIndex {
     }
 
     async fn search_json(&self, body: Value) -> PortResult<Value> {
-        match self
-            .call_ok(
-                "POST",
-                &format!("/{}/_search", self.settings.index),
-                Some(body.to_string()),
-                false,
-            )
-            .await
-        {
+        let indices = [self.settings.index.as_str()];
+        let what = format!("POST /{}/_search", self.settings.index);
+        let answer = self
+            .call(&what, || {
+                self.client
+                    .search(SearchParts::Index(&indices))
+                    .body(&body)
+                    .send()
+            })
+            .await?;
+        match succeeded(&what, answer) {
             // Nothing indexed yet: no index, no hits.
             Err(PortError::NotFound(_)) => Ok(json!({"hits": {"hits": []}})),
             other => other,
@@ -616,11 +517,24 @@ impl OpenSearchIndex {
             .collect())
     }
 
-    async fn bulk(&self, body: String) -> PortResult<Value> {
-        if body.is_empty() {
+    async fn bulk(&self, lines: Vec<String>) -> PortResult<Value> {
+        if lines.is_empty() {
             return Ok(json!({"items": []}));
         }
-        let resp = self.call_ok("POST", "/_bulk", Some(body), true).await?;
+        let answer = self
+            .call("POST /_bulk", || {
+                self.client
+                    .bulk(BulkParts::None)
+                    // The client sends every body as application/json; bulk is NDJSON.
+                    .header(
+                        CONTENT_TYPE,
+                        HeaderValue::from_static("application/x-ndjson"),
+                    )
+                    .body(lines.iter().map(String::as_str).collect())
+                    .send()
+            })
+            .await?;
+        let resp = succeeded("POST /_bulk", answer)?;
         check_bulk(&resp)?;
         Ok(resp)
     }
@@ -650,6 +564,27 @@ impl OpenSearchIndex {
             source: None,
         })
     }
+}
+
+/// A 2xx answer's body; any other, an error naming OpenSearch's reason.
+fn succeeded(what: &str, (status, json): (u16, Value)) -> PortResult<Value> {
+    if (200..300).contains(&status) {
+        return Ok(json);
+    }
+    let reason = json["error"]["reason"]
+        .as_str()
+        .unwrap_or("no reason given");
+    let kind = json["error"]["type"].as_str().unwrap_or("error");
+    let message = format!("{what}: HTTP {status}: {kind}: {reason}");
+    Err(match status {
+        404 => PortError::NotFound(message),
+        400 => PortError::Invalid(message),
+        _ => PortError::Backend {
+            backend: SERVICE,
+            message,
+            source: None,
+        },
+    })
 }
 
 fn clip(text: &str) -> &str {
@@ -693,7 +628,7 @@ impl SearchIndex for OpenSearchIndex {
         let mut created = std::collections::HashSet::new();
         for batch in chunks.chunks(BULK_BATCH) {
             let resp = self
-                .bulk(bulk_index_body(&self.settings.index, batch, &generation)?)
+                .bulk(bulk_index_body(&self.settings.index, batch, &generation))
                 .await?;
             created.extend(created_ids(&resp));
         }

@@ -1759,3 +1759,146 @@ impl jarvis_core::ports::BlobStore for EraseAfterRead {
         self.inner.delete_prefix(bucket, prefix).await
     }
 }
+
+// ---------------------------------------------------------------- the HTTP edge
+
+/// Every HTTP function, given each of its sample requests (`events/`) as API
+/// Gateway would deliver it without verified claims — no authorizer context,
+/// claims without `sub`, a `sub` that is no tenant id, or a tenant named only
+/// in the query and a header — answers 401 with the JSON error body, and
+/// writes nothing for anyone.
+#[tokio::test]
+async fn every_http_function_refuses_a_request_without_verified_claims() {
+    use jarvis_core::ports::MetadataStore as _;
+    use jarvis_lambda::http::{Request, Response};
+    let (local, _runs, _dir) = local_stack();
+    let search = api_search::Deps::local(&local);
+    let documents = api_documents::Deps::local(&local);
+    let chat = api_chat::Deps::local(
+        &local,
+        jarvis::assistant::chat_model(&local).unwrap(),
+        Arc::new(jarvis::assistant::LocalTools::new(&local)),
+    );
+    let tasks = tool_tasks::Deps::local(&local);
+    let reminders = tool_reminders::Deps::local(&local);
+    let email = tool_email::Deps::local(&local);
+    let me = api_me::Deps::local(&local);
+    let call = |function: &str,
+                req: Request|
+     -> std::pin::Pin<Box<dyn std::future::Future<Output = Response> + '_>> {
+        match function {
+            "api-search" => Box::pin(api_search::handle(&search, req)),
+            "api-documents" => Box::pin(api_documents::handle(&documents, req)),
+            "api-chat" => Box::pin(api_chat::handle(&chat, req)),
+            "tool-tasks" => Box::pin(tool_tasks::handle(&tasks, req)),
+            "tool-reminders" => Box::pin(tool_reminders::handle(&reminders, req)),
+            "tool-email" => Box::pin(tool_email::handle(&email, req)),
+            "api-me" => Box::pin(api_me::handle(&me, req)),
+            other => panic!("{other} is not an HTTP function"),
+        }
+    };
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../events");
+    let mut checked = 0;
+    let mut names: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    for name in names {
+        let text = std::fs::read_to_string(format!("{dir}/{name}")).unwrap();
+        let event: serde_json::Value = match serde_json::from_str(&text) {
+            Ok(v) => v,
+            Err(_) => continue,
+        };
+        let Some(key) = event["routeKey"].as_str() else {
+            continue;
+        };
+        let route = jarvis_lambda::routes::find(key).expect("a sample of a table route");
+        if route.public {
+            continue;
+        }
+        let stripped = |edit: &dyn Fn(&mut serde_json::Value)| {
+            let mut e = event.clone();
+            edit(&mut e);
+            e
+        };
+        let variants = [
+            (
+                "no authorizer",
+                stripped(&|e| {
+                    e["requestContext"]
+                        .as_object_mut()
+                        .unwrap()
+                        .remove("authorizer");
+                }),
+            ),
+            (
+                "claims without sub",
+                stripped(&|e| {
+                    e["requestContext"]["authorizer"]["jwt"]["claims"] = json!({"email": "a@b.c"})
+                }),
+            ),
+            (
+                "a sub that is no tenant id",
+                stripped(&|e| {
+                    e["requestContext"]["authorizer"]["jwt"]["claims"]["sub"] = json!("../bob")
+                }),
+            ),
+            (
+                "the tenant only in the query and a header",
+                stripped(&|e| {
+                    e["requestContext"]
+                        .as_object_mut()
+                        .unwrap()
+                        .remove("authorizer");
+                    e["rawQueryString"] = json!("tenant=bob");
+                    e["headers"]["x-tenant-id"] = json!("bob");
+                }),
+            ),
+        ];
+        for (what, event) in variants {
+            let out = jarvis_tests::lambda::gateway(
+                call(route.function.name(), jarvis_tests::lambda::request(event)).await,
+            );
+            assert_eq!(out.status_code, 401, "{name}: {what}");
+            assert_eq!(
+                out.headers["content-type"], "application/json",
+                "{name}: {what}"
+            );
+            let body: serde_json::Value = match &out.body {
+                Some(aws_lambda_events::encodings::Body::Text(t)) => {
+                    serde_json::from_str(t).unwrap()
+                }
+                other => panic!("{name}: {what}: {other:?}"),
+            };
+            assert_eq!(body["error"]["code"], "unauthorized", "{name}: {what}");
+            checked += 1;
+        }
+    }
+    assert!(checked >= 4 * 13, "every HTTP sample, each way: {checked}");
+    for who in ["bob", "3f1c2a9e-5b7d-4e8a-9c0f-1a2b3c4d5e6f"] {
+        let t = tenant(who);
+        assert!(records::list::<Task>(local.records.as_ref(), &t)
+            .await
+            .unwrap()
+            .is_empty());
+        assert!(
+            records::list::<jarvis_core::domain::Draft>(local.records.as_ref(), &t)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert!(local
+            .metadata
+            .list_documents(
+                &t,
+                &jarvis_core::ports::DocumentFilter {
+                    limit: 100,
+                    ..Default::default()
+                }
+            )
+            .await
+            .unwrap()
+            .is_empty());
+    }
+}

@@ -7,6 +7,7 @@
 //! - destructive tools run only on the user's own confirmation.
 
 mod faults;
+mod runtime_api;
 
 use chrono::{DateTime, Duration, Utc};
 use faults::{CountingMailer, CountingNotifier, FaultyRecords};
@@ -21,7 +22,7 @@ use jarvis_core::ports::{
 use jarvis_core::search::SearchHit;
 use jarvis_core::tools::{self, ToolCall, ToolReply, ToolRunner};
 use jarvis_core::{records, PortError};
-use serde_json::json;
+use serde_json::{json, Value};
 use std::sync::Arc;
 
 fn tenant(t: &str) -> TenantId {
@@ -1901,4 +1902,79 @@ async fn every_http_function_refuses_a_request_without_verified_claims() {
             .unwrap()
             .is_empty());
     }
+}
+
+/// The tool functions' two kinds of invocation under the real Runtime API
+/// client (`jarvis_lambda::run::tool`): a REST call from API Gateway is
+/// answered in payload format 2.0 (status, JSON content type, text body), a
+/// direct tool call from api-chat with the tool's reply, `GET /healthz` without
+/// the handler; and an HTTP function (`run::api`) answers its routes and a
+/// request without claims alike.
+#[tokio::test]
+async fn http_functions_answer_api_gateway_and_tool_calls_through_the_runtime_api() {
+    let (local, _runs, _dir) = local_stack();
+    let sample = |file: &str| -> Value {
+        serde_json::from_str(
+            &std::fs::read_to_string(format!("{}/../events/{file}", env!("CARGO_MANIFEST_DIR")))
+                .unwrap(),
+        )
+        .unwrap()
+    };
+    let mut health = sample("tool-tasks.list-tasks.json");
+    health["routeKey"] = json!("GET /healthz");
+    health["requestContext"]["routeKey"] = json!("GET /healthz");
+    health["rawPath"] = json!("/healthz");
+    health["requestContext"]
+        .as_object_mut()
+        .unwrap()
+        .remove("authorizer");
+    let events = vec![
+        sample("tool-tasks.post-task.json"),
+        sample("tool-tasks.tool-call.json"),
+        sample("tool-tasks.list-tasks.json"),
+        health,
+    ];
+    let deps = tool_tasks::Deps::local(&local);
+    let answers = runtime_api::invoke(events, || async {
+        jarvis_lambda::run::tool(
+            |call| tool_tasks::call(&deps, call),
+            |req| tool_tasks::handle(&deps, req),
+        )
+        .await
+    })
+    .await;
+    let body = |answer: &Value| -> Value {
+        assert_eq!(answer["isBase64Encoded"], false, "{answer}");
+        serde_json::from_str(answer["body"].as_str().unwrap()).unwrap()
+    };
+    let (kind, created) = &answers[0];
+    assert_eq!(*kind, "response");
+    assert_eq!(created["statusCode"], 201, "{created}");
+    assert_eq!(created["headers"]["content-type"], "application/json");
+    assert!(body(created)["id"].as_str().unwrap().starts_with("task_"));
+    let (kind, reply) = &answers[1];
+    assert_eq!(*kind, "response");
+    assert_eq!(reply["Ok"]["action"]["kind"], "task_created", "{reply}");
+    let (_, listed) = &answers[2];
+    assert_eq!(listed["statusCode"], 200, "{listed}");
+    assert_eq!(body(listed)["tasks"].as_array().unwrap().len(), 2);
+    let (_, up) = &answers[3];
+    assert_eq!(up["statusCode"], 200, "{up}");
+    assert_eq!(body(up)["status"], "ok");
+
+    let mut anonymous = sample("api-search.post-search.json");
+    anonymous["requestContext"]
+        .as_object_mut()
+        .unwrap()
+        .remove("authorizer");
+    let search = api_search::Deps::local(&local);
+    let answers = runtime_api::invoke(
+        vec![sample("api-search.post-search.json"), anonymous],
+        || async { jarvis_lambda::run::api(|req| api_search::handle(&search, req)).await },
+    )
+    .await;
+    assert_eq!(answers[0].1["statusCode"], 200, "{}", answers[0].1);
+    assert!(body(&answers[0].1)["hits"].is_array());
+    assert_eq!(answers[1].1["statusCode"], 401, "{}", answers[1].1);
+    assert_eq!(body(&answers[1].1)["error"]["code"], "unauthorized");
 }

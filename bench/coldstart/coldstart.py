@@ -12,8 +12,13 @@ architecture; the arm64 zips hold the same code). The Python side is a
 handler module that creates the same boto3 clients at import time, as Lambda
 handlers do, then polls the same endpoint the way the Python runtime does.
 
-Usage: coldstart.py TARGET_DIR LAMBDA_DIR [RUNS]
+Beside each figure it prints the baseline's (bench/coldstart/baseline.json:
+the figures of an earlier commit, measured the same way) and the change, so a
+change to the functions' dependencies shows its cost in size and start time.
+
+Usage: coldstart.py TARGET_DIR LAMBDA_DIR [RUNS] [--only f1,f2] [--save FILE]
 """
+import argparse
 import http.server
 import json
 import os
@@ -130,33 +135,82 @@ def cold_start(cmd, env, server):
     return elapsed
 
 
+BASELINE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "baseline.json")
+
+
+def change(now, before):
+    if now is None or before is None:
+        return ""
+    return f"{(now - before) / before * 100:+.0f}%"
+
+
 def main():
-    target_dir, lambda_dir = sys.argv[1], sys.argv[2]
-    runs = int(sys.argv[3]) if len(sys.argv) > 3 else 7
+    parser = argparse.ArgumentParser()
+    parser.add_argument("target_dir")
+    parser.add_argument("lambda_dir")
+    parser.add_argument("runs", nargs="?", type=int, default=7)
+    parser.add_argument("--only", help="comma-separated functions (default: all)")
+    parser.add_argument("--save", help="write the figures as JSON (a baseline's format)")
+    parser.add_argument("--no-python", action="store_true", help="skip the Python handlers")
+    args = parser.parse_args()
+    runs = args.runs
     server = serve()
-    workdir = os.path.join(target_dir, "coldstart-python")
+    workdir = os.path.join(args.target_dir, "coldstart-python")
     os.makedirs(workdir, exist_ok=True)
+    only = set(args.only.split(",")) if args.only else None
     rows = []
     for function, clients in CLIENTS.items():
-        binary = os.path.join(target_dir, function)
-        zip_path = os.path.join(lambda_dir, function, "bootstrap.zip")
+        if only is not None and function not in only:
+            continue
+        binary = os.path.join(args.target_dir, function)
+        zip_path = os.path.join(args.lambda_dir, function, "bootstrap.zip")
         zip_kb = os.path.getsize(zip_path) / 1024 if os.path.exists(zip_path) else None
         rust = statistics.median(cold_start([binary], {}, server) for _ in range(runs))
-        hdir = os.path.join(workdir, function)
-        os.makedirs(hdir, exist_ok=True)
-        with open(os.path.join(hdir, "handler.py"), "w") as f:
-            f.write(PYTHON_HANDLER.format(clients=clients))
-        py = statistics.median(
-            cold_start([sys.executable, "-c", PYTHON_RUNTIME], {"HANDLER_DIR": hdir}, server)
-            for _ in range(runs)
-        )
+        py = None
+        if not args.no_python:
+            hdir = os.path.join(workdir, function)
+            os.makedirs(hdir, exist_ok=True)
+            with open(os.path.join(hdir, "handler.py"), "w") as f:
+                f.write(PYTHON_HANDLER.format(clients=clients))
+            py = statistics.median(
+                cold_start([sys.executable, "-c", PYTHON_RUNTIME], {"HANDLER_DIR": hdir}, server)
+                for _ in range(runs)
+            )
         rows.append((function, zip_kb, rust, py))
+    baseline = {}
+    if os.path.exists(BASELINE):
+        with open(BASELINE) as f:
+            baseline = json.load(f)
+    zips_before = baseline.get("zip_kib", {})
+    rust_before = baseline.get("rust_ms", {})
     print(f"\nLambda cold start, process start to first /next (median of {runs}), and zip size")
-    print(f"{'function':<18}{'zip (arm64)':>13}{'Rust':>10}{'Python 3.11 + boto3':>22}{'ratio':>8}")
+    if baseline:
+        print(f"beside the baseline: {baseline.get('commit', '?')} ({baseline.get('what', '')})")
+    print(
+        f"{'function':<18}{'zip (arm64)':>12}{'before':>10}{'':>6}"
+        f"{'Rust':>9}{'before':>9}{'':>6}{'Python 3.11 + boto3':>21}{'ratio':>7}"
+    )
     for function, zip_kb, rust, py in rows:
-        z = f"{zip_kb / 1024:.1f} MiB" if zip_kb else "not built"
-        print(f"{function:<18}{z:>13}{rust:>8.1f}ms{py:>20.1f}ms{py / rust:>7.1f}x")
-    print(json.dumps({"cold_start_ms": {r[0]: {"rust": round(r[2], 1), "python": round(r[3], 1)} for r in rows}}))
+        z = f"{zip_kb / 1024:.2f} MiB" if zip_kb else "not built"
+        zb = zips_before.get(function)
+        zb_text = f"{zb / 1024:.2f} MiB" if zb else "-"
+        rb = rust_before.get(function)
+        rb_text = f"{rb:.1f}ms" if rb else "-"
+        py_text = f"{py:.1f}ms" if py else "-"
+        ratio = f"{py / rust:.1f}x" if py else "-"
+        print(
+            f"{function:<18}{z:>12}{zb_text:>10}{change(zip_kb, zb):>6}"
+            f"{rust:>7.1f}ms{rb_text:>9}{change(rust, rb):>6}{py_text:>21}{ratio:>7}"
+        )
+    figures = {
+        "zip_kib": {r[0]: round(r[1], 1) for r in rows if r[1]},
+        "rust_ms": {r[0]: round(r[2], 1) for r in rows},
+        "python_ms": {r[0]: round(r[3], 1) for r in rows if r[3]},
+    }
+    print(json.dumps(figures))
+    if args.save:
+        with open(args.save, "w") as f:
+            json.dump(figures, f, indent=2)
 
 
 if __name__ == "__main__":

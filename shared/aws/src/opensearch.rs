@@ -29,6 +29,7 @@ use ::opensearch::indices::{IndicesCreateParts, IndicesPutIndexTemplateParts};
 use ::opensearch::{BulkParts, OpenSearch, SearchParts};
 use async_trait::async_trait;
 use aws_config::SdkConfig;
+use aws_credential_types::provider::SharedCredentialsProvider;
 use jarvis_core::domain::{DocumentId, TenantId};
 use jarvis_core::fusion::{fuse, Ranked};
 use jarvis_core::ports::{IndexedChunk, PortResult, SearchIndex};
@@ -63,7 +64,13 @@ pub struct OpenSearchSettings {
 }
 
 pub struct OpenSearchIndex {
-    client: OpenSearch,
+    /// Built on first use: building it loads the system's CA certificates
+    /// (rustls-platform-verifier), ~5 ms a function that never reaches
+    /// OpenSearch on an invocation should not pay at cold start.
+    client: std::sync::OnceLock<Result<OpenSearch, String>>,
+    url: Url,
+    /// The SDK's credentials and region, when it has credentials to sign with.
+    signing: Option<(SharedCredentialsProvider, aws_config::Region)>,
     settings: OpenSearchSettings,
     ready: OnceCell<()>,
 }
@@ -377,27 +384,49 @@ impl OpenSearchIndex {
         if !matches!(url.scheme(), "https" | "http") {
             return Err("the endpoint must be an http(s) URL".into());
         }
-        // The client's reqwest is built without a TLS provider of its own (no
-        // aws-lc, no native TLS): it uses rustls on ring, as the AWS SDK does.
-        // Installing fails only when a provider is already installed — fine.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let mut transport = TransportBuilder::new(SingleNodeConnectionPool::new(url))
-            .timeout(Duration::from_secs(30));
-        if let Some(credentials) = sdk.credentials_provider() {
+        let signing = sdk.credentials_provider().map(|credentials| {
             let region = sdk
                 .region()
                 .cloned()
                 .unwrap_or_else(|| aws_config::Region::from_static("us-east-1"));
-            transport = transport
-                .auth(Credentials::AwsSigV4(credentials, region))
-                .service_name(&settings.service);
-        }
-        let transport = transport.build().map_err(|e| e.to_string())?;
+            (credentials, region)
+        });
         Ok(Self {
-            client: OpenSearch::new(transport),
+            client: std::sync::OnceLock::new(),
+            url,
+            signing,
             settings,
             ready: OnceCell::new(),
         })
+    }
+
+    /// The client, built the first time it is needed.
+    fn client(&self) -> PortResult<&OpenSearch> {
+        self.client
+            .get_or_init(|| {
+                // The client's reqwest is built without a TLS provider of its own
+                // (no aws-lc, no native TLS): it uses rustls on ring, as the AWS
+                // SDK does. Installing fails only when one is installed already.
+                let _ = rustls::crypto::ring::default_provider().install_default();
+                let mut transport =
+                    TransportBuilder::new(SingleNodeConnectionPool::new(self.url.clone()))
+                        .timeout(Duration::from_secs(30));
+                if let Some((credentials, region)) = &self.signing {
+                    transport = transport
+                        .auth(Credentials::AwsSigV4(credentials.clone(), region.clone()))
+                        .service_name(&self.settings.service);
+                }
+                transport
+                    .build()
+                    .map(OpenSearch::new)
+                    .map_err(|e| e.to_string())
+            })
+            .as_ref()
+            .map_err(|e| PortError::Backend {
+                backend: SERVICE,
+                message: format!("the OpenSearch client could not be built: {e}"),
+                source: None,
+            })
     }
 
     /// One request (`send` makes it afresh for each attempt), retried with
@@ -451,7 +480,7 @@ impl OpenSearchIndex {
                 let idx = self.settings.index.as_str();
                 let template = index_template(idx, self.settings.dimensions);
                 let what = format!("PUT /_index_template/{idx}");
-                let indices = self.client.indices();
+                let indices = self.client()?.indices();
                 let answer = self
                     .call(&what, || {
                         indices
@@ -491,9 +520,10 @@ impl OpenSearchIndex {
     async fn search_json(&self, body: Value) -> PortResult<Value> {
         let indices = [self.settings.index.as_str()];
         let what = format!("POST /{}/_search", self.settings.index);
+        let client = self.client()?;
         let answer = self
             .call(&what, || {
-                self.client
+                client
                     .search(SearchParts::Index(&indices))
                     .body(&body)
                     .send()
@@ -521,9 +551,10 @@ impl OpenSearchIndex {
         if lines.is_empty() {
             return Ok(json!({"items": []}));
         }
+        let client = self.client()?;
         let answer = self
             .call("POST /_bulk", || {
-                self.client
+                client
                     .bulk(BulkParts::None)
                     // The client sends every body as application/json; bulk is NDJSON.
                     .header(

@@ -194,7 +194,7 @@ fn lambda_body(bytes: Vec<u8>) -> edge::Body {
     }
 }
 
-pub(crate) fn from_lambda(response: edge::Response) -> Response {
+fn from_lambda(response: edge::Response) -> Response {
     let (parts, body) = response.into_parts();
     let body = match body {
         edge::Body::Text(t) => Body::from(t),
@@ -246,12 +246,8 @@ async fn multipart_upload(
         let Some(name) = field.file_name().map(str::to_owned) else {
             continue;
         };
+        // Its size is api-documents' to check, as for a raw body.
         let bytes = field.bytes().await.map_err(|e| multipart_error(e, limit))?;
-        if bytes.len() as u64 > limit {
-            return Err(ApiError::PayloadTooLarge(format!(
-                "the file is larger than the limit of {limit} bytes"
-            )));
-        }
         let query = format!(
             "{}{}name={}",
             query,

@@ -2,6 +2,7 @@
 #   make run     start the local runtime (installs the embedding model first)
 #   make test    the whole test suite (unit, handler, end-to-end, and the AWS
 #                adapters against a local AWS emulator it starts and stops)
+#   make eval    retrieval quality (nDCG@10, MAP, recall@50) on a public test collection
 #   make bench   print ingestion, embedding and search figures, Lambda zip sizes
 #                and cold starts
 #   make build   one arm64 Lambda zip per function (cargo lambda + zig)
@@ -18,7 +19,7 @@ NEXTEST    := $(shell $(CARGO) nextest --version >/dev/null 2>&1 && echo yes)
 
 export JARVIS_MODEL_DIR ?= $(CURDIR)/$(MODEL_DIR)
 
-.PHONY: help run test test-live bench model build lint fmt clean-data emulator lambda-tools \
+.PHONY: help run test test-live bench eval model build lint fmt clean-data emulator lambda-tools \
         infra-check infra-tools init validate
 
 ## The targets, with what each does
@@ -63,10 +64,16 @@ test-live:
 FUNCTIONS  := $(notdir $(wildcard functions/*))
 LAMBDA_DIR ?= target/lambda
 
+## Retrieval quality on the CISI test collection (bench/eval/), through the local
+## runtime's pipeline: nDCG@10, MAP, recall@50 per mode beside a stemmed BM25.
+## EVAL_TUNE=1 adds the fusion grid.
+eval: $(MODEL)
+	$(CARGO) run --profile bench-fast -p jarvis-bench --bin jarvis-eval
+
 ## Benchmarks, optimised build; figures are printed, never asserted. Then each
 ## function's zipped size and cold start beside a Python 3.11 + boto3 handler.
 bench: $(MODEL) build
-	$(CARGO) run --profile bench-fast -p jarvis-bench
+	$(CARGO) run --profile bench-fast -p jarvis-bench --bin jarvis-bench
 	$(CARGO) build --release $(foreach f,$(FUNCTIONS),-p $(f))
 	$(PYTHON) -c "import boto3" 2>/dev/null || $(PYTHON) -m pip install --quiet boto3
 	$(PYTHON) bench/coldstart/coldstart.py target/release $(LAMBDA_DIR) $${COLDSTART_RUNS:-7}

@@ -893,3 +893,139 @@ async fn an_openai_compatible_server_speaks_for_the_agent() {
     let err = model.converse(&long).await.unwrap_err();
     assert!(err.is_retryable(), "{err}");
 }
+
+/// The analysis on AWS is the local one: the template declares Jarvis's
+/// analyzers (tantivy's chain, `jarvis_core::analysis`), a German chunk's text
+/// is also written to `text_de`, and a keyword query sums every field's score
+/// with the local boosts. (The tokens each chain makes are checked against
+/// hand-derived Snowball output in jarvis-local's analyzer test.)
+#[tokio::test]
+async fn opensearch_analyzes_text_like_the_local_index_on_the_wire() {
+    let server = WireServer::start(|s: Seen| async move {
+        match (s.method.as_str(), s.path.as_str()) {
+            ("PUT", p) if p.starts_with("/_index_template/") => {
+                json_answer(200, &json!({"acknowledged": true}))
+            }
+            ("PUT", "/jarvis-chunks") => json_answer(200, &json!({"acknowledged": true})),
+            ("POST", "/_bulk") => json_answer(
+                200,
+                &json!({"errors": false, "items": [
+                {"index": {"_index": "jarvis-chunks", "_id": "n0", "status": 201}},
+                {"index": {"_index": "jarvis-chunks", "_id": "n1", "status": 201}}]}),
+            ),
+            ("POST", "/jarvis-chunks/_search") => json_answer(
+                200,
+                &json!({"hits": {"hits": [
+                {"_id": "n0", "_score": 0.0, "_source": {"generation": "x"}},
+                {"_id": "n1", "_score": 0.0, "_source": {"generation": "x"}}]}}),
+            ),
+            _ => json_answer(
+                404,
+                &json!({"error": {"type": "not_found", "reason": s.path}}),
+            ),
+        }
+    })
+    .await;
+    let index = stack_at(&server.url, true).await.index().unwrap();
+    let alice = TenantId::parse("alice").unwrap();
+    let doc = DocumentId::for_object(&alice, "raw", "alice/letters.md");
+    index
+        .replace_document(
+            &alice,
+            &doc,
+            vec![
+                chunk(&alice, &doc, 0, "Die Rechnungen für die Häuser wurden gestern bezahlt, und der Vermieter hat sich bedankt."),
+                chunk(&alice, &doc, 1, "The invoices for the houses were paid yesterday and the landlord said thanks."),
+            ],
+        )
+        .await
+        .unwrap();
+    let q = SearchQuery {
+        tenant_id: alice.clone(),
+        text: "Rechnung".into(),
+        vector: None,
+        filters: SearchFilters::default(),
+        limit: 5,
+        mode: SearchMode::Keyword,
+        fusion: FusionConfig::default(),
+    };
+    index.search(&q).await.unwrap();
+
+    let seen = server.seen();
+    let template = seen
+        .iter()
+        .find(|s| s.path.starts_with("/_index_template/"))
+        .unwrap()
+        .json();
+    let settings = &template["template"]["settings"];
+    assert_eq!(
+        settings["analysis"],
+        jarvis_core::analysis::opensearch_analysis()
+    );
+    let de = &settings["analysis"]["analyzer"]["jarvis_de"];
+    assert_eq!(
+        de["filter"],
+        json!([
+            "jarvis_length",
+            "lowercase",
+            "jarvis_de_stop",
+            "jarvis_de_stem",
+            "asciifolding"
+        ])
+    );
+    assert_eq!(
+        settings["analysis"]["filter"]["jarvis_de_stem"],
+        json!({"type": "snowball", "language": "German"})
+    );
+    let props = &template["template"]["mappings"]["properties"];
+    for field in ["title", "section", "text"] {
+        assert_eq!(props[field]["analyzer"], "jarvis_en", "{field}");
+    }
+    assert_eq!(props["text_de"]["analyzer"], "jarvis_de");
+    assert_eq!(props["text_fr"]["analyzer"], "jarvis_fr");
+    let method = &props["vector"]["method"];
+    assert_eq!(
+        method["engine"], "faiss",
+        "faiss filters inside the graph search"
+    );
+    assert_eq!(
+        method["parameters"],
+        json!({"m": 16, "ef_construction": 128, "ef_search": 100})
+    );
+
+    let bulk = seen.iter().find(|s| s.path == "/_bulk").unwrap();
+    let lines: Vec<Value> = String::from_utf8(bulk.body.clone())
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines[1]["language"], "de");
+    assert_eq!(lines[1]["text_de"], lines[1]["text"]);
+    assert_eq!(lines[3]["language"], "en");
+    assert!(
+        lines[3]
+            .as_object()
+            .unwrap()
+            .keys()
+            .all(|k| !k.starts_with("text_")),
+        "English text has no second field: {}",
+        lines[3]
+    );
+
+    let keyword = seen
+        .iter()
+        .filter(|s| s.path.ends_with("/_search"))
+        .map(Seen::json)
+        .find(|b| b["query"]["bool"]["must"][0].get("multi_match").is_some())
+        .unwrap();
+    let mm = &keyword["query"]["bool"]["must"][0]["multi_match"];
+    assert_eq!(mm["type"], "most_fields");
+    let fields: Vec<&str> = mm["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f.as_str().unwrap())
+        .collect();
+    assert_eq!(&fields[..3], ["text", "title^2", "section^1.5"]);
+    assert!(fields.contains(&"text_de") && fields.contains(&"text_ru"));
+}

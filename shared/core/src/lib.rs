@@ -16,6 +16,8 @@
 //! - [`ingest_event`]: the S3 "Object Created" event as EventBridge delivers it
 //!   into SQS, built and parsed.
 //! - [`chunking`], [`fusion`], [`pii`]: pure logic.
+//! - [`analysis`]: the keyword side's analyzers (stemming per detected language),
+//!   one definition for the local index and the OpenSearch template.
 //! - [`search`]: the search request (validated) and hit types.
 //! - [`config`]: typed configuration, loaded once; every environment variable is named there.
 //! - [`error`]: the error enum per layer.
@@ -24,6 +26,7 @@
 //! - [`when`]: times people type, resolved in their zone; recurring times as cron.
 
 pub mod agent;
+pub mod analysis;
 pub mod asl;
 pub mod chunking;
 pub mod clock;

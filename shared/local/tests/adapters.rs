@@ -303,3 +303,83 @@ async fn the_inbox_announces_a_file_once_it_holds_still_and_again_when_it_change
     assert_eq!(keys.iter().filter(|k| *k == "a.md").count(), 2);
     assert!(keys.contains(&"@bob/b.md".to_owned()));
 }
+
+fn keyword(t: &TenantId, text: &str) -> SearchQuery {
+    SearchQuery {
+        mode: SearchMode::Keyword,
+        vector: None,
+        ..query(t, text, SearchFilters::default())
+    }
+}
+
+#[tokio::test]
+async fn words_find_their_inflections_in_english_and_in_a_detected_language() {
+    let dir = tempfile::tempdir().unwrap();
+    let index = LocalSearchIndex::open(&dir.path().join("idx"), db(&dir), 64).unwrap();
+    let alice = tenant("alice");
+    let en = DocumentId::for_object(&alice, "raw", "alice/en.md");
+    let de = DocumentId::for_object(&alice, "raw", "alice/de.md");
+    let en_text = "Our invoices were indexed and archived by the accountant last spring.";
+    let de_text =
+        "Die Rechnungen für die Häuser wurden gestern bezahlt, und der Vermieter hat sich \
+                   bei uns für die pünktliche Zahlung bedankt.";
+    for (doc, text) in [(&en, en_text), (&de, de_text)] {
+        index
+            .replace_document(
+                &alice,
+                doc,
+                vec![chunk(&alice, doc, 0, text, "text/markdown")],
+            )
+            .await
+            .unwrap();
+    }
+    let first =
+        |hits: Vec<jarvis_core::search::SearchHit>| hits.first().map(|h| h.document_id.clone());
+    for (q, want) in [
+        ("invoice", &en),
+        ("archiving indexes", &en),
+        ("Rechnung", &de),
+        // Folded after stemming: typed without the umlaut, still the German "Häuser".
+        ("Hauser", &de),
+        ("Zahlungen", &de),
+    ] {
+        let hits = index.search(&keyword(&alice, q)).await.unwrap();
+        assert_eq!(first(hits), Some(want.clone()), "{q:?}");
+    }
+    // The German stemmer runs on German text only: an English query for
+    // "bezahlt" as typed still finds it through the English field.
+    let hits = index.search(&keyword(&alice, "bezahlt")).await.unwrap();
+    assert_eq!(first(hits), Some(de.clone()));
+    assert!(index
+        .search(&keyword(&tenant("bob"), "Rechnung"))
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+#[tokio::test]
+async fn a_rebuild_interrupted_between_its_renames_is_recovered_on_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("idx");
+    let alice = tenant("alice");
+    let a = DocumentId::for_object(&alice, "raw", "alice/a");
+    {
+        let index = LocalSearchIndex::open(&path, db(&dir), 64).unwrap();
+        index
+            .replace_document(
+                &alice,
+                &a,
+                vec![chunk(&alice, &a, 0, "the heron", "text/plain")],
+            )
+            .await
+            .unwrap();
+    }
+    // A crash after `idx` → `idx.old`, before `idx.new` → `idx`.
+    std::fs::rename(&path, dir.path().join("idx.old")).unwrap();
+    std::fs::create_dir_all(dir.path().join("idx.new")).unwrap();
+    std::fs::write(dir.path().join("idx.new").join("junk"), b"half").unwrap();
+    let index = LocalSearchIndex::open(&path, db(&dir), 64).unwrap();
+    let hits = index.search(&keyword(&alice, "herons")).await.unwrap();
+    assert_eq!(hits.len(), 1);
+    assert!(!dir.path().join("idx.old").exists() && !dir.path().join("idx.new").exists());
+}

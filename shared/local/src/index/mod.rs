@@ -16,8 +16,6 @@ use jarvis_core::PortError;
 use std::path::Path;
 use std::sync::Arc;
 
-/// Candidates taken from each side before fusion, per requested hit.
-
 #[derive(Clone)]
 pub struct LocalSearchIndex {
     text: Arc<text::TextIndex>,
@@ -26,8 +24,18 @@ pub struct LocalSearchIndex {
 
 impl LocalSearchIndex {
     pub fn open(dir: &Path, db: Db, dims: usize) -> PortResult<Self> {
+        // An index from an older Jarvis is rebuilt on open; where it did not
+        // store a chunk's tenant, the vector table knows it.
+        // (Read once, on the first question: only a rebuild asks.)
+        let tenants = std::cell::OnceCell::new();
+        let tenant_of = |chunk_id: &str| -> Option<String> {
+            tenants
+                .get_or_init(|| chunk_tenants(&db).unwrap_or_default())
+                .get(chunk_id)
+                .cloned()
+        };
         Ok(Self {
-            text: Arc::new(text::TextIndex::open(dir)?),
+            text: Arc::new(text::TextIndex::open(dir, &tenant_of)?),
             vectors: Arc::new(vectors::VectorIndex::open(db, dims)?),
         })
     }
@@ -36,6 +44,14 @@ impl LocalSearchIndex {
     pub fn vector_count(&self, tenant: &TenantId) -> usize {
         self.vectors.len(tenant)
     }
+}
+
+/// chunk id → tenant, from the vector table.
+fn chunk_tenants(db: &Db) -> rusqlite::Result<std::collections::HashMap<String, String>> {
+    let conn = db.lock();
+    let mut stmt = conn.prepare("SELECT chunk_id, tenant FROM vectors")?;
+    let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    rows.collect()
 }
 
 async fn blocking<T: Send + 'static>(

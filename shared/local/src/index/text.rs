@@ -1,13 +1,18 @@
 //! The BM25 side: a tantivy index on disk. Each chunk is one tantivy document;
-//! the tenant is an indexed term that every query must match.
+//! the tenant is an indexed term that every query must match. Text is analysed
+//! as [`jarvis_core::analysis`] defines (the OpenSearch template declares the same).
 
+use jarvis_core::analysis::{
+    analyzer_name, detect, text_field, Language, ENGLISH, LANGUAGES, MAX_TOKEN_BYTES,
+    SECTION_BOOST, TITLE_BOOST,
+};
 use jarvis_core::domain::{Chunk, DocumentId, TenantId};
 use jarvis_core::fusion::Ranked;
 use jarvis_core::ports::PortResult;
 use jarvis_core::search::SearchFilters;
 use jarvis_core::PortError;
 use std::ops::Bound;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use tantivy::collector::TopDocs;
 use tantivy::query::{BooleanQuery, Occur, Query, QueryParser, RangeQuery, TermQuery};
@@ -22,7 +27,11 @@ fn err(e: tantivy::TantivyError) -> PortError {
     PortError::backend("tantivy", e)
 }
 
-#[derive(Clone, Copy)]
+fn io_err(e: impl std::error::Error + Send + Sync + 'static) -> PortError {
+    PortError::backend("tantivy", e)
+}
+
+#[derive(Clone)]
 struct Fields {
     chunk_id: Field,
     doc_key: Field,
@@ -31,6 +40,9 @@ struct Fields {
     title: Field,
     section: Field,
     text: Field,
+    /// One per [`LANGUAGES`] entry, in that order: the text again, under that language's analysis.
+    text_lang: Vec<Field>,
+    language: Field,
     page: Field,
     source: Field,
     content_type: Field,
@@ -38,41 +50,90 @@ struct Fields {
     created_at: Field,
 }
 
-/// The analyzer of the text fields: words, lower-cased, accents folded, English stop words dropped.
-const ANALYZER: &str = "jarvis_en";
+/// Bumped whenever the schema or an analyzer changes: an index written under
+/// another version is rebuilt from its stored fields when it is opened.
+const ANALYSIS_VERSION: &str = "2";
+const VERSION_FILE: &str = "jarvis-analysis-version";
 
-fn analyzer() -> tantivy::tokenizer::TextAnalyzer {
-    use tantivy::tokenizer::{
-        AsciiFoldingFilter, Language, LowerCaser, RemoveLongFilter, SimpleTokenizer,
-        StopWordFilter, TextAnalyzer,
-    };
-    let builder = TextAnalyzer::builder(SimpleTokenizer::default())
-        .filter(RemoveLongFilter::limit(40))
-        .filter(LowerCaser)
-        .filter(AsciiFoldingFilter);
-    match StopWordFilter::new(Language::English) {
-        Some(stop) => builder.filter(stop).build(),
-        None => builder.build(),
+fn tantivy_language(lang: &Language) -> tantivy::tokenizer::Language {
+    use tantivy::tokenizer::Language as L;
+    match lang.code {
+        "da" => L::Danish,
+        "de" => L::German,
+        "es" => L::Spanish,
+        "fi" => L::Finnish,
+        "fr" => L::French,
+        "hu" => L::Hungarian,
+        "it" => L::Italian,
+        "nl" => L::Dutch,
+        "no" => L::Norwegian,
+        "pt" => L::Portuguese,
+        "ru" => L::Russian,
+        "sv" => L::Swedish,
+        _ => L::English,
     }
+}
+
+/// A language's analyzer, the chain [`jarvis_core::analysis`] describes (and
+/// the OpenSearch template declares): words, long tokens dropped, lower case,
+/// stop words, Snowball stemmer, accents folded.
+pub fn analyzer(lang: &Language) -> tantivy::tokenizer::TextAnalyzer {
+    use tantivy::tokenizer::{
+        AsciiFoldingFilter, LowerCaser, RemoveLongFilter, SimpleTokenizer, Stemmer, StopWordFilter,
+        TextAnalyzer,
+    };
+    let language = tantivy_language(lang);
+    let builder = TextAnalyzer::builder(SimpleTokenizer::default())
+        .filter(RemoveLongFilter::limit(MAX_TOKEN_BYTES))
+        .filter(LowerCaser)
+        .filter_dynamic(
+            StopWordFilter::new(language)
+                .unwrap_or_else(|| StopWordFilter::remove(Vec::<String>::new())),
+        )
+        .filter_dynamic(Stemmer::new(language))
+        .filter_dynamic(AsciiFoldingFilter);
+    builder.build()
+}
+
+/// The tokens `text` is indexed as under `lang`'s analysis.
+pub fn analyze(lang: &Language, text: &str) -> Vec<String> {
+    use tantivy::tokenizer::TokenStream;
+    let mut analyzer = analyzer(lang);
+    let mut stream = analyzer.token_stream(text);
+    let mut out = Vec::new();
+    while let Some(t) = stream.next() {
+        out.push(t.text.clone());
+    }
+    out
 }
 
 fn schema() -> (Schema, Fields) {
     let mut b = Schema::builder();
-    let text_options = TextOptions::default()
-        .set_indexing_options(
+    let text_options = |lang: &Language, stored: bool| {
+        let o = TextOptions::default().set_indexing_options(
             TextFieldIndexing::default()
-                .set_tokenizer(ANALYZER)
+                .set_tokenizer(&analyzer_name(lang))
                 .set_index_option(IndexRecordOption::WithFreqsAndPositions),
-        )
-        .set_stored();
+        );
+        if stored {
+            o.set_stored()
+        } else {
+            o
+        }
+    };
     let f = Fields {
         chunk_id: b.add_text_field("chunk_id", STRING | STORED),
         doc_key: b.add_text_field("doc_key", STRING),
-        tenant: b.add_text_field("tenant", STRING),
+        tenant: b.add_text_field("tenant", STRING | STORED),
         document_id: b.add_text_field("document_id", STRING | STORED),
-        title: b.add_text_field("title", text_options.clone()),
-        section: b.add_text_field("section", text_options.clone()),
-        text: b.add_text_field("text", text_options.clone()),
+        title: b.add_text_field("title", text_options(&ENGLISH, true)),
+        section: b.add_text_field("section", text_options(&ENGLISH, true)),
+        text: b.add_text_field("text", text_options(&ENGLISH, true)),
+        text_lang: LANGUAGES
+            .iter()
+            .map(|l| b.add_text_field(&text_field(l), text_options(l, false)))
+            .collect(),
+        language: b.add_text_field("language", STRING | STORED),
         page: b.add_u64_field("page", STORED),
         source: b.add_text_field("source", STRING | STORED),
         content_type: b.add_text_field("content_type", STRING | STORED),
@@ -82,8 +143,106 @@ fn schema() -> (Schema, Fields) {
     (b.build(), f)
 }
 
-fn doc_key(tenant: &TenantId, doc: &DocumentId) -> String {
+fn doc_key(tenant: &str, doc: &str) -> String {
     format!("{tenant}/{doc}")
+}
+
+/// What the index stores of a chunk, and all a rebuild needs.
+struct Entry {
+    chunk_id: String,
+    tenant: String,
+    document_id: String,
+    title: String,
+    section: Option<String>,
+    text: String,
+    page: Option<u64>,
+    source: String,
+    content_type: String,
+    created_at: i64,
+}
+
+impl Entry {
+    fn of(tenant: &TenantId, doc: &DocumentId, c: &Chunk) -> Self {
+        Entry {
+            chunk_id: c.id.clone(),
+            tenant: tenant.as_str().to_owned(),
+            document_id: doc.as_str().to_owned(),
+            title: c.title.clone(),
+            section: c.section.clone(),
+            text: c.text.clone(),
+            page: c.page.map(u64::from),
+            source: c.source.clone(),
+            content_type: c.content_type.clone(),
+            created_at: c.created_at.timestamp(),
+        }
+    }
+
+    /// The tantivy document: English fields always, the detected language's field too.
+    fn to_doc(&self, f: &Fields) -> TantivyDocument {
+        let language = detect(&self.text);
+        let mut d = doc!(
+            f.chunk_id => self.chunk_id.clone(),
+            f.doc_key => doc_key(&self.tenant, &self.document_id),
+            f.tenant => self.tenant.clone(),
+            f.document_id => self.document_id.clone(),
+            f.title => self.title.clone(),
+            f.text => self.text.clone(),
+            f.language => language.map_or(ENGLISH.code, |l| l.code),
+            f.source => self.source.clone(),
+            f.content_type => self.content_type.clone(),
+            f.content_family => self.content_type.split('/').next().unwrap_or("").to_owned(),
+            f.created_at => self.created_at,
+        );
+        if let Some(lang) = language {
+            if let Some(i) = LANGUAGES.iter().position(|l| l == lang) {
+                d.add_text(f.text_lang[i], &self.text);
+            }
+        }
+        if let Some(s) = &self.section {
+            d.add_text(f.section, s);
+        }
+        if let Some(p) = self.page {
+            d.add_u64(f.page, p);
+        }
+        d
+    }
+
+    /// Reads the stored fields of a document of any earlier schema (fields it
+    /// lacks are empty; the tenant, if not stored, comes from `tenant_of`).
+    fn read(
+        schema: &Schema,
+        d: &TantivyDocument,
+        tenant_of: &dyn Fn(&str) -> Option<String>,
+    ) -> Option<Self> {
+        let s = |name: &str| {
+            schema
+                .get_field(name)
+                .ok()
+                .and_then(|field| d.get_first(field))
+                .and_then(|v| v.as_str())
+                .map(str::to_owned)
+        };
+        let n = |name: &str| {
+            schema
+                .get_field(name)
+                .ok()
+                .and_then(|field| d.get_first(field))
+        };
+        let chunk_id = s("chunk_id")?;
+        let tenant = s("tenant").or_else(|| tenant_of(&chunk_id))?;
+        Some(Entry {
+            tenant,
+            document_id: s("document_id")?,
+            title: s("title").unwrap_or_default(),
+            section: s("section").filter(|x| !x.is_empty()),
+            text: s("text").unwrap_or_default(),
+            page: n("page").and_then(|v| v.as_u64()),
+            source: s("source").unwrap_or_default(),
+            content_type: s("content_type").unwrap_or_default(),
+            created_at: n("created_at").and_then(|v| v.as_i64()).unwrap_or(0),
+            chunk_id,
+        })
+    }
 }
 
 /// A stored chunk as the index returns it.
@@ -106,14 +265,31 @@ pub struct TextIndex {
     f: Fields,
 }
 
+fn register(index: &Index) {
+    for lang in std::iter::once(&ENGLISH).chain(LANGUAGES) {
+        index
+            .tokenizers()
+            .register(&analyzer_name(lang), analyzer(lang));
+    }
+}
+
 impl TextIndex {
-    pub fn open(dir: &Path) -> PortResult<Self> {
-        std::fs::create_dir_all(dir).map_err(|e| PortError::backend("tantivy", e))?;
+    /// Opens the index in `dir`, creating it if need be. An index written under
+    /// another analysis version (an older Jarvis) is rebuilt from its stored
+    /// fields first; `tenant_of` names a chunk's tenant where that index did
+    /// not store it (chunks it cannot place are left out).
+    pub fn open(dir: &Path, tenant_of: &dyn Fn(&str) -> Option<String>) -> PortResult<Self> {
+        recover_interrupted_rebuild(dir)?;
+        std::fs::create_dir_all(dir).map_err(io_err)?;
+        let version = std::fs::read_to_string(dir.join(VERSION_FILE)).ok();
+        let has_index = Index::exists(&*directory(dir)?).unwrap_or(false);
+        if has_index && version.as_deref().map(str::trim) != Some(ANALYSIS_VERSION) {
+            rebuild(dir, tenant_of)?;
+        }
         let (schema, f) = schema();
-        let directory = tantivy::directory::MmapDirectory::open(dir)
-            .map_err(|e| PortError::backend("tantivy", e))?;
-        let index = Index::open_or_create(directory, schema).map_err(err)?;
-        index.tokenizers().register(ANALYZER, analyzer());
+        let index = Index::open_or_create(directory(dir)?, schema).map_err(err)?;
+        std::fs::write(dir.join(VERSION_FILE), ANALYSIS_VERSION).map_err(io_err)?;
+        register(&index);
         let writer = index.writer(50_000_000).map_err(err)?;
         let reader = index
             .reader_builder()
@@ -140,36 +316,25 @@ impl TextIndex {
         doc: &DocumentId,
         chunks: &[&Chunk],
     ) -> PortResult<()> {
-        let f = self.f;
+        let f = &self.f;
         let mut w = self.writer.lock().unwrap_or_else(|p| p.into_inner());
-        w.delete_term(Term::from_field_text(f.doc_key, &doc_key(tenant, doc)));
+        w.delete_term(Term::from_field_text(
+            f.doc_key,
+            &doc_key(tenant.as_str(), doc.as_str()),
+        ));
         for c in chunks {
-            let mut d = doc!(
-                f.chunk_id => c.id.clone(),
-                f.doc_key => doc_key(tenant, doc),
-                f.tenant => tenant.as_str(),
-                f.document_id => doc.as_str(),
-                f.title => c.title.clone(),
-                f.text => c.text.clone(),
-                f.source => c.source.clone(),
-                f.content_type => c.content_type.clone(),
-                f.content_family => c.content_type.split('/').next().unwrap_or("").to_owned(),
-                f.created_at => c.created_at.timestamp(),
-            );
-            if let Some(s) = &c.section {
-                d.add_text(f.section, s);
-            }
-            if let Some(p) = c.page {
-                d.add_u64(f.page, p as u64);
-            }
-            w.add_document(d).map_err(err)?;
+            w.add_document(Entry::of(tenant, doc, c).to_doc(f))
+                .map_err(err)?;
         }
         self.commit(&mut w)
     }
 
     pub fn delete_document(&self, tenant: &TenantId, doc: &DocumentId) -> PortResult<()> {
         let mut w = self.writer.lock().unwrap_or_else(|p| p.into_inner());
-        w.delete_term(Term::from_field_text(self.f.doc_key, &doc_key(tenant, doc)));
+        w.delete_term(Term::from_field_text(
+            self.f.doc_key,
+            &doc_key(tenant.as_str(), doc.as_str()),
+        ));
         self.commit(&mut w)
     }
 
@@ -186,20 +351,23 @@ impl TextIndex {
         ))
     }
 
-    /// The user's words as a query over title, section and text (lenient: syntax
-    /// characters in the input never make it fail).
+    /// The user's words as a query over title, section, text and every
+    /// language's text field, each field analysing them with its own analyzer
+    /// (lenient: syntax characters in the input never make it fail).
     fn text_query(&self, text: &str) -> Box<dyn Query> {
-        let f = self.f;
-        let mut parser = QueryParser::for_index(&self.index, vec![f.title, f.section, f.text]);
-        parser.set_field_boost(f.title, 1.5);
-        parser.set_field_boost(f.section, 1.2);
+        let f = &self.f;
+        let mut fields = vec![f.title, f.section, f.text];
+        fields.extend(&f.text_lang);
+        let mut parser = QueryParser::for_index(&self.index, fields);
+        parser.set_field_boost(f.title, TITLE_BOOST);
+        parser.set_field_boost(f.section, SECTION_BOOST);
         let (q, _ignored) = parser.parse_query_lenient(text);
         q
     }
 
     /// Tenant and filter clauses every query carries.
     fn scope(&self, tenant: &TenantId, filters: &SearchFilters) -> Vec<(Occur, Box<dyn Query>)> {
-        let f = self.f;
+        let f = &self.f;
         let mut clauses = vec![(Occur::Must, self.term(f.tenant, tenant.as_str()))];
         if let Some(s) = &filters.source {
             clauses.push((Occur::Must, self.term(f.source, s)));
@@ -260,7 +428,7 @@ impl TextIndex {
         ids: &[String],
         text: &str,
     ) -> PortResult<Vec<(StoredChunk, String)>> {
-        let f = self.f;
+        let f = &self.f;
         let searcher = self.reader.searcher();
         let snippets =
             SnippetGenerator::create(&searcher, &*self.text_query(text), f.text).map(|mut g| {
@@ -312,5 +480,195 @@ impl TextIndex {
             out.push((chunk, snippet));
         }
         Ok(out)
+    }
+}
+
+fn directory(dir: &Path) -> PortResult<Box<dyn tantivy::Directory>> {
+    Ok(Box::new(
+        tantivy::directory::MmapDirectory::open(dir).map_err(io_err)?,
+    ))
+}
+
+fn sibling(dir: &Path, suffix: &str) -> PathBuf {
+    let mut name = dir.file_name().unwrap_or_default().to_os_string();
+    name.push(suffix);
+    dir.with_file_name(name)
+}
+
+/// A rebuild swaps `dir` for `dir.new` by way of `dir.old`; a crash between
+/// the two renames leaves `dir` missing and `dir.old` whole: put it back (the
+/// rebuild runs again). A half-written `dir.new` is thrown away.
+fn recover_interrupted_rebuild(dir: &Path) -> PortResult<()> {
+    let (new, old) = (sibling(dir, ".new"), sibling(dir, ".old"));
+    if old.exists() {
+        if dir.exists() {
+            std::fs::remove_dir_all(&old).map_err(io_err)?;
+        } else {
+            std::fs::rename(&old, dir).map_err(io_err)?;
+        }
+    }
+    if new.exists() {
+        std::fs::remove_dir_all(&new).map_err(io_err)?;
+    }
+    Ok(())
+}
+
+/// Re-indexes every stored chunk of the index in `dir` under today's schema
+/// and analyzers, into `dir.new`, then swaps it in.
+fn rebuild(dir: &Path, tenant_of: &dyn Fn(&str) -> Option<String>) -> PortResult<()> {
+    let old_index = Index::open(directory(dir)?).map_err(err)?;
+    let old_schema = old_index.schema();
+    let reader = old_index.reader().map_err(err)?;
+    let searcher = reader.searcher();
+    let new_dir = sibling(dir, ".new");
+    std::fs::create_dir_all(&new_dir).map_err(io_err)?;
+    let (schema, f) = schema();
+    let index = Index::create(
+        tantivy::directory::MmapDirectory::open(&new_dir).map_err(io_err)?,
+        schema,
+        tantivy::IndexSettings::default(),
+    )
+    .map_err(err)?;
+    register(&index);
+    let mut writer: IndexWriter = index.writer(50_000_000).map_err(err)?;
+    let (mut kept, mut dropped) = (0usize, 0usize);
+    for segment in searcher.segment_readers() {
+        let store = segment.get_store_reader(64).map_err(io_err)?;
+        for id in segment.doc_ids_alive() {
+            let d: TantivyDocument = store.get(id).map_err(err)?;
+            match Entry::read(&old_schema, &d, tenant_of) {
+                Some(entry) => {
+                    writer.add_document(entry.to_doc(&f)).map_err(err)?;
+                    kept += 1;
+                }
+                None => dropped += 1,
+            }
+        }
+    }
+    writer.commit().map_err(err)?;
+    writer.wait_merging_threads().map_err(err)?;
+    std::fs::write(new_dir.join(VERSION_FILE), ANALYSIS_VERSION).map_err(io_err)?;
+    drop((searcher, reader, old_index));
+    let old = sibling(dir, ".old");
+    std::fs::rename(dir, &old).map_err(io_err)?;
+    std::fs::rename(&new_dir, dir).map_err(io_err)?;
+    std::fs::remove_dir_all(&old).map_err(io_err)?;
+    tracing::info!(
+        kept,
+        dropped,
+        "keyword index rebuilt under analysis version {ANALYSIS_VERSION}"
+    );
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    /// The schema of analysis version 1 (no stored tenant, no language fields,
+    /// no stemming), as data folders of earlier releases hold it.
+    fn write_version_1(dir: &Path, chunks: &[(&str, &str, &str, &str)]) {
+        use tantivy::tokenizer::{LowerCaser, SimpleTokenizer, TextAnalyzer};
+        let mut b = Schema::builder();
+        let text = TextOptions::default()
+            .set_indexing_options(
+                TextFieldIndexing::default()
+                    .set_tokenizer("jarvis_en")
+                    .set_index_option(IndexRecordOption::WithFreqsAndPositions),
+            )
+            .set_stored();
+        let chunk_id = b.add_text_field("chunk_id", STRING | STORED);
+        let doc_key_f = b.add_text_field("doc_key", STRING);
+        let tenant = b.add_text_field("tenant", STRING);
+        let document_id = b.add_text_field("document_id", STRING | STORED);
+        let title = b.add_text_field("title", text.clone());
+        b.add_text_field("section", text.clone());
+        let body = b.add_text_field("text", text);
+        b.add_u64_field("page", STORED);
+        let source = b.add_text_field("source", STRING | STORED);
+        let content_type = b.add_text_field("content_type", STRING | STORED);
+        b.add_text_field("content_family", STRING);
+        let created_at = b.add_i64_field("created_at", INDEXED | FAST | STORED);
+        std::fs::create_dir_all(dir).unwrap();
+        let index = Index::create_in_dir(dir, b.build()).unwrap();
+        index.tokenizers().register(
+            "jarvis_en",
+            TextAnalyzer::builder(SimpleTokenizer::default())
+                .filter(LowerCaser)
+                .build(),
+        );
+        let mut w: IndexWriter = index.writer(15_000_000).unwrap();
+        for (t, doc, id, words) in chunks {
+            w.add_document(doc!(
+                chunk_id => *id, doc_key_f => doc_key(t, doc), tenant => *t,
+                document_id => *doc, title => "Notes", body => *words,
+                source => "inbox", content_type => "text/plain", created_at => 0i64,
+            ))
+            .unwrap();
+        }
+        w.commit().unwrap();
+    }
+
+    #[test]
+    fn an_index_of_an_older_analysis_is_rebuilt_from_its_stored_fields() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("index");
+        let (alice, bob) = ("alice", "bob");
+        let doc_a = DocumentId::for_object(&TenantId::parse(alice).unwrap(), "raw", "a");
+        let doc_b = DocumentId::for_object(&TenantId::parse(bob).unwrap(), "raw", "b");
+        write_version_1(
+            &dir,
+            &[
+                (alice, doc_a.as_str(), "a#0", "the herons were nesting"),
+                (bob, doc_b.as_str(), "b#0", "herons nest here too"),
+                (bob, doc_b.as_str(), "orphan#0", "a chunk no tenant claims"),
+            ],
+        );
+        let tenants: HashMap<&str, &str> = HashMap::from([("a#0", alice), ("b#0", bob)]);
+        let tenant_of = |id: &str| tenants.get(id).map(|t| t.to_string());
+        let index = TextIndex::open(&dir, &tenant_of).unwrap();
+        let alice = TenantId::parse(alice).unwrap();
+        // Stemmed now: "nest" finds "nesting", and only alice's chunk for alice.
+        let hits = index
+            .search(&alice, "nest", &SearchFilters::default(), 10)
+            .unwrap();
+        assert_eq!(
+            hits.iter().map(|h| h.id.as_str()).collect::<Vec<_>>(),
+            ["a#0"]
+        );
+        let fetched = index.fetch(&alice, &["a#0".to_owned()], "nest").unwrap();
+        assert_eq!(fetched[0].0.text, "the herons were nesting");
+        assert_eq!(fetched[0].0.document_id, doc_a.as_str());
+        let searcher = index.reader.searcher();
+        assert_eq!(
+            searcher.num_docs(),
+            2,
+            "the chunk no tenant claims is left out"
+        );
+        assert_eq!(
+            std::fs::read_to_string(dir.join(VERSION_FILE)).unwrap(),
+            ANALYSIS_VERSION
+        );
+        drop(index);
+        // Opening again does not rebuild (nothing asks for tenants).
+        let index = TextIndex::open(&dir, &|_| panic!("no rebuild expected")).unwrap();
+        assert_eq!(index.reader.searcher().num_docs(), 2);
+    }
+
+    #[test]
+    fn the_local_analyzers_make_the_tokens_documented_for_opensearch() {
+        // Hand-derived from the chain both sides declare (Snowball stemmers,
+        // Lucene/Snowball stop lists, ASCII folding last).
+        let de = LANGUAGES.iter().find(|l| l.code == "de").unwrap();
+        let fr = LANGUAGES.iter().find(|l| l.code == "fr").unwrap();
+        assert_eq!(
+            analyze(&ENGLISH, "The Running dogs' houses were INDEXED, naïvely."),
+            ["run", "dog", "hous", "were", "index", "naiv"]
+        );
+        assert_eq!(analyze(de, "Die Häuser der Städte"), ["haus", "stadt"]);
+        assert_eq!(analyze(fr, "Les maisons anciennes"), ["maison", "ancien"]);
+        let long = "x".repeat(MAX_TOKEN_BYTES);
+        assert_eq!(analyze(&ENGLISH, &format!("{long} ok")), ["ok"]);
     }
 }

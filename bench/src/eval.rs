@@ -14,7 +14,8 @@
 //!    not chosen on.
 //!
 //! Options (environment): EVAL_COLLECTION (bench/eval/cisi), EVAL_NAME (CISI),
-//! EVAL_TUNE (unset), JARVIS_FUSION / JARVIS_RRF_K / … as for `make run`.
+//! EVAL_TUNE (unset), EVAL_DATA (a data folder to keep and reuse; default a
+//! temporary one), JARVIS_FUSION / JARVIS_RRF_K / … as for `make run`.
 
 mod collection;
 mod reference;
@@ -103,8 +104,15 @@ async fn main() -> anyhow::Result<()> {
         .unwrap_or_else(|| "models/all-MiniLM-L6-v2".into());
     let model: Arc<dyn Embedder> = Arc::new(MiniLmEmbedder::load(&model_dir)?);
 
-    let data = std::env::temp_dir().join(format!("jarvis-eval-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&data);
+    // EVAL_DATA keeps the data folder: a second run skips ingestion (and an
+    // index of an older analysis is rebuilt from its stored fields on open).
+    let kept = std::env::var_os("EVAL_DATA").map(PathBuf::from);
+    let data = kept.clone().unwrap_or_else(|| {
+        std::env::temp_dir().join(format!("jarvis-eval-{}", std::process::id()))
+    });
+    if kept.is_none() {
+        let _ = std::fs::remove_dir_all(&data);
+    }
     std::fs::create_dir_all(&data)?;
     let env: HashMap<&str, String> = HashMap::from([
         (vars::DATA_DIR, data.display().to_string()),
@@ -120,6 +128,9 @@ async fn main() -> anyhow::Result<()> {
     let started = Instant::now();
     let inbox = data.join("inbox");
     for d in &collection.docs {
+        if inbox.join(format!("doc-{:05}.md", d.id)).exists() {
+            continue;
+        }
         let body = format!("# {}\n\n{}\n", d.title, d.text);
         let part = inbox.join(format!("doc-{:05}.md.part", d.id));
         std::fs::write(&part, body)?;
@@ -306,6 +317,8 @@ async fn main() -> anyhow::Result<()> {
     }
 
     running.shutdown().await;
-    let _ = std::fs::remove_dir_all(&data);
+    if kept.is_none() {
+        let _ = std::fs::remove_dir_all(&data);
+    }
     Ok(())
 }

@@ -68,6 +68,9 @@ impl Running {
                 error!(error = %e, "task ended badly during shutdown");
             }
         }
+        if let Err(e) = self.stack.index.flush() {
+            error!(error = %e, "vector snapshots not written; the next start adds what they lack");
+        }
     }
 }
 

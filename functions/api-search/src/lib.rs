@@ -31,7 +31,7 @@ impl Deps {
     pub fn aws(stack: &jarvis_aws::AwsStack) -> Result<Self, jarvis_core::config::ConfigError> {
         Ok(Deps {
             index: stack.index()?,
-            embedder: stack.embedder(),
+            embedder: stack.query_embedder(),
             fusion: stack.config.fusion,
         })
     }
@@ -41,7 +41,7 @@ impl Deps {
     pub fn local(stack: &LocalStack) -> Self {
         Deps {
             index: stack.index.clone(),
-            embedder: stack.embedder.clone(),
+            embedder: stack.query_embedder.clone(),
             fusion: stack.config.fusion,
         }
     }

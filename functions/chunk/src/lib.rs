@@ -3,7 +3,7 @@
 //! each keeping its page and section path for citations and its PII flags.
 
 use chrono::Utc;
-use jarvis_core::chunking::{chunk_blocks, ChunkingConfig};
+use jarvis_core::chunking::{chunk_blocks, section_under_title, ChunkingConfig};
 use jarvis_core::content::ExtractedDocument;
 use jarvis_core::curated::{load_json, store_json};
 use jarvis_core::domain::Chunk;
@@ -85,7 +85,7 @@ pub fn to_chunks(
             ordinal: i as u32,
             title: doc.title.clone(),
             text: draft.text,
-            section: draft.section,
+            section: section_under_title(&doc.title, draft.section),
             page: draft.page,
             token_count: draft.token_count as u32,
             pii: draft.pii,

@@ -440,6 +440,15 @@ impl AwsStack {
         })
     }
 
+    /// The embedder behind the query embedding cache, which lives as long as
+    /// the warm Lambda environment.
+    pub fn query_embedder(&self) -> Arc<jarvis_core::query_cache::QueryEmbeddingCache> {
+        Arc::new(jarvis_core::query_cache::QueryEmbeddingCache::new(
+            self.embedder(),
+            jarvis_core::query_cache::DEFAULT_CAPACITY,
+        ))
+    }
+
     pub fn embedder(&self) -> Arc<bedrock::TitanEmbedder> {
         self.uses(
             "bedrock",

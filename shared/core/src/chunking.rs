@@ -151,8 +151,45 @@ pub fn chunk_blocks(blocks: &[Block], config: &ChunkingConfig) -> Vec<ChunkDraft
     b.out
 }
 
+/// A chunk's section as it is kept: without the document's title at its head.
+/// A Markdown file's top heading is usually its title, and keeping it as the
+/// section too would count the title's words twice in the keyword index (and
+/// show it twice in a citation).
+pub fn section_under_title(title: &str, section: Option<String>) -> Option<String> {
+    let section = section?;
+    let title = title.trim();
+    if title.is_empty() {
+        return Some(section);
+    }
+    if section.trim() == title {
+        return None;
+    }
+    match section
+        .strip_prefix(title)
+        .and_then(|rest| rest.strip_prefix(" > "))
+    {
+        Some(rest) if !rest.trim().is_empty() => Some(rest.to_owned()),
+        _ => Some(section),
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_title_is_not_kept_again_as_the_section() {
+        let t = "Trip plan";
+        assert_eq!(section_under_title(t, Some("Trip plan".into())), None);
+        assert_eq!(
+            section_under_title(t, Some("Trip plan > Lisbon".into())),
+            Some("Lisbon".into())
+        );
+        assert_eq!(
+            section_under_title(t, Some("Trip planning".into())),
+            Some("Trip planning".into())
+        );
+        assert_eq!(section_under_title("", Some("A".into())), Some("A".into()));
+        assert_eq!(section_under_title(t, None), None);
+    }
     use super::*;
 
     const CFG: ChunkingConfig = ChunkingConfig {

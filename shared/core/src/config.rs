@@ -2,7 +2,7 @@
 //! reads is named in [`vars`]; a malformed value fails start-up naming the variable.
 
 use crate::domain::TenantId;
-use crate::fusion::FusionConfig;
+use crate::fusion::{self, FusionConfig};
 use std::path::PathBuf;
 
 /// The environment variables, in one place.
@@ -163,9 +163,13 @@ impl Config {
         let get = |var: &'static str| lookup(var).filter(|v| !v.trim().is_empty());
         let data_dir = PathBuf::from(get(vars::DATA_DIR).unwrap_or_else(|| "data".into()));
         let fusion_mode = get(vars::FUSION).unwrap_or_else(|| "rrf".into());
-        let bm25_weight = parse_or(&get, vars::FUSION_BM25_WEIGHT, 1.0f32)?;
-        let vector_weight = parse_or(&get, vars::FUSION_VECTOR_WEIGHT, 1.0f32)?;
-        let rrf_k = parse_or(&get, vars::RRF_K, 60.0f32)?;
+        let bm25_weight = parse_or(&get, vars::FUSION_BM25_WEIGHT, fusion::DEFAULT_BM25_WEIGHT)?;
+        let vector_weight = parse_or(
+            &get,
+            vars::FUSION_VECTOR_WEIGHT,
+            fusion::DEFAULT_VECTOR_WEIGHT,
+        )?;
+        let rrf_k = parse_or(&get, vars::RRF_K, fusion::DEFAULT_RRF_K)?;
         let fusion = FusionConfig::parse(&fusion_mode, bm25_weight, vector_weight, rrf_k).map_err(
             |reason| ConfigError {
                 var: vars::FUSION,

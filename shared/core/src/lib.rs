@@ -18,6 +18,7 @@
 //! - [`chunking`], [`fusion`], [`pii`]: pure logic.
 //! - [`analysis`]: the keyword side's analyzers (stemming per detected language),
 //!   one definition for the local index and the OpenSearch template.
+//! - [`query_cache`]: the query embedding cache (an Embedder wrapper).
 //! - [`search`]: the search request (validated) and hit types.
 //! - [`config`]: typed configuration, loaded once; every environment variable is named there.
 //! - [`error`]: the error enum per layer.
@@ -43,6 +44,7 @@ pub mod pii;
 pub mod pipeline;
 pub mod ports;
 pub mod push;
+pub mod query_cache;
 pub mod records;
 pub mod search;
 pub mod telemetry;

@@ -38,7 +38,13 @@ CREATE TABLE IF NOT EXISTS vectors (
     content_type TEXT NOT NULL,
     created_at   INTEGER NOT NULL,
     vector       BLOB NOT NULL,
+    -- The vector's key in the tenant's HNSW graph (never reused: vector_keys).
+    vkey         INTEGER,
     PRIMARY KEY (tenant, chunk_id)
+);
+CREATE TABLE IF NOT EXISTS vector_keys (
+    id   INTEGER PRIMARY KEY CHECK (id = 0),
+    next INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS vectors_by_document ON vectors (tenant, document_id);
 CREATE TABLE IF NOT EXISTS inbox_seen (
@@ -72,12 +78,14 @@ CREATE TABLE IF NOT EXISTS tokens (
 "#;
 
 /// Brings a data folder made by an older build up to [`SCHEMA`]: records gained
-/// a `version` (compare-and-set; rows from before have the empty version), and
-/// executions count their `starts` (a run that keeps stopping the runtime).
+/// a `version` (compare-and-set; rows from before have the empty version),
+/// executions count their `starts` (a run that keeps stopping the runtime), and
+/// vectors carry their HNSW graph key.
 fn migrate(conn: &Connection) -> rusqlite::Result<()> {
     for (table, column, definition) in [
         ("records", "version", "TEXT NOT NULL DEFAULT ''"),
         ("executions", "starts", "INTEGER NOT NULL DEFAULT 1"),
+        ("vectors", "vkey", "INTEGER"),
     ] {
         let present = conn
             .prepare(&format!(
@@ -90,6 +98,11 @@ fn migrate(conn: &Connection) -> rusqlite::Result<()> {
             ))?;
         }
     }
+    // Vectors from before graph keys get their rowid; the counter starts past them.
+    conn.execute_batch(
+        "UPDATE vectors SET vkey = rowid WHERE vkey IS NULL;
+         INSERT OR IGNORE INTO vector_keys (id, next) SELECT 0, COALESCE(MAX(vkey), 0) + 1 FROM vectors;",
+    )?;
     Ok(())
 }
 

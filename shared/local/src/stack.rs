@@ -27,6 +27,7 @@ use crate::Db;
 use jarvis_core::clock::{Clock, SystemClock};
 use jarvis_core::config::Config;
 use jarvis_core::ports::{Embedder, PortResult};
+use jarvis_core::query_cache::QueryEmbeddingCache;
 use std::sync::Arc;
 use tokio::sync::mpsc;
 
@@ -48,6 +49,8 @@ pub struct LocalStack {
     pub workflows: LocalWorkflows,
     pub index: Arc<LocalSearchIndex>,
     pub embedder: Arc<dyn Embedder>,
+    /// The same model behind the query embedding cache (search and chat share it).
+    pub query_embedder: Arc<dyn Embedder>,
     pub ocr: Arc<TesseractOcr>,
     pub transcriber: Arc<NoLocalTranscriber>,
     pub tokens: TokenStore,
@@ -100,6 +103,10 @@ impl LocalStack {
             queue,
             workflows,
             index: Arc::new(index),
+            query_embedder: Arc::new(QueryEmbeddingCache::new(
+                embedder.clone(),
+                jarvis_core::query_cache::DEFAULT_CAPACITY,
+            )),
             embedder,
             ocr: Arc::new(TesseractOcr::probe(&config.tesseract)),
             transcriber: Arc::new(NoLocalTranscriber),

@@ -383,3 +383,182 @@ async fn a_rebuild_interrupted_between_its_renames_is_recovered_on_open() {
     assert_eq!(hits.len(), 1);
     assert!(!dir.path().join("idx.old").exists() && !dir.path().join("idx.new").exists());
 }
+
+/// Deterministic unit vectors (xorshift), not a model's.
+fn random_unit(seed: &mut u64, dims: usize) -> Vec<f32> {
+    let mut v: Vec<f32> = (0..dims)
+        .map(|_| {
+            *seed ^= *seed << 13;
+            *seed ^= *seed >> 7;
+            *seed ^= *seed << 17;
+            (*seed % 2000) as f32 / 1000.0 - 1.0
+        })
+        .collect();
+    let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+    v.iter_mut().for_each(|x| *x /= norm);
+    v
+}
+
+fn vector_chunk(t: &TenantId, doc: &DocumentId, i: u32, source: &str, v: Vec<f32>) -> IndexedChunk {
+    let mut c = chunk(t, doc, i, &format!("chunk {i}"), "text/plain");
+    c.chunk.source = source.into();
+    c.vector = v;
+    c
+}
+
+#[tokio::test]
+async fn the_graph_gives_a_small_tenant_its_k_results_beside_a_large_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let index = LocalSearchIndex::open(&dir.path().join("idx"), db(&dir), 64).unwrap();
+    let (big, small) = (tenant("big"), tenant("small"));
+    let mut seed = 7u64;
+    for d in 0..30 {
+        let doc = DocumentId::for_object(&big, "raw", &format!("big/{d}"));
+        let source = if d == 0 { "email" } else { "inbox" };
+        let items = (0..100)
+            .map(|i| vector_chunk(&big, &doc, i, source, random_unit(&mut seed, 64)))
+            .collect();
+        index.replace_document(&big, &doc, items).await.unwrap();
+    }
+    let small_doc = DocumentId::for_object(&small, "raw", "small/0");
+    let items = (0..15)
+        .map(|i| vector_chunk(&small, &small_doc, i, "inbox", random_unit(&mut seed, 64)))
+        .collect();
+    index
+        .replace_document(&small, &small_doc, items)
+        .await
+        .unwrap();
+
+    let q = random_unit(&mut seed, 64);
+    let none = SearchFilters::default();
+    let hits = index.nearest(&small, &q, &none, 10).unwrap();
+    assert_eq!(hits.len(), 10, "k results for the small tenant");
+    let small_ids: Vec<String> = (0..15).map(|i| Chunk::id_for(&small_doc, i)).collect();
+    assert!(hits.iter().all(|h| small_ids.contains(&h.id)));
+    // A filter matching one document of the large tenant: k of that document only.
+    let email = SearchFilters {
+        source: Some("email".into()),
+        ..Default::default()
+    };
+    let hits = index.nearest(&big, &q, &email, 10).unwrap();
+    let first_doc = DocumentId::for_object(&big, "raw", "big/0");
+    assert_eq!(hits.len(), 10);
+    assert!(
+        hits.iter().all(|h| h.id.starts_with(first_doc.as_str())),
+        "{hits:?}"
+    );
+    let one_doc = SearchFilters {
+        document_id: Some(first_doc.clone()),
+        ..Default::default()
+    };
+    assert_eq!(index.nearest(&big, &q, &one_doc, 500).unwrap().len(), 100);
+    assert!(index.nearest(&small, &q, &one_doc, 10).unwrap().is_empty());
+    // Best first, with the exact scores of the exact search.
+    let exact = index.exact_neighbours(&small, &q, 10).unwrap();
+    let ann = index.nearest(&small, &q, &none, 10).unwrap();
+    assert_eq!(
+        ann.iter().map(|r| &r.id).collect::<Vec<_>>(),
+        exact.iter().map(|r| &r.id).collect::<Vec<_>>()
+    );
+    assert!((ann[0].score - exact[0].score).abs() < 1e-4);
+}
+
+#[tokio::test]
+async fn the_graph_finds_nearly_all_of_the_exact_neighbours() {
+    let dir = tempfile::tempdir().unwrap();
+    let index = LocalSearchIndex::open(&dir.path().join("idx"), db(&dir), 64).unwrap();
+    let t = tenant("alice");
+    let mut seed = 11u64;
+    for d in 0..50 {
+        let doc = DocumentId::for_object(&t, "raw", &format!("alice/{d}"));
+        let items = (0..100)
+            .map(|i| vector_chunk(&t, &doc, i, "inbox", random_unit(&mut seed, 64)))
+            .collect();
+        index.replace_document(&t, &doc, items).await.unwrap();
+    }
+    let (mut found, mut wanted) = (0, 0);
+    for _ in 0..50 {
+        let q = random_unit(&mut seed, 64);
+        let exact: std::collections::HashSet<String> = index
+            .exact_neighbours(&t, &q, 10)
+            .unwrap()
+            .into_iter()
+            .map(|r| r.id)
+            .collect();
+        let ann = index
+            .nearest(&t, &q, &SearchFilters::default(), 10)
+            .unwrap();
+        found += ann.iter().filter(|r| exact.contains(&r.id)).count();
+        wanted += exact.len();
+    }
+    let recall = found as f64 / wanted as f64;
+    assert!(recall >= 0.95, "recall@10 {recall} on 5,000 random vectors");
+}
+
+#[tokio::test]
+async fn the_graph_reopens_from_its_snapshot_and_catches_up_with_what_it_missed() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("idx");
+    let t = tenant("alice");
+    let mut seed = 3u64;
+    let doc = |n: u32| DocumentId::for_object(&t, "raw", &format!("alice/{n}"));
+    let q = random_unit(&mut seed, 64);
+    {
+        let index = LocalSearchIndex::open(&path, db(&dir), 64).unwrap();
+        for n in 0..3 {
+            let items = (0..20)
+                .map(|i| vector_chunk(&t, &doc(n), i, "inbox", random_unit(&mut seed, 64)))
+                .collect();
+            index.replace_document(&t, &doc(n), items).await.unwrap();
+        }
+        index.flush().unwrap();
+        let snap = dir.path().join("idx-vectors");
+        let saved = dir.path().join("saved");
+        std::fs::create_dir_all(&saved).unwrap();
+        for f in ["alice.usearch", "alice.keys"] {
+            std::fs::copy(snap.join(f), saved.join(f)).unwrap();
+        }
+        // After the snapshot: one document replaced, one deleted, one added…
+        let items = (0..5)
+            .map(|i| vector_chunk(&t, &doc(0), i, "inbox", random_unit(&mut seed, 64)))
+            .collect();
+        index.replace_document(&t, &doc(0), items).await.unwrap();
+        index.delete_document(&t, &doc(1)).await.unwrap();
+        let items = vec![vector_chunk(&t, &doc(9), 0, "inbox", q.clone())];
+        index.replace_document(&t, &doc(9), items).await.unwrap();
+        // …and the process dies before the next snapshot: the snapshot on disk
+        // is the one from before the changes.
+        drop(index);
+        for f in ["alice.usearch", "alice.keys"] {
+            std::fs::copy(saved.join(f), snap.join(f)).unwrap();
+        }
+    }
+    assert!(dir
+        .path()
+        .join("idx-vectors")
+        .join("alice.usearch")
+        .is_file());
+    let index = LocalSearchIndex::open(&path, db(&dir), 64).unwrap();
+    assert_eq!(index.vector_count(&t), 5 + 20 + 1);
+    let hits = index
+        .nearest(&t, &q, &SearchFilters::default(), 50)
+        .unwrap();
+    assert_eq!(hits.len(), 26, "no deleted or replaced vector comes back");
+    assert_eq!(
+        hits[0].id,
+        Chunk::id_for(&doc(9), 0),
+        "the vector added after the snapshot"
+    );
+    assert!(hits.iter().all(|h| !h.id.starts_with(doc(1).as_str())));
+    // Erasing the tenant removes its snapshot too.
+    index.delete_tenant(&t).await.unwrap();
+    assert!(!dir
+        .path()
+        .join("idx-vectors")
+        .join("alice.usearch")
+        .exists());
+    assert!(index
+        .nearest(&t, &q, &SearchFilters::default(), 5)
+        .unwrap()
+        .is_empty());
+}

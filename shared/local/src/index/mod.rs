@@ -36,8 +36,41 @@ impl LocalSearchIndex {
         };
         Ok(Self {
             text: Arc::new(text::TextIndex::open(dir, &tenant_of)?),
-            vectors: Arc::new(vectors::VectorIndex::open(db, dims)?),
+            vectors: Arc::new(vectors::VectorIndex::open(
+                db,
+                dims,
+                &dir.with_file_name(format!(
+                    "{}-vectors",
+                    dir.file_name().and_then(|n| n.to_str()).unwrap_or("index")
+                )),
+            )?),
         })
+    }
+
+    /// Writes the vector snapshots (the runtime calls this when it stops).
+    pub fn flush(&self) -> PortResult<()> {
+        self.vectors.flush()
+    }
+
+    /// Exact k-NN over a tenant's vectors (benchmarks measure recall against it).
+    pub fn exact_neighbours(
+        &self,
+        tenant: &TenantId,
+        query: &[f32],
+        k: usize,
+    ) -> PortResult<Vec<jarvis_core::fusion::Ranked>> {
+        self.vectors.search_exact(tenant, query, k)
+    }
+
+    /// The vector side alone (benchmarks measure it apart from BM25).
+    pub fn nearest(
+        &self,
+        tenant: &TenantId,
+        query: &[f32],
+        filters: &jarvis_core::search::SearchFilters,
+        k: usize,
+    ) -> PortResult<Vec<jarvis_core::fusion::Ranked>> {
+        self.vectors.search(tenant, query, filters, k)
     }
 
     /// Vectors held for a tenant (for status and benchmarks).
@@ -121,7 +154,7 @@ impl SearchIndex for LocalSearchIndex {
             };
             let knn = match (q.mode, &q.vector) {
                 (SearchMode::Keyword, _) | (_, None) => Vec::new(),
-                (_, Some(v)) => this.vectors.search(&q.tenant_id, v, &q.filters, k),
+                (_, Some(v)) => this.vectors.search(&q.tenant_id, v, &q.filters, k)?,
             };
             let fused: Vec<_> = fuse(&bm25, &knn, &q.fusion)
                 .into_iter()

@@ -115,8 +115,10 @@ pub async fn chat(model: Arc<dyn Embedder>, turns: usize) -> anyhow::Result<()> 
     ] {
         let mut times = Vec::with_capacity(turns);
         for i in 0..turns + 5 {
+            // A different text each turn: the query embedding cache would
+            // otherwise answer every turn after the first.
             let input = ChatInput {
-                message: message.into(),
+                message: format!("{message} (turn {i})"),
                 conversation_id: None,
                 turn_id: None,
             };
@@ -133,9 +135,9 @@ pub async fn chat(model: Arc<dyn Embedder>, turns: usize) -> anyhow::Result<()> 
     // The same question inside a growing conversation (history read, trimmed, written back).
     let mut conversation = None;
     let mut times = Vec::with_capacity(turns);
-    for _ in 0..turns {
+    for i in 0..turns {
         let input = ChatInput {
-            message: "what did the budget meeting say about the invoice".into(),
+            message: format!("what did the budget meeting say about the invoice (turn {i})"),
             conversation_id: conversation.clone(),
             turn_id: None,
         };
@@ -150,7 +152,7 @@ pub async fn chat(model: Arc<dyn Embedder>, turns: usize) -> anyhow::Result<()> 
 
     let offline = api_chat::Deps::local(&stack, Arc::new(OfflineModel), tools);
     let mut first = Vec::with_capacity(turns);
-    for _ in 0..turns {
+    for i in 0..turns {
         let seen: Arc<Mutex<Option<Duration>>> = Arc::default();
         let started = Instant::now();
         let sink = seen.clone();
@@ -160,7 +162,7 @@ pub async fn chat(model: Arc<dyn Embedder>, turns: usize) -> anyhow::Result<()> 
             }
         };
         let input = ChatInput {
-            message: "what did the budget meeting say about the invoice".into(),
+            message: format!("what did the budget meeting say about the invoice (turn {i})"),
             conversation_id: None,
             turn_id: None,
         };

@@ -78,7 +78,8 @@ pub fn parse_records(input: &str) -> Vec<Record> {
                 }
             }
         }
-        let mut chars = line.chars();
+        // A field tag alone on its line (some carry trailing blanks: ".W  ").
+        let mut chars = line.trim_end().chars();
         if let (Some('.'), Some(tag), None) = (chars.next(), chars.next(), chars.next()) {
             if tag.is_ascii_uppercase() {
                 field = tag;
@@ -172,7 +173,7 @@ mod tests {
 
     #[test]
     fn smart_records_keep_title_and_text_only() {
-        let input = ".I 1\n.T\nEditions of the\n  Dewey Classification\n.A\nComaromi, J.P.\n.W\n   The present study\nis a history.\n.X\n1\t5\t1\n.I 2\n.W\nSecond.\n";
+        let input = ".I 1\n.T\nEditions of the\n  Dewey Classification\n.A\nComaromi, J.P.\n.W\n   The present study\nis a history.\n.X\n1\t5\t1\n.I 2\n.W  \nSecond.\n";
         let r = parse_records(input);
         assert_eq!(r.len(), 2);
         assert_eq!(r[0].title, "Editions of the Dewey Classification");

@@ -121,6 +121,19 @@ impl TenantVectors {
         Ok(())
     }
 
+    /// Scored keys as chunk ids, in the same order.
+    fn ranked(&self, scored: Vec<(u64, f32)>) -> Vec<Ranked> {
+        scored
+            .into_iter()
+            .filter_map(|(key, score)| {
+                Some(Ranked {
+                    id: self.meta.get(&key)?.chunk_id.clone(),
+                    score,
+                })
+            })
+            .collect()
+    }
+
     fn remove_doc(&mut self, doc: &str) -> PortResult<()> {
         for key in self.by_doc.remove(doc).unwrap_or_default() {
             self.ann.remove(key).map_err(|e| ann_err("remove", e))?;
@@ -480,15 +493,7 @@ impl VectorIndex {
                 out
             }
         };
-        Ok(scored
-            .into_iter()
-            .filter_map(|(key, score)| {
-                Some(Ranked {
-                    id: t.meta.get(&key)?.chunk_id.clone(),
-                    score,
-                })
-            })
-            .collect())
+        Ok(t.ranked(scored))
     }
 
     /// Exact top `k` among `keys` by inner product.
@@ -525,16 +530,7 @@ impl VectorIndex {
             return Ok(Vec::new());
         };
         let keys: Vec<u64> = t.meta.keys().copied().collect();
-        Ok(self
-            .exact(t, &keys, query, k)?
-            .into_iter()
-            .filter_map(|(key, score)| {
-                Some(Ranked {
-                    id: t.meta.get(&key)?.chunk_id.clone(),
-                    score,
-                })
-            })
-            .collect())
+        Ok(t.ranked(self.exact(t, &keys, query, k)?))
     }
 
     /// Vectors held for `tenant`.

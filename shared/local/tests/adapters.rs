@@ -562,3 +562,52 @@ async fn the_graph_reopens_from_its_snapshot_and_catches_up_with_what_it_missed(
         .unwrap()
         .is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn racing_replaces_of_one_document_leave_the_graph_as_the_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("idx");
+    let t = tenant("alice");
+    let doc = DocumentId::for_object(&t, "raw", "alice/racy");
+    let index = Arc::new(LocalSearchIndex::open(&path, db(&dir), 64).unwrap());
+    let mut tasks = Vec::new();
+    for writer in 0..4u64 {
+        let (index, t, doc) = (index.clone(), t.clone(), doc.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut seed = 100 + writer;
+            for round in 0..25 {
+                // Each writer writes a different number of chunks.
+                let n = 1 + (writer as u32 + round) % 7;
+                let items = (0..n)
+                    .map(|i| vector_chunk(&t, &doc, i, "inbox", random_unit(&mut seed, 64)))
+                    .collect();
+                index.replace_document(&t, &doc, items).await.unwrap();
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let in_graph = index.vector_count(&t);
+    let q = random_unit(&mut 5, 64);
+    let found = index
+        .nearest(&t, &q, &SearchFilters::default(), 50)
+        .unwrap()
+        .len();
+    drop(index);
+    let in_table: i64 = db(&dir)
+        .lock()
+        .query_row(
+            "SELECT count(*) FROM vectors WHERE tenant = 'alice'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(
+        in_graph as i64, in_table,
+        "the graph holds exactly the table's vectors"
+    );
+    assert_eq!(found as i64, in_table);
+    let reopened = LocalSearchIndex::open(&path, db(&dir), 64).unwrap();
+    assert_eq!(reopened.vector_count(&t) as i64, in_table);
+}

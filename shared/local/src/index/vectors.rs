@@ -324,6 +324,10 @@ impl VectorIndex {
                 self.dims
             )));
         }
+        // The graph's lock is taken before the SQLite write and held until the
+        // graph matches it, so two replaces of one document cannot interleave
+        // (the table and the graph would disagree until the next start).
+        let mut tenants = self.tenants.write().unwrap_or_else(|p| p.into_inner());
         let first_key = {
             let mut conn = self.db.lock();
             let tx = conn.transaction().map_err(sqlite_err)?;
@@ -360,7 +364,6 @@ impl VectorIndex {
             tx.commit().map_err(sqlite_err)?;
             first as u64
         };
-        let mut tenants = self.tenants.write().unwrap_or_else(|p| p.into_inner());
         let t = match tenants.entry(tenant.clone()) {
             std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
             std::collections::hash_map::Entry::Vacant(e) => {
@@ -385,6 +388,7 @@ impl VectorIndex {
     }
 
     pub fn delete_document(&self, tenant: &TenantId, doc: &DocumentId) -> PortResult<()> {
+        let mut tenants = self.tenants.write().unwrap_or_else(|p| p.into_inner());
         self.db
             .lock()
             .execute(
@@ -392,18 +396,14 @@ impl VectorIndex {
                 params![tenant.as_str(), doc.as_str()],
             )
             .map_err(sqlite_err)?;
-        if let Some(t) = self
-            .tenants
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .get_mut(tenant)
-        {
+        if let Some(t) = tenants.get_mut(tenant) {
             t.remove_doc(doc.as_str())?;
         }
         Ok(())
     }
 
     pub fn delete_tenant(&self, tenant: &TenantId) -> PortResult<()> {
+        let mut tenants = self.tenants.write().unwrap_or_else(|p| p.into_inner());
         self.db
             .lock()
             .execute(
@@ -411,10 +411,7 @@ impl VectorIndex {
                 params![tenant.as_str()],
             )
             .map_err(sqlite_err)?;
-        self.tenants
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(tenant);
+        tenants.remove(tenant);
         let (graph, keys) = self.snapshot(tenant);
         for f in [graph, keys] {
             match std::fs::remove_file(&f) {

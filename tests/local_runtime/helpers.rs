@@ -1,9 +1,10 @@
 //! `spawn_app()`: a runtime on port 0 over a fresh data folder, with the real
 //! embedding model (loaded once per test binary), and a client holding its token.
 
+use jarvis_core::config::EmbedEngine;
 use jarvis_core::config::{vars, Config};
 use jarvis_core::ports::Embedder;
-use jarvis_local::embedder::MiniLmEmbedder;
+use jarvis_local::embedder::LocalEmbedder;
 use serde_json::Value;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -18,11 +19,16 @@ fn model_dir() -> PathBuf {
 }
 
 fn model() -> Arc<dyn Embedder> {
-    static MODEL: OnceLock<Arc<MiniLmEmbedder>> = OnceLock::new();
+    static MODEL: OnceLock<Arc<LocalEmbedder>> = OnceLock::new();
     MODEL
         .get_or_init(|| {
+            // The engine the runtime would choose (JARVIS_EMBEDDER, else auto).
+            let engine = std::env::var(vars::EMBEDDER)
+                .ok()
+                .and_then(|v| EmbedEngine::parse(&v))
+                .unwrap_or_default();
             Arc::new(
-                MiniLmEmbedder::load(&model_dir())
+                LocalEmbedder::load(&model_dir(), engine)
                     .unwrap_or_else(|e| panic!("{e} (run `make model`)")),
             )
         })

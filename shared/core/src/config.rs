@@ -10,6 +10,9 @@ pub mod vars {
     pub const DATA_DIR: &str = "JARVIS_DATA_DIR";
     pub const BIND: &str = "JARVIS_BIND";
     pub const MODEL_DIR: &str = "JARVIS_MODEL_DIR";
+    /// Locally: the embedding engine, `auto` (default: onnx when installed, else
+    /// candle), `onnx` (int8 under ONNX Runtime) or `candle` (fp32, pure Rust).
+    pub const EMBEDDER: &str = "JARVIS_EMBEDDER";
     pub const MAX_FILE_BYTES: &str = "JARVIS_MAX_FILE_BYTES";
     pub const MAX_UPLOAD_BYTES: &str = "JARVIS_MAX_UPLOAD_BYTES";
     pub const CHUNK_MAX_TOKENS: &str = "JARVIS_CHUNK_MAX_TOKENS";
@@ -104,6 +107,8 @@ pub struct Config {
     pub bind: String,
     /// Folder with the embedding model (config.json, tokenizer.json, model.safetensors).
     pub model_dir: PathBuf,
+    /// Which engine runs the local embedding model.
+    pub embedder: EmbedEngine,
     /// Largest file the pipeline accepts.
     pub max_file_bytes: u64,
     /// Largest body `POST /documents` accepts.
@@ -120,7 +125,9 @@ pub struct Config {
     /// Tenant that owns files dropped at the top of the inbox.
     pub default_tenant: TenantId,
     pub inbox_poll_ms: u64,
-    /// Pipeline runs processed at once.
+    /// Pipeline runs processed at once. Four by default: the embedder batches
+    /// the chunks of the runs that reach it together and the text index
+    /// commits them together, so a few runs in flight keep the cores busy.
     pub pipeline_workers: usize,
     /// IANA zone times like "tomorrow at 9am" are read in.
     pub time_zone: String,
@@ -232,6 +239,14 @@ impl Config {
             model_dir: get(vars::MODEL_DIR)
                 .map(PathBuf::from)
                 .unwrap_or_else(|| PathBuf::from("models/all-MiniLM-L6-v2")),
+            embedder: match get(vars::EMBEDDER) {
+                None => EmbedEngine::Auto,
+                Some(v) => EmbedEngine::parse(&v).ok_or_else(|| ConfigError {
+                    var: vars::EMBEDDER,
+                    value: v.clone(),
+                    reason: "expected auto, onnx or candle".into(),
+                })?,
+            },
             bind: get(vars::BIND).unwrap_or_else(|| "127.0.0.1:8080".into()),
             max_file_bytes: parse_or(&get, vars::MAX_FILE_BYTES, 50 * 1024 * 1024u64)?,
             max_upload_bytes: parse_or(&get, vars::MAX_UPLOAD_BYTES, 50 * 1024 * 1024u64)?,
@@ -243,7 +258,7 @@ impl Config {
             tesseract: get(vars::TESSERACT).unwrap_or_else(|| "tesseract".into()),
             default_tenant,
             inbox_poll_ms: parse_or(&get, vars::INBOX_POLL_MS, 500u64)?,
-            pipeline_workers: parse_or(&get, vars::PIPELINE_WORKERS, 2usize)?.max(1),
+            pipeline_workers: parse_or(&get, vars::PIPELINE_WORKERS, 4usize)?.max(1),
             time_zone,
             webhook_url: get(vars::WEBHOOK_URL),
             smtp_url: get(vars::SMTP_URL),
@@ -362,6 +377,29 @@ impl AwsSettings {
             value: String::new(),
             reason: "is not set (Terraform sets it on the functions that need it)".into(),
         })
+    }
+}
+
+/// The engine that runs the local embedding model ([`vars::EMBEDDER`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum EmbedEngine {
+    /// ONNX Runtime when `make model` installed it, candle otherwise.
+    #[default]
+    Auto,
+    /// all-MiniLM-L6-v2 with int8 weights under ONNX Runtime.
+    Onnx,
+    /// all-MiniLM-L6-v2 with fp32 weights under candle (pure Rust).
+    Candle,
+}
+
+impl EmbedEngine {
+    pub fn parse(value: &str) -> Option<Self> {
+        match value.trim().to_ascii_lowercase().as_str() {
+            "auto" => Some(Self::Auto),
+            "onnx" | "onnxruntime" => Some(Self::Onnx),
+            "candle" => Some(Self::Candle),
+            _ => None,
+        }
     }
 }
 

@@ -12,7 +12,7 @@
 //! ```
 
 use crate::blobs::FsBlobStore;
-use crate::embedder::MiniLmEmbedder;
+use crate::embedder::LocalEmbedder;
 use crate::index::LocalSearchIndex;
 use crate::mail::OutboxMailer;
 use crate::media::{NoLocalTranscriber, TesseractOcr};
@@ -70,7 +70,7 @@ pub struct LocalStack {
 impl LocalStack {
     /// Opens everything with the real embedding model from `config.model_dir`.
     pub fn open(config: &Config) -> PortResult<(Self, mpsc::UnboundedReceiver<Run>)> {
-        let embedder = Arc::new(MiniLmEmbedder::load(&config.model_dir)?);
+        let embedder = Arc::new(LocalEmbedder::load(&config.model_dir, config.embedder)?);
         Self::open_with_embedder(config, embedder)
     }
 

@@ -13,7 +13,7 @@ use jarvis_core::search::SearchFilters;
 use jarvis_core::PortError;
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Condvar, Mutex, MutexGuard};
 use tantivy::collector::TopDocs;
 use tantivy::query::{BooleanQuery, Occur, Query, QueryParser, RangeQuery, TermQuery};
 use tantivy::schema::{
@@ -263,7 +263,23 @@ pub struct TextIndex {
     index: Index,
     reader: IndexReader,
     writer: Mutex<IndexWriter>,
+    commits: Mutex<Commits>,
+    committed: Condvar,
     f: Fields,
+}
+
+/// Group commit: every change takes a number; a change returns once a commit
+/// that covers its number is done. A commit is costly whatever its size (a
+/// new segment, a term dictionary per field), so changes made while one
+/// commit runs share the next instead of paying one each.
+#[derive(Default)]
+struct Commits {
+    /// Changes made to the writer so far.
+    made: u64,
+    /// Changes covered by a finished commit.
+    committed: u64,
+    /// A commit is running.
+    running: bool,
 }
 
 fn register(index: &Index) {
@@ -291,7 +307,8 @@ impl TextIndex {
         let index = Index::open_or_create(directory(dir)?, schema).map_err(err)?;
         std::fs::write(dir.join(VERSION_FILE), ANALYSIS_VERSION).map_err(io_err)?;
         register(&index);
-        let writer = index.writer(50_000_000).map_err(err)?;
+        // One indexing thread: a commit then writes one segment, not one per thread.
+        let writer = index.writer_with_num_threads(1, 50_000_000).map_err(err)?;
         let reader = index
             .reader_builder()
             .reload_policy(ReloadPolicy::Manual)
@@ -301,16 +318,57 @@ impl TextIndex {
             index,
             reader,
             writer: Mutex::new(writer),
+            commits: Mutex::new(Commits::default()),
+            committed: Condvar::new(),
             f,
         })
     }
 
-    fn commit(&self, writer: &mut IndexWriter) -> PortResult<()> {
-        writer.commit().map_err(err)?;
-        self.reader.reload().map_err(err)
+    fn writer(&self) -> MutexGuard<'_, IndexWriter> {
+        self.writer.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Replaces one document's chunks and commits.
+    fn commits(&self) -> MutexGuard<'_, Commits> {
+        self.commits.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Makes a change with the writer, then returns once it is committed and
+    /// visible to searches (see [`Commits`]).
+    fn change(&self, make: impl FnOnce(&mut IndexWriter) -> PortResult<()>) -> PortResult<()> {
+        let number = {
+            let mut w = self.writer();
+            make(&mut w)?;
+            let mut c = self.commits();
+            c.made += 1;
+            c.made
+        };
+        let mut c = self.commits();
+        loop {
+            if c.committed >= number {
+                return Ok(());
+            }
+            if c.running {
+                c = self.committed.wait(c).unwrap_or_else(|p| p.into_inner());
+                continue;
+            }
+            // No commit is running: this caller commits every change made so far.
+            c.running = true;
+            drop(c);
+            let result = (|| {
+                let mut w = self.writer();
+                let upto = self.commits().made;
+                w.commit().map_err(err)?;
+                self.reader.reload().map_err(err)?;
+                Ok(upto)
+            })();
+            c = self.commits();
+            c.running = false;
+            self.committed.notify_all();
+            c.committed = c.committed.max(result?);
+        }
+    }
+
+    /// Replaces one document's chunks; returns once that is committed.
     pub fn replace_document(
         &self,
         tenant: &TenantId,
@@ -318,31 +376,34 @@ impl TextIndex {
         chunks: &[&Chunk],
     ) -> PortResult<()> {
         let f = &self.f;
-        let mut w = self.writer.lock().unwrap_or_else(|p| p.into_inner());
-        w.delete_term(Term::from_field_text(
-            f.doc_key,
-            &doc_key(tenant.as_str(), doc.as_str()),
-        ));
-        for c in chunks {
-            w.add_document(Entry::of(tenant, doc, c).to_doc(f))
-                .map_err(err)?;
-        }
-        self.commit(&mut w)
+        self.change(|w| {
+            w.delete_term(Term::from_field_text(
+                f.doc_key,
+                &doc_key(tenant.as_str(), doc.as_str()),
+            ));
+            for c in chunks {
+                w.add_document(Entry::of(tenant, doc, c).to_doc(f))
+                    .map_err(err)?;
+            }
+            Ok(())
+        })
     }
 
     pub fn delete_document(&self, tenant: &TenantId, doc: &DocumentId) -> PortResult<()> {
-        let mut w = self.writer.lock().unwrap_or_else(|p| p.into_inner());
-        w.delete_term(Term::from_field_text(
-            self.f.doc_key,
-            &doc_key(tenant.as_str(), doc.as_str()),
-        ));
-        self.commit(&mut w)
+        self.change(|w| {
+            w.delete_term(Term::from_field_text(
+                self.f.doc_key,
+                &doc_key(tenant.as_str(), doc.as_str()),
+            ));
+            Ok(())
+        })
     }
 
     pub fn delete_tenant(&self, tenant: &TenantId) -> PortResult<()> {
-        let mut w = self.writer.lock().unwrap_or_else(|p| p.into_inner());
-        w.delete_term(Term::from_field_text(self.f.tenant, tenant.as_str()));
-        self.commit(&mut w)
+        self.change(|w| {
+            w.delete_term(Term::from_field_text(self.f.tenant, tenant.as_str()));
+            Ok(())
+        })
     }
 
     fn term(&self, field: Field, value: &str) -> Box<dyn Query> {
@@ -671,5 +732,56 @@ mod tests {
         assert_eq!(analyze(fr, "Les maisons anciennes"), ["maison", "ancien"]);
         let long = "x".repeat(MAX_TOKEN_BYTES);
         assert_eq!(analyze(&ENGLISH, &format!("{long} ok")), ["ok"]);
+    }
+
+    #[test]
+    fn changes_made_at_once_are_each_committed_and_visible_when_they_return() {
+        let dir = tempfile::tempdir().unwrap();
+        let index = std::sync::Arc::new(TextIndex::open(dir.path(), &|_| None).unwrap());
+        let tenant = TenantId::parse("alice").unwrap();
+        let words: [&'static str; 8] = [
+            "apple", "banana", "cherry", "damson", "elder", "fig", "grape", "hazel",
+        ];
+        let threads: Vec<_> = words
+            .into_iter()
+            .enumerate()
+            .map(|(t, word)| {
+                let (index, tenant) = (index.clone(), tenant.clone());
+                std::thread::spawn(move || {
+                    for round in 0..5 {
+                        let doc =
+                            DocumentId::for_object(&tenant, "raw", &format!("{word}-{round}"));
+                        let chunk = Chunk {
+                            id: Chunk::id_for(&doc, 0),
+                            tenant_id: tenant.clone(),
+                            document_id: doc.clone(),
+                            ordinal: 0,
+                            title: format!("Note {t}"),
+                            text: format!("a note about the {word} tree, round {round}"),
+                            section: None,
+                            page: None,
+                            token_count: 8,
+                            pii: Vec::new(),
+                            source: "inbox".into(),
+                            content_type: "text/plain".into(),
+                            created_at: chrono::Utc::now(),
+                        };
+                        index.replace_document(&tenant, &doc, &[&chunk]).unwrap();
+                        // Read your writes: committed and visible once it returns.
+                        let hits = index
+                            .search(&tenant, word, &SearchFilters::default(), 10)
+                            .unwrap();
+                        assert_eq!(hits.len(), round + 1, "{word} after round {round}");
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        let c = index.commits();
+        assert_eq!(c.made, 40);
+        assert_eq!(c.committed, 40);
+        assert_eq!(index.reader.searcher().num_docs(), 40);
     }
 }

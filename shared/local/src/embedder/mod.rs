@@ -1,0 +1,96 @@
+//! The local sentence embedder: all-MiniLM-L6-v2 (384 dimensions), on one of
+//! two engines chosen by `JARVIS_EMBEDDER`:
+//!
+//! - [`onnx`]: int8 weights under ONNX Runtime, batched across callers on one
+//!   thread: the default when `make model` installed it;
+//! - [`candle`]: fp32 weights in pure Rust: the fallback where ONNX Runtime has
+//!   no wheel for the platform.
+//!
+//! Both produce unit vectors of the same model; `make eval` measures that their
+//! retrieval quality matches, and `make bench` times them side by side.
+
+pub mod candle;
+pub mod onnx;
+
+pub use self::candle::MiniLmEmbedder;
+pub use self::onnx::OnnxMiniLm;
+
+use async_trait::async_trait;
+use jarvis_core::config::EmbedEngine;
+use jarvis_core::ports::{Embedder, PortResult};
+use jarvis_core::PortError;
+use std::path::Path;
+
+/// The local embedder, on whichever engine was chosen.
+#[derive(Clone)]
+pub enum LocalEmbedder {
+    Onnx(OnnxMiniLm),
+    Candle(MiniLmEmbedder),
+}
+
+impl LocalEmbedder {
+    /// Loads the model in `dir` on `engine` (`Auto`: onnx when installed).
+    pub fn load(dir: &Path, engine: EmbedEngine) -> PortResult<Self> {
+        let embedder = match engine {
+            EmbedEngine::Onnx => Self::Onnx(OnnxMiniLm::load(dir)?),
+            EmbedEngine::Candle => Self::Candle(MiniLmEmbedder::load(dir)?),
+            EmbedEngine::Auto if onnx::installed(dir) => Self::Onnx(OnnxMiniLm::load(dir)?),
+            EmbedEngine::Auto => {
+                tracing::warn!(
+                    model_dir = %dir.display(),
+                    "the int8 model or ONNX Runtime is not installed (run `make model`): embedding with candle, about half as fast"
+                );
+                Self::Candle(MiniLmEmbedder::load(dir)?)
+            }
+        };
+        tracing::info!(
+            engine = embedder.engine(),
+            model = embedder.model_id(),
+            "embedding model loaded"
+        );
+        Ok(embedder)
+    }
+
+    /// `onnxruntime (int8)` or `candle (fp32)`.
+    pub fn engine(&self) -> &'static str {
+        match self {
+            Self::Onnx(_) => "onnxruntime (int8)",
+            Self::Candle(_) => "candle (fp32)",
+        }
+    }
+
+    /// Embeds synchronously (call from a blocking thread).
+    pub fn embed_blocking(&self, texts: &[String]) -> PortResult<Vec<Vec<f32>>> {
+        match self {
+            Self::Onnx(m) => m.embed_blocking(texts),
+            Self::Candle(m) => m.embed_blocking(texts),
+        }
+    }
+}
+
+#[async_trait]
+impl Embedder for LocalEmbedder {
+    async fn embed(&self, texts: &[String]) -> PortResult<Vec<Vec<f32>>> {
+        if texts.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (this, texts) = (self.clone(), texts.to_vec());
+        tokio::task::spawn_blocking(move || this.embed_blocking(&texts))
+            .await
+            .map_err(|e| PortError::backend("embedder", e))?
+    }
+
+    fn dimensions(&self) -> usize {
+        match self {
+            Self::Onnx(m) => m.dimensions(),
+            Self::Candle(m) => m.dimensions(),
+        }
+    }
+
+    fn model_id(&self) -> &str {
+        match self {
+            Self::Onnx(m) => m.model_id(),
+            Self::Candle(m) => m.model_id(),
+        }
+    }
+}

@@ -68,11 +68,15 @@ fn stats(label: &str, mut times: Vec<Duration>) {
     );
 }
 
-pub async fn chat(model: Arc<dyn Embedder>, turns: usize) -> anyhow::Result<()> {
+pub async fn chat(
+    model: Arc<dyn Embedder>,
+    queries: Arc<dyn Embedder>,
+    turns: usize,
+) -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let data = dir.path().display().to_string();
     let config = Config::from_lookup(|k| (k == vars::DATA_DIR).then(|| data.clone()))?;
-    let (stack, _runs) = LocalStack::open_with_embedder(&config, model.clone())?;
+    let (stack, _runs) = LocalStack::open_with_embedders(&config, model.clone(), queries)?;
     let tenant = TenantId::parse("bench").map_err(anyhow::Error::msg)?;
     // 200 passages to retrieve from, embedded by the real model.
     let mut rng = Rng(11);

@@ -108,9 +108,19 @@ async fn main() -> anyhow::Result<()> {
         .ok()
         .and_then(|v| EmbedEngine::parse(&v))
         .unwrap_or_default();
+    // As the runtime loads them: documents and queries may use different engines.
     let local = LocalEmbedder::load(&model_dir, engine)?;
-    println!("  embedding engine: {}", local.engine());
+    let for_queries = LocalEmbedder::load_for_queries(&model_dir, engine, &local)?;
+    println!(
+        "  embedding engine: {} for documents, {} for queries",
+        local.engine(),
+        for_queries.as_ref().unwrap_or(&local).engine()
+    );
     let model: Arc<dyn Embedder> = Arc::new(local);
+    let query_model: Arc<dyn Embedder> = match for_queries {
+        Some(q) => Arc::new(q),
+        None => model.clone(),
+    };
 
     // EVAL_DATA keeps the data folder: a second run skips ingestion (and an
     // index of an older analysis is rebuilt from its stored fields on open).
@@ -129,7 +139,7 @@ async fn main() -> anyhow::Result<()> {
     ]);
     let config = Config::from_lookup(|k| env.get(k).cloned().or_else(|| std::env::var(k).ok()))?;
     let fusion = config.fusion;
-    let running = jarvis::start_with_embedder(config, model.clone()).await?;
+    let running = jarvis::start_with_embedders(config, model.clone(), query_model.clone()).await?;
     let tenant = running.stack.config.default_tenant.clone();
 
     // 1. Ingest through the inbox.
@@ -254,7 +264,7 @@ async fn main() -> anyhow::Result<()> {
         let index = running.stack.index.clone();
         let mut vectors = Vec::with_capacity(judged.len());
         for q in &judged {
-            vectors.push(model.embed(&[query_text(q)]).await?.remove(0));
+            vectors.push(query_model.embed(&[query_text(q)]).await?.remove(0));
         }
         let mut grid = Vec::new();
         for k in [5.0, 10.0, 20.0, 40.0, 60.0, 100.0] {

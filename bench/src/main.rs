@@ -141,16 +141,29 @@ async fn main() -> anyhow::Result<()> {
         .and_then(|v| EmbedEngine::parse(&v))
         .unwrap_or_default();
     let model = Arc::new(LocalEmbedder::load(&model_dir(), engine)?);
-    println!("embedding engine of the runtime: {}", model.engine());
+    let queries = match LocalEmbedder::load_for_queries(&model_dir(), engine, &model)? {
+        Some(q) => Arc::new(q),
+        None => model.clone(),
+    };
+    println!(
+        "embedding engines of the runtime: {} for documents, {} for search queries",
+        model.engine(),
+        queries.engine()
+    );
     embedding()?;
-    chat::chat(model.clone(), env_or("BENCH_CHAT_TURNS", 200)).await?;
+    chat::chat(
+        model.clone(),
+        queries.clone(),
+        env_or("BENCH_CHAT_TURNS", 200),
+    )
+    .await?;
     ingestion(model.clone(), env_or("BENCH_DOCS", 2000)).await?;
     let sizes: String = env_or("BENCH_SIZES", "10000,100000".to_owned());
     for size in sizes
         .split(',')
         .filter_map(|s| s.trim().parse::<usize>().ok())
     {
-        search(&model, size, env_or("BENCH_QUERIES", 200)).await?;
+        search(&queries, size, env_or("BENCH_QUERIES", 200)).await?;
     }
     Ok(())
 }

@@ -159,6 +159,18 @@ pub async fn start_with_embedder(
     start_with(config, embedder, Arc::new(jarvis_core::clock::SystemClock)).await
 }
 
+/// Starts with one embedder for documents and one for search queries (what
+/// [`start`] loads from the configuration; `make eval` measures it this way).
+pub async fn start_with_embedders(
+    config: Config,
+    documents: Arc<dyn Embedder>,
+    queries: Arc<dyn Embedder>,
+) -> anyhow::Result<Running> {
+    let (stack, runs) = LocalStack::open_with_embedders(&config, documents, queries)
+        .context("opening the local stack")?;
+    launch(stack, runs).await
+}
+
 /// Starts with a given embedder and clock (tests move the clock to fire reminders).
 pub async fn start_with(
     config: Config,

@@ -70,8 +70,15 @@ pub struct LocalStack {
 impl LocalStack {
     /// Opens everything with the real embedding model from `config.model_dir`.
     pub fn open(config: &Config) -> PortResult<(Self, mpsc::UnboundedReceiver<Run>)> {
-        let embedder = Arc::new(LocalEmbedder::load(&config.model_dir, config.embedder)?);
-        Self::open_with_embedder(config, embedder)
+        let documents = LocalEmbedder::load(&config.model_dir, config.embedder)?;
+        let queries =
+            LocalEmbedder::load_for_queries(&config.model_dir, config.embedder, &documents)?;
+        let documents: Arc<dyn Embedder> = Arc::new(documents);
+        let queries: Arc<dyn Embedder> = match queries {
+            Some(q) => Arc::new(q),
+            None => documents.clone(),
+        };
+        Self::open_with_embedders(config, documents, queries)
     }
 
     /// Opens everything with a given embedder (benchmarks measure the index alone this way).
@@ -79,6 +86,23 @@ impl LocalStack {
         config: &Config,
         embedder: Arc<dyn Embedder>,
     ) -> PortResult<(Self, mpsc::UnboundedReceiver<Run>)> {
+        Self::open_with_embedders(config, embedder.clone(), embedder)
+    }
+
+    /// Opens everything with one embedder for documents and one for search
+    /// queries (the same model; see [`LocalEmbedder::load_for_queries`]).
+    pub fn open_with_embedders(
+        config: &Config,
+        embedder: Arc<dyn Embedder>,
+        queries: Arc<dyn Embedder>,
+    ) -> PortResult<(Self, mpsc::UnboundedReceiver<Run>)> {
+        if queries.dimensions() != embedder.dimensions() {
+            return Err(jarvis_core::PortError::Invalid(format!(
+                "the query embedder makes {} dimensions, the document embedder {}",
+                queries.dimensions(),
+                embedder.dimensions()
+            )));
+        }
         let dir = &config.data_dir;
         std::fs::create_dir_all(dir)
             .map_err(|e| jarvis_core::PortError::backend("filesystem", e))?;
@@ -104,7 +128,7 @@ impl LocalStack {
             workflows,
             index: Arc::new(index),
             query_embedder: Arc::new(QueryEmbeddingCache::new(
-                embedder.clone(),
+                queries,
                 jarvis_core::query_cache::DEFAULT_CAPACITY,
             )),
             embedder,

@@ -132,3 +132,29 @@ fn a_missing_model_names_make_model() {
         .expect("an empty folder has no model");
     assert!(e.to_string().contains("ONNX Runtime"), "{e}");
 }
+
+#[test]
+fn by_default_documents_are_embedded_in_int8_and_queries_in_fp32() {
+    use jarvis_core::config::{vars, Config};
+    use jarvis_local::stack::LocalStack;
+    let data = tempfile::tempdir().unwrap();
+    let (data_dir, model) = (
+        data.path().display().to_string(),
+        model_dir().display().to_string(),
+    );
+    let config = Config::from_lookup(|k| match k {
+        vars::DATA_DIR => Some(data_dir.clone()),
+        vars::MODEL_DIR => Some(model.clone()),
+        _ => None,
+    })
+    .unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let _guard = rt.enter();
+    let (stack, _runs) = LocalStack::open(&config).unwrap();
+    assert!(stack.embedder.model_id().ends_with("-int8"));
+    assert!(!stack.query_embedder.model_id().ends_with("-int8"));
+    let text = vec!["when is the boiler repair invoice due".to_string()];
+    let d = rt.block_on(stack.embedder.embed(&text)).unwrap();
+    let q = rt.block_on(stack.query_embedder.embed(&text)).unwrap();
+    assert!(cosine(&d[0], &q[0]) > 0.97);
+}

@@ -104,10 +104,7 @@ async fn main() -> anyhow::Result<()> {
     let model_dir = std::env::var_os(vars::MODEL_DIR)
         .map(PathBuf::from)
         .unwrap_or_else(|| "models/all-MiniLM-L6-v2".into());
-    let engine = std::env::var(vars::EMBEDDER)
-        .ok()
-        .and_then(|v| EmbedEngine::parse(&v))
-        .unwrap_or_default();
+    let engine = EmbedEngine::from_value(std::env::var(vars::EMBEDDER).ok())?;
     // As the runtime loads them: documents and queries may use different engines.
     let local = LocalEmbedder::load(&model_dir, engine)?;
     let for_queries = LocalEmbedder::load_for_queries(&model_dir, engine, &local)?;

@@ -136,10 +136,7 @@ async fn main() -> anyhow::Result<()> {
         "Jarvis benchmarks — {cores} cores, {}",
         std::env::consts::ARCH
     );
-    let engine = std::env::var(vars::EMBEDDER)
-        .ok()
-        .and_then(|v| EmbedEngine::parse(&v))
-        .unwrap_or_default();
+    let engine = EmbedEngine::from_value(std::env::var(vars::EMBEDDER).ok())?;
     let model = Arc::new(LocalEmbedder::load(&model_dir(), engine)?);
     let queries = match LocalEmbedder::load_for_queries(&model_dir(), engine, &model)? {
         Some(q) => Arc::new(q),

@@ -23,10 +23,8 @@ fn model() -> Arc<dyn Embedder> {
     MODEL
         .get_or_init(|| {
             // The engine the runtime would choose (JARVIS_EMBEDDER, else auto).
-            let engine = std::env::var(vars::EMBEDDER)
-                .ok()
-                .and_then(|v| EmbedEngine::parse(&v))
-                .unwrap_or_default();
+            let engine = EmbedEngine::from_value(std::env::var(vars::EMBEDDER).ok())
+                .unwrap_or_else(|e| panic!("{e}"));
             Arc::new(
                 LocalEmbedder::load(&model_dir(), engine)
                     .unwrap_or_else(|e| panic!("{e} (run `make model`)")),

@@ -239,14 +239,7 @@ impl Config {
             model_dir: get(vars::MODEL_DIR)
                 .map(PathBuf::from)
                 .unwrap_or_else(|| PathBuf::from("models/all-MiniLM-L6-v2")),
-            embedder: match get(vars::EMBEDDER) {
-                None => EmbedEngine::Auto,
-                Some(v) => EmbedEngine::parse(&v).ok_or_else(|| ConfigError {
-                    var: vars::EMBEDDER,
-                    value: v.clone(),
-                    reason: "expected auto, onnx or candle".into(),
-                })?,
-            },
+            embedder: EmbedEngine::from_value(get(vars::EMBEDDER))?,
             bind: get(vars::BIND).unwrap_or_else(|| "127.0.0.1:8080".into()),
             max_file_bytes: parse_or(&get, vars::MAX_FILE_BYTES, 50 * 1024 * 1024u64)?,
             max_upload_bytes: parse_or(&get, vars::MAX_UPLOAD_BYTES, 50 * 1024 * 1024u64)?,
@@ -393,6 +386,19 @@ pub enum EmbedEngine {
 }
 
 impl EmbedEngine {
+    /// The engine [`vars::EMBEDDER`] names (`Auto` when unset or blank); a
+    /// value that names none is an error.
+    pub fn from_value(value: Option<String>) -> Result<Self, ConfigError> {
+        match value.filter(|v| !v.trim().is_empty()) {
+            None => Ok(Self::Auto),
+            Some(v) => Self::parse(&v).ok_or_else(|| ConfigError {
+                var: vars::EMBEDDER,
+                value: v,
+                reason: "expected auto, onnx or candle".into(),
+            }),
+        }
+    }
+
     pub fn parse(value: &str) -> Option<Self> {
         match value.trim().to_ascii_lowercase().as_str() {
             "auto" => Some(Self::Auto),
@@ -449,6 +455,32 @@ mod tests {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         Config::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn the_embedding_engine_is_named_or_auto_and_a_wrong_name_fails_start() {
+        assert_eq!(from(&[]).unwrap().embedder, EmbedEngine::Auto);
+        assert_eq!(
+            from(&[(vars::EMBEDDER, " ")]).unwrap().embedder,
+            EmbedEngine::Auto
+        );
+        assert_eq!(
+            from(&[(vars::EMBEDDER, "ONNX")]).unwrap().embedder,
+            EmbedEngine::Onnx
+        );
+        assert_eq!(
+            from(&[(vars::EMBEDDER, "candle")]).unwrap().embedder,
+            EmbedEngine::Candle
+        );
+        let e = from(&[(vars::EMBEDDER, "gpu")]).err().unwrap();
+        assert_eq!(e.var, vars::EMBEDDER);
+        assert_eq!(
+            EmbedEngine::from_value(Some("gpu".into()))
+                .err()
+                .unwrap()
+                .value,
+            "gpu"
+        );
     }
 
     #[test]

@@ -142,7 +142,6 @@ impl Drop for Handle {
 pub struct OnnxMiniLm {
     handle: Arc<Handle>,
     id: String,
-    lanes: usize,
 }
 
 fn err(what: &str, e: impl std::fmt::Display) -> PortError {
@@ -272,7 +271,6 @@ impl OnnxMiniLm {
         Ok(Self {
             handle: Arc::new(Handle { shared }),
             id,
-            lanes,
         })
     }
 
@@ -308,11 +306,6 @@ impl OnnxMiniLm {
 
     pub fn model_id(&self) -> &str {
         &self.id
-    }
-
-    /// How many lanes (sessions) embed at once.
-    pub fn lanes(&self) -> usize {
-        self.lanes
     }
 }
 

@@ -1,6 +1,7 @@
 //! The local hybrid index: tantivy for BM25 and [`vectors::VectorIndex`] for
 //! k-NN, fused with [`jarvis_core::fusion`], always scoped to one tenant.
 
+mod scoped;
 pub mod text;
 pub mod vectors;
 

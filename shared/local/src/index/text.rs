@@ -1,7 +1,8 @@
 //! The BM25 side: a tantivy index on disk. Each chunk is one tantivy document;
-//! the tenant is an indexed term that every query must match. Text is analysed
+//! the tenant is an indexed term that scopes every query. Text is analysed
 //! as [`jarvis_core::analysis`] defines (the OpenSearch template declares the same).
 
+use super::scoped::ScopedTopDocs;
 use jarvis_core::analysis::{
     analyzer_name, detect, text_field, Language, ENGLISH, LANGUAGES, MAX_TOKEN_BYTES,
     SECTION_BOOST, TITLE_BOOST,
@@ -15,7 +16,9 @@ use std::ops::Bound;
 use std::path::{Path, PathBuf};
 use std::sync::{Condvar, Mutex, MutexGuard};
 use tantivy::collector::TopDocs;
-use tantivy::query::{BooleanQuery, Occur, Query, QueryParser, RangeQuery, TermQuery};
+use tantivy::query::{
+    BooleanQuery, BoostQuery, EnableScoring, Occur, Query, RangeQuery, TermQuery,
+};
 use tantivy::schema::{
     Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, Value, FAST, INDEXED, STORED,
     STRING,
@@ -413,18 +416,43 @@ impl TextIndex {
         ))
     }
 
-    /// The user's words as a query over title, section, text and every
-    /// language's text field, each field analysing them with its own analyzer
-    /// (lenient: syntax characters in the input never make it fail).
-    fn text_query(&self, text: &str) -> Box<dyn Query> {
+    /// The user's words as one flat union of terms over title, section, text
+    /// and every language's text field, each field analysing them with its
+    /// own analyzer, a word said twice counting twice. Flat, so that tantivy
+    /// can prune it (block-max WAND; see [`ScopedTopDocs`]); query syntax is
+    /// not interpreted: quotes, signs and `field:` prefixes are just text.
+    fn text_query(&self, text: &str) -> PortResult<BooleanQuery> {
         let f = &self.f;
-        let mut fields = vec![f.title, f.section, f.text];
-        fields.extend(&f.text_lang);
-        let mut parser = QueryParser::for_index(&self.index, fields);
-        parser.set_field_boost(f.title, TITLE_BOOST);
-        parser.set_field_boost(f.section, SECTION_BOOST);
-        let (q, _ignored) = parser.parse_query_lenient(text);
-        q
+        let fields = [
+            (f.title, TITLE_BOOST),
+            (f.section, SECTION_BOOST),
+            (f.text, 1.0),
+        ]
+        .into_iter()
+        .chain(f.text_lang.iter().map(|&field| (field, 1.0)));
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        for (field, boost) in fields {
+            let mut analyzer = self.index.tokenizer_for_field(field).map_err(err)?;
+            let mut counts: Vec<(String, f32)> = Vec::new();
+            let mut stream = analyzer.token_stream(text);
+            while let Some(token) = stream.next() {
+                match counts.iter_mut().find(|(t, _)| *t == token.text) {
+                    Some((_, n)) => *n += 1.0,
+                    None => counts.push((token.text.clone(), 1.0)),
+                }
+            }
+            for (token, n) in counts {
+                let term = TermQuery::new(
+                    Term::from_field_text(field, &token),
+                    IndexRecordOption::WithFreqs,
+                );
+                clauses.push((
+                    Occur::Should,
+                    Box::new(BoostQuery::new(Box::new(term), boost * n)),
+                ));
+            }
+        }
+        Ok(BooleanQuery::new(clauses))
     }
 
     /// Tenant and filter clauses every query carries.
@@ -463,12 +491,20 @@ impl TextIndex {
         filters: &SearchFilters,
         k: usize,
     ) -> PortResult<Vec<Ranked>> {
-        let mut clauses = self.scope(tenant, filters);
-        clauses.push((Occur::Must, self.text_query(text)));
-        let query = BooleanQuery::new(clauses);
+        let words = self.text_query(text)?;
+        let scope = BooleanQuery::new(self.scope(tenant, filters));
         let searcher = self.reader.searcher();
+        let scope = scope
+            .weight(EnableScoring::disabled_from_searcher(&searcher))
+            .map_err(err)?;
         let top = searcher
-            .search(&query, &TopDocs::with_limit(k))
+            .search(
+                &words,
+                &ScopedTopDocs {
+                    scope: &*scope,
+                    limit: k,
+                },
+            )
             .map_err(err)?;
         let mut out = Vec::with_capacity(top.len());
         for (score, addr) in top {
@@ -493,7 +529,7 @@ impl TextIndex {
         let f = &self.f;
         let searcher = self.reader.searcher();
         let snippets =
-            SnippetGenerator::create(&searcher, &*self.text_query(text), f.text).map(|mut g| {
+            SnippetGenerator::create(&searcher, &self.text_query(text)?, f.text).map(|mut g| {
                 g.set_max_num_chars(jarvis_core::search::SNIPPET_CHARS);
                 g
             });
@@ -783,5 +819,146 @@ mod tests {
         assert_eq!(c.made, 40);
         assert_eq!(c.committed, 40);
         assert_eq!(index.reader.searcher().num_docs(), 40);
+    }
+
+    /// The exhaustive ranking the pruned search must equal: every chunk of
+    /// the scope that matches a word, scored, best first.
+    fn exhaustive(
+        index: &TextIndex,
+        tenant: &TenantId,
+        text: &str,
+        filters: &SearchFilters,
+        k: usize,
+    ) -> Vec<Ranked> {
+        // The scope as a filter that adds nothing to the score.
+        let scope = BooleanQuery::new(index.scope(tenant, filters));
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> =
+            vec![(Occur::Must, Box::new(BoostQuery::new(Box::new(scope), 0.0)))];
+        clauses.push((
+            Occur::Must,
+            Box::new(index.text_query(text).unwrap()) as Box<dyn Query>,
+        ));
+        let searcher = index.reader.searcher();
+        let mut all = searcher
+            .search(&BooleanQuery::new(clauses), &TopDocs::with_limit(100_000))
+            .unwrap();
+        // Best first, then by address (ties have no order of their own).
+        all.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+        all.into_iter()
+            .take(k)
+            .map(|(score, addr)| {
+                let d: TantivyDocument = searcher.doc(addr).unwrap();
+                let id = d.get_first(index.f.chunk_id).unwrap().as_str().unwrap();
+                Ranked {
+                    id: id.to_owned(),
+                    score,
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn pruned_search_ranks_exactly_the_scope_a_small_tenant_beside_a_large_one_included() {
+        let dir = tempfile::tempdir().unwrap();
+        let index = TextIndex::open(dir.path(), &|_| None).unwrap();
+        let (big, small) = (
+            TenantId::parse("big").unwrap(),
+            TenantId::parse("small").unwrap(),
+        );
+        let words = [
+            "invoice",
+            "lease",
+            "boiler",
+            "dentist",
+            "passport",
+            "garden",
+            "tax",
+            "school",
+            "flight",
+            "insurance",
+            "roof",
+            "bank",
+        ];
+        let mut seed = 7u64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        // Several commits, so several segments; the small tenant's chunks are
+        // spread among the big one's, and some documents are deleted again.
+        for d in 0..60 {
+            let tenant = if d % 12 == 5 { &small } else { &big };
+            let doc = DocumentId::for_object(tenant, "raw", &format!("doc-{d}"));
+            let chunks: Vec<Chunk> = (0..25)
+                .map(|c| {
+                    let n = 5 + next() % 30;
+                    let text: Vec<&str> = (0..n)
+                        .map(|_| words[(next() % words.len() as u64) as usize])
+                        .collect();
+                    Chunk {
+                        id: Chunk::id_for(&doc, c),
+                        tenant_id: tenant.clone(),
+                        document_id: doc.clone(),
+                        ordinal: c,
+                        title: format!("{} notes", words[d % words.len()]),
+                        text: text.join(" "),
+                        section: None,
+                        page: None,
+                        token_count: n as u32,
+                        pii: Vec::new(),
+                        source: if c % 2 == 0 { "inbox" } else { "mail" }.into(),
+                        content_type: "text/plain".into(),
+                        created_at: chrono::Utc::now(),
+                    }
+                })
+                .collect();
+            let refs: Vec<&Chunk> = chunks.iter().collect();
+            index.replace_document(tenant, &doc, &refs).unwrap();
+            if d % 9 == 4 {
+                index.delete_document(tenant, &doc).unwrap();
+            }
+        }
+        let mail_only = SearchFilters {
+            source: Some("mail".into()),
+            ..SearchFilters::default()
+        };
+        let queries = [
+            "tax",
+            "lease boiler",
+            "garden garden roof",
+            "flight insurance bank school",
+        ];
+        let mut checked = 0;
+        for tenant in [&big, &small] {
+            for filters in [&SearchFilters::default(), &mail_only] {
+                for q in queries {
+                    for k in [1, 10, 40] {
+                        let got = index.search(tenant, q, filters, k).unwrap();
+                        let want = exhaustive(&index, tenant, q, filters, k);
+                        assert_eq!(got.len(), want.len(), "{tenant} {q:?} k={k}");
+                        for (g, w) in got.iter().zip(&want) {
+                            assert_eq!(g.id, w.id, "{tenant} {q:?} k={k}");
+                            assert!((g.score - w.score).abs() < 1e-4, "{g:?} {w:?}");
+                        }
+                        checked += got.len();
+                    }
+                }
+            }
+        }
+        assert!(
+            checked > 500,
+            "the queries matched too little to test anything"
+        );
+        // The small tenant gets k results of its own although the big
+        // tenant's chunks outscore them.
+        let small_hits = index
+            .search(&small, "tax", &SearchFilters::default(), 10)
+            .unwrap();
+        assert_eq!(small_hits.len(), 10);
+        let ids: Vec<String> = small_hits.into_iter().map(|r| r.id).collect();
+        assert_eq!(index.fetch(&small, &ids, "tax").unwrap().len(), 10);
+        assert!(index.fetch(&big, &ids, "tax").unwrap().is_empty());
     }
 }

@@ -611,3 +611,42 @@ async fn racing_replaces_of_one_document_leave_the_graph_as_the_table() {
     let reopened = LocalSearchIndex::open(&path, db(&dir), 64).unwrap();
     assert_eq!(reopened.vector_count(&t) as i64, in_table);
 }
+
+/// usearch hands each search one of the thread contexts reserved with the
+/// graph (by default, one per core) and fails a search that finds none free:
+/// more concurrent searches than cores must wait for one, never fail.
+#[test]
+fn more_concurrent_searches_than_cores_all_succeed() {
+    let dir = tempfile::tempdir().unwrap();
+    let index = Arc::new(LocalSearchIndex::open(&dir.path().join("idx"), db(&dir), 64).unwrap());
+    let t = tenant("alice");
+    let doc = DocumentId::for_object(&t, "raw", "alice/0");
+    let mut seed = 11u64;
+    let items = (0..2000)
+        .map(|i| vector_chunk(&t, &doc, i, "inbox", random_unit(&mut seed, 64)))
+        .collect();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    rt.block_on(index.replace_document(&t, &doc, items))
+        .unwrap();
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let threads: Vec<_> = (0..cores * 4 + 4)
+        .map(|n| {
+            let (index, t) = (index.clone(), t.clone());
+            std::thread::spawn(move || {
+                let mut seed = 100 + n as u64;
+                for _ in 0..200 {
+                    let q = random_unit(&mut seed, 64);
+                    let hits = index
+                        .nearest(&t, &q, &SearchFilters::default(), 10)
+                        .unwrap();
+                    assert_eq!(hits.len(), 10);
+                }
+            })
+        })
+        .collect();
+    for th in threads {
+        th.join().unwrap();
+    }
+}

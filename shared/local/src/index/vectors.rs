@@ -28,7 +28,7 @@ use jarvis_core::PortError;
 use rusqlite::params;
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::sync::RwLock;
+use std::sync::{Condvar, Mutex, RwLock};
 use usearch::{Index, IndexOptions, MetricKind, ScalarKind};
 
 /// HNSW links per node (as on OpenSearch: see `jarvis_aws::opensearch::KNN_M`).
@@ -46,6 +46,49 @@ pub const SAVE_EVERY: usize = 20_000;
 /// A filtered search whose filter matches at most this many of the tenant's
 /// vectors scans them exactly instead of walking the graph.
 pub const EXACT_BELOW: usize = 2_000;
+/// A replace adds its vectors on one more core for each this many.
+const PARALLEL_ADD_ABOVE: usize = 64;
+
+/// Thread contexts reserved in every graph: usearch fails a search (or an
+/// add) that finds none of them free, so at most this many run at once.
+/// Searches queue for one in [`Slots`]; a replace, which holds the graphs
+/// exclusively, uses them all to add in parallel.
+fn threads() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get().clamp(2, 64))
+}
+
+/// A counting semaphore over the graphs' thread contexts.
+struct Slots {
+    free: Mutex<usize>,
+    freed: Condvar,
+}
+
+struct Slot<'a>(&'a Slots);
+
+impl Slots {
+    fn new(n: usize) -> Self {
+        Self {
+            free: Mutex::new(n),
+            freed: Condvar::new(),
+        }
+    }
+
+    fn take(&self) -> Slot<'_> {
+        let mut free = self.free.lock().unwrap_or_else(|p| p.into_inner());
+        while *free == 0 {
+            free = self.freed.wait(free).unwrap_or_else(|p| p.into_inner());
+        }
+        *free -= 1;
+        Slot(self)
+    }
+}
+
+impl Drop for Slot<'_> {
+    fn drop(&mut self) {
+        *self.0.free.lock().unwrap_or_else(|p| p.into_inner()) += 1;
+        self.0.freed.notify_one();
+    }
+}
 
 fn ann_err(what: &str, e: impl std::fmt::Display) -> PortError {
     PortError::Backend {
@@ -77,6 +120,7 @@ pub struct VectorIndex {
     dims: usize,
     dir: PathBuf,
     tenants: RwLock<HashMap<TenantId, TenantVectors>>,
+    slots: Slots,
 }
 
 fn to_blob(v: &[f32]) -> Vec<u8> {
@@ -111,18 +155,55 @@ impl TenantVectors {
         })
     }
 
-    fn insert(&mut self, key: u64, meta: Meta, vector: &[f32]) -> PortResult<()> {
-        if self.ann.size() >= self.ann.capacity() {
-            let grown = (self.ann.capacity() * 2).max(1024);
-            self.ann.reserve(grown).map_err(|e| ann_err("reserve", e))?;
+    /// Room for `more` vectors, and the thread contexts of [`threads`].
+    fn reserve(&mut self, more: usize) -> PortResult<()> {
+        let needed = self.ann.size() + more;
+        if needed > self.ann.capacity() || self.ann.capacity() == 0 {
+            let grown = needed.max(self.ann.capacity() * 2).max(1024);
+            self.ann
+                .reserve_capacity_and_threads(grown, threads())
+                .map_err(|e| ann_err("reserve", e))?;
         }
-        self.ann.add(key, vector).map_err(|e| ann_err("add", e))?;
-        self.by_doc
-            .entry(meta.document_id.clone())
-            .or_default()
-            .push(key);
-        self.meta.insert(key, meta);
-        self.unsaved += 1;
+        Ok(())
+    }
+
+    /// Adds vectors to the graph, on every core when there are many: the
+    /// caller holds the graphs exclusively, so every thread context is free.
+    fn add_all(&mut self, items: Vec<(u64, Meta, &[f32])>) -> PortResult<()> {
+        self.reserve(items.len())?;
+        let lanes = threads()
+            .min(items.len().div_ceil(PARALLEL_ADD_ABOVE))
+            .max(1);
+        let ann = &self.ann;
+        let add = |part: &[(u64, Meta, &[f32])]| -> PortResult<()> {
+            for (key, _, v) in part {
+                ann.add(*key, v).map_err(|e| ann_err("add", e))?;
+            }
+            Ok(())
+        };
+        if lanes == 1 {
+            add(&items)?;
+        } else {
+            let size = items.len().div_ceil(lanes);
+            std::thread::scope(|s| {
+                let running: Vec<_> = items
+                    .chunks(size)
+                    .map(|part| s.spawn(move || add(part)))
+                    .collect();
+                running.into_iter().try_for_each(|h| {
+                    h.join()
+                        .unwrap_or_else(|_| Err(ann_err("add", "a thread panicked")))
+                })
+            })?;
+        }
+        for (key, meta, _) in items {
+            self.by_doc
+                .entry(meta.document_id.clone())
+                .or_default()
+                .push(key);
+            self.meta.insert(key, meta);
+            self.unsaved += 1;
+        }
         Ok(())
     }
 
@@ -189,6 +270,7 @@ impl VectorIndex {
             dims,
             dir: dir.to_owned(),
             tenants: RwLock::new(HashMap::new()),
+            slots: Slots::new(threads()),
         };
         let mut tenants = HashMap::new();
         for (tenant, rows) in rows {
@@ -247,7 +329,7 @@ impl VectorIndex {
             t.ann.remove(*key).map_err(|e| ann_err("remove", e))?;
         }
         t.ann
-            .reserve(rows.len().max(1024))
+            .reserve_capacity_and_threads(rows.len().max(1024), threads())
             .map_err(|e| ann_err("reserve", e))?;
         let missing: HashSet<u64> = wanted.difference(&held).copied().collect();
         let changed = missing.len() + stale.len();
@@ -377,16 +459,21 @@ impl VectorIndex {
             }
         };
         t.remove_doc(doc.as_str())?;
-        for (i, (c, v)) in items.iter().enumerate() {
-            let meta = Meta {
-                chunk_id: c.id.clone(),
-                document_id: doc.as_str().to_owned(),
-                source: c.source.clone(),
-                content_type: c.content_type.clone(),
-                created_at: c.created_at.timestamp(),
-            };
-            t.insert(first_key + i as u64, meta, v)?;
-        }
+        let adds = items
+            .iter()
+            .enumerate()
+            .map(|(i, (c, v))| {
+                let meta = Meta {
+                    chunk_id: c.id.clone(),
+                    document_id: doc.as_str().to_owned(),
+                    source: c.source.clone(),
+                    content_type: c.content_type.clone(),
+                    created_at: c.created_at.timestamp(),
+                };
+                (first_key + i as u64, meta, *v)
+            })
+            .collect();
+        t.add_all(adds)?;
         if t.unsaved >= SAVE_EVERY.max(t.meta.len() / 2) {
             self.save(tenant, t)?;
         }
@@ -475,6 +562,7 @@ impl VectorIndex {
             }
             _ => {
                 // (usearch widens the candidate list to k by itself when k > EF_SEARCH.)
+                let _slot = self.slots.take();
                 let found = if filtered {
                     t.ann.filtered_search(query, k, pass)
                 } else {

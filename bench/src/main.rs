@@ -453,13 +453,22 @@ async fn search(model: &LocalEmbedder, size: usize, queries: usize) -> anyhow::R
         vectors.push(vector);
     }
     // Recall@10 of the graph against exact search; a tie with the exact
-    // 10th score counts as found (equal scores have no order).
+    // 10th score counts as found (equal scores have no order). Also at other
+    // candidate-list sizes than the runtime's, to show what they would buy.
+    let efs = [50, 100, 200, 400];
     let (mut found, mut wanted) = (0usize, 0usize);
+    let mut found_at = [0usize; 4];
     for vector in &vectors {
         let exact = index.exact_neighbours(&tenant, vector, 10)?;
-        let approx = index.nearest(&tenant, vector, &SearchFilters::default(), 10)?;
         let tenth = exact.last().map_or(f32::NEG_INFINITY, |r| r.score);
-        found += approx.iter().filter(|r| r.score >= tenth - 1e-6).count();
+        let hits = |approx: &[jarvis_core::fusion::Ranked]| {
+            approx.iter().filter(|r| r.score >= tenth - 1e-6).count()
+        };
+        let approx = index.nearest(&tenant, vector, &SearchFilters::default(), 10)?;
+        found += hits(&approx);
+        for (n, ef) in found_at.iter_mut().zip(efs) {
+            *n += hits(&index.nearest_with_ef(&tenant, vector, 10, ef)?);
+        }
         wanted += exact.len();
     }
     running.shutdown().await;
@@ -483,10 +492,18 @@ async fn search(model: &LocalEmbedder, size: usize, queries: usize) -> anyhow::R
         ms(percentile(&knn_times, 0.5)),
         ms(percentile(&knn_times, 0.99))
     );
+    let searched = index.vector_count(&tenant);
     println!(
-        "  k-NN recall@10 against exact search: {:.3}",
-        found as f64 / wanted.max(1) as f64
+        "  k-NN recall@10 against exact search: {:.3} (ef_search {})",
+        found as f64 / wanted.max(1) as f64,
+        jarvis_local::index::vectors::ef_search(searched)
     );
+    let at: Vec<String> = efs
+        .iter()
+        .zip(found_at)
+        .map(|(ef, n)| format!("{ef}: {:.3}", n as f64 / wanted.max(1) as f64))
+        .collect();
+    println!("    at other ef_search: {}", at.join(", "));
     println!(
         "  + query embedding (MiniLM): p50 {:.2} ms, p99 {:.2} ms",
         ms(percentile(&embed_times, 0.5)),

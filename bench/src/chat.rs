@@ -141,7 +141,11 @@ pub async fn chat(
     let mut times = Vec::with_capacity(turns);
     for i in 0..turns {
         let input = ChatInput {
-            message: format!("what did the budget meeting say about the invoice (turn {i})"),
+            // Texts of their own: the questions above are in the query
+            // embedding cache, and a hit would hide the embedding's cost.
+            message: format!(
+                "what did the budget meeting say about the invoice (conversation turn {i})"
+            ),
             conversation_id: conversation.clone(),
             turn_id: None,
         };
@@ -166,7 +170,9 @@ pub async fn chat(
             }
         };
         let input = ChatInput {
-            message: format!("what did the budget meeting say about the invoice (turn {i})"),
+            message: format!(
+                "what did the budget meeting say about the invoice (streamed turn {i})"
+            ),
             conversation_id: None,
             turn_id: None,
         };

@@ -953,6 +953,14 @@ mod tests {
         );
         // The small tenant gets k results of its own although the big
         // tenant's chunks outscore them.
+        // Words that analyse to nothing (punctuation, stop words, query
+        // syntax) find nothing, without an error.
+        for nothing in ["", "!!! ???", "the of and", "\"", "title:"] {
+            assert!(index
+                .search(&big, nothing, &SearchFilters::default(), 10)
+                .unwrap()
+                .is_empty());
+        }
         let small_hits = index
             .search(&small, "tax", &SearchFilters::default(), 10)
             .unwrap();

@@ -467,7 +467,7 @@ async fn search(model: &LocalEmbedder, size: usize, queries: usize) -> anyhow::R
         let approx = index.nearest(&tenant, vector, &SearchFilters::default(), 10)?;
         found += hits(&approx);
         for (n, ef) in found_at.iter_mut().zip(efs) {
-            *n += hits(&index.nearest_with_ef(&tenant, vector, 10, ef)?);
+            *n += hits(&index.vectors().nearest_with_ef(&tenant, vector, 10, ef)?);
         }
         wanted += exact.len();
     }

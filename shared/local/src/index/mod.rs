@@ -74,15 +74,9 @@ impl LocalSearchIndex {
         self.vectors.search(tenant, query, filters, k)
     }
 
-    /// The vector side alone, walked with candidate list `ef` (benchmarks).
-    pub fn nearest_with_ef(
-        &self,
-        tenant: &TenantId,
-        query: &[f32],
-        k: usize,
-        ef: usize,
-    ) -> PortResult<Vec<jarvis_core::fusion::Ranked>> {
-        self.vectors.nearest_with_ef(tenant, query, k, ef)
+    /// The vector side itself (benchmarks probe it, e.g. at other `ef`).
+    pub fn vectors(&self) -> &vectors::VectorIndex {
+        &self.vectors
     }
 
     /// Vectors held for a tenant (for status and benchmarks).

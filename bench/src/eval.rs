@@ -106,18 +106,14 @@ async fn main() -> anyhow::Result<()> {
         .unwrap_or_else(|| "models/all-MiniLM-L6-v2".into());
     let engine = EmbedEngine::from_value(std::env::var(vars::EMBEDDER).ok())?;
     // As the runtime loads them: documents and queries may use different engines.
-    let local = LocalEmbedder::load(&model_dir, engine)?;
-    let for_queries = LocalEmbedder::load_for_queries(&model_dir, engine, &local)?;
+    let (local, for_queries) = LocalEmbedder::load_pair(&model_dir, engine)?;
     println!(
         "  embedding engine: {} for documents, {} for queries",
         local.engine(),
-        for_queries.as_ref().unwrap_or(&local).engine()
+        for_queries.engine()
     );
-    let model: Arc<dyn Embedder> = Arc::new(local);
-    let query_model: Arc<dyn Embedder> = match for_queries {
-        Some(q) => Arc::new(q),
-        None => model.clone(),
-    };
+    let model: Arc<dyn Embedder> = local;
+    let query_model: Arc<dyn Embedder> = for_queries;
 
     // EVAL_DATA keeps the data folder: a second run skips ingestion (and an
     // index of an older analysis is rebuilt from its stored fields on open).

@@ -137,11 +137,7 @@ async fn main() -> anyhow::Result<()> {
         std::env::consts::ARCH
     );
     let engine = EmbedEngine::from_value(std::env::var(vars::EMBEDDER).ok())?;
-    let model = Arc::new(LocalEmbedder::load(&model_dir(), engine)?);
-    let queries = match LocalEmbedder::load_for_queries(&model_dir(), engine, &model)? {
-        Some(q) => Arc::new(q),
-        None => model.clone(),
-    };
+    let (model, queries) = LocalEmbedder::load_pair(&model_dir(), engine)?;
     println!(
         "embedding engines of the runtime: {} for documents, {} for search queries",
         model.engine(),

@@ -70,14 +70,7 @@ pub struct LocalStack {
 impl LocalStack {
     /// Opens everything with the real embedding model from `config.model_dir`.
     pub fn open(config: &Config) -> PortResult<(Self, mpsc::UnboundedReceiver<Run>)> {
-        let documents = LocalEmbedder::load(&config.model_dir, config.embedder)?;
-        let queries =
-            LocalEmbedder::load_for_queries(&config.model_dir, config.embedder, &documents)?;
-        let documents: Arc<dyn Embedder> = Arc::new(documents);
-        let queries: Arc<dyn Embedder> = match queries {
-            Some(q) => Arc::new(q),
-            None => documents.clone(),
-        };
+        let (documents, queries) = LocalEmbedder::load_pair(&config.model_dir, config.embedder)?;
         Self::open_with_embedders(config, documents, queries)
     }
 

@@ -23,6 +23,7 @@ use jarvis_core::config::EmbedEngine;
 use jarvis_core::ports::{Embedder, PortResult};
 use jarvis_core::PortError;
 use std::path::Path;
+use std::sync::Arc;
 
 /// The local embedder, on whichever engine was chosen.
 #[derive(Clone)]
@@ -54,11 +55,23 @@ impl LocalEmbedder {
         Ok(embedder)
     }
 
+    /// The embedders for documents and for search queries, as the runtime
+    /// loads them: one engine for both, except with `Auto` and int8 documents,
+    /// where queries get the fp32 weights (see [`Self::load_for_queries`]).
+    pub fn load_pair(dir: &Path, engine: EmbedEngine) -> PortResult<(Arc<Self>, Arc<Self>)> {
+        let documents = Arc::new(Self::load(dir, engine)?);
+        let queries = match Self::load_for_queries(dir, engine, &documents)? {
+            Some(q) => Arc::new(q),
+            None => documents.clone(),
+        };
+        Ok((documents, queries))
+    }
+
     /// The engine for search queries beside `documents`, when it differs: with
     /// `Auto` and int8 documents, the fp32 weights (a query is one short text,
     /// so the precision costs little time and buys back most of what int8
     /// loses in ranking). `None`: queries go to `documents` as well.
-    pub fn load_for_queries(
+    fn load_for_queries(
         dir: &Path,
         engine: EmbedEngine,
         documents: &LocalEmbedder,

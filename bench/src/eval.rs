@@ -265,8 +265,8 @@ async fn main() -> anyhow::Result<()> {
                 grid.push(FusionConfig::parse("rrf", wb, wv, k).map_err(anyhow::Error::msg)?);
             }
         }
-        for (wb, wv) in [(1.0, 1.0), (1.0, 0.5), (0.5, 1.0), (1.0, 2.0), (2.0, 1.0)] {
-            grid.push(FusionConfig::parse("weighted", wb, wv, 60.0).map_err(anyhow::Error::msg)?);
+        for wb in [0.25, 0.33, 0.4, 0.5, 0.6, 0.75, 1.0, 1.5] {
+            grid.push(FusionConfig::parse("weighted", wb, 1.0, 60.0).map_err(anyhow::Error::msg)?);
         }
         let mut rows = Vec::new();
         for fusion in grid {

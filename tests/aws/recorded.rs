@@ -393,7 +393,8 @@ async fn opensearch_index_bulk_search_and_fusion_on_the_wire() {
         },
         limit: 5,
         mode: SearchMode::Hybrid,
-        fusion: FusionConfig::default(),
+        // Ranks only: one round of two queries (fusion by scores: the next test).
+        fusion: FusionConfig::parse("rrf", 0.75, 1.0, 40.0).unwrap(),
     };
     let hits = index.search(&q).await.unwrap();
     assert_eq!(hits.len(), 2);
@@ -482,6 +483,94 @@ async fn opensearch_index_bulk_search_and_fusion_on_the_wire() {
         knn["query"]["knn"]["vector"]["filter"]["bool"]["filter"][1],
         json!({"prefix": {"content_type": "text/"}})
     );
+}
+
+/// Fusion by scores (the default) scores every candidate on both sides: a
+/// second round asks OpenSearch for the BM25 scores of the chunks only the
+/// k-NN query found and the similarities of those only the BM25 query found.
+#[tokio::test]
+async fn opensearch_fusion_by_scores_looks_up_what_each_list_lacks_on_the_wire() {
+    let alice = TenantId::parse("alice").unwrap();
+    let doc = DocumentId::for_object(&alice, "raw", "alice/notes.md");
+    let id = |n: u32| Chunk::id_for(&doc, n);
+    let (a, b, c, d) = (id(0), id(1), id(2), id(3));
+    let ids = [a.clone(), b.clone(), c.clone(), d.clone()];
+    let doc_id = doc.to_string();
+    let server = WireServer::start(move |s: Seen| {
+        let (ids, doc_id) = (ids.clone(), doc_id.clone());
+        async move {
+            let hit = |n: usize, score: f64| json!({"_id": format!("os-{n}"), "_score": score,
+                "_source": {"chunk_id": ids[n], "document_id": doc_id, "title": "Notes", "text": format!("chunk {n}"),
+                    "source": "upload", "content_type": "text/markdown", "created_at": "2026-11-23T10:00:00Z"}});
+            let body = s.json();
+            let text = body.to_string();
+            let asks_for = |n: usize| text.contains(&format!(r#"{{"terms":{{"chunk_id":["{}"]}}}}"#, ids[n]));
+            let found = match (body["query"].get("knn").is_some(), asks_for(2), asks_for(0)) {
+                // First round: a (keywords only), b and d (both), c (vectors only).
+                (false, false, false) => vec![hit(0, 9.0), hit(1, 8.0), hit(3, 1.0)],
+                (true, false, false) => vec![hit(2, 1.95), hit(1, 1.9), hit(3, 1.2)],
+                // Second round: c matches no word; a is as close as c.
+                (false, true, false) => vec![],
+                (true, false, true) => vec![hit(0, 1.95)],
+                _ => return json_answer(400, &json!({"error": {"type": "unexpected", "reason": text}})),
+            };
+            json_answer(200, &json!({"hits": {"hits": found}}))
+        }
+    })
+    .await;
+    let index = stack_at(&server.url, true).await.index().unwrap();
+    let query = |fusion| SearchQuery {
+        tenant_id: alice.clone(),
+        text: "notes".into(),
+        vector: Some(vec![0.0625; 256]),
+        filters: SearchFilters::default(),
+        limit: 4,
+        mode: SearchMode::Hybrid,
+        fusion,
+    };
+    let order = |hits: &[jarvis_core::search::SearchHit]| -> Vec<String> {
+        hits.iter().map(|h| h.chunk_id.clone()).collect()
+    };
+
+    let by_scores = index.search(&query(FusionConfig::default())).await.unwrap();
+    assert_eq!(
+        order(&by_scores),
+        [a.clone(), b.clone(), c.clone(), d.clone()],
+        "a, first on keywords and as close as the nearest, leads once its similarity is known"
+    );
+    assert_eq!(
+        (by_scores[0].bm25_rank, by_scores[0].vector_rank),
+        (Some(1), None)
+    );
+    let searches: Vec<Value> = server.seen().iter().map(Seen::json).collect();
+    assert_eq!(searches.len(), 4, "two rounds of two queries");
+    let keyword_round2 = &searches
+        .iter()
+        .find(|b| b["query"].get("bool").is_some() && b.to_string().contains(r#""terms""#))
+        .unwrap();
+    assert_eq!(keyword_round2["size"], 1);
+    assert!(keyword_round2.get("highlight").is_none());
+    assert_eq!(
+        keyword_round2["query"]["bool"]["filter"][0],
+        json!({"term": {"tenant_id": "alice"}})
+    );
+    let vector_round2 = &searches
+        .iter()
+        .find(|b| b["query"].get("knn").is_some() && b.to_string().contains(r#""terms""#))
+        .unwrap();
+    assert_eq!(vector_round2["query"]["knn"]["vector"]["k"], 1);
+    assert_eq!(
+        vector_round2["query"]["knn"]["vector"]["filter"]["bool"]["filter"][0],
+        json!({"term": {"tenant_id": "alice"}})
+    );
+
+    // Ranks only: b, in both lists, leads, and no second round is asked.
+    let by_ranks = index
+        .search(&query(FusionConfig::parse("rrf", 0.75, 1.0, 40.0).unwrap()))
+        .await
+        .unwrap();
+    assert_eq!(order(&by_ranks)[0], b);
+    assert_eq!(server.seen().len(), 6);
 }
 
 #[tokio::test]

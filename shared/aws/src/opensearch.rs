@@ -33,7 +33,7 @@ use async_trait::async_trait;
 use aws_config::SdkConfig;
 use aws_credential_types::provider::SharedCredentialsProvider;
 use jarvis_core::domain::{DocumentId, TenantId};
-use jarvis_core::fusion::{fuse, Ranked};
+use jarvis_core::fusion::{fuse, missing, Completion, Ranked};
 use jarvis_core::ports::{IndexedChunk, PortResult, SearchIndex};
 use jarvis_core::search::{
     candidates, leading_text, SearchFilters, SearchHit, SearchMode, SearchQuery, SNIPPET_CHARS,
@@ -226,6 +226,36 @@ pub fn vector_query(q: &SearchQuery, vector: &[f32], k: usize) -> Value {
     })
 }
 
+/// The BM25 scores of the candidates `ids` the keyword list lacks: the same
+/// query, filtered to those chunks (one that matches no word is not returned).
+pub fn keyword_scores_query(q: &SearchQuery, ids: &[String]) -> Value {
+    let mut body = keyword_query(q, ids.len());
+    if let Some(o) = body.as_object_mut() {
+        o.remove("highlight");
+    }
+    body["_source"] = json!(["chunk_id"]);
+    if let Some(filter) = body["query"]["bool"]["filter"].as_array_mut() {
+        filter.push(json!({"terms": {"chunk_id": ids}}));
+    }
+    body
+}
+
+/// The similarities of the candidates `ids` the k-NN list lacks: the same
+/// k-NN query with `k` = their number, filtered to those chunks. AWS rule (the
+/// k-NN plugin's efficient filtering on the faiss engine): when a filter lets
+/// through no more documents than `k`, the plugin scores them exactly instead
+/// of walking the graph, so every one of them comes back, on the same scale
+/// as the first k-NN query's scores.
+pub fn vector_scores_query(q: &SearchQuery, vector: &[f32], ids: &[String]) -> Value {
+    let mut body = vector_query(q, vector, ids.len());
+    body["_source"] = json!(["chunk_id"]);
+    if let Some(filter) = body["query"]["knn"]["vector"]["filter"]["bool"]["filter"].as_array_mut()
+    {
+        filter.push(json!({"terms": {"chunk_id": ids}}));
+    }
+    body
+}
+
 /// A replace's generation: nanoseconds since the epoch, zero-padded so that
 /// later generations sort after earlier ones as strings.
 pub fn generation_now() -> String {
@@ -375,23 +405,35 @@ fn hits(response: &Value) -> Vec<(String, f32, Value, Option<String>)> {
         .unwrap_or_default()
 }
 
-/// Fuses the two responses into hits, best first (the same fusion as the local index).
-pub fn fuse_responses(q: &SearchQuery, keyword: &Value, vector: &Value) -> Vec<SearchHit> {
+/// A response's hits as a ranking by `chunk_id`: a copy indexed twice within
+/// a refresh window counts once.
+pub fn ranked_hits(response: &Value) -> Vec<Ranked> {
+    let mut seen = std::collections::HashSet::new();
+    hits(response)
+        .into_iter()
+        .filter_map(|(_, score, src, _)| {
+            let id = src["chunk_id"].as_str()?.to_owned();
+            seen.insert(id.clone()).then_some(Ranked { id, score })
+        })
+        .collect()
+}
+
+/// Fuses the two responses into hits, best first (the same fusion as the
+/// local index), with the scores `completion` looked up for candidates one
+/// list lacks.
+pub fn fuse_responses(
+    q: &SearchQuery,
+    keyword: &Value,
+    vector: &Value,
+    completion: &Completion,
+) -> Vec<SearchHit> {
+    let fused = fuse(
+        &ranked_hits(keyword),
+        &ranked_hits(vector),
+        completion,
+        &q.fusion,
+    );
     let (kw, vec) = (hits(keyword), hits(vector));
-    // One entry per chunk: a copy indexed twice within a refresh window counts once.
-    let ranked = |list: &[(String, f32, Value, Option<String>)]| -> Vec<Ranked> {
-        let mut seen = std::collections::HashSet::new();
-        list.iter()
-            .filter_map(|(_, score, src, _)| {
-                let id = src["chunk_id"].as_str()?;
-                seen.insert(id).then(|| Ranked {
-                    id: id.to_owned(),
-                    score: *score,
-                })
-            })
-            .collect()
-    };
-    let fused = fuse(&ranked(&kw), &ranked(&vec), &q.fusion);
     let mut sources: HashMap<String, (Value, Option<String>)> = HashMap::new();
     for (_, _, src, hl) in vec.into_iter().chain(kw) {
         if let Some(id) = src["chunk_id"].as_str().map(str::to_owned) {
@@ -430,6 +472,46 @@ pub fn fuse_responses(q: &SearchQuery, keyword: &Value, vector: &Value) -> Vec<S
 }
 
 impl OpenSearchIndex {
+    /// Scores each candidate on the side whose list lacks it (a second round
+    /// of two queries, in parallel), for fusion by scores.
+    async fn complete(
+        &self,
+        q: &SearchQuery,
+        vector: &[f32],
+        keyword: &Value,
+        knn: &Value,
+    ) -> PortResult<Completion> {
+        let (for_bm25, for_vector) = missing(&ranked_hits(keyword), &ranked_hits(knn));
+        let empty = json!({"hits": {"hits": []}});
+        let bm25 = async {
+            if for_bm25.is_empty() {
+                return Ok(empty.clone());
+            }
+            self.search_json(keyword_scores_query(q, &for_bm25)).await
+        };
+        let similar = async {
+            if for_vector.is_empty() {
+                return Ok(empty.clone());
+            }
+            self.search_json(vector_scores_query(q, vector, &for_vector))
+                .await
+        };
+        let (bm25, similar) = tokio::try_join!(bm25, similar)?;
+        // Asked for and not returned: no word matches, a BM25 score of 0.
+        let mut completion = Completion {
+            bm25: for_bm25.into_iter().map(|id| (id, 0.0)).collect(),
+            vector: HashMap::new(),
+        };
+        completion
+            .bm25
+            .extend(ranked_hits(&bm25).into_iter().map(|r| (r.id, r.score)));
+        completion.vector = ranked_hits(&similar)
+            .into_iter()
+            .map(|r| (r.id, r.score))
+            .collect();
+        Ok(completion)
+    }
+
     pub fn new(settings: OpenSearchSettings, sdk: &SdkConfig) -> Result<Self, String> {
         let url = Url::parse(&settings.endpoint).map_err(|e| e.to_string())?;
         if !matches!(url.scheme(), "https" | "http") {
@@ -771,6 +853,12 @@ impl SearchIndex for OpenSearchIndex {
             }
         };
         let (kw, vec) = tokio::try_join!(keyword, vector)?;
-        Ok(fuse_responses(q, &kw, &vec))
+        let completion = match (q.mode, &q.vector) {
+            (SearchMode::Hybrid, Some(v)) if q.fusion.completes_scores() => {
+                self.complete(q, v, &kw, &vec).await?
+            }
+            _ => Completion::default(),
+        };
+        Ok(fuse_responses(q, &kw, &vec, &completion))
     }
 }

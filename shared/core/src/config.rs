@@ -169,8 +169,12 @@ impl Config {
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let get = |var: &'static str| lookup(var).filter(|v| !v.trim().is_empty());
         let data_dir = PathBuf::from(get(vars::DATA_DIR).unwrap_or_else(|| "data".into()));
-        let fusion_mode = get(vars::FUSION).unwrap_or_else(|| "rrf".into());
-        let bm25_weight = parse_or(&get, vars::FUSION_BM25_WEIGHT, fusion::DEFAULT_BM25_WEIGHT)?;
+        let fusion_mode = get(vars::FUSION).unwrap_or_else(|| "weighted".into());
+        let bm25_weight = parse_or(
+            &get,
+            vars::FUSION_BM25_WEIGHT,
+            FusionConfig::default_bm25_weight(&fusion_mode),
+        )?;
         let vector_weight = parse_or(
             &get,
             vars::FUSION_VECTOR_WEIGHT,

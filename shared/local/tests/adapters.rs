@@ -463,6 +463,120 @@ async fn the_graph_gives_a_small_tenant_its_k_results_beside_a_large_one() {
     assert!((ann[0].score - exact[0].score).abs() < 1e-4);
 }
 
+/// Fusion by scores looks up each candidate's score on the side whose list
+/// lacks it: the hits are exactly the fusion of the two lists with every
+/// missing score taken from an exhaustive ranking of that side.
+#[tokio::test]
+async fn fusion_by_scores_scores_every_candidate_on_both_sides() {
+    let dir = tempfile::tempdir().unwrap();
+    let index = LocalSearchIndex::open(&dir.path().join("idx"), db(&dir), 64).unwrap();
+    let (alice, bob) = (tenant("alice"), tenant("bob"));
+    let words = [
+        "harbour", "ledger", "violin", "orchard", "lantern", "glacier", "pepper", "compass",
+        "meadow", "anchor", "saddle", "thimble", "quarry", "falcon", "walnut", "ribbon",
+    ];
+    let mut seed = 11u64;
+    for t in [&alice, &bob] {
+        for d in 0..4 {
+            let doc = DocumentId::for_object(t, "raw", &format!("{t}/notes-{d}"));
+            let items = (0..20)
+                .map(|i| {
+                    let n = 3 + (seed % 9) as usize;
+                    let text: Vec<&str> = (0..n)
+                        .map(|_| {
+                            seed ^= seed << 13;
+                            seed ^= seed >> 7;
+                            seed ^= seed << 17;
+                            words[(seed % words.len() as u64) as usize]
+                        })
+                        .collect();
+                    let mut c = chunk(t, &doc, i, &text.join(" "), "text/plain");
+                    c.vector = random_unit(&mut seed, 64);
+                    c
+                })
+                .collect();
+            index.replace_document(t, &doc, items).await.unwrap();
+        }
+    }
+    let text = "harbour lantern falcon";
+    let vector = random_unit(&mut seed, 64);
+    let fusion = FusionConfig::default();
+    assert!(fusion.completes_scores());
+    let q = SearchQuery {
+        tenant_id: alice.clone(),
+        text: text.into(),
+        vector: Some(vector.clone()),
+        filters: SearchFilters::default(),
+        limit: 5,
+        mode: SearchMode::Hybrid,
+        fusion,
+    };
+    let hits = index.search(&q).await.unwrap();
+
+    // The reference: the same two lists, every missing score from a full ranking.
+    let k = jarvis_core::search::candidates(5);
+    let none = SearchFilters::default();
+    let bm25 = index.text().search(&alice, text, &none, k).unwrap();
+    let knn = index.nearest(&alice, &vector, &none, k).unwrap();
+    let all_bm25 = index.text().search(&alice, text, &none, 1000).unwrap();
+    let all_vec = index.exact_neighbours(&alice, &vector, 1000).unwrap();
+    let (for_bm25, for_vector) = jarvis_core::fusion::missing(&bm25, &knn);
+    assert!(
+        !for_bm25.is_empty() && !for_vector.is_empty(),
+        "each list lacks candidates of the other, so both sides are looked up"
+    );
+    let score_in = |all: &[jarvis_core::fusion::Ranked], id: &String| {
+        all.iter().find(|r| r.id == *id).map_or(0.0, |r| r.score)
+    };
+    let completion = jarvis_core::fusion::Completion {
+        bm25: for_bm25
+            .iter()
+            .map(|id| (id.clone(), score_in(&all_bm25, id)))
+            .collect(),
+        vector: for_vector
+            .iter()
+            .map(|id| (id.clone(), score_in(&all_vec, id)))
+            .collect(),
+    };
+    let expected = jarvis_core::fusion::fuse(&bm25, &knn, &completion, &fusion);
+    let alices: Vec<DocumentId> = (0..4)
+        .map(|d| DocumentId::for_object(&alice, "raw", &format!("alice/notes-{d}")))
+        .collect();
+    assert_eq!(hits.len(), 5);
+    for (hit, want) in hits.iter().zip(&expected) {
+        assert_eq!(hit.chunk_id, want.id);
+        assert!(
+            (hit.score - want.score).abs() < 1e-5,
+            "{} vs {}",
+            hit.score,
+            want.score
+        );
+        assert!(alices.contains(&hit.document_id), "only alice's chunks");
+    }
+    // A lookup is scoped to the tenant: bob's chunk ids score nothing for alice.
+    let bobs: Vec<String> = (0..20)
+        .map(|i| Chunk::id_for(&DocumentId::for_object(&bob, "raw", "bob/notes-0"), i))
+        .collect();
+    assert!(index
+        .text()
+        .score_chunks(&alice, text, &bobs)
+        .unwrap()
+        .is_empty());
+    assert!(index
+        .vectors()
+        .score_chunks(&alice, &vector, &bobs)
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        index
+            .vectors()
+            .score_chunks(&bob, &vector, &bobs)
+            .unwrap()
+            .len(),
+        20
+    );
+}
+
 #[tokio::test]
 async fn the_graph_finds_nearly_all_of_the_exact_neighbours() {
     let dir = tempfile::tempdir().unwrap();

@@ -8,7 +8,7 @@ pub mod vectors;
 use crate::Db;
 use async_trait::async_trait;
 use jarvis_core::domain::{DocumentId, TenantId};
-use jarvis_core::fusion::fuse;
+use jarvis_core::fusion::{fuse, missing, Completion};
 use jarvis_core::ports::{IndexedChunk, PortResult, SearchIndex};
 use jarvis_core::search::{
     candidates, leading_text, SearchHit, SearchMode, SearchQuery, SNIPPET_CHARS,
@@ -72,6 +72,11 @@ impl LocalSearchIndex {
         k: usize,
     ) -> PortResult<Vec<jarvis_core::fusion::Ranked>> {
         self.vectors.search(tenant, query, filters, k)
+    }
+
+    /// The keyword side itself (tests compare its rankings and looked-up scores).
+    pub fn text(&self) -> &text::TextIndex {
+        &self.text
     }
 
     /// The vector side itself (benchmarks probe it, e.g. at other `ef`).
@@ -162,7 +167,26 @@ impl SearchIndex for LocalSearchIndex {
                 (SearchMode::Keyword, _) | (_, None) => Vec::new(),
                 (_, Some(v)) => this.vectors.search(&q.tenant_id, v, &q.filters, k)?,
             };
-            let fused: Vec<_> = fuse(&bm25, &knn, &q.fusion)
+            // Each candidate scored on both sides when the fusion uses scores.
+            let mut completion = Completion::default();
+            if let (SearchMode::Hybrid, Some(v), true) =
+                (q.mode, &q.vector, q.fusion.completes_scores())
+            {
+                let (for_bm25, for_vector) = missing(&bm25, &knn);
+                let found = this.text.score_chunks(&q.tenant_id, &q.text, &for_bm25)?;
+                // Asked for and absent: no word matches, a BM25 score of 0.
+                completion.bm25 = for_bm25.into_iter().map(|id| (id, 0.0)).collect();
+                completion
+                    .bm25
+                    .extend(found.into_iter().map(|r| (r.id, r.score)));
+                completion.vector = this
+                    .vectors
+                    .score_chunks(&q.tenant_id, v, &for_vector)?
+                    .into_iter()
+                    .map(|r| (r.id, r.score))
+                    .collect();
+            }
+            let fused: Vec<_> = fuse(&bm25, &knn, &completion, &q.fusion)
                 .into_iter()
                 .take(q.limit)
                 .collect();

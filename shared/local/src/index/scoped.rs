@@ -12,8 +12,8 @@
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 use tantivy::collector::{Collector, SegmentCollector};
-use tantivy::query::Weight;
-use tantivy::{DocAddress, DocId, Score, SegmentOrdinal, SegmentReader};
+use tantivy::query::{EnableScoring, Query, Weight};
+use tantivy::{DocAddress, DocId, DocSet, Score, Searcher, SegmentOrdinal, SegmentReader};
 
 /// The `limit` best-scoring documents that `scope` matches.
 pub struct ScopedTopDocs<'a> {
@@ -153,4 +153,48 @@ impl Collector for ScopedTopDocs<'_> {
         })?;
         Ok(child.harvest())
     }
+}
+
+/// The score `words` gives each live document `scope` matches, looked up
+/// document by document (the words' scorer seeks to each one) rather than
+/// searched: for a few documents of a large index, it reads only the
+/// postings' blocks around them. A document none of the words matches is
+/// absent. Scores are the ones a search gives (same statistics, same scorer).
+pub fn score_each(
+    searcher: &Searcher,
+    words: &dyn Query,
+    scope: &dyn Weight,
+) -> tantivy::Result<Vec<(Score, DocAddress)>> {
+    let weight = words.weight(EnableScoring::enabled_from_searcher(searcher))?;
+    let mut out = Vec::new();
+    for (segment, reader) in searcher.segment_readers().iter().enumerate() {
+        let alive = reader.alive_bitset();
+        let mut docs: Vec<DocId> = Vec::new();
+        scope.for_each_no_score(reader, &mut |found| {
+            docs.extend(
+                found
+                    .iter()
+                    .filter(|d| alive.is_none_or(|a| a.is_alive(**d))),
+            );
+        })?;
+        if docs.is_empty() {
+            continue;
+        }
+        docs.sort_unstable();
+        let mut scorer = weight.scorer(reader, 1.0)?;
+        for doc in docs {
+            let at = if scorer.doc() < doc {
+                scorer.seek(doc)
+            } else {
+                scorer.doc()
+            };
+            if at == doc {
+                out.push((
+                    scorer.score(),
+                    DocAddress::new(segment as SegmentOrdinal, doc),
+                ));
+            }
+        }
+    }
+    Ok(out)
 }

@@ -2,7 +2,7 @@
 //! the tenant is an indexed term that scopes every query. Text is analysed
 //! as [`jarvis_core::analysis`] defines (the OpenSearch template declares the same).
 
-use super::scoped::ScopedTopDocs;
+use super::scoped::{score_each, ScopedTopDocs};
 use jarvis_core::analysis::{
     analyzer_name, detect, text_field, Language, ENGLISH, LANGUAGES, MAX_TOKEN_BYTES,
     SECTION_BOOST, TITLE_BOOST,
@@ -491,8 +491,50 @@ impl TextIndex {
         filters: &SearchFilters,
         k: usize,
     ) -> PortResult<Vec<Ranked>> {
+        self.ranked(self.scope(tenant, filters), text, k)
+    }
+
+    /// BM25 scores of the tenant's chunks `ids` for `text` (the same scores
+    /// [`Self::search`] gives them); a chunk matching none of the words is
+    /// absent, as is an id the tenant does not have.
+    pub fn score_chunks(
+        &self,
+        tenant: &TenantId,
+        text: &str,
+        ids: &[String],
+    ) -> PortResult<Vec<Ranked>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let any_of: Vec<(Occur, Box<dyn Query>)> = ids
+            .iter()
+            .map(|id| (Occur::Should, self.term(self.f.chunk_id, id)))
+            .collect();
+        let scope = BooleanQuery::new(vec![
+            (Occur::Must, self.term(self.f.tenant, tenant.as_str())),
+            (
+                Occur::Must,
+                Box::new(BooleanQuery::new(any_of)) as Box<dyn Query>,
+            ),
+        ]);
         let words = self.text_query(text)?;
-        let scope = BooleanQuery::new(self.scope(tenant, filters));
+        let searcher = self.reader.searcher();
+        let scope = scope
+            .weight(EnableScoring::disabled_from_searcher(&searcher))
+            .map_err(err)?;
+        let scored = score_each(&searcher, &words, &*scope).map_err(err)?;
+        self.ranked_ids(&searcher, scored)
+    }
+
+    /// The top `k` chunks for `text` within `scope` (clauses that only filter).
+    fn ranked(
+        &self,
+        scope: Vec<(Occur, Box<dyn Query>)>,
+        text: &str,
+        k: usize,
+    ) -> PortResult<Vec<Ranked>> {
+        let words = self.text_query(text)?;
+        let scope = BooleanQuery::new(scope);
         let searcher = self.reader.searcher();
         let scope = scope
             .weight(EnableScoring::disabled_from_searcher(&searcher))
@@ -506,8 +548,17 @@ impl TextIndex {
                 },
             )
             .map_err(err)?;
-        let mut out = Vec::with_capacity(top.len());
-        for (score, addr) in top {
+        self.ranked_ids(&searcher, top)
+    }
+
+    /// Scored addresses as scored chunk ids.
+    fn ranked_ids(
+        &self,
+        searcher: &tantivy::Searcher,
+        scored: Vec<(f32, tantivy::DocAddress)>,
+    ) -> PortResult<Vec<Ranked>> {
+        let mut out = Vec::with_capacity(scored.len());
+        for (score, addr) in scored {
             let d: TantivyDocument = searcher.doc(addr).map_err(err)?;
             let id = d
                 .get_first(self.f.chunk_id)

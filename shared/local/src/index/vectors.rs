@@ -602,6 +602,36 @@ impl VectorIndex {
         Ok(t.ranked(scored))
     }
 
+    /// Similarities of the tenant's chunks `ids` to `query` (the scores
+    /// [`Self::search`] gives them); an id the tenant does not have is absent.
+    pub fn score_chunks(
+        &self,
+        tenant: &TenantId,
+        query: &[f32],
+        ids: &[String],
+    ) -> PortResult<Vec<Ranked>> {
+        let tenants = self.tenants.read().unwrap_or_else(|p| p.into_inner());
+        let Some(t) = tenants.get(tenant) else {
+            return Ok(Vec::new());
+        };
+        if query.len() != self.dims {
+            return Ok(Vec::new());
+        }
+        // A chunk id is `<document id>:<n>`: its document's keys hold it.
+        let keys: Vec<u64> = ids
+            .iter()
+            .filter_map(|id| {
+                let doc = id.rsplit_once(':')?.0;
+                t.by_doc
+                    .get(doc)?
+                    .iter()
+                    .copied()
+                    .find(|k| t.meta.get(k).is_some_and(|m| m.chunk_id == *id))
+            })
+            .collect();
+        Ok(t.ranked(self.exact(t, &keys, query, keys.len())?))
+    }
+
     /// Exact top `k` among `keys` by inner product.
     fn exact(
         &self,

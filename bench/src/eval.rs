@@ -8,8 +8,8 @@
 //!    semantic, hybrid), 50 hits; hits are folded to documents, first hit first.
 //! 3. nDCG@10, MAP (to depth 50) and recall@50 per mode, beside a reference
 //!    BM25 with stemming that this program computes itself (`reference.rs`).
-//! 4. With `EVAL_TUNE=1`: the fusion grid (RRF k and weights, and min-max
-//!    weighted scores) on the odd-numbered queries, each setting reported on
+//! 4. With `EVAL_TUNE=1`: the fusion grid (RRF k and weights, and fusion by
+//!    scores at several keyword weights) on the odd-numbered queries, each setting reported on
 //!    the even-numbered ones too, so a choice can be checked on queries it was
 //!    not chosen on.
 //!

@@ -475,7 +475,7 @@ async fn search(model: &LocalEmbedder, size: usize, queries: usize) -> anyhow::R
         index.vector_count(&tenant)
     );
     println!(
-        "  hybrid (BM25 + HNSW k-NN, RRF, top 10): p50 {:.2} ms, p99 {:.2} ms over {queries} queries",
+        "  hybrid (BM25 + HNSW k-NN, fused by scores, top 10): p50 {:.2} ms, p99 {:.2} ms over {queries} queries",
         ms(percentile(&search_times, 0.5)),
         ms(percentile(&search_times, 0.99))
     );

@@ -12,8 +12,11 @@
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 use tantivy::collector::{Collector, SegmentCollector};
-use tantivy::query::{EnableScoring, Query, Weight};
-use tantivy::{DocAddress, DocId, DocSet, Score, Searcher, SegmentOrdinal, SegmentReader};
+use tantivy::query::{EnableScoring, Query, TermQuery, Weight};
+use tantivy::schema::{Field, IndexRecordOption};
+use tantivy::{
+    DocAddress, DocId, DocSet, Score, Searcher, SegmentOrdinal, SegmentReader, Term, TERMINATED,
+};
 
 /// The `limit` best-scoring documents that `scope` matches.
 pub struct ScopedTopDocs<'a> {
@@ -155,46 +158,80 @@ impl Collector for ScopedTopDocs<'_> {
     }
 }
 
-/// The score `words` gives each live document `scope` matches, looked up
-/// document by document (the words' scorer seeks to each one) rather than
-/// searched: for a few documents of a large index, it reads only the
-/// postings' blocks around them. A document none of the words matches is
-/// absent. Scores are the ones a search gives (same statistics, same scorer).
-pub fn score_each(
+/// The BM25 score the words give each live document whose `id_field` holds
+/// one of `ids` and whose tenant field holds `tenant`, as (index into `ids`,
+/// score), looked up rather than searched. `words` are the flat union's terms
+/// with their boosts; the union's score is the sum of its matching terms'
+/// scores, so each term's own scorer seeks to each document and adds its
+/// part (a union scorer would score a whole window of documents per seek).
+/// A document none of the words matches is absent. Scores are the ones a
+/// search gives (same statistics, same per-term scorers).
+pub fn score_by_id(
     searcher: &Searcher,
-    words: &dyn Query,
-    scope: &dyn Weight,
-) -> tantivy::Result<Vec<(Score, DocAddress)>> {
-    let weight = words.weight(EnableScoring::enabled_from_searcher(searcher))?;
+    words: &[(Term, Score)],
+    id_field: Field,
+    ids: &[String],
+    tenant: &Term,
+) -> tantivy::Result<Vec<(usize, Score)>> {
+    let scoring = EnableScoring::enabled_from_searcher(searcher);
+    let weights = words
+        .iter()
+        .map(|(term, boost)| {
+            let query = TermQuery::new(term.clone(), IndexRecordOption::WithFreqs);
+            Ok((query.weight(scoring)?, *boost))
+        })
+        .collect::<tantivy::Result<Vec<_>>>()?;
     let mut out = Vec::new();
-    for (segment, reader) in searcher.segment_readers().iter().enumerate() {
+    for reader in searcher.segment_readers() {
         let alive = reader.alive_bitset();
-        let mut docs: Vec<DocId> = Vec::new();
-        scope.for_each_no_score(reader, &mut |found| {
-            docs.extend(
-                found
-                    .iter()
-                    .filter(|d| alive.is_none_or(|a| a.is_alive(**d))),
-            );
-        })?;
+        let by_id = reader.inverted_index(id_field)?;
+        let mut docs: Vec<(DocId, usize)> = Vec::new();
+        for (i, id) in ids.iter().enumerate() {
+            let term = Term::from_field_text(id_field, id);
+            if let Some(mut postings) = by_id.read_postings(&term, IndexRecordOption::Basic)? {
+                let mut doc = postings.doc();
+                while doc != TERMINATED {
+                    if alive.is_none_or(|a| a.is_alive(doc)) {
+                        docs.push((doc, i));
+                    }
+                    doc = postings.advance();
+                }
+            }
+        }
+        let Some(mut of_tenant) = reader
+            .inverted_index(tenant.field())?
+            .read_postings(tenant, IndexRecordOption::Basic)?
+        else {
+            continue;
+        };
+        docs.sort_unstable();
+        docs.retain(|(doc, _)| seek(&mut of_tenant, *doc) == *doc);
         if docs.is_empty() {
             continue;
         }
-        docs.sort_unstable();
-        let mut scorer = weight.scorer(reader, 1.0)?;
-        for doc in docs {
-            let at = if scorer.doc() < doc {
-                scorer.seek(doc)
-            } else {
-                scorer.doc()
-            };
-            if at == doc {
-                out.push((
-                    scorer.score(),
-                    DocAddress::new(segment as SegmentOrdinal, doc),
-                ));
+        let mut sums: Vec<Option<Score>> = vec![None; docs.len()];
+        for (weight, boost) in &weights {
+            let mut scorer = weight.scorer(reader, *boost)?;
+            for ((doc, _), sum) in docs.iter().zip(sums.iter_mut()) {
+                if seek(&mut *scorer, *doc) == *doc {
+                    *sum = Some(sum.unwrap_or(0.0) + scorer.score());
+                }
             }
         }
+        out.extend(
+            docs.iter()
+                .zip(sums)
+                .filter_map(|((_, i), sum)| Some((*i, sum?))),
+        );
     }
     Ok(out)
+}
+
+/// Moves `docs` to the first document at or after `target` (never back).
+fn seek(docs: &mut dyn DocSet, target: DocId) -> DocId {
+    if docs.doc() < target {
+        docs.seek(target)
+    } else {
+        docs.doc()
+    }
 }

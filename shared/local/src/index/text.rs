@@ -2,7 +2,7 @@
 //! the tenant is an indexed term that scopes every query. Text is analysed
 //! as [`jarvis_core::analysis`] defines (the OpenSearch template declares the same).
 
-use super::scoped::{score_each, ScopedTopDocs};
+use super::scoped::{score_by_id, ScopedTopDocs};
 use jarvis_core::analysis::{
     analyzer_name, detect, text_field, Language, ENGLISH, LANGUAGES, MAX_TOKEN_BYTES,
     SECTION_BOOST, TITLE_BOOST,
@@ -422,6 +422,21 @@ impl TextIndex {
     /// can prune it (block-max WAND; see [`ScopedTopDocs`]); query syntax is
     /// not interpreted: quotes, signs and `field:` prefixes are just text.
     fn text_query(&self, text: &str) -> PortResult<BooleanQuery> {
+        let clauses: Vec<(Occur, Box<dyn Query>)> = self
+            .word_terms(text)?
+            .into_iter()
+            .map(|(term, boost)| {
+                let term = TermQuery::new(term, IndexRecordOption::WithFreqs);
+                let clause: Box<dyn Query> = Box::new(BoostQuery::new(Box::new(term), boost));
+                (Occur::Should, clause)
+            })
+            .collect();
+        Ok(BooleanQuery::new(clauses))
+    }
+
+    /// The words of `text` as each field analyses them, each term with its
+    /// boost: the field's, times the times the word occurs.
+    fn word_terms(&self, text: &str) -> PortResult<Vec<(Term, f32)>> {
         let f = &self.f;
         let fields = [
             (f.title, TITLE_BOOST),
@@ -430,7 +445,7 @@ impl TextIndex {
         ]
         .into_iter()
         .chain(f.text_lang.iter().map(|&field| (field, 1.0)));
-        let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        let mut terms = Vec::new();
         for (field, boost) in fields {
             let mut analyzer = self.index.tokenizer_for_field(field).map_err(err)?;
             let mut counts: Vec<(String, f32)> = Vec::new();
@@ -442,17 +457,10 @@ impl TextIndex {
                 }
             }
             for (token, n) in counts {
-                let term = TermQuery::new(
-                    Term::from_field_text(field, &token),
-                    IndexRecordOption::WithFreqs,
-                );
-                clauses.push((
-                    Occur::Should,
-                    Box::new(BoostQuery::new(Box::new(term), boost * n)),
-                ));
+                terms.push((Term::from_field_text(field, &token), boost * n));
             }
         }
-        Ok(BooleanQuery::new(clauses))
+        Ok(terms)
     }
 
     /// Tenant and filter clauses every query carries.
@@ -506,24 +514,23 @@ impl TextIndex {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let any_of: Vec<(Occur, Box<dyn Query>)> = ids
-            .iter()
-            .map(|id| (Occur::Should, self.term(self.f.chunk_id, id)))
-            .collect();
-        let scope = BooleanQuery::new(vec![
-            (Occur::Must, self.term(self.f.tenant, tenant.as_str())),
-            (
-                Occur::Must,
-                Box::new(BooleanQuery::new(any_of)) as Box<dyn Query>,
-            ),
-        ]);
-        let words = self.text_query(text)?;
-        let searcher = self.reader.searcher();
-        let scope = scope
-            .weight(EnableScoring::disabled_from_searcher(&searcher))
-            .map_err(err)?;
-        let scored = score_each(&searcher, &words, &*scope).map_err(err)?;
-        self.ranked_ids(&searcher, scored)
+        let words = self.word_terms(text)?;
+        let tenant = Term::from_field_text(self.f.tenant, tenant.as_str());
+        let scored = score_by_id(
+            &self.reader.searcher(),
+            &words,
+            self.f.chunk_id,
+            ids,
+            &tenant,
+        )
+        .map_err(err)?;
+        Ok(scored
+            .into_iter()
+            .map(|(i, score)| Ranked {
+                id: ids[i].clone(),
+                score,
+            })
+            .collect())
     }
 
     /// The top `k` chunks for `text` within `scope` (clauses that only filter).

@@ -617,16 +617,18 @@ impl VectorIndex {
         if query.len() != self.dims {
             return Ok(Vec::new());
         }
-        // A chunk id is `<document id>:<n>`: its document's keys hold it.
+        // A chunk id is `<document id>:<ordinal>`: its document's keys hold it,
+        // in the order the chunks came, which is by ordinal from 0 as a rule.
         let keys: Vec<u64> = ids
             .iter()
             .filter_map(|id| {
-                let doc = id.rsplit_once(':')?.0;
-                t.by_doc
-                    .get(doc)?
-                    .iter()
+                let (doc, ordinal) = id.rsplit_once(':')?;
+                let keys = t.by_doc.get(doc)?;
+                let holds = |k: &u64| t.meta.get(k).is_some_and(|m| m.chunk_id == *id);
+                let at = ordinal.parse::<usize>().ok().and_then(|n| keys.get(n));
+                at.filter(|k| holds(k))
+                    .or_else(|| keys.iter().find(|k| holds(k)))
                     .copied()
-                    .find(|k| t.meta.get(k).is_some_and(|m| m.chunk_id == *id))
             })
             .collect();
         Ok(t.ranked(self.exact(t, &keys, query, keys.len())?))

@@ -14,7 +14,7 @@ use crate::{sqlite_err, Db};
 use chrono::Utc;
 use jarvis_core::ingest_event::object_created_body;
 use jarvis_core::ports::PortResult;
-use rusqlite::{params, OptionalExtension};
+use rusqlite::params;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -30,6 +30,10 @@ pub struct InboxWatcher {
     queue: Arc<SqliteQueue>,
     /// (size, mtime) seen on the previous scan, for the stability check.
     last_scan: HashMap<String, (u64, i64)>,
+    /// `inbox_seen`, read once at the first scan and kept in step with it: a
+    /// scan of a folder of thousands of files then costs a stat per file, not
+    /// also a query each (this watcher is the table's only writer).
+    announced: Option<HashMap<String, (u64, i64, String)>>,
 }
 
 impl InboxWatcher {
@@ -40,6 +44,7 @@ impl InboxWatcher {
             db,
             queue,
             last_scan: HashMap::new(),
+            announced: None,
         }
     }
 
@@ -81,19 +86,29 @@ impl InboxWatcher {
         Ok(announced)
     }
 
-    fn seen(&self, key: &str) -> PortResult<Option<(u64, i64, String)>> {
-        self.db
-            .lock()
-            .query_row(
-                "SELECT size, mtime, etag FROM inbox_seen WHERE key = ?1",
-                params![key],
-                |r| Ok((r.get::<_, i64>(0)? as u64, r.get(1)?, r.get(2)?)),
-            )
-            .optional()
-            .map_err(sqlite_err)
+    fn seen(&mut self, key: &str) -> PortResult<Option<(u64, i64, String)>> {
+        if self.announced.is_none() {
+            let conn = self.db.lock();
+            let mut stmt = conn
+                .prepare("SELECT key, size, mtime, etag FROM inbox_seen")
+                .map_err(sqlite_err)?;
+            let rows = stmt
+                .query_map([], |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        (r.get::<_, i64>(1)? as u64, r.get(2)?, r.get(3)?),
+                    ))
+                })
+                .map_err(sqlite_err)?;
+            let all = rows
+                .collect::<Result<HashMap<_, _>, _>>()
+                .map_err(sqlite_err)?;
+            self.announced = Some(all);
+        }
+        Ok(self.announced.as_ref().and_then(|a| a.get(key).cloned()))
     }
 
-    fn remember(&self, key: &str, size: u64, mtime: i64, etag: &str) -> PortResult<()> {
+    fn remember(&mut self, key: &str, size: u64, mtime: i64, etag: &str) -> PortResult<()> {
         self.db
             .lock()
             .execute(
@@ -102,6 +117,9 @@ impl InboxWatcher {
                 params![key, size as i64, mtime, etag],
             )
             .map_err(sqlite_err)?;
+        if let Some(announced) = &mut self.announced {
+            announced.insert(key.to_owned(), (size, mtime, etag.to_owned()));
+        }
         Ok(())
     }
 }

@@ -118,9 +118,14 @@ pub struct SearchHit {
     pub section: Option<String>,
     pub source: String,
     pub content_type: String,
+    /// Relevance, higher is better. Under the default fusion (`weighted`) it
+    /// lies in 0..1: the weighted standard scores of both sides, squashed;
+    /// under `rrf`, the sum of weight / (k + rank). Compare hits of one answer.
     pub score: f32,
+    /// 1-based place in the keyword (BM25) list, when the chunk is in it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub bm25_rank: Option<usize>,
+    /// 1-based place in the vector (k-NN) list, when the chunk is in it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub vector_rank: Option<usize>,
 }

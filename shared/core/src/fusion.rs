@@ -208,9 +208,13 @@ pub fn fuse(
                 .keys()
                 .filter_map(|id| known(id))
                 .fold(f32::INFINITY, f32::min);
+            if !floor.is_finite() {
+                continue;
+            }
             let side: Vec<f32> = by_id.keys().map(|id| known(id).unwrap_or(floor)).collect();
             let (mean, sd) = mean_and_sd(&side);
-            for (entry, s) in by_id.values_mut().zip(side) {
+            for (id, entry) in by_id.iter_mut() {
+                let s = known(id).unwrap_or(floor);
                 let z = if sd > 0.0 { (s - mean) / sd } else { 0.0 };
                 entry.score += weight / total * z;
             }

@@ -497,19 +497,11 @@ impl OpenSearchIndex {
                 .await
         };
         let (bm25, similar) = tokio::try_join!(bm25, similar)?;
-        // Asked for and not returned: no word matches, a BM25 score of 0.
-        let mut completion = Completion {
-            bm25: for_bm25.into_iter().map(|id| (id, 0.0)).collect(),
-            vector: HashMap::new(),
-        };
-        completion
-            .bm25
-            .extend(ranked_hits(&bm25).into_iter().map(|r| (r.id, r.score)));
-        completion.vector = ranked_hits(&similar)
-            .into_iter()
-            .map(|r| (r.id, r.score))
-            .collect();
-        Ok(completion)
+        Ok(Completion::from_lookups(
+            for_bm25,
+            ranked_hits(&bm25),
+            ranked_hits(&similar),
+        ))
     }
 
     pub fn new(settings: OpenSearchSettings, sdk: &SdkConfig) -> Result<Self, String> {

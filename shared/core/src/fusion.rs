@@ -102,6 +102,22 @@ pub struct Completion {
     pub vector: HashMap<String, f32>,
 }
 
+impl Completion {
+    /// From an index's lookups: `asked_bm25`, the ids looked up on the keyword
+    /// side (one not `found_bm25` matches no word: a BM25 score of 0), and the
+    /// similarities `found_vector` looked up on the vector side.
+    pub fn from_lookups(
+        asked_bm25: Vec<String>,
+        found_bm25: Vec<Ranked>,
+        found_vector: Vec<Ranked>,
+    ) -> Self {
+        let mut bm25: HashMap<String, f32> = asked_bm25.into_iter().map(|id| (id, 0.0)).collect();
+        bm25.extend(found_bm25.into_iter().map(|r| (r.id, r.score)));
+        let vector = found_vector.into_iter().map(|r| (r.id, r.score)).collect();
+        Self { bm25, vector }
+    }
+}
+
 /// The candidates each list lacks: (to score on the keyword side, to score on
 /// the vector side), each in the other list's order.
 pub fn missing(bm25: &[Ranked], vector: &[Ranked]) -> (Vec<String>, Vec<String>) {

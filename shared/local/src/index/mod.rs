@@ -174,17 +174,8 @@ impl SearchIndex for LocalSearchIndex {
             {
                 let (for_bm25, for_vector) = missing(&bm25, &knn);
                 let found = this.text.score_chunks(&q.tenant_id, &q.text, &for_bm25)?;
-                // Asked for and absent: no word matches, a BM25 score of 0.
-                completion.bm25 = for_bm25.into_iter().map(|id| (id, 0.0)).collect();
-                completion
-                    .bm25
-                    .extend(found.into_iter().map(|r| (r.id, r.score)));
-                completion.vector = this
-                    .vectors
-                    .score_chunks(&q.tenant_id, v, &for_vector)?
-                    .into_iter()
-                    .map(|r| (r.id, r.score))
-                    .collect();
+                let similar = this.vectors.score_chunks(&q.tenant_id, v, &for_vector)?;
+                completion = Completion::from_lookups(for_bm25, found, similar);
             }
             let fused: Vec<_> = fuse(&bm25, &knn, &completion, &q.fusion)
                 .into_iter()

@@ -499,7 +499,32 @@ impl TextIndex {
         filters: &SearchFilters,
         k: usize,
     ) -> PortResult<Vec<Ranked>> {
-        self.ranked(self.scope(tenant, filters), text, k)
+        let words = self.text_query(text)?;
+        let scope = BooleanQuery::new(self.scope(tenant, filters));
+        let searcher = self.reader.searcher();
+        let scope = scope
+            .weight(EnableScoring::disabled_from_searcher(&searcher))
+            .map_err(err)?;
+        let top = searcher
+            .search(
+                &words,
+                &ScopedTopDocs {
+                    scope: &*scope,
+                    limit: k,
+                },
+            )
+            .map_err(err)?;
+        let mut out = Vec::with_capacity(top.len());
+        for (score, addr) in top {
+            let d: TantivyDocument = searcher.doc(addr).map_err(err)?;
+            let id = d
+                .get_first(self.f.chunk_id)
+                .and_then(|v| v.as_str())
+                .unwrap_or_default()
+                .to_owned();
+            out.push(Ranked { id, score });
+        }
+        Ok(out)
     }
 
     /// BM25 scores of the tenant's chunks `ids` for `text` (the same scores
@@ -531,50 +556,6 @@ impl TextIndex {
                 score,
             })
             .collect())
-    }
-
-    /// The top `k` chunks for `text` within `scope` (clauses that only filter).
-    fn ranked(
-        &self,
-        scope: Vec<(Occur, Box<dyn Query>)>,
-        text: &str,
-        k: usize,
-    ) -> PortResult<Vec<Ranked>> {
-        let words = self.text_query(text)?;
-        let scope = BooleanQuery::new(scope);
-        let searcher = self.reader.searcher();
-        let scope = scope
-            .weight(EnableScoring::disabled_from_searcher(&searcher))
-            .map_err(err)?;
-        let top = searcher
-            .search(
-                &words,
-                &ScopedTopDocs {
-                    scope: &*scope,
-                    limit: k,
-                },
-            )
-            .map_err(err)?;
-        self.ranked_ids(&searcher, top)
-    }
-
-    /// Scored addresses as scored chunk ids.
-    fn ranked_ids(
-        &self,
-        searcher: &tantivy::Searcher,
-        scored: Vec<(f32, tantivy::DocAddress)>,
-    ) -> PortResult<Vec<Ranked>> {
-        let mut out = Vec::with_capacity(scored.len());
-        for (score, addr) in scored {
-            let d: TantivyDocument = searcher.doc(addr).map_err(err)?;
-            let id = d
-                .get_first(self.f.chunk_id)
-                .and_then(|v| v.as_str())
-                .unwrap_or_default()
-                .to_owned();
-            out.push(Ranked { id, score });
-        }
-        Ok(out)
     }
 
     /// Loads chunks by id (scoped to the tenant) and highlights `text`'s terms.

@@ -26,6 +26,22 @@ pub async fn wait_until_ingested(
 ) -> anyhow::Result<Vec<Document>> {
     loop {
         tokio::time::sleep(Duration::from_millis(250)).await;
+        // A count first: listing thousands of documents every 250 ms would
+        // take CPU from the very ingestion being measured.
+        let (count, unfinished): (i64, i64) = stack.db.lock().query_row(
+            "SELECT count(*), count(*) FILTER (WHERE status NOT IN ('indexed', 'failed', 'skipped'))
+             FROM documents WHERE tenant = ?1",
+            [tenant.as_str()],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        if count == 0 || unfinished > 0 {
+            anyhow::ensure!(
+                started.elapsed() < Duration::from_secs(3600),
+                "ingestion did not finish within an hour ({} of {expected} done)",
+                count - unfinished
+            );
+            continue;
+        }
         let all = stack
             .metadata
             .list_documents(

@@ -373,13 +373,13 @@ async fn consume_queue(steps: Arc<Steps>, stack: LocalStack, mut stopped: watch:
 
 async fn watch_inbox(stack: LocalStack, mut stopped: watch::Receiver<bool>) {
     let root = stack.config.data_dir.join("inbox");
-    let watcher = InboxWatcher::new(root, INBOX_BUCKET, stack.db.clone(), stack.queue.clone());
+    let watcher = InboxWatcher::watching(root, INBOX_BUCKET, stack.db.clone(), stack.queue.clone());
     let watcher = Arc::new(std::sync::Mutex::new(watcher));
     let every = Duration::from_millis(stack.config.inbox_poll_ms.max(50));
     while !*stopped.borrow() {
         let w = watcher.clone();
         let scanned =
-            tokio::task::spawn_blocking(move || w.lock().unwrap_or_else(|p| p.into_inner()).scan())
+            tokio::task::spawn_blocking(move || w.lock().unwrap_or_else(|p| p.into_inner()).tick())
                 .await;
         match scanned {
             Ok(Err(e)) => error!(error = %e, "inbox scan"),

@@ -304,6 +304,93 @@ async fn the_inbox_announces_a_file_once_it_holds_still_and_again_when_it_change
     assert!(keys.contains(&"@bob/b.md".to_owned()));
 }
 
+/// Ticks until `want` files more have been announced (the notifications
+/// arrive from another thread), then checks that nothing more is.
+fn tick_until_announced(watcher: &mut InboxWatcher, want: usize) {
+    let mut announced = 0;
+    for _ in 0..400 {
+        announced += watcher.tick().unwrap();
+        if announced >= want {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(25));
+    }
+    assert_eq!(announced, want);
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    assert_eq!(watcher.tick().unwrap(), 0, "announced once");
+}
+
+#[tokio::test]
+async fn the_notified_inbox_looks_only_at_what_changed() {
+    let dir = tempfile::tempdir().unwrap();
+    let inbox = dir.path().join("inbox");
+    std::fs::create_dir_all(&inbox).unwrap();
+    for i in 0..50 {
+        std::fs::write(inbox.join(format!("note-{i}.md")), format!("note {i}")).unwrap();
+    }
+    let database = db(&dir);
+    let queue = Arc::new(SqliteQueue::new(database.clone()));
+    let mut watcher =
+        InboxWatcher::watching(inbox.clone(), "inbox", database.clone(), queue.clone());
+    assert!(watcher.notified(), "inotify is available on Linux");
+    assert_eq!(
+        watcher.tick().unwrap(),
+        0,
+        "first walk: not yet known complete"
+    );
+    assert_eq!(watcher.tick().unwrap(), 50);
+    let settled = watcher.looked_at();
+    for _ in 0..3 {
+        assert_eq!(watcher.tick().unwrap(), 0);
+    }
+    assert_eq!(
+        watcher.looked_at(),
+        settled,
+        "nothing changed, nothing looked at"
+    );
+
+    std::fs::write(inbox.join("new.md"), "fresh").unwrap();
+    tick_until_announced(&mut watcher, 1);
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    std::fs::write(inbox.join("note-3.md"), "note 3, edited").unwrap();
+    tick_until_announced(&mut watcher, 1);
+    // A folder moved in whole is walked.
+    let outside = dir.path().join("elsewhere");
+    std::fs::create_dir_all(outside.join("deep")).unwrap();
+    std::fs::write(outside.join("a.md"), "a").unwrap();
+    std::fs::write(outside.join("deep/b.md"), "b").unwrap();
+    std::fs::write(outside.join("deep/.hidden"), "x").unwrap();
+    std::fs::rename(&outside, inbox.join("@bob")).unwrap();
+    tick_until_announced(&mut watcher, 2);
+    // Temporaries are never announced; renamed to their final name, they are.
+    std::fs::write(inbox.join("c.md.part"), "c").unwrap();
+    tick_until_announced(&mut watcher, 0);
+    std::fs::rename(inbox.join("c.md.part"), inbox.join("c.md")).unwrap();
+    tick_until_announced(&mut watcher, 1);
+    assert!(
+        watcher.looked_at() - settled < 20,
+        "each change looked at its own files, not the folder's 50 ({} looks)",
+        watcher.looked_at() - settled
+    );
+
+    let keys: Vec<String> = queue
+        .receive(100, 60)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| {
+            jarvis_lambda::s3_events::parse_object_created(&m.body)
+                .unwrap()
+                .key
+        })
+        .collect();
+    assert_eq!(keys.len(), 50 + 5);
+    for key in ["new.md", "note-3.md", "@bob/a.md", "@bob/deep/b.md", "c.md"] {
+        assert!(keys.contains(&key.to_owned()), "{key} announced");
+    }
+    assert_eq!(keys.iter().filter(|k| *k == "note-3.md").count(), 2);
+}
+
 fn keyword(t: &TenantId, text: &str) -> SearchQuery {
     SearchQuery {
         mode: SearchMode::Keyword,

@@ -125,9 +125,11 @@ pub struct Config {
     /// Tenant that owns files dropped at the top of the inbox.
     pub default_tenant: TenantId,
     pub inbox_poll_ms: u64,
-    /// Pipeline runs processed at once. Four by default: the embedder batches
-    /// the chunks of the runs that reach it together and the text index
-    /// commits them together, so a few runs in flight keep the cores busy.
+    /// Pipeline runs processed at once. Eight by default: the embedder batches
+    /// the chunks of the runs that reach it together, and the text index
+    /// holds a commit up to 250 ms for the others' documents (or until this
+    /// many wait), so runs waiting on a commit must leave enough runs
+    /// embedding to keep the cores busy.
     pub pipeline_workers: usize,
     /// IANA zone times like "tomorrow at 9am" are read in.
     pub time_zone: String,
@@ -255,7 +257,7 @@ impl Config {
             tesseract: get(vars::TESSERACT).unwrap_or_else(|| "tesseract".into()),
             default_tenant,
             inbox_poll_ms: parse_or(&get, vars::INBOX_POLL_MS, 500u64)?,
-            pipeline_workers: parse_or(&get, vars::PIPELINE_WORKERS, 4usize)?.max(1),
+            pipeline_workers: parse_or(&get, vars::PIPELINE_WORKERS, 8usize)?.max(1),
             time_zone,
             webhook_url: get(vars::WEBHOOK_URL),
             smtp_url: get(vars::SMTP_URL),

@@ -111,7 +111,12 @@ impl LocalStack {
         ])?
         .with_events(RAW_BUCKET, queue.clone());
         let (workflows, runs) = LocalWorkflows::new(db.clone());
-        let index = LocalSearchIndex::open(&dir.join("index"), db.clone(), embedder.dimensions())?;
+        let index = LocalSearchIndex::open_for_writers(
+            &dir.join("index"),
+            db.clone(),
+            embedder.dimensions(),
+            config.pipeline_workers,
+        )?;
         let stack = Self {
             config: config.clone(),
             metadata: Arc::new(SqliteMetadataStore::new(db.clone())),

@@ -25,6 +25,14 @@ pub struct LocalSearchIndex {
 
 impl LocalSearchIndex {
     pub fn open(dir: &Path, db: Db, dims: usize) -> PortResult<Self> {
+        Self::open_for_writers(dir, db, dims, text::COMMIT_BATCH)
+    }
+
+    /// [`open`](Self::open), for at most `writers` changes at once (the
+    /// pipeline's workers): a keyword-index commit waits for the others to
+    /// join it up to [`text::COMMIT_WINDOW`], and no longer once `writers`
+    /// changes wait.
+    pub fn open_for_writers(dir: &Path, db: Db, dims: usize, writers: usize) -> PortResult<Self> {
         // An index from an older Jarvis is rebuilt on open; where it did not
         // store a chunk's tenant, the vector table knows it.
         // (Read once, on the first question: only a rebuild asks.)
@@ -36,7 +44,9 @@ impl LocalSearchIndex {
                 .cloned()
         };
         Ok(Self {
-            text: Arc::new(text::TextIndex::open(dir, &tenant_of)?),
+            text: Arc::new(
+                text::TextIndex::open(dir, &tenant_of)?.with_commits(text::COMMIT_WINDOW, writers),
+            ),
             vectors: Arc::new(vectors::VectorIndex::open(
                 db,
                 dims,

@@ -15,6 +15,7 @@ use jarvis_core::PortError;
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
 use std::sync::{Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 use tantivy::collector::TopDocs;
 use tantivy::query::{
     BooleanQuery, BoostQuery, EnableScoring, Occur, Query, RangeQuery, TermQuery,
@@ -268,22 +269,37 @@ pub struct TextIndex {
     writer: Mutex<IndexWriter>,
     commits: Mutex<Commits>,
     committed: Condvar,
+    /// How long a commit waits for changes to join it, and how many it waits for at most.
+    window: Duration,
+    batch: u64,
     f: Fields,
 }
 
 /// Group commit: every change takes a number; a change returns once a commit
 /// that covers its number is done. A commit is costly whatever its size (a
-/// new segment, a term dictionary per field), so changes made while one
-/// commit runs share the next instead of paying one each.
+/// new segment, a term dictionary per field, half a megabyte of hash table
+/// zeroed and walked, and merges later), so changes share commits: those
+/// made while one commit runs share the next, and a commit waits up to
+/// [`COMMIT_WINDOW`] after the oldest change it covers for others to join.
 #[derive(Default)]
 struct Commits {
     /// Changes made to the writer so far.
     made: u64,
     /// Changes covered by a finished commit.
     committed: u64,
-    /// A commit is running.
+    /// A commit is running (or waiting out its window).
     running: bool,
+    /// When the oldest change not yet in a commit was made.
+    oldest_pending: Option<Instant>,
 }
+
+/// Longest a change waits for others to share its commit. While documents
+/// stream in (a folder dropped into the inbox), commits then come a few times
+/// a second instead of once per document; a lone change waits this long.
+pub const COMMIT_WINDOW: Duration = Duration::from_millis(250);
+/// A commit starts before its window ends once this many changes wait,
+/// unless [`TextIndex::with_commits`] says otherwise.
+pub const COMMIT_BATCH: usize = 64;
 
 fn register(index: &Index) {
     for lang in std::iter::once(&ENGLISH).chain(LANGUAGES) {
@@ -291,6 +307,20 @@ fn register(index: &Index) {
             .tokenizers()
             .register(&analyzer_name(lang), analyzer(lang));
     }
+}
+
+/// Segments below this many chunks are one level of the log merge policy.
+/// Tantivy's default (10,000) suits bulk indexing; here a commit adds a few
+/// documents' chunks, so with it the index's growing first segment was merged
+/// again with every few new ones: each chunk rewritten hundreds of times
+/// before the index reached 10,000 chunks. Levels from 1,000 keep that
+/// rewriting within the first thousand chunks, and logarithmic after.
+const MERGE_MIN_LAYER_CHUNKS: u32 = 1_000;
+
+fn merge_policy() -> tantivy::indexer::LogMergePolicy {
+    let mut policy = tantivy::indexer::LogMergePolicy::default();
+    policy.set_min_layer_size(MERGE_MIN_LAYER_CHUNKS);
+    policy
 }
 
 impl TextIndex {
@@ -311,7 +341,8 @@ impl TextIndex {
         std::fs::write(dir.join(VERSION_FILE), ANALYSIS_VERSION).map_err(io_err)?;
         register(&index);
         // One indexing thread: a commit then writes one segment, not one per thread.
-        let writer = index.writer_with_num_threads(1, 50_000_000).map_err(err)?;
+        let writer: IndexWriter = index.writer_with_num_threads(1, 50_000_000).map_err(err)?;
+        writer.set_merge_policy(Box::new(merge_policy()));
         let reader = index
             .reader_builder()
             .reload_policy(ReloadPolicy::Manual)
@@ -323,8 +354,19 @@ impl TextIndex {
             writer: Mutex::new(writer),
             commits: Mutex::new(Commits::default()),
             committed: Condvar::new(),
+            window: COMMIT_WINDOW,
+            batch: COMMIT_BATCH as u64,
             f,
         })
+    }
+
+    /// Commits wait up to `window` for other changes to join them, and no
+    /// longer once `batch` changes wait: when as many writers as can write at
+    /// once all wait, none is left to join.
+    pub fn with_commits(mut self, window: Duration, batch: usize) -> Self {
+        self.window = window;
+        self.batch = batch.max(1) as u64;
+        self
     }
 
     fn writer(&self) -> MutexGuard<'_, IndexWriter> {
@@ -343,8 +385,11 @@ impl TextIndex {
             make(&mut w)?;
             let mut c = self.commits();
             c.made += 1;
+            c.oldest_pending.get_or_insert_with(Instant::now);
             c.made
         };
+        // A committer waiting out its window counts the changes that join.
+        self.committed.notify_all();
         let mut c = self.commits();
         loop {
             if c.committed >= number {
@@ -354,12 +399,29 @@ impl TextIndex {
                 c = self.committed.wait(c).unwrap_or_else(|p| p.into_inner());
                 continue;
             }
-            // No commit is running: this caller commits every change made so far.
+            // No commit is running: this caller commits every change made so
+            // far, once the window is over or the batch is full.
             c.running = true;
+            let deadline = c.oldest_pending.unwrap_or_else(Instant::now) + self.window;
+            loop {
+                let now = Instant::now();
+                if now >= deadline || c.made - c.committed >= self.batch {
+                    break;
+                }
+                c = self
+                    .committed
+                    .wait_timeout(c, deadline - now)
+                    .unwrap_or_else(|p| p.into_inner())
+                    .0;
+            }
             drop(c);
             let result = (|| {
                 let mut w = self.writer();
-                let upto = self.commits().made;
+                let upto = {
+                    let mut c = self.commits();
+                    c.oldest_pending = None;
+                    c.made
+                };
                 w.commit().map_err(err)?;
                 self.reader.reload().map_err(err)?;
                 Ok(upto)
@@ -858,6 +920,58 @@ mod tests {
         assert_eq!(c.made, 40);
         assert_eq!(c.committed, 40);
         assert_eq!(index.reader.searcher().num_docs(), 40);
+    }
+
+    fn note(tenant: &TenantId, name: &str) -> (DocumentId, Chunk) {
+        let doc = DocumentId::for_object(tenant, "raw", name);
+        let chunk = Chunk {
+            id: Chunk::id_for(&doc, 0),
+            tenant_id: tenant.clone(),
+            document_id: doc.clone(),
+            ordinal: 0,
+            title: name.to_owned(),
+            text: format!("a note called {name}"),
+            section: None,
+            page: None,
+            token_count: 4,
+            pii: Vec::new(),
+            source: "inbox".into(),
+            content_type: "text/plain".into(),
+            created_at: chrono::Utc::now(),
+        };
+        (doc, chunk)
+    }
+
+    #[test]
+    fn a_commit_waits_for_the_writers_that_can_join_it_and_no_longer() {
+        let dir = tempfile::tempdir().unwrap();
+        // A window no test would wait out: only the batch can start the commit.
+        let index = std::sync::Arc::new(
+            TextIndex::open(dir.path(), &|_| None)
+                .unwrap()
+                .with_commits(Duration::from_secs(3600), 4),
+        );
+        let tenant = TenantId::parse("alice").unwrap();
+        let (done, returned) = std::sync::mpsc::channel();
+        for name in ["one", "two", "three", "four"] {
+            let (index, tenant, done) = (index.clone(), tenant.clone(), done.clone());
+            std::thread::spawn(move || {
+                let (doc, chunk) = note(&tenant, name);
+                index.replace_document(&tenant, &doc, &[&chunk]).unwrap();
+                done.send(name).unwrap();
+            });
+        }
+        for _ in 0..4 {
+            returned
+                .recv_timeout(Duration::from_secs(120))
+                .expect("the fourth writer starts the commit; no one waits out the window");
+        }
+        assert_eq!(
+            index.index.searchable_segment_ids().unwrap().len(),
+            1,
+            "the four changes share one commit, one segment"
+        );
+        assert_eq!(index.reader.searcher().num_docs(), 4);
     }
 
     /// The exhaustive ranking the pruned search must equal: every chunk of

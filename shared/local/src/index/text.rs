@@ -277,8 +277,8 @@ pub struct TextIndex {
 
 /// Group commit: every change takes a number; a change returns once a commit
 /// that covers its number is done. A commit is costly whatever its size (a
-/// new segment, a term dictionary per field, half a megabyte of hash table
-/// zeroed and walked, and merges later), so changes share commits: those
+/// new segment, a term dictionary per field, a hash table of 512 Ki slots
+/// (4 MiB) zeroed and walked, and merges later), so changes share commits: those
 /// made while one commit runs share the next, and a commit waits up to
 /// [`COMMIT_WINDOW`] after the oldest change it covers for others to join.
 #[derive(Default)]

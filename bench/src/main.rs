@@ -129,8 +129,16 @@ fn model_dir() -> std::path::PathBuf {
         .unwrap_or_else(|| "models/all-MiniLM-L6-v2".into())
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
+    // As the runtime's `main` does: the RSS figures are the product's.
+    jarvis::limit_malloc_arenas();
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(run())
+}
+
+async fn run() -> anyhow::Result<()> {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     println!(
         "Jarvis benchmarks — {cores} cores, {}",

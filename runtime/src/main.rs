@@ -21,8 +21,15 @@ usage: jarvis [serve]            serve the API on JARVIS_BIND (default 127.0.0.1
 
 Settings are environment variables; the README lists them all.";
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
+    jarvis::limit_malloc_arenas();
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(run())
+}
+
+async fn run() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     if matches!(args.as_slice(), ["help" | "--help" | "-h", ..]) {

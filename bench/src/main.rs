@@ -130,12 +130,8 @@ fn model_dir() -> std::path::PathBuf {
 }
 
 fn main() -> anyhow::Result<()> {
-    // As the runtime's `main` does: the RSS figures are the product's.
-    jarvis::limit_malloc_arenas();
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?
-        .block_on(run())
+    // As the runtime's `main` runs: the RSS figures are the product's.
+    jarvis::run_main(run())
 }
 
 async fn run() -> anyhow::Result<()> {

@@ -272,14 +272,14 @@ async fn launch(stack: LocalStack, runs: mpsc::UnboundedReceiver<Run>) -> anyhow
 /// Most malloc arenas glibc keeps (unless `MALLOC_ARENA_MAX` says otherwise).
 pub const MALLOC_ARENAS: i32 = 2;
 
-/// Caps glibc's malloc arenas at [`MALLOC_ARENAS`]; call it first thing in
-/// `main`, before any thread starts. By default glibc gives each thread that
+/// Caps glibc's malloc arenas at [`MALLOC_ARENAS`], before any thread
+/// starts ([`run_main`] calls it). By default glibc gives each thread that
 /// meets contention an arena of its own (up to eight per core), and freed
 /// memory stays in the arena that held it: with the pipeline's blocking
 /// threads, the embedding lanes and tantivy's, ingesting 2,000 documents
 /// peaked at 949 MiB of RSS, and at 641 MiB with two arenas, for the same CPU
 /// time. A `MALLOC_ARENA_MAX` in the environment is left to glibc.
-pub fn limit_malloc_arenas() {
+fn limit_malloc_arenas() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     if std::env::var_os("MALLOC_ARENA_MAX").is_none() {
         // SAFETY: mallopt only sets an allocator parameter; it is called
@@ -288,6 +288,18 @@ pub fn limit_malloc_arenas() {
             libc::mallopt(libc::M_ARENA_MAX, MALLOC_ARENAS);
         }
     }
+}
+
+/// What `jarvis` and the benchmarks run as `main`: malloc's arenas capped
+/// first, then `main` on a multi-threaded tokio runtime.
+pub fn run_main<T>(
+    main: impl std::future::Future<Output = anyhow::Result<T>>,
+) -> anyhow::Result<T> {
+    limit_malloc_arenas();
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(main)
 }
 
 /// Background jobs (erasures), one at a time, each to its end. An erasure

@@ -22,11 +22,7 @@ usage: jarvis [serve]            serve the API on JARVIS_BIND (default 127.0.0.1
 Settings are environment variables; the README lists them all.";
 
 fn main() -> anyhow::Result<()> {
-    jarvis::limit_malloc_arenas();
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?
-        .block_on(run())
+    jarvis::run_main(run())
 }
 
 async fn run() -> anyhow::Result<()> {

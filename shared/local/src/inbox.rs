@@ -176,12 +176,12 @@ impl InboxWatcher {
             .map(|f| (f.key.clone(), (f.size, f.mtime)))
             .collect();
         self.unsettled.retain(|k| current.contains_key(k));
-        let mut announced = 0;
+        let mut count = 0;
         for file in files {
-            announced += usize::from(self.consider(file)?);
+            count += usize::from(self.consider(file)?);
         }
         self.last_scan = current;
-        Ok(announced)
+        Ok(count)
     }
 
     /// Looks at the `changed` paths (files, or folders moved in whole) and at
@@ -189,19 +189,14 @@ impl InboxWatcher {
     fn scan_changed(&mut self, changed: HashSet<PathBuf>) -> PortResult<usize> {
         let mut keys: HashSet<String> = self.unsettled.clone();
         for path in changed {
-            let Ok(rel) = path.strip_prefix(&self.root) else {
-                continue;
-            };
-            let parts: Vec<String> = rel
-                .components()
-                .map(|c| c.as_os_str().to_string_lossy().into_owned())
-                .collect();
-            if parts.is_empty() {
+            if path == self.root {
                 // The folder itself changed (moved, replaced): walk it.
                 return self.scan();
             }
-            if parts.len() <= MAX_DEPTH + 1 && !parts.iter().any(|p| ignored(p)) {
-                keys.insert(parts.join("/"));
+            if let Some(key) = key_of(&self.root, &path) {
+                if key.split('/').count() <= MAX_DEPTH + 1 {
+                    keys.insert(key);
+                }
             }
         }
         let mut files = Vec::new();
@@ -227,13 +222,13 @@ impl InboxWatcher {
                 }
             }
         }
-        let mut announced = 0;
+        let mut count = 0;
         for file in files {
             let (key, size, mtime) = (file.key.clone(), file.size, file.mtime);
-            announced += usize::from(self.consider(file)?);
+            count += usize::from(self.consider(file)?);
             self.last_scan.insert(key, (size, mtime));
         }
-        Ok(announced)
+        Ok(count)
     }
 
     /// One file as a look found it: announced if it held still since the
@@ -345,6 +340,22 @@ fn ignored(name: &str) -> bool {
             .any(|s| name.to_ascii_lowercase().ends_with(s))
 }
 
+/// The key of `path` under `root`: its parts joined by `/`. `None` when it is
+/// not under `root` or a part is not UTF-8 or is ignored: the full walk and
+/// the notified look must agree on what the inbox holds.
+fn key_of(root: &Path, path: &Path) -> Option<String> {
+    let rel = path.strip_prefix(root).ok()?;
+    let mut parts = Vec::new();
+    for part in rel.components() {
+        let part = part.as_os_str().to_str()?;
+        if ignored(part) {
+            return None;
+        }
+        parts.push(part);
+    }
+    (!parts.is_empty()).then(|| parts.join("/"))
+}
+
 /// Regular files under `dir` (`depth` folders below the root), keys `/`-separated.
 fn walk(root: &Path, dir: &Path, depth: usize, out: &mut Vec<Seen>) {
     let Ok(entries) = std::fs::read_dir(dir) else {
@@ -364,14 +375,9 @@ fn walk(root: &Path, dir: &Path, depth: usize, out: &mut Vec<Seen>) {
             walk(root, &path, depth + 1, out);
         } else if kind.is_file() {
             let Ok(meta) = entry.metadata() else { continue };
-            let Ok(rel) = path.strip_prefix(root) else {
+            let Some(key) = key_of(root, &path) else {
                 continue;
             };
-            let key = rel
-                .components()
-                .map(|c| c.as_os_str().to_string_lossy())
-                .collect::<Vec<_>>()
-                .join("/");
             out.push(Seen {
                 key,
                 path,

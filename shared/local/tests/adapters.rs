@@ -372,6 +372,24 @@ async fn the_notified_inbox_looks_only_at_what_changed() {
         "each change looked at its own files, not the folder's 50 ({} looks)",
         watcher.looked_at() - settled
     );
+    // A name that is not UTF-8 has no object key: neither the notified look
+    // nor the full walk announces it.
+    {
+        use std::os::unix::ffi::OsStrExt;
+        let odd = std::ffi::OsStr::from_bytes(b"odd-\xff.md");
+        std::fs::write(inbox.join(odd), "odd").unwrap();
+        let mut announced = 0;
+        for _ in 0..6 {
+            announced += watcher.tick().unwrap();
+            std::thread::sleep(std::time::Duration::from_millis(25));
+        }
+        assert_eq!(announced, 0, "notified look");
+        assert_eq!(
+            watcher.scan().unwrap() + watcher.scan().unwrap(),
+            0,
+            "full walk"
+        );
+    }
 
     let keys: Vec<String> = queue
         .receive(100, 60)

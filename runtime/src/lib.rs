@@ -359,7 +359,9 @@ async fn resume_erasures(stack: &LocalStack) {
     }
 }
 
-/// Pipeline runs, at most `pipeline_workers` at once; on stop, waits for those in flight.
+/// Pipeline runs: at most `pipeline_workers` in the steps before `index`, as
+/// many more in `index` (see [`pipeline::Stages`]); on stop, waits for those
+/// in flight.
 async fn run_workers(
     steps: Arc<Steps>,
     stack: LocalStack,
@@ -367,23 +369,27 @@ async fn run_workers(
     mut stopped: watch::Receiver<bool>,
 ) {
     let workers = stack.config.pipeline_workers;
-    let slots = Arc::new(Semaphore::new(workers));
+    let stages = pipeline::Stages::new(workers);
+    let in_flight = Arc::new(Semaphore::new(2 * workers));
     loop {
         let run = tokio::select! {
             run = runs.recv() => match run { Some(r) => r, None => break },
             _ = stopped.wait_for(|v| *v) => break,
         };
-        let Ok(permit) = slots.clone().acquire_owned().await else {
+        let Ok(admitted) = stages.before_index.clone().acquire_owned().await else {
             break;
         };
-        let (steps, stack) = (steps.clone(), stack.clone());
+        let Ok(running) = in_flight.clone().acquire_owned().await else {
+            break;
+        };
+        let (steps, stack, stages) = (steps.clone(), stack.clone(), stages.clone());
         tokio::spawn(async move {
-            pipeline::run_to_end(steps, &stack, run).await;
-            drop(permit);
+            pipeline::run_to_end(steps, &stack, run, &stages, admitted).await;
+            drop(running);
         });
     }
     // Runs still queued in the channel stay `running` in the database and resume next start.
-    let _ = slots.acquire_many(workers as u32).await;
+    let _ = in_flight.acquire_many(2 * workers as u32).await;
 }
 
 async fn consume_queue(steps: Arc<Steps>, stack: LocalStack, mut stopped: watch::Receiver<bool>) {

@@ -24,6 +24,7 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tracing::{error, info, warn};
 
 /// Each step's retry rule for `Jarvis.Transient`, from the state machine's definition.
@@ -104,8 +105,38 @@ where
 /// Where a run stopped: the last good state and the step's error.
 pub type RunFailure = Box<(PipelineState, StepError)>;
 
-/// Executes the steps in order; on failure returns the last good state and the error.
-pub async fn execute(steps: &Steps, input: PipelineState) -> Result<PipelineState, RunFailure> {
+/// How many runs each part of the pipeline takes at once. The steps up to
+/// `embed` hold a file in memory and feed the embedder; `index` waits for
+/// its keyword-index commit, which gathers the writers that can join it. A
+/// run leaves the first part's place when it moves on to `index`, so that
+/// commits gathering never leave the embedder without text.
+#[derive(Clone)]
+pub struct Stages {
+    /// Runs in the steps before `index`.
+    pub before_index: Arc<Semaphore>,
+    /// Runs in `index`.
+    pub index: Arc<Semaphore>,
+}
+
+impl Stages {
+    /// `workers` runs before `index`, and as many in it.
+    pub fn new(workers: usize) -> Self {
+        Self {
+            before_index: Arc::new(Semaphore::new(workers)),
+            index: Arc::new(Semaphore::new(workers)),
+        }
+    }
+}
+
+/// Executes the steps in order; on failure returns the last good state and
+/// the error. `admitted`, a place before `index` and the semaphore of
+/// `index`'s places, is held until `index`, where a place of `index` is
+/// taken instead.
+pub async fn execute(
+    steps: &Steps,
+    input: PipelineState,
+    mut admitted: Option<(OwnedSemaphorePermit, Arc<Semaphore>)>,
+) -> Result<PipelineState, RunFailure> {
     let mut state = input;
     let route = Route::for_content_type(&state.content_type);
     macro_rules! step {
@@ -125,16 +156,32 @@ pub async fn execute(steps: &Steps, input: PipelineState) -> Result<PipelineStat
     step!("detect-pii", steps.detect_pii, detect_pii);
     step!("chunk", steps.chunk, chunk);
     step!("embed", steps.embed, embed);
+    let _indexing = match admitted.take() {
+        Some((before, index)) => {
+            drop(before);
+            // The semaphore is never closed.
+            index.acquire_owned().await.ok()
+        }
+        None => None,
+    };
     step!("index", steps.index, index);
     Ok(state)
 }
 
 /// Runs a workflow to its end (success or the `Catch`), and records that it finished.
-pub async fn run_to_end(steps: Arc<Steps>, stack: &LocalStack, run: Run) {
+/// `admitted` is the run's place before `index` in `stages` (see [`Stages`]).
+pub async fn run_to_end(
+    steps: Arc<Steps>,
+    stack: &LocalStack,
+    run: Run,
+    stages: &Stages,
+    admitted: OwnedSemaphorePermit,
+) {
     let input = run.input.clone();
     let inner = steps.clone();
+    let admitted = Some((admitted, stages.index.clone()));
     // A panic in a third-party parser must fail this document, not the runtime.
-    let outcome = tokio::spawn(async move { execute(&inner, run.input).await })
+    let outcome = tokio::spawn(async move { execute(&inner, run.input, admitted).await })
         .await
         .unwrap_or_else(|join| {
             error!(error = %join, "pipeline step panicked");

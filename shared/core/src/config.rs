@@ -125,11 +125,12 @@ pub struct Config {
     /// Tenant that owns files dropped at the top of the inbox.
     pub default_tenant: TenantId,
     pub inbox_poll_ms: u64,
-    /// Pipeline runs processed at once. Eight by default: the embedder batches
-    /// the chunks of the runs that reach it together, and the text index
-    /// holds a commit up to 250 ms for the others' documents (or until this
-    /// many wait), so runs waiting on a commit must leave enough runs
-    /// embedding to keep the cores busy.
+    /// Pipeline runs in the steps up to `embed` at once (eight by default: the
+    /// embedder batches the chunks of the runs that reach it together), and
+    /// as many more in `index`, where the text index holds a commit up to
+    /// 250 ms for the others' documents (or until this many wait). A run
+    /// waiting on its commit has left its place to the next file, so the
+    /// embedder always has text.
     pub pipeline_workers: usize,
     /// IANA zone times like "tomorrow at 9am" are read in.
     pub time_zone: String,

@@ -782,6 +782,58 @@ async fn the_graph_reopens_from_its_snapshot_and_catches_up_with_what_it_missed(
         .is_empty());
 }
 
+#[tokio::test]
+async fn a_snapshot_of_another_scalar_kind_is_rebuilt_from_the_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("idx");
+    let t = tenant("alice");
+    let mut seed = 5u64;
+    let doc = DocumentId::for_object(&t, "raw", "alice/0");
+    let vectors: Vec<Vec<f32>> = (0..20).map(|_| random_unit(&mut seed, 64)).collect();
+    {
+        let index = LocalSearchIndex::open(&path, db(&dir), 64).unwrap();
+        let items = (0..20)
+            .map(|i| vector_chunk(&t, &doc, i, "inbox", vectors[i as usize].clone()))
+            .collect();
+        index.replace_document(&t, &doc, items).await.unwrap();
+        index.flush().unwrap();
+    }
+    // A snapshot of another scalar kind (f16: the graph is f32) with the same
+    // keys, whose vectors (here: all the same) do not describe the table's.
+    let snap = dir.path().join("idx-vectors");
+    let keys: Vec<u64> = std::fs::read(snap.join("alice.keys"))
+        .unwrap()
+        .chunks_exact(8)
+        .map(|c| u64::from_le_bytes(c.try_into().unwrap()))
+        .collect();
+    assert_eq!(keys.len(), 20);
+    let options = |quantization| usearch::IndexOptions {
+        dimensions: 64,
+        metric: usearch::MetricKind::IP,
+        quantization,
+        connectivity: 16,
+        ..Default::default()
+    };
+    let old = usearch::Index::new(&options(usearch::ScalarKind::F16)).unwrap();
+    old.reserve(keys.len()).unwrap();
+    for key in &keys {
+        old.add(*key, &vectors[0]).unwrap();
+    }
+    let graph = snap.join("alice.usearch");
+    old.save(graph.to_str().unwrap()).unwrap();
+
+    let index = LocalSearchIndex::open(&path, db(&dir), 64).unwrap();
+    for (i, v) in vectors.iter().enumerate() {
+        let hits = index.nearest(&t, v, &SearchFilters::default(), 1).unwrap();
+        assert_eq!(hits[0].id, Chunk::id_for(&doc, i as u32), "vector {i}");
+    }
+    // The rewritten snapshot holds f32 vectors.
+    let reread = usearch::Index::new(&options(usearch::ScalarKind::F32)).unwrap();
+    reread.load(graph.to_str().unwrap()).unwrap();
+    assert_eq!(reread.scalar_kind(), usearch::ScalarKind::F32);
+    assert_eq!(reread.size(), 20);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn racing_replaces_of_one_document_leave_the_graph_as_the_table() {
     let dir = tempfile::tempdir().unwrap();

@@ -370,6 +370,7 @@ async fn run_workers(
 ) {
     let workers = stack.config.pipeline_workers;
     let stages = pipeline::Stages::new(workers);
+    // Counts the runs in flight, for the wait at stop; `stages` bounds them.
     let in_flight = Arc::new(Semaphore::new(2 * workers));
     loop {
         let run = tokio::select! {

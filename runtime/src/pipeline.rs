@@ -129,13 +129,13 @@ impl Stages {
 }
 
 /// Executes the steps in order; on failure returns the last good state and
-/// the error. `admitted`, a place before `index` and the semaphore of
-/// `index`'s places, is held until `index`, where a place of `index` is
-/// taken instead.
+/// the error. `admitted`, the run's place before `index` in `stages`, is held
+/// until `index`, where a place of `index` is taken instead.
 pub async fn execute(
     steps: &Steps,
     input: PipelineState,
-    mut admitted: Option<(OwnedSemaphorePermit, Arc<Semaphore>)>,
+    stages: &Stages,
+    admitted: OwnedSemaphorePermit,
 ) -> Result<PipelineState, RunFailure> {
     let mut state = input;
     let route = Route::for_content_type(&state.content_type);
@@ -156,14 +156,9 @@ pub async fn execute(
     step!("detect-pii", steps.detect_pii, detect_pii);
     step!("chunk", steps.chunk, chunk);
     step!("embed", steps.embed, embed);
-    let _indexing = match admitted.take() {
-        Some((before, index)) => {
-            drop(before);
-            // The semaphore is never closed.
-            index.acquire_owned().await.ok()
-        }
-        None => None,
-    };
+    drop(admitted);
+    // The semaphore is never closed.
+    let _indexing = stages.index.acquire().await.ok();
     step!("index", steps.index, index);
     Ok(state)
 }
@@ -179,9 +174,9 @@ pub async fn run_to_end(
 ) {
     let input = run.input.clone();
     let inner = steps.clone();
-    let admitted = Some((admitted, stages.index.clone()));
+    let stages = stages.clone();
     // A panic in a third-party parser must fail this document, not the runtime.
-    let outcome = tokio::spawn(async move { execute(&inner, run.input, admitted).await })
+    let outcome = tokio::spawn(async move { execute(&inner, run.input, &stages, admitted).await })
         .await
         .unwrap_or_else(|join| {
             error!(error = %join, "pipeline step panicked");

@@ -309,7 +309,12 @@ pub async fn workflows(flows: &dyn WorkflowStarter, name: &str) {
 
 /// Records: put/get/list/delete per tenant and kind; a tenant's delete takes only
 /// its own; the tenants listing names those with records of a kind.
-pub async fn record_store(store: &dyn jarvis_core::ports::RecordStore) {
+/// `connect` opens another handle on the same store (a connection of its
+/// own): the compare-and-set race runs one writer per handle, on threads.
+pub async fn record_store(
+    store: &dyn jarvis_core::ports::RecordStore,
+    connect: &dyn Fn() -> std::sync::Arc<dyn jarvis_core::ports::RecordStore>,
+) {
     use jarvis_core::ports::RecordKind;
     use serde_json::json;
     let (alice, bob) = (tenant("alice"), tenant("bob"));
@@ -396,13 +401,19 @@ pub async fn record_store(store: &dyn jarvis_core::ports::RecordStore) {
         1,
         "bob's stay"
     );
-    record_compare_and_set(store).await;
+    record_compare_and_set(store, connect).await;
 }
 
 /// Compare-and-set: a create refuses an existing record, a write refuses a
 /// version that is not the stored one, every write changes the version, and 20
-/// concurrent read-modify-write loops lose none of their increments.
-async fn record_compare_and_set(store: &dyn jarvis_core::ports::RecordStore) {
+/// concurrent read-modify-write loops lose none of their increments — each
+/// writer on its own connection, spawned on the runtime's threads, and giving
+/// way between its read and its write so that the others' writes land in
+/// between (with an unconditional write, some of its increments are lost).
+async fn record_compare_and_set(
+    store: &dyn jarvis_core::ports::RecordStore,
+    connect: &dyn Fn() -> std::sync::Arc<dyn jarvis_core::ports::RecordStore>,
+) {
     use jarvis_core::ports::RecordKind;
     use serde_json::json;
     let carol = tenant("carol");
@@ -455,32 +466,37 @@ async fn record_compare_and_set(store: &dyn jarvis_core::ports::RecordStore) {
         Some(json!({"n": 4}))
     );
     // 20 writers, each adding its own name to one record: none is lost.
-    let writers = (0..20).map(|i| {
-        let carol = carol.clone();
-        async move {
-            for _ in 0..jarvis_core::records::UPDATE_ATTEMPTS {
-                let (mut body, v) = store
-                    .get_versioned(&carol, RecordKind::Draft, "d1")
-                    .await
-                    .unwrap()
-                    .unwrap();
-                body["writers"]
-                    .as_array_mut()
-                    .map(|w| w.push(json!(i)))
-                    .unwrap_or_else(|| body["writers"] = json!([i]));
-                match store
-                    .put_if(&carol, RecordKind::Draft, "d1", &body, Some(&v))
-                    .await
-                {
-                    Ok(_) => return,
-                    Err(PortError::Conflict(_)) => continue,
-                    Err(e) => panic!("{e}"),
+    let writers: Vec<_> = (0..20)
+        .map(|i| {
+            let (carol, store) = (carol.clone(), connect());
+            tokio::spawn(async move {
+                for _ in 0..jarvis_core::records::UPDATE_ATTEMPTS {
+                    let (mut body, v) = store
+                        .get_versioned(&carol, RecordKind::Draft, "d1")
+                        .await
+                        .unwrap()
+                        .unwrap();
+                    body["writers"]
+                        .as_array_mut()
+                        .map(|w| w.push(json!(i)))
+                        .unwrap_or_else(|| body["writers"] = json!([i]));
+                    tokio::task::yield_now().await;
+                    match store
+                        .put_if(&carol, RecordKind::Draft, "d1", &body, Some(&v))
+                        .await
+                    {
+                        Ok(_) => return,
+                        Err(PortError::Conflict(_)) => continue,
+                        Err(e) => panic!("{e}"),
+                    }
                 }
-            }
-            panic!("writer {i} never got through");
-        }
-    });
-    futures_util::future::join_all(writers).await;
+                panic!("writer {i} never got through");
+            })
+        })
+        .collect();
+    for w in futures_util::future::join_all(writers).await {
+        w.expect("a writer panicked");
+    }
     let body = store
         .get(&carol, RecordKind::Draft, "d1")
         .await

@@ -119,7 +119,8 @@ pub fn aws_json_error(status: u16, code: &str, message: &str) -> Answer {
 
 /// Forwards to `upstream` (not for S3 HEAD: the answer's content-length does not
 /// survive the proxy's HTTP server), except that requests whose `X-Amz-Target` ends with
-/// one of the queued faults' operation get that fault instead, once each.
+/// one of the queued faults' operation (or, for REST protocols, whose path starts
+/// with a fault's `/path`) get that fault instead, once each.
 pub struct FaultProxy {
     pub server: WireServer,
     faults: Arc<Mutex<VecDeque<(String, Answer)>>>,
@@ -136,7 +137,10 @@ impl FaultProxy {
                 let target = s.header("x-amz-target").unwrap_or_default().to_owned();
                 let fault = {
                     let mut q = queued.lock().unwrap();
-                    let hit = q.iter().position(|(op, _)| target.ends_with(op.as_str()));
+                    let hit = q.iter().position(|(op, _)| {
+                        target.ends_with(op.as_str())
+                            || (op.starts_with('/') && s.path.starts_with(op.as_str()))
+                    });
                     hit.and_then(|i| q.remove(i))
                 };
                 if let Some((_, answer)) = fault {

@@ -125,6 +125,7 @@ pub async fn chat(
                 message: format!("{message} (turn {i})"),
                 conversation_id: None,
                 turn_id: None,
+                ..ChatInput::default()
             };
             let started = Instant::now();
             api_chat::turn(&scripted, &tenant, &input, &|_| {})
@@ -148,6 +149,7 @@ pub async fn chat(
             ),
             conversation_id: conversation.clone(),
             turn_id: None,
+            ..ChatInput::default()
         };
         let started = Instant::now();
         let out = api_chat::turn(&scripted, &tenant, &input, &|_| {})
@@ -175,6 +177,7 @@ pub async fn chat(
             ),
             conversation_id: None,
             turn_id: None,
+            ..ChatInput::default()
         };
         api_chat::turn(&offline, &tenant, &input, &on_event)
             .await

@@ -9,7 +9,7 @@ use jarvis_core::ingest_event::object_created_body;
 use jarvis_core::pipeline::PipelineState;
 use jarvis_core::ports::{
     BlobStore, Mailer, MetadataStore, Notification, Notifier, OutgoingEmail, PiiDetector, Queue,
-    QueueMessage, Scheduler, SearchIndex, Transcriber,
+    QueueMessage, Scheduler, SearchIndex, SendError, Transcriber,
 };
 use jarvis_core::{PortError, StepError};
 use jarvis_local::index::LocalSearchIndex;
@@ -197,7 +197,7 @@ async fn ses_sends_from_a_verified_identity_and_refuses_bad_requests() {
     };
     let unverified = mailer.send(&email).await;
     assert!(
-        matches!(unverified, Err(PortError::Invalid(ref m)) if m.contains("MessageRejected")),
+        matches!(unverified, Err(SendError::NotSent(PortError::Invalid(ref m))) if m.contains("MessageRejected")),
         "{unverified:?}"
     );
     aws_sdk_sesv2::Client::new(&stack.sdk)
@@ -214,8 +214,71 @@ async fn ses_sends_from_a_verified_identity_and_refuses_bad_requests() {
     };
     assert!(matches!(
         mailer.send(&nobody).await,
-        Err(PortError::Invalid(_))
+        Err(SendError::NotSent(PortError::Invalid(_)))
     ));
+}
+
+/// SES SendEmail is not idempotent: one call is one attempt (the SDK's retries
+/// are off for it), and an answer that never came is an unknown outcome, not
+/// a failure to retry. The AWS rule: a 5xx or a timeout may come after SES
+/// accepted the mail; moto never answers so, so the proxy does.
+#[tokio::test]
+async fn ses_send_email_is_tried_once_and_a_lost_answer_is_an_unknown_outcome() {
+    let (stack, proxy) = stack_behind_proxy(4).await;
+    // A sender of its own: the emulator's identities are shared by the run.
+    let from = format!("{}@example.org", emulator::unique("sender"));
+    aws_sdk_sesv2::Client::new(&stack.sdk)
+        .create_email_identity()
+        .email_identity(&from)
+        .send()
+        .await
+        .unwrap();
+    let mailer = jarvis_aws::ses::SesMailer::from_sdk(&stack.sdk, &from);
+    let email = OutgoingEmail {
+        tenant_id: alice(),
+        to: vec!["ana@example.com".into()],
+        subject: "Boiler".into(),
+        body_text: "Monday.".into(),
+    };
+    const SEND: &str = "/v2/email/outbound-emails";
+    proxy.fail(SEND, 2, aws_json_error(500, "InternalFailure", "try again"));
+    let lost = mailer.send(&email).await;
+    assert!(matches!(lost, Err(SendError::Unknown(_))), "{lost:?}");
+    assert_eq!(proxy.pending(), 1, "one attempt, not the SDK's four");
+    let lost = mailer.send(&email).await;
+    assert!(matches!(lost, Err(SendError::Unknown(_))), "{lost:?}");
+    assert_eq!(proxy.pending(), 0);
+    // Throttled: SES did not take it, and says so.
+    proxy.fail(
+        SEND,
+        1,
+        aws_json_error(400, "TooManyRequestsException", "slow down"),
+    );
+    let throttled = mailer.send(&email).await;
+    assert!(
+        matches!(throttled, Err(SendError::NotSent(_))),
+        "{throttled:?}"
+    );
+    mailer
+        .send(&email)
+        .await
+        .expect("sent once the faults are gone");
+    // Every other client keeps the SDK's retries.
+    proxy.fail(
+        "PutItem",
+        1,
+        aws_json_error(503, "ServiceUnavailable", "later"),
+    );
+    stack
+        .metadata(Rows::All)
+        .unwrap()
+        .put_document(&jarvis_tests::contract::document(
+            &alice(),
+            "alice/s.txt",
+            "e9",
+        ))
+        .await
+        .expect("retried");
 }
 
 /// The steps before `index`, in the state machine's order for Markdown,

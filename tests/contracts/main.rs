@@ -47,17 +47,29 @@ async fn metadata_store_dynamodb() {
     contract::metadata_store(stack.metadata(jarvis_aws::Rows::All).unwrap().as_ref()).await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn record_store_local() {
     let dir = tempfile::tempdir().unwrap();
-    contract::record_store(&jarvis_local::records::SqliteRecordStore::new(db(&dir))).await;
+    // Another connection on the same file, per racing writer.
+    let connect = || -> std::sync::Arc<dyn jarvis_core::ports::RecordStore> {
+        std::sync::Arc::new(jarvis_local::records::SqliteRecordStore::new(db(&dir)))
+    };
+    contract::record_store(
+        &jarvis_local::records::SqliteRecordStore::new(db(&dir)),
+        &connect,
+    )
+    .await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn record_store_dynamodb() {
     let (stack, _) = fresh_stack().await;
     let store = stack.records_across_tenants(jarvis_aws::Rows::All).unwrap();
-    contract::record_store(store.as_ref()).await;
+    // Another client per racing writer.
+    let connect = || -> std::sync::Arc<dyn jarvis_core::ports::RecordStore> {
+        stack.records_across_tenants(jarvis_aws::Rows::All).unwrap()
+    };
+    contract::record_store(store.as_ref(), &connect).await;
 }
 
 #[tokio::test]

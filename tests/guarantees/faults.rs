@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 use jarvis_core::ports::{
     Mailer, Notification, Notifier, OutgoingEmail, PortResult, RecordKind, RecordStore,
-    RecordVersion,
+    RecordVersion, SendError,
 };
 use jarvis_core::{PortError, TenantId};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -26,11 +26,13 @@ fn take(budget: &AtomicUsize) -> bool {
 }
 
 /// Mail that is counted, never sent; `fail_next(n)` fails the next n sends
-/// before anything leaves.
+/// before anything leaves; `deliver_then_fail_next(n)` delivers the next n and
+/// then answers as a timeout after acceptance would (the outcome unknown).
 #[derive(Default)]
 pub struct CountingMailer {
     sent: Mutex<Vec<OutgoingEmail>>,
     failures: AtomicUsize,
+    lost_answers: AtomicUsize,
 }
 
 impl CountingMailer {
@@ -41,19 +43,31 @@ impl CountingMailer {
     pub fn fail_next(&self, n: usize) {
         self.failures.store(n, Ordering::SeqCst);
     }
+
+    pub fn deliver_then_fail_next(&self, n: usize) {
+        self.lost_answers.store(n, Ordering::SeqCst);
+    }
 }
 
 #[async_trait]
 impl Mailer for CountingMailer {
-    async fn send(&self, email: &OutgoingEmail) -> PortResult<String> {
+    async fn send(&self, email: &OutgoingEmail) -> Result<String, SendError> {
         if take(&self.failures) {
-            return Err(injected("the mail server"));
+            return Err(SendError::NotSent(injected("the mail server")));
         }
         // A real send takes a while: let racing confirmations interleave.
         tokio::task::yield_now().await;
-        let mut sent = self.sent.lock().unwrap();
-        sent.push(email.clone());
-        Ok(format!("msg-{}", sent.len()))
+        let n = {
+            let mut sent = self.sent.lock().unwrap();
+            sent.push(email.clone());
+            sent.len()
+        };
+        if take(&self.lost_answers) {
+            return Err(SendError::Unknown(injected(
+                "the mail service's answer (it took the mail)",
+            )));
+        }
+        Ok(format!("msg-{n}"))
     }
 }
 
@@ -104,8 +118,8 @@ pub struct FaultyRecords {
     inner: Arc<dyn RecordStore>,
     skip: AtomicUsize,
     fail: AtomicUsize,
-    /// Plain (unconditional) writes to fail next.
-    fail_put: AtomicUsize,
+    /// Conditional writes of one kind to fail next, whatever `skip` says.
+    fail_kind: Mutex<Option<(RecordKind, usize)>>,
 }
 
 impl FaultyRecords {
@@ -114,13 +128,25 @@ impl FaultyRecords {
             inner,
             skip: AtomicUsize::new(0),
             fail: AtomicUsize::new(0),
-            fail_put: AtomicUsize::new(0),
+            fail_kind: Mutex::new(None),
         }
     }
 
-    /// The next `n` plain writes fail (nothing is written).
-    pub fn fail_next_put(&self, n: usize) {
-        self.fail_put.store(n, Ordering::SeqCst);
+    /// The next `n` conditional writes of `kind` fail (nothing is written).
+    pub fn fail_writes_of(&self, kind: RecordKind, n: usize) {
+        *self.fail_kind.lock().unwrap() = Some((kind, n));
+    }
+
+    /// Whether this write of `kind` is one to fail.
+    fn kind_fails(&self, kind: RecordKind) -> bool {
+        let mut f = self.fail_kind.lock().unwrap();
+        match f.as_mut() {
+            Some((k, n)) if *k == kind && *n > 0 => {
+                *n -= 1;
+                true
+            }
+            _ => false,
+        }
     }
 
     pub fn fail_put_if_after(&self, skip: usize, fail: usize) {
@@ -130,6 +156,7 @@ impl FaultyRecords {
 
     pub fn heal(&self) {
         self.fail.store(0, Ordering::SeqCst);
+        *self.fail_kind.lock().unwrap() = None;
     }
 }
 
@@ -142,9 +169,6 @@ impl RecordStore for FaultyRecords {
         id: &str,
         body: &serde_json::Value,
     ) -> PortResult<()> {
-        if take(&self.fail_put) {
-            return Err(injected("the record write"));
-        }
         self.inner.put(tenant, kind, id, body).await
     }
 
@@ -156,7 +180,7 @@ impl RecordStore for FaultyRecords {
         body: &serde_json::Value,
         expected: Option<&RecordVersion>,
     ) -> PortResult<RecordVersion> {
-        if !take(&self.skip) && take(&self.fail) {
+        if self.kind_fails(kind) || (!take(&self.skip) && take(&self.fail)) {
             return Err(injected("the record write"));
         }
         self.inner.put_if(tenant, kind, id, body, expected).await
@@ -308,5 +332,98 @@ impl jarvis_core::ports::MetadataStore for FaultyMetadata {
         id: &jarvis_core::domain::DocumentId,
     ) -> PortResult<()> {
         self.inner.delete_document(tenant, id).await
+    }
+}
+
+/// The SQLite record store as concurrent requests meet it: several
+/// connections on one database file, taken in turn, and every call gives way
+/// first, so that one request's read and its conditional write are never one
+/// unit — other requests' writes land between them, as they do on DynamoDB.
+/// (The store's own calls do not await: raced through `join_all` on one
+/// connection, each read-modify-write would run whole, and a race test would
+/// pass with an unconditional write.)
+pub struct RacingRecords {
+    connections: Vec<Arc<dyn RecordStore>>,
+    next: AtomicUsize,
+}
+
+impl RacingRecords {
+    /// `n` connections on the database at `path`.
+    pub fn open(path: &std::path::Path, n: usize) -> Self {
+        Self {
+            connections: (0..n)
+                .map(|_| {
+                    let db = jarvis_local::Db::open(path).unwrap();
+                    Arc::new(jarvis_local::records::SqliteRecordStore::new(db))
+                        as Arc<dyn RecordStore>
+                })
+                .collect(),
+            next: AtomicUsize::new(0),
+        }
+    }
+
+    async fn connection(&self) -> &dyn RecordStore {
+        tokio::task::yield_now().await;
+        let i = self.next.fetch_add(1, Ordering::SeqCst) % self.connections.len();
+        self.connections[i].as_ref()
+    }
+}
+
+#[async_trait]
+impl RecordStore for RacingRecords {
+    async fn put(
+        &self,
+        tenant: &TenantId,
+        kind: RecordKind,
+        id: &str,
+        body: &serde_json::Value,
+    ) -> PortResult<()> {
+        self.connection().await.put(tenant, kind, id, body).await
+    }
+
+    async fn put_if(
+        &self,
+        tenant: &TenantId,
+        kind: RecordKind,
+        id: &str,
+        body: &serde_json::Value,
+        expected: Option<&RecordVersion>,
+    ) -> PortResult<RecordVersion> {
+        self.connection()
+            .await
+            .put_if(tenant, kind, id, body, expected)
+            .await
+    }
+
+    async fn get_versioned(
+        &self,
+        tenant: &TenantId,
+        kind: RecordKind,
+        id: &str,
+    ) -> PortResult<Option<(serde_json::Value, RecordVersion)>> {
+        self.connection()
+            .await
+            .get_versioned(tenant, kind, id)
+            .await
+    }
+
+    async fn list(
+        &self,
+        tenant: &TenantId,
+        kind: RecordKind,
+    ) -> PortResult<Vec<serde_json::Value>> {
+        self.connection().await.list(tenant, kind).await
+    }
+
+    async fn delete(&self, tenant: &TenantId, kind: RecordKind, id: &str) -> PortResult<bool> {
+        self.connection().await.delete(tenant, kind, id).await
+    }
+
+    async fn delete_tenant(&self, tenant: &TenantId) -> PortResult<usize> {
+        self.connection().await.delete_tenant(tenant).await
+    }
+
+    async fn tenants(&self, kind: RecordKind) -> PortResult<Vec<TenantId>> {
+        self.connection().await.tenants(kind).await
     }
 }

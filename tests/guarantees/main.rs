@@ -16,6 +16,7 @@ use jarvis_core::clock::ManualClock;
 use jarvis_core::domain::{
     Conversation, Draft, DraftState, Reminder, ReminderSchedule, Task, TenantId,
 };
+use jarvis_core::idempotency::ItemId;
 use jarvis_core::ports::{
     ChatMessage, ChatModel, ChatRequest, ChatResponse, PortResult, RecordStore,
 };
@@ -33,12 +34,16 @@ fn now() -> DateTime<Utc> {
     "2026-11-23T08:00:00Z".parse().unwrap()
 }
 
-/// A fresh SQLite record store in its own folder (kept alive by the returned guard).
+/// A fresh SQLite record store in its own folder (kept alive by the returned
+/// guard), raced for real: four connections, each call giving way first
+/// ([`faults::RacingRecords`]).
 fn local_records() -> (Arc<dyn RecordStore>, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
-    let db = jarvis_local::Db::open(&dir.path().join("j.sqlite3")).unwrap();
     (
-        Arc::new(jarvis_local::records::SqliteRecordStore::new(db)),
+        Arc::new(faults::RacingRecords::open(
+            &dir.path().join("j.sqlite3"),
+            4,
+        )),
         dir,
     )
 }
@@ -82,6 +87,7 @@ async fn a_draft(deps: &tool_email::Deps, who: &TenantId, to: &str) -> Draft {
         deps,
         who,
         &json!({"to": [to], "subject": "Invoice", "body": "Attached."}),
+        &ItemId::Fresh,
     )
     .await
     .unwrap()
@@ -89,8 +95,14 @@ async fn a_draft(deps: &tool_email::Deps, who: &TenantId, to: &str) -> Draft {
     serde_json::from_value(out.result["draft"].clone()).unwrap()
 }
 
-fn confirmed_send(who: &TenantId, draft: &str, token: Option<String>) -> ToolCall {
-    ToolCall::confirmed_by_user(who, tools::SEND_EMAIL, json!({"draft_id": draft}), token)
+/// The user's confirmation of exactly `draft` as it was shown (its token).
+fn confirmed_send(who: &TenantId, draft: &Draft) -> ToolCall {
+    ToolCall::confirmed_by_user(
+        who,
+        tools::SEND_EMAIL,
+        json!({"draft_id": draft.id}),
+        Some(tool_email::token(draft)),
+    )
 }
 
 /// One scenario as two tests: on SQLite, and on DynamoDB (moto).
@@ -108,6 +120,8 @@ macro_rules! on_both_stores {
         }
     };
 }
+
+mod consent;
 
 /// An agent over these ports, in UTC, with the default bounds.
 fn agent<'a>(
@@ -138,6 +152,7 @@ fn said(
         message: message.into(),
         conversation_id,
         turn_id,
+        ..ChatInput::default()
     }
 }
 
@@ -148,12 +163,8 @@ async fn twenty_confirmations_send_one_mail(records: Arc<dyn RecordStore>) {
     let deps = email_deps(records.clone(), mailer.clone());
     let alice = tenant("alice");
     let draft = a_draft(&deps, &alice, "ana@example.com").await;
-    let sends = (0..20).map(|_| {
-        tool_email::send(
-            &deps,
-            Box::leak(Box::new(confirmed_send(&alice, &draft.id, None))),
-        )
-    });
+    let sends = (0..20)
+        .map(|_| tool_email::send(&deps, Box::leak(Box::new(confirmed_send(&alice, &draft)))));
     let replies: Vec<PortResult<ToolReply>> = futures_util::future::join_all(sends).await;
     let sent = replies.iter().filter(|r| matches!(r, Ok(Ok(_)))).count();
     let refused = replies
@@ -182,13 +193,14 @@ async fn faults_around_a_send(records: Arc<dyn RecordStore>) {
     let mailer = Arc::new(CountingMailer::default());
     let deps = email_deps(faulty.clone(), mailer.clone());
     let draft = a_draft(&deps, &alice, "ana@example.com").await;
-    // The claim (1st conditional write) succeeds; every write after it fails.
-    faulty.fail_put_if_after(1, usize::MAX);
-    let first = tool_email::send(&deps, &confirmed_send(&alice, &draft.id, None)).await;
+    // The daily allowance and the claim (the first two conditional writes)
+    // succeed; every write after them fails.
+    faulty.fail_put_if_after(2, usize::MAX);
+    let first = tool_email::send(&deps, &confirmed_send(&alice, &draft)).await;
     assert!(matches!(first, Ok(Ok(_))), "the mail left: {first:?}");
     faulty.heal();
     for _ in 0..3 {
-        let again = tool_email::send(&deps, &confirmed_send(&alice, &draft.id, None))
+        let again = tool_email::send(&deps, &confirmed_send(&alice, &draft))
             .await
             .unwrap();
         assert!(again.is_err(), "a retry must not send: {again:?}");
@@ -207,18 +219,18 @@ async fn faults_around_a_send(records: Arc<dyn RecordStore>) {
     //    and the retry sends it, once.
     let draft = a_draft(&deps, &alice, "bo@example.com").await;
     mailer.fail_next(1);
-    let failed = tool_email::send(&deps, &confirmed_send(&alice, &draft.id, None)).await;
+    let failed = tool_email::send(&deps, &confirmed_send(&alice, &draft)).await;
     assert!(failed.is_err(), "{failed:?}");
     let stored = records::get::<Draft>(records.as_ref(), &alice, &draft.id)
         .await
         .unwrap()
         .unwrap();
     assert_eq!(stored.state, DraftState::Draft);
-    tool_email::send(&deps, &confirmed_send(&alice, &draft.id, None))
+    tool_email::send(&deps, &confirmed_send(&alice, &draft))
         .await
         .unwrap()
         .unwrap();
-    tool_email::send(&deps, &confirmed_send(&alice, &draft.id, None))
+    tool_email::send(&deps, &confirmed_send(&alice, &draft))
         .await
         .unwrap()
         .unwrap_err();
@@ -226,8 +238,8 @@ async fn faults_around_a_send(records: Arc<dyn RecordStore>) {
 
     // 3. A transient failure of the `Sent` write is retried in place.
     let draft = a_draft(&deps, &alice, "cy@example.com").await;
-    faulty.fail_put_if_after(1, 1);
-    tool_email::send(&deps, &confirmed_send(&alice, &draft.id, None))
+    faulty.fail_put_if_after(2, 1);
+    tool_email::send(&deps, &confirmed_send(&alice, &draft))
         .await
         .unwrap()
         .unwrap();
@@ -256,7 +268,7 @@ async fn a_confirmation_of_a_draft_that_changed_since_sends_nothing() {
         &deps,
         &ToolCall {
             confirmed: false,
-            ..confirmed_send(&alice, &draft.id, None)
+            ..confirmed_send(&alice, &draft)
         },
     )
     .await
@@ -268,10 +280,18 @@ async fn a_confirmation_of_a_draft_that_changed_since_sends_nothing() {
     // The draft is rewritten to another recipient after the user saw it.
     draft.to = vec!["mallory@example.net".into()];
     records::put(records.as_ref(), &draft).await.unwrap();
-    let refused = tool_email::send(&deps, &confirmed_send(&alice, &draft.id, Some(token)))
-        .await
-        .unwrap()
-        .unwrap_err();
+    let refused = tool_email::send(
+        &deps,
+        &ToolCall::confirmed_by_user(
+            &alice,
+            tools::SEND_EMAIL,
+            json!({"draft_id": draft.id}),
+            Some(token),
+        ),
+    )
+    .await
+    .unwrap()
+    .unwrap_err();
     assert_eq!(refused.kind, tools::RefusalKind::Conflict);
     assert_eq!(mailer.count(), 0);
 }
@@ -284,24 +304,109 @@ async fn sends_are_limited_per_tenant_per_day() {
     let (alice, bob) = (tenant("alice"), tenant("bob"));
     for _ in 0..tool_email::MAX_SENDS_PER_DAY {
         let d = a_draft(&deps, &alice, "ana@example.com").await;
-        tool_email::send(&deps, &confirmed_send(&alice, &d.id, None))
+        tool_email::send(&deps, &confirmed_send(&alice, &d))
             .await
             .unwrap()
             .unwrap();
     }
     let d = a_draft(&deps, &alice, "ana@example.com").await;
-    let refused = tool_email::send(&deps, &confirmed_send(&alice, &d.id, None))
+    let refused = tool_email::send(&deps, &confirmed_send(&alice, &d))
         .await
         .unwrap()
         .unwrap_err();
     assert!(refused.reason.contains("per day"), "{refused}");
     let d = a_draft(&deps, &bob, "ana@example.com").await;
-    tool_email::send(&deps, &confirmed_send(&bob, &d.id, None))
+    tool_email::send(&deps, &confirmed_send(&bob, &d))
         .await
         .unwrap()
         .expect("another tenant has its own allowance");
     assert_eq!(mailer.count(), tool_email::MAX_SENDS_PER_DAY + 1);
 }
+
+async fn a_lost_answer_from_the_mail_service(records: Arc<dyn RecordStore>) {
+    let mailer = Arc::new(CountingMailer::default());
+    let deps = email_deps(records.clone(), mailer.clone());
+    let alice = tenant("alice");
+    let draft = a_draft(&deps, &alice, "ana@example.com").await;
+    // The mail leaves, and the answer never comes (a timeout after SES took it).
+    mailer.deliver_then_fail_next(1);
+    let told = tool_email::send(&deps, &confirmed_send(&alice, &draft))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(told.result["status"], "unknown", "{told:?}");
+    assert!(
+        told.summary().contains("could not tell whether")
+            && told.summary().contains("not send it again"),
+        "the user is told: {}",
+        told.summary()
+    );
+    let stored = records::get::<Draft>(records.as_ref(), &alice, &draft.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        matches!(stored.state, DraftState::Unknown { .. }),
+        "{stored:?}"
+    );
+    // Neither a retried call nor a new confirmation sends it again.
+    for _ in 0..3 {
+        let again = tool_email::send(&deps, &confirmed_send(&alice, &draft))
+            .await
+            .unwrap();
+        assert!(
+            matches!(&again, Err(r) if r.kind == tools::RefusalKind::Conflict),
+            "{again:?}"
+        );
+    }
+    // Nor is it offered for confirmation again.
+    let asked = tool_email::send(
+        &deps,
+        &ToolCall {
+            confirmed: false,
+            ..confirmed_send(&alice, &draft)
+        },
+    )
+    .await
+    .unwrap();
+    assert!(
+        asked.is_err(),
+        "an unknown draft is not offered again: {asked:?}"
+    );
+    assert_eq!(mailer.count(), 1, "one mail left, and only one");
+}
+
+on_both_stores!(a_lost_answer_from_the_mail_service: a_mail_whose_answer_is_lost_after_it_left_is_marked_unknown_and_never_sent_again_on_sqlite, a_mail_whose_answer_is_lost_after_it_left_is_marked_unknown_and_never_sent_again_on_dynamodb);
+
+async fn twenty_drafts_at_the_limit(records: Arc<dyn RecordStore>) {
+    let mailer = Arc::new(CountingMailer::default());
+    let deps = email_deps(records.clone(), mailer.clone());
+    let alice = tenant("alice");
+    let room = 10;
+    for _ in 0..tool_email::MAX_SENDS_PER_DAY - room {
+        let d = a_draft(&deps, &alice, "ana@example.com").await;
+        tool_email::send(&deps, &confirmed_send(&alice, &d))
+            .await
+            .unwrap()
+            .unwrap();
+    }
+    let mut drafts = Vec::new();
+    for _ in 0..20 {
+        drafts.push(a_draft(&deps, &alice, "bo@example.com").await);
+    }
+    let calls: Vec<ToolCall> = drafts.iter().map(|d| confirmed_send(&alice, d)).collect();
+    let replies =
+        futures_util::future::join_all(calls.iter().map(|c| tool_email::send(&deps, c))).await;
+    let sent = replies.iter().filter(|r| matches!(r, Ok(Ok(_)))).count();
+    let limited = replies
+        .iter()
+        .filter(|r| matches!(r, Ok(Err(refusal)) if refusal.reason.contains("per day")))
+        .count();
+    assert_eq!((sent, limited), (room, 20 - room), "{replies:?}");
+    assert_eq!(mailer.count(), tool_email::MAX_SENDS_PER_DAY);
+}
+
+on_both_stores!(twenty_drafts_at_the_limit: twenty_concurrent_sends_of_different_drafts_stay_within_the_daily_limit_on_sqlite, twenty_concurrent_sends_of_different_drafts_stay_within_the_daily_limit_on_dynamodb);
 
 // ---------------------------------------------------------------- consent
 
@@ -389,7 +494,10 @@ async fn a_model_obeying_injected_mail_and_a_user_who_says_ok_send_nothing() {
         .unwrap();
     assert_eq!(mailer.count(), 0);
     assert!(
-        first.answer.contains("exfil@evil.example") && first.answer.contains("never named"),
+        first.answer.contains("To: exfil@evil.example")
+            && first
+                .answer
+                .contains("never asked to write to exfil@evil.example"),
         "the user is shown the real recipient, flagged: {}",
         first.answer
     );
@@ -850,6 +958,42 @@ impl ToolRunner for CountingTools {
     }
 }
 
+/// The conversation's save fails after the turn's tools ran: the client's
+/// resend of the same `turn_id` gets the answer and runs nothing again, and
+/// the conversation is saved then.
+async fn a_turn_whose_save_fails(records: Arc<dyn RecordStore>) {
+    let clock = ManualClock::at(now());
+    let tools = CountingTools::default();
+    let faulty = Arc::new(FaultyRecords::new(records.clone()));
+    let agent = agent(&AddsATask, &tools, &Nothing, faulty.as_ref(), &clock);
+    let alice = tenant("alice");
+    let input = said("add a task to call Ana", None, Some("turn-saved".into()));
+    faulty.fail_writes_of(jarvis_core::ports::RecordKind::Conversation, usize::MAX);
+    let failed = agent.turn(&alice, &input, &|_| {}).await;
+    assert!(failed.is_err(), "the save failed: {failed:?}");
+    assert_eq!(tools.0.load(std::sync::atomic::Ordering::SeqCst), 1);
+    faulty.heal();
+    let resent = agent.turn(&alice, &input, &|_| {}).await.unwrap();
+    assert_eq!(resent.actions[0].kind, "task_created", "{resent:?}");
+    assert_eq!(
+        tools.0.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "the tool did not run again"
+    );
+    let conv: Conversation = records::get(records.as_ref(), &alice, &resent.conversation_id)
+        .await
+        .unwrap()
+        .expect("saved at the resend");
+    assert_eq!(conv.turns.len(), 2, "{conv:?}");
+    assert_eq!(conv.turns[1].actions[0].kind, "task_created");
+    // And once more: the same answer, from the conversation.
+    let third = agent.turn(&alice, &input, &|_| {}).await.unwrap();
+    assert_eq!(third.answer, resent.answer);
+    assert_eq!(tools.0.load(std::sync::atomic::Ordering::SeqCst), 1);
+}
+
+on_both_stores!(a_turn_whose_save_fails: a_turn_whose_conversation_could_not_be_saved_after_its_tools_ran_runs_them_once_on_sqlite, a_turn_whose_conversation_could_not_be_saved_after_its_tools_ran_runs_them_once_on_dynamodb);
+
 on_both_stores!(a_turn_retried_while_it_runs: a_turn_retried_while_its_first_attempt_runs_runs_its_tools_once_on_sqlite, a_turn_retried_while_its_first_attempt_runs_runs_its_tools_once_on_dynamodb);
 
 /// A client that gave up waiting resends its turn (same `turn_id`) while the
@@ -988,9 +1132,10 @@ on_both_stores!(idempotent_creates: a_retried_create_with_its_idempotency_key_ma
 async fn idempotent_creates(records: Arc<dyn RecordStore>) {
     let alice = tenant("alice");
     let faulty = Arc::new(FaultyRecords::new(records.clone()));
+    let clock = Arc::new(ManualClock::at(now()));
     let deps = tool_tasks::Deps {
         records: faulty.clone(),
-        clock: Arc::new(ManualClock::at(now())),
+        clock: clock.clone(),
         zone: jarvis_core::when::Zone::UTC,
     };
     let body = r#"{"title": "renew the passport"}"#;
@@ -1044,7 +1189,7 @@ async fn idempotent_creates(records: Arc<dyn RecordStore>) {
     assert_eq!(ids.len(), 1, "{ids:?}");
 
     // The task write fails: the key is given back, and the retry makes it.
-    faulty.fail_next_put(1);
+    faulty.fail_writes_of(jarvis_core::ports::RecordKind::Task, 1);
     let failed = jarvis_tests::lambda::gateway(
         tool_tasks::handle(
             &deps,
@@ -1062,15 +1207,36 @@ async fn idempotent_creates(records: Arc<dyn RecordStore>) {
     );
     assert_eq!(retried.status_code, 201, "{:?}", retried.body);
 
+    // The task is made, then the write that finishes the key fails: after the
+    // lease a retry takes the key over, and finds the task instead of making
+    // a second one.
+    let unfinished = post_task(&alice, r#"{"title": "unfinished"}"#, Some("k-4"));
+    // The claim, then the task; the third conditional write (the finish) fails.
+    faulty.fail_put_if_after(2, 1);
+    let first = jarvis_tests::lambda::gateway(tool_tasks::handle(&deps, unfinished).await);
+    assert_eq!(first.status_code, 201, "{:?}", first.body);
+    faulty.heal();
+    clock.advance(jarvis_core::idempotency::LEASE + Duration::seconds(1));
+    let retried = jarvis_tests::lambda::gateway(
+        tool_tasks::handle(
+            &deps,
+            post_task(&alice, r#"{"title": "unfinished"}"#, Some("k-4")),
+        )
+        .await,
+    );
+    assert_eq!(retried.status_code, 201, "{:?}", retried.body);
+    assert_eq!(reply_json(&retried)["id"], reply_json(&first)["id"]);
+
     let tasks: Vec<Task> = records::list(records.as_ref(), &alice).await.unwrap();
     let count = |title: &str| tasks.iter().filter(|t| t.title == title).count();
     assert_eq!(
         (
             count("renew the passport"),
             count("raced"),
-            count("faulted")
+            count("faulted"),
+            count("unfinished")
         ),
-        (1, 1, 1),
+        (1, 1, 1, 1),
         "{tasks:?}"
     );
     // No key: each request is its own.
@@ -1093,10 +1259,15 @@ async fn a_model_cannot_delete_or_complete_a_task_without_the_users_confirmation
         zone: jarvis_core::when::Zone::UTC,
     };
     let alice = tenant("alice");
-    let created = tool_tasks::create(&deps, &alice, &json!({"title": "pay the plumber"}))
-        .await
-        .unwrap()
-        .unwrap();
+    let created = tool_tasks::create(
+        &deps,
+        &alice,
+        &json!({"title": "pay the plumber"}),
+        &ItemId::Fresh,
+    )
+    .await
+    .unwrap()
+    .unwrap();
     let id = created.result["task"]["id"].as_str().unwrap().to_owned();
     let mut tokens = Vec::new();
     for name in [tools::DELETE_TASK, tools::COMPLETE_TASK] {
@@ -1564,7 +1735,11 @@ async fn a_reminder_whose_scheduling_fails(records: Arc<dyn RecordStore>) {
     let input = json!({"text": "call Ana", "when": "tomorrow at 9am"});
     // The record is written, then scheduling fails: the record is taken back.
     scheduler.fail_next(1);
-    assert!(tool_reminders::create(&deps, &alice, &input).await.is_err());
+    assert!(
+        tool_reminders::create(&deps, &alice, &input, &ItemId::Fresh)
+            .await
+            .is_err()
+    );
     assert!(
         records::list::<Reminder>(records.as_ref(), &alice)
             .await
@@ -1573,7 +1748,7 @@ async fn a_reminder_whose_scheduling_fails(records: Arc<dyn RecordStore>) {
         "no reminder listed that would never fire"
     );
     // The caller retries: one reminder, scheduled once.
-    tool_reminders::create(&deps, &alice, &input)
+    tool_reminders::create(&deps, &alice, &input, &ItemId::Fresh)
         .await
         .unwrap()
         .unwrap();

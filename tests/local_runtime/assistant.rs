@@ -254,7 +254,8 @@ async fn tasks_and_drafts_round_trip_through_chat_and_rest_and_mail_waits_for_co
     assert_eq!(outbox.len(), 1);
     assert!(outbox[0].contains("To: bob@example.com"), "{}", outbox[0]);
 
-    // Over REST: confirm is required, and a draft goes out once.
+    // Over REST: the token of exactly the mail shown is required, and a
+    // draft goes out once.
     let (status, draft) = app
         .send(
             Method::POST,
@@ -263,17 +264,47 @@ async fn tasks_and_drafts_round_trip_through_chat_and_rest_and_mail_waits_for_co
         )
         .await;
     assert_eq!(status, 201, "{draft}");
+    let token = draft["confirm_token"]
+        .as_str()
+        .expect("a token to send it with")
+        .to_owned();
+    let (_, listed) = app.send(Method::GET, "/emails/drafts", None).await;
+    let listed_token = listed["drafts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["id"] == draft["id"])
+        .map(|d| d["confirm_token"].clone());
+    assert_eq!(listed_token, Some(json!(token)), "{listed}");
     let send = format!("/emails/drafts/{}/send", draft["id"].as_str().unwrap());
-    let (status, _) = app.send(Method::POST, &send, Some(json!({}))).await;
-    assert_eq!(status, 400);
+    for refused in [
+        json!({}),
+        json!({"confirm": true}),
+        json!({"confirm_token": ""}),
+    ] {
+        let (status, _) = app.send(Method::POST, &send, Some(refused.clone())).await;
+        assert_eq!(status, 400, "{refused}");
+    }
+    let (status, _) = app
+        .send(
+            Method::POST,
+            &send,
+            Some(json!({"confirm_token": "0123456789abcdef0123456789abcdef"})),
+        )
+        .await;
+    assert_eq!(status, 409, "another mail's token");
     assert_eq!(app.outbox("local").len(), 1);
     let (status, sent) = app
-        .send(Method::POST, &send, Some(json!({"confirm": true})))
+        .send(Method::POST, &send, Some(json!({"confirm_token": token})))
         .await;
     assert_eq!(status, 200, "{sent}");
     assert_eq!(sent["state"], "sent");
+    assert!(
+        sent.get("confirm_token").is_none(),
+        "a sent draft has no token: {sent}"
+    );
     let (status, _) = app
-        .send(Method::POST, &send, Some(json!({"confirm": true})))
+        .send(Method::POST, &send, Some(json!({"confirm_token": token})))
         .await;
     assert_eq!(status, 409);
     assert_eq!(app.outbox("local").len(), 2);
@@ -685,7 +716,11 @@ async fn confirmed_mail_goes_out_through_smtp_when_configured() {
     assert_eq!(status, 201, "{draft}");
     let send = format!("/emails/drafts/{}/send", draft["id"].as_str().unwrap());
     let (status, sent) = app
-        .send(Method::POST, &send, Some(json!({"confirm": true})))
+        .send(
+            Method::POST,
+            &send,
+            Some(json!({"confirm_token": draft["confirm_token"]})),
+        )
         .await;
     assert_eq!(status, 200, "{sent}");
     let transcript = tokio::time::timeout(std::time::Duration::from_secs(10), received.recv())

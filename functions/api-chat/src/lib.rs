@@ -1,5 +1,8 @@
-//! `api-chat`: `POST /chat {message, conversation_id?}` →
-//! `{conversation_id, answer, citations[], actions[]}`.
+//! `api-chat`: `POST /chat {message, conversation_id?, turn_id?}` →
+//! `{conversation_id, answer, citations[], actions[], pending?}`; and the
+//! user's structured answer to the pending action, `POST /chat
+//! {conversation_id, confirm: {token}}` or `{…, decline: {token}}` (the
+//! consent rule: `jarvis_core::consent`).
 //!
 //! The agent loop is `jarvis_core::agent`: retrieval (hybrid search over the
 //! caller's documents and memories) for grounding, the chat model with the
@@ -114,7 +117,7 @@ fn api_error(e: AgentError) -> ApiError {
     match e {
         AgentError::UnknownConversation(id) => ApiError::NotFound(format!("no conversation {id}")),
         AgentError::Invalid(m) => ApiError::BadRequest(m),
-        AgentError::Busy(m) => ApiError::Conflict(m),
+        AgentError::Busy(m) | AgentError::Stale(m) => ApiError::Conflict(m),
         e @ (AgentError::StepLimit(_) | AgentError::TokenLimit(_)) => {
             ApiError::Unprocessable(e.to_string())
         }

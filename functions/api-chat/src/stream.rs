@@ -7,7 +7,6 @@
 use crate::{turn, Deps, MAX_BODY_BYTES};
 use jarvis_core::agent::{ChatInput, Event};
 use jarvis_core::{ApiError, TenantId};
-use serde::Deserialize;
 use serde_json::{json, Value};
 
 /// Where a turn's events go. `false` means the client has gone.
@@ -23,37 +22,29 @@ pub trait EventSink: Send {
     }
 }
 
-/// A client's message, validated as `POST /chat` validates its body.
+/// A client's message, validated as `POST /chat` validates its body: the
+/// body's fields (`message`, or `confirm`/`decline` with the pending action's
+/// token; `conversation_id`, `turn_id`) beside `"action": "sendMessage"`.
 pub fn parse_message(text: &str) -> Result<ChatInput, ApiError> {
-    #[derive(Deserialize)]
-    #[serde(deny_unknown_fields)]
-    struct SendMessage {
-        action: String,
-        message: String,
-        #[serde(default)]
-        conversation_id: Option<String>,
-        #[serde(default)]
-        turn_id: Option<String>,
-    }
     if text.len() as u64 > MAX_BODY_BYTES {
         return Err(ApiError::PayloadTooLarge(format!(
             "the message is {} bytes; the limit is {MAX_BODY_BYTES}",
             text.len()
         )));
     }
-    let request: SendMessage = serde_json::from_str(text)
+    let mut request: serde_json::Map<String, Value> = serde_json::from_str(text)
         .map_err(|e| ApiError::BadRequest(format!("invalid message: {e}")))?;
-    if request.action != "sendMessage" {
-        return Err(ApiError::BadRequest(format!(
-            "unknown action {:?}; use sendMessage",
-            request.action
-        )));
+    match request.remove("action") {
+        Some(Value::String(a)) if a == "sendMessage" => {}
+        other => {
+            return Err(ApiError::BadRequest(format!(
+                "unknown action {}; use sendMessage",
+                other.map_or("(none)".to_owned(), |a| a.to_string())
+            )))
+        }
     }
-    Ok(ChatInput {
-        message: request.message,
-        conversation_id: request.conversation_id,
-        turn_id: request.turn_id,
-    })
+    serde_json::from_value(Value::Object(request))
+        .map_err(|e| ApiError::BadRequest(format!("invalid message: {e}")))
 }
 
 /// The `error` event a client hears instead of `done`.

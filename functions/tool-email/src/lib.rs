@@ -3,18 +3,32 @@
 //!
 //! | route | body | answer |
 //! |---|---|---|
-//! | `POST /emails/drafts` | `{"to": [...], "subject", "body"}` | 201, the draft |
-//! | `GET /emails/drafts` | — | `{"drafts": [...]}` |
-//! | `POST /emails/drafts/{id}/send` | `{"confirm": true, "confirm_token"?}` | the sent draft (409 if already sent, being sent, or changed since `confirm_token`) |
+//! | `POST /emails/drafts` | `{"to": [...], "subject", "body"}` | 201, the draft with its `confirm_token` |
+//! | `GET /emails/drafts` | — | `{"drafts": [...]}`, each unsent one with its `confirm_token` |
+//! | `POST /emails/drafts/{id}/send` | `{"confirm_token"}` | the draft, `sent` or `unknown` (409 if already sent, being sent, or changed since the token) |
 //!
 //! A `send_email` tool call that the user did not confirm (every call a model
 //! makes) sends nothing: it answers `confirmation_required`, and api-chat asks
-//! the user. Only a REST call with `"confirm": true` or the user's own
-//! confirming chat turn sends, so text inside a document can never send mail.
+//! the user. Only the user's structured confirmation carrying the token of
+//! exactly the mail they were shown sends (a REST call with `confirm_token`,
+//! or the consent rule in chat: `jarvis_core::consent`), so text inside a
+//! document can never send mail.
+//!
+//! Exactly once, at every point a send can break:
+//! - the draft moves `draft → sending` by compare-and-set before the mailer is
+//!   called: of any number of confirmations, one sends;
+//! - a refusal before anything left (`SendError::NotSent`) puts it back to `draft`;
+//! - an unknown outcome (`SendError::Unknown`: a timeout after SES may have
+//!   accepted the mail) makes it `unknown`; the user is told, and nothing sends
+//!   it again on its own (the SES client does not retry SendEmail either);
+//! - the daily limit is an [`Allowance`] taken by compare-and-set before the
+//!   send and given back when nothing left, so concurrent sends of different
+//!   drafts cannot pass it together.
 
-use jarvis_core::clock::{new_id, Clock};
-use jarvis_core::domain::{Draft, DraftState};
-use jarvis_core::ports::{Mailer, OutgoingEmail, PortResult, RecordStore};
+use jarvis_core::clock::Clock;
+use jarvis_core::domain::{Allowance, AllowanceUse, Draft, DraftState, PendingMail};
+use jarvis_core::idempotency::ItemId;
+use jarvis_core::ports::{Mailer, OutgoingEmail, PortResult, RecordStore, SendError};
 use jarvis_core::tools::{self, ToolCall, ToolOutcome, ToolRefusal, ToolReply};
 use jarvis_core::{records, ApiError, PortError, TenantId};
 use jarvis_lambda::http::{self, Request, Response};
@@ -28,6 +42,8 @@ pub const MAX_SUBJECT: usize = 300;
 pub const MAX_BODY: usize = 50_000;
 /// Mail a tenant may send in 24 hours (a hijacked session cannot spam).
 pub const MAX_SENDS_PER_DAY: usize = 50;
+/// The id of the mail [`Allowance`].
+const MAIL_ALLOWANCE: &str = "mail";
 /// Tries at recording a sent draft as `Sent` before leaving it `Sending`.
 const RECORD_ATTEMPTS: usize = 3;
 
@@ -91,7 +107,14 @@ fn recipients(input: &Value) -> Result<Vec<String>, ToolRefusal> {
     Ok(to)
 }
 
-pub async fn draft(deps: &Deps, tenant: &TenantId, input: &Value) -> PortResult<ToolReply> {
+/// Stores a draft; `id` is the id it takes (derived from an idempotency key:
+/// a draft that has it already is answered, not made again).
+pub async fn draft(
+    deps: &Deps,
+    tenant: &TenantId,
+    input: &Value,
+    id: &ItemId,
+) -> PortResult<ToolReply> {
     let to = match recipients(input) {
         Ok(to) => to,
         Err(r) => return Ok(Err(r)),
@@ -108,7 +131,7 @@ pub async fn draft(deps: &Deps, tenant: &TenantId, input: &Value) -> PortResult<
     }
     let now = deps.clock.now();
     let draft = Draft {
-        id: new_id("draft", now),
+        id: id.id("draft", now),
         tenant_id: tenant.clone(),
         to,
         subject: subject.replace(['\r', '\n'], " "),
@@ -116,7 +139,7 @@ pub async fn draft(deps: &Deps, tenant: &TenantId, input: &Value) -> PortResult<
         created_at: now,
         state: DraftState::Draft,
     };
-    records::put(deps.records.as_ref(), &draft).await?;
+    let (draft, _) = records::create_or_get(deps.records.as_ref(), draft).await?;
     let summary = format!("Drafted an e-mail {} (not sent)", describe(&draft));
     Ok(Ok(ToolOutcome::acted(
         "draft_created",
@@ -138,6 +161,7 @@ pub async fn list(deps: &Deps, tenant: &TenantId) -> PortResult<ToolReply> {
                     DraftState::Draft => "draft",
                     DraftState::Sending { .. } => "sending",
                     DraftState::Sent { .. } => "sent",
+                    DraftState::Unknown { .. } => "unknown whether sent",
                 };
                 format!("- {} [{state}] ({})", describe(d), d.id)
             })
@@ -151,9 +175,65 @@ pub async fn list(deps: &Deps, tenant: &TenantId) -> PortResult<ToolReply> {
 }
 
 /// The digest of exactly what sending `d` does: its id, recipients, subject and body.
-fn token(d: &Draft) -> String {
+pub fn token(d: &Draft) -> String {
     let to = d.to.join(",");
     tools::confirm_token(tools::SEND_EMAIL, &[&d.id, &to, &d.subject, &d.body])
+}
+
+/// The token a client shows with a draft: only an unsent draft has one.
+pub fn sendable_token(d: &Draft) -> Option<String> {
+    (d.state == DraftState::Draft).then(|| token(d))
+}
+
+/// What happened to the allowance.
+enum Taken {
+    Yes,
+    /// The limit is reached.
+    Spent,
+}
+
+/// Takes one use of the tenant's mail allowance for `draft` (compare-and-set:
+/// concurrent sends each see the others' uses), dropping uses older than a day.
+async fn take_allowance(
+    store: &dyn RecordStore,
+    tenant: &TenantId,
+    draft: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> PortResult<Taken> {
+    records::update::<Allowance, Taken>(store, tenant, MAIL_ALLOWANCE, |a| {
+        let mut a = a.unwrap_or_else(|| Allowance {
+            tenant_id: tenant.clone(),
+            id: MAIL_ALLOWANCE.into(),
+            used: Vec::new(),
+        });
+        a.used.retain(|u| now - u.at < chrono::Duration::days(1));
+        if a.used.len() >= MAX_SENDS_PER_DAY {
+            return Ok(records::Change::Keep(Taken::Spent));
+        }
+        a.used.push(AllowanceUse {
+            at: now,
+            by: draft.to_owned(),
+        });
+        Ok(records::Change::Write(a, Taken::Yes))
+    })
+    .await
+}
+
+/// Gives back the use `draft` took: nothing left.
+async fn give_back_allowance(store: &dyn RecordStore, tenant: &TenantId, draft: &str) {
+    let given = records::update::<Allowance, ()>(store, tenant, MAIL_ALLOWANCE, |a| {
+        Ok(match a {
+            Some(mut a) if a.used.iter().any(|u| u.by == draft) => {
+                a.used.retain(|u| u.by != draft);
+                records::Change::Write(a, ())
+            }
+            _ => records::Change::Keep(()),
+        })
+    })
+    .await;
+    if let Err(e) = given {
+        tracing::warn!(error = %e, draft, "an unsent mail still counts against the daily limit");
+    }
 }
 
 /// Sends a draft when `call.confirmed`; otherwise only says what would be
@@ -183,7 +263,7 @@ pub async fn send(deps: &Deps, call: &ToolCall) -> PortResult<ToolReply> {
         return Ok(Err(ToolRefusal::not_found("there is no such draft")));
     };
     let draft = read.record;
-    match draft.state {
+    match &draft.state {
         DraftState::Sent { at, .. } => {
             return Ok(Err(ToolRefusal::conflict(format!(
                 "that draft was already sent at {at}"
@@ -192,6 +272,11 @@ pub async fn send(deps: &Deps, call: &ToolCall) -> PortResult<ToolReply> {
         DraftState::Sending { since } => {
             return Ok(Err(ToolRefusal::conflict(format!(
                 "that draft is already being sent (since {since}); it is not sent twice"
+            ))))
+        }
+        DraftState::Unknown { since, .. } => {
+            return Ok(Err(ToolRefusal::conflict(format!(
+                "I could not tell whether that draft left at {since}, so I will not send it again on my own; if it did not arrive, make a new draft"
             ))))
         }
         DraftState::Draft => {}
@@ -209,23 +294,18 @@ pub async fn send(deps: &Deps, call: &ToolCall) -> PortResult<ToolReply> {
             summary,
             json!({"draft_id": draft.id}),
             token(&draft),
-            &draft.to,
+            Some(&PendingMail {
+                to: draft.to.clone(),
+                subject: draft.subject.clone(),
+                body: draft.body.clone(),
+            }),
         )));
     }
     if let Err(refusal) = tools::check_token(call, &token(&draft)) {
         return Ok(Err(refusal));
     }
     let now = deps.clock.now();
-    let sent_recently = records::list::<Draft>(store, tenant)
-        .await?
-        .iter()
-        .filter(|d| match d.state {
-            DraftState::Sent { at, .. } => now - at < chrono::Duration::days(1),
-            DraftState::Sending { .. } => true,
-            DraftState::Draft => false,
-        })
-        .count();
-    if sent_recently >= MAX_SENDS_PER_DAY {
+    if let Taken::Spent = take_allowance(store, tenant, &draft.id, now).await? {
         return Ok(Err(ToolRefusal::conflict(format!(
             "at most {MAX_SENDS_PER_DAY} e-mails are sent per day; this one stays a draft"
         ))));
@@ -235,12 +315,15 @@ pub async fn send(deps: &Deps, call: &ToolCall) -> PortResult<ToolReply> {
     sending.state = DraftState::Sending { since: now };
     let claim = match records::put_if(store, &sending, Some(&read.version)).await {
         Ok(v) => v,
-        Err(PortError::Conflict(_)) => {
-            return Ok(Err(ToolRefusal::conflict(
-                "that draft is already being sent, or changed meanwhile; it is not sent twice",
-            )))
+        Err(e) => {
+            give_back_allowance(store, tenant, &draft.id).await;
+            return match e {
+                PortError::Conflict(_) => Ok(Err(ToolRefusal::conflict(
+                    "that draft is already being sent, or changed meanwhile; it is not sent twice",
+                ))),
+                e => Err(e),
+            };
         }
-        Err(e) => return Err(e),
     };
     let sent = deps
         .mailer
@@ -251,21 +334,35 @@ pub async fn send(deps: &Deps, call: &ToolCall) -> PortResult<ToolReply> {
             body_text: draft.body.clone(),
         })
         .await;
-    let message_id = match sent {
-        Ok(id) => id,
-        Err(e) => {
+    let (state, outcome) = match sent {
+        Ok(message_id) => (
+            DraftState::Sent {
+                at: deps.clock.now(),
+                message_id,
+            },
+            None,
+        ),
+        Err(SendError::NotSent(e)) => {
             // Nothing left: it is a draft again, and may be confirmed again.
             if let Err(release) = records::put_if(store, &draft, Some(&claim)).await {
                 tracing::error!(error = %release, draft = %draft.id, "an unsent draft stays marked sending");
             }
+            give_back_allowance(store, tenant, &draft.id).await;
             return Err(e);
+        }
+        Err(SendError::Unknown(e)) => {
+            tracing::error!(error = %e, draft = %draft.id, "the mail service's answer never came: the mail may have left");
+            (
+                DraftState::Unknown {
+                    since: now,
+                    reason: e.to_string(),
+                },
+                Some(e),
+            )
         }
     };
     let mut done = sending;
-    done.state = DraftState::Sent {
-        at: deps.clock.now(),
-        message_id,
-    };
+    done.state = state;
     let mut recorded = records::put_if(store, &done, Some(&claim)).await;
     for _ in 1..RECORD_ATTEMPTS {
         match &recorded {
@@ -276,23 +373,33 @@ pub async fn send(deps: &Deps, call: &ToolCall) -> PortResult<ToolReply> {
         }
     }
     if let Err(e) = recorded {
-        // The mail left; the draft stays `Sending`, which no confirmation sends again.
-        tracing::error!(error = %e, draft = %done.id, "the mail was sent but its draft was not marked sent");
+        // The draft stays `Sending`, which no confirmation sends again.
+        tracing::error!(error = %e, draft = %done.id, "a sent (or maybe sent) draft was not marked so");
     }
-    let summary = format!("Sent the e-mail {}", describe(&done));
-    Ok(Ok(ToolOutcome::acted(
-        "email_sent",
-        summary,
-        json!({"status": "sent", "draft": done}),
-        done.id.clone(),
-    )))
+    Ok(Ok(match outcome {
+        None => ToolOutcome::acted(
+            "email_sent",
+            format!("Sent the e-mail {}", describe(&done)),
+            json!({"status": "sent", "draft": done}),
+            done.id.clone(),
+        ),
+        Some(e) => ToolOutcome::acted(
+            "email_unknown",
+            format!(
+                "I could not tell whether the e-mail {} left: the mail service did not answer ({e}). I will not send it again on my own; check with the recipients before you send it again.",
+                describe(&done)
+            ),
+            json!({"status": "unknown", "draft": done}),
+            done.id.clone(),
+        ),
+    }))
 }
 
 /// A tool call: from the agent (unconfirmed), or the user's confirmed send.
 pub async fn call(deps: &Deps, call: ToolCall) -> PortResult<ToolReply> {
     let (t, input) = (&call.tenant_id, &call.input);
     match call.name.as_str() {
-        tools::DRAFT_EMAIL => draft(deps, t, input).await,
+        tools::DRAFT_EMAIL => draft(deps, t, input, &ItemId::Fresh).await,
         tools::LIST_DRAFTS => list(deps, t).await,
         tools::SEND_EMAIL => send(deps, &call).await,
         other => Ok(Err(ToolRefusal::new(format!(
@@ -303,6 +410,18 @@ pub async fn call(deps: &Deps, call: ToolCall) -> PortResult<ToolReply> {
 
 pub const MAX_BODY_BYTES: u64 = 64 * 1024;
 
+/// A draft as clients see it: with its `confirm_token` while it is unsent.
+fn listed(draft: &Value) -> Value {
+    let mut out = draft.clone();
+    let token = serde_json::from_value::<Draft>(draft.clone())
+        .ok()
+        .and_then(|d| sendable_token(&d));
+    if let (Some(fields), Some(token)) = (out.as_object_mut(), token) {
+        fields.insert("confirm_token".into(), Value::String(token));
+    }
+    out
+}
+
 pub async fn handle(deps: &Deps, req: Request) -> Response {
     http::reply(route(deps, &req).await)
 }
@@ -312,41 +431,44 @@ async fn route(deps: &Deps, req: &Request) -> Result<(u16, Value), ApiError> {
     let route = http::route(req)?;
     Ok(match route.op {
         Op::CreateDraft => {
+            let who = &tenant;
             http::create_once(
                 deps.records.as_ref(),
                 req,
                 &tenant,
                 deps.clock.now(),
-                || async {
+                |id| async move {
                     let body =
                         http::json_object(req, MAX_BODY_BYTES, "{\"to\", \"subject\", \"body\"}")?;
-                    let out = draft(deps, &tenant, &body).await??;
-                    Ok((201, out.result["draft"].clone()))
+                    let out = draft(deps, who, &body, &id).await??;
+                    Ok((201, listed(&out.result["draft"])))
                 },
             )
             .await?
         }
         Op::ListDrafts => {
             let out = list(deps, &tenant).await??;
-            (200, json!({"drafts": out.result["drafts"]}))
+            let drafts: Vec<Value> = out.result["drafts"]
+                .as_array()
+                .map(|a| a.iter().map(listed).collect())
+                .unwrap_or_default();
+            (200, json!({ "drafts": drafts }))
         }
         Op::SendDraft => {
-            let body: Value = http::json_body(req, MAX_BODY_BYTES)?;
-            if body.get("confirm") != Some(&Value::Bool(true)) {
+            let body: rest::SendConfirmation = http::json_body(req, MAX_BODY_BYTES)?;
+            if body.confirm_token.is_empty() || body.confirm_token.len() > 128 {
                 return Err(ApiError::BadRequest(
-                    "sending needs the user's confirmation: {\"confirm\": true}".into(),
+                    "confirm_token is the draft's token as listed (1 to 128 characters)".into(),
                 ));
             }
             let call = ToolCall::confirmed_by_user(
                 &tenant,
                 tools::SEND_EMAIL,
                 json!({"draft_id": http::path_param(req, "id").unwrap_or_default()}),
-                body.get("confirm_token")
-                    .and_then(Value::as_str)
-                    .map(str::to_owned),
+                Some(body.confirm_token),
             );
             let out = send(deps, &call).await??;
-            (200, out.result["draft"].clone())
+            (200, listed(&out.result["draft"]))
         }
         _ => return Err(http::not_here("tool-email", route)),
     })
@@ -367,19 +489,31 @@ pub mod rest {
         pub body: String,
     }
 
+    /// A draft as the API answers it.
+    #[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+    pub struct ListedDraft {
+        #[serde(flatten)]
+        pub draft: Draft,
+        /// While the draft is unsent: the token of exactly this mail (its
+        /// recipients, subject and body). Sending needs it back.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub confirm_token: Option<String>,
+    }
+
     /// `GET /emails/drafts`.
     #[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
     pub struct DraftList {
-        pub drafts: Vec<Draft>,
+        pub drafts: Vec<ListedDraft>,
     }
 
-    /// `POST /emails/drafts/{id}/send`.
+    /// `POST /emails/drafts/{id}/send`: the user's confirmation of exactly the
+    /// mail they were shown.
     #[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+    #[serde(deny_unknown_fields)]
     pub struct SendConfirmation {
-        /// Must be `true`: the user's confirmation.
-        pub confirm: bool,
-        /// The token a `confirmation_required` answer gave: the send fails (409)
-        /// if the draft changed since.
-        pub confirm_token: Option<String>,
+        /// The draft's `confirm_token` as listed: the send fails (409) if the
+        /// draft changed since.
+        #[schema(min_length = 1, max_length = 128)]
+        pub confirm_token: String,
     }
 }

@@ -11,8 +11,9 @@
 //! refused with the reason. The record is stored, then scheduled (Scheduler on
 //! AWS, the runtime's scheduler locally); `reminder-fire` delivers it.
 
-use jarvis_core::clock::{new_id, Clock};
+use jarvis_core::clock::Clock;
 use jarvis_core::domain::{Reminder, ReminderSchedule};
+use jarvis_core::idempotency::ItemId;
 use jarvis_core::ports::{PortResult, RecordStore, Scheduler};
 use jarvis_core::tools::{self, ToolCall, ToolOutcome, ToolRefusal, ToolReply};
 use jarvis_core::when::Zone;
@@ -135,7 +136,15 @@ fn schedule_from(
     Ok(ReminderSchedule::At { at })
 }
 
-pub async fn create(deps: &Deps, tenant: &TenantId, input: &Value) -> PortResult<ToolReply> {
+/// Sets a reminder; `id` is the id it takes (derived from an idempotency
+/// key: a reminder that has it already is scheduled again and answered, not
+/// made again).
+pub async fn create(
+    deps: &Deps,
+    tenant: &TenantId,
+    input: &Value,
+    id: &ItemId,
+) -> PortResult<ToolReply> {
     let zone = records::zone_of(deps.records.as_ref(), tenant, deps.zone).await?;
     let Some(text) = tools::text(input, "text") else {
         return Ok(Err(ToolRefusal::new(
@@ -159,7 +168,7 @@ pub async fn create(deps: &Deps, tenant: &TenantId, input: &Value) -> PortResult
         ))));
     }
     let reminder = Reminder {
-        id: new_id("rem", now),
+        id: id.id("rem", now),
         tenant_id: tenant.clone(),
         text: text.to_owned(),
         schedule,
@@ -172,8 +181,17 @@ pub async fn create(deps: &Deps, tenant: &TenantId, input: &Value) -> PortResult
         claimed_at: None,
     };
     // Stored first: reminder-fire reads the record, so a schedule never points
-    // at nothing. A new id cannot exist yet, so this is a create.
-    records::put_if(deps.records.as_ref(), &reminder, None).await?;
+    // at nothing. A create: a keyed id that exists is the earlier request's
+    // reminder, scheduled again (scheduling is an upsert) if it is still on.
+    let (reminder, created) = records::create_or_get(deps.records.as_ref(), reminder).await?;
+    if !created && !active(&reminder) {
+        return Ok(Ok(ToolOutcome::acted(
+            "reminder_created",
+            format!("Reminder set: {}", describe(&reminder, zone)),
+            json!({"reminder": view(&reminder, zone)}),
+            reminder.id.clone(),
+        )));
+    }
     if let Err(e) = deps.scheduler.schedule(&reminder).await {
         // Not scheduled: a record left behind would list a reminder that never
         // fires, and the caller's retry would add a second one.
@@ -263,7 +281,7 @@ pub async fn cancel(deps: &Deps, call: &ToolCall) -> PortResult<ToolReply> {
             summary,
             json!({"id": reminder.id}),
             token,
-            &[],
+            None,
         )));
     }
     if let Err(refusal) = tools::check_token(call, &token) {
@@ -294,7 +312,7 @@ pub async fn cancel(deps: &Deps, call: &ToolCall) -> PortResult<ToolReply> {
 pub async fn call(deps: &Deps, call: ToolCall) -> PortResult<ToolReply> {
     let (t, input) = (&call.tenant_id, &call.input);
     match call.name.as_str() {
-        tools::CREATE_REMINDER => create(deps, t, input).await,
+        tools::CREATE_REMINDER => create(deps, t, input, &ItemId::Fresh).await,
         tools::LIST_REMINDERS => list(deps, t).await,
         tools::CANCEL_REMINDER => cancel(deps, &call).await,
         other => Ok(Err(ToolRefusal::new(format!(
@@ -315,18 +333,19 @@ async fn route(deps: &Deps, req: &Request) -> Result<(u16, Value), ApiError> {
     let route = http::route(req)?;
     Ok(match route.op {
         Op::CreateReminder => {
+            let who = &tenant;
             http::create_once(
                 deps.records.as_ref(),
                 req,
                 &tenant,
                 deps.clock.now(),
-                || async {
+                |id| async move {
                     let body = http::json_object(
                         req,
                         MAX_BODY_BYTES,
                         "{\"text\", \"when\" | \"every\" | \"cron\"}",
                     )?;
-                    let out = create(deps, &tenant, &body).await??;
+                    let out = create(deps, who, &body, &id).await??;
                     Ok((201, out.result["reminder"].clone()))
                 },
             )

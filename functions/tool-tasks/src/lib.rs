@@ -10,8 +10,9 @@
 //!
 //! Every read and write is scoped to the caller's tenant.
 
-use jarvis_core::clock::{new_id, Clock};
+use jarvis_core::clock::Clock;
 use jarvis_core::domain::Task;
+use jarvis_core::idempotency::ItemId;
 use jarvis_core::ports::{PortResult, RecordStore};
 use jarvis_core::tools::{self, ToolCall, ToolOutcome, ToolRefusal, ToolReply};
 use jarvis_core::when::Zone as Tz;
@@ -109,7 +110,14 @@ async fn find(
     })
 }
 
-pub async fn create(deps: &Deps, tenant: &TenantId, input: &Value) -> PortResult<ToolReply> {
+/// Adds a task; `id` is the id it takes (derived from an idempotency key: a
+/// task that has it already is answered, not made again).
+pub async fn create(
+    deps: &Deps,
+    tenant: &TenantId,
+    input: &Value,
+    id: &ItemId,
+) -> PortResult<ToolReply> {
     let zone = records::zone_of(deps.records.as_ref(), tenant, deps.zone).await?;
     let Some(title) = tools::text(input, "title") else {
         return Ok(Err(ToolRefusal::new("a task needs a title")));
@@ -128,7 +136,7 @@ pub async fn create(deps: &Deps, tenant: &TenantId, input: &Value) -> PortResult
         },
     };
     let task = Task {
-        id: new_id("task", now),
+        id: id.id("task", now),
         tenant_id: tenant.clone(),
         title: title.to_owned(),
         due,
@@ -136,7 +144,7 @@ pub async fn create(deps: &Deps, tenant: &TenantId, input: &Value) -> PortResult
         created_at: now,
         completed_at: None,
     };
-    records::put(deps.records.as_ref(), &task).await?;
+    let (task, _) = records::create_or_get(deps.records.as_ref(), task).await?;
     let summary = format!("Added the task: {}", describe(&task, zone));
     Ok(Ok(ToolOutcome::acted(
         "task_created",
@@ -259,7 +267,7 @@ async fn confirmed_change(deps: &Deps, call: &ToolCall) -> PortResult<ToolReply>
             summary,
             json!({"id": task.id}),
             token,
-            &[],
+            None,
         )));
     }
     if let Err(refusal) = tools::check_token(call, &token) {
@@ -277,7 +285,7 @@ async fn confirmed_change(deps: &Deps, call: &ToolCall) -> PortResult<ToolReply>
 pub async fn call(deps: &Deps, call: ToolCall) -> PortResult<ToolReply> {
     let (t, input) = (&call.tenant_id, &call.input);
     match call.name.as_str() {
-        tools::CREATE_TASK => create(deps, t, input).await,
+        tools::CREATE_TASK => create(deps, t, input, &ItemId::Fresh).await,
         tools::LIST_TASKS => list(deps, t, input).await,
         tools::COMPLETE_TASK | tools::DELETE_TASK => confirmed_change(deps, &call).await,
         other => Ok(Err(ToolRefusal::new(format!(
@@ -300,14 +308,15 @@ async fn route(deps: &Deps, req: &Request) -> Result<(u16, Value), ApiError> {
     let route = http::route(req)?;
     Ok(match route.op {
         Op::CreateTask => {
+            let who = &tenant;
             http::create_once(
                 deps.records.as_ref(),
                 req,
                 &tenant,
                 deps.clock.now(),
-                || async {
+                |id| async move {
                     let body = http::json_object(req, MAX_BODY_BYTES, "{\"title\", \"due\"?}")?;
-                    let out = create(deps, &tenant, &body).await??;
+                    let out = create(deps, who, &body, &id).await??;
                     Ok((201, out.result["task"].clone()))
                 },
             )

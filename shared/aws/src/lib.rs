@@ -579,10 +579,7 @@ impl AwsStack {
     pub fn mailer(&self) -> Result<Arc<ses::SesMailer>, ConfigError> {
         let from = self.need(&self.settings.mail_from, vars::MAIL_FROM)?;
         self.uses("ses", &["SendEmail"], &[]);
-        Ok(Arc::new(ses::SesMailer::new(
-            aws_sdk_sesv2::Client::new(&self.sdk),
-            from,
-        )))
+        Ok(Arc::new(ses::SesMailer::from_sdk(&self.sdk, from)))
     }
 
     /// Cancelling schedules only (DeleteSchedule in the group): what erasure needs.

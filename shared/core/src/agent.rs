@@ -18,11 +18,11 @@
 use crate::clock::{new_id, Clock};
 use crate::domain::{Citation, Conversation, PendingAction, Role, TenantId, Turn};
 use crate::error::ApiError;
-use crate::idempotency;
 use crate::ports::{ChatDelta, ChatMessage, ChatModel, ChatRequest, PortResult, RecordStore};
 use crate::search::SearchHit;
 use crate::tools::{self, Action, ToolCall, ToolRunner};
 use crate::when::{self, Zone};
+use crate::{consent, idempotency};
 use crate::{records, PortError};
 use async_trait::async_trait;
 use regex::Regex;
@@ -72,10 +72,15 @@ pub trait Retriever: Send + Sync {
     ) -> PortResult<Vec<SearchHit>>;
 }
 
-/// `POST /chat` body.
-#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+/// `POST /chat` body: a message, or the user's structured answer to the
+/// pending action (`confirm` or `decline`, carrying its token).
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChatInput {
+    /// What the user typed or said (1 to 4,000 characters); empty with
+    /// `confirm` or `decline`.
+    #[serde(default)]
+    #[schema(max_length = 4000)]
     pub message: String,
     #[serde(default)]
     pub conversation_id: Option<String>,
@@ -85,13 +90,74 @@ pub struct ChatInput {
     /// conversation, so a retry of a first turn finds it.
     #[serde(default)]
     pub turn_id: Option<String>,
+    /// Runs the conversation's pending action (a send, a delete…): its
+    /// `pending.token` from the answer that showed it. The only way to run an
+    /// action whose recipients the user never named. A token that is not the
+    /// pending action's runs nothing (409).
+    #[serde(default)]
+    pub confirm: Option<ConsentToken>,
+    /// Cancels the conversation's pending action (its token).
+    #[serde(default)]
+    pub decline: Option<ConsentToken>,
+}
+
+/// The token of the pending action a structured answer is about.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConsentToken {
+    pub token: String,
 }
 
 impl ChatInput {
+    /// A message in a conversation (or a new one), without an idempotency key.
+    pub fn saying(message: impl Into<String>, conversation_id: Option<String>) -> Self {
+        Self {
+            message: message.into(),
+            conversation_id,
+            ..Self::default()
+        }
+    }
+
+    /// What the user did, as the consent rule reads it.
+    pub fn reply(&self) -> consent::Reply<'_> {
+        match (&self.confirm, &self.decline) {
+            (Some(c), _) => consent::Reply::Confirm(&c.token),
+            (None, Some(d)) => consent::Reply::Decline(&d.token),
+            (None, None) => consent::Reply::Text(self.message.trim()),
+        }
+    }
+
+    /// The user turn stored for this input: their words, or what they pressed.
+    fn said(&self) -> String {
+        match (&self.confirm, &self.decline) {
+            (Some(_), _) => "(confirmed with the button)".into(),
+            (None, Some(_)) => "(cancelled with the button)".into(),
+            (None, None) => self.message.trim().to_owned(),
+        }
+    }
+
     pub fn validate(&self) -> Result<(), String> {
         let n = self.message.trim().chars().count();
-        if n == 0 {
-            return Err("message is empty".into());
+        let structured = self.confirm.iter().chain(&self.decline).collect::<Vec<_>>();
+        match (n, structured.len()) {
+            (0, 0) => return Err("message is empty".into()),
+            (_, 2) => return Err("send confirm or decline, not both".into()),
+            (1.., 1) => return Err("confirm and decline carry no message".into()),
+            (_, 1) if self.conversation_id.is_none() => {
+                return Err("confirm and decline need the conversation_id".into())
+            }
+            _ => {}
+        }
+        if let Some(t) = structured.first() {
+            if t.token.is_empty()
+                || t.token.len() > 128
+                || !t
+                    .token
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+            {
+                return Err("token is the pending action's token, as Jarvis gave it".into());
+            }
         }
         if n > MAX_MESSAGE_CHARS {
             return Err(format!(
@@ -127,10 +193,16 @@ pub struct ChatOutput {
     pub answer: String,
     pub citations: Vec<Citation>,
     pub actions: Vec<Action>,
-    /// An action waiting for the user's confirmation, as the tool rendered it
-    /// (also at the end of `answer`, whatever the model wrote).
+    /// The conversation's action waiting for the user's confirmation, as the
+    /// tool rendered it from the stored records; `confirm: {token}` with its
+    /// `token` runs it. When this answer shows it, it is also at the end of
+    /// `answer`, whatever the model wrote.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pending: Option<PendingAction>,
+    /// Whether this answer shows `pending` (only then can a bare "yes" to
+    /// the next question confirm it).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub shows_pending: bool,
 }
 
 impl ChatOutput {
@@ -142,6 +214,21 @@ impl ChatOutput {
             citations: Vec::new(),
             actions: Vec::new(),
             pending: None,
+            shows_pending: false,
+        }
+    }
+
+    /// An answer that shows `pending` at its end, from the records (never the model's words).
+    fn showing(conv: &Conversation, said: &str, pending: PendingAction) -> Self {
+        let shown = consent::render(&pending);
+        let answer = match said.trim_end() {
+            "" => shown,
+            said => format!("{said}\n\n{shown}"),
+        };
+        Self {
+            pending: Some(pending),
+            shows_pending: true,
+            ..Self::saying(conv, answer)
         }
     }
 }
@@ -168,7 +255,7 @@ pub enum Event {
         summary: String,
     },
     /// The whole answer (last event).
-    Done(ChatOutput),
+    Done(Box<ChatOutput>),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -186,6 +273,10 @@ pub enum AgentError {
     /// The same turn (its `turn_id`) is still being answered by another request.
     #[error("{0}")]
     Busy(String),
+    /// A structured confirmation or refusal of an action that is not (or no
+    /// longer) the conversation's pending one: nothing was done.
+    #[error("{0}")]
+    Stale(String),
     #[error(transparent)]
     Port(#[from] PortError),
 }
@@ -281,68 +372,10 @@ fn system_prompt(now: chrono::DateTime<chrono::Utc>, zone: Zone, sources: &[Sear
     )
 }
 
-/// An affirmative word, for a confirmation that also names the recipients.
-static AFFIRM: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)\b(yes|sure|ok|okay|confirm(ed)?|go ahead|send)\b").expect("affirm pattern")
-});
-
 /// Largest serialized conversation kept in one record: DynamoDB items hold
 /// 400 KB; older turns are dropped first to stay under this.
 pub const MAX_CONVERSATION_BYTES: usize = 300 * 1024;
 
-/// Addresses in `to` that no message of the user's (earlier turns, and this
-/// one) names: text from documents or mail may have put them there.
-fn unnamed(to: &[String], conv: &Conversation, message: &str) -> Vec<String> {
-    let said: Vec<String> = conv
-        .turns
-        .iter()
-        .filter(|t| t.role == Role::User)
-        .map(|t| t.text.to_lowercase())
-        .chain([message.to_lowercase()])
-        .collect();
-    to.iter()
-        .filter(|a| !said.iter().any(|s| s.contains(&a.to_lowercase())))
-        .cloned()
-        .collect()
-}
-
-/// What the user is shown for a pending action, after the model's words.
-pub fn confirmation_prompt(p: &PendingAction) -> String {
-    let mut out = format!("Waiting for your confirmation: {}", p.summary);
-    if p.unnamed_recipients.is_empty() {
-        out.push_str(" Reply \"yes\" to go ahead or \"no\" to cancel.");
-    } else {
-        out.push_str(&format!(
-            " Careful: you never named {} in this conversation. To send to them anyway, reply \"send to {}\"; reply \"no\" to cancel.",
-            p.unnamed_recipients.join(", "),
-            p.unnamed_recipients.join(", ")
-        ));
-    }
-    out
-}
-
-/// Whether `message` confirms `p`: a plain yes, or, when recipients the user
-/// never named are in it, an affirmative naming every one of them.
-fn confirms(p: &PendingAction, message: &str) -> bool {
-    if p.unnamed_recipients.is_empty() {
-        return YES.is_match(message);
-    }
-    let lower = message.to_lowercase();
-    !NO.is_match(message)
-        && AFFIRM.is_match(message)
-        && p.unnamed_recipients
-            .iter()
-            .all(|a| lower.contains(&a.to_lowercase()))
-}
-
-/// The user's reply to "shall I send it?".
-static YES: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)^\s*(yes|yep|yeah|sure|ok|okay|confirm(ed)?|go ahead|please do|do it|send( it)?( now)?|yes,? send( it)?)\b[\s.!,]*(please|now|thanks?|thank you)?[\s.!]*$")
-        .expect("yes pattern")
-});
-static NO: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)^\s*(no|nope|don'?t|do not|cancel|stop|wait|not now)\b").expect("no pattern")
-});
 static MARKER: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"\[(\d{1,2})\]").expect("marker pattern"));
 
@@ -438,6 +471,9 @@ fn replay(conv: &Conversation, turn_id: &str) -> Option<ChatOutput> {
         .map(|t| ChatOutput {
             citations: t.citations.clone(),
             actions: t.actions.clone(),
+            pending: conv.pending.clone(),
+            shows_pending: t.shown.is_some()
+                && t.shown.as_ref() == conv.pending.as_ref().map(|p| &p.token),
             ..ChatOutput::saying(conv, t.text.clone())
         })
 }
@@ -488,6 +524,7 @@ impl Agent<'_> {
             citations: Vec::new(),
             turn_id: turn_id.map(str::to_owned),
             actions: Vec::new(),
+            shown: None,
         };
         let assistant = Turn {
             role: Role::Assistant,
@@ -496,7 +533,15 @@ impl Agent<'_> {
             citations: output.citations.clone(),
             turn_id: turn_id.map(str::to_owned),
             actions: output.actions.clone(),
+            shown: output
+                .pending
+                .as_ref()
+                .filter(|_| output.shows_pending)
+                .map(|p| p.token.clone()),
         };
+        // The pending action this turn saw: if another turn replaced it
+        // meanwhile, this one's answer does not clear the newer one.
+        let seen = conv.pending.as_ref().map(|p| p.token.clone());
         records::update::<Conversation, ()>(self.records, &conv.tenant_id, &conv.id, |stored| {
             let mut stored = stored.unwrap_or_else(|| Conversation {
                 turns: Vec::new(),
@@ -507,7 +552,11 @@ impl Agent<'_> {
             }
             stored.turns.push(user.clone());
             stored.turns.push(assistant.clone());
-            stored.pending = output.pending.clone();
+            if output.pending.is_some()
+                || stored.pending.as_ref().map(|p| &p.token) == seen.as_ref()
+            {
+                stored.pending = output.pending.clone();
+            }
             stored.updated_at = now;
             if stored.turns.len() > MAX_STORED_TURNS {
                 let drop = stored.turns.len() - MAX_STORED_TURNS;
@@ -564,7 +613,6 @@ impl Agent<'_> {
         on_event: &(dyn Fn(Event) + Send + Sync),
     ) -> Result<ChatOutput, AgentError> {
         input.validate().map_err(AgentError::Invalid)?;
-        let message = input.message.trim();
         let turn_id = input.turn_id.as_deref();
         let conv = self.conversation(tenant, input).await?;
         on_event(Event::Started {
@@ -572,15 +620,24 @@ impl Agent<'_> {
         });
         // A retried turn: its stored answer, and nothing runs again.
         if let Some(done) = turn_id.and_then(|t| replay(&conv, t)) {
-            on_event(Event::Done(done.clone()));
+            on_event(Event::Done(Box::new(done.clone())));
             return Ok(done);
         }
         // A retry that arrives while the first attempt still runs must not run
         // the tools again: the turn id is claimed first (compare-and-set).
         let Some(turn_id) = turn_id else {
-            return self.answer(tenant, conv, message, None, on_event).await;
+            let output = self.answer(tenant, &conv, input, on_event).await?;
+            return self
+                .finish(&conv, &input.said(), None, output, on_event)
+                .await;
         };
-        let fingerprint = format!("{}\0{message}", conv.id);
+        let fingerprint = format!(
+            "{}\0{:?}\0{:?}\0{}",
+            conv.id,
+            input.confirm,
+            input.decline,
+            input.message.trim()
+        );
         let begun = idempotency::begin(
             self.records,
             tenant,
@@ -596,77 +653,171 @@ impl Agent<'_> {
             other => AgentError::Invalid(other.to_string()),
         })?;
         let claim = match begun {
-            // Answered before, and no longer in the conversation (trimmed): the stored answer.
+            // Answered before, but not (or no longer) in the conversation: the
+            // conversation could not be saved then, or was trimmed since. The
+            // stored answer, and the conversation saved now; nothing runs again.
             idempotency::Begun::Replay { body, .. } => {
-                let done: ChatOutput = serde_json::from_value(body)
+                let done: Answered = serde_json::from_value(body)
                     .map_err(|e| AgentError::Port(PortError::backend("records", e)))?;
-                on_event(Event::Done(done.clone()));
-                return Ok(done);
+                return self
+                    .finish(&conv, &done.said, Some(turn_id), done.output, on_event)
+                    .await;
             }
             idempotency::Begun::Run(claim) => claim,
         };
-        match self
-            .answer(tenant, conv, message, Some(turn_id), on_event)
-            .await
-        {
-            Ok(done) => {
-                let stored = serde_json::to_value(&done).unwrap_or_default();
-                if let Err(e) = idempotency::finish(self.records, claim, 200, &stored).await {
-                    tracing::warn!(error = %e, "could not remember a turn's answer");
-                }
-                Ok(done)
-            }
+        let output = match self.answer(tenant, &conv, input, on_event).await {
+            Ok(output) => output,
             Err(e) => {
                 idempotency::abandon(self.records, claim).await;
-                Err(e)
+                return Err(e);
             }
+        };
+        // The answer is remembered before the conversation is saved: its tools
+        // ran, and a retry of this turn must replay it even if the save fails.
+        let answered = Answered {
+            said: input.said(),
+            output,
+        };
+        let stored = serde_json::to_value(&answered).unwrap_or_default();
+        if let Err(e) = idempotency::finish(self.records, claim, 200, &stored).await {
+            tracing::warn!(error = %e, "could not remember a turn's answer");
         }
+        self.finish(
+            &conv,
+            &answered.said,
+            Some(turn_id),
+            answered.output,
+            on_event,
+        )
+        .await
     }
 
-    /// The turn itself, once it is known not to be a retry.
+    /// The turn itself, once it is known not to be a retry; not yet saved.
     async fn answer(
         &self,
         tenant: &TenantId,
-        conv: Conversation,
-        message: &str,
-        turn_id: Option<&str>,
+        conv: &Conversation,
+        input: &ChatInput,
         on_event: &(dyn Fn(Event) + Send + Sync),
     ) -> Result<ChatOutput, AgentError> {
-        // The user's own answer to a pending action: no model involved.
-        if let Some(pending) = &conv.pending {
-            if confirms(pending, message) {
-                let (answer, actions) = self.run_confirmed(tenant, pending, on_event).await?;
-                let output = ChatOutput {
-                    actions,
-                    ..ChatOutput::saying(&conv, answer)
-                };
-                return self.finish(&conv, message, turn_id, output, on_event).await;
+        let message = input.message.trim();
+        // The user's own answer to a pending action, by the consent rule: no model involved.
+        let kept = match &conv.pending {
+            None if input.confirm.is_some() || input.decline.is_some() => {
+                return Err(AgentError::Stale(
+                    "nothing in this conversation is waiting for confirmation; nothing was done"
+                        .into(),
+                ))
             }
-            if NO.is_match(message) {
-                let output =
-                    ChatOutput::saying(&conv, "OK, I won't do it; nothing changed.".into());
-                return self.finish(&conv, message, turn_id, output, on_event).await;
-            }
-            if YES.is_match(message) {
-                // A bare yes to mail for recipients the user never named.
-                let output = ChatOutput {
-                    pending: Some(pending.clone()),
-                    ..ChatOutput::saying(&conv, confirmation_prompt(pending))
-                };
-                return self.finish(&conv, message, turn_id, output, on_event).await;
-            }
-            // Anything else moves on; nothing pending is done.
-        }
+            None => None,
+            Some(pending) => match consent::judge(pending, &conv.turns, input.reply()) {
+                consent::Verdict::Run => {
+                    let (answer, actions) = self.run_confirmed(tenant, pending, on_event).await?;
+                    return Ok(ChatOutput {
+                        actions,
+                        ..ChatOutput::saying(conv, answer)
+                    });
+                }
+                consent::Verdict::Cancel => {
+                    return Ok(ChatOutput::saying(
+                        conv,
+                        "OK, I won't do it; nothing changed.".into(),
+                    ))
+                }
+                consent::Verdict::AskStructured(why) => {
+                    return Ok(ChatOutput::showing(
+                        conv,
+                        &consent::ask_structured(&why),
+                        pending.clone(),
+                    ))
+                }
+                consent::Verdict::Stale => {
+                    return Err(AgentError::Stale(
+                        "that is not what is waiting for your confirmation now; nothing was done"
+                            .into(),
+                    ))
+                }
+                // The action stays pending for its button; the model answers.
+                consent::Verdict::NotAnAnswer => Some(pending.clone()),
+            },
+        };
+        // Said by the user in this conversation, for the recipients they named.
+        let user_said: Vec<&str> = conv
+            .turns
+            .iter()
+            .filter(|t| t.role == Role::User)
+            .map(|t| t.text.as_str())
+            .chain([message])
+            .collect();
         let mut pending: Option<PendingAction> = None;
+        let mut actions: Vec<Action> = Vec::new();
+        match self
+            .converse(
+                tenant,
+                conv,
+                message,
+                &user_said,
+                &mut pending,
+                &mut actions,
+                on_event,
+            )
+            .await
+        {
+            Ok((answer, citations)) => Ok(match pending {
+                Some(p) => ChatOutput {
+                    citations,
+                    actions,
+                    ..ChatOutput::showing(conv, &answer, p)
+                },
+                None => ChatOutput {
+                    citations,
+                    actions,
+                    pending: kept,
+                    ..ChatOutput::saying(conv, answer)
+                },
+            }),
+            // Tools that changed something ran before the failure: the turn
+            // ends with what they did, so that a retry does not run them again.
+            Err(e) if actions.iter().any(|a| a.kind != "confirmation_required") => {
+                tracing::warn!(error = %e, "a turn failed after its tools ran");
+                let done: Vec<&str> = actions.iter().map(|a| a.summary.as_str()).collect();
+                let answer = format!("{}\n\nThen I could not finish: {e}", done.join("\n"));
+                Ok(match pending {
+                    Some(p) => ChatOutput {
+                        actions,
+                        ..ChatOutput::showing(conv, &answer, p)
+                    },
+                    None => ChatOutput {
+                        actions,
+                        pending: kept,
+                        ..ChatOutput::saying(conv, answer)
+                    },
+                })
+            }
+            Err(e) => Err(e),
+        }
+    }
 
+    /// The model and its tools, step by step: the answer's text and citations.
+    /// What the tools did goes into `actions`, an action they offered into `pending`.
+    #[allow(clippy::too_many_arguments)]
+    async fn converse(
+        &self,
+        tenant: &TenantId,
+        conv: &Conversation,
+        message: &str,
+        user_said: &[&str],
+        pending: &mut Option<PendingAction>,
+        actions: &mut Vec<Action>,
+        on_event: &(dyn Fn(Event) + Send + Sync),
+    ) -> Result<(String, Vec<Citation>), AgentError> {
         let mut sources = self
             .retriever
             .retrieve(tenant, message, SOURCES_PER_TURN)
             .await?;
         let now = self.clock.now();
-        let mut messages = history(&conv, self.limits.history_chars);
+        let mut messages = history(conv, self.limits.history_chars);
         messages.push(text_message("user", message));
-        let mut actions: Vec<Action> = Vec::new();
         let mut used_tokens = 0u32;
         for _step in 0..self.limits.max_steps {
             let request = ChatRequest {
@@ -712,18 +863,7 @@ impl Agent<'_> {
                     .collect::<Vec<_>>()
                     .join("");
                 let citations = citations(&answer, &sources);
-                let answer = match &pending {
-                    Some(p) if answer.trim().is_empty() => confirmation_prompt(p),
-                    Some(p) => format!("{}\n\n{}", answer.trim_end(), confirmation_prompt(p)),
-                    None => answer,
-                };
-                let output = ChatOutput {
-                    citations,
-                    actions,
-                    pending,
-                    ..ChatOutput::saying(&conv, answer)
-                };
-                return self.finish(&conv, message, turn_id, output, on_event).await;
+                return Ok((answer, citations));
             }
             let mut results = Vec::new();
             for u in uses {
@@ -767,7 +907,7 @@ impl Agent<'_> {
                         Ok(Ok(out)) => {
                             if let Some(a) = &out.action {
                                 if a.kind == "confirmation_required" {
-                                    pending = pending_from(&out.result, &conv, message);
+                                    *pending = pending_from(&out.result, user_said);
                                 }
                                 actions.push(a.clone());
                             }
@@ -813,30 +953,35 @@ impl Agent<'_> {
         on_event: &(dyn Fn(Event) + Send + Sync),
     ) -> Result<ChatOutput, AgentError> {
         self.save(conv, message, turn_id, &output).await?;
-        on_event(Event::Done(output.clone()));
+        on_event(Event::Done(Box::new(output.clone())));
         Ok(output)
     }
 }
 
 /// The pending action a tool's `confirmation_required` result describes, with
-/// the recipients the user never named flagged.
-fn pending_from(result: &Value, conv: &Conversation, message: &str) -> Option<PendingAction> {
-    let recipients: Vec<String> = result["recipients"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(Value::as_str)
-                .map(str::to_owned)
-                .collect()
-        })
-        .unwrap_or_default();
+/// the recipients the user never named as recipients flagged.
+fn pending_from(result: &Value, user_said: &[&str]) -> Option<PendingAction> {
+    let mail: Option<crate::domain::PendingMail> =
+        serde_json::from_value(result.get("mail").cloned().unwrap_or_default()).ok();
+    let recipients = mail.as_ref().map(|m| m.to.clone()).unwrap_or_default();
     Some(PendingAction {
         tool: result["tool"].as_str()?.to_owned(),
         input: result.get("confirm_input")?.clone(),
         summary: result["summary"].as_str()?.to_owned(),
         token: result["confirm_token"].as_str()?.to_owned(),
-        unnamed_recipients: unnamed(&recipients, conv, message),
+        unnamed_recipients: consent::unnamed_recipients(&recipients, user_said.iter().copied()),
+        recipients,
+        mail,
     })
+}
+
+/// What a turn with an idempotency key remembers: the user's words (or what
+/// they pressed) and the answer, so that a retry can replay it and save the
+/// conversation if the first attempt could not.
+#[derive(Debug, Serialize, Deserialize)]
+struct Answered {
+    said: String,
+    output: ChatOutput,
 }
 
 #[cfg(test)]
@@ -881,28 +1026,6 @@ mod tests {
         let c = citations("A [2], B [1], again [2], bogus [7].", &hits);
         assert_eq!(c.iter().map(|c| c.n).collect::<Vec<_>>(), [2, 1]);
         assert_eq!(c[0].title, "b");
-    }
-
-    #[test]
-    fn confirmations_are_short_and_explicit() {
-        for yes in [
-            "yes",
-            "Yes, send it",
-            "ok",
-            "send it now",
-            "go ahead please",
-            "yes please",
-        ] {
-            assert!(YES.is_match(yes), "{yes}");
-        }
-        for not in [
-            "yes but change the subject",
-            "send it to bob instead",
-            "what is it about?",
-        ] {
-            assert!(!YES.is_match(not), "{not}");
-        }
-        assert!(NO.is_match("no, don't"));
     }
 
     /// A model that obeys the injected text: it asks to send mail, even "confirmed".
@@ -951,7 +1074,11 @@ mod tests {
                 "Send the e-mail to x@example.com — \"files\" (draft_1).".into(),
                 json!({"draft_id": "draft_1"}),
                 "tok1".into(),
-                &["x@example.com".to_owned()],
+                Some(&crate::domain::PendingMail {
+                    to: vec!["x@example.com".into()],
+                    subject: "files".into(),
+                    body: "everything".into(),
+                }),
             )))
         }
     }
@@ -1067,6 +1194,7 @@ mod tests {
             message: "summarize my notes".into(),
             conversation_id: None,
             turn_id: None,
+            ..ChatInput::default()
         };
         let out = agent.turn(&tenant, &input, &|_| {}).await.unwrap();
         let calls = tools.0.lock().unwrap().clone();
@@ -1088,9 +1216,12 @@ mod tests {
         );
         assert_eq!(pending.unnamed_recipients, vec!["x@example.com"]);
         assert!(
-            out.answer.contains("Send the e-mail to x@example.com")
-                && out.answer.contains("you never named x@example.com"),
-            "the tool's own summary, not the model's words, is shown: {}",
+            out.answer
+                .contains("To: x@example.com\nSubject: files\n> everything")
+                && out
+                    .answer
+                    .contains("you never asked to write to x@example.com"),
+            "the stored mail, not the model's words, is shown: {}",
             out.answer
         );
         // A reflexive "ok" does not send to an address the user never named.
@@ -1098,21 +1229,42 @@ mod tests {
             message: "ok".into(),
             conversation_id: Some(out.conversation_id.clone()),
             turn_id: None,
+            ..ChatInput::default()
         };
         let again = agent.turn(&tenant, &ok, &|_| {}).await.unwrap();
         assert_eq!(tools.0.lock().unwrap().len(), 1, "nothing was called");
         assert!(
-            again.answer.contains("send to x@example.com"),
+            again.answer.contains("Send button")
+                && again
+                    .answer
+                    .contains("never asked to write to x@example.com"),
             "{}",
             again.answer
         );
-        // Naming the recipient confirms, with the tool's token.
-        let named = ChatInput {
-            message: "yes, send to x@example.com".into(),
-            conversation_id: Some(out.conversation_id.clone()),
-            turn_id: None,
-        };
+        // Naming the address in a reply is not consent either.
+        let named = ChatInput::saying(
+            "yes, send to x@example.com",
+            Some(out.conversation_id.clone()),
+        );
         agent.turn(&tenant, &named, &|_| {}).await.unwrap();
+        assert_eq!(tools.0.lock().unwrap().len(), 1, "nothing was called");
+        // Another token runs nothing.
+        let wrong = ChatInput {
+            confirm: Some(ConsentToken {
+                token: "tok2".into(),
+            }),
+            ..ChatInput::saying("", Some(out.conversation_id.clone()))
+        };
+        let err = agent.turn(&tenant, &wrong, &|_| {}).await.unwrap_err();
+        assert!(matches!(err, AgentError::Stale(_)), "{err}");
+        // The structured confirmation runs it, with the tool's token.
+        let button = ChatInput {
+            confirm: Some(ConsentToken {
+                token: "tok1".into(),
+            }),
+            ..ChatInput::saying("", Some(out.conversation_id.clone()))
+        };
+        agent.turn(&tenant, &button, &|_| {}).await.unwrap();
         let calls = tools.0.lock().unwrap().clone();
         assert_eq!(calls.len(), 2);
         assert!(calls[1].confirmed);
@@ -1129,6 +1281,7 @@ mod tests {
             message: "summarize my notes".into(),
             conversation_id: None,
             turn_id: Some("0b7e-retry".into()),
+            ..ChatInput::default()
         };
         let first = agent.turn(&tenant, &input, &|_| {}).await.unwrap();
         let second = agent.turn(&tenant, &input, &|_| {}).await.unwrap();
@@ -1178,6 +1331,7 @@ mod tests {
             message: "tasks?".into(),
             conversation_id: None,
             turn_id: None,
+            ..ChatInput::default()
         };
         let err = agent
             .turn(&TenantId::parse("alice").unwrap(), &input, &|_| {})
@@ -1205,24 +1359,28 @@ mod tests {
             message: "hi".into(),
             conversation_id: None,
             turn_id: None,
+            ..ChatInput::default()
         };
         assert!(ok.validate().is_ok());
         let empty = ChatInput {
             message: "  ".into(),
             conversation_id: None,
             turn_id: None,
+            ..ChatInput::default()
         };
         assert!(empty.validate().is_err());
         let long = ChatInput {
             message: "x".repeat(MAX_MESSAGE_CHARS + 1),
             conversation_id: None,
             turn_id: None,
+            ..ChatInput::default()
         };
         assert!(long.validate().is_err());
         let bad = ChatInput {
             message: "hi".into(),
             conversation_id: Some("../x".into()),
             turn_id: None,
+            ..ChatInput::default()
         };
         assert!(bad.validate().is_err());
     }
@@ -1248,10 +1406,12 @@ mod tests {
                 input: json!({}),
                 summary: message.clone(),
                 token: "t".into(),
+                recipients: vec!["x@example.com".into()],
                 unnamed_recipients: vec!["x@example.com".into()],
+                mail: Some(crate::domain::PendingMail { to: vec![junk.clone()], subject: message.clone(), body: message.clone() }),
             };
-            let _ = confirms(&pending, &message);
-            let _ = confirmation_prompt(&pending);
+            let _ = consent::judge(&pending, &[], consent::Reply::Text(&message));
+            let _ = consent::render(&pending);
         }
     }
 }

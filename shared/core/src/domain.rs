@@ -330,6 +330,33 @@ pub enum DraftState {
         at: DateTime<Utc>,
         message_id: String,
     },
+    /// The mail service's answer never came (a timeout after the request
+    /// left): the mail may or may not have gone out. Jarvis never sends it
+    /// again on its own; the user was told.
+    Unknown {
+        since: DateTime<Utc>,
+        reason: String,
+    },
+}
+
+/// A tenant's use of a limited side effect over a sliding window (mail: one
+/// per send in the last 24 hours), taken and given back by compare-and-set so
+/// that concurrent sends cannot pass the limit together.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Allowance {
+    pub tenant_id: TenantId,
+    /// What is limited (`"mail"`).
+    pub id: String,
+    /// One entry per use still inside the window: when, and for what (a draft id).
+    #[serde(default)]
+    pub used: Vec<AllowanceUse>,
+}
+
+/// One use of an [`Allowance`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AllowanceUse {
+    pub at: DateTime<Utc>,
+    pub by: String,
 }
 
 /// An e-mail the assistant or the user wrote, kept until the user confirms sending it.
@@ -383,6 +410,11 @@ pub struct Turn {
     /// What the turn did (on the assistant's turn).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub actions: Vec<crate::tools::Action>,
+    /// On the assistant's turn: the token of the pending action Jarvis itself
+    /// showed at the end of this answer (free text may confirm only that one,
+    /// and only in the very next turn).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shown: Option<String>,
 }
 
 /// A chat history.
@@ -411,10 +443,26 @@ pub struct PendingAction {
     pub summary: String,
     /// The tool's digest of what will happen; a changed record no longer matches.
     pub token: String,
-    /// Mail recipients the user never named in this conversation: a bare "yes"
-    /// does not send to them, the user must name each one.
+    /// Where mail would go: every address the action writes to.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub recipients: Vec<String>,
+    /// Recipients the user never named as recipients in this conversation: no
+    /// free-text reply sends to them, only the structured confirmation
+    /// (`jarvis_core::consent`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub unnamed_recipients: Vec<String>,
+    /// For mail: exactly what would be sent, read from the stored draft (what
+    /// the confirmation and the web app's card show).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mail: Option<PendingMail>,
+}
+
+/// The mail a pending send would send, as stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct PendingMail {
+    pub to: Vec<String>,
+    pub subject: String,
+    pub body: String,
 }
 
 /// A tenant's own settings: one record per tenant, id [`Settings::ID`].

@@ -14,6 +14,12 @@
 //! - the same key with another body: 422, nothing runs;
 //! - a claim older than [`LEASE`] belongs to a request that died: the next
 //!   request with the key takes it over.
+//!
+//! The work itself is idempotent too: [`once`] hands it the id the created
+//! item takes, derived from the tenant's key ([`ItemId`]), and the
+//! create is a create-if-absent. So when the write that finishes the key
+//! fails after the item was made, the retry that takes the key over after the
+//! lease finds the item, and answers it instead of making a second one.
 
 use crate::domain::TenantId;
 use crate::error::ApiError;
@@ -86,6 +92,17 @@ pub enum Begun {
 pub struct Claim {
     record: IdempotencyRecord,
     version: RecordVersion,
+}
+
+impl Claim {
+    /// The suffix of the id an item created under this key takes (`task_k…`):
+    /// the same for every request with the key, so that a create-if-absent
+    /// makes it once.
+    fn item_suffix(&self) -> String {
+        let r = &self.record;
+        let digest = hex_digest(&[r.tenant_id.as_str().as_bytes(), r.id.as_bytes()]);
+        format!("_k{}", &digest[..26])
+    }
 }
 
 fn hex_digest(parts: &[&[u8]]) -> String {
@@ -207,7 +224,7 @@ pub async fn abandon(store: &dyn RecordStore, claim: Claim) {
 }
 
 /// Runs `work` at most once per `key` (see the module documentation); with no
-/// key, just runs it.
+/// key, just runs it. `work` is given the [`ItemId`] its item takes.
 pub async fn once<F, Fut>(
     store: &dyn RecordStore,
     tenant: &TenantId,
@@ -218,16 +235,16 @@ pub async fn once<F, Fut>(
     work: F,
 ) -> Result<(u16, serde_json::Value, bool), ApiError>
 where
-    F: FnOnce() -> Fut,
+    F: FnOnce(ItemId) -> Fut,
     Fut: std::future::Future<Output = Result<(u16, serde_json::Value), ApiError>>,
 {
     let Some(key) = key else {
-        let (status, body) = work().await?;
+        let (status, body) = work(ItemId::Fresh).await?;
         return Ok((status, body, false));
     };
     match begin(store, tenant, route, key, body, now).await? {
         Begun::Replay { status, body } => Ok((status, body, true)),
-        Begun::Run(claim) => match work().await {
+        Begun::Run(claim) => match work(ItemId::Keyed(claim.item_suffix())).await {
             Ok((status, answer)) => {
                 if let Err(e) = finish(store, claim, status, &answer).await {
                     tracing::warn!(error = %e, "could not remember the answer of an idempotent request");
@@ -239,5 +256,25 @@ where
                 Err(e)
             }
         },
+    }
+}
+
+/// The id a created item takes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ItemId {
+    /// A new one (no idempotency key).
+    Fresh,
+    /// Derived from the request's key (the suffix after the item's prefix):
+    /// create it only if absent, and answer the one that exists otherwise.
+    Keyed(String),
+}
+
+impl ItemId {
+    /// The item's id: `prefix` and the key's suffix, or a new id.
+    pub fn id(&self, prefix: &str, now: DateTime<Utc>) -> String {
+        match self {
+            Self::Fresh => crate::clock::new_id(prefix, now),
+            Self::Keyed(suffix) => format!("{prefix}{suffix}"),
+        }
     }
 }

@@ -15,6 +15,8 @@
 //! - [`asl`]: the state machine's definition read as data (its retry rules).
 //! - [`ingest_event`]: the S3 "Object Created" event as EventBridge delivers it
 //!   into SQS, built and parsed.
+//! - [`consent`]: when an irreversible action may run (the structured
+//!   confirmation; what free text can and cannot do).
 //! - [`chunking`], [`fusion`], [`pii`]: pure logic.
 //! - [`analysis`]: the keyword side's analyzers (stemming per detected language),
 //!   one definition for the local index and the OpenSearch template.
@@ -32,6 +34,7 @@ pub mod asl;
 pub mod chunking;
 pub mod clock;
 pub mod config;
+pub mod consent;
 pub mod content;
 pub mod curated;
 pub mod domain;

@@ -80,6 +80,7 @@ mod tests {
             citations: Vec::new(),
             turn_id: None,
             actions: Vec::new(),
+            shown: None,
         }
     }
 

@@ -315,6 +315,9 @@ pub enum RecordKind {
     Connection,
     /// A remembered `Idempotency-Key` ([`crate::idempotency::IdempotencyRecord`]).
     Idempotency,
+    /// A tenant's allowance of a limited side effect ([`crate::domain::Allowance`]:
+    /// mail sent in the last day), counted by compare-and-set.
+    Allowance,
     /// The erasure tombstone and receipt ([`crate::domain::Erasure`]): not the
     /// tenant's data, so not in [`RecordKind::ALL`], and never removed by
     /// [`RecordStore::delete_tenant`].
@@ -323,7 +326,7 @@ pub enum RecordKind {
 
 impl RecordKind {
     /// The kinds that hold a tenant's data.
-    pub const ALL: [RecordKind; 8] = [
+    pub const ALL: [RecordKind; 9] = [
         Self::Task,
         Self::Reminder,
         Self::Draft,
@@ -332,6 +335,7 @@ impl RecordKind {
         Self::Settings,
         Self::Connection,
         Self::Idempotency,
+        Self::Allowance,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -344,6 +348,7 @@ impl RecordKind {
             Self::Settings => "settings",
             Self::Connection => "connection",
             Self::Idempotency => "idempotency",
+            Self::Allowance => "allowance",
             Self::Erasure => "erasure",
         }
     }
@@ -507,11 +512,26 @@ pub struct OutgoingEmail {
     pub body_text: String,
 }
 
-/// Sends mail (SESv2; locally an outbox folder or SMTP).
+/// Why a mail did not go out, or may have.
+#[derive(Debug, thiserror::Error)]
+pub enum SendError {
+    /// Refused before anything left (a bad request, the provider's 4xx, an
+    /// SMTP server's refusal): nothing was sent, and the mail may be sent again.
+    #[error(transparent)]
+    NotSent(PortError),
+    /// The outcome is unknown: the mail may have left (a timeout or a broken
+    /// connection after the request went out, the provider's 5xx). Never
+    /// retried by the adapter or by Jarvis: SES SendEmail is not idempotent.
+    #[error("{0}")]
+    Unknown(PortError),
+}
+
+/// Sends mail (SESv2; locally an outbox folder or SMTP). One call is one
+/// attempt: an adapter never retries a send on its own.
 #[async_trait]
 pub trait Mailer: Send + Sync {
     /// Returns the provider's message id.
-    async fn send(&self, email: &OutgoingEmail) -> PortResult<String>;
+    async fn send(&self, email: &OutgoingEmail) -> Result<String, SendError>;
 }
 
 /// One message of a chat exchange in the Converse shape.

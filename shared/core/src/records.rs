@@ -36,6 +36,7 @@ record!(Memory, RecordKind::Memory);
 record!(Settings, RecordKind::Settings);
 record!(crate::domain::Erasure, RecordKind::Erasure);
 record!(crate::domain::LiveConnection, RecordKind::Connection);
+record!(crate::domain::Allowance, RecordKind::Allowance);
 
 /// The zone `tenant` reads times in: their own setting, else `fallback` (the
 /// deployment's `JARVIS_TIME_ZONE`).
@@ -128,6 +129,25 @@ pub async fn put_if<T: Record>(
     store
         .put_if(record.tenant(), T::KIND, record.id(), &body, expected)
         .await
+}
+
+/// Creates `record` if no record has its id yet; otherwise answers the one
+/// stored (`false`: nothing was written). How a create keyed by an
+/// idempotency key ([`crate::idempotency::ItemId`]) happens once.
+pub async fn create_or_get<T: Record>(store: &dyn RecordStore, record: T) -> PortResult<(T, bool)> {
+    match put_if(store, &record, None).await {
+        Ok(_) => Ok((record, true)),
+        Err(PortError::Conflict(_)) => match get::<T>(store, record.tenant(), record.id()).await? {
+            Some(stored) => Ok((stored, false)),
+            // Gone again between the two calls (erased): nothing to answer.
+            None => Err(PortError::Conflict(format!(
+                "the {} {} changed meanwhile; try again",
+                T::KIND.as_str(),
+                record.id()
+            ))),
+        },
+        Err(e) => Err(e),
+    }
 }
 
 /// What an [`update`] edit decided.

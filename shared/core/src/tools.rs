@@ -74,15 +74,15 @@ pub fn confirm_token(tool: &str, parts: &[&str]) -> String {
 /// The answer to an unconfirmed call of a [`needs_confirmation`] tool. The
 /// `summary` is rendered by the tool from the stored records, never taken from
 /// the model; `input` names exactly the records the confirmed call will act on;
-/// `recipients` are the addresses mail would go to (the agent flags those the
-/// user never named).
+/// `mail` is exactly what would be sent, read from the stored draft (the agent
+/// shows it, and flags the recipients the user never named).
 pub fn confirmation_required(
     tool: &str,
     id: &str,
     summary: String,
     input: Value,
     token: String,
-    recipients: &[String],
+    mail: Option<&crate::domain::PendingMail>,
 ) -> ToolOutcome {
     ToolOutcome::acted(
         "confirmation_required",
@@ -92,19 +92,26 @@ pub fn confirmation_required(
             "tool": tool,
             "confirm_input": input,
             "confirm_token": token,
-            "recipients": recipients,
+            "recipients": mail.map(|m| m.to.clone()).unwrap_or_default(),
+            "mail": mail,
             "id": id,
         }),
         id,
     )
 }
 
-/// For a confirmed call: `Ok` when it carries no token (REST) or the token of
-/// what would happen now; otherwise a conflict, and nothing may be done.
+/// For a confirmed call: `Ok` when it carries the token of what would happen
+/// now, or no token where the caller named the record itself (a REST delete
+/// or complete of one id); otherwise a conflict, and nothing may be done.
+/// Sending mail always needs the token ([`SEND_EMAIL`]): the user confirms
+/// the exact mail they were shown.
 pub fn check_token(call: &ToolCall, now: &str) -> Result<(), ToolRefusal> {
     match call.confirm_token.as_deref() {
         Some(t) if t != now => Err(ToolRefusal::conflict(
             "that changed since you confirmed it; nothing was done. Ask again to see what it is now.",
+        )),
+        None if call.name == SEND_EMAIL => Err(ToolRefusal::new(
+            "sending needs the confirmation token of the mail you were shown (confirm_token)",
         )),
         _ => Ok(()),
     }

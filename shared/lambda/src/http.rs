@@ -211,7 +211,7 @@ pub async fn create_once<F, Fut>(
     work: F,
 ) -> Result<(u16, serde_json::Value), ApiError>
 where
-    F: FnOnce() -> Fut,
+    F: FnOnce(jarvis_core::idempotency::ItemId) -> Fut,
     Fut: std::future::Future<Output = Result<(u16, serde_json::Value), ApiError>>,
 {
     let route = route(req)?.key();

@@ -242,7 +242,7 @@ fn clauses(text: &str) -> Vec<String> {
 /// "tomorrow at 9am to call Ana" / "to call Ana tomorrow at 9am" → (what, when).
 fn split_reminder(rest: &str) -> Option<(String, String)> {
     let rest = rest.trim().trim_end_matches(['.', '!']);
-    let lower = rest.to_lowercase();
+    let lower = rest.to_ascii_lowercase();
     for lead in ["to ", "about ", "that ", "of "] {
         if let Some(after) = lower.strip_prefix(lead) {
             // The time is at the end: from the last time word on.
@@ -301,7 +301,7 @@ fn tool_request(clause: &str) -> Option<(&'static str, Value)> {
         let title = m.get(1).or(m.get(2))?.as_str().trim();
         // A trailing "by friday" / "due next monday" is the due time.
         for sep in [" by ", " due ", " before "] {
-            if let Some(i) = title.to_lowercase().rfind(sep) {
+            if let Some(i) = title.to_ascii_lowercase().rfind(sep) {
                 let due = &title[i + sep.len()..];
                 if parses_as_time(due) {
                     return Some((
@@ -710,6 +710,46 @@ mod tests {
             after_tools in proptest::prelude::any::<bool>(),
         ) {
             let r = ask(&format!("{lead}{message}"), after_tools);
+            proptest::prop_assert!(!r.message.content.is_empty());
+        }
+    }
+
+    /// Characters whose lower case has another length in UTF-8 (the Kelvin
+    /// and Ångström signs, dotted capital I, capital sharp s, Ohm…).
+    const CASE_CHANGES_LENGTH: &str =
+        "\u{212A}\u{212B}\u{0130}\u{1E9E}\u{2126}\u{023A}\u{2C6F}\u{0345}ΣßKk";
+
+    #[test]
+    fn requests_with_letters_whose_case_changes_length_are_read_not_panicked_on() {
+        // Both panicked before: offsets from a lowercased copy sliced the original.
+        let r = ask("remind me to \u{212A}m tomorrow at 9am", false);
+        let input = &r.message.content[0]["toolUse"]["input"];
+        assert_eq!(input["text"], "\u{212A}m");
+        let r = ask("add a task to \u{212A}\u{212A} by friday", false);
+        let input = &r.message.content[0]["toolUse"]["input"];
+        assert_eq!(input["title"], "\u{212A}\u{212A}");
+        assert_eq!(input["due"], "friday");
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2000))]
+        /// Any mix of all of Unicode and of the characters whose case changes
+        /// their length, inside the requests that slice text by time words.
+        #[test]
+        fn requests_over_all_of_unicode_never_panic(
+            what in proptest::collection::vec(
+                proptest::prop_oneof![
+                    proptest::sample::select(CASE_CHANGES_LENGTH.chars().collect::<Vec<_>>()),
+                    proptest::char::any(),
+                    proptest::sample::select(vec![' ', 'a', 'T', 'o']),
+                ],
+                0..24,
+            ),
+            lead in proptest::sample::select(vec!["remind me to ", "remind me ", "add a task to ", "add ", "remind me tomorrow at 9am to ", "mark ", "delete the task "]),
+            tail in proptest::sample::select(vec!["", " tomorrow at 9am", " by friday", " due next monday", " every weekday at 8", " before 2026-12-01", " done"]),
+        ) {
+            let what: String = what.into_iter().collect();
+            let r = ask(&format!("{lead}{what}{tail}"), false);
             proptest::prop_assert!(!r.message.content.is_empty());
         }
     }

@@ -6,7 +6,7 @@
 use async_trait::async_trait;
 use chrono::Utc;
 use jarvis_core::clock::new_id;
-use jarvis_core::ports::{Mailer, OutgoingEmail, PortResult};
+use jarvis_core::ports::{Mailer, OutgoingEmail, SendError};
 use jarvis_core::PortError;
 use std::path::PathBuf;
 
@@ -51,21 +51,36 @@ pub fn render(from: &str, email: &OutgoingEmail, message_id: &str) -> String {
 
 #[async_trait]
 impl Mailer for OutboxMailer {
-    async fn send(&self, email: &OutgoingEmail) -> PortResult<String> {
+    /// Writing the outbox file is the whole send: a failure leaves nothing
+    /// sent (a half-written file is removed).
+    async fn send(&self, email: &OutgoingEmail) -> Result<String, SendError> {
         if email.to.is_empty() {
-            return Err(PortError::Invalid("an e-mail needs a recipient".into()));
+            return Err(SendError::NotSent(PortError::Invalid(
+                "an e-mail needs a recipient".into(),
+            )));
         }
         let id = new_id("msg", Utc::now());
-        let folder = self.folder(&email.tenant_id);
-        tokio::fs::create_dir_all(&folder)
+        self.write(email, &id)
             .await
-            .map_err(|e| PortError::backend("outbox", e))?;
-        let path = folder.join(format!("{id}.eml"));
-        tokio::fs::write(&path, render(&self.from, email, &id))
-            .await
-            .map_err(|e| PortError::backend("outbox", e))?;
-        tracing::info!(path = %path.display(), "mail written to the outbox");
+            .map_err(|e| SendError::NotSent(PortError::backend("outbox", e)))?;
         Ok(id)
+    }
+}
+
+impl OutboxMailer {
+    /// Writes the `.eml` of `email` as `id` (to a temporary name, then renamed).
+    async fn write(&self, email: &OutgoingEmail, id: &str) -> std::io::Result<()> {
+        let folder = self.folder(&email.tenant_id);
+        tokio::fs::create_dir_all(&folder).await?;
+        let path = folder.join(format!("{id}.eml"));
+        let part = folder.join(format!(".{id}.eml.part"));
+        if let Err(e) = tokio::fs::write(&part, render(&self.from, email, id)).await {
+            let _ = tokio::fs::remove_file(&part).await;
+            return Err(e);
+        }
+        tokio::fs::rename(&part, &path).await?;
+        tracing::info!(path = %path.display(), "mail written to the outbox");
+        Ok(())
     }
 }
 
@@ -96,27 +111,38 @@ impl SmtpMailer {
 
 #[async_trait]
 impl Mailer for SmtpMailer {
-    async fn send(&self, email: &OutgoingEmail) -> PortResult<String> {
+    async fn send(&self, email: &OutgoingEmail) -> Result<String, SendError> {
         use lettre::AsyncTransport as _;
         let mut message = lettre::Message::builder()
             .from(self.from.clone())
             .subject(header(&email.subject));
         for to in &email.to {
-            let mailbox = to
-                .parse()
-                .map_err(|e| PortError::Invalid(format!("{to:?} is not an address: {e}")))?;
+            let mailbox = to.parse().map_err(|e| {
+                SendError::NotSent(PortError::Invalid(format!("{to:?} is not an address: {e}")))
+            })?;
             message = message.to(mailbox);
         }
         let message = message
             .body(email.body_text.clone())
-            .map_err(|e| PortError::Invalid(e.to_string()))?;
+            .map_err(|e| SendError::NotSent(PortError::Invalid(e.to_string())))?;
+        let id = new_id("msg", Utc::now());
         self.transport.send(message).await.map_err(|e| {
             if e.is_permanent() {
-                PortError::Invalid(format!("the SMTP server refused the message: {e}"))
+                SendError::NotSent(PortError::Invalid(format!(
+                    "the SMTP server refused the message: {e}"
+                )))
+            } else if e.is_transient() {
+                // A 4xx reply: the server did not take it.
+                SendError::NotSent(PortError::transient("smtp", e))
             } else {
-                PortError::transient("smtp", e)
+                // A timeout or a broken connection: the server may have taken it.
+                SendError::Unknown(PortError::backend("smtp", e))
             }
         })?;
-        self.outbox.send(email).await
+        // Delivered: the outbox copy is a record, its failure is not the send's.
+        if let Err(e) = self.outbox.write(email, &id).await {
+            tracing::warn!(error = %e, "a delivered mail has no copy in the outbox");
+        }
+        Ok(id)
     }
 }

@@ -63,6 +63,37 @@ pub async fn blob_store(blobs: &dyn BlobStore, bucket: &str, other: &str) {
         .await
         .unwrap();
     assert_ne!(changed.etag, put.etag, "new bytes, new ETag");
+    // Create-only: the first write of a key lands, a second is a Conflict and
+    // changes nothing; of ten racing to create one key, one lands.
+    let fresh = blobs
+        .put_new(bucket, "a/new.txt", b"first".to_vec(), "text/plain")
+        .await
+        .unwrap();
+    assert_eq!(fresh.size, 5);
+    assert!(matches!(
+        blobs
+            .put_new(bucket, "a/new.txt", b"second".to_vec(), "text/plain")
+            .await,
+        Err(PortError::Conflict(_))
+    ));
+    assert_eq!(blobs.get(bucket, "a/new.txt").await.unwrap(), b"first");
+    let racers = (0..10).map(|i| {
+        blobs.put_new(
+            bucket,
+            "a/raced.txt",
+            format!("writer {i}").into_bytes(),
+            "text/plain",
+        )
+    });
+    let landed = futures_util::future::join_all(racers)
+        .await
+        .into_iter()
+        .filter(|r| {
+            assert!(matches!(r, Ok(_) | Err(PortError::Conflict(_))), "{r:?}");
+            r.is_ok()
+        })
+        .count();
+    assert_eq!(landed, 1);
     for bad in ["../escape", "/abs", "a/../../b", "", "a//b", "dir/"] {
         assert!(
             matches!(

@@ -90,8 +90,11 @@ fn operation(route: &Route, c: &mut Map<String, Value>) -> Operation {
             .taking(component::<jarvis_core::search::SearchRequest>(c)),
         Op::UploadDocument => Operation::answers(202, "Stored and queued (or a duplicate of an earlier document)", Some(component::<api_documents::Accepted>(c)))
             .raw()
-            .query(&[("name", "The file's name (its extension says its type)", true)])
-            .errors(&[(413, "Larger than the upload limit"), (415, "Not a type Jarvis reads")]),
+            .query(&[
+                ("name", "The file's name (its extension says its type); a taken name becomes `name (2).ext`", true),
+                ("replace", "`true` replaces the file of that name instead", false),
+            ])
+            .errors(&[(409, "Every numbered name is taken"), (413, "Larger than the upload limit"), (415, "Not a type Jarvis reads")]),
         Op::PresignUpload => Operation::answers(201, "Where to PUT the file (exactly that size and type, within 15 minutes)", Some(component::<api_documents::UploadTicket>(c)))
             .taking(component::<api_documents::UploadRequest>(c))
             .errors(&[(413, "Larger than the file limit"), (415, "Not a type Jarvis reads")]),
@@ -107,7 +110,7 @@ fn operation(route: &Route, c: &mut Map<String, Value>) -> Operation {
             .errors(&[(404, "No such document of the caller's")]),
         Op::Chat => Operation::answers(200, "The answer, its citations and what the assistant did", Some(component::<jarvis_core::agent::ChatOutput>(c)))
             .taking(component::<jarvis_core::agent::ChatInput>(c))
-            .errors(&[(404, "No such conversation"), (409, "This turn_id is still running"), (422, "A bound was reached")]),
+            .errors(&[(404, "No such conversation"), (409, "This turn_id is still running, or a confirm/decline token that is not the pending action's"), (422, "A bound was reached")]),
         Op::CreateTask => Operation::answers(201, "The task", Some(component::<tool_tasks::rest::TaskView>(c)))
             .taking(component::<tool_tasks::rest::NewTask>(c))
             .errors(&[IDEMPOTENCY_BUSY, (422, "A due time that cannot be read, or a reused Idempotency-Key with another body")]),

@@ -286,9 +286,10 @@ async fn openapi() -> Response {
     axum::Json(DOCUMENT.clone()).into_response()
 }
 
-/// `PUT /uploads/{key}?expires=…&size=…&signature=…`: what S3 does with a
-/// pre-signed PUT. The signature must match the key, the request's content
-/// type and its size; the body must be exactly that size. The object then
+/// `PUT /uploads/{key}?expires=…&size=…[&new=1]&signature=…`: what S3 does
+/// with a pre-signed PUT. The signature must match the key, the request's
+/// content type and its size; the body must be exactly that size; with
+/// `new=1` a file of that key is never replaced (409). The object then
 /// lands in the raw bucket, whose store queues it for the pipeline like any
 /// other arrival.
 async fn put_upload(
@@ -320,12 +321,14 @@ async fn put_upload(
             .and_then(|v| v.to_str().ok())
             .unwrap_or("")
             .to_owned();
+        let only_new = query.get("new").is_some_and(|v| v == "1");
         app.stack
             .uploads
             .verify(
                 &key,
                 &content_type,
                 size,
+                only_new,
                 expires,
                 &signature,
                 chrono::Utc::now(),
@@ -338,11 +341,22 @@ async fn put_upload(
                 bytes.len()
             )));
         }
-        let stored = app
-            .stack
-            .blobs
-            .put(&app.documents.raw_bucket, &key, bytes, &content_type)
-            .await?;
+        let blobs = &app.stack.blobs;
+        let bucket = &app.documents.raw_bucket;
+        let stored = if only_new {
+            // S3 answers 412 to an If-None-Match PUT of a key that exists; 409 here.
+            blobs
+                .put_new(bucket, &key, bytes, &content_type)
+                .await
+                .map_err(|e| match e {
+                    jarvis_core::PortError::Conflict(_) => ApiError::Conflict(
+                        "a file with this name arrived meanwhile, and it is not replaced; ask POST /uploads for a new URL".into(),
+                    ),
+                    e => e.into(),
+                })?
+        } else {
+            blobs.put(bucket, &key, bytes, &content_type).await?
+        };
         Ok(stored.etag)
     }
     .await;

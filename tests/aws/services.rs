@@ -1293,19 +1293,48 @@ async fn presigned_urls_upload_and_download_without_credentials() {
             "alice/uploads/big.md",
             "text/markdown",
             TRIP.len() as u64,
+            true,
             std::time::Duration::from_secs(300),
         )
         .await
         .unwrap();
     assert_eq!(up.method, "PUT");
     assert!(up.url.contains("X-Amz-Signature="), "{}", up.url);
+    assert!(
+        up.headers
+            .iter()
+            .any(|(k, v)| k == "if-none-match" && v == "*"),
+        "{:?}",
+        up.headers
+    );
     let http = reqwest::Client::new();
-    let mut put = http.put(&up.url).body(TRIP);
-    for (k, v) in &up.headers {
-        put = put.header(k, v);
-    }
-    let status = put.send().await.unwrap().status();
+    let put_once = || {
+        let mut put = http.put(&up.url).body(TRIP);
+        for (k, v) in &up.headers {
+            put = put.header(k, v);
+        }
+        put.send()
+    };
+    let status = put_once().await.unwrap().status();
     assert!(status.is_success(), "{status}");
+    // The same URL again: the file is there now, and S3 keeps it (412).
+    let status = put_once().await.unwrap().status();
+    assert_eq!(
+        status.as_u16(),
+        412,
+        "a create-only URL never replaces a file"
+    );
+    // And the adapter's own create-only write says Conflict.
+    assert!(matches!(
+        s3.put_new(
+            &r.raw_bucket,
+            "alice/uploads/big.md",
+            b"other".to_vec(),
+            "text/plain"
+        )
+        .await,
+        Err(PortError::Conflict(_))
+    ));
     assert_eq!(
         s3.head(&r.raw_bucket, "alice/uploads/big.md")
             .await
@@ -1337,6 +1366,7 @@ async fn presigned_urls_upload_and_download_without_credentials() {
             "../x",
             "text/plain",
             1,
+            false,
             std::time::Duration::from_secs(60)
         )
         .await,
@@ -1368,6 +1398,7 @@ async fn a_presigned_upload_lands_under_the_callers_folder_and_starts_a_run() {
     let blobs = stack
         .blobs(
             BlobAccess::new()
+                .read(Bucket::Raw)
                 .write(Bucket::Raw)
                 .delete(Bucket::Raw)
                 .delete(Bucket::Curated),

@@ -1917,6 +1917,15 @@ impl jarvis_core::ports::BlobStore for EraseAfterRead {
     ) -> PortResult<jarvis_core::domain::ObjectRef> {
         self.inner.put(bucket, key, bytes, content_type).await
     }
+    async fn put_new(
+        &self,
+        bucket: &str,
+        key: &str,
+        bytes: Vec<u8>,
+        content_type: &str,
+    ) -> PortResult<jarvis_core::domain::ObjectRef> {
+        self.inner.put_new(bucket, key, bytes, content_type).await
+    }
     async fn get(&self, bucket: &str, key: &str) -> PortResult<Vec<u8>> {
         let bytes = self.inner.get(bucket, key).await;
         let armed = self.erase.lock().unwrap().take();

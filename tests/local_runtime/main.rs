@@ -450,6 +450,133 @@ async fn upload_get_list_and_delete_through_the_api() {
         .exists());
 }
 
+/// Two uploads of one name keep both files (the second becomes `name (2)`),
+/// unless the caller asks to replace; a pre-signed URL never replaces a file
+/// either; the export then holds every file once, under a name of its own.
+#[tokio::test]
+async fn an_upload_never_replaces_another_unless_asked_and_the_export_keeps_every_file() {
+    let app = spawn_app().await;
+    let upload = |query: &'static str, body: &'static str| {
+        app.client
+            .post(format!("{}/documents?{query}", app.base))
+            .bearer_auth(&app.token)
+            .body(body)
+            .send()
+    };
+    let first: Value = upload(
+        "name=notes.txt",
+        "The otters swim in the river by the mill.",
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(first["key"], "local/uploads/notes.txt", "{first}");
+    let second: Value = upload("name=notes.txt", "The badgers dig under the old oak tree.")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(second["key"], "local/uploads/notes (2).txt", "{second}");
+    assert_ne!(first["document_id"], second["document_id"]);
+    assert_eq!(
+        app.settled("local/uploads/notes.txt").await["status"],
+        "indexed"
+    );
+    assert_eq!(
+        app.settled("local/uploads/notes (2).txt").await["status"],
+        "indexed"
+    );
+    assert!(
+        !app.search("otters river").await.is_empty(),
+        "the first text stays"
+    );
+    assert!(!app.search("badgers oak").await.is_empty());
+    // The same content under a third name: an alias of the first, exported once.
+    let alias: Value = upload("name=copy.txt", "The otters swim in the river by the mill.")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(alias["duplicate_of"], first["document_id"], "{alias}");
+
+    // Asked for: the file of that name is replaced.
+    let replaced: Value = upload(
+        "name=notes.txt&replace=true",
+        "The gulls circle over the harbour.",
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(replaced["key"], "local/uploads/notes.txt", "{replaced}");
+    assert_eq!(replaced["document_id"], first["document_id"]);
+    app.wait_for(
+        |docs| {
+            docs.iter()
+                .find(|d| d["id"] == first["document_id"] && d["status"] == "indexed")
+                .map(|_| ())
+        },
+        "the replaced file indexed",
+    )
+    .await;
+    let r = upload("name=notes.txt&replace=maybe", "x").await.unwrap();
+    assert_eq!(r.status(), 400);
+
+    // A pre-signed URL takes the next free name, and never replaces a file.
+    let ticket: Value = app
+        .client
+        .post(format!("{}/uploads", app.base))
+        .bearer_auth(&app.token)
+        .json(&json!({"name": "notes.txt", "content_type": "text/plain", "size": 11}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(ticket["key"], "local/uploads/notes (3).txt", "{ticket}");
+    let url = ticket["upload"]["url"].as_str().unwrap().to_owned();
+    assert!(url.contains("new=1"), "{url}");
+    let put = || {
+        app.client
+            .put(&url)
+            .header("content-type", "text/plain")
+            .body("hello world")
+            .send()
+    };
+    assert_eq!(put().await.unwrap().status(), 200);
+    let again = put().await.unwrap();
+    assert_eq!(again.status(), 409, "the URL's file is there now and stays");
+    app.settled("local/uploads/notes (3).txt").await;
+
+    // The export: every file once, each under its own name, no error.
+    let (status, archive) = app
+        .send_bytes_as(&app.token, reqwest::Method::GET, "/me/export", Vec::new())
+        .await;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&archive));
+    let zip = zip::ZipArchive::new(std::io::Cursor::new(archive)).unwrap();
+    let names: Vec<String> = zip.file_names().map(|n| n.unwrap().into_owned()).collect();
+    for expected in [
+        "files/raw/local/uploads/notes.txt",
+        "files/raw/local/uploads/notes (2).txt",
+        "files/raw/local/uploads/notes (3).txt",
+        "files/raw/local/uploads/copy.txt",
+        "records/memories.json",
+    ] {
+        assert!(
+            names.contains(&expected.to_owned()),
+            "{expected} not in {names:?}"
+        );
+    }
+    let unique: std::collections::BTreeSet<&String> = names.iter().collect();
+    assert_eq!(unique.len(), names.len(), "{names:?}");
+}
+
 /// A file past what one request carries goes up through a pre-signed URL:
 /// `POST /uploads` signs a PUT of exactly its size and type under the caller's
 /// folder, and the file then flows through the pipeline like any other.

@@ -3,10 +3,16 @@
 //! - `POST /documents?name=report.pdf` with the file as the body: stores it in the
 //!   raw bucket under `{tenant}/uploads/{name}` and routes it at once (the same
 //!   router the bucket event reaches, so the event that follows is a no-op).
-//! - `POST /uploads {"name", "content_type", "size"}`: for files past what an API
-//!   request carries (API Gateway takes 10 MB, Lambda 6 MB): a pre-signed PUT of
-//!   exactly that size and type to `{tenant}/uploads/{name}` in the raw bucket,
-//!   valid for 15 minutes. The object's arrival starts the normal pipeline (the
+//!   An upload never replaces another file: a name taken already becomes
+//!   `report (2).pdf`, `report (3).pdf`… (written create-only, so two uploads
+//!   racing for one name both keep their file), unless `&replace=true` asks
+//!   for the file of that name to be replaced.
+//! - `POST /uploads {"name", "content_type", "size", "replace"?}`: for files
+//!   past what an API request carries (API Gateway takes 10 MB, Lambda 6 MB): a
+//!   pre-signed PUT of exactly that size and type to `{tenant}/uploads/{name}`
+//!   (the first free name, as above) in the raw bucket, valid for 15 minutes;
+//!   unless `replace` is true the PUT carries `If-None-Match: *`, so it never
+//!   replaces a file that arrived under that name meanwhile. The object's arrival starts the normal pipeline (the
 //!   bucket's event on AWS, the runtime's own store locally); the answer's
 //!   `document_id` is the one `GET /documents/{id}` then shows (404 until the
 //!   file has arrived).
@@ -61,6 +67,7 @@ impl Deps {
         use jarvis_aws::{iam::Bucket, BlobAccess, Rows};
         let blobs = stack.blobs(
             BlobAccess::new()
+                .read(Bucket::Raw)
                 .write(Bucket::Raw)
                 .delete(Bucket::Raw)
                 .delete(Bucket::Curated),
@@ -114,6 +121,40 @@ pub struct UploadRequest {
     pub name: String,
     pub content_type: String,
     pub size: u64,
+    /// Replace the file of this name, if there is one. Without it a taken
+    /// name becomes `name (2).ext`, and the URL never replaces a file.
+    #[serde(default)]
+    pub replace: bool,
+}
+
+/// How many numbered names (`notes (2).txt`…) an upload tries before giving up.
+const MAX_NAME_TRIES: usize = 200;
+
+/// `name`, then `stem (2).ext`, `stem (3).ext`…: the names an upload may take.
+pub fn numbered_names(name: &str) -> impl Iterator<Item = String> + '_ {
+    let (stem, ext) = match name.rsplit_once('.') {
+        Some((stem, ext)) if !stem.is_empty() => (stem, format!(".{ext}")),
+        _ => (name, String::new()),
+    };
+    std::iter::once(name.to_owned())
+        .chain((2..).map(move |n| format!("{stem} ({n}){ext}")))
+        .take(MAX_NAME_TRIES)
+}
+
+fn replace_flag(req: &Request) -> Result<bool, ApiError> {
+    match http::query(req, "replace") {
+        None | Some("false") => Ok(false),
+        Some("true") => Ok(true),
+        Some(other) => Err(ApiError::BadRequest(format!(
+            "replace is true or false, not {other:?}"
+        ))),
+    }
+}
+
+fn names_taken(name: &str) -> ApiError {
+    ApiError::Conflict(format!(
+        "{MAX_NAME_TRIES} files are named like {name:?} already; pick another name"
+    ))
 }
 
 /// Where to PUT the file, and the document it becomes.
@@ -176,13 +217,35 @@ async fn upload(deps: &Deps, tenant: &TenantId, req: &Request) -> Result<Accepte
     if bytes.is_empty() {
         return Err(ApiError::BadRequest("the file is empty (0 bytes)".into()));
     }
-    let key = keys::upload(tenant, &name);
+    let replace = replace_flag(req)?;
     let content_type =
         jarvis_core::pipeline::content_type_for(&name, &bytes[..bytes.len().min(512)]);
-    let stored = deps
-        .blobs
-        .put(&deps.raw_bucket, &key, bytes.to_vec(), &content_type)
-        .await?;
+    let (key, stored) = if replace {
+        let key = keys::upload(tenant, &name);
+        let stored = deps
+            .blobs
+            .put(&deps.raw_bucket, &key, bytes.to_vec(), &content_type)
+            .await?;
+        (key, stored)
+    } else {
+        let mut stored = None;
+        for candidate in numbered_names(&name) {
+            let key = keys::upload(tenant, &candidate);
+            match deps
+                .blobs
+                .put_new(&deps.raw_bucket, &key, bytes.to_vec(), &content_type)
+                .await
+            {
+                Ok(object) => {
+                    stored = Some((key, object));
+                    break;
+                }
+                Err(jarvis_core::PortError::Conflict(_)) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        stored.ok_or_else(|| names_taken(&name))?
+    };
     let event = object_created_body(
         &deps.raw_bucket,
         &key,
@@ -248,7 +311,11 @@ async fn presign_upload(
             asked.size, deps.max_file_bytes
         )));
     }
-    let key = keys::upload(tenant, &name);
+    let key = if asked.replace {
+        keys::upload(tenant, &name)
+    } else {
+        free_key(deps, tenant, &name).await?
+    };
     let upload = deps
         .signer
         .upload_url(
@@ -256,6 +323,7 @@ async fn presign_upload(
             &key,
             &content_type,
             asked.size,
+            !asked.replace,
             UPLOAD_URL_LIFETIME,
         )
         .await?;
@@ -264,6 +332,20 @@ async fn presign_upload(
         key,
         upload,
     })
+}
+
+/// The first of the numbered names no file has now (the URL's own
+/// `If-None-Match` keeps a file that arrives meanwhile).
+async fn free_key(deps: &Deps, tenant: &TenantId, name: &str) -> Result<String, ApiError> {
+    for candidate in numbered_names(name) {
+        let key = keys::upload(tenant, &candidate);
+        match deps.blobs.head(&deps.raw_bucket, &key).await {
+            Err(jarvis_core::PortError::NotFound(_)) => return Ok(key),
+            Ok(_) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(names_taken(name))
 }
 
 async fn status_of(

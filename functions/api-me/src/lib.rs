@@ -176,6 +176,49 @@ async fn add_entry(
     .map_err(zip_err)?
 }
 
+/// The names of an archive's entries: each a safe relative path (no `..`, no
+/// absolute or empty parts, no control characters or backslashes), and each
+/// used once — a name taken already gets ` (2)`, ` (3)`… before its extension.
+#[derive(Default)]
+pub struct ArchiveNames(std::collections::HashSet<String>);
+
+impl ArchiveNames {
+    pub fn unique(&mut self, path: &str) -> String {
+        let safe: Vec<String> = path
+            .split(['/', '\\'])
+            .filter(|part| !part.is_empty())
+            .map(|part| {
+                let part: String = part
+                    .chars()
+                    .map(|c| if c.is_control() || c == ':' { '_' } else { c })
+                    .collect();
+                match part.as_str() {
+                    "." | ".." => "_".repeat(part.len()),
+                    _ => part,
+                }
+            })
+            .collect();
+        let name = if safe.is_empty() {
+            "_".to_owned()
+        } else {
+            safe.join("/")
+        };
+        if self.0.insert(name.clone()) {
+            return name;
+        }
+        let (stem, ext) = match name.rsplit_once('.') {
+            Some((stem, ext)) if !stem.is_empty() && !stem.ends_with('/') && !ext.contains('/') => {
+                (stem.to_owned(), format!(".{ext}"))
+            }
+            _ => (name.clone(), String::new()),
+        };
+        (2..)
+            .map(|n| format!("{stem} ({n}){ext}"))
+            .find(|candidate| self.0.insert(candidate.clone()))
+            .expect("an unused name")
+    }
+}
+
 /// The tenant's archive, written to a temporary file one entry at a time: no
 /// more than one original is in memory at once, whatever the tenant holds.
 /// Answers the file (deleted when dropped) and its size.
@@ -189,11 +232,17 @@ pub async fn export(deps: &Deps, tenant: &TenantId) -> PortResult<(tempfile::Nam
         serde_json::to_vec_pretty(&docs).map_err(zip_err)?,
     )
     .await?;
+    let mut names = ArchiveNames::default();
+    let mut exported = std::collections::HashSet::new();
     for doc in &docs {
         for key in std::iter::once(&doc.source.key).chain(&doc.aliases) {
+            // A file two records name (an alias of another's key) goes in once.
+            if !exported.insert((doc.source.bucket.clone(), key.clone())) {
+                continue;
+            }
             match deps.blobs.get(&doc.source.bucket, key).await {
                 Ok(bytes) => {
-                    let name = format!("files/{}/{key}", doc.source.bucket);
+                    let name = names.unique(&format!("files/{}/{key}", doc.source.bucket));
                     zip = add_entry(zip, name, bytes).await?;
                 }
                 Err(PortError::NotFound(_)) => {}
@@ -209,6 +258,8 @@ pub async fn export(deps: &Deps, tenant: &TenantId) -> PortResult<(tempfile::Nam
         let all = deps.records.list(tenant, kind).await?;
         let name = match kind {
             RecordKind::Settings => "settings".to_owned(),
+            RecordKind::Memory => "memories".to_owned(),
+            RecordKind::Allowance => "allowances".to_owned(),
             other => format!("{}s", other.as_str()),
         };
         zip = add_entry(
@@ -477,5 +528,57 @@ pub mod rest {
         /// The address no longer mailed (DELETE).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pub removed: Option<String>,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ArchiveNames;
+
+    #[test]
+    fn archive_names_are_safe_relative_paths_each_used_once() {
+        let mut names = ArchiveNames::default();
+        assert_eq!(
+            names.unique("files/raw/alice/notes.txt"),
+            "files/raw/alice/notes.txt"
+        );
+        assert_eq!(
+            names.unique("files/raw/alice/notes.txt"),
+            "files/raw/alice/notes (2).txt"
+        );
+        assert_eq!(
+            names.unique("files/raw/alice//notes.txt"),
+            "files/raw/alice/notes (3).txt"
+        );
+        assert_eq!(
+            names.unique("files/raw/alice/../../etc/passwd"),
+            "files/raw/alice/__/__/etc/passwd"
+        );
+        assert_eq!(names.unique("/abs\\olute/x"), "abs/olute/x");
+        assert_eq!(
+            names.unique("files/raw/a/\u{7}bell\nnew:line"),
+            "files/raw/a/_bell_new_line"
+        );
+        assert_eq!(names.unique("files/raw/a/.hidden"), "files/raw/a/.hidden");
+        assert_eq!(
+            names.unique("files/raw/a/.hidden"),
+            "files/raw/a/.hidden (2)"
+        );
+        assert_eq!(names.unique("files/raw/ü/ß ☃.md"), "files/raw/ü/ß ☃.md");
+        assert_eq!(names.unique(""), "_");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_names_come_out_distinct_and_relative(paths in proptest::collection::vec("\\PC{0,20}", 1..30)) {
+            let mut names = ArchiveNames::default();
+            let mut seen = std::collections::HashSet::new();
+            for p in &paths {
+                let n = names.unique(p);
+                proptest::prop_assert!(seen.insert(n.clone()), "{n} twice");
+                proptest::prop_assert!(!n.starts_with('/') && !n.split('/').any(|c| c == ".." || c == "." || c.is_empty()), "{n}");
+                proptest::prop_assert!(!n.chars().any(|c| c.is_control() || c == '\\'), "{n}");
+            }
+        }
     }
 }

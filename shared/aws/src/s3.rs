@@ -1,7 +1,7 @@
 //! `BlobStore` and `UrlSigner` on S3. ETags are stored without their quotes, so
 //! they compare equal to what S3 puts in `Object Created` events.
 
-use crate::error::sdk_error;
+use crate::error::{sdk_error, service_code};
 use async_trait::async_trait;
 use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::primitives::ByteStream;
@@ -59,6 +59,9 @@ impl S3BlobStore {
     }
 
     /// One `PutObject` of `body` (`size` bytes).
+    /// `only_new`: `If-None-Match: *`, so an existing key is a `Conflict`
+    /// (S3 answers 412 PreconditionFailed, or 409 while another conditional
+    /// write of the key is in flight) and the stored object stays.
     async fn put_body(
         &self,
         bucket: &str,
@@ -66,19 +69,30 @@ impl S3BlobStore {
         body: ByteStream,
         size: u64,
         content_type: &str,
+        only_new: bool,
     ) -> PortResult<ObjectRef> {
         checked(key)?;
         self.allowed(bucket, BlobOp::Write)?;
-        let out = self
+        let mut put = self
             .client
             .put_object()
             .bucket(bucket)
             .key(key)
             .content_type(content_type)
-            .body(body)
-            .send()
-            .await
-            .map_err(|e| sdk_error(SERVICE, "PutObject", e))?;
+            .body(body);
+        if only_new {
+            put = put.if_none_match("*");
+        }
+        let out = put.send().await.map_err(|e| {
+            if matches!(
+                service_code(&e),
+                Some("PreconditionFailed" | "ConditionalRequestConflict")
+            ) {
+                PortError::Conflict(format!("s3://{bucket}/{key} exists already"))
+            } else {
+                sdk_error(SERVICE, "PutObject", e)
+            }
+        })?;
         Ok(ObjectRef {
             bucket: bucket.to_owned(),
             key: key.to_owned(),
@@ -186,8 +200,34 @@ impl BlobStore for S3BlobStore {
         content_type: &str,
     ) -> PortResult<ObjectRef> {
         let size = bytes.len() as u64;
-        self.put_body(bucket, key, ByteStream::from(bytes), size, content_type)
-            .await
+        self.put_body(
+            bucket,
+            key,
+            ByteStream::from(bytes),
+            size,
+            content_type,
+            false,
+        )
+        .await
+    }
+
+    async fn put_new(
+        &self,
+        bucket: &str,
+        key: &str,
+        bytes: Vec<u8>,
+        content_type: &str,
+    ) -> PortResult<ObjectRef> {
+        let size = bytes.len() as u64;
+        self.put_body(
+            bucket,
+            key,
+            ByteStream::from(bytes),
+            size,
+            content_type,
+            true,
+        )
+        .await
     }
 
     async fn put_file(
@@ -201,7 +241,8 @@ impl BlobStore for S3BlobStore {
             .await
             .map_err(|e| PortError::backend(SERVICE, e))?;
         let size = body.size_hint().1.unwrap_or_default();
-        self.put_body(bucket, key, body, size, content_type).await
+        self.put_body(bucket, key, body, size, content_type, false)
+            .await
     }
 
     async fn get(&self, bucket: &str, key: &str) -> PortResult<Vec<u8>> {
@@ -346,6 +387,7 @@ impl UrlSigner for S3BlobStore {
         key: &str,
         content_type: &str,
         size: u64,
+        only_new: bool,
         expires_in: Duration,
     ) -> PortResult<PresignedUrl> {
         checked(key)?;
@@ -353,14 +395,20 @@ impl UrlSigner for S3BlobStore {
         let length = i64::try_from(size)
             .map_err(|_| PortError::Invalid(format!("{size} bytes is not an object size")))?;
         // Content-Length and Content-Type are signed headers: S3 answers 403
-        // SignatureDoesNotMatch to a PUT of another size or type.
-        let req = self
+        // SignatureDoesNotMatch to a PUT of another size or type. So is
+        // If-None-Match: a PUT without it is refused, one with it never
+        // replaces an object (412).
+        let mut put = self
             .client
             .put_object()
             .bucket(bucket)
             .key(key)
             .content_type(content_type)
-            .content_length(length)
+            .content_length(length);
+        if only_new {
+            put = put.if_none_match("*");
+        }
+        let req = put
             .presigned(presign_config(expires_in)?)
             .await
             .map_err(|e| sdk_error(SERVICE, "PutObject (presign)", e))?;

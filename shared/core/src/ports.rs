@@ -26,6 +26,17 @@ pub trait BlobStore: Send + Sync {
         bytes: Vec<u8>,
         content_type: &str,
     ) -> PortResult<ObjectRef>;
+    /// Stores `bytes` only if no object has the key: `Conflict` otherwise, and
+    /// the stored object is untouched (S3: `If-None-Match: *`; a file: a link
+    /// that fails if the name exists). What an upload that must never replace
+    /// another writes with.
+    async fn put_new(
+        &self,
+        bucket: &str,
+        key: &str,
+        bytes: Vec<u8>,
+        content_type: &str,
+    ) -> PortResult<ObjectRef>;
     async fn get(&self, bucket: &str, key: &str) -> PortResult<Vec<u8>>;
     /// Size and ETag without the body; `NotFound` when absent.
     async fn head(&self, bucket: &str, key: &str) -> PortResult<ObjectRef>;
@@ -616,13 +627,17 @@ pub struct PresignedUrl {
 #[async_trait]
 pub trait UrlSigner: Send + Sync {
     /// A PUT of exactly `size` bytes of `content_type` to `key`: the size and
-    /// the type are part of the signature, so another body is refused.
+    /// the type are part of the signature, so another body is refused. With
+    /// `only_new`, the PUT is refused if an object has the key by then
+    /// (`If-None-Match: *`, a header the client must send), so it never
+    /// replaces another file.
     async fn upload_url(
         &self,
         bucket: &str,
         key: &str,
         content_type: &str,
         size: u64,
+        only_new: bool,
         expires_in: std::time::Duration,
     ) -> PortResult<PresignedUrl>;
     async fn download_url(

@@ -2,7 +2,8 @@
 //! `POST /uploads` answers a URL of the runtime itself,
 //! `PUT {base}/uploads/{key}?expires=…&size=…&signature=…`, whose signature (an
 //! HMAC-SHA256 under a key made at start) covers the method, the object key
-//! (which holds the tenant), the content type, the size and the expiry. The
+//! (which holds the tenant), the content type, the size, the expiry and
+//! whether the PUT may only create (`new=1`: it never replaces a file). The
 //! runtime's `PUT /uploads/{key}` checks it with [`LocalUploads::verify`]; a URL
 //! is the whole credential, as S3's is, and dies with the runtime.
 
@@ -50,7 +51,14 @@ impl LocalUploads {
         let _ = self.base.set(base);
     }
 
-    fn mac(&self, key: &str, content_type: &str, size: u64, expires: i64) -> Hmac<Sha256> {
+    fn mac(
+        &self,
+        key: &str,
+        content_type: &str,
+        size: u64,
+        only_new: bool,
+        expires: i64,
+    ) -> Hmac<Sha256> {
         let mut mac = Hmac::<Sha256>::new_from_slice(&self.secret).expect("HMAC takes any key");
         // Each field is length-prefixed, so no two field lists sign alike.
         for field in [
@@ -58,6 +66,7 @@ impl LocalUploads {
             key,
             content_type,
             &size.to_string(),
+            if only_new { "new" } else { "any" },
             &expires.to_string(),
         ] {
             mac.update(&(field.len() as u64).to_be_bytes());
@@ -67,17 +76,19 @@ impl LocalUploads {
     }
 
     /// Checks a URL's fields at `now`.
+    #[allow(clippy::too_many_arguments)]
     pub fn verify(
         &self,
         key: &str,
         content_type: &str,
         size: u64,
+        only_new: bool,
         expires: i64,
         signature: &str,
         now: DateTime<Utc>,
     ) -> Result<(), Refused> {
         let given = hex::decode(signature).map_err(|_| Refused::BadSignature)?;
-        self.mac(key, content_type, size, expires)
+        self.mac(key, content_type, size, only_new, expires)
             .verify_slice(&given)
             .map_err(|_| Refused::BadSignature)?;
         if now.timestamp() > expires {
@@ -117,6 +128,7 @@ impl UrlSigner for LocalUploads {
         key: &str,
         content_type: &str,
         size: u64,
+        only_new: bool,
         expires_in: Duration,
     ) -> PortResult<PresignedUrl> {
         keys::check_object_key(key).map_err(PortError::Invalid)?;
@@ -134,14 +146,15 @@ impl UrlSigner for LocalUploads {
                 .map_err(|e| PortError::Invalid(e.to_string()))?;
         let expires = expires_at.timestamp();
         let signature = hex::encode(
-            self.mac(key, content_type, size, expires)
+            self.mac(key, content_type, size, only_new, expires)
                 .finalize()
                 .into_bytes(),
         );
         Ok(PresignedUrl {
             url: format!(
-                "{base}/uploads/{}?expires={expires}&size={size}&signature={signature}",
-                encode_path(key)
+                "{base}/uploads/{}?expires={expires}&size={size}{}&signature={signature}",
+                encode_path(key),
+                if only_new { "&new=1" } else { "" }
             ),
             method: "PUT".into(),
             headers: vec![
@@ -182,7 +195,14 @@ mod tests {
         signer.listening_at("http://127.0.0.1:9".into());
         let key = "alice/uploads/trip notes.md";
         let url = signer
-            .upload_url("raw", key, "text/markdown", 12, Duration::from_secs(60))
+            .upload_url(
+                "raw",
+                key,
+                "text/markdown",
+                12,
+                true,
+                Duration::from_secs(60),
+            )
             .await
             .unwrap();
         assert!(
@@ -195,7 +215,7 @@ mod tests {
         let expires: i64 = expires.parse().unwrap();
         let now = Utc::now();
         assert_eq!(
-            signer.verify(key, "text/markdown", 12, expires, &sig, now),
+            signer.verify(key, "text/markdown", 12, true, expires, &sig, now),
             Ok(())
         );
         for (k, ct, size) in [
@@ -204,13 +224,18 @@ mod tests {
             (key, "text/markdown", 13),
         ] {
             assert_eq!(
-                signer.verify(k, ct, size, expires, &sig, now),
+                signer.verify(k, ct, size, true, expires, &sig, now),
                 Err(Refused::BadSignature),
                 "{k} {ct} {size}"
             );
         }
         assert_eq!(
-            signer.verify(key, "text/markdown", 12, expires + 3600, &sig, now),
+            signer.verify(key, "text/markdown", 12, false, expires, &sig, now),
+            Err(Refused::BadSignature),
+            "whether it may replace a file is signed too"
+        );
+        assert_eq!(
+            signer.verify(key, "text/markdown", 12, true, expires + 3600, &sig, now),
             Err(Refused::BadSignature),
             "the expiry is signed too"
         );
@@ -219,6 +244,7 @@ mod tests {
                 key,
                 "text/markdown",
                 12,
+                true,
                 expires,
                 &sig,
                 now + chrono::Duration::minutes(2)
@@ -227,7 +253,7 @@ mod tests {
         );
         let other = LocalUploads::new().unwrap();
         assert_eq!(
-            other.verify(key, "text/markdown", 12, expires, &sig, now),
+            other.verify(key, "text/markdown", 12, true, expires, &sig, now),
             Err(Refused::BadSignature),
             "a restarted runtime's key differs"
         );

@@ -1440,6 +1440,89 @@ fn me_event(file: &str, tenant: &TenantId, body: Option<&str>) -> lambda_http::R
     jarvis_tests::lambda::request(event)
 }
 
+/// Concurrent address changes (and a removal) leave exactly one subscription
+/// on the topic, the one the settings name — or none after the removal won.
+#[tokio::test]
+async fn concurrent_notification_changes_leave_one_subscription_the_settings_name() {
+    let (stack, _) = jarvis_tests::emulator::fresh_stack().await;
+    let topic = stack.settings.reminder_topic_arn.clone().unwrap();
+    let sns = aws_sdk_sns::Client::new(&stack.sdk);
+    let (local, _runs, _dir) = local_stack();
+    let (records, _records_dir) = local_records();
+    let mut deps = api_me::Deps::local(&local);
+    deps.records = records.clone();
+    deps.targets = Some(stack.notification_targets().unwrap());
+    let ana = tenant("ana-race");
+    let subscriptions = || async {
+        let subs = sns
+            .list_subscriptions_by_topic()
+            .topic_arn(&topic)
+            .send()
+            .await
+            .unwrap();
+        subs.subscriptions()
+            .iter()
+            .map(|s| {
+                (
+                    s.subscription_arn().unwrap().to_owned(),
+                    s.endpoint().unwrap().to_owned(),
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    let bodies: Vec<String> = (0..8)
+        .map(|i| format!(r#"{{"email": "ana{i}@example.com"}}"#))
+        .collect();
+    let puts = bodies.iter().map(|b| {
+        api_me::handle(
+            &deps,
+            me_event("api-me.put-notifications.json", &ana, Some(b.as_str())),
+        )
+    });
+    for r in futures_util::future::join_all(puts).await {
+        let r = jarvis_tests::lambda::gateway(r);
+        assert!([202, 409].contains(&r.status_code), "{:?}", r.body);
+    }
+    let stored: jarvis_core::domain::Settings =
+        records::get(records.as_ref(), &ana, jarvis_core::domain::Settings::ID)
+            .await
+            .unwrap()
+            .unwrap();
+    let subs = subscriptions().await;
+    assert_eq!(subs.len(), 1, "one subscription stays: {subs:?}");
+    assert_eq!(Some(&subs[0].0), stored.notify_subscription.as_ref());
+    assert_eq!(Some(&subs[0].1), stored.notify_email.as_ref());
+    // A removal racing two changes: whatever wins, the topic agrees with the settings.
+    let changes = [
+        Some(r#"{"email": "ana8@example.com"}"#),
+        None,
+        Some(r#"{"email": "ana9@example.com"}"#),
+    ];
+    let raced = changes.iter().map(|c| match c {
+        Some(b) => api_me::handle(
+            &deps,
+            me_event("api-me.put-notifications.json", &ana, Some(b)),
+        ),
+        None => api_me::handle(
+            &deps,
+            me_event("api-me.delete-notifications.json", &ana, None),
+        ),
+    });
+    futures_util::future::join_all(raced).await;
+    let stored: jarvis_core::domain::Settings =
+        records::get(records.as_ref(), &ana, jarvis_core::domain::Settings::ID)
+            .await
+            .unwrap()
+            .unwrap();
+    let subs = subscriptions().await;
+    let named: Vec<String> = stored.notify_subscription.into_iter().collect();
+    assert_eq!(
+        subs.iter().map(|s| s.0.clone()).collect::<Vec<_>>(),
+        named,
+        "{subs:?}"
+    );
+}
+
 #[tokio::test]
 async fn a_user_subscribes_their_own_address_and_erasure_ends_it() {
     let (stack, _) = jarvis_tests::emulator::fresh_stack().await;

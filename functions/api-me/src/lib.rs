@@ -357,16 +357,55 @@ async fn put_notifications(
         )));
     }
     let targets = deps.targets.as_ref().ok_or_else(no_mail_channel)?;
-    if let Some(old) = settings(deps, tenant).await?.notify_subscription {
-        targets.unsubscribe(&old).await?;
+    // The new subscription first, then the settings by compare-and-set; the
+    // one that loses a race takes back the subscription it made, and the one
+    // that wins ends the subscription it replaced: however many requests race,
+    // one subscription stays, and it is the one the settings name.
+    for _ in 0..records::UPDATE_ATTEMPTS {
+        let read =
+            records::get_versioned::<Settings>(deps.records.as_ref(), tenant, Settings::ID).await?;
+        let (stored, version) = match read {
+            Some(r) => (r.record, Some(r.version)),
+            None => (Settings::empty(tenant), None),
+        };
+        let id = targets.subscribe_email(tenant, &email).await?;
+        let changed = Settings {
+            notify_email: Some(email.clone()),
+            notify_subscription: Some(id.clone()),
+            ..stored.clone()
+        };
+        match records::put_if(deps.records.as_ref(), &changed, version.as_ref()).await {
+            Ok(_) => {
+                if let Some(old) = stored.notify_subscription.filter(|old| *old != id) {
+                    targets.unsubscribe(&old).await?;
+                }
+                return Ok(notifications_set(email));
+            }
+            Err(PortError::Conflict(_)) => {
+                // SNS answers one subscription for one address: the winner may
+                // hold this very one.
+                let now = settings(deps, tenant).await?;
+                if now.notify_subscription.as_deref() != Some(id.as_str()) {
+                    targets.unsubscribe(&id).await?;
+                }
+            }
+            Err(e) => {
+                if stored.notify_subscription.as_deref() != Some(id.as_str()) {
+                    if let Err(undo) = targets.unsubscribe(&id).await {
+                        tracing::error!(error = %undo, "a subscription the settings do not name stays");
+                    }
+                }
+                return Err(e.into());
+            }
+        }
     }
-    let id = targets.subscribe_email(tenant, &email).await?;
-    edit_settings(deps, tenant, |s| {
-        s.notify_email = Some(email.clone());
-        s.notify_subscription = Some(id.clone());
-    })
-    .await?;
-    Ok(rest::NotificationsView {
+    Err(ApiError::Conflict(
+        "the notification settings kept changing; try again".into(),
+    ))
+}
+
+fn notifications_set(email: String) -> rest::NotificationsView {
+    rest::NotificationsView {
         notify_email: Some(email),
         status: Some("pending_confirmation".into()),
         message: Some(
@@ -374,7 +413,7 @@ async fn put_notifications(
                 .into(),
         ),
         removed: None,
-    })
+    }
 }
 
 /// `DELETE /me/notifications`: reminders are no longer mailed.
@@ -383,20 +422,30 @@ async fn delete_notifications(
     tenant: &TenantId,
 ) -> Result<rest::NotificationsView, ApiError> {
     let targets = deps.targets.as_ref().ok_or_else(no_mail_channel)?;
-    let stored = settings(deps, tenant).await?;
-    if let Some(id) = &stored.notify_subscription {
-        targets.unsubscribe(id).await?;
-    }
-    edit_settings(deps, tenant, |s| {
-        s.notify_email = None;
-        s.notify_subscription = None;
+    // The settings first (compare-and-set), then the subscription they named:
+    // a change racing this one keeps its own subscription.
+    let mut removed = None;
+    records::update::<Settings, ()>(deps.records.as_ref(), tenant, Settings::ID, |stored| {
+        let mut s = stored.unwrap_or_else(|| Settings::empty(tenant));
+        removed = s
+            .notify_subscription
+            .take()
+            .map(|id| (id, s.notify_email.take()));
+        Ok(records::Change::Write(s, ()))
     })
     .await?;
+    let stored_email = match removed {
+        Some((id, email)) => {
+            targets.unsubscribe(&id).await?;
+            email
+        }
+        None => None,
+    };
     Ok(rest::NotificationsView {
         notify_email: None,
         status: None,
         message: None,
-        removed: stored.notify_email,
+        removed: stored_email,
     })
 }
 

@@ -903,6 +903,7 @@ async fn a_large_export_streams_to_s3_and_answers_a_presigned_url() {
         inline_limit: 1024,
         zone: jarvis_core::when::Zone::UTC,
         targets: None,
+        webhooks: false,
     };
     let mut event: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(concat!(

@@ -3,7 +3,7 @@
 
 use async_trait::async_trait;
 use jarvis_core::ports::{
-    Mailer, Notification, Notifier, OutgoingEmail, PortResult, RecordKind, RecordStore,
+    Mailer, Notification, Notifier, OutgoingEmail, PortResult, Push, RecordKind, RecordStore,
     RecordVersion, SendError,
 };
 use jarvis_core::{PortError, TenantId};
@@ -109,6 +109,17 @@ impl Notifier for CountingNotifier {
             .unwrap()
             .push((n.tenant_id.as_str().to_owned(), id));
         Ok(())
+    }
+}
+
+/// Pushes (to open connections) are not deliveries: counted apart.
+#[derive(Default)]
+pub struct CountingPush(pub Mutex<Vec<String>>);
+
+#[async_trait]
+impl Push for CountingPush {
+    async fn push(&self, n: &Notification) {
+        self.0.lock().unwrap().push(n.tenant_id.as_str().to_owned());
     }
 }
 

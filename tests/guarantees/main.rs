@@ -550,9 +550,97 @@ fn fire_deps(
     reminder_fire::Deps {
         records,
         notifier,
+        push: Arc::new(faults::CountingPush::default()),
         clock: Arc::new(ManualClock::at(at)),
         zone: jarvis_core::when::Zone::UTC,
     }
+}
+
+/// Open connections that never answer: each post hangs. Each post first
+/// checks that the fire it announces is already recorded.
+struct Hung {
+    records: Arc<dyn RecordStore>,
+    posted: std::sync::Mutex<Vec<String>>,
+}
+
+#[async_trait::async_trait]
+impl jarvis_core::ports::Connections for Hung {
+    async fn post(&self, to: &jarvis_core::ports::Connection, _: &[u8]) -> PortResult<()> {
+        let stored: Reminder = records::get(self.records.as_ref(), &tenant("alice"), "rem_hung")
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(
+            stored.fired_at.is_some(),
+            "pushed before the fire was recorded"
+        );
+        self.posted.lock().unwrap().push(to.id.clone());
+        std::future::pending::<()>().await;
+        Ok(())
+    }
+}
+
+/// The push to open connections happens after the fire is recorded, to the
+/// newest few only, each bounded in time: a client that never answers cannot
+/// keep the delivery from ending, and a redelivery publishes nothing again.
+#[tokio::test]
+async fn a_push_that_hangs_cannot_make_a_reminder_publish_twice() {
+    let (records, _dir) = local_records();
+    let alice = tenant("alice");
+    let at = ReminderSchedule::At { at: now() };
+    records::put(records.as_ref(), &reminder(&alice, "rem_hung", at.clone()))
+        .await
+        .unwrap();
+    for i in 0..30 {
+        let live = jarvis_core::domain::LiveConnection {
+            tenant_id: alice.clone(),
+            id: format!("conn-{i:02}"),
+            endpoint: "https://ws.example/live".into(),
+            connected_at: now() - Duration::minutes(60 - i),
+        };
+        records::put(records.as_ref(), &live).await.unwrap();
+    }
+    let hung = Arc::new(Hung {
+        records: records.clone(),
+        posted: Default::default(),
+    });
+    let sns = Arc::new(CountingNotifier::default());
+    let clock = Arc::new(ManualClock::at(now() + Duration::seconds(5)));
+    let deps = reminder_fire::Deps {
+        records: records.clone(),
+        notifier: sns.clone(),
+        push: Arc::new(jarvis_aws::push::PushToConnections {
+            records: records.clone(),
+            connections: hung.clone(),
+            clock: clock.clone(),
+        }),
+        clock,
+        zone: jarvis_core::when::Zone::UTC,
+    };
+    let fired = reminder_fire::handle(&deps, reminder(&alice, "rem_hung", at.clone()))
+        .await
+        .unwrap();
+    assert_eq!(fired, reminder_fire::Fired::Sent { late: false });
+    let mut posted = hung.posted.lock().unwrap().clone();
+    posted.sort();
+    let newest: Vec<String> = (20..30).map(|i| format!("conn-{i:02}")).collect();
+    assert_eq!(
+        posted,
+        newest,
+        "the newest {} only",
+        jarvis_aws::push::MAX_PUSHED
+    );
+    let again = reminder_fire::handle(&deps, reminder(&alice, "rem_hung", at))
+        .await
+        .unwrap();
+    assert!(
+        matches!(again, reminder_fire::Fired::Skipped { .. }),
+        "{again:?}"
+    );
+    assert_eq!(
+        sns.delivered(),
+        [("alice".to_owned(), "rem_hung".to_owned())]
+    );
 }
 
 async fn every_delivery_twice_and_raced(records: Arc<dyn RecordStore>) {
@@ -1396,6 +1484,7 @@ async fn on_aws_each_reminder_reaches_its_owners_subscription_only_once() {
     let deps = reminder_fire::Deps {
         records: records.clone(),
         notifier: stack.notifier().unwrap(),
+        push: Arc::new(faults::CountingPush::default()),
         clock: Arc::new(ManualClock::at(now() + Duration::seconds(5))),
         zone: jarvis_core::when::Zone::UTC,
     };
@@ -1654,7 +1743,7 @@ async fn the_local_runtime_says_where_its_notifications_go_instead() {
         .await,
     );
     assert_eq!(out.status_code, 409);
-    assert!(format!("{:?}", out.body).contains("JARVIS_WEBHOOK_URL"));
+    assert!(format!("{:?}", out.body).contains("webhook_url"));
 }
 
 // ---------------------------------------------------------------- erasure

@@ -85,6 +85,101 @@ async fn chat_summarizes_with_citations_and_a_reminder_fires_once_at_nine_in_the
     );
 }
 
+/// Each tenant's reminders go to that tenant's own webhook, never to
+/// another's; `JARVIS_WEBHOOK_URL` is the runtime's own tenant's.
+#[tokio::test]
+async fn each_tenants_reminders_are_posted_to_their_own_webhook_only() {
+    let ours = jarvis_tests::wire::WireServer::start(|_| async {
+        jarvis_tests::wire::json_answer(200, &json!({}))
+    })
+    .await;
+    let bobs = jarvis_tests::wire::WireServer::start(|_| async {
+        jarvis_tests::wire::json_answer(200, &json!({}))
+    })
+    .await;
+    let default_hook = format!("{}/runtime-default", ours.url);
+    let app = spawn_app_with(&[
+        (vars::TIME_ZONE, "UTC"),
+        (vars::WEBHOOK_URL, default_hook.as_str()),
+    ])
+    .await;
+    let (bob, carol) = (app.token_for("bob"), app.token_for("carol"));
+    let app = &app;
+    let set = |token: &str, body: Value| {
+        let token = token.to_owned();
+        async move {
+            app.send_bytes_as(
+                &token,
+                Method::PUT,
+                "/me/notifications",
+                body.to_string().into_bytes(),
+            )
+            .await
+        }
+    };
+    let (status, view) = set(&bob, json!({"webhook_url": format!("{}/bob", bobs.url)})).await;
+    assert_eq!(status, 202, "{}", String::from_utf8_lossy(&view));
+    for (bad, status) in [
+        (json!({"webhook_url": "ftp://x"}), 422),
+        (json!({"webhook_url": "http://"}), 422),
+        (json!({}), 400),
+        (json!({"email": "a@example.com"}), 409),
+    ] {
+        assert_eq!(set(&carol, bad.clone()).await.0, status, "{bad}");
+    }
+    for token in [&app.token, &bob, &carol] {
+        let (status, _) = app
+            .send_bytes_as(
+                token,
+                Method::POST,
+                "/reminders",
+                br#"{"text": "stretch", "when": "in 1 hour"}"#.to_vec(),
+            )
+            .await;
+        assert_eq!(status, 201);
+    }
+    app.clock.advance(Duration::hours(1) + Duration::seconds(5));
+    for _ in 0..200 {
+        if !ours.seen().is_empty() && !bobs.seen().is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let tenants = |server: &jarvis_tests::wire::WireServer| -> Vec<(String, String)> {
+        server
+            .seen()
+            .iter()
+            .map(|s| {
+                let body: Value = serde_json::from_slice(&s.body).unwrap();
+                (
+                    s.path.clone(),
+                    body["tenant_id"].as_str().unwrap_or_default().to_owned(),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(
+        tenants(&ours),
+        [("/runtime-default".to_owned(), "local".to_owned())]
+    );
+    assert_eq!(tenants(&bobs), [("/bob".to_owned(), "bob".to_owned())]);
+    // Removed: bob's next reminder is posted nowhere.
+    let (status, _) = app
+        .send_bytes_as(&bob, Method::DELETE, "/me/notifications", Vec::new())
+        .await;
+    assert_eq!(status, 200);
+    app.send_bytes_as(
+        &bob,
+        Method::POST,
+        "/reminders",
+        br#"{"text": "again", "when": "in 1 hour"}"#.to_vec(),
+    )
+    .await;
+    app.clock.advance(Duration::hours(1) + Duration::seconds(5));
+    tokio::time::sleep(std::time::Duration::from_millis(800)).await;
+    assert_eq!(bobs.seen().len(), 1, "no webhook once removed");
+}
+
 #[tokio::test]
 async fn a_reminder_due_while_the_runtime_was_down_fires_at_the_next_start_marked_late() {
     let mut app = spawn_app_with(&[(vars::TIME_ZONE, "UTC")]).await;

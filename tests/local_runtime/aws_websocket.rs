@@ -235,8 +235,8 @@ async fn a_fired_reminder_is_pushed_to_its_owners_open_connections_only() {
     }
     let sns = Arc::new(Sns::default());
     let fire = reminder_fire::Deps {
-        notifier: Arc::new(jarvis_core::push::PushToConnections {
-            inner: sns.clone(),
+        notifier: sns.clone(),
+        push: Arc::new(jarvis_aws::push::PushToConnections {
             records: stack.records.clone(),
             connections: connections.clone(),
             clock: stack.clock.clone(),

@@ -56,6 +56,8 @@ pub struct Deps {
     /// Where reminders are mailed to their owner (SNS); `None` where the
     /// deployment has no such channel (the local runtime).
     pub targets: Option<Arc<dyn NotificationTargets>>,
+    /// Whether each tenant may name a webhook (the local runtime POSTs to it).
+    pub webhooks: bool,
 }
 
 /// What a response body can carry through API Gateway, base64 included.
@@ -82,6 +84,7 @@ impl Deps {
             inline_limit: AWS_INLINE_LIMIT,
             zone: stack.zone(),
             targets: Some(stack.notification_targets()?),
+            webhooks: false,
         })
     }
 
@@ -98,6 +101,7 @@ impl Deps {
             inline_limit: 512 * 1024 * 1024,
             zone: stack.zone(),
             targets: None,
+            webhooks: true,
         }
     }
 }
@@ -319,6 +323,7 @@ async fn settings_view(deps: &Deps, tenant: &TenantId) -> Result<rest::SettingsV
         time_zone: zone.name().to_owned(),
         own_time_zone: stored.time_zone,
         notify_email: stored.notify_email,
+        webhook_url: stored.webhook_url,
     })
 }
 
@@ -350,7 +355,66 @@ async fn put_notifications(
     req: &Request,
 ) -> Result<rest::NotificationsView, ApiError> {
     let body: rest::NotificationsChange = http::json_body(req, MAX_SETTINGS_BYTES)?;
-    let email = body.email.trim().to_owned();
+    match (body.email, body.webhook_url) {
+        (None, None) => Err(ApiError::BadRequest(
+            "give an email or a webhook_url".into(),
+        )),
+        (Some(_), Some(_)) => Err(ApiError::BadRequest(
+            "set one channel per request: an email or a webhook_url".into(),
+        )),
+        (Some(email), None) => subscribe_email(deps, tenant, email.trim().to_owned()).await,
+        (None, Some(url)) => set_webhook(deps, tenant, url.trim().to_owned()).await,
+    }
+}
+
+/// Whether `url` is a webhook Jarvis can POST to: `http(s)://host…`, no
+/// spaces or control characters, at most 2,000 characters.
+pub fn is_webhook_url(url: &str) -> bool {
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"));
+    url.len() <= 2000
+        && !url.chars().any(|c| c.is_whitespace() || c.is_control())
+        && rest.is_some_and(|r| {
+            r.split(['/', '?', '#'])
+                .next()
+                .is_some_and(|host| !host.is_empty())
+        })
+}
+
+/// The caller's webhook (the local runtime POSTs their notifications there).
+async fn set_webhook(
+    deps: &Deps,
+    tenant: &TenantId,
+    url: String,
+) -> Result<rest::NotificationsView, ApiError> {
+    if !deps.webhooks {
+        return Err(ApiError::Conflict(
+            "this deployment posts no webhooks; give an email to have reminders mailed".into(),
+        ));
+    }
+    if !is_webhook_url(&url) {
+        return Err(ApiError::Unprocessable(format!(
+            "{url:?} is not an http(s) URL"
+        )));
+    }
+    edit_settings(deps, tenant, |s| s.webhook_url = Some(url.clone())).await?;
+    let stored = settings(deps, tenant).await?;
+    Ok(rest::NotificationsView {
+        notify_email: stored.notify_email,
+        webhook_url: stored.webhook_url,
+        status: None,
+        message: Some("Reminders are POSTed there as JSON when they fire.".into()),
+        removed: None,
+    })
+}
+
+/// The caller's address, as an SNS e-mail subscription filtered to them.
+async fn subscribe_email(
+    deps: &Deps,
+    tenant: &TenantId,
+    email: String,
+) -> Result<rest::NotificationsView, ApiError> {
     if !jarvis_core::tools::is_email_address(&email) {
         return Err(ApiError::Unprocessable(format!(
             "{email:?} is not an e-mail address"
@@ -379,7 +443,7 @@ async fn put_notifications(
                 if let Some(old) = stored.notify_subscription.filter(|old| *old != id) {
                     targets.unsubscribe(&old).await?;
                 }
-                return Ok(notifications_set(email));
+                return Ok(notifications_set(email, stored.webhook_url));
             }
             Err(PortError::Conflict(_)) => {
                 // SNS answers one subscription for one address: the winner may
@@ -404,9 +468,10 @@ async fn put_notifications(
     ))
 }
 
-fn notifications_set(email: String) -> rest::NotificationsView {
+fn notifications_set(email: String, webhook_url: Option<String>) -> rest::NotificationsView {
     rest::NotificationsView {
         notify_email: Some(email),
+        webhook_url,
         status: Some("pending_confirmation".into()),
         message: Some(
             "A confirmation link was mailed to that address; reminders arrive there once it is followed."
@@ -416,42 +481,44 @@ fn notifications_set(email: String) -> rest::NotificationsView {
     }
 }
 
-/// `DELETE /me/notifications`: reminders are no longer mailed.
+/// `DELETE /me/notifications`: reminders are no longer mailed, nor posted.
 async fn delete_notifications(
     deps: &Deps,
     tenant: &TenantId,
 ) -> Result<rest::NotificationsView, ApiError> {
-    let targets = deps.targets.as_ref().ok_or_else(no_mail_channel)?;
     // The settings first (compare-and-set), then the subscription they named:
     // a change racing this one keeps its own subscription.
     let mut removed = None;
     records::update::<Settings, ()>(deps.records.as_ref(), tenant, Settings::ID, |stored| {
         let mut s = stored.unwrap_or_else(|| Settings::empty(tenant));
-        removed = s
-            .notify_subscription
-            .take()
-            .map(|id| (id, s.notify_email.take()));
+        removed = Some((
+            s.notify_subscription.take(),
+            s.notify_email.take(),
+            s.webhook_url.take(),
+        ));
         Ok(records::Change::Write(s, ()))
     })
     .await?;
-    let stored_email = match removed {
-        Some((id, email)) => {
-            targets.unsubscribe(&id).await?;
-            email
-        }
-        None => None,
-    };
+    let (subscription, email, webhook) = removed.unwrap_or_default();
+    if let Some(id) = subscription {
+        deps.targets
+            .as_ref()
+            .ok_or_else(no_mail_channel)?
+            .unsubscribe(&id)
+            .await?;
+    }
     Ok(rest::NotificationsView {
         notify_email: None,
+        webhook_url: None,
         status: None,
         message: None,
-        removed: stored_email,
+        removed: email.or(webhook),
     })
 }
 
 fn no_mail_channel() -> ApiError {
     ApiError::Conflict(
-        "this deployment mails no notifications: the local runtime delivers them to WebSocket clients and JARVIS_WEBHOOK_URL".into(),
+        "this deployment mails no notifications: the local runtime delivers them to WebSocket clients and to your webhook (PUT /me/notifications {\"webhook_url\"})".into(),
     )
 }
 
@@ -548,6 +615,8 @@ pub mod rest {
         pub own_time_zone: Option<String>,
         /// Where reminders are mailed (AWS), if anywhere.
         pub notify_email: Option<String>,
+        /// Where the local runtime POSTs the caller's notifications, if anywhere.
+        pub webhook_url: Option<String>,
     }
 
     /// `PUT /me/settings`.
@@ -562,13 +631,22 @@ pub mod rest {
     #[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
     #[serde(deny_unknown_fields)]
     pub struct NotificationsChange {
-        pub email: String,
+        /// Reminders are mailed here (AWS: an SNS e-mail subscription).
+        #[serde(default)]
+        pub email: Option<String>,
+        /// Reminders are POSTed here as JSON (the local runtime).
+        #[serde(default)]
+        #[schema(max_length = 2000)]
+        pub webhook_url: Option<String>,
     }
 
     /// `PUT` and `DELETE /me/notifications`.
     #[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
     pub struct NotificationsView {
         pub notify_email: Option<String>,
+        /// Where the local runtime POSTs the caller's notifications.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub webhook_url: Option<String>,
         /// `pending_confirmation` until the address confirms.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pub status: Option<String>,

@@ -1,8 +1,10 @@
 //! `reminder-fire`: a reminder's time has come. Reads the stored reminder (the
 //! truth: a cancelled one does not fire, a one-time one fires once however often
-//! it is delivered), sends the notification (on AWS SNS, then a push to the
-//! owner's open WebSocket connections; locally printed, pushed to WebSocket
-//! clients and POSTed to the webhook), then records that it fired.
+//! it is delivered), sends the notification through its durable channel (SNS
+//! on AWS; locally printed), records that it fired, and only then pushes it to
+//! where the owner is right now ([`Push`]: their open WebSocket connections,
+//! locally also their webhook) — bounded, so a hung client cannot keep the
+//! delivery from being recorded, and nothing it does can publish twice.
 //! A delivery more than [`LATE_AFTER`] past its time is marked late, and says so.
 //!
 //! On AWS the function also drains the schedules' dead-letter queue
@@ -13,7 +15,7 @@
 use chrono::{DateTime, Duration, Utc};
 use jarvis_core::clock::Clock;
 use jarvis_core::domain::{Reminder, ReminderRef, ReminderSchedule};
-use jarvis_core::ports::{Notification, Notifier, RecordStore};
+use jarvis_core::ports::{Notification, Notifier, Push, RecordStore};
 use jarvis_core::when::Zone;
 use jarvis_core::{records, when, PortError, StepError};
 use serde::Serialize;
@@ -34,7 +36,11 @@ const RECORD_ATTEMPTS: u32 = 4;
 
 pub struct Deps {
     pub records: Arc<dyn RecordStore>,
+    /// The durable channel: SNS on AWS, printed locally.
     pub notifier: Arc<dyn Notifier>,
+    /// After the fire is recorded: the owner's open connections (and locally
+    /// their webhook).
+    pub push: Arc<dyn Push>,
     pub clock: Arc<dyn Clock>,
     pub zone: Zone,
 }
@@ -44,16 +50,16 @@ impl Deps {
     pub fn aws(stack: &jarvis_aws::AwsStack) -> Result<Self, jarvis_core::config::ConfigError> {
         use jarvis_aws::Rows;
         let records = stack.records(Rows::All)?;
-        // SNS (the owner's confirmed address), then the owner's open app.
-        let notifier = Arc::new(jarvis_core::push::PushToConnections {
-            inner: stack.notifier()?,
+        // SNS (the owner's confirmed address); once recorded, the owner's open app.
+        let push = Arc::new(jarvis_aws::push::PushToConnections {
             records: records.clone(),
             connections: stack.connections(),
             clock: Arc::new(jarvis_core::clock::SystemClock),
         });
         Ok(Deps {
             records,
-            notifier,
+            notifier: stack.notifier()?,
+            push,
             clock: Arc::new(jarvis_core::clock::SystemClock),
             zone: stack.zone(),
         })
@@ -64,6 +70,7 @@ impl Deps {
         Deps {
             records: stack.records.clone(),
             notifier: stack.notifier.clone(),
+            push: stack.notifier.clone(),
             clock: stack.clock.clone(),
             zone: stack.zone(),
         }
@@ -213,19 +220,17 @@ async fn fire(deps: &Deps, event: ReminderRef) -> Result<Fired, StepError> {
             when::describe(due, zone)
         ));
     }
-    let notified = deps
-        .notifier
-        .notify(&Notification {
-            tenant_id: reminder.tenant_id.clone(),
-            subject: "Reminder".into(),
-            body,
-            attributes: vec![
-                ("kind".into(), "reminder".into()),
-                ("reminder_id".into(), reminder.id.clone()),
-                ("late".into(), late.to_string()),
-            ],
-        })
-        .await;
+    let notification = Notification {
+        tenant_id: reminder.tenant_id.clone(),
+        subject: "Reminder".into(),
+        body,
+        attributes: vec![
+            ("kind".into(), "reminder".into()),
+            ("reminder_id".into(), reminder.id.clone()),
+            ("late".into(), late.to_string()),
+        ],
+    };
+    let notified = deps.notifier.notify(&notification).await;
     if let Err(e) = notified {
         // Nobody was told: give the occurrence back so a retry fires it.
         if let Err(release) = records::put_if(store, &reminder, Some(&claim)).await {
@@ -254,6 +259,8 @@ async fn fire(deps: &Deps, event: ReminderRef) -> Result<Fired, StepError> {
         }
     }
     tracing::info!(late, "reminder fired");
+    // Recorded: whatever the push does now, no retry publishes again.
+    deps.push.push(&notification).await;
     Ok(Fired::Sent { late })
 }
 

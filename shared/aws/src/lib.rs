@@ -37,6 +37,7 @@ pub mod iam;
 pub mod lambda;
 pub mod metrics;
 pub mod opensearch;
+pub mod push;
 pub mod records;
 pub mod s3;
 pub mod scheduler;

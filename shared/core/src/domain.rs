@@ -480,6 +480,9 @@ pub struct Settings {
     pub notify_email: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notify_subscription: Option<String>,
+    /// Where the local runtime POSTs the tenant's notifications (JSON), if anywhere.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook_url: Option<String>,
 }
 
 impl Settings {
@@ -493,6 +496,7 @@ impl Settings {
             time_zone: None,
             notify_email: None,
             notify_subscription: None,
+            webhook_url: None,
         }
     }
 }

@@ -46,7 +46,6 @@ pub mod memory;
 pub mod pii;
 pub mod pipeline;
 pub mod ports;
-pub mod push;
 pub mod query_cache;
 pub mod records;
 pub mod search;

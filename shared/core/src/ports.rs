@@ -523,6 +523,17 @@ pub struct OutgoingEmail {
     pub body_text: String,
 }
 
+/// Where a notification also goes at once, besides its durable channel: the
+/// tenant's open WebSocket connections (API Gateway `@connections`; locally the
+/// runtime's own sockets) and, locally, the tenant's webhook. Called after the
+/// delivery is recorded, so nothing here can make a reminder fire twice; best
+/// effort (it never fails the delivery), and bounded in time and in the number
+/// of connections.
+#[async_trait]
+pub trait Push: Send + Sync {
+    async fn push(&self, n: &Notification);
+}
+
 /// Why a mail did not go out, or may have.
 #[derive(Debug, thiserror::Error)]
 pub enum SendError {

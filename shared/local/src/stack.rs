@@ -117,6 +117,11 @@ impl LocalStack {
             embedder.dimensions(),
             config.pipeline_workers,
         )?;
+        let records: Arc<SqliteRecordStore> = Arc::new(SqliteRecordStore::new(db.clone()));
+        let own_webhook = config
+            .webhook_url
+            .clone()
+            .map(|url| (config.default_tenant.clone(), url));
         let stack = Self {
             config: config.clone(),
             metadata: Arc::new(SqliteMetadataStore::new(db.clone())),
@@ -132,9 +137,9 @@ impl LocalStack {
             embedder,
             ocr: Arc::new(TesseractOcr::probe(&config.tesseract)),
             transcriber: Arc::new(NoLocalTranscriber),
-            records: Arc::new(SqliteRecordStore::new(db.clone())),
+            notifier: Arc::new(LocalNotifier::new(own_webhook, records.clone())),
+            records,
             scheduler: Arc::new(LocalScheduler::new(db.clone(), Arc::new(SystemClock))),
-            notifier: Arc::new(LocalNotifier::new(config.webhook_url.clone())),
             mailer: mailer(config, dir)?,
             clock: Arc::new(SystemClock),
             jobs: Arc::default(),

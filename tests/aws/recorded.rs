@@ -909,6 +909,7 @@ async fn tool_calls_invoke_the_tools_own_function_on_lambda() {
         input: json!({"title": "x"}),
         confirmed: false,
         confirm_token: None,
+        since: None,
     };
     let reply = tools.call(&call).await.unwrap().unwrap();
     assert_eq!(reply.action.unwrap().kind, "task_created");

@@ -88,6 +88,7 @@ async fn a_draft(deps: &tool_email::Deps, who: &TenantId, to: &str) -> Draft {
         who,
         &json!({"to": [to], "subject": "Invoice", "body": "Attached."}),
         &ItemId::Fresh,
+        None,
     )
     .await
     .unwrap()
@@ -122,6 +123,7 @@ macro_rules! on_both_stores {
 }
 
 mod consent;
+mod erasure;
 
 /// An agent over these ports, in UTC, with the default bounds.
 fn agent<'a>(
@@ -1352,6 +1354,7 @@ async fn a_model_cannot_delete_or_complete_a_task_without_the_users_confirmation
         &alice,
         &json!({"title": "pay the plumber"}),
         &ItemId::Fresh,
+        None,
     )
     .await
     .unwrap()
@@ -1367,6 +1370,7 @@ async fn a_model_cannot_delete_or_complete_a_task_without_the_users_confirmation
                 input: json!({"query": "plumber"}),
                 confirmed: false,
                 confirm_token: None,
+                since: None,
             },
         )
         .await
@@ -1390,6 +1394,7 @@ async fn a_model_cannot_delete_or_complete_a_task_without_the_users_confirmation
             input: json!({"id": id}),
             confirmed: true,
             confirm_token: Some("0".repeat(32)),
+            since: None,
         },
     )
     .await
@@ -1407,6 +1412,7 @@ async fn a_model_cannot_delete_or_complete_a_task_without_the_users_confirmation
             input: json!({"id": id}),
             confirmed: true,
             confirm_token: Some(tokens[1].clone()),
+            since: None,
         },
     )
     .await
@@ -1908,7 +1914,7 @@ async fn a_reminder_whose_scheduling_fails(records: Arc<dyn RecordStore>) {
     // The record is written, then scheduling fails: the record is taken back.
     scheduler.fail_next(1);
     assert!(
-        tool_reminders::create(&deps, &alice, &input, &ItemId::Fresh)
+        tool_reminders::create(&deps, &alice, &input, &ItemId::Fresh, None)
             .await
             .is_err()
     );
@@ -1920,7 +1926,7 @@ async fn a_reminder_whose_scheduling_fails(records: Arc<dyn RecordStore>) {
         "no reminder listed that would never fire"
     );
     // The caller retries: one reminder, scheduled once.
-    tool_reminders::create(&deps, &alice, &input, &ItemId::Fresh)
+    tool_reminders::create(&deps, &alice, &input, &ItemId::Fresh, None)
         .await
         .unwrap()
         .unwrap();

@@ -847,7 +847,7 @@ async fn each_tenant_reads_times_in_their_own_zone_once_set() {
     assert_eq!(status, 200);
     assert_eq!(
         settings,
-        json!({"time_zone": "Europe/Berlin", "own_time_zone": null, "notify_email": null})
+        json!({"time_zone": "Europe/Berlin", "own_time_zone": null, "notify_email": null, "webhook_url": null})
     );
     for (body, expected) in [
         (json!({"time_zone": "Mars/Olympus_Mons"}), 422),
@@ -933,7 +933,7 @@ async fn each_tenant_reads_times_in_their_own_zone_once_set() {
         .await;
     assert_eq!(
         settings,
-        json!({"time_zone": "Europe/Berlin", "own_time_zone": null, "notify_email": null})
+        json!({"time_zone": "Europe/Berlin", "own_time_zone": null, "notify_email": null, "webhook_url": null})
     );
 }
 

@@ -118,6 +118,7 @@ fn api_error(e: AgentError) -> ApiError {
         AgentError::UnknownConversation(id) => ApiError::NotFound(format!("no conversation {id}")),
         AgentError::Invalid(m) => ApiError::BadRequest(m),
         AgentError::Busy(m) | AgentError::Stale(m) => ApiError::Conflict(m),
+        e @ AgentError::Erasing => ApiError::Conflict(e.to_string()),
         e @ (AgentError::StepLimit(_) | AgentError::TokenLimit(_)) => {
             ApiError::Unprocessable(e.to_string())
         }

@@ -213,6 +213,7 @@ async fn upload(deps: &Deps, tenant: &TenantId, req: &Request) -> Result<Accepte
         .ok_or_else(|| ApiError::BadRequest("give the file name as ?name=…".into()))?;
     let name = keys::sanitize_file_name(raw_name)
         .ok_or_else(|| ApiError::BadRequest(format!("{raw_name:?} is not a usable file name")))?;
+    refuse_while_erasing(deps, tenant).await?;
     let bytes = http::body_bytes(req, deps.max_upload_bytes)?;
     if bytes.is_empty() {
         return Err(ApiError::BadRequest("the file is empty (0 bytes)".into()));
@@ -289,6 +290,7 @@ async fn presign_upload(
     req: &Request,
 ) -> Result<UploadTicket, ApiError> {
     let asked: UploadRequest = http::json_body(req, MAX_UPLOAD_REQUEST_BYTES)?;
+    refuse_while_erasing(deps, tenant).await?;
     let name = keys::sanitize_file_name(&asked.name).ok_or_else(|| {
         ApiError::BadRequest(format!("{:?} is not a usable file name", asked.name))
     })?;
@@ -332,6 +334,15 @@ async fn presign_upload(
         key,
         upload,
     })
+}
+
+/// 409 while the tenant's data is being erased: the file would be removed as
+/// it arrived (and a 2xx would say it was kept).
+async fn refuse_while_erasing(deps: &Deps, tenant: &TenantId) -> Result<(), ApiError> {
+    if jarvis_core::records::erasing(deps.router.records.as_ref(), tenant).await? {
+        return Err(ApiError::Conflict(jarvis_core::records::ERASING.into()));
+    }
+    Ok(())
 }
 
 /// The first of the numbered names no file has now (the URL's own

@@ -18,9 +18,13 @@
 //!    pass (OpenSearch makes writes searchable at its next refresh), the index
 //!    and the curated prefix once more, for what an in-flight run wrote meanwhile.
 //!
-//! While the record says `running`, pipeline-router removes any new object of
-//! the tenant instead of processing it. The record then says `done`, with what
-//! was removed: it is the one thing an erasure leaves, and holds no content.
+//! While the record says `running`, uploads are refused (409), pipeline-router
+//! removes any new object of the tenant instead of processing it, and tools,
+//! chat and reflection store nothing new. The record then says `done`, with
+//! what was removed: it is the one thing an erasure leaves, and holds no
+//! content. An attempt that fails says `failed`, with its reason: nothing is
+//! held back then, and `DELETE /me/data` (or the invoke's own retry) runs it
+//! again.
 
 use chrono::{DateTime, Utc};
 use jarvis_core::clock::Clock;
@@ -161,7 +165,13 @@ pub async fn handle(deps: &Deps, job: Job) -> Result<Erasure, StepError> {
                 e.removed = removed.clone();
                 e.last_error = None;
             }
-            Err(err) => e.last_error = Some(err.to_string()),
+            Err(err) => {
+                // Ends failed, with its reason: nothing is held back while it
+                // is so (uploads are taken again), and it can be asked again.
+                e.state = ErasureState::Failed;
+                e.finished_at = Some(end);
+                e.last_error = Some(err.to_string());
+            }
         }
         Ok(Change::Write(e.clone(), e))
     })

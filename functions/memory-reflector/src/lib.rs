@@ -130,6 +130,9 @@ async fn lines(deps: &Deps, conv: &Conversation) -> Vec<String> {
 }
 
 async fn reflect_tenant(deps: &Deps, tenant: &TenantId, out: &mut Reflected) -> PortResult<()> {
+    // An erasure asked for after this began: nothing more is written, and a
+    // memory written meanwhile is taken back.
+    let started = deps.clock.now();
     for conv in records::list::<Conversation>(deps.records.as_ref(), tenant).await? {
         if conv.reflected_at.is_some_and(|r| r >= conv.updated_at) {
             continue;
@@ -154,14 +157,24 @@ async fn reflect_tenant(deps: &Deps, tenant: &TenantId, out: &mut Reflected) -> 
                 .await?
                 .pop()
                 .unwrap_or_default();
-            records::put(deps.records.as_ref(), &memory).await?;
+            let store = deps.records.as_ref();
+            if records::erasing(store, tenant).await?
+                || records::erased_since(store, tenant, started).await?
+            {
+                tracing::info!("the tenant's data is being erased; reflection stops");
+                return Ok(());
+            }
+            let document = chunk.document_id.clone();
+            records::put(store, &memory).await?;
             deps.index
-                .replace_document(
-                    tenant,
-                    &chunk.document_id.clone(),
-                    vec![IndexedChunk { chunk, vector }],
-                )
+                .replace_document(tenant, &document, vec![IndexedChunk { chunk, vector }])
                 .await?;
+            if records::erased_since(store, tenant, started).await? {
+                records::delete::<Memory>(store, tenant, &memory.id).await?;
+                deps.index.delete_document(tenant, &document).await?;
+                tracing::info!("the tenant's data was erased meanwhile; the memory is taken back");
+                return Ok(());
+            }
             out.memories += 1;
         }
         // On the conversation as stored now: turns added since it was read stay.

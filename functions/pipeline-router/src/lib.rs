@@ -16,7 +16,6 @@ use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use chrono::Utc;
 use jarvis_core::curated::{file_name, too_large};
 use jarvis_core::domain::{Document, DocumentId, DocumentStatus, ObjectRef, TenantId};
-use jarvis_core::domain::{Erasure, ErasureState};
 use jarvis_core::pipeline::{
     content_type_by_name, content_type_for, execution_name, keys, rerun_name, PipelineState,
 };
@@ -165,9 +164,7 @@ pub async fn route_one(deps: &Deps, body: &str) -> Result<Outcome, PortError> {
     };
     // The tenant asked for everything to be erased, and that is under way:
     // this object goes too, every version of it, and becomes nothing.
-    let erasure =
-        jarvis_core::records::get::<Erasure>(deps.records.as_ref(), &tenant, Erasure::ID).await?;
-    if erasure.is_some_and(|e| e.state == ErasureState::Running) {
+    if jarvis_core::records::erasing(deps.records.as_ref(), &tenant).await? {
         let removed = deps.blobs.purge_prefix(&event.bucket, &event.key).await?;
         return Ok(Outcome::Ignored(format!(
             "{} arrived while its tenant's data is being erased; removed ({removed} versions)",

@@ -114,6 +114,7 @@ pub async fn draft(
     tenant: &TenantId,
     input: &Value,
     id: &ItemId,
+    since: Option<chrono::DateTime<chrono::Utc>>,
 ) -> PortResult<ToolReply> {
     let to = match recipients(input) {
         Ok(to) => to,
@@ -139,7 +140,11 @@ pub async fn draft(
         created_at: now,
         state: DraftState::Draft,
     };
-    let (draft, _) = records::create_or_get(deps.records.as_ref(), draft).await?;
+    let Some((draft, _)) =
+        records::create_unless_erased(deps.records.as_ref(), draft, since.unwrap_or(now)).await?
+    else {
+        return Ok(Err(ToolRefusal::conflict(records::ERASING)));
+    };
     let summary = format!("Drafted an e-mail {} (not sent)", describe(&draft));
     Ok(Ok(ToolOutcome::acted(
         "draft_created",
@@ -399,7 +404,7 @@ pub async fn send(deps: &Deps, call: &ToolCall) -> PortResult<ToolReply> {
 pub async fn call(deps: &Deps, call: ToolCall) -> PortResult<ToolReply> {
     let (t, input) = (&call.tenant_id, &call.input);
     match call.name.as_str() {
-        tools::DRAFT_EMAIL => draft(deps, t, input, &ItemId::Fresh).await,
+        tools::DRAFT_EMAIL => draft(deps, t, input, &ItemId::Fresh, call.since).await,
         tools::LIST_DRAFTS => list(deps, t).await,
         tools::SEND_EMAIL => send(deps, &call).await,
         other => Ok(Err(ToolRefusal::new(format!(
@@ -440,7 +445,7 @@ async fn route(deps: &Deps, req: &Request) -> Result<(u16, Value), ApiError> {
                 |id| async move {
                     let body =
                         http::json_object(req, MAX_BODY_BYTES, "{\"to\", \"subject\", \"body\"}")?;
-                    let out = draft(deps, who, &body, &id).await??;
+                    let out = draft(deps, who, &body, &id, None).await??;
                     Ok((201, listed(&out.result["draft"])))
                 },
             )

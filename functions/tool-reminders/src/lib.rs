@@ -144,6 +144,7 @@ pub async fn create(
     tenant: &TenantId,
     input: &Value,
     id: &ItemId,
+    since: Option<chrono::DateTime<chrono::Utc>>,
 ) -> PortResult<ToolReply> {
     let zone = records::zone_of(deps.records.as_ref(), tenant, deps.zone).await?;
     let Some(text) = tools::text(input, "text") else {
@@ -183,7 +184,12 @@ pub async fn create(
     // Stored first: reminder-fire reads the record, so a schedule never points
     // at nothing. A create: a keyed id that exists is the earlier request's
     // reminder, scheduled again (scheduling is an upsert) if it is still on.
-    let (reminder, created) = records::create_or_get(deps.records.as_ref(), reminder).await?;
+    let Some((reminder, created)) =
+        records::create_unless_erased(deps.records.as_ref(), reminder, since.unwrap_or(now))
+            .await?
+    else {
+        return Ok(Err(ToolRefusal::conflict(records::ERASING)));
+    };
     if !created && !active(&reminder) {
         return Ok(Ok(ToolOutcome::acted(
             "reminder_created",
@@ -312,7 +318,7 @@ pub async fn cancel(deps: &Deps, call: &ToolCall) -> PortResult<ToolReply> {
 pub async fn call(deps: &Deps, call: ToolCall) -> PortResult<ToolReply> {
     let (t, input) = (&call.tenant_id, &call.input);
     match call.name.as_str() {
-        tools::CREATE_REMINDER => create(deps, t, input, &ItemId::Fresh).await,
+        tools::CREATE_REMINDER => create(deps, t, input, &ItemId::Fresh, call.since).await,
         tools::LIST_REMINDERS => list(deps, t).await,
         tools::CANCEL_REMINDER => cancel(deps, &call).await,
         other => Ok(Err(ToolRefusal::new(format!(
@@ -345,7 +351,7 @@ async fn route(deps: &Deps, req: &Request) -> Result<(u16, Value), ApiError> {
                         MAX_BODY_BYTES,
                         "{\"text\", \"when\" | \"every\" | \"cron\"}",
                     )?;
-                    let out = create(deps, who, &body, &id).await??;
+                    let out = create(deps, who, &body, &id, None).await??;
                     Ok((201, out.result["reminder"].clone()))
                 },
             )

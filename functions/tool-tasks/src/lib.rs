@@ -117,6 +117,7 @@ pub async fn create(
     tenant: &TenantId,
     input: &Value,
     id: &ItemId,
+    since: Option<chrono::DateTime<chrono::Utc>>,
 ) -> PortResult<ToolReply> {
     let zone = records::zone_of(deps.records.as_ref(), tenant, deps.zone).await?;
     let Some(title) = tools::text(input, "title") else {
@@ -144,7 +145,11 @@ pub async fn create(
         created_at: now,
         completed_at: None,
     };
-    let (task, _) = records::create_or_get(deps.records.as_ref(), task).await?;
+    let Some((task, _)) =
+        records::create_unless_erased(deps.records.as_ref(), task, since.unwrap_or(now)).await?
+    else {
+        return Ok(Err(ToolRefusal::conflict(records::ERASING)));
+    };
     let summary = format!("Added the task: {}", describe(&task, zone));
     Ok(Ok(ToolOutcome::acted(
         "task_created",
@@ -285,7 +290,7 @@ async fn confirmed_change(deps: &Deps, call: &ToolCall) -> PortResult<ToolReply>
 pub async fn call(deps: &Deps, call: ToolCall) -> PortResult<ToolReply> {
     let (t, input) = (&call.tenant_id, &call.input);
     match call.name.as_str() {
-        tools::CREATE_TASK => create(deps, t, input, &ItemId::Fresh).await,
+        tools::CREATE_TASK => create(deps, t, input, &ItemId::Fresh, call.since).await,
         tools::LIST_TASKS => list(deps, t, input).await,
         tools::COMPLETE_TASK | tools::DELETE_TASK => confirmed_change(deps, &call).await,
         other => Ok(Err(ToolRefusal::new(format!(
@@ -316,7 +321,7 @@ async fn route(deps: &Deps, req: &Request) -> Result<(u16, Value), ApiError> {
                 deps.clock.now(),
                 |id| async move {
                     let body = http::json_object(req, MAX_BODY_BYTES, "{\"title\", \"due\"?}")?;
-                    let out = create(deps, who, &body, &id).await??;
+                    let out = create(deps, who, &body, &id, None).await??;
                     Ok((201, out.result["task"].clone()))
                 },
             )

@@ -343,6 +343,7 @@ mod tests {
         ("lambda.rs", include_str!("lambda.rs")),
         ("metrics.rs", include_str!("metrics.rs")),
         ("opensearch.rs", include_str!("opensearch.rs")),
+        ("push.rs", include_str!("push.rs")),
         ("records.rs", include_str!("records.rs")),
         ("s3.rs", include_str!("s3.rs")),
         ("scheduler.rs", include_str!("scheduler.rs")),

@@ -34,6 +34,8 @@ use std::sync::LazyLock;
 pub const MAX_MESSAGE_CHARS: usize = 4000;
 /// Turns kept in a stored conversation (older ones are dropped).
 pub const MAX_STORED_TURNS: usize = 200;
+/// The idempotency keys' route of chat turns.
+const TURN_ROUTE: &str = "chat turn";
 /// Sources retrieved per turn.
 pub const SOURCES_PER_TURN: usize = 5;
 
@@ -277,6 +279,9 @@ pub enum AgentError {
     /// longer) the conversation's pending one: nothing was done.
     #[error("{0}")]
     Stale(String),
+    /// The tenant's data is being erased: no turn runs, nothing is stored.
+    #[error("{}", records::ERASING)]
+    Erasing,
     #[error(transparent)]
     Port(#[from] PortError),
 }
@@ -613,6 +618,10 @@ impl Agent<'_> {
         on_event: &(dyn Fn(Event) + Send + Sync),
     ) -> Result<ChatOutput, AgentError> {
         input.validate().map_err(AgentError::Invalid)?;
+        let started = self.clock.now();
+        if records::erasing(self.records, tenant).await? {
+            return Err(AgentError::Erasing);
+        }
         let turn_id = input.turn_id.as_deref();
         let conv = self.conversation(tenant, input).await?;
         on_event(Event::Started {
@@ -626,9 +635,9 @@ impl Agent<'_> {
         // A retry that arrives while the first attempt still runs must not run
         // the tools again: the turn id is claimed first (compare-and-set).
         let Some(turn_id) = turn_id else {
-            let output = self.answer(tenant, &conv, input, on_event).await?;
+            let output = self.answer(tenant, &conv, input, started, on_event).await?;
             return self
-                .finish(&conv, &input.said(), None, output, on_event)
+                .finish(&conv, &input.said(), None, output, started, on_event)
                 .await;
         };
         let fingerprint = format!(
@@ -641,7 +650,7 @@ impl Agent<'_> {
         let begun = idempotency::begin(
             self.records,
             tenant,
-            "chat turn",
+            TURN_ROUTE,
             turn_id,
             fingerprint.as_bytes(),
             self.clock.now(),
@@ -660,12 +669,19 @@ impl Agent<'_> {
                 let done: Answered = serde_json::from_value(body)
                     .map_err(|e| AgentError::Port(PortError::backend("records", e)))?;
                 return self
-                    .finish(&conv, &done.said, Some(turn_id), done.output, on_event)
+                    .finish(
+                        &conv,
+                        &done.said,
+                        Some(turn_id),
+                        done.output,
+                        started,
+                        on_event,
+                    )
                     .await;
             }
             idempotency::Begun::Run(claim) => claim,
         };
-        let output = match self.answer(tenant, &conv, input, on_event).await {
+        let output = match self.answer(tenant, &conv, input, started, on_event).await {
             Ok(output) => output,
             Err(e) => {
                 idempotency::abandon(self.records, claim).await;
@@ -687,6 +703,7 @@ impl Agent<'_> {
             &answered.said,
             Some(turn_id),
             answered.output,
+            started,
             on_event,
         )
         .await
@@ -698,6 +715,7 @@ impl Agent<'_> {
         tenant: &TenantId,
         conv: &Conversation,
         input: &ChatInput,
+        started: chrono::DateTime<chrono::Utc>,
         on_event: &(dyn Fn(Event) + Send + Sync),
     ) -> Result<ChatOutput, AgentError> {
         let message = input.message.trim();
@@ -756,6 +774,7 @@ impl Agent<'_> {
                 tenant,
                 conv,
                 message,
+                started,
                 &user_said,
                 &mut pending,
                 &mut actions,
@@ -806,6 +825,7 @@ impl Agent<'_> {
         tenant: &TenantId,
         conv: &Conversation,
         message: &str,
+        started: chrono::DateTime<chrono::Utc>,
         user_said: &[&str],
         pending: &mut Option<PendingAction>,
         actions: &mut Vec<Action>,
@@ -902,6 +922,7 @@ impl Agent<'_> {
                         input,
                         confirmed: false,
                         confirm_token: None,
+                        since: Some(started),
                     };
                     match self.tools.call(&call).await {
                         Ok(Ok(out)) => {
@@ -944,17 +965,40 @@ impl Agent<'_> {
     }
 
     /// Stores the turn, then tells the client it is done.
+    /// Unless the tenant's data was erased since the turn began (then nothing
+    /// of it is kept: checked before the write, and after it, taking back
+    /// what an erasure asked for meanwhile would have missed).
     async fn finish(
         &self,
         conv: &Conversation,
         message: &str,
         turn_id: Option<&str>,
         output: ChatOutput,
+        started: chrono::DateTime<chrono::Utc>,
         on_event: &(dyn Fn(Event) + Send + Sync),
     ) -> Result<ChatOutput, AgentError> {
+        let tenant = &conv.tenant_id;
+        if records::erased_since(self.records, tenant, started).await? {
+            self.forget_turn(conv, turn_id).await?;
+            return Err(AgentError::Erasing);
+        }
         self.save(conv, message, turn_id, &output).await?;
+        if records::erased_since(self.records, tenant, started).await? {
+            self.forget_turn(conv, turn_id).await?;
+            return Err(AgentError::Erasing);
+        }
         on_event(Event::Done(Box::new(output.clone())));
         Ok(output)
+    }
+
+    /// Takes back what a turn stored: its conversation (made or grown by it)
+    /// and its remembered answer.
+    async fn forget_turn(&self, conv: &Conversation, turn_id: Option<&str>) -> PortResult<()> {
+        records::delete::<Conversation>(self.records, &conv.tenant_id, &conv.id).await?;
+        if let Some(t) = turn_id {
+            idempotency::forget(self.records, &conv.tenant_id, TURN_ROUTE, t).await?;
+        }
+        Ok(())
     }
 }
 

@@ -533,6 +533,9 @@ impl Erasure {
 pub enum ErasureState {
     Running,
     Done,
+    /// The last attempt ended with an error (`last_error`); nothing is held
+    /// back while it is so, and `DELETE /me/data` starts it again.
+    Failed,
 }
 
 /// What an erasure removed.

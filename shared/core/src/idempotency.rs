@@ -124,6 +124,27 @@ pub fn check_key(key: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// The record id of `key` on `route`.
+fn record_id(route: &str, key: &str) -> String {
+    format!(
+        "idem_{}",
+        &hex_digest(&[route.as_bytes(), key.as_bytes()])[..40]
+    )
+}
+
+/// Forgets `key` on `route` (what it answered goes with it).
+pub async fn forget(
+    store: &dyn RecordStore,
+    tenant: &TenantId,
+    route: &str,
+    key: &str,
+) -> Result<(), PortError> {
+    store
+        .delete(tenant, RecordKind::Idempotency, &record_id(route, key))
+        .await
+        .map(|_| ())
+}
+
 /// Claims `key` for this request, or says what it answered before.
 pub async fn begin(
     store: &dyn RecordStore,
@@ -134,10 +155,7 @@ pub async fn begin(
     now: DateTime<Utc>,
 ) -> Result<Begun, ApiError> {
     check_key(key)?;
-    let id = format!(
-        "idem_{}",
-        &hex_digest(&[route.as_bytes(), key.as_bytes()])[..40]
-    );
+    let id = record_id(route, key);
     let fingerprint = hex_digest(&[route.as_bytes(), body]);
     let fresh = IdempotencyRecord {
         tenant_id: tenant.clone(),

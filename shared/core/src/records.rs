@@ -38,6 +38,57 @@ record!(crate::domain::Erasure, RecordKind::Erasure);
 record!(crate::domain::LiveConnection, RecordKind::Connection);
 record!(crate::domain::Allowance, RecordKind::Allowance);
 
+/// Whether `tenant`'s data is being erased right now (`DELETE /me/data`):
+/// while it is, nothing new of theirs is stored.
+pub async fn erasing(store: &dyn RecordStore, tenant: &TenantId) -> PortResult<bool> {
+    Ok(
+        get::<crate::domain::Erasure>(store, tenant, crate::domain::Erasure::ID)
+            .await?
+            .is_some_and(|e| e.state == crate::domain::ErasureState::Running),
+    )
+}
+
+/// Whether an erasure of `tenant` was asked for after `since` (running,
+/// done or failed): work that began before it must not store what it made,
+/// or that would outlive the erasure.
+pub async fn erased_since(
+    store: &dyn RecordStore,
+    tenant: &TenantId,
+    since: chrono::DateTime<chrono::Utc>,
+) -> PortResult<bool> {
+    Ok(
+        get::<crate::domain::Erasure>(store, tenant, crate::domain::Erasure::ID)
+            .await?
+            .is_some_and(|e| e.requested_at >= since),
+    )
+}
+
+/// Creates `record` (as [`create_or_get`]) for work that began at `since`,
+/// unless the tenant's data is being erased: `Ok(None)` then, and nothing is
+/// kept. Checked before the write, and again after it (an erasure asked for
+/// in between takes the record back), so a create racing an erasure never
+/// outlives it.
+pub async fn create_unless_erased<T: Record>(
+    store: &dyn RecordStore,
+    record: T,
+    since: chrono::DateTime<chrono::Utc>,
+) -> PortResult<Option<(T, bool)>> {
+    let tenant = record.tenant().clone();
+    if erasing(store, &tenant).await? || erased_since(store, &tenant, since).await? {
+        return Ok(None);
+    }
+    let (stored, created) = create_or_get(store, record).await?;
+    if erased_since(store, &tenant, since).await? {
+        delete::<T>(store, &tenant, stored.id()).await?;
+        return Ok(None);
+    }
+    Ok(Some((stored, created)))
+}
+
+/// The refusal of a write while the tenant's data is being erased.
+pub const ERASING: &str =
+    "your data is being erased; nothing new is stored until that is done (GET /me/data/erasure)";
+
 /// The zone `tenant` reads times in: their own setting, else `fallback` (the
 /// deployment's `JARVIS_TIME_ZONE`).
 pub async fn zone_of(

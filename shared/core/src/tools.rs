@@ -28,6 +28,10 @@ pub struct ToolCall {
     /// themselves, carry none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub confirm_token: Option<String>,
+    /// When the work this call belongs to began (a chat turn): if the
+    /// tenant's data was erased since, a create stores nothing. `None`: now.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 impl ToolCall {
@@ -45,6 +49,7 @@ impl ToolCall {
             input,
             confirmed: true,
             confirm_token: token,
+            since: None,
         }
     }
 }

@@ -1123,3 +1123,93 @@ async fn opensearch_analyzes_text_like_the_local_index_on_the_wire() {
     assert_eq!(&fields[..3], ["text", "title^0.5", "section^0.5"]);
     assert!(fields.contains(&"text_de") && fields.contains(&"text_ru"));
 }
+
+/// OpenSearch with many chunks of one tenant and a lagging refresh, as
+/// OpenSearch Serverless is: a search answers at most 10,000 hits (the index's
+/// `max_result_window`), and deletes show only at the next refresh, which
+/// here comes after two more searches. 15,000 chunks: every one is deleted,
+/// and the delete ends only once a search finds none.
+#[tokio::test]
+async fn opensearch_erasure_of_15000_chunks_outlasts_full_pages_and_a_lagging_refresh() {
+    use std::collections::BTreeSet;
+    #[derive(Default)]
+    struct Index {
+        /// What is stored.
+        live: BTreeSet<String>,
+        /// What search shows: `live` as of the last refresh.
+        visible: BTreeSet<String>,
+        /// Searches left before the next refresh.
+        until_refresh: usize,
+    }
+    let state = Arc::new(std::sync::Mutex::new(Index {
+        live: (0..15_000).map(|i| format!("chunk-{i:05}")).collect(),
+        ..Index::default()
+    }));
+    {
+        let mut s = state.lock().unwrap();
+        s.visible = s.live.clone();
+    }
+    let searches = Arc::new(AtomicUsize::new(0));
+    let (st, n) = (state.clone(), searches.clone());
+    let server = WireServer::start(move |s: Seen| {
+        let (state, searches) = (st.clone(), n.clone());
+        async move {
+            match (s.method.as_str(), s.path.as_str()) {
+                ("PUT", p) if p.starts_with("/_index_template/") => {
+                    json_answer(200, &json!({"acknowledged": true}))
+                }
+                ("PUT", "/jarvis-chunks") => json_answer(200, &json!({"acknowledged": true})),
+                ("POST", "/_bulk") => {
+                    let mut index = state.lock().unwrap();
+                    let mut items = Vec::new();
+                    for line in String::from_utf8_lossy(&s.body).lines() {
+                        let op: Value = serde_json::from_str(line).unwrap();
+                        let id = op["delete"]["_id"].as_str().unwrap().to_owned();
+                        let found = index.live.remove(&id);
+                        items.push(json!({"delete": {"_id": id, "status": if found { 200 } else { 404 },
+                            "result": if found { "deleted" } else { "not_found" }}}));
+                    }
+                    index.until_refresh = 2;
+                    json_answer(200, &json!({"errors": false, "items": items}))
+                }
+                ("POST", "/jarvis-chunks/_search") => {
+                    searches.fetch_add(1, Ordering::SeqCst);
+                    let body = s.json();
+                    assert_eq!(body["query"]["bool"]["filter"][0], json!({"term": {"tenant_id": "alice"}}));
+                    let size = body["size"].as_u64().unwrap() as usize;
+                    assert!(size <= 10_000, "max_result_window is 10,000");
+                    let mut index = state.lock().unwrap();
+                    if index.until_refresh == 0 {
+                        index.visible = index.live.clone();
+                    } else {
+                        index.until_refresh -= 1;
+                    }
+                    let hits: Vec<Value> = index
+                        .visible
+                        .iter()
+                        .take(size)
+                        .map(|id| json!({"_id": id, "_score": 0.0, "_source": {"generation": "g1"}}))
+                        .collect();
+                    json_answer(200, &json!({"hits": {"total": {"value": index.visible.len(), "relation": "eq"}, "hits": hits}}))
+                }
+                (m, p) => panic!("unexpected {m} {p}"),
+            }
+        }
+    })
+    .await;
+    let index = stack_at(&server.url, true).await.index().unwrap();
+    index
+        .delete_tenant(&TenantId::parse("alice").unwrap())
+        .await
+        .unwrap();
+    let left = state.lock().unwrap().live.len();
+    assert_eq!(left, 0, "every chunk is deleted");
+    assert!(
+        state.lock().unwrap().visible.is_empty(),
+        "it ended on a search that found none"
+    );
+    assert!(
+        searches.load(Ordering::SeqCst) >= 4,
+        "pages and refreshes were waited for"
+    );
+}

@@ -50,8 +50,11 @@ const BULK_BATCH: usize = 200;
 /// Most ids one lookup returns (OpenSearch's default result window).
 const MAX_IDS: usize = 10_000;
 const ATTEMPTS: u32 = 4;
-/// Rounds of find-and-delete before a delete gives up as transient.
-const DELETE_ROUNDS: usize = 20;
+/// Rounds of find-and-delete (or of waiting for a refresh) before a delete
+/// gives up as transient: 1,000 rounds of 10,000 chunks, or the refresh wait.
+const DELETE_ROUNDS: usize = 1000;
+/// Longest a delete waits for the index to show its last round's deletes.
+const DELETE_REFRESH_WAIT: Duration = Duration::from_secs(120);
 /// Longest a replace waits for its own writes to become searchable.
 const REFRESH_WAIT: Duration = Duration::from_secs(30);
 
@@ -695,28 +698,56 @@ impl OpenSearchIndex {
         Ok(resp)
     }
 
+    /// Deletes every chunk matching `filter`, until a search shows none.
+    ///
+    /// A search returns at most [`MAX_IDS`] ids, and OpenSearch Serverless
+    /// shows deletes only at its next refresh (not under our control): right
+    /// after a round, a search still answers the chunks just deleted. So a
+    /// round that finds only chunks it deleted already waits for the refresh
+    /// and asks again; what is left past the first page (a tenant with more
+    /// than 10,000 chunks) shows then. Done only when a search finds nothing.
     async fn delete_matching(&self, filter: Vec<Value>) -> PortResult<()> {
-        let mut seen = std::collections::HashSet::new();
+        let mut deleted = std::collections::HashSet::new();
+        let mut waited = Duration::ZERO;
+        let mut pause = Duration::from_millis(200);
         for _ in 0..DELETE_ROUNDS {
-            let ids: Vec<String> = self
+            let found: Vec<String> = self
                 .generations(filter.clone())
                 .await?
                 .into_iter()
                 .map(|(id, _)| id)
-                .filter(|id| !seen.contains(id))
                 .collect();
-            if ids.is_empty() {
+            if found.is_empty() {
                 return Ok(());
             }
-            for batch in ids.chunks(BULK_BATCH * 5) {
-                self.bulk(bulk_delete_body(&self.settings.index, batch))
+            let new: Vec<&String> = found.iter().filter(|id| !deleted.contains(*id)).collect();
+            if new.is_empty() {
+                // Only what this deleted: the index has not refreshed yet.
+                if waited >= DELETE_REFRESH_WAIT {
+                    break;
+                }
+                tokio::time::sleep(pause).await;
+                waited += pause;
+                pause = (pause * 2).min(Duration::from_secs(2));
+                continue;
+            }
+            for batch in new.chunks(BULK_BATCH * 5) {
+                let ids: Vec<String> = batch.iter().map(|id| (*id).clone()).collect();
+                self.bulk(bulk_delete_body(&self.settings.index, &ids))
                     .await?;
             }
-            seen.extend(ids);
+            deleted.extend(new.into_iter().cloned());
+            // Progress: the next refresh is waited for afresh.
+            waited = Duration::ZERO;
+            pause = Duration::from_millis(200);
         }
         Err(PortError::Transient {
             backend: SERVICE,
-            message: format!("chunks were still being found after {DELETE_ROUNDS} delete rounds"),
+            message: format!(
+                "chunks were still being found after {} deleted and {}s waited for the index to refresh",
+                deleted.len(),
+                waited.as_secs()
+            ),
             source: None,
         })
     }

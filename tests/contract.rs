@@ -32,6 +32,7 @@ pub fn document(t: &TenantId, key: &str, etag: &str) -> Document {
         chunk_count: 0,
         parent_id: None,
         aliases: vec![],
+        runs: 0,
         created_at: now,
         updated_at: now,
     }
@@ -315,6 +316,7 @@ pub async fn workflows(flows: &dyn WorkflowStarter, name: &str) {
         chunks: None,
         embeddings: None,
         chunk_count: None,
+        run: 0,
     };
     assert_eq!(
         flows.start(name, &state).await.unwrap(),

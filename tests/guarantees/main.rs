@@ -124,6 +124,7 @@ macro_rules! on_both_stores {
 
 mod consent;
 mod erasure;
+mod identity;
 
 /// An agent over these ports, in UTC, with the default bounds.
 fn agent<'a>(

@@ -428,14 +428,27 @@ pub struct Deleted {
 }
 
 #[tracing::instrument(skip_all, fields(tenant = %tenant, document = %id))]
-async fn delete(deps: &Deps, tenant: &TenantId, id: &DocumentId) -> Result<Deleted, ApiError> {
+/// `DELETE /documents/{id}`.
+pub async fn delete(deps: &Deps, tenant: &TenantId, id: &DocumentId) -> Result<Deleted, ApiError> {
     let doc = get(deps, tenant, id).await?;
     // Index first: from this moment search no longer returns it.
     deps.index.delete_document(tenant, id).await?;
-    let mut files_removed = 0;
-    for key in std::iter::once(&doc.source.key).chain(&doc.aliases) {
-        deps.blobs.delete(&doc.source.bucket, key).await?;
-        files_removed += 1;
+    deps.blobs
+        .delete(&doc.source.bucket, &doc.source.key)
+        .await?;
+    let mut files_removed = 1;
+    // An alias is another file that held the same bytes when it arrived. One
+    // edited since is no longer a copy (it may be a document of its own now):
+    // it stays.
+    for key in &doc.aliases {
+        match deps.blobs.head(&doc.source.bucket, key).await {
+            Ok(now) if now.etag == doc.source.etag => {
+                deps.blobs.delete(&doc.source.bucket, key).await?;
+                files_removed += 1;
+            }
+            Ok(_) | Err(jarvis_core::PortError::NotFound(_)) => {}
+            Err(e) => return Err(e.into()),
+        }
     }
     files_removed += deps
         .blobs

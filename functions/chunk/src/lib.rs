@@ -61,7 +61,7 @@ pub async fn handle(deps: &Deps, mut state: PipelineState) -> Result<PipelineSta
             "the document has no text to index".into(),
         ));
     }
-    let key = keys::chunks(&state.tenant_id, &state.document_id, &state.source.etag);
+    let key = keys::chunks(&state.tenant_id, &state.document_id, &state.version());
     state.chunks =
         Some(store_json(deps.blobs.as_ref(), &deps.curated_bucket, &key, &chunks).await?);
     state.chunk_count = Some(chunks.len() as u32);

@@ -59,7 +59,7 @@ impl Deps {
 pub async fn handle(deps: &Deps, mut state: PipelineState) -> Result<PipelineState, StepError> {
     // Retries read the untouched extraction, never a previous annotation.
     let original = state.extracted.clone().map(|obj| ObjectRef {
-        key: keys::extracted(&state.tenant_id, &state.document_id, &state.source.etag),
+        key: keys::extracted(&state.tenant_id, &state.document_id, &state.version()),
         ..obj
     });
     let mut doc: ExtractedDocument =
@@ -80,7 +80,7 @@ pub async fn handle(deps: &Deps, mut state: PipelineState) -> Result<PipelineSta
     if deps.insights {
         record_insights(deps.detector.as_ref(), &mut doc).await?;
     }
-    let key = keys::annotated(&state.tenant_id, &state.document_id, &state.source.etag);
+    let key = keys::annotated(&state.tenant_id, &state.document_id, &state.version());
     state.extracted =
         Some(store_json(deps.blobs.as_ref(), &deps.curated_bucket, &key, &doc).await?);
     Ok(state)

@@ -65,7 +65,7 @@ pub async fn handle(deps: &Deps, mut state: PipelineState) -> Result<PipelineSta
         }
         vectors.extend(got);
     }
-    let key = keys::embeddings(&state.tenant_id, &state.document_id, &state.source.etag);
+    let key = keys::embeddings(&state.tenant_id, &state.document_id, &state.version());
     state.embeddings = Some(
         deps.blobs
             .put(

@@ -59,7 +59,7 @@ pub async fn handle(deps: &Deps, state: PipelineState) -> Result<PipelineState, 
         chunk_count: Some(count),
         title,
         from: vec![DocumentStatus::Queued, DocumentStatus::Processing],
-        version: Some(state.source.etag.clone()),
+        version: Some(state.version()),
     };
     match deps
         .metadata
@@ -108,7 +108,7 @@ const RESTORE_ROUNDS: usize = 3;
 /// step comes later and replaces whatever this run left).
 async fn restore(deps: &Deps, state: &PipelineState, mut now: Document) -> Result<(), StepError> {
     for _ in 0..RESTORE_ROUNDS {
-        let etag = now.source.etag.clone();
+        let version = jarvis_core::pipeline::run_version(&now.source.etag, now.runs);
         let at = |key: String| ObjectRef {
             bucket: state
                 .chunks
@@ -119,27 +119,32 @@ async fn restore(deps: &Deps, state: &PipelineState, mut now: Document) -> Resul
             etag: String::new(),
             size: 0,
         };
-        let chunks = at(keys::chunks(&state.tenant_id, &state.document_id, &etag));
+        let chunks = at(keys::chunks(&state.tenant_id, &state.document_id, &version));
         let vectors = at(keys::embeddings(
             &state.tenant_id,
             &state.document_id,
-            &etag,
+            &version,
         ));
         match load(deps, Some(&chunks), Some(&vectors)).await {
             Ok(loaded) => {
                 deps.index
                     .replace_document(&state.tenant_id, &state.document_id, loaded.items)
                     .await?;
-                tracing::info!(version = %etag, "restored the current version's chunks");
+                tracing::info!(%version, "restored the current version's chunks");
             }
             Err(StepError::Port(PortError::NotFound(_))) => {
-                tracing::info!(version = %etag, "the current version is not embedded yet; its run indexes it");
+                tracing::info!(%version, "the current version is not embedded yet; its run indexes it");
                 return Ok(());
             }
             Err(e) => return Err(e),
         }
         match superseded_by(deps.metadata.as_ref(), state).await? {
-            Some(newer) if newer.source.etag != etag => now = newer,
+            Some(newer)
+                if jarvis_core::pipeline::run_version(&newer.source.etag, newer.runs)
+                    != version =>
+            {
+                now = newer
+            }
             _ => return Ok(()),
         }
     }

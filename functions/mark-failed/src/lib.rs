@@ -72,7 +72,7 @@ pub async fn handle(deps: &Deps, input: FailedState) -> Result<PipelineState, St
         chunk_count: Some(0),
         title: None,
         from: vec![DocumentStatus::Queued, DocumentStatus::Processing],
-        version: Some(state.source.etag.clone()),
+        version: Some(state.version()),
     };
     match deps
         .metadata
@@ -108,7 +108,7 @@ pub async fn handle(deps: &Deps, input: FailedState) -> Result<PipelineState, St
                 .is_some()
             {
                 let prefix =
-                    keys::run_prefix(&state.tenant_id, &state.document_id, &state.source.etag);
+                    keys::run_prefix(&state.tenant_id, &state.document_id, &state.version());
                 let removed = deps
                     .blobs
                     .delete_prefix(&deps.curated_bucket, &prefix)

@@ -17,7 +17,7 @@ use chrono::Utc;
 use jarvis_core::curated::{file_name, too_large};
 use jarvis_core::domain::{Document, DocumentId, DocumentStatus, ObjectRef, TenantId};
 use jarvis_core::pipeline::{
-    content_type_by_name, content_type_for, execution_name, keys, rerun_name, PipelineState,
+    content_type_by_name, content_type_for, keys, run_name, PipelineState,
 };
 use jarvis_core::ports::{BlobStore, MetadataStore, RecordStore, StartOutcome, WorkflowStarter};
 use jarvis_core::PortError;
@@ -226,17 +226,21 @@ pub async fn route_one(deps: &Deps, body: &str) -> Result<Outcome, PortError> {
         });
     }
 
-    if let Some(original) = deps.metadata.find_by_etag(&tenant, &source.etag).await? {
-        let same_object = original.id == id;
-        if !same_object && original.status != DocumentStatus::Failed {
-            deps.metadata
-                .add_alias(&tenant, &original.id, &source.key)
-                .await?;
-            return Ok(Outcome::Duplicate { of: original.id });
+    // The same content as another document: a new file becomes its alias. A
+    // file that has a document of its own stays its own document whatever it
+    // now holds (edited to match another file, it is that file's new version,
+    // not a copy to fold away: its old text must go from search).
+    if existing.is_none() {
+        if let Some(original) = deps.metadata.find_by_etag(&tenant, &source.etag).await? {
+            if original.id != id && original.status != DocumentStatus::Failed {
+                deps.metadata
+                    .add_alias(&tenant, &original.id, &source.key)
+                    .await?;
+                return Ok(Outcome::Duplicate { of: original.id });
+            }
         }
     }
 
-    let name = execution_name(&source.bucket, &source.key, &source.etag);
     let unchanged = existing
         .as_ref()
         .is_some_and(|d| d.source.etag == source.etag);
@@ -246,32 +250,27 @@ pub async fn route_one(deps: &Deps, body: &str) -> Result<Outcome, PortError> {
             .as_ref()
             .is_some_and(|d| d.status == DocumentStatus::Failed);
     if !rerun {
-        // A redelivered event: the name is taken, so this starts nothing.
+        // A redelivered event: the document names the same run, so this starts nothing.
+        let name = run_name(&source.bucket, &source.key, &source.etag, doc.runs);
         return start(deps, &name, &doc, is_inbox).await;
     }
+    // A run of its own: its number is one past the last, so its name is new
+    // even for bytes an earlier run (maybe still under way) had.
+    if let Some(old) = &existing {
+        doc.runs = old.runs + 1;
+    }
     deps.metadata.put_document(&doc).await?;
-    // The previous version's files: a run of it still under way finds them
-    // gone, fails, and (superseded) marks nothing.
-    if let Some(old) = existing.as_ref().filter(|d| d.source.etag != source.etag) {
-        let prefix = keys::run_prefix(&tenant, &id, &old.source.etag);
+    // The previous run's files: if it is still under way it finds them gone,
+    // fails, and (superseded) marks nothing.
+    if let Some(old) = &existing {
+        let version = jarvis_core::pipeline::run_version(&old.source.etag, old.runs);
+        let prefix = keys::run_prefix(&tenant, &id, &version);
         deps.blobs
             .delete_prefix(&deps.curated_bucket, &prefix)
             .await?;
     }
-    match start(deps, &name, &doc, is_inbox).await? {
-        // This version ran before (a retry after failure, or a file edited back to
-        // earlier content): the document is queued again, so it needs a fresh run.
-        Outcome::Redelivered(_) => {
-            let again = rerun_name(
-                &source.bucket,
-                &source.key,
-                &source.etag,
-                Utc::now().timestamp_millis(),
-            );
-            start(deps, &again, &doc, is_inbox).await
-        }
-        started => Ok(started),
-    }
+    let name = run_name(&source.bucket, &source.key, &source.etag, doc.runs);
+    start(deps, &name, &doc, is_inbox).await
 }
 
 async fn start(
@@ -290,6 +289,7 @@ async fn start(
         chunks: None,
         embeddings: None,
         chunk_count: None,
+        run: doc.runs,
     };
     match deps.workflows.start(name, &state).await? {
         StartOutcome::Started => Ok(Outcome::Started(doc.id.clone())),
@@ -330,6 +330,7 @@ fn new_document(
         chunk_count: existing.map_or(0, |d| d.chunk_count),
         parent_id: parent_of(&source.key),
         aliases: existing.map(|d| d.aliases.clone()).unwrap_or_default(),
+        runs: existing.map_or(0, |d| d.runs),
         created_at: existing.map_or(now, |d| d.created_at),
         updated_at: now,
     }

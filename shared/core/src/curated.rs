@@ -50,7 +50,7 @@ pub async fn store_extracted(
     state: &mut PipelineState,
     doc: &ExtractedDocument,
 ) -> Result<(), StepError> {
-    let key = keys::extracted(&state.tenant_id, &state.document_id, &state.source.etag);
+    let key = keys::extracted(&state.tenant_id, &state.document_id, &state.version());
     state.extracted = Some(store_json(blobs, bucket, &key, doc).await?);
     Ok(())
 }
@@ -67,7 +67,7 @@ pub async fn begin_processing(
         chunk_count: None,
         title: None,
         from: vec![DocumentStatus::Queued, DocumentStatus::Processing],
-        version: Some(state.source.etag.clone()),
+        version: Some(state.version()),
     };
     match metadata
         .change_status(&state.tenant_id, &state.document_id, &change)
@@ -84,9 +84,10 @@ pub async fn begin_processing(
     }
 }
 
-/// The document as stored now when it holds another version of its file than
-/// the one `state`'s run processes (the file changed while the run was under
-/// way); `None` when the run's version is still current, or the document is gone.
+/// The document as stored now when another run than `state`'s is its current
+/// one (the file changed while the run was under way, even back to the same
+/// bytes, or the file was dropped again); `None` when the run is still the
+/// current one, or the document is gone.
 pub async fn superseded_by(
     metadata: &dyn MetadataStore,
     state: &PipelineState,
@@ -94,7 +95,7 @@ pub async fn superseded_by(
     Ok(metadata
         .get_document(&state.tenant_id, &state.document_id)
         .await?
-        .filter(|doc| doc.source.etag != state.source.etag))
+        .filter(|doc| doc.source.etag != state.source.etag || doc.runs != state.run))
 }
 
 /// Reads the original object, refusing one larger than `max_bytes` before reading it.

@@ -150,8 +150,19 @@ pub struct Document {
     /// Other keys whose content was identical and so were folded into this document.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub aliases: Vec<String>,
+    /// How many runs of the pipeline this document had before the current
+    /// one (0 for its first): each new version of its file, or each retry,
+    /// counts one. A run is identified by its file version *and* this number,
+    /// so a file edited A→B→A while A's first run is still under way gets a
+    /// run of its own, and the first, superseded, marks nothing.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub runs: u32,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// A pointer to an object in a blob store (an S3 object on AWS).

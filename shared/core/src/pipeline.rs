@@ -28,6 +28,25 @@ pub struct PipelineState {
     pub embeddings: Option<ObjectRef>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub chunk_count: Option<u32>,
+    /// The document's run number this run is ([`crate::domain::Document::runs`]).
+    #[serde(default)]
+    pub run: u32,
+}
+
+impl PipelineState {
+    /// What this run's files are named by ([`keys::run_prefix`]): its file
+    /// version, and its run number past the first.
+    pub fn version(&self) -> String {
+        run_version(&self.source.etag, self.run)
+    }
+}
+
+/// A run's version: the file's ETag, and the run number past the first.
+pub fn run_version(etag: &str, run: u32) -> String {
+    match run {
+        0 => etag.to_owned(),
+        n => format!("{etag}#{n}"),
+    }
 }
 
 /// The error a failed step leaves in the state for the `Catch` handler
@@ -197,15 +216,18 @@ pub fn execution_name(bucket: &str, key: &str, etag: &str) -> String {
 /// Step Functions' limit on an execution name's length.
 pub const MAX_EXECUTION_NAME: usize = 80;
 
-/// The name of a fresh run of the same object version (a re-drop after a
-/// failure, or a file edited back to earlier bytes): the version's name and the
-/// time in milliseconds, in hex. At most 67 characters.
-pub fn rerun_name(bucket: &str, key: &str, etag: &str, at_millis: i64) -> String {
-    format!(
-        "{}-{:x}",
-        execution_name(bucket, key, etag),
-        at_millis.max(0)
-    )
+/// The execution name of a document's run number `run` of an object version:
+/// the version's name, and past the first run its number in hex. A redelivered
+/// event reads the same number from the document, so it names the same run
+/// and starts nothing; a new version or a retry counts one more, so it never
+/// meets a running execution of the same name (Step Functions answers success
+/// to a StartExecution with a running execution's name and input, starting
+/// nothing). At most 64 characters.
+pub fn run_name(bucket: &str, key: &str, etag: &str, run: u32) -> String {
+    match run {
+        0 => execution_name(bucket, key, etag),
+        n => format!("{}-{n:x}", execution_name(bucket, key, etag)),
+    }
 }
 
 /// Whether Step Functions accepts `name`: 1 to 80 characters of
@@ -470,20 +492,25 @@ mod tests {
     proptest::proptest! {
         // Thousands of generated inputs per run, not proptest's default 256.
         #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2000))]
-        /// Every name the router can produce (a version's, and a rerun's at any
-        /// time) is one Step Functions accepts: ≤ 80 of `[0-9A-Za-z_-]`.
+        /// Every name the router can produce (a version's first run, and any
+        /// later run) is one Step Functions accepts: ≤ 80 of `[0-9A-Za-z_-]`;
+        /// and a later run's name is never an earlier run's.
         #[test]
         fn every_execution_name_the_router_makes_is_valid(
             bucket in "\\PC{0,70}",
             key in "\\PC{0,1024}",
             etag in "\\PC{0,80}",
-            at in proptest::prelude::any::<i64>(),
+            run in proptest::prelude::any::<u32>(),
         ) {
             let name = execution_name(&bucket, &key, &etag);
             proptest::prop_assert!(check_execution_name(&name).is_ok(), "{name}");
-            let again = rerun_name(&bucket, &key, &etag, at);
+            proptest::prop_assert_eq!(run_name(&bucket, &key, &etag, 0), name.clone());
+            let again = run_name(&bucket, &key, &etag, run);
             proptest::prop_assert!(check_execution_name(&again).is_ok(), "{again}");
             proptest::prop_assert!(again.starts_with(&name));
+            if run > 0 {
+                proptest::prop_assert_ne!(&again, &run_name(&bucket, &key, &etag, run - 1));
+            }
         }
     }
 
@@ -493,8 +520,8 @@ mod tests {
         assert!(check_execution_name("ingest-a/b").is_err());
         assert!(check_execution_name("").is_err());
         assert!(check_execution_name(&"a".repeat(80)).is_ok());
-        // The name of a rerun in the year 3000 still fits.
-        let far = rerun_name("raw", "k", "e", 32_503_680_000_000);
+        // The name of the last run there can be still fits.
+        let far = run_name("raw", "k", "e", u32::MAX);
         assert!(far.len() <= 80, "{}", far.len());
     }
 

@@ -75,10 +75,11 @@ pub struct StatusChange {
     pub title: Option<String>,
     /// Allowed current statuses; empty means any.
     pub from: Vec<DocumentStatus>,
-    /// The object version (source ETag) the change is about, when a pipeline
-    /// run makes it: the change applies only while the document still holds
-    /// that version, so a run of an older version can neither finish nor fail
-    /// the newer one.
+    /// The run the change is about, when a pipeline run makes it (its
+    /// [`crate::pipeline::PipelineState::version`]: the source ETag and the run
+    /// number): the change applies only while that run is the document's
+    /// current one, so a superseded run can neither finish nor fail a newer one
+    /// — even of the same bytes.
     pub version: Option<String>,
 }
 
@@ -87,7 +88,7 @@ impl StatusChange {
     /// Every metadata adapter calls this inside its conditional write.
     pub fn apply(&self, doc: &mut Document) -> PortResult<()> {
         if let Some(version) = &self.version {
-            if &doc.source.etag != version {
+            if &crate::pipeline::run_version(&doc.source.etag, doc.runs) != version {
                 return Err(PortError::Conflict(format!(
                     "document {} now holds another version of its file",
                     doc.id

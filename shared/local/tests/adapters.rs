@@ -97,6 +97,7 @@ async fn workflow_names_are_unique_and_unfinished_runs_resume() {
         chunks: None,
         embeddings: None,
         chunk_count: None,
+        run: 0,
     };
     assert_eq!(
         flows.start("run-1", &state).await.unwrap(),

@@ -22,6 +22,8 @@ usage: jarvis [serve]            serve the API on JARVIS_BIND (default 127.0.0.1
 Settings are environment variables; the README lists them all.";
 
 fn main() -> anyhow::Result<()> {
+    // Started as its own document parser (a child with capped memory and time).
+    jarvis_extract::sandbox::serve_child_if_asked();
     jarvis::run_main(run())
 }
 
@@ -37,7 +39,11 @@ async fn run() -> anyhow::Result<()> {
         return Ok(());
     }
     jarvis_core::telemetry::init();
-    let config = Config::from_env()?;
+    let mut config = Config::from_env()?;
+    if config.parser.is_none() {
+        // Documents are parsed in a child of this very program.
+        config.parser = std::env::current_exe().ok();
+    }
     match args.as_slice() {
         [] | ["serve"] => serve(config).await,
         ["token", tenant] => {

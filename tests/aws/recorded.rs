@@ -763,6 +763,12 @@ async fn a_scanned_pdf_is_read_by_the_textract_job_page_by_page() {
         curated_bucket: "curated".into(),
         max_file_bytes: 1 << 20,
         ocr: Some(stack_at(&server.url, false).await.vision()),
+        // As the Lambda runs it: the parser in a child process.
+        sandbox: Some(Arc::new(jarvis_extract::sandbox::Sandbox {
+            program: env!("CARGO_BIN_EXE_jarvis-parse").into(),
+            memory_bytes: 512 << 20,
+            timeout: std::time::Duration::from_secs(60),
+        })),
     };
     let pending = extract_document::handle(&deps, state.clone())
         .await

@@ -57,6 +57,8 @@ pub async fn spawn_app_with(extra: &[(&'static str, &str)]) -> TestApp {
     env.insert(vars::DATA_DIR, dir.path().display().to_string());
     env.insert(vars::BIND, "127.0.0.1:0".into());
     env.insert(vars::INBOX_POLL_MS, "50".into());
+    // The parsers in their child process, as `jarvis` runs them.
+    env.insert(vars::PARSER, env!("CARGO_BIN_EXE_jarvis-parse").into());
     for (k, v) in extra {
         env.insert(k, (*v).to_owned());
     }

@@ -168,6 +168,74 @@ async fn bad_inputs_end_failed_with_a_reason_and_the_runtime_keeps_going() {
         .all(|h| h["document_id"] != huge["id"]));
 }
 
+/// The parsers run in a child process whose memory is capped: every
+/// compression shape the guard counts is refused with its reason, and a file
+/// that passes the guard but needs more memory than the child has (here 128
+/// MB, for a page that inflates to 200 MB of zeros) ends `failed` because the
+/// child could not hold it (its allocation failed, or it died of it) — with
+/// room, it would have read the page and found no text — while the runtime
+/// goes on indexing the rest.
+#[tokio::test]
+async fn a_parser_blow_up_fails_its_document_and_the_runtime_keeps_going() {
+    use jarvis_extract::fixtures::{pdf_with_object_stream, pdf_with_stream, zlib_zeros};
+    let app = spawn_app_with(&[("JARVIS_PARSER_MEMORY_MB", "128")]).await;
+    let big = 300u64 << 20;
+    let mut bad_header = zlib_zeros(big);
+    bad_header[0] = 0;
+    let hex: Vec<u8> = zlib_zeros(big)
+        .iter()
+        .flat_map(|b| format!("{b:02x}").into_bytes())
+        .chain(*b">")
+        .collect();
+    let chain = lopdf::Object::Array(vec![
+        lopdf::Object::Name(b"ASCIIHexDecode".to_vec()),
+        lopdf::Object::Name(b"FlateDecode".to_vec()),
+    ]);
+    let shapes = [
+        ("objstm.pdf", pdf_with_object_stream(&zlib_zeros(big))),
+        (
+            "header.pdf",
+            pdf_with_stream(lopdf::dictionary! {"Filter" => "FlateDecode"}, bad_header),
+        ),
+        (
+            "chain.pdf",
+            pdf_with_stream(lopdf::dictionary! {"Filter" => chain}, hex),
+        ),
+        (
+            "inflates.pdf",
+            pdf_with_stream(
+                lopdf::dictionary! {"Filter" => "FlateDecode"},
+                zlib_zeros(200 << 20),
+            ),
+        ),
+    ];
+    for (name, pdf) in &shapes {
+        app.drop_file(name, pdf);
+    }
+    app.drop_file("fine.md", b"# Fine\n\nThe weir is by the old mill.");
+    for (name, says) in [
+        ("objstm.pdf", &["expand past"][..]),
+        ("header.pdf", &["expand past"]),
+        ("chain.pdf", &["expand past"]),
+        (
+            "inflates.pdf",
+            &["128 MB of memory", "corrupt or unreadable"],
+        ),
+    ] {
+        let doc = app.settled(name).await;
+        assert_eq!(doc["status"], "failed", "{doc:#}");
+        let reason = doc["status_reason"].as_str().unwrap_or_default();
+        assert!(
+            says.iter().any(|s| reason.contains(s)),
+            "{name}: {reason:?} should say one of {says:?}"
+        );
+    }
+    assert_eq!(app.settled("fine.md").await["status"], "indexed");
+    assert!(!app.search("weir mill").await.is_empty());
+    let (_, health) = app.get("/healthz").await;
+    assert_eq!(health["status"], "ok");
+}
+
 #[tokio::test]
 async fn a_second_tenant_never_sees_the_first_tenants_chunks() {
     let app = spawn_app().await;

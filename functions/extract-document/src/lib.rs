@@ -1,7 +1,10 @@
 //! `extract-document`: plain text, Markdown, HTML, JSON, PDF and DOCX into
 //! structured blocks (headings, paragraphs, pages) in the curated store.
-//! Parsing runs on a blocking thread; a file that cannot be read (corrupt,
-//! binary, no text) fails the step as `Jarvis.Rejected` with a reason for users.
+//! Parsing runs in a child process with capped memory and time where one is
+//! configured ([`jarvis_extract::sandbox`]: the local runtime, and the Lambda
+//! itself), else on a blocking thread; a file that cannot be read (corrupt,
+//! binary, no text, or one that blows the parser's limits) fails the step as
+//! `Jarvis.Rejected` with a reason for users, and nothing else is affected.
 
 use jarvis_core::content::{Block, ExtractedDocument};
 use jarvis_core::curated::{begin_processing, file_name, load_source, store_extracted};
@@ -19,6 +22,9 @@ pub struct Deps {
     pub max_file_bytes: u64,
     /// OCR for PDFs without a text layer (scans): Textract on AWS; none locally.
     pub ocr: Option<Arc<dyn ImageAnalyzer>>,
+    /// Where the parsers run: a child process with capped memory and time;
+    /// `None` parses in this process (tests of the handler alone).
+    pub sandbox: Option<Arc<jarvis_extract::sandbox::Sandbox>>,
 }
 
 impl Deps {
@@ -32,6 +38,7 @@ impl Deps {
             curated_bucket: stack.curated_bucket()?,
             max_file_bytes: stack.config.max_file_bytes,
             ocr: Some(stack.document_ocr()),
+            sandbox: None,
         })
     }
 
@@ -44,6 +51,7 @@ impl Deps {
             curated_bucket: CURATED_BUCKET.into(),
             max_file_bytes: stack.config.max_file_bytes,
             ocr: None,
+            sandbox: stack.parser.clone(),
         }
     }
 }
@@ -56,20 +64,21 @@ pub async fn handle(deps: &Deps, mut state: PipelineState) -> Result<PipelineSta
         state.content_type.clone(),
         file_name(&state.source.key).to_owned(),
     );
-    let parsed = {
-        let bytes = bytes.clone();
-        tokio::task::spawn_blocking(move || {
-            jarvis_extract::extract_document(&bytes, &content_type, &name)
-        })
-        .await
-        .map_err(|e| StepError::Port(PortError::backend("extract", e)))?
+    let parsed = match &deps.sandbox {
+        Some(sandbox) => sandbox.extract(&bytes, &content_type, &name).await,
+        None => {
+            let bytes = bytes.clone();
+            tokio::task::spawn_blocking(move || {
+                jarvis_extract::extract_document(&bytes, &content_type, &name)
+            })
+            .await
+            .map_err(|e| StepError::Port(PortError::backend("extract", e)))?
+        }
     };
     let extracted = match (parsed, &deps.ocr) {
         (Ok(doc), _) => doc,
         // A PDF without a text layer is a scan: read it with OCR where there is one.
-        (Err(jarvis_extract::ExtractError::NoText { .. }), Some(ocr))
-            if state.content_type == "application/pdf" =>
-        {
+        (Err(e), Some(ocr)) if e.is_no_text() && state.content_type == "application/pdf" => {
             scanned(ocr.as_ref(), &state, &bytes).await?
         }
         (Err(e), _) => return Err(StepError::Rejected(e.to_string())),

@@ -36,6 +36,11 @@ pub mod vars {
     pub const SMTP_URL: &str = "JARVIS_SMTP_URL";
     /// Locally: POST each notification as JSON here too.
     pub const WEBHOOK_URL: &str = "JARVIS_WEBHOOK_URL";
+    /// Locally: the executable started as the parser child (`<it> __parse`);
+    /// `jarvis` uses itself when unset.
+    pub const PARSER: &str = "JARVIS_PARSER";
+    /// Locally: the parser child's address space, in MB (default 1024).
+    pub const PARSER_MEMORY_MB: &str = "JARVIS_PARSER_MEMORY_MB";
     /// Locally: the chat model, `offline` (default) or `openai` (any OpenAI-compatible server).
     pub const CHAT_MODEL: &str = "JARVIS_CHAT_MODEL";
     pub const OPENAI_URL: &str = "JARVIS_OPENAI_URL";
@@ -122,6 +127,11 @@ pub struct Config {
     pub text_insights: bool,
     /// The Tesseract executable used for image OCR.
     pub tesseract: String,
+    /// The executable the document parsers run in, as a child with capped
+    /// memory and time (`jarvis_extract::sandbox`); `None` parses in process.
+    pub parser: Option<std::path::PathBuf>,
+    /// The parser child's address space, in bytes.
+    pub parser_memory: u64,
     /// Tenant that owns files dropped at the top of the inbox.
     pub default_tenant: TenantId,
     pub inbox_poll_ms: u64,
@@ -256,6 +266,12 @@ impl Config {
             pii_redact: parse_bool(&get, vars::PII_REDACT, false)?,
             text_insights: parse_bool(&get, vars::TEXT_INSIGHTS, true)?,
             tesseract: get(vars::TESSERACT).unwrap_or_else(|| "tesseract".into()),
+            parser: get(vars::PARSER)
+                .filter(|p| !p.trim().is_empty())
+                .map(std::path::PathBuf::from),
+            parser_memory: parse_or(&get, vars::PARSER_MEMORY_MB, 1024u64)?.clamp(64, 65_536)
+                * 1024
+                * 1024,
             default_tenant,
             inbox_poll_ms: parse_or(&get, vars::INBOX_POLL_MS, 500u64)?,
             pipeline_workers: parse_or(&get, vars::PIPELINE_WORKERS, 8usize)?.max(1),

@@ -8,6 +8,7 @@
 //! - [`pdf`]: PDF text layer via pdf-extract, page by page
 //! - [`docx`]: Word documents (zip + quick-xml), headings from paragraph styles
 //! - [`email`]: RFC 5322 mail (mail-parser): headers, body, attachments
+//! - [`sandbox`]: the parsers in a child process with bounded memory and time
 
 pub mod docx;
 pub mod email;
@@ -16,6 +17,8 @@ pub mod fixtures;
 pub mod html;
 pub mod markdown;
 pub mod pdf;
+pub mod pdf_streams;
+pub mod sandbox;
 pub mod text;
 
 pub use jarvis_core::content::{Block, ExtractedDocument};
@@ -39,6 +42,19 @@ pub enum ExtractError {
     },
     #[error("content type {0} is not supported; supported are text, Markdown, HTML, JSON, PDF, DOCX, .eml mail, images and audio")]
     Unsupported(String),
+    /// What a parser child ([`sandbox`]) answered, or why it gave no answer.
+    #[error("{message}")]
+    Reported { message: String, no_text: bool },
+}
+
+impl ExtractError {
+    /// The file was read, and holds no text (a scan: OCR may read it).
+    pub fn is_no_text(&self) -> bool {
+        matches!(
+            self,
+            Self::NoText { .. } | Self::Reported { no_text: true, .. }
+        )
+    }
 }
 
 /// Extracts a document of `content_type`; `file_name` is the fallback title.

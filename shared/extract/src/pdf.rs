@@ -29,50 +29,75 @@ fn guarded<T, E: std::fmt::Display>(
         })
 }
 
-/// Refuses a PDF whose streams expand past `limit` bytes, inflating each
-/// FlateDecode stream into a counter (never into memory). Streams with other
-/// filters count at their stored size.
-pub fn check_expansion(bytes: &[u8], limit: u64) -> Result<(), ExtractError> {
-    use std::io::Read;
-    let doc = guarded(|| lopdf::Document::load_mem(bytes))?;
-    let mut total: u64 = 0;
-    for object in doc.objects.values() {
-        let lopdf::Object::Stream(stream) = object else {
-            continue;
-        };
-        let deflated = stream
-            .filters()
-            .map(|f| f.iter().any(|name| &name[..] == b"FlateDecode"))
-            .unwrap_or(false);
-        let size = if deflated {
-            let left = limit.saturating_sub(total) + 1;
-            let mut inflate = flate2::read::ZlibDecoder::new(stream.content.as_slice()).take(left);
-            // A stream that stops making sense counts as far as it inflated;
-            // the parser decides whether the file is readable.
-            let mut counted = 0u64;
-            let mut buf = [0u8; 64 * 1024];
-            loop {
-                match inflate.read(&mut buf) {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => counted += n as u64,
-                }
-            }
-            counted
-        } else {
-            stream.content.len() as u64
-        };
-        total = total.saturating_add(size);
-        if total > limit {
-            return Err(ExtractError::Corrupt {
-                format: "PDF",
-                detail: format!(
-                    "its compressed contents expand past {} MB; a file like that could exhaust memory, so it is not read",
-                    limit / (1024 * 1024)
-                ),
-            });
-        }
+thread_local! {
+    /// The guard's budget while lopdf loads a file on this thread: the limit,
+    /// and what the streams seen so far expand to.
+    static BUDGET: std::cell::Cell<(u64, u64)> = const { std::cell::Cell::new((0, 0)) };
+}
+
+/// lopdf's load filter: counts each stream as it is read — before lopdf
+/// expands an object stream — and empties every stream once the budget is
+/// spent, so that nothing more is inflated.
+fn count_stream(id: (u32, u16), object: &mut lopdf::Object) -> Option<((u32, u16), lopdf::Object)> {
+    use crate::pdf_streams::{expanded_size, Filter};
+    let lopdf::Object::Stream(stream) = object else {
+        return Some((id, object.clone()));
+    };
+    let (limit, total) = BUDGET.get();
+    if total > limit {
+        stream.content.clear();
+        return Some((id, lopdf::Object::Null));
     }
-    Ok(())
+    let early_change = stream
+        .dict
+        .get(b"DecodeParms")
+        .and_then(lopdf::Object::as_dict)
+        .and_then(|p| p.get(b"EarlyChange"))
+        .and_then(lopdf::Object::as_i64)
+        .map_or(true, |v| v != 0);
+    let filters: Vec<Filter> = stream
+        .filters()
+        .map(|names| {
+            names
+                .iter()
+                .map(|n| Filter::named(n, early_change))
+                .collect()
+        })
+        .unwrap_or_default();
+    let total = total.saturating_add(expanded_size(&stream.content, &filters, limit - total));
+    if total > limit {
+        stream.content.clear();
+    }
+    BUDGET.set((limit, total));
+    // lopdf keeps the object it passed in (mutated); this copy is dropped.
+    Some((id, lopdf::Object::Null))
+}
+
+/// Refuses a PDF whose streams expand past `limit` bytes, decoding each
+/// stream's whole filter chain into a counter (never into memory;
+/// [`crate::pdf_streams`]): Flate (with a broken zlib header too), LZW,
+/// ASCII85, ASCIIHex and RunLength, in any order. Streams are counted as
+/// lopdf reads them, before it expands an object stream, and emptied once the
+/// budget is spent. What this misses is bounded by the parser child's memory
+/// and time ([`crate::sandbox`]).
+pub fn check_expansion(bytes: &[u8], limit: u64) -> Result<(), ExtractError> {
+    BUDGET.set((limit, 0));
+    let options = lopdf::LoadOptions {
+        filter: Some(count_stream),
+        ..Default::default()
+    };
+    let loaded = guarded(|| lopdf::Document::load_mem_with_options(bytes, options));
+    let (_, total) = BUDGET.replace((0, 0));
+    if total > limit {
+        return Err(ExtractError::Corrupt {
+            format: "PDF",
+            detail: format!(
+                "its compressed contents expand past {} MB; a file like that could exhaust memory, so it is not read",
+                limit / (1024 * 1024)
+            ),
+        });
+    }
+    loaded.map(|_| ())
 }
 
 pub fn extract(bytes: &[u8]) -> Result<ExtractedDocument, ExtractError> {
@@ -154,6 +179,81 @@ mod tests {
         check_expansion(&pdf, 16 << 20).unwrap();
         // And an ordinary PDF is far inside the real one.
         check_expansion(&make_pdf(&[&["Quarterly report"]]), MAX_EXPANDED_BYTES).unwrap();
+    }
+
+    #[test]
+    fn the_zero_stream_fixture_is_a_real_zlib_stream() {
+        use std::io::Read;
+        for n in [0u64, 1, 257, 258, 259, 100_000] {
+            let mut out = Vec::new();
+            flate2::read::ZlibDecoder::new(&crate::fixtures::zlib_zeros(n)[..])
+                .read_to_end(&mut out)
+                .unwrap();
+            assert_eq!(out.len() as u64, n);
+            assert!(out.iter().all(|b| *b == 0));
+        }
+    }
+
+    /// Every shape that used to pass the guard uncounted, in a real PDF: the
+    /// guard refuses each past its limit.
+    #[test]
+    fn every_compression_shape_in_a_pdf_is_counted_by_the_guard() {
+        use crate::fixtures::{pdf_with_stream, zlib_zeros};
+        use lopdf::{dictionary, Object};
+        let n = 8u64 << 20;
+        let limit = 4u64 << 20;
+        let zeros = vec![0u8; n as usize];
+        let lzw = weezl::encode::Encoder::with_tiff_size_switch(weezl::BitOrder::Msb, 8)
+            .encode(&zeros)
+            .unwrap();
+        let ascii85_of = |data: &[u8]| -> Vec<u8> {
+            let mut out = Vec::new();
+            for group in data.chunks(4) {
+                let mut word = [0u8; 4];
+                word[..group.len()].copy_from_slice(group);
+                let mut v = u32::from_be_bytes(word) as u64;
+                let mut digits = [0u8; 5];
+                for d in digits.iter_mut().rev() {
+                    *d = (v % 85) as u8 + b'!';
+                    v /= 85;
+                }
+                out.extend_from_slice(&digits[..group.len() + 1]);
+            }
+            out.extend_from_slice(b"~>");
+            out
+        };
+        let mut bad_header = zlib_zeros(n);
+        bad_header[0] = 0x00;
+
+        let shapes: Vec<(&str, Vec<u8>)> = vec![
+            (
+                "LZWDecode",
+                pdf_with_stream(dictionary! {"Filter" => "LZWDecode"}, lzw),
+            ),
+            (
+                "[/ASCII85Decode /FlateDecode]",
+                pdf_with_stream(
+                    dictionary! {"Filter" => vec![Object::Name(b"ASCII85Decode".to_vec()), Object::Name(b"FlateDecode".to_vec())]},
+                    ascii85_of(&zlib_zeros(n)),
+                ),
+            ),
+            (
+                "a bad zlib header",
+                pdf_with_stream(dictionary! {"Filter" => "FlateDecode"}, bad_header),
+            ),
+            (
+                "an object stream",
+                crate::fixtures::pdf_with_object_stream(&zlib_zeros(n)),
+            ),
+        ];
+        for (shape, pdf) in shapes {
+            assert!(pdf.len() < 1 << 20, "{shape}: {} bytes", pdf.len());
+            let refused = check_expansion(&pdf, limit);
+            assert!(
+                matches!(&refused, Err(e) if e.to_string().contains("expand past 4 MB")),
+                "{shape}: {refused:?}"
+            );
+        }
     }
 
     #[test]

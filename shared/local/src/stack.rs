@@ -57,6 +57,9 @@ pub struct LocalStack {
     pub records: Arc<SqliteRecordStore>,
     pub scheduler: Arc<LocalScheduler>,
     pub notifier: Arc<LocalNotifier>,
+    /// Where documents are parsed: a child process with capped memory and
+    /// time (`JARVIS_PARSER`; `jarvis` sets itself), or in process.
+    pub parser: Option<Arc<jarvis_extract::sandbox::Sandbox>>,
     /// The outbox, or SMTP (with an outbox copy) when `JARVIS_SMTP_URL` is set.
     pub mailer: Arc<dyn jarvis_core::ports::Mailer>,
     /// The runtime's time; tests replace it ([`LocalStack::with_clock`]).
@@ -141,6 +144,13 @@ impl LocalStack {
             records,
             scheduler: Arc::new(LocalScheduler::new(db.clone(), Arc::new(SystemClock))),
             mailer: mailer(config, dir)?,
+            parser: config.parser.clone().map(|program| {
+                Arc::new(jarvis_extract::sandbox::Sandbox {
+                    program,
+                    memory_bytes: config.parser_memory,
+                    timeout: PARSER_TIMEOUT,
+                })
+            }),
             clock: Arc::new(SystemClock),
             jobs: Arc::default(),
             uploads: Arc::new(crate::uploads::LocalUploads::new()?),
@@ -176,6 +186,9 @@ fn mailer(
         ),
     })
 }
+
+/// How long the parser child may take over one file.
+pub const PARSER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
 
 /// The From address of locally sent mail.
 pub const LOCAL_SENDER: &str = "Jarvis <jarvis@localhost>";

@@ -729,6 +729,8 @@ fn erase_deps(
         scheduler: stack.schedule_canceller(),
         targets: Some(stack.notification_unsubscriber().unwrap()),
         transcriptions: Some(stack.transcription_jobs()),
+        runs: Some(stack.workflow_stopper().unwrap()),
+        transcription_wait: std::time::Duration::from_secs(20),
         raw_bucket: r.raw_bucket.clone(),
         curated_bucket: r.curated_bucket.clone(),
         owner: stack.owner_tenant().unwrap(),
@@ -871,6 +873,44 @@ async fn erasure_removes_every_version_of_the_tenants_files_and_the_router_refus
         .await
         .unwrap();
     assert_eq!(again, done);
+}
+
+/// A run still under way when its tenant's data is erased is stopped
+/// (StopExecution, on the execution named from the document's run), and a
+/// run that no longer exists is no error.
+#[tokio::test]
+async fn erasure_stops_the_runs_of_the_tenants_documents_still_under_way() {
+    let (stack, r) = fresh_stack().await;
+    let dir = tempfile::tempdir().unwrap();
+    let tenant = TenantId::parse("carol-runs").unwrap();
+    use jarvis_core::ports::WorkflowStopper;
+    let (name, _) = drop_file(&stack, &r, "carol-runs/notes/plan.md", PLAN_V1)
+        .await
+        .expect("a run");
+    let stopper = stack.workflow_stopper().unwrap();
+    let execution = stopper.execution_arn(&name);
+    let sfn = aws_sdk_sfn::Client::new(&stack.sdk);
+    let status = |arn: String| {
+        let sfn = sfn.clone();
+        async move {
+            sfn.describe_execution()
+                .execution_arn(arn)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_str()
+                .to_owned()
+        }
+    };
+    assert_eq!(status(execution.clone()).await, "RUNNING");
+    assert!(!stopper.stop("ingest-not-a-run").await.unwrap());
+    let deps = erase_deps(&stack, &r, local_index(&dir));
+    let done = erase_tenant::handle(&deps, erase_tenant::Job { tenant_id: tenant })
+        .await
+        .unwrap();
+    assert_eq!(done.removed.runs, 1, "{:?}", done.removed);
+    assert_eq!(status(execution).await, "ABORTED");
 }
 
 /// An export too large for an API Gateway answer is written to a file, one

@@ -4,7 +4,7 @@
 
 use super::*;
 use jarvis_core::domain::{Erasure, ErasureState, Memory};
-use jarvis_core::ports::{Embedder, RecordKind, SearchIndex};
+use jarvis_core::ports::{BlobStore, Embedder, RecordKind, SearchIndex};
 
 /// Every record the tenant has, of every kind (the erasure's own receipt aside).
 async fn everything_of(records: &dyn RecordStore, who: &TenantId) -> Vec<(RecordKind, Value)> {
@@ -293,4 +293,116 @@ async fn a_failed_erasure_ends_failed_with_its_reason_holds_nothing_back_and_run
         .unwrap();
     assert_eq!(done.state, ErasureState::Done);
     assert_eq!(done.last_error, None);
+}
+
+/// Transcription jobs as AWS keeps them: a running job cannot be deleted
+/// (BadRequestException, "a non-terminal state"; moto deletes it anyway), and
+/// when it ends it writes its transcript under the tenant's curated prefix.
+struct Transcriptions {
+    blobs: Arc<dyn jarvis_core::ports::BlobStore>,
+    tenant: TenantId,
+    /// Polls left before the running job ends (`None`: it never does).
+    ends_after: std::sync::Mutex<Option<usize>>,
+    finished: std::sync::atomic::AtomicBool,
+}
+
+#[async_trait::async_trait]
+impl jarvis_core::ports::TranscriptionJobs for Transcriptions {
+    async fn forget_tenant(&self, _: &TenantId) -> PortResult<jarvis_core::ports::Forgotten> {
+        let ended = {
+            let mut left = self.ends_after.lock().unwrap();
+            match left.as_mut() {
+                Some(0) => true,
+                Some(n) => {
+                    *n -= 1;
+                    false
+                }
+                None => false,
+            }
+        };
+        if ended
+            && !self
+                .finished
+                .swap(true, std::sync::atomic::Ordering::SeqCst)
+        {
+            // It ends now, after the sweep: its transcript lands.
+            self.blobs
+                .put(
+                    jarvis_local::stack::CURATED_BUCKET,
+                    &format!("{}/transcripts/memo.json", self.tenant),
+                    b"{\"transcript\": \"call Ana\"}".to_vec(),
+                    "application/json",
+                )
+                .await?;
+            return Ok(jarvis_core::ports::Forgotten {
+                deleted: 0,
+                running: 0,
+            });
+        }
+        Ok(jarvis_core::ports::Forgotten {
+            deleted: usize::from(ended),
+            running: usize::from(!ended),
+        })
+    }
+    async fn forget_unowned(&self) -> PortResult<usize> {
+        Ok(0)
+    }
+}
+
+#[tokio::test]
+async fn a_transcription_that_ends_after_the_sweep_leaves_nothing_and_one_that_never_ends_fails_the_erasure(
+) {
+    let (local, _runs, _dir) = local_stack();
+    let alice = tenant("alice");
+    let transcript = format!("{alice}/transcripts/memo.json");
+    let jobs = |ends_after| {
+        Arc::new(Transcriptions {
+            blobs: local.blobs.clone(),
+            tenant: alice.clone(),
+            ends_after: std::sync::Mutex::new(ends_after),
+            finished: false.into(),
+        })
+    };
+    let deps = |jobs: Arc<Transcriptions>| erase_tenant::Deps {
+        transcriptions: Some(jobs),
+        transcription_wait: std::time::Duration::from_millis(500),
+        ..erase_tenant::Deps::local(&local)
+    };
+    let job = || erase_tenant::Job {
+        tenant_id: alice.clone(),
+    };
+    // Ends after three polls: the erasure waits, and sweeps what it wrote.
+    let done = erase_tenant::handle(&deps(jobs(Some(3))), job())
+        .await
+        .unwrap();
+    assert_eq!(done.state, ErasureState::Done);
+    assert!(
+        local
+            .blobs
+            .head(jarvis_local::stack::CURATED_BUCKET, &transcript)
+            .await
+            .is_err(),
+        "the late transcript is gone"
+    );
+    // Never ends: the erasure (asked for again) ends failed, saying why.
+    records::put(
+        local.records.as_ref(),
+        &erase_tenant::requested(&alice, now()),
+    )
+    .await
+    .unwrap();
+    let never = erase_tenant::handle(&deps(jobs(None)), job()).await;
+    assert!(never.is_err());
+    let failed: Erasure = records::get(local.records.as_ref(), &alice, Erasure::ID)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(failed.state, ErasureState::Failed);
+    assert!(
+        failed
+            .last_error
+            .as_deref()
+            .is_some_and(|e| e.contains("transcription jobs were still running")),
+        "{failed:?}"
+    );
 }

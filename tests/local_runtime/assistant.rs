@@ -591,7 +591,7 @@ async fn deleting_my_data_leaves_nothing_of_mine_anywhere_and_the_other_tenant_u
     let body = erase_and_wait(&app).await;
     assert_eq!(
         body["removed"],
-        json!({"documents": 0, "files": 0, "records": 0, "schedules": 0, "transcription_jobs": 0})
+        json!({"documents": 0, "files": 0, "records": 0, "runs": 0, "schedules": 0, "transcription_jobs": 0})
     );
 }
 

@@ -6,8 +6,9 @@
 //! In order, each phase idempotent (a retried or duplicated job redoes nothing
 //! that is done):
 //! 1. the search index entries, so nothing is found any more;
-//! 2. the mail subscription, the transcription service's jobs, and every
-//!    reminder's schedule;
+//! 2. the pipeline runs of the tenant's documents still under way (Step
+//!    Functions executions, stopped), the mail subscription, the
+//!    transcription service's finished jobs, and every reminder's schedule;
 //! 3. the records (tasks, reminders, drafts, conversations, memories, settings);
 //! 4. every document record, and files outside the tenant's prefix (the local inbox);
 //! 5. every file under the tenant's prefix in the raw and curated buckets,
@@ -16,7 +17,12 @@
 //!    mail as SES stored it, derived files, transcripts, exports;
 //! 6. once the index has had time to show writes made just before the first
 //!    pass (OpenSearch makes writes searchable at its next refresh), the index
-//!    and the curated prefix once more, for what an in-flight run wrote meanwhile.
+//!    and the curated prefix once more, for what an in-flight run wrote meanwhile;
+//! 7. transcription jobs still running when it began cannot be deleted (the
+//!    service refuses until they end) and write their transcript when they
+//!    do: the erasure waits for them, deletes them, and sweeps the curated
+//!    prefix once more. If they outlast its wait it ends `failed`, saying so,
+//!    and runs again.
 //!
 //! While the record says `running`, uploads are refused (409), pipeline-router
 //! removes any new object of the tenant instead of processing it, and tools,
@@ -31,7 +37,7 @@ use jarvis_core::clock::Clock;
 use jarvis_core::domain::{Document, ErasedCounts, Erasure, ErasureState, Reminder, Settings};
 use jarvis_core::ports::{
     BlobStore, DocumentFilter, MetadataStore, NotificationTargets, PortResult, RecordStore,
-    Scheduler, SearchIndex, TranscriptionJobs,
+    Scheduler, SearchIndex, TranscriptionJobs, WorkflowStopper,
 };
 use jarvis_core::records::{self, Change};
 use jarvis_core::{PortError, StepError, TenantId};
@@ -49,6 +55,11 @@ pub struct Deps {
     pub targets: Option<Arc<dyn NotificationTargets>>,
     /// The transcription service's records of the tenant's jobs; `None` locally.
     pub transcriptions: Option<Arc<dyn TranscriptionJobs>>,
+    /// Stops the pipeline runs of the tenant's documents (Step Functions);
+    /// `None` locally, where a run stops at its deleted document.
+    pub runs: Option<Arc<dyn WorkflowStopper>>,
+    /// How long it waits for transcription jobs still running to end.
+    pub transcription_wait: Duration,
     pub raw_bucket: String,
     pub curated_bucket: String,
     /// The deployment's owner, whose files dropped by hand (`inbox/…`, the
@@ -63,6 +74,10 @@ pub struct Deps {
 /// OpenSearch Serverless makes writes searchable within seconds; a minute is
 /// a wide margin, and the job has 15 minutes.
 pub const AWS_SETTLE: Duration = Duration::from_secs(60);
+
+/// How long the job waits for transcription jobs still running (it has 15
+/// minutes in all; one that ends later makes it `failed`, and it runs again).
+pub const AWS_TRANSCRIPTION_WAIT: Duration = Duration::from_secs(10 * 60);
 
 impl Deps {
     #[cfg(feature = "aws")]
@@ -81,6 +96,8 @@ impl Deps {
             scheduler: stack.schedule_canceller(),
             targets: Some(stack.notification_unsubscriber()?),
             transcriptions: Some(stack.transcription_jobs()),
+            runs: Some(stack.workflow_stopper()?),
+            transcription_wait: AWS_TRANSCRIPTION_WAIT,
             raw_bucket: stack.raw_bucket()?,
             curated_bucket: stack.curated_bucket()?,
             owner: stack.owner_tenant()?,
@@ -99,6 +116,8 @@ impl Deps {
             scheduler: stack.scheduler.clone(),
             targets: None,
             transcriptions: None,
+            runs: None,
+            transcription_wait: Duration::ZERO,
             raw_bucket: jarvis_local::stack::RAW_BUCKET.into(),
             curated_bucket: jarvis_local::stack::CURATED_BUCKET.into(),
             owner: None,
@@ -222,10 +241,31 @@ pub async fn erase(deps: &Deps, tenant: &TenantId) -> PortResult<ErasedCounts> {
     {
         targets.unsubscribe(&id).await?;
     }
+    // Runs still under way stop now (they would stop at their deleted
+    // document anyway, after their next step; a run waiting on a service —
+    // a transcription — would wait on).
+    if let Some(runs) = &deps.runs {
+        for doc in all_documents(deps.metadata.as_ref(), tenant).await? {
+            if !doc.status.is_terminal() {
+                let name = jarvis_core::pipeline::run_name(
+                    &doc.source.bucket,
+                    &doc.source.key,
+                    &doc.source.etag,
+                    doc.runs,
+                );
+                if runs.stop(&name).await? {
+                    erased.runs += 1;
+                }
+            }
+        }
+    }
     // Transcribe keeps each job (naming the media file) for 90 days.
     let is_owner = deps.owner.as_ref() == Some(tenant);
+    let mut transcribing = 0;
     if let Some(jobs) = &deps.transcriptions {
-        erased.transcription_jobs = jobs.forget_tenant(tenant).await?;
+        let forgotten = jobs.forget_tenant(tenant).await?;
+        erased.transcription_jobs = forgotten.deleted;
+        transcribing = forgotten.running;
         if is_owner {
             erased.transcription_jobs += jobs.forget_unowned().await?;
         }
@@ -277,7 +317,48 @@ pub async fn erase(deps: &Deps, tenant: &TenantId) -> PortResult<ErasedCounts> {
         .blobs
         .purge_prefix(&deps.curated_bucket, &prefix)
         .await?;
+    if let (Some(jobs), true) = (&deps.transcriptions, transcribing > 0) {
+        erased.transcription_jobs += wait_for_transcriptions(deps, jobs.as_ref(), tenant).await?;
+        // What they wrote as they ended.
+        erased.files += deps
+            .blobs
+            .purge_prefix(&deps.curated_bucket, &prefix)
+            .await?;
+    }
     Ok(erased)
+}
+
+/// Waits up to `deps.transcription_wait` for the tenant's transcription jobs
+/// still running to end, deleting each as it does; answers how many it
+/// deleted, or an error naming how many still run.
+async fn wait_for_transcriptions(
+    deps: &Deps,
+    jobs: &dyn TranscriptionJobs,
+    tenant: &TenantId,
+) -> PortResult<usize> {
+    let poll =
+        (deps.transcription_wait / 20).clamp(Duration::from_millis(10), Duration::from_secs(10));
+    let began = std::time::Instant::now();
+    let mut deleted = 0;
+    loop {
+        let forgotten = jobs.forget_tenant(tenant).await?;
+        deleted += forgotten.deleted;
+        if forgotten.running == 0 {
+            return Ok(deleted);
+        }
+        if began.elapsed() >= deps.transcription_wait {
+            return Err(PortError::Transient {
+                backend: "transcribe",
+                message: format!(
+                    "{} of your transcription jobs were still running after {} s; the erasure runs again to remove what they write",
+                    forgotten.running,
+                    deps.transcription_wait.as_secs()
+                ),
+                source: None,
+            });
+        }
+        tokio::time::sleep(poll).await;
+    }
 }
 
 #[cfg(test)]

@@ -29,6 +29,8 @@ pub enum Resource {
     Table,
     IngestQueue,
     StateMachine,
+    /// The state machine's executions (`…:execution:<machine>:*`).
+    Executions,
     /// The OpenSearch Serverless collection.
     Collection,
     /// The Bedrock foundation models Jarvis is configured with.
@@ -67,6 +69,7 @@ impl Resource {
             Self::Table => "table",
             Self::IngestQueue => "ingest_queue",
             Self::StateMachine => "state_machine",
+            Self::Executions => "executions",
             Self::Collection => "collection",
             Self::Models => "models",
             Self::ReminderTopic => "reminder_topic",
@@ -83,7 +86,7 @@ impl Resource {
         }
     }
 
-    pub const ALL: [Resource; 20] = [
+    pub const ALL: [Resource; 21] = [
         Self::RawObjects,
         Self::RawBucket,
         Self::CuratedObjects,
@@ -91,6 +94,7 @@ impl Resource {
         Self::Table,
         Self::IngestQueue,
         Self::StateMachine,
+        Self::Executions,
         Self::Collection,
         Self::Models,
         Self::ReminderTopic,
@@ -185,6 +189,7 @@ pub const OPERATIONS: &[Operation] = &[
     op("sqs", "ReceiveMessage", &[("sqs:ReceiveMessage", Fixed(R::IngestQueue)), S3_READ_KEY]),
     op("sqs", "DeleteMessage", &[("sqs:DeleteMessage", Fixed(R::IngestQueue))]),
     op("states", "StartExecution", &[("states:StartExecution", Fixed(R::StateMachine))]),
+    op("states", "StopExecution", &[("states:StopExecution", Fixed(R::Executions))]),
     op("sns", "Publish", &[("sns:Publish", Fixed(R::ReminderTopic)), KMS_WRITE[0], KMS_WRITE[1]]),
     op("sns", "Subscribe", &[("sns:Subscribe", Fixed(R::ReminderTopic))]),
     op("sns", "Unsubscribe", &[("sns:Unsubscribe", Fixed(R::ReminderTopic))]),

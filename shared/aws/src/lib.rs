@@ -410,6 +410,16 @@ impl AwsStack {
         )))
     }
 
+    /// Stopping pipeline runs only (StopExecution): what erasure needs.
+    pub fn workflow_stopper(&self) -> Result<Arc<sfn::StepFunctions>, ConfigError> {
+        let arn = self.need(&self.settings.state_machine_arn, vars::STATE_MACHINE_ARN)?;
+        self.uses("states", &["StopExecution"], &[]);
+        Ok(Arc::new(sfn::StepFunctions::new(
+            aws_sdk_sfn::Client::new(&self.sdk),
+            arn,
+        )))
+    }
+
     pub fn index(&self) -> Result<Arc<opensearch::OpenSearchIndex>, ConfigError> {
         let endpoint = self.need(
             &self.settings.opensearch_endpoint,

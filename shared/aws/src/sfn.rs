@@ -7,7 +7,7 @@ use crate::error::{sdk_error, service_code};
 use async_trait::async_trait;
 use aws_sdk_sfn::Client;
 use jarvis_core::pipeline::PipelineState;
-use jarvis_core::ports::{PortResult, StartOutcome, WorkflowStarter};
+use jarvis_core::ports::{PortResult, StartOutcome, WorkflowStarter, WorkflowStopper};
 use jarvis_core::PortError;
 use tracing::info;
 
@@ -53,6 +53,40 @@ impl WorkflowStarter for StepFunctions {
                 Ok(StartOutcome::AlreadyExists)
             }
             Err(e) => Err(sdk_error(SERVICE, "StartExecution", e)),
+        }
+    }
+}
+
+impl StepFunctions {
+    /// The ARN of this state machine's execution `name`
+    /// (`arn:…:states:…:execution:<machine>:<name>`).
+    pub fn execution_arn(&self, name: &str) -> String {
+        format!(
+            "{}:{name}",
+            self.state_machine_arn
+                .replacen(":stateMachine:", ":execution:", 1)
+        )
+    }
+}
+
+#[async_trait]
+impl WorkflowStopper for StepFunctions {
+    async fn stop(&self, name: &str) -> PortResult<bool> {
+        jarvis_core::pipeline::check_execution_name(name).map_err(PortError::Invalid)?;
+        let result = self
+            .client
+            .stop_execution()
+            .execution_arn(self.execution_arn(name))
+            .cause("the tenant's data was erased")
+            .send()
+            .await;
+        match result {
+            Ok(_) => {
+                info!(execution = name, "pipeline run stopped");
+                Ok(true)
+            }
+            Err(e) if service_code(&e) == Some("ExecutionDoesNotExist") => Ok(false),
+            Err(e) => Err(sdk_error(SERVICE, "StopExecution", e)),
         }
     }
 }

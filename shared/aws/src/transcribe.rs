@@ -9,7 +9,9 @@ use async_trait::async_trait;
 use aws_sdk_transcribe::types::{Media, MediaFormat, TranscriptionJobStatus};
 use aws_sdk_transcribe::Client;
 use jarvis_core::domain::ObjectRef;
-use jarvis_core::ports::{BlobStore, PortResult, Transcriber, Transcript, TranscriptionJobs};
+use jarvis_core::ports::{
+    BlobStore, Forgotten, PortResult, Transcriber, Transcript, TranscriptionJobs,
+};
 use jarvis_core::{PortError, TenantId};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
@@ -67,20 +69,25 @@ impl AwsTranscriptionJobs {
 
 #[async_trait]
 impl TranscriptionJobs for AwsTranscriptionJobs {
-    async fn forget_tenant(&self, tenant: &TenantId) -> PortResult<usize> {
+    async fn forget_tenant(&self, tenant: &TenantId) -> PortResult<Forgotten> {
         self.forget_starting(&tenant_jobs(Some(tenant))).await
     }
 
     async fn forget_unowned(&self) -> PortResult<usize> {
-        self.forget_starting(&tenant_jobs(None)).await
+        Ok(self.forget_starting(&tenant_jobs(None)).await?.deleted)
     }
 }
 
 impl AwsTranscriptionJobs {
-    /// Deletes every job whose name starts with `start`.
-    async fn forget_starting(&self, start: &str) -> PortResult<usize> {
+    /// Deletes every finished job whose name starts with `start`, and counts
+    /// the ones still queued or in progress: Transcribe refuses to delete
+    /// those (BadRequestException, "a non-terminal state"), and each writes
+    /// its transcript when it ends.
+    async fn forget_starting(&self, start: &str) -> PortResult<Forgotten> {
+        use aws_sdk_transcribe::types::TranscriptionJobStatus as Status;
         let start = start.to_owned();
-        let mut names = Vec::new();
+        let mut finished = Vec::new();
+        let mut running = 0;
         let mut token: Option<String> = None;
         loop {
             let page = self
@@ -91,20 +98,25 @@ impl AwsTranscriptionJobs {
                 .send()
                 .await
                 .map_err(|e| sdk_error(SERVICE, "ListTranscriptionJobs", e))?;
-            names.extend(
-                page.transcription_job_summaries()
-                    .iter()
-                    .filter_map(|j| j.transcription_job_name())
+            for job in page.transcription_job_summaries() {
+                let Some(name) = job
+                    .transcription_job_name()
                     .filter(|n| n.starts_with(&start))
-                    .map(str::to_owned),
-            );
+                else {
+                    continue;
+                };
+                match job.transcription_job_status() {
+                    Some(Status::Queued | Status::InProgress) => running += 1,
+                    _ => finished.push(name.to_owned()),
+                }
+            }
             match page.next_token() {
                 Some(t) => token = Some(t.to_owned()),
                 None => break,
             }
         }
         let mut deleted = 0;
-        for name in names {
+        for name in finished {
             match self
                 .client
                 .delete_transcription_job()
@@ -118,7 +130,7 @@ impl AwsTranscriptionJobs {
                 Err(e) => return Err(sdk_error(SERVICE, "DeleteTranscriptionJob", e)),
             }
         }
-        Ok(deleted)
+        Ok(Forgotten { deleted, running })
     }
 }
 

@@ -560,6 +560,9 @@ pub struct ErasedCounts {
     /// Jobs a transcription service kept of the tenant's audio (AWS).
     #[serde(default)]
     pub transcription_jobs: usize,
+    /// Pipeline runs under way that were stopped (AWS).
+    #[serde(default)]
+    pub runs: usize,
 }
 
 /// An open WebSocket connection of a tenant, kept by chat-stream's

@@ -203,6 +203,24 @@ pub trait WorkflowStarter: Send + Sync {
     async fn start(&self, name: &str, input: &PipelineState) -> PortResult<StartOutcome>;
 }
 
+/// Stops pipeline runs (Step Functions `StopExecution`): what an erasure does
+/// to the runs of the documents it removes.
+#[async_trait]
+pub trait WorkflowStopper: Send + Sync {
+    /// Stops the run named `name`; `false` when there is none (or it ended).
+    async fn stop(&self, name: &str) -> PortResult<bool>;
+}
+
+/// What [`TranscriptionJobs::forget_tenant`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Forgotten {
+    /// Jobs deleted.
+    pub deleted: usize,
+    /// Jobs still queued or running: the service deletes no job before it
+    /// ends, and each will write its transcript when it does.
+    pub running: usize,
+}
+
 /// A chunk with its embedding, ready for the index.
 #[derive(Debug, Clone)]
 pub struct IndexedChunk {
@@ -273,8 +291,9 @@ pub trait Transcriber: Send + Sync {
 /// keeps each job, naming the media file, for 90 days).
 #[async_trait]
 pub trait TranscriptionJobs: Send + Sync {
-    /// Deletes every job of `tenant`; answers how many.
-    async fn forget_tenant(&self, tenant: &TenantId) -> PortResult<usize>;
+    /// Deletes every finished job of `tenant`; answers how many, and how
+    /// many are still running (those cannot be deleted yet).
+    async fn forget_tenant(&self, tenant: &TenantId) -> PortResult<Forgotten>;
     /// Deletes every job of media outside any tenant's prefix (the owner's
     /// files dropped by hand); answers how many.
     async fn forget_unowned(&self) -> PortResult<usize>;

@@ -431,7 +431,7 @@ locals {
     }
 
     "erase-tenant" = {
-      description = "Erases everything of one tenant as a job (started by DELETE /me/data): index entries, schedules, records, documents, and every version of the tenant's files."
+      description = "Erases everything of one tenant as a job (started by DELETE /me/data): index entries, pipeline runs, schedules, transcription jobs, records, documents, and every version of the tenant's files."
       memory      = 512
       timeout     = 900
       reserved    = null
@@ -447,10 +447,12 @@ locals {
         JARVIS_OPENSEARCH_SERVICE  = "aoss"
         JARVIS_EMBED_DIMENSIONS    = tostring(var.embed_dimensions)
         JARVIS_REMINDER_TOPIC_ARN  = var.reminder_topic_arn
+        JARVIS_STATE_MACHINE_ARN   = var.state_machine_arn
       }
       statements = [
         { actions = ["s3:DeleteObject", "s3:DeleteObjectVersion"], resources = [local.raw_objects] },
         { actions = ["s3:DeleteObjectVersion"], resources = [local.curated_objects] },
+        { actions = ["states:StopExecution"], resources = [local.executions] },
         { actions = ["s3:ListBucket", "s3:ListBucketVersions"], resources = [local.raw_bucket] },
         { actions = ["s3:ListBucketVersions"], resources = [local.curated_bucket] },
         { actions = ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:DeleteItem"], resources = local.table },

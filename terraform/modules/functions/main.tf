@@ -24,6 +24,7 @@ locals {
   table              = [var.table_arn, "${var.table_arn}/index/*"]
   ingest_queue       = var.ingest_queue_arn
   state_machine      = var.state_machine_arn
+  executions         = "${replace(var.state_machine_arn, ":stateMachine:", ":execution:")}:*"
   collection         = var.collection_arn
   models             = var.model_arns
   reminder_topic     = var.reminder_topic_arn

@@ -78,34 +78,51 @@ fn io_err(e: std::io::Error, what: &str) -> PortError {
     }
 }
 
-#[async_trait]
-impl BlobStore for FsBlobStore {
-    async fn put(
+impl FsBlobStore {
+    /// Writes `bytes` at `key`, aside first and then moved in: renamed over
+    /// what is there (`replace`), or linked, which fails when the name exists
+    /// (so of two create-only writers one wins and the other changes nothing).
+    /// A new object in the watched bucket is announced.
+    async fn write(
         &self,
         bucket: &str,
         key: &str,
         bytes: Vec<u8>,
-        _content_type: &str,
+        replace: bool,
     ) -> PortResult<ObjectRef> {
         let path = self.path_of(bucket, key)?;
         let etag = hex::encode(Sha256::digest(&bytes));
         let size = bytes.len() as u64;
         let tmp = path.with_file_name(format!(
-            ".{}.{}.tmp",
+            ".{}.{}.{}.tmp",
             path.file_name().and_then(|n| n.to_str()).unwrap_or("blob"),
-            std::process::id()
+            std::process::id(),
+            jarvis_core::clock::new_id("t", chrono::Utc::now())
         ));
-        let (p, t) = (path.clone(), tmp.clone());
-        tokio::task::spawn_blocking(move || -> std::io::Result<()> {
-            if let Some(parent) = p.parent() {
+        let written = tokio::task::spawn_blocking(move || -> std::io::Result<bool> {
+            if let Some(parent) = path.parent() {
                 std::fs::create_dir_all(parent)?;
             }
-            std::fs::write(&t, &bytes)?;
-            std::fs::rename(&t, &p)
+            std::fs::write(&tmp, &bytes)?;
+            if replace {
+                return std::fs::rename(&tmp, &path).map(|()| true);
+            }
+            let linked = std::fs::hard_link(&tmp, &path);
+            let _ = std::fs::remove_file(&tmp);
+            match linked {
+                Ok(()) => Ok(true),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+                Err(e) => Err(e),
+            }
         })
         .await
         .map_err(|e| PortError::backend("filesystem", e))?
         .map_err(|e| PortError::backend("filesystem", e))?;
+        if !written {
+            return Err(PortError::Conflict(format!(
+                "{bucket}/{key} exists already"
+            )));
+        }
         let object = ObjectRef {
             bucket: bucket.to_owned(),
             key: key.to_owned(),
@@ -119,6 +136,19 @@ impl BlobStore for FsBlobStore {
         }
         Ok(object)
     }
+}
+
+#[async_trait]
+impl BlobStore for FsBlobStore {
+    async fn put(
+        &self,
+        bucket: &str,
+        key: &str,
+        bytes: Vec<u8>,
+        _content_type: &str,
+    ) -> PortResult<ObjectRef> {
+        self.write(bucket, key, bytes, true).await
+    }
 
     async fn put_new(
         &self,
@@ -127,49 +157,7 @@ impl BlobStore for FsBlobStore {
         bytes: Vec<u8>,
         _content_type: &str,
     ) -> PortResult<ObjectRef> {
-        let path = self.path_of(bucket, key)?;
-        let etag = hex::encode(Sha256::digest(&bytes));
-        let size = bytes.len() as u64;
-        let tmp = path.with_file_name(format!(
-            ".{}.{}.{}.new",
-            path.file_name().and_then(|n| n.to_str()).unwrap_or("blob"),
-            std::process::id(),
-            jarvis_core::clock::new_id("t", chrono::Utc::now())
-        ));
-        let what = format!("{bucket}/{key}");
-        // Written aside, then linked in: a link fails when the name exists,
-        // so of two writers one wins and the other changes nothing.
-        let linked = tokio::task::spawn_blocking(move || -> std::io::Result<bool> {
-            if let Some(parent) = path.parent() {
-                std::fs::create_dir_all(parent)?;
-            }
-            std::fs::write(&tmp, &bytes)?;
-            let linked = std::fs::hard_link(&tmp, &path);
-            let _ = std::fs::remove_file(&tmp);
-            match linked {
-                Ok(()) => Ok(true),
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
-                Err(e) => Err(e),
-            }
-        })
-        .await
-        .map_err(|e| PortError::backend("filesystem", e))?
-        .map_err(|e| PortError::backend("filesystem", e))?;
-        if !linked {
-            return Err(PortError::Conflict(format!("{what} exists already")));
-        }
-        let object = ObjectRef {
-            bucket: bucket.to_owned(),
-            key: key.to_owned(),
-            etag,
-            size,
-        };
-        if let Some((watched, events)) = &self.events {
-            if watched == bucket {
-                events.object_created(&object)?;
-            }
-        }
-        Ok(object)
+        self.write(bucket, key, bytes, false).await
     }
 
     async fn get(&self, bucket: &str, key: &str) -> PortResult<Vec<u8>> {

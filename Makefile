@@ -19,7 +19,7 @@ NEXTEST    := $(shell $(CARGO) nextest --version >/dev/null 2>&1 && echo yes)
 
 export JARVIS_MODEL_DIR ?= $(CURDIR)/$(MODEL_DIR)
 
-.PHONY: help run test test-live bench eval model build lint fmt clean-data emulator lambda-tools \
+.PHONY: help run test test-live bench eval model build lint fmt clean-data emulator lambda-tools browser web-test-tools web-check \
         infra-check infra-tools init validate
 
 ## The targets, with what each does
@@ -50,7 +50,22 @@ emulator:
 # The operator scripts' own tests (scripts/tests), on the same emulator.
 SCRIPT_TESTS := $(PYTHON) -m unittest discover -s scripts/tests
 
-test: $(MODEL) emulator infra-check
+## Debian's chromium and its chromedriver, for the web app's browser tests
+## (installed with apt-get when missing; CI runs as root)
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; }
+
+## axe-core for the accessibility checks (npm, pinned and checked; never served),
+## and the web app's vendored modules checked against web/vendor/VENDOR.json
+WEB_TEST_TOOLS := target/web-test/axe.min.js
+web-test-tools: $(WEB_TEST_TOOLS)
+$(WEB_TEST_TOOLS): web/vendor/VENDOR.json
+	$(PYTHON) scripts/vendor-web.py --fetch --tests --into target/web-test
+web-check:
+	$(PYTHON) scripts/vendor-web.py --check
+
+test: $(MODEL) emulator infra-check browser web-test-tools web-check
 ifeq ($(NEXTEST),yes)
 	$(PYTHON) scripts/emulator.py -- sh -c '$(CARGO) nextest run --workspace --no-fail-fast; s=$$?; $(SCRIPT_TESTS) || s=1; exit $$s'
 else

@@ -160,7 +160,7 @@ pub async fn chat(
     }
     stats("question in one conversation, turns 1..N", times);
 
-    let offline = api_chat::Deps::local(&stack, Arc::new(OfflineModel), tools);
+    let offline = api_chat::Deps::local(&stack, Arc::new(OfflineModel::default()), tools);
     let mut first = Vec::with_capacity(turns);
     for i in 0..turns {
         let seen: Arc<Mutex<Option<Duration>>> = Arc::default();

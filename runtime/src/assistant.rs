@@ -49,7 +49,9 @@ impl ToolRunner for LocalTools {
 pub fn chat_model(stack: &LocalStack) -> anyhow::Result<Arc<dyn ChatModel>> {
     let chat = &stack.config.chat;
     Ok(match chat.model.as_str() {
-        "offline" => Arc::new(OfflineModel),
+        "offline" => Arc::new(OfflineModel {
+            pace: std::time::Duration::from_millis(stack.config.chat.pace_ms),
+        }),
         "openai" => Arc::new(
             jarvis_local::openai::OpenAiChat::new(
                 chat.openai_url.as_deref().unwrap_or_default(),

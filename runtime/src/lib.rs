@@ -13,6 +13,7 @@ pub mod openapi;
 pub mod pipeline;
 pub mod server;
 pub mod server_assistant;
+pub mod web;
 
 use anyhow::Context as _;
 use jarvis_core::config::Config;
@@ -42,6 +43,10 @@ pub struct App {
     pub me: api_me::Deps,
     /// `POST /me/memories/reflect` (also how `jarvis reflect` reaches a running runtime).
     pub reflect: memory_reflector::Deps,
+    /// One-time sign-in links for the web app.
+    pub sign_ins: Arc<web::SignIns>,
+    /// The web app's files.
+    pub web_dir: std::path::PathBuf,
 }
 
 /// A started runtime.
@@ -50,11 +55,19 @@ pub struct Running {
     /// The token created on this start, when the data folder had none.
     pub first_token: Option<String>,
     pub stack: LocalStack,
+    sign_ins: Arc<web::SignIns>,
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
 }
 
 impl Running {
+    /// A one-time link that signs the web app in as the runtime's own tenant
+    /// (valid for [`web::SIGN_IN_LIFETIME`]).
+    pub fn sign_in_link(&self) -> anyhow::Result<String> {
+        let code = self.sign_ins.issue(&self.stack.config.default_tenant)?;
+        Ok(format!("http://{}/#signin={code}", self.addr))
+    }
+
     /// Issues an API token for `tenant`.
     pub fn issue_token(&self, tenant: &TenantId, label: &str) -> anyhow::Result<String> {
         issue_token(&self.stack, tenant, label)
@@ -197,6 +210,7 @@ async fn launch(stack: LocalStack, runs: mpsc::UnboundedReceiver<Run>) -> anyhow
     let steps_for_crashes = steps.clone();
     let tools = Arc::new(assistant::LocalTools::new(&stack));
     let model = assistant::chat_model(&stack)?;
+    let sign_ins = Arc::new(web::SignIns::default());
     let app = Arc::new(App {
         search: api_search::Deps::local(&stack),
         documents: api_documents::Deps::local(&stack),
@@ -204,6 +218,11 @@ async fn launch(stack: LocalStack, runs: mpsc::UnboundedReceiver<Run>) -> anyhow
         tools,
         me: api_me::Deps::local(&stack),
         reflect: assistant::reflector(&stack)?,
+        sign_ins: sign_ins.clone(),
+        web_dir: config
+            .web_dir
+            .clone()
+            .unwrap_or_else(|| web::DEFAULT_WEB_DIR.into()),
         stack: stack.clone(),
     });
     let listener = tokio::net::TcpListener::bind(&config.bind)
@@ -264,6 +283,7 @@ async fn launch(stack: LocalStack, runs: mpsc::UnboundedReceiver<Run>) -> anyhow
         addr,
         first_token,
         stack,
+        sign_ins,
         stop,
         tasks,
     })

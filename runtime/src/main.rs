@@ -99,6 +99,10 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         "Drop files into {} (or @tenant/ subfolders) to ingest them.",
         inbox.display()
     );
+    println!(
+        "Open the app (this link signs you in, once): {}",
+        running.sign_in_link()?
+    );
     if let Some(token) = &running.first_token {
         println!(
             "API token for tenant {:?} (shown once, keep it):\n\n    {token}\n",

@@ -106,11 +106,18 @@ fn operation(route: &Route, c: &mut Map<String, Value>) -> Operation {
             ]),
         Op::GetDocument => Operation::answers(200, "The document", Some(component::<jarvis_core::domain::Document>(c)))
             .errors(&[(404, "No such document of the caller's")]),
+        Op::DocumentOriginal => Operation::answers(200, "A link to the original file, for 5 minutes", Some(component::<api_documents::Original>(c)))
+            .errors(&[(404, "No such document of the caller's")]),
         Op::DeleteDocument => Operation::answers(200, "Deleted", Some(component::<api_documents::Deleted>(c)))
             .errors(&[(404, "No such document of the caller's")]),
         Op::Chat => Operation::answers(200, "The answer, its citations and what the assistant did", Some(component::<jarvis_core::agent::ChatOutput>(c)))
             .taking(component::<jarvis_core::agent::ChatInput>(c))
             .errors(&[(404, "No such conversation"), (409, "This turn_id is still running, or a confirm/decline token that is not the pending action's"), (422, "A bound was reached")]),
+        Op::ListConversations => Operation::answers(200, "The caller's conversations, newest first", Some(component::<api_chat::rest::ConversationList>(c))),
+        Op::GetConversation => Operation::answers(200, "The conversation", Some(component::<api_chat::rest::ConversationView>(c)))
+            .errors(&[(400, "Not a conversation id"), (404, "No such conversation of the caller's")]),
+        Op::DeleteConversation => Operation::answers(200, "Deleted", None)
+            .errors(&[(400, "Not a conversation id"), (404, "No such conversation of the caller's")]),
         Op::CreateTask => Operation::answers(201, "The task", Some(component::<tool_tasks::rest::TaskView>(c)))
             .taking(component::<tool_tasks::rest::NewTask>(c))
             .errors(&[IDEMPOTENCY_BUSY, (422, "A due time that cannot be read, or a reused Idempotency-Key with another body")]),

@@ -11,7 +11,9 @@
 //! `POST /documents` also takes a `multipart/form-data` file field, and the
 //! `PUT /uploads/{key}` a pre-signed upload URL points at (no token: the URL's
 //! signature is the credential, as S3's is); the WebSocket and local-only
-//! assistant routes are in [`crate::server_assistant`].
+//! assistant routes are in [`crate::server_assistant`]; the web app (its
+//! files at `/`, `config.json`, the sign-in link's `POST /auth/local`) in
+//! [`crate::web`].
 
 use crate::App;
 use axum::body::{to_bytes, Body};
@@ -35,6 +37,9 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/healthz", get(healthz))
         .route("/openapi.json", get(openapi))
         .route("/uploads/{*key}", put(put_upload))
+        .route("/config.json", get(crate::web::config))
+        .route("/files/{bucket}/{*key}", get(get_file))
+        .route("/auth/local", axum::routing::post(crate::web::sign_in))
         .merge(crate::server_assistant::routes());
     let mut paths: BTreeMap<&str, MethodRouter<Arc<App>>> = BTreeMap::new();
     for route in ROUTES.iter().filter(|r| r.op != Op::Healthz) {
@@ -52,7 +57,8 @@ pub fn router(app: Arc<App>) -> Router {
         router = router.route(path, methods);
     }
     router
-        .fallback(not_found)
+        // The web app's files, for what no route above takes.
+        .fallback(crate::web::file)
         .method_not_allowed_fallback(method_not_allowed)
         // Bodies are read (and limited) by hand below, so the limit error is JSON too.
         .layer(axum::extract::DefaultBodyLimit::disable())
@@ -80,7 +86,7 @@ pub(crate) fn error_response(err: &ApiError) -> Response {
         .into_response()
 }
 
-async fn not_found() -> Response {
+pub(crate) async fn not_found() -> Response {
     error_response(&ApiError::NotFound(
         "no such route; see README.md for the API".into(),
     ))
@@ -362,6 +368,81 @@ async fn put_upload(
     .await;
     match result {
         Ok(etag) => (StatusCode::OK, [(header::ETAG, format!("\"{etag}\""))]).into_response(),
+        Err(e) => error_response(&e),
+    }
+}
+
+/// `GET /files/{bucket}/{key}?expires=…&signature=…`: what a pre-signed S3
+/// GET is, for `GET /documents/{id}/original`'s link. Served so that the file
+/// cannot act as this origin: a PDF as itself (the browser's viewer, `#page=`
+/// works), text as plain text, anything else sandboxed (no scripts, an opaque
+/// origin) — an uploaded HTML page never runs in the app's origin.
+async fn get_file(
+    State(app): State<Arc<App>>,
+    Path((bucket, key)): Path<(String, String)>,
+    query: Result<Query<HashMap<String, String>>, QueryRejection>,
+) -> Response {
+    let result = async {
+        let Query(query) = query.map_err(|e| ApiError::Forbidden(e.body_text()))?;
+        let field = |name: &str| {
+            query.get(name).cloned().ok_or_else(|| {
+                ApiError::Forbidden(format!(
+                    "the link lacks its {name}; ask GET /documents/{{id}}/original for one"
+                ))
+            })
+        };
+        let signature = field("signature")?;
+        let expires: i64 = field("expires")?
+            .parse()
+            .map_err(|_| ApiError::Forbidden("the link's expiry is not a time".into()))?;
+        app.stack
+            .uploads
+            .verify_download(&bucket, &key, expires, &signature, chrono::Utc::now())
+            .map_err(|e| ApiError::Forbidden(e.to_string().replace("upload URL", "link")))?;
+        let bytes = app.stack.blobs.get(&bucket, &key).await?;
+        let content_type =
+            jarvis_core::pipeline::content_type_by_name(&key).unwrap_or("application/octet-stream");
+        Ok::<_, ApiError>((bytes, content_type))
+    }
+    .await;
+    match result {
+        Ok((bytes, content_type)) => {
+            let (shown_as, sandbox) = match content_type {
+                "application/pdf" => ("application/pdf", false),
+                t if t.starts_with("text/") && t != "text/html" => {
+                    ("text/plain; charset=utf-8", false)
+                }
+                "application/json" => ("text/plain; charset=utf-8", false),
+                t => (t, true),
+            };
+            let mut r = (StatusCode::OK, bytes).into_response();
+            let h = r.headers_mut();
+            h.insert(
+                header::CONTENT_TYPE,
+                shown_as.parse().expect("a content type"),
+            );
+            h.insert(
+                header::CONTENT_DISPOSITION,
+                "inline".parse().expect("a header"),
+            );
+            h.insert(
+                "x-content-type-options",
+                "nosniff".parse().expect("a header"),
+            );
+            h.insert(
+                header::CACHE_CONTROL,
+                "private, no-store".parse().expect("a header"),
+            );
+            if sandbox {
+                h.insert(
+                    "content-security-policy",
+                    "sandbox; default-src 'none'; img-src data:; style-src 'unsafe-inline'"
+                        .parse()
+                        .expect("a header"),
+                );
+            }
+            r
+        }
         Err(e) => error_response(&e),
     }
 }

@@ -49,6 +49,7 @@ module "jarvis" {
   source        = "../../stack"
   env           = var.env
   artifacts_dir = "${path.root}/../../../target/lambda"
+  web_dir       = "${path.root}/../../../web"
   release       = var.release
 
   timezone                = lookup(var.settings, "timezone", "UTC")
@@ -78,6 +79,33 @@ module "jarvis" {
   monthly_budget_usd         = lookup(var.settings, "monthly_budget_usd", 300)
   cost_anomaly_detection     = lookup(var.settings, "cost_anomaly_detection", true)
   anomaly_threshold_usd      = lookup(var.settings, "anomaly_threshold_usd", 20)
+
+  site_domain          = lookup(var.settings, "site_domain", "")
+  site_certificate_arn = lookup(var.settings, "site_certificate_arn", "")
+  site_price_class     = lookup(var.settings, "site_price_class", "PriceClass_100")
+}
+
+output "app_url" {
+  description = "The web app: open it and sign in."
+  value       = module.jarvis.app_url
+}
+
+output "app_config" {
+  description = "The config.json deployed with the web app (API, WebSocket and sign-in settings)."
+  value       = module.jarvis.app_config
+}
+
+output "login_url" {
+  description = "Cognito managed login's address."
+  value       = module.jarvis.login_url
+}
+
+output "site_bucket" {
+  value = module.jarvis.site_bucket
+}
+
+output "site_distribution_id" {
+  value = module.jarvis.site_distribution_id
 }
 
 output "api_url" {

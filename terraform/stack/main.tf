@@ -65,7 +65,8 @@ module "storage" {
   force_destroy       = var.force_destroy
   allow_ses_inbound   = var.ses_inbound
   inbound_mail_prefix = local.inbound_mail_prefix
-  upload_origins      = var.cors_origins
+  # Browsers PUT pre-signed uploads from the web app (and any other origin allowed).
+  upload_origins = concat([module.site.url], var.cors_origins)
 }
 
 module "messaging" {
@@ -174,8 +175,31 @@ module "api" {
   self_sign_up         = var.self_sign_up
   deletion_protection  = var.deletion_protection
   log_retention_days   = var.log_retention_days
+  app_urls             = [module.site.url]
 
   manage_account_logging = var.manage_api_gateway_account
+}
+
+module "site" {
+  source           = "../modules/site"
+  prefix           = local.prefix
+  account_id       = local.account
+  region           = local.region
+  kms_key_arn      = module.keys.key_arn
+  log_bucket       = module.storage.log_bucket
+  force_destroy    = var.force_destroy
+  web_dir          = var.web_dir
+  api_url          = module.api.api_url
+  api_routes       = keys(module.functions.routes)
+  websocket_url    = module.api.websocket_url
+  websocket_origin = module.api.websocket_origin
+  upload_bucket    = module.storage.raw_bucket
+  login_url        = module.api.login_url
+  issuer           = module.api.issuer
+  client_id        = module.api.user_pool_client_id
+  domain_name      = var.site_domain
+  certificate_arn  = var.site_certificate_arn
+  price_class      = var.site_price_class
 }
 
 module "ses" {

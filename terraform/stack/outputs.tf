@@ -1,3 +1,25 @@
+output "app_url" {
+  description = "Open this: the web app (sign in with your Cognito account)."
+  value       = module.site.url
+}
+
+output "app_config" {
+  description = "The config.json deployed with the web app."
+  value       = module.site.config
+}
+
+output "site_bucket" {
+  value = module.site.bucket
+}
+
+output "site_distribution_id" {
+  value = module.site.distribution_id
+}
+
+output "login_url" {
+  value = module.api.login_url
+}
+
 output "api_url" {
   value = module.api.api_url
 }

@@ -118,7 +118,7 @@ variable "deletion_protection" {
 }
 
 variable "cors_origins" {
-  description = "Web origins allowed to call the API and upload with pre-signed URLs."
+  description = "More web origins allowed to call the API and upload with pre-signed URLs (the deployed web app needs none: it is on the API's origin)."
   type        = list(string)
   default     = []
 }
@@ -205,4 +205,27 @@ variable "owner_tenant" {
   description = "A single-owner deployment: the Cognito sub whose documents are the files copied into the raw bucket by hand (s3://<raw>/inbox/… or its root). Empty: such files are ignored."
   type        = string
   default     = ""
+}
+
+variable "web_dir" {
+  description = "The web app's folder, uploaded to the site bucket."
+  type        = string
+}
+
+variable "site_domain" {
+  description = "Serve the web app at this host name (a CNAME to the distribution); empty: its cloudfront.net name."
+  type        = string
+  default     = ""
+}
+
+variable "site_certificate_arn" {
+  description = "An ACM certificate in us-east-1 covering site_domain."
+  type        = string
+  default     = ""
+}
+
+variable "site_price_class" {
+  description = "CloudFront price class for the web app: PriceClass_100, PriceClass_200 or PriceClass_All."
+  type        = string
+  default     = "PriceClass_100"
 }

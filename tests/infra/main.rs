@@ -968,7 +968,8 @@ fn every_service_that_writes_with_the_key_may_use_it() {
     let pipeline = hcl("terraform/modules/pipeline/main.tf");
     let sfn = &pipeline["resource"]["aws_sfn_state_machine"]["pipeline"];
     let messaging = read("terraform/modules/messaging/main.tf");
-    let writers: [(&str, bool, &str, &str); 6] = [
+    let site = read(SITE);
+    let writers: [(&str, bool, &str, &str); 7] = [
         (
             "S3 server access logs into the SSE-KMS log bucket",
             storage.contains("log_bucket") && bucket.contains("aws_s3_bucket_logging"),
@@ -999,6 +1000,12 @@ fn every_service_that_writes_with_the_key_may_use_it() {
             read("terraform/modules/observability/main.tf").contains("aws_budgets_budget"),
             "budgets.amazonaws.com",
             "kms:GenerateDataKey*",
+        ),
+        (
+            "CloudFront reading the web app from the SSE-KMS site bucket through OAC",
+            site.contains("origin_access_control_id") && site.contains("\"../bucket\""),
+            "cloudfront.amazonaws.com",
+            "kms:Decrypt",
         ),
         (
             "CloudWatch alarms publishing to the encrypted alarm topic",
@@ -1058,7 +1065,11 @@ fn the_upload_route_signs_with_a_role_that_may_put_into_the_raw_bucket() {
     let cors = &storage["resource"]["aws_s3_bucket_cors_configuration"]["raw"]["cors_rule"];
     assert_eq!(cors["allowed_methods"], serde_json::json!(["PUT"]));
     assert_eq!(cors["allowed_origins"], "${var.upload_origins}");
-    assert!(read("terraform/stack/main.tf").contains("upload_origins      = var.cors_origins"));
+    assert_eq!(
+        hcl("terraform/stack/main.tf")["module"]["storage"]["upload_origins"],
+        "${concat([module.site.url], var.cors_origins)}",
+        "the web app's origin may upload"
+    );
 }
 
 /// Every function is published as versions behind a `live` alias, and every
@@ -1354,4 +1365,281 @@ fn the_openapi_document_describes_every_deployed_route_and_sample_event() {
     }
     let report = check(&doc, &cases);
     assert!(report.contains("valid OpenAPI 3.1.0"), "{report}");
+}
+
+const SITE: &str = "terraform/modules/site/main.tf";
+
+/// The deployed `config.json` is the one the app reads: the local runtime's
+/// keys, every Cognito setting `web/js/auth.js` reads, and each value wired
+/// from the stack output it names (the WebSocket URL, the user pool's issuer
+/// and app client, managed login's endpoints, the app's own address as the
+/// place sign-in and sign-out come back to). The stack outputs it as
+/// `app_config`.
+#[test]
+fn the_deployed_config_json_is_what_the_app_reads_wired_from_the_stacks_outputs() {
+    let site = locals(SITE);
+    let config = &site["config"];
+    let local = jarvis::web::local_config();
+    let keys = |v: &Value| -> BTreeSet<String> {
+        v.as_object().expect("an object").keys().cloned().collect()
+    };
+    assert_eq!(
+        keys(config),
+        keys(&local),
+        "the same top-level keys as GET /config.json"
+    );
+    assert_eq!(config["api_url"], "", "the API is on the app's own origin");
+    assert_eq!(config["auth"]["mode"], "cognito");
+
+    let auth_js = read("web/js/auth.js");
+    let read_keys: BTreeSet<String> = regex::Regex::new(r"\bc\.([a-z_]+)")
+        .unwrap()
+        .captures_iter(&auth_js)
+        .map(|c| c[1].to_owned())
+        .collect();
+    assert!(read_keys.len() >= 6, "auth.js reads {read_keys:?}");
+    let written = keys(&config["auth"]);
+    let missing: Vec<_> = read_keys.difference(&written).collect();
+    assert!(
+        missing.is_empty(),
+        "auth.js reads {missing:?}, which config.json lacks"
+    );
+
+    let auth = &config["auth"];
+    assert_eq!(auth["issuer"], "${var.issuer}");
+    assert_eq!(auth["client_id"], "${var.client_id}");
+    assert_eq!(auth["token_endpoint"], "${var.login_url}/oauth2/token");
+    assert_eq!(
+        auth["authorization_endpoint"],
+        "${var.login_url}/oauth2/authorize"
+    );
+    assert_eq!(auth["redirect_uri"], "${local.url}/");
+    assert_eq!(auth["logout_uri"], "${local.url}/");
+    assert_eq!(config["ws_url"], "${var.websocket_url}");
+
+    let stack = hcl("terraform/stack/main.tf");
+    let module = &stack["module"]["site"];
+    for (input, output) in [
+        ("issuer", "${module.api.issuer}"),
+        ("client_id", "${module.api.user_pool_client_id}"),
+        ("login_url", "${module.api.login_url}"),
+        ("websocket_url", "${module.api.websocket_url}"),
+        ("websocket_origin", "${module.api.websocket_origin}"),
+        ("api_url", "${module.api.api_url}"),
+        ("upload_bucket", "${module.storage.raw_bucket}"),
+    ] {
+        assert_eq!(module[input], output, "site.{input}");
+    }
+    let api = read("terraform/modules/api/outputs.tf");
+    assert!(api.contains("value       = aws_apigatewayv2_api.ws.api_endpoint"));
+    assert!(api.contains(".auth.${var.region}.amazoncognito.com"));
+    let outputs = hcl("terraform/stack/outputs.tf");
+    assert_eq!(
+        outputs["output"]["app_config"]["value"],
+        "${module.site.config}"
+    );
+    let site_outputs = hcl("terraform/modules/site/outputs.tf");
+    assert_eq!(site_outputs["output"]["config"]["value"], "${local.config}");
+    let object = &hcl(SITE)["resource"]["aws_s3_object"]["config"];
+    assert_eq!(object["key"], "config.json");
+    assert_eq!(object["content"], "${jsonencode(local.config)}");
+}
+
+/// Managed login sends the browser back only to the app (authorization code +
+/// PKCE, no secret in a browser), on a domain whose global prefix carries the
+/// account and the region.
+#[test]
+fn managed_login_returns_to_the_app_with_a_code_and_pkce_on_a_unique_domain() {
+    let api = hcl("terraform/modules/api/main.tf");
+    let client = &api["resource"]["aws_cognito_user_pool_client"]["app"];
+    assert_eq!(client["generate_secret"], false);
+    assert_eq!(client["callback_urls"], "${var.app_urls}");
+    assert_eq!(client["logout_urls"], "${var.app_urls}");
+    assert!(
+        client["allowed_oauth_flows"]
+            .to_string()
+            .contains(r#"[\"code\"]"#),
+        "{}",
+        client["allowed_oauth_flows"]
+    );
+    assert!(!client["allowed_oauth_flows"]
+        .to_string()
+        .contains("implicit"));
+    let domain = &api["resource"]["aws_cognito_user_pool_domain"]["login"];
+    let name = domain["domain"].as_str().unwrap();
+    assert!(
+        name.contains("account_id") && name.contains("var.region"),
+        "the domain prefix is global per region: {name}"
+    );
+    let branding = &api["resource"]["aws_cognito_managed_login_branding"]["app"];
+    assert_eq!(
+        branding["client_id"],
+        "${aws_cognito_user_pool_client.app.id}"
+    );
+    let stack = hcl("terraform/stack/main.tf");
+    assert_eq!(
+        stack["module"]["api"]["app_urls"],
+        serde_json::json!(["${module.site.url}"])
+    );
+}
+
+/// The headers CloudFront adds are the ones the local runtime sends: the same
+/// Content-Security-Policy directive by directive (connect-src names the
+/// WebSocket API, the raw bucket and managed login instead of `ws:`), HSTS,
+/// no framing, no sniffing, no referrer; the bucket is private (OAC) and the
+/// viewer is sent to HTTPS.
+#[test]
+fn cloudfront_sends_the_runtimes_headers_over_https_only_from_a_private_bucket() {
+    let text = read(SITE);
+    let start = text.find("csp = join(\"; \", [").expect("the site's CSP");
+    let end = start + text[start..].find("])").unwrap();
+    let deployed: BTreeMap<String, String> = regex::Regex::new(r#""([a-z-]+) ([^"]*)""#)
+        .unwrap()
+        .captures_iter(&text[start..end])
+        .map(|c| (c[1].to_owned(), c[2].to_owned()))
+        .collect();
+    let local: BTreeMap<String, String> = jarvis::web::CONTENT_SECURITY_POLICY
+        .split("; ")
+        .map(|d| {
+            let (k, v) = d.split_once(' ').unwrap();
+            (k.to_owned(), v.to_owned())
+        })
+        .collect();
+    assert_eq!(
+        deployed.keys().collect::<Vec<_>>(),
+        local.keys().collect::<Vec<_>>()
+    );
+    for (k, v) in &local {
+        if k != "connect-src" {
+            assert_eq!(&deployed[k], v, "{k}");
+        }
+    }
+    assert_eq!(deployed["connect-src"], "${local.connect}");
+    let connect = locals(SITE)["connect"].to_string();
+    for origin in [
+        "'self'",
+        "var.websocket_origin",
+        "var.upload_bucket",
+        "var.login_url",
+    ] {
+        assert!(
+            connect.contains(origin),
+            "connect-src lacks {origin}: {connect}"
+        );
+    }
+    assert!(
+        !connect.contains("wss:\\\"") && !connect.contains('*'),
+        "no scheme-wide or wildcard origins: {connect}"
+    );
+
+    let site = hcl(SITE);
+    let policy = &site["resource"]["aws_cloudfront_response_headers_policy"]["site"]
+        ["security_headers_config"];
+    assert_eq!(
+        policy["content_security_policy"]["content_security_policy"],
+        "${local.csp}"
+    );
+    assert_eq!(policy["frame_options"]["frame_option"], "DENY");
+    assert_eq!(policy["referrer_policy"]["referrer_policy"], "no-referrer");
+    assert!(
+        policy["strict_transport_security"]["access_control_max_age_sec"]
+            .as_i64()
+            .unwrap()
+            >= 31_536_000
+    );
+    let dist = &site["resource"]["aws_cloudfront_distribution"]["site"];
+    assert_eq!(
+        dist["default_cache_behavior"]["viewer_protocol_policy"],
+        "redirect-to-https"
+    );
+    assert_eq!(
+        dist["default_cache_behavior"]["response_headers_policy_id"],
+        "${aws_cloudfront_response_headers_policy.site.id}"
+    );
+    let origins = dist["origin"].as_array().expect("two origins");
+    let bucket = origins.iter().find(|o| o["origin_id"] == "site").unwrap();
+    assert_eq!(
+        bucket["origin_access_control_id"],
+        "${aws_cloudfront_origin_access_control.site.id}"
+    );
+    let api = origins.iter().find(|o| o["origin_id"] == "api").unwrap();
+    assert_eq!(
+        api["custom_origin_config"]["origin_protocol_policy"],
+        "https-only"
+    );
+    let oac = &site["resource"]["aws_cloudfront_origin_access_control"]["site"];
+    assert_eq!(oac["signing_behavior"], "always");
+    // Only this distribution reads the bucket.
+    let reads = &site["data"]["aws_iam_policy_document"]["cloudfront_reads"]["statement"];
+    assert_eq!(
+        reads["condition"]["values"],
+        serde_json::json!(["${aws_cloudfront_distribution.site.arn}"])
+    );
+    assert_eq!(reads["actions"], serde_json::json!(["s3:GetObject"]));
+}
+
+/// The distribution serves the API on the app's origin: each route's first
+/// path segment goes to API Gateway (uncached, every header but Host), and no
+/// file of the bundle falls under one of those paths (it would never be
+/// served). The SPA function sends extension-less paths to index.html, which
+/// must exist.
+#[test]
+fn api_paths_go_to_api_gateway_and_no_file_of_the_bundle_is_shadowed() {
+    let site = hcl(SITE);
+    let dist = &site["resource"]["aws_cloudfront_distribution"]["site"];
+    let behavior = &dist["dynamic"]["ordered_cache_behavior"];
+    assert_eq!(behavior["for_each"], "${local.api_prefixes}");
+    let content = &behavior["content"];
+    assert_eq!(content["path_pattern"], "${ordered_cache_behavior.value}*");
+    assert_eq!(content["target_origin_id"], "api");
+    assert_eq!(
+        content["cache_policy_id"],
+        "${data.aws_cloudfront_cache_policy.disabled.id}"
+    );
+    assert_eq!(
+        site["data"]["aws_cloudfront_origin_request_policy"]["all_but_host"]["name"],
+        "Managed-AllViewerExceptHostHeader"
+    );
+    assert_eq!(
+        hcl("terraform/stack/main.tf")["module"]["site"]["api_routes"],
+        "${keys(module.functions.routes)}"
+    );
+
+    // What `local.api_prefixes` computes, from the deployed routes.
+    let prefixes: BTreeSet<String> = routes()
+        .keys()
+        .map(|k| {
+            let path = k.split_once(' ').unwrap().1;
+            format!("/{}", path.split('/').nth(1).unwrap())
+        })
+        .collect();
+    assert!(
+        prefixes.contains("/search") && prefixes.contains("/me"),
+        "{prefixes:?}"
+    );
+    assert!(
+        prefixes.len() <= 24,
+        "CloudFront allows 25 behaviors by default: {prefixes:?}"
+    );
+    let web = repo().join("web");
+    let mut files = Vec::new();
+    let mut stack = vec![web.clone()];
+    while let Some(dir) = stack.pop() {
+        for e in std::fs::read_dir(&dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                files.push(format!("/{}", p.strip_prefix(&web).unwrap().display()));
+            }
+        }
+    }
+    assert!(files.iter().any(|f| f == "/index.html"), "{files:?}");
+    for f in &files {
+        for p in &prefixes {
+            assert!(!f.starts_with(p.as_str()), "{f} would go to the API ({p}*)");
+        }
+    }
+    let route = read("terraform/modules/site/app-route.js");
+    assert!(route.contains("request.uri = '/index.html'"));
 }

@@ -6,6 +6,7 @@ mod assistant;
 mod aws_websocket;
 mod helpers;
 mod stages;
+mod web;
 
 use helpers::{mail_with_attachment, spawn_app, spawn_app_with};
 use jarvis_extract::fixtures::make_pdf;

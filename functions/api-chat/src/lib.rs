@@ -12,6 +12,7 @@
 
 use jarvis_core::agent::{Agent, AgentError, ChatInput, ChatOutput, Event, Limits, Retriever};
 use jarvis_core::clock::Clock;
+use jarvis_core::domain::Conversation;
 use jarvis_core::fusion::FusionConfig;
 use jarvis_core::ports::{ChatModel, Embedder, PortResult, RecordStore, SearchIndex};
 use jarvis_core::search::{SearchFilters, SearchHit, SearchMode, SearchQuery};
@@ -149,20 +150,154 @@ pub async fn turn(
     agent.turn(tenant, input, on_event).await.map_err(api_error)
 }
 
-/// `POST /chat`.
+/// `POST /chat`, and the conversations: `GET /conversations`, `GET` and
+/// `DELETE /conversations/{id}`.
 pub async fn handle(deps: &Deps, req: Request) -> Response {
     let result = async {
         let tenant = http::tenant(&req)?;
         let route = http::route(&req)?;
-        if route.op != Op::Chat {
-            return Err(http::not_here("api-chat", route));
-        }
-        let input: ChatInput = http::json_body(&req, MAX_BODY_BYTES)?;
-        turn(deps, &tenant, &input, &|_| {}).await
+        let id = || conversation_id(http::path_param(&req, "id").unwrap_or_default());
+        Ok::<_, ApiError>(match route.op {
+            Op::Chat => {
+                let input: ChatInput = http::json_body(&req, MAX_BODY_BYTES)?;
+                http::json(200, &turn(deps, &tenant, &input, &|_| {}).await?)
+            }
+            Op::ListConversations => http::json(200, &list(deps, &tenant).await?),
+            Op::GetConversation => http::json(200, &one(deps, &tenant, &id()?).await?),
+            Op::DeleteConversation => {
+                let id = id()?;
+                if !jarvis_core::records::delete::<Conversation>(
+                    deps.records.as_ref(),
+                    &tenant,
+                    &id,
+                )
+                .await?
+                {
+                    return Err(ApiError::NotFound(format!("no conversation {id}")));
+                }
+                http::json(200, &serde_json::json!({ "deleted": id }))
+            }
+            _ => return Err(http::not_here("api-chat", route)),
+        })
     }
     .await;
-    match result {
-        Ok(out) => http::json(200, &out),
-        Err(e) => http::error(&e),
+    result.unwrap_or_else(|e| http::error(&e))
+}
+
+fn conversation_id(raw: &str) -> Result<String, ApiError> {
+    if raw.starts_with("conv_")
+        && raw.len() <= 64
+        && raw.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+    {
+        Ok(raw.to_owned())
+    } else {
+        Err(ApiError::BadRequest(format!(
+            "{raw:?} is not a conversation id (conv_…)"
+        )))
+    }
+}
+
+/// Characters of a conversation's first message used as its title.
+const TITLE_CHARS: usize = 80;
+
+/// The caller's conversations, newest first, each titled by its first message.
+async fn list(deps: &Deps, tenant: &TenantId) -> Result<rest::ConversationList, ApiError> {
+    let mut all: Vec<Conversation> =
+        jarvis_core::records::list(deps.records.as_ref(), tenant).await?;
+    all.sort_by_key(|c| std::cmp::Reverse(c.updated_at));
+    Ok(rest::ConversationList {
+        conversations: all
+            .into_iter()
+            .map(|c| rest::ConversationSummary {
+                title: c
+                    .turns
+                    .iter()
+                    .find(|t| t.role == jarvis_core::domain::Role::User)
+                    .map(|t| t.text.chars().take(TITLE_CHARS).collect())
+                    .unwrap_or_else(|| "New conversation".into()),
+                turns: c.turns.len(),
+                updated_at: c.updated_at,
+                waiting: c.pending.is_some(),
+                id: c.id,
+            })
+            .collect(),
+    })
+}
+
+async fn one(deps: &Deps, tenant: &TenantId, id: &str) -> Result<rest::ConversationView, ApiError> {
+    let c: Conversation = jarvis_core::records::get(deps.records.as_ref(), tenant, id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no conversation {id}")))?;
+    let shown = c.turns.last().and_then(|t| t.shown.clone());
+    Ok(rest::ConversationView {
+        id: c.id,
+        updated_at: c.updated_at,
+        turns: c
+            .turns
+            .into_iter()
+            .map(|t| rest::TurnView {
+                role: match t.role {
+                    jarvis_core::domain::Role::User => "user".into(),
+                    jarvis_core::domain::Role::Assistant => "assistant".into(),
+                },
+                text: t.text,
+                at: t.at,
+                citations: t.citations,
+                actions: t.actions,
+            })
+            .collect(),
+        shows_pending: c
+            .pending
+            .as_ref()
+            .is_some_and(|p| Some(&p.token) == shown.as_ref()),
+        pending: c.pending,
+    })
+}
+
+/// The REST answers about conversations (the OpenAPI document's schemas).
+pub mod rest {
+    use chrono::{DateTime, Utc};
+    use jarvis_core::domain::{Citation, PendingAction};
+    use jarvis_core::tools::Action;
+    use serde::Serialize;
+
+    /// `GET /conversations`.
+    #[derive(Debug, Serialize, utoipa::ToSchema)]
+    pub struct ConversationList {
+        pub conversations: Vec<ConversationSummary>,
+    }
+
+    #[derive(Debug, Serialize, utoipa::ToSchema)]
+    pub struct ConversationSummary {
+        pub id: String,
+        /// The start of its first message.
+        pub title: String,
+        pub turns: usize,
+        pub updated_at: DateTime<Utc>,
+        /// An action in it waits for the user's confirmation.
+        pub waiting: bool,
+    }
+
+    /// `GET /conversations/{id}`.
+    #[derive(Debug, Serialize, utoipa::ToSchema)]
+    pub struct ConversationView {
+        pub id: String,
+        pub updated_at: DateTime<Utc>,
+        pub turns: Vec<TurnView>,
+        /// The action waiting for the user's confirmation (`confirm: {token}`).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub pending: Option<PendingAction>,
+        /// Whether the last answer showed `pending` (a bare "yes" may confirm it).
+        pub shows_pending: bool,
+    }
+
+    #[derive(Debug, Serialize, utoipa::ToSchema)]
+    pub struct TurnView {
+        /// `user` or `assistant`.
+        pub role: String,
+        pub text: String,
+        pub at: DateTime<Utc>,
+        pub citations: Vec<Citation>,
+        pub actions: Vec<Action>,
     }
 }

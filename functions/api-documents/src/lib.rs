@@ -19,6 +19,9 @@
 //! - `GET /documents?status=indexed&limit=50&after=doc_…`: a page of documents.
 //! - `GET /documents/{id}`: one document and its status (`queued`, `processing`,
 //!   `indexed`, `failed` or `skipped`, with the reason).
+//! - `GET /documents/{id}/original`: a link to the original file, valid for
+//!   [`ORIGINAL_URL_LIFETIME`] (a pre-signed GET on AWS; locally the runtime's
+//!   own signed `/files/…` URL), to open it — a PDF at a page with `#page=`.
 //! - `DELETE /documents/{id}`: its chunks, stored files, derived artifacts and record.
 
 use jarvis_core::domain::{Document, DocumentId, DocumentStatus, TenantId};
@@ -42,6 +45,8 @@ pub const MAX_PAGE: usize = 200;
 const DEFAULT_PAGE: usize = 50;
 /// How long a pre-signed upload URL lasts.
 pub const UPLOAD_URL_LIFETIME: Duration = Duration::from_secs(15 * 60);
+/// How long a link to an original file lasts.
+pub const ORIGINAL_URL_LIFETIME: Duration = Duration::from_secs(5 * 60);
 /// Largest `POST /uploads` request body (it only describes the file).
 pub const MAX_UPLOAD_REQUEST_BYTES: u64 = 4 * 1024;
 
@@ -157,6 +162,17 @@ fn names_taken(name: &str) -> ApiError {
     ))
 }
 
+/// `GET /documents/{id}/original`: where the original file can be read.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Original {
+    pub document_id: DocumentId,
+    pub title: String,
+    pub content_type: String,
+    /// A GET of the file, no token needed, until `expires_at`.
+    pub url: String,
+    pub expires_at: chrono::DateTime<chrono::Utc>,
+}
+
 /// Where to PUT the file, and the document it becomes.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct UploadTicket {
@@ -189,6 +205,9 @@ pub async fn handle(deps: &Deps, req: Request) -> Response {
             Op::GetDocument => get(deps, &tenant, &id()?)
                 .await
                 .map(|d| http::json(200, &d)),
+            Op::DocumentOriginal => original(deps, &tenant, &id()?)
+                .await
+                .map(|o| http::json(200, &o)),
             Op::DeleteDocument => delete(deps, &tenant, &id()?)
                 .await
                 .map(|d| http::json(200, &d)),
@@ -333,6 +352,22 @@ async fn presign_upload(
         document_id: DocumentId::for_object(tenant, &deps.raw_bucket, &key),
         key,
         upload,
+    })
+}
+
+/// A link to the document's original file.
+async fn original(deps: &Deps, tenant: &TenantId, id: &DocumentId) -> Result<Original, ApiError> {
+    let doc = get(deps, tenant, id).await?;
+    let url = deps
+        .signer
+        .download_url(&doc.source.bucket, &doc.source.key, ORIGINAL_URL_LIFETIME)
+        .await?;
+    Ok(Original {
+        document_id: doc.id,
+        title: doc.title,
+        content_type: doc.content_type,
+        url: url.url,
+        expires_at: url.expires_at,
     })
 }
 

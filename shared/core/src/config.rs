@@ -39,10 +39,14 @@ pub mod vars {
     /// Locally: the executable started as the parser child (`<it> __parse`);
     /// `jarvis` uses itself when unset.
     pub const PARSER: &str = "JARVIS_PARSER";
+    /// Locally: the web app's folder (default: this checkout's `web/`).
+    pub const WEB_DIR: &str = "JARVIS_WEB_DIR";
     /// Locally: the parser child's address space, in MB (default 1024).
     pub const PARSER_MEMORY_MB: &str = "JARVIS_PARSER_MEMORY_MB";
     /// Locally: the chat model, `offline` (default) or `openai` (any OpenAI-compatible server).
     pub const CHAT_MODEL: &str = "JARVIS_CHAT_MODEL";
+    /// Locally: the offline model's pause between streamed words, in ms.
+    pub const CHAT_PACE_MS: &str = "JARVIS_CHAT_PACE_MS";
     pub const OPENAI_URL: &str = "JARVIS_OPENAI_URL";
     pub const OPENAI_MODEL: &str = "JARVIS_OPENAI_MODEL";
     pub const OPENAI_API_KEY: &str = "JARVIS_OPENAI_API_KEY";
@@ -132,6 +136,9 @@ pub struct Config {
     pub parser: Option<std::path::PathBuf>,
     /// The parser child's address space, in bytes.
     pub parser_memory: u64,
+    /// The web app's folder the local runtime serves at `/` (`None`: the
+    /// runtime's own default).
+    pub web_dir: Option<std::path::PathBuf>,
     /// Tenant that owns files dropped at the top of the inbox.
     pub default_tenant: TenantId,
     pub inbox_poll_ms: u64,
@@ -162,6 +169,9 @@ pub struct ChatSettings {
     pub max_steps: usize,
     pub max_tokens: u32,
     pub turn_tokens: u32,
+    /// The offline model's pause between streamed words, in ms (0: none;
+    /// `JARVIS_CHAT_PACE_MS`): answers then appear as a real model's do.
+    pub pace_ms: u64,
 }
 
 impl Config {
@@ -222,6 +232,7 @@ impl Config {
             max_steps: parse_or(&get, vars::CHAT_MAX_STEPS, 6usize)?.clamp(1, 20),
             max_tokens: parse_or(&get, vars::CHAT_MAX_TOKENS, 1024u32)?.clamp(64, 8192),
             turn_tokens: parse_or(&get, vars::CHAT_TURN_TOKENS, 24_000u32)?.max(1000),
+            pace_ms: parse_or(&get, vars::CHAT_PACE_MS, 0u64)?.min(2000),
         };
         if !["offline", "openai", "bedrock"].contains(&chat.model.as_str()) {
             return Err(ConfigError {
@@ -267,6 +278,9 @@ impl Config {
             text_insights: parse_bool(&get, vars::TEXT_INSIGHTS, true)?,
             tesseract: get(vars::TESSERACT).unwrap_or_else(|| "tesseract".into()),
             parser: get(vars::PARSER)
+                .filter(|p| !p.trim().is_empty())
+                .map(std::path::PathBuf::from),
+            web_dir: get(vars::WEB_DIR)
                 .filter(|p| !p.trim().is_empty())
                 .map(std::path::PathBuf::from),
             parser_memory: parse_or(&get, vars::PARSER_MEMORY_MB, 1024u64)?.clamp(64, 65_536)

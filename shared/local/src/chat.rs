@@ -28,7 +28,10 @@ use std::collections::HashSet;
 use std::sync::LazyLock;
 
 #[derive(Debug, Clone, Copy, Default)]
-pub struct OfflineModel;
+pub struct OfflineModel {
+    /// The pause between streamed words (none by default).
+    pub pace: std::time::Duration,
+}
 
 /// Words that carry no meaning for matching.
 const STOPWORDS: &[&str] = &[
@@ -553,6 +556,9 @@ impl ChatModel for OfflineModel {
         for block in &response.message.content {
             if let Some(text) = block.get("text").and_then(Value::as_str) {
                 for piece in text.split_inclusive(' ') {
+                    if !self.pace.is_zero() {
+                        tokio::time::sleep(self.pace).await;
+                    }
                     on_delta(ChatDelta::Text {
                         text: piece.to_owned(),
                     });
@@ -678,7 +684,7 @@ mod tests {
                 ],
             });
         }
-        OfflineModel.respond(&ChatRequest {
+        OfflineModel::default().respond(&ChatRequest {
             system: format!(
                 "{}\n[1] notes — é\n{message}\n{}",
                 jarvis_core::agent::SOURCES_BEGIN,

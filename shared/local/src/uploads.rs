@@ -75,6 +75,34 @@ impl LocalUploads {
         mac
     }
 
+    fn download_mac(&self, bucket: &str, key: &str, expires: i64) -> Hmac<Sha256> {
+        let mut mac = Hmac::<Sha256>::new_from_slice(&self.secret).expect("HMAC takes any key");
+        for field in ["GET", bucket, key, &expires.to_string()] {
+            mac.update(&(field.len() as u64).to_be_bytes());
+            mac.update(field.as_bytes());
+        }
+        mac
+    }
+
+    /// Checks a download URL's fields at `now` (see [`UrlSigner::download_url`]).
+    pub fn verify_download(
+        &self,
+        bucket: &str,
+        key: &str,
+        expires: i64,
+        signature: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), Refused> {
+        let given = hex::decode(signature).map_err(|_| Refused::BadSignature)?;
+        self.download_mac(bucket, key, expires)
+            .verify_slice(&given)
+            .map_err(|_| Refused::BadSignature)?;
+        if now.timestamp() > expires {
+            return Err(Refused::Expired);
+        }
+        Ok(())
+    }
+
     /// Checks a URL's fields at `now`.
     #[allow(clippy::too_many_arguments)]
     pub fn verify(
@@ -165,16 +193,43 @@ impl UrlSigner for LocalUploads {
         })
     }
 
-    /// Downloads are served inline by the local API; no URL is made.
+    /// A GET of the file at the runtime's own `/files/{bucket}/{key}`, signed
+    /// (bucket, key, expiry) as an upload URL is.
     async fn download_url(
         &self,
-        _bucket: &str,
-        _key: &str,
-        _expires_in: Duration,
+        bucket: &str,
+        key: &str,
+        expires_in: Duration,
     ) -> PortResult<PresignedUrl> {
-        Err(PortError::Invalid(
-            "the local runtime serves downloads inline".into(),
-        ))
+        keys::check_object_key(key).map_err(PortError::Invalid)?;
+        if expires_in.is_zero() || expires_in > MAX_EXPIRY {
+            return Err(PortError::Invalid(
+                "a pre-signed URL lasts between 1 second and 7 days".into(),
+            ));
+        }
+        let base = self.base.get().ok_or_else(|| PortError::Unavailable {
+            what: "download URLs".into(),
+            hint: "the runtime is not listening yet".into(),
+        })?;
+        let expires_at = Utc::now()
+            + chrono::Duration::from_std(expires_in)
+                .map_err(|e| PortError::Invalid(e.to_string()))?;
+        let expires = expires_at.timestamp();
+        let signature = hex::encode(
+            self.download_mac(bucket, key, expires)
+                .finalize()
+                .into_bytes(),
+        );
+        Ok(PresignedUrl {
+            url: format!(
+                "{base}/files/{}/{}?expires={expires}&signature={signature}",
+                percent_encode(bucket),
+                encode_path(key)
+            ),
+            method: "GET".into(),
+            headers: Vec::new(),
+            expires_at,
+        })
     }
 }
 

@@ -48,6 +48,34 @@ resource "aws_cognito_user_pool_client" "app" {
     id_token      = "minutes"
     refresh_token = "days"
   }
+
+  # The web app signs in through managed login: authorization code + PKCE
+  # (no client secret in a browser), back to the app's own address only.
+  allowed_oauth_flows_user_pool_client = length(var.app_urls) > 0
+  allowed_oauth_flows                  = length(var.app_urls) > 0 ? ["code"] : []
+  allowed_oauth_scopes                 = length(var.app_urls) > 0 ? ["openid", "email"] : []
+  supported_identity_providers         = ["COGNITO"]
+  callback_urls                        = var.app_urls
+  logout_urls                          = var.app_urls
+}
+
+# Managed login lives on a Cognito domain whose prefix is global within the
+# region, so it carries the account and the region: two deployments never
+# race for one name.
+data "aws_caller_identity" "current" {}
+
+resource "aws_cognito_user_pool_domain" "login" {
+  domain                = "${var.prefix}-${data.aws_caller_identity.current.account_id}-${var.region}"
+  user_pool_id          = aws_cognito_user_pool.users.id
+  managed_login_version = 2
+}
+
+# Managed login (version 2) shows a client's pages only once the client has a
+# style; Cognito's own look is enough.
+resource "aws_cognito_managed_login_branding" "app" {
+  user_pool_id                = aws_cognito_user_pool.users.id
+  client_id                   = aws_cognito_user_pool_client.app.id
+  use_cognito_provided_values = true
 }
 
 locals {

@@ -26,3 +26,13 @@ output "issuer" {
   description = "The user pool's token issuer."
   value       = local.issuer
 }
+
+output "websocket_origin" {
+  description = "The WebSocket API's origin (wss://…), for the web app's Content-Security-Policy."
+  value       = aws_apigatewayv2_api.ws.api_endpoint
+}
+
+output "login_url" {
+  description = "Managed login's base address (its /oauth2/authorize, /oauth2/token and /logout)."
+  value       = "https://${aws_cognito_user_pool_domain.login.domain}.auth.${var.region}.amazoncognito.com"
+}

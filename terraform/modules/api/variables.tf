@@ -80,3 +80,9 @@ variable "function_alias" {
   description = "The alias the integrations invoke; the invoke permissions are on it."
   type        = string
 }
+
+variable "app_urls" {
+  description = "The web app's addresses: where managed login sends a user back after sign-in and sign-out."
+  type        = list(string)
+  default     = []
+}

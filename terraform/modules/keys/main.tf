@@ -100,6 +100,30 @@ data "aws_iam_policy_document" "logs" {
     }
   }
 
+  # CloudFront reads the web app's files from the SSE-KMS site bucket through
+  # origin access control: S3 decrypts each object as CloudFront, so the key
+  # must let CloudFront decrypt, for this account's distributions only (the
+  # distribution's own ARN would make the key wait for the distribution).
+  statement {
+    sid       = "CloudFrontReadsTheSite"
+    actions   = ["kms:Decrypt"]
+    resources = ["*"]
+    principals {
+      type        = "Service"
+      identifiers = ["cloudfront.amazonaws.com"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account]
+    }
+    condition {
+      test     = "ArnLike"
+      variable = "aws:SourceArn"
+      values   = ["arn:${data.aws_partition.current.partition}:cloudfront::${local.account}:distribution/*"]
+    }
+  }
+
   # CloudWatch Logs encrypts this account's log groups.
   statement {
     sid       = "LogsEncrypt"

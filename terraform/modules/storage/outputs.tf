@@ -13,3 +13,8 @@ output "curated_bucket" {
 output "curated_bucket_arn" {
   value = module.curated.arn
 }
+
+output "log_bucket" {
+  description = "The access-log bucket every other bucket logs into."
+  value       = module.logs.id
+}

@@ -127,12 +127,18 @@ fn operation(route: &Route, c: &mut Map<String, Value>) -> Operation {
             .errors(&[(404, "No such task")]),
         Op::DeleteTask => Operation::answers(200, "Deleted", Some(component::<tool_tasks::rest::TaskDeleted>(c)))
             .errors(&[(404, "No such task")]),
+        Op::EditTask => Operation::answers(200, "The task, changed", Some(component::<tool_tasks::rest::TaskView>(c)))
+            .taking(component::<tool_tasks::rest::TaskChange>(c))
+            .errors(&[(404, "No such task"), (422, "Nothing to change, an empty title, or a due time that cannot be read")]),
         Op::CreateReminder => Operation::answers(201, "The reminder, scheduled", Some(component::<tool_reminders::rest::ReminderView>(c)))
             .taking(component::<tool_reminders::rest::NewReminder>(c))
             .errors(&[IDEMPOTENCY_BUSY, (422, "A time in the past or that cannot be read")]),
         Op::ListReminders => Operation::answers(200, "Upcoming reminders", Some(component::<tool_reminders::rest::ReminderList>(c))),
         Op::CancelReminder => Operation::answers(200, "Cancelled", Some(component::<tool_reminders::rest::ReminderCancelled>(c)))
             .errors(&[(404, "No such reminder")]),
+        Op::EditReminder => Operation::answers(200, "The reminder, changed and rescheduled", Some(component::<tool_reminders::rest::ReminderView>(c)))
+            .taking(component::<tool_reminders::rest::ReminderChange>(c))
+            .errors(&[(404, "No such reminder"), (409, "It already fired, was cancelled, or is being delivered"), (422, "Nothing to change, or a time in the past or that cannot be read")]),
         Op::CreateDraft => Operation::answers(201, "The draft (stored, not sent)", Some(component::<jarvis_core::domain::Draft>(c)))
             .taking(component::<tool_email::rest::NewDraft>(c))
             .errors(&[IDEMPOTENCY_BUSY, (422, "Not plain e-mail addresses")]),
@@ -140,6 +146,9 @@ fn operation(route: &Route, c: &mut Map<String, Value>) -> Operation {
         Op::SendDraft => Operation::answers(200, "Sent, exactly once", Some(component::<jarvis_core::domain::Draft>(c)))
             .taking(component::<tool_email::rest::SendConfirmation>(c))
             .errors(&[(404, "No such draft"), (409, "Already sent, being sent, or changed since the confirm_token")]),
+        Op::EditDraft => Operation::answers(200, "The draft, changed, with its new confirm_token", Some(component::<tool_email::rest::ListedDraft>(c)))
+            .taking(component::<tool_email::rest::DraftChange>(c))
+            .errors(&[(404, "No such draft"), (409, "Sent or being sent: it cannot change"), (422, "Nothing to change, or not plain e-mail addresses")]),
         Op::EraseData => Operation::answers(202, "The erasure, started (or already under way)", Some(component::<api_me::rest::ErasureView>(c))),
         Op::ErasureStatus => Operation::answers(200, "Where the erasure stands", Some(component::<api_me::rest::ErasureView>(c)))
             .errors(&[(404, "No erasure was asked for")]),

@@ -1042,6 +1042,7 @@ fn reminder(id: &str, schedule: ReminderSchedule) -> Reminder {
         fired_count: 0,
         claimed: None,
         claimed_at: None,
+        changed_at: None,
     }
 }
 

@@ -289,10 +289,37 @@ async fn chat_streams_a_cited_answer_esc_stops_one_and_a_reminder_set_in_chat_fi
     page(&b, &app.base, "reminders").await;
     b.until("listed", "/stretch/.test(document.body.innerText)", 10)
         .await;
+    // Edited in the list: new words, two hours later. Nothing at the old time.
+    b.press("Edit").await;
+    b.until(
+        "the edit dialog",
+        "document.querySelector('dialog[open] #edit-text')",
+        10,
+    )
+    .await;
+    b.shot("reminder-edit").await;
+    b.type_into("#edit-text", "stretch and breathe").await;
+    b.type_into("#edit-when", "in 3 hours").await;
+    b.press("Save").await;
+    b.until(
+        "changed",
+        "/stretch and breathe/.test(document.querySelector('ul.list').innerText) && !document.querySelector('dialog[open]')",
+        10,
+    )
+    .await;
     app.clock.advance(Duration::hours(1) + Duration::seconds(5));
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    let toasts = b
+        .js("return [...document.querySelectorAll('.toast')].map(t => t.textContent).join(' | ')")
+        .await;
+    assert!(
+        !toasts.as_str().unwrap().contains("stretch"),
+        "nothing at the old time: {toasts}"
+    );
+    app.clock.advance(Duration::hours(2));
     b.until(
         "the notification",
-        "[...document.querySelectorAll('.toast')].some(t => /stretch/.test(t.textContent))",
+        "[...document.querySelectorAll('.toast')].some(t => /stretch and breathe/.test(t.textContent))",
         30,
     )
     .await;

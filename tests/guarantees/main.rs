@@ -542,6 +542,7 @@ fn reminder(who: &TenantId, id: &str, schedule: ReminderSchedule) -> Reminder {
         fired_count: 0,
         claimed: None,
         claimed_at: None,
+        changed_at: None,
     }
 }
 

@@ -1001,6 +1001,20 @@ async fn every_route_answers_what_the_openapi_document_says() {
     let task = answer!("POST /tasks", POST, "/tasks", Some(task))["id"].clone();
     let task = task.as_str().unwrap();
     answer!("GET /tasks", GET, "/tasks?status=all", None);
+    let retitle = Some(json!({"title": "pack the bags", "due": ""}));
+    answer!(
+        "PATCH /tasks/{id}",
+        PATCH,
+        format!("/tasks/{task}"),
+        retitle
+    );
+    let nothing = Some(json!({}));
+    answer!(
+        "PATCH /tasks/{id}",
+        PATCH,
+        format!("/tasks/{task}"),
+        nothing
+    );
     let done = format!("/tasks/{task}/complete");
     answer!("POST /tasks/{id}/complete", POST, done, None);
     answer!("DELETE /tasks/{id}", DELETE, format!("/tasks/{task}"), None);
@@ -1014,12 +1028,18 @@ async fn every_route_answers_what_the_openapi_document_says() {
     let call_ana = json!({"text": "call Ana", "when": "in 2 hours"});
     let reminder = answer!("POST /reminders", POST, "/reminders", Some(call_ana))["id"].clone();
     answer!("GET /reminders", GET, "/reminders", None);
+    let moved = Some(json!({"when": "in 3 hours"}));
+    let path = format!("/reminders/{}", reminder.as_str().unwrap());
+    answer!("PATCH /reminders/{id}", PATCH, path, moved);
     let cancel = format!("/reminders/{}", reminder.as_str().unwrap());
     answer!("DELETE /reminders/{id}", DELETE, cancel, None);
 
     let draft = json!({"to": ["ana@example.com"], "subject": "Lisbon", "body": "See you there."});
     let draft = answer!("POST /emails/drafts", POST, "/emails/drafts", Some(draft))["id"].clone();
     answer!("GET /emails/drafts", GET, "/emails/drafts", None);
+    let edited = Some(json!({"subject": "Lisbon, in May"}));
+    let path = format!("/emails/drafts/{}", draft.as_str().unwrap());
+    answer!("PATCH /emails/drafts/{id}", PATCH, path, edited);
     let send = format!("/emails/drafts/{}/send", draft.as_str().unwrap());
     for _ in 0..2 {
         let confirm = Some(json!({"confirm": true}));

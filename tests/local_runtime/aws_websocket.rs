@@ -248,15 +248,16 @@ async fn a_fired_reminder_is_pushed_to_its_owners_open_connections_only() {
         tenant_id: me.clone(),
         text: "Call Ana".into(),
         schedule: ReminderSchedule::At {
-            at: chrono::Utc::now() - chrono::Duration::seconds(5),
+            at: stack.clock.now() - chrono::Duration::seconds(5),
         },
         fired_at: None,
         cancelled: false,
-        created_at: chrono::Utc::now(),
+        created_at: stack.clock.now() - chrono::Duration::minutes(1),
         late: false,
         fired_count: 0,
         claimed: None,
         claimed_at: None,
+        changed_at: None,
     };
     jarvis_core::records::put(stack.records.as_ref(), &reminder)
         .await

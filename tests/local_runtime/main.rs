@@ -4,6 +4,7 @@
 
 mod assistant;
 mod aws_websocket;
+mod edits;
 mod helpers;
 mod stages;
 mod web;

@@ -60,6 +60,7 @@ export class Api {
   get(path) { return this.json('GET', path); }
   post(path, body) { return this.json('POST', path, body === undefined ? {} : body); }
   put(path, body) { return this.json('PUT', path, body); }
+  patch(path, body) { return this.json('PATCH', path, body); }
   del(path) { return this.json('DELETE', path); }
 
   /**

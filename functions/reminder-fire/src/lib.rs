@@ -112,6 +112,26 @@ fn due_time(r: &Reminder, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
     }
 }
 
+/// How early a delivery may come and still count as on time (clocks differ
+/// by a little between the scheduler and this function).
+const EARLY_BY_AT_MOST_SECONDS: i64 = 60;
+
+/// Why a delivery is not for a due occurrence: a one-time reminder whose time
+/// was moved later (the old schedule's delivery, arriving before the upsert
+/// replaced it), or a recurring one whose latest occurrence comes before it
+/// was set or last changed.
+fn not_due(r: &Reminder, due: DateTime<Utc>, now: DateTime<Utc>) -> Option<String> {
+    match &r.schedule {
+        ReminderSchedule::At { at } if *at > now + Duration::seconds(EARLY_BY_AT_MOST_SECONDS) => {
+            Some(format!("not due until {at}: its time was changed"))
+        }
+        ReminderSchedule::Cron { .. } if due < r.changed_at.unwrap_or(r.created_at) => {
+            Some("no occurrence is due since the reminder was set or changed".into())
+        }
+        _ => None,
+    }
+}
+
 /// Where an occurrence stands when a delivery arrives.
 #[derive(Debug, PartialEq, Eq)]
 enum Occurrence {
@@ -184,6 +204,9 @@ async fn fire(deps: &Deps, event: ReminderRef) -> Result<Fired, StepError> {
             reason: "no occurrence is due".into(),
         });
     };
+    if let Some(reason) = not_due(&reminder, due, now) {
+        return Ok(Fired::Skipped { reason });
+    }
     match occurrence(&reminder, due, now) {
         Occurrence::Open => {}
         Occurrence::Done(reason) => {
@@ -345,4 +368,73 @@ pub fn dead_letter_reminder(body: &str) -> Option<ReminderRef> {
     }
     let v: serde_json::Value = serde_json::from_str(body).ok()?;
     find(&v, 4)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reminder(schedule: ReminderSchedule, created: &str) -> Reminder {
+        Reminder {
+            id: "rem_1".into(),
+            tenant_id: jarvis_core::TenantId::parse("t").unwrap(),
+            text: "call Ana".into(),
+            schedule,
+            fired_at: None,
+            cancelled: false,
+            created_at: created.parse().unwrap(),
+            late: false,
+            fired_count: 0,
+            claimed: None,
+            claimed_at: None,
+            changed_at: None,
+        }
+    }
+
+    fn t(s: &str) -> DateTime<Utc> {
+        s.parse().unwrap()
+    }
+
+    /// The old schedule's delivery of a reminder moved later arrives before
+    /// the upsert replaced it: it is skipped, and the new time still fires.
+    #[test]
+    fn a_delivery_before_a_moved_time_is_not_due_and_one_at_it_is() {
+        let r = reminder(
+            ReminderSchedule::At {
+                at: t("2026-11-22T13:00:00Z"),
+            },
+            "2026-11-22T10:00:00Z",
+        );
+        let old_time = t("2026-11-22T11:00:00Z");
+        let due = due_time(&r, old_time).unwrap();
+        assert!(not_due(&r, due, old_time).is_some());
+        let a_little_early = t("2026-11-22T12:59:30Z");
+        assert_eq!(
+            not_due(&r, due, a_little_early),
+            None,
+            "clock skew is tolerated"
+        );
+        assert_eq!(not_due(&r, due, t("2026-11-22T13:00:01Z")), None);
+    }
+
+    /// A recurring reminder changed from 9:00 to 10:00 daily, delivered by
+    /// the old 9:00 schedule: the latest 10:00 occurrence (yesterday's) came
+    /// before the change, so nothing is due.
+    #[test]
+    fn a_recurring_occurrence_before_the_change_is_not_due() {
+        let mut r = reminder(
+            ReminderSchedule::Cron {
+                expression: "0 10 * * ? *".into(),
+                time_zone: "UTC".into(),
+            },
+            "2026-11-01T08:00:00Z",
+        );
+        r.changed_at = Some(t("2026-11-22T08:30:00Z"));
+        let nine = t("2026-11-22T09:00:00Z");
+        let due = due_time(&r, nine).unwrap();
+        assert_eq!(due, t("2026-11-21T10:00:00Z"));
+        assert!(not_due(&r, due, nine).is_some());
+        let ten = t("2026-11-22T10:00:00Z");
+        assert_eq!(not_due(&r, due_time(&r, ten).unwrap(), ten), None);
+    }
 }

@@ -6,6 +6,7 @@
 //! | `POST /emails/drafts` | `{"to": [...], "subject", "body"}` | 201, the draft with its `confirm_token` |
 //! | `GET /emails/drafts` | — | `{"drafts": [...]}`, each unsent one with its `confirm_token` |
 //! | `POST /emails/drafts/{id}/send` | `{"confirm_token"}` | the draft, `sent` or `unknown` (409 if already sent, being sent, or changed since the token) |
+//! | `PATCH /emails/drafts/{id}` | `{"to"?, "subject"?, "body"?}` | the unsent draft, changed, with its new `confirm_token` (409 once sending began) |
 //!
 //! A `send_email` tool call that the user did not confirm (every call a model
 //! makes) sends nothing: it answers `confirmation_required`, and api-chat asks
@@ -149,6 +150,75 @@ pub async fn draft(
     Ok(Ok(ToolOutcome::acted(
         "draft_created",
         summary,
+        json!({"draft": draft}),
+        draft.id.clone(),
+    )))
+}
+
+/// Changes an unsent draft, on the stored draft as it is now (compare-and-set
+/// against `draft → sending`: once a send began, nothing changes). Its
+/// `confirm_token` is the digest of what it says, so a token shown before
+/// the change no longer sends it.
+pub async fn edit(
+    deps: &Deps,
+    tenant: &TenantId,
+    id: &str,
+    change: &rest::DraftChange,
+) -> PortResult<ToolReply> {
+    if change.to.is_none() && change.subject.is_none() && change.body.is_none() {
+        return Ok(Err(ToolRefusal::new("say what changes: to, subject, body")));
+    }
+    let to = match &change.to {
+        None => None,
+        Some(to) => match recipients(&json!({ "to": to })) {
+            Ok(to) => Some(to),
+            Err(r) => return Ok(Err(r)),
+        },
+    };
+    let subject = change
+        .subject
+        .as_deref()
+        .map(|s| s.replace(['\r', '\n'], " "));
+    if subject
+        .as_ref()
+        .is_some_and(|s| s.chars().count() > MAX_SUBJECT)
+        || change.body.as_ref().is_some_and(|b| b.len() > MAX_BODY)
+    {
+        return Ok(Err(ToolRefusal::new(format!(
+            "a subject has at most {MAX_SUBJECT} characters and a body {MAX_BODY} bytes"
+        ))));
+    }
+    type Edited = Result<Draft, ToolRefusal>;
+    let edited = records::update::<Draft, Edited>(deps.records.as_ref(), tenant, id, |d| {
+        Ok(match d {
+            None => records::Change::Keep(Err(ToolRefusal::not_found(format!(
+                "there is no draft {id}"
+            )))),
+            Some(d) if d.state != DraftState::Draft => records::Change::Keep(Err(
+                ToolRefusal::conflict("this mail was sent, or is being sent: it cannot change"),
+            )),
+            Some(mut d) => {
+                if let Some(to) = &to {
+                    d.to.clone_from(to);
+                }
+                if let Some(subject) = &subject {
+                    d.subject.clone_from(subject);
+                }
+                if let Some(body) = &change.body {
+                    d.body.clone_from(body);
+                }
+                records::Change::Write(d.clone(), Ok(d))
+            }
+        })
+    })
+    .await?;
+    let draft = match edited {
+        Ok(d) => d,
+        Err(r) => return Ok(Err(r)),
+    };
+    Ok(Ok(ToolOutcome::acted(
+        "draft_edited",
+        format!("Changed the draft {} (not sent)", describe(&draft)),
         json!({"draft": draft}),
         draft.id.clone(),
     )))
@@ -475,6 +545,12 @@ async fn route(deps: &Deps, req: &Request) -> Result<(u16, Value), ApiError> {
             let out = send(deps, &call).await??;
             (200, listed(&out.result["draft"]))
         }
+        Op::EditDraft => {
+            let change: rest::DraftChange = http::json_body(req, MAX_BODY_BYTES)?;
+            let id = http::path_param(req, "id").unwrap_or_default();
+            let out = edit(deps, &tenant, id, &change).await??;
+            (200, listed(&out.result["draft"]))
+        }
         _ => return Err(http::not_here("tool-email", route)),
     })
 }
@@ -492,6 +568,16 @@ pub mod rest {
         pub to: Vec<String>,
         pub subject: String,
         pub body: String,
+    }
+
+    /// `PATCH /emails/drafts/{id}`: what changes in an unsent draft.
+    #[derive(Debug, Default, Serialize, Deserialize, utoipa::ToSchema)]
+    #[serde(deny_unknown_fields)]
+    pub struct DraftChange {
+        /// Plain addresses; replaces the recipients.
+        pub to: Option<Vec<String>>,
+        pub subject: Option<String>,
+        pub body: Option<String>,
     }
 
     /// A draft as the API answers it.

@@ -6,6 +6,7 @@
 //! | `POST /reminders` | `{"text", "when"}` ("tomorrow at 9am", "in 2 hours", an ISO time) or `{"text", "every"}` ("every weekday at 8") or `{"text", "cron", "time_zone"?}` | 201, the reminder |
 //! | `GET /reminders` | — | `{"reminders": [...]}` (upcoming) |
 //! | `DELETE /reminders/{id}` | — | `{"cancelled": id}` |
+//! | `PATCH /reminders/{id}` | `{"text"?}` and/or a new `when` / `every` / `cron` | the reminder, rescheduled |
 //!
 //! Times are read in the user's zone (`JARVIS_TIME_ZONE`); one in the past is
 //! refused with the reason. The record is stored, then scheduled (Scheduler on
@@ -180,6 +181,7 @@ pub async fn create(
         fired_count: 0,
         claimed: None,
         claimed_at: None,
+        changed_at: None,
     };
     // Stored first: reminder-fire reads the record, so a schedule never points
     // at nothing. A create: a keyed id that exists is the earlier request's
@@ -314,6 +316,103 @@ pub async fn cancel(deps: &Deps, call: &ToolCall) -> PortResult<ToolReply> {
     )))
 }
 
+/// Changes an upcoming reminder's text or time. The record changes first (a
+/// compare-and-set on it as it is now), then the schedule (an upsert by the
+/// reminder's id); if rescheduling fails, the record is put back, so what is
+/// listed is what fires. A delivery of the old time that arrives meanwhile
+/// finds the reminder not due and skips it (reminder-fire).
+pub async fn edit(
+    deps: &Deps,
+    tenant: &TenantId,
+    id: &str,
+    change: &rest::ReminderChange,
+) -> PortResult<ToolReply> {
+    let zone = records::zone_of(deps.records.as_ref(), tenant, deps.zone).await?;
+    let retimed = change.when.is_some() || change.every.is_some() || change.cron.is_some();
+    if change.text.is_none() && !retimed {
+        return Ok(Err(ToolRefusal::new(
+            "say what changes: text, or a new when / every / cron",
+        )));
+    }
+    let text = match change.text.as_deref().map(str::trim) {
+        Some("") => {
+            return Ok(Err(ToolRefusal::new(
+                "a reminder needs its text (what to remind of)",
+            )))
+        }
+        Some(t) if t.chars().count() > MAX_TEXT => {
+            return Ok(Err(ToolRefusal::new(format!(
+                "a reminder has at most {MAX_TEXT} characters"
+            ))))
+        }
+        other => other.map(str::to_owned),
+    };
+    let now = deps.clock.now();
+    let schedule = if retimed {
+        let input = serde_json::to_value(change).unwrap_or_default();
+        match schedule_from(&input, now, zone) {
+            Ok(s) => Some(s),
+            Err(r) => return Ok(Err(r)),
+        }
+    } else {
+        None
+    };
+    type Edited = Result<(Reminder, Reminder), ToolRefusal>;
+    let edited = records::update::<Reminder, Edited>(deps.records.as_ref(), tenant, id, |r| {
+        Ok(match r {
+            None => records::Change::Keep(Err(ToolRefusal::not_found(format!(
+                "there is no reminder {id}"
+            )))),
+            Some(r) if !active(&r) => records::Change::Keep(Err(ToolRefusal::conflict(
+                "this reminder already fired or was cancelled; set a new one",
+            ))),
+            Some(r) if matches!(r.schedule, ReminderSchedule::At { .. }) && r.claimed.is_some() => {
+                records::Change::Keep(Err(ToolRefusal::conflict(
+                    "this reminder is being delivered right now",
+                )))
+            }
+            Some(before) => {
+                let mut after = before.clone();
+                if let Some(text) = &text {
+                    after.text.clone_from(text);
+                }
+                if let Some(schedule) = &schedule {
+                    after.schedule = schedule.clone();
+                    after.changed_at = Some(now);
+                }
+                records::Change::Write(after.clone(), Ok((before, after)))
+            }
+        })
+    })
+    .await?;
+    let (before, after) = match edited {
+        Ok(pair) => pair,
+        Err(refusal) => return Ok(Err(refusal)),
+    };
+    if schedule.is_some() {
+        if let Err(e) = deps.scheduler.schedule(&after).await {
+            // Put back what still fires, unless someone changed it since.
+            let undo = records::update::<Reminder, ()>(deps.records.as_ref(), tenant, id, |r| {
+                Ok(match r {
+                    Some(r) if r == after => records::Change::Write(before.clone(), ()),
+                    _ => records::Change::Keep(()),
+                })
+            })
+            .await;
+            if let Err(undo) = undo {
+                tracing::error!(error = %undo, reminder = %id, "a reminder's record keeps a time that was not scheduled");
+            }
+            return Err(e);
+        }
+    }
+    Ok(Ok(ToolOutcome::acted(
+        "reminder_edited",
+        format!("Reminder changed: {}", describe(&after, zone)),
+        json!({"reminder": view(&after, zone)}),
+        after.id.clone(),
+    )))
+}
+
 /// A tool call from the agent.
 pub async fn call(deps: &Deps, call: ToolCall) -> PortResult<ToolReply> {
     let (t, input) = (&call.tenant_id, &call.input);
@@ -372,6 +471,12 @@ async fn route(deps: &Deps, req: &Request) -> Result<(u16, Value), ApiError> {
             let out = cancel(deps, &call).await??;
             (200, json!({"cancelled": out.result["cancelled"]}))
         }
+        Op::EditReminder => {
+            let change: rest::ReminderChange = http::json_body(req, MAX_BODY_BYTES)?;
+            let id = http::path_param(req, "id").unwrap_or_default();
+            let out = edit(deps, &tenant, id, &change).await??;
+            (200, out.result["reminder"].clone())
+        }
         _ => return Err(http::not_here("tool-reminders", route)),
     })
 }
@@ -393,6 +498,23 @@ pub mod rest {
         /// Recurring, as a Scheduler cron expression (`0 9 ? * MON *`).
         pub cron: Option<String>,
         /// The zone `cron` is read in (IANA); the user's by default.
+        pub time_zone: Option<String>,
+    }
+
+    /// `PATCH /reminders/{id}`: a new text, a new time (one of `when`,
+    /// `every`, `cron`, read as in `POST /reminders`), or both.
+    #[derive(Debug, Default, Serialize, Deserialize, utoipa::ToSchema)]
+    #[serde(deny_unknown_fields)]
+    pub struct ReminderChange {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub text: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub when: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub every: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub cron: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         pub time_zone: Option<String>,
     }
 

@@ -7,6 +7,7 @@
 //! | `GET /tasks` | `?status=open\|done\|all` | `{"tasks": [...]}` |
 //! | `POST /tasks/{id}/complete` | — | the task |
 //! | `DELETE /tasks/{id}` | — | `{"deleted": id}` |
+//! | `PATCH /tasks/{id}` | `{"title"?, "due"?}` (`"due": ""` clears it) | the task |
 //!
 //! Every read and write is scoped to the caller's tenant.
 
@@ -249,6 +250,64 @@ pub async fn delete(deps: &Deps, tenant: &TenantId, input: &Value) -> PortResult
     )))
 }
 
+/// Changes a task's title or due time (`""` clears it), on the stored task as
+/// it is now (compare-and-set): a concurrent completion is kept.
+pub async fn edit(
+    deps: &Deps,
+    tenant: &TenantId,
+    id: &str,
+    change: &rest::TaskChange,
+) -> PortResult<ToolReply> {
+    let zone = records::zone_of(deps.records.as_ref(), tenant, deps.zone).await?;
+    if change.title.is_none() && change.due.is_none() {
+        return Ok(Err(ToolRefusal::new("say what changes: title, due")));
+    }
+    let title = match change.title.as_deref().map(str::trim) {
+        Some("") => return Ok(Err(ToolRefusal::new("a task needs a title"))),
+        Some(t) if t.chars().count() > MAX_TITLE => {
+            return Ok(Err(ToolRefusal::new(format!(
+                "a task title has at most {MAX_TITLE} characters"
+            ))))
+        }
+        other => other.map(str::to_owned),
+    };
+    let now = deps.clock.now();
+    let due = match change.due.as_deref().map(str::trim) {
+        None => None,
+        Some("") => Some(None),
+        Some(phrase) => match when::resolve(phrase, now, zone) {
+            Ok(t) => Some(Some(t)),
+            Err(e) => return Ok(Err(ToolRefusal::new(format!("due time: {e}")))),
+        },
+    };
+    let task = records::update::<Task, Option<Task>>(deps.records.as_ref(), tenant, id, |t| {
+        Ok(match t {
+            Some(mut t) => {
+                if let Some(title) = &title {
+                    t.title.clone_from(title);
+                }
+                if let Some(due) = due {
+                    t.due = due;
+                }
+                records::Change::Write(t.clone(), Some(t))
+            }
+            None => records::Change::Keep(None),
+        })
+    })
+    .await?;
+    let Some(task) = task else {
+        return Ok(Err(ToolRefusal::not_found(format!(
+            "there is no task {id}"
+        ))));
+    };
+    Ok(Ok(ToolOutcome::acted(
+        "task_edited",
+        format!("Changed the task: {}", describe(&task, zone)),
+        json!({"task": view(&task, zone)}),
+        task.id,
+    )))
+}
+
 /// Completing or deleting a task the model asked for: the task is found, and
 /// unless the user confirmed, the user is only asked, with what would change
 /// rendered here from the stored task.
@@ -340,6 +399,12 @@ async fn route(deps: &Deps, req: &Request) -> Result<(u16, Value), ApiError> {
             let out = delete(deps, &tenant, &by_id).await??;
             (200, json!({"deleted": out.result["deleted"]}))
         }
+        Op::EditTask => {
+            let change: rest::TaskChange = http::json_body(req, MAX_BODY_BYTES)?;
+            let id = http::path_param(req, "id").unwrap_or_default();
+            let out = edit(deps, &tenant, id, &change).await??;
+            (200, out.result["task"].clone())
+        }
         _ => return Err(http::not_here("tool-tasks", route)),
     })
 }
@@ -355,6 +420,15 @@ pub mod rest {
     pub struct NewTask {
         pub title: String,
         /// As the user said it: "friday 5pm", "in 2 days", "2026-12-01 08:00".
+        pub due: Option<String>,
+    }
+
+    /// `PATCH /tasks/{id}`: what changes.
+    #[derive(Debug, Default, Serialize, Deserialize, utoipa::ToSchema)]
+    #[serde(deny_unknown_fields)]
+    pub struct TaskChange {
+        pub title: Option<String>,
+        /// A new due time as the user says it ("friday 5pm"); `""` clears it.
         pub due: Option<String>,
     }
 

@@ -299,6 +299,10 @@ pub struct Reminder {
     /// claiming and recording), and the next delivery fires the occurrence late.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub claimed_at: Option<DateTime<Utc>>,
+    /// When its text or time was last changed (`PATCH /reminders/{id}`): no
+    /// occurrence before this (or before `created_at`) is delivered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub changed_at: Option<DateTime<Utc>>,
 }
 
 /// Which reminder a delivery is for, and nothing more: what a schedule carries

@@ -175,6 +175,7 @@ mod tests {
             fired_count: 0,
             claimed: None,
             claimed_at: None,
+            changed_at: None,
         }
     }
 

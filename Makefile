@@ -51,10 +51,12 @@ emulator:
 SCRIPT_TESTS := $(PYTHON) -m unittest discover -s scripts/tests
 
 ## Debian's chromium and its chromedriver, for the web app's browser tests
-## (installed with apt-get when missing; CI runs as root)
+## (installed with apt-get when missing: as root, or through sudo).
+SUDO := $(shell [ "$$(id -u)" = 0 ] || command -v sudo)
 browser:
 	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; }
+	  $(SUDO) apt-get update -qq && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; }
 
 ## axe-core for the accessibility checks (npm, pinned and checked; never served),
 ## and the web app's vendored modules checked against web/vendor/VENDOR.json

@@ -491,10 +491,34 @@ async fn every_page_passes_axe_in_light_and_dark_and_is_photographed_at_desktop_
         b"# Trip plan\n\nWe stay at the Alfama guesthouse.\n",
     );
     app.settled("trip.md").await;
-    app.chat("Where do we stay?", None).await;
+    // Every page with something on it, so its items and buttons are checked too.
+    let said = app.chat("Where do we stay?", None).await;
+    let conversation = said["conversation_id"].as_str().unwrap().to_owned();
+    for (path, body) in [
+        (
+            "/tasks",
+            json!({"title": "renew the passport", "due": "friday 5pm"}),
+        ),
+        (
+            "/reminders",
+            json!({"text": "call Ana", "when": "tomorrow at 9am"}),
+        ),
+        (
+            "/emails/drafts",
+            json!({"to": ["ana@example.com"], "subject": "The trip", "body": "Hello Ana,\n\nWe land on 12 May.\n"}),
+        ),
+    ] {
+        let (status, out) = app.send(reqwest::Method::POST, path, Some(body)).await;
+        assert_eq!(status, 201, "{path}: {out}");
+    }
     let mut problems = Vec::new();
     for id in PAGES {
-        page(&b, &app.base, id).await;
+        let route = if id == "chat" {
+            format!("chat/{conversation}")
+        } else {
+            id.to_owned()
+        };
+        page(&b, &app.base, &route).await;
         tokio::time::sleep(std::time::Duration::from_millis(300)).await;
         for dark in [false, true] {
             b.dark(dark).await;

@@ -33,6 +33,7 @@ pub fn document(t: &TenantId, key: &str, etag: &str) -> Document {
         parent_id: None,
         aliases: vec![],
         runs: 0,
+        stage: None,
         created_at: now,
         updated_at: now,
     }
@@ -155,6 +156,7 @@ pub async fn metadata_store(store: &dyn MetadataStore) {
         title: None,
         from,
         version: None,
+        stage: None,
     };
     // A run of another version of the file changes nothing, whatever the status.
     let stale = store
@@ -171,17 +173,40 @@ pub async fn metadata_store(store: &dyn MetadataStore) {
         matches!(stale, Err(PortError::Conflict(_))),
         "a run of another version cannot finish this one: {stale:?}"
     );
+    // While processing, the stage is kept (extracting, then indexing) and
+    // read back; a change that names none keeps it; leaving processing ends it.
+    use jarvis_core::domain::Stage;
+    for (stage, want) in [
+        (Some(Stage::Extracting), Some(Stage::Extracting)),
+        (Some(Stage::Indexing), Some(Stage::Indexing)),
+        (None, Some(Stage::Indexing)),
+    ] {
+        store
+            .change_status(
+                &alice,
+                &doc.id,
+                &StatusChange {
+                    stage,
+                    ..to(DocumentStatus::Processing, vec![])
+                },
+            )
+            .await
+            .unwrap();
+        let read = store.get_document(&alice, &doc.id).await.unwrap().unwrap();
+        assert_eq!(read.stage, want);
+    }
     let indexed = store
         .change_status(
             &alice,
             &doc.id,
             &StatusChange {
                 version: Some(doc.source.etag.clone()),
-                ..to(DocumentStatus::Indexed, vec![DocumentStatus::Queued])
+                ..to(DocumentStatus::Indexed, vec![DocumentStatus::Processing])
             },
         )
         .await
         .unwrap();
+    assert_eq!(indexed.stage, None, "an indexed document has no stage");
     assert_eq!(
         (indexed.status, indexed.chunk_count),
         (DocumentStatus::Indexed, 2)

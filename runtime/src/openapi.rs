@@ -152,7 +152,8 @@ fn operation(route: &Route, c: &mut Map<String, Value>) -> Operation {
         Op::EraseData => Operation::answers(202, "The erasure, started (or already under way)", Some(component::<api_me::rest::ErasureView>(c))),
         Op::ErasureStatus => Operation::answers(200, "Where the erasure stands", Some(component::<api_me::rest::ErasureView>(c)))
             .errors(&[(404, "No erasure was asked for")]),
-        Op::Export => Operation::answers(200, "A zip of the caller's documents, files and records (on AWS, when large: 303 to a pre-signed URL)", None),
+        Op::Export => Operation::answers(200, "A zip of the caller's documents, files and records (on AWS, when large: 303 to a pre-signed URL, or with ?link=true 200 {url, expires_at})", None)
+            .query(&[("link", "true: when the archive is a pre-signed link, answer it as JSON instead of a 303", false)]),
         Op::GetSettings => Operation::answers(200, "The caller's settings", Some(component::<api_me::rest::SettingsView>(c))),
         Op::PutSettings => Operation::answers(200, "The settings, changed", Some(component::<api_me::rest::SettingsView>(c)))
             .taking(component::<api_me::rest::SettingsChange>(c))

@@ -955,13 +955,29 @@ async fn a_large_export_streams_to_s3_and_answers_a_presigned_url() {
     .unwrap();
     event["requestContext"]["authorizer"]["jwt"]["claims"]["sub"] = serde_json::json!("alice");
     let out = jarvis_tests::lambda::gateway(
-        api_me::handle(&deps, jarvis_tests::lambda::request(event)).await,
+        api_me::handle(&deps, jarvis_tests::lambda::request(event.clone())).await,
     );
     assert_eq!(out.status_code, 303, "{:?}", out.body);
     let location = out.headers["location"].to_str().unwrap().to_owned();
     assert!(
         location.contains("alice/exports/jarvis-export-"),
         "{location}"
+    );
+    // What the web app asks for: the link, as JSON, to navigate to.
+    let mut linked = event.clone();
+    linked["queryStringParameters"] = serde_json::json!({"link": "true"});
+    linked["rawQueryString"] = serde_json::json!("link=true");
+    let out = jarvis_tests::lambda::gateway(
+        api_me::handle(&deps, jarvis_tests::lambda::request(linked)).await,
+    );
+    assert_eq!(out.status_code, 200, "{:?}", out.body);
+    let body: serde_json::Value = serde_json::from_slice(out.body.as_ref().unwrap()).unwrap();
+    assert!(
+        body["url"]
+            .as_str()
+            .unwrap()
+            .contains("alice/exports/jarvis-export-"),
+        "{body}"
     );
     let zip_bytes = reqwest::get(&location)
         .await
@@ -1349,6 +1365,12 @@ async fn presigned_urls_upload_and_download_without_credentials() {
         "{:?}",
         up.headers
     );
+    // Exactly the headers the raw bucket's CORS rule lets a browser send
+    // (terraform/modules/storage; tests/infra checks the rule), and the
+    // length, which browsers set themselves.
+    let mut names: Vec<&str> = up.headers.iter().map(|(k, _)| k.as_str()).collect();
+    names.sort();
+    assert_eq!(names, ["content-length", "content-type", "if-none-match"]);
     let http = reqwest::Client::new();
     let put_once = || {
         let mut put = http.put(&up.url).body(TRIP);

@@ -142,18 +142,7 @@ impl ChatModel for Drafting {
             }
             _ => json!({"text": "Ready. I already sent it, just say yes."}),
         };
-        Ok(ChatResponse {
-            stop_reason: if tool_turns < 2 {
-                "tool_use"
-            } else {
-                "end_turn"
-            }
-            .into(),
-            message: ChatMessage {
-                role: "assistant".into(),
-                content: vec![content],
-            },
-        })
+        Ok(crate::model_says(content))
     }
 }
 

@@ -118,6 +118,7 @@ async fn a_file_edited_back_to_bytes_whose_run_is_still_running_gets_a_run_of_it
         title: None,
         from: vec![DocumentStatus::Queued, DocumentStatus::Processing],
         version: Some(state.version()),
+        stage: None,
     };
     let stale = local
         .metadata

@@ -417,6 +417,19 @@ on_both_stores!(twenty_drafts_at_the_limit: twenty_concurrent_sends_of_different
 /// the attacker, then asks to send it, and says all is well.
 struct Obedient;
 
+/// A scripted model's answer: one block, a tool call (the turn goes on) or
+/// text (the turn ends).
+pub(crate) fn model_says(content: Value) -> ChatResponse {
+    let tool = content.get("toolUse").is_some();
+    ChatResponse {
+        stop_reason: if tool { "tool_use" } else { "end_turn" }.into(),
+        message: ChatMessage {
+            role: "assistant".into(),
+            content: vec![content],
+        },
+    }
+}
+
 #[async_trait::async_trait]
 impl ChatModel for Obedient {
     async fn converse(&self, request: &ChatRequest) -> PortResult<ChatResponse> {
@@ -433,18 +446,7 @@ impl ChatModel for Obedient {
             }
             _ => json!({"text": "All done, just say ok."}),
         };
-        Ok(ChatResponse {
-            stop_reason: if tool_turns < 2 {
-                "tool_use"
-            } else {
-                "end_turn"
-            }
-            .into(),
-            message: ChatMessage {
-                role: "assistant".into(),
-                content: vec![content],
-            },
-        })
+        Ok(model_says(content))
     }
 }
 

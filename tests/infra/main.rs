@@ -1064,6 +1064,17 @@ fn the_upload_route_signs_with_a_role_that_may_put_into_the_raw_bucket() {
     let storage = hcl("terraform/modules/storage/main.tf");
     let cors = &storage["resource"]["aws_s3_bucket_cors_configuration"]["raw"]["cors_rule"];
     assert_eq!(cors["allowed_methods"], serde_json::json!(["PUT"]));
+    // Every header a pre-signed PUT carries that a browser sends itself must
+    // pass the preflight (the web app sends them all but Content-Length,
+    // which browsers set): S3 refuses the PUT otherwise, and moto does not
+    // check CORS at all.
+    let allowed = strings(&cors["allowed_headers"]);
+    for signed in ["content-type", "if-none-match"] {
+        assert!(
+            allowed.iter().any(|h| h == signed),
+            "{signed} not allowed: {allowed:?}"
+        );
+    }
     assert_eq!(cors["allowed_origins"], "${var.upload_origins}");
     assert_eq!(
         hcl("terraform/stack/main.tf")["module"]["storage"]["upload_origins"],

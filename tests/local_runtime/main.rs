@@ -913,6 +913,7 @@ async fn a_run_the_runtime_keeps_stopping_in_is_failed_with_a_reason_after_three
                 title: None,
                 from: vec![],
                 version: None,
+                stage: None,
             },
         )
         .await

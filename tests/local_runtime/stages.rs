@@ -145,17 +145,32 @@ async fn a_run_waiting_in_index_gives_its_place_to_the_next_runs_embedding() {
     assert_eq!(index.entered.load(Ordering::SeqCst), 1);
     assert_eq!(stages.before_index.available_permits(), 1);
 
-    index.gate.add_permits(2);
-    a.await.unwrap();
-    b.await.unwrap();
-    assert_eq!(index.entered.load(Ordering::SeqCst), 2);
-    assert_eq!(stages.index.available_permits(), 1);
+    // What the app shows meanwhile: both documents processing, in their
+    // indexing stage (extraction is done), the stage gone once indexed.
     let tenant = &stack.config.default_tenant;
     let docs = stack
         .metadata
         .list_documents(tenant, &Default::default())
         .await
         .unwrap();
+    assert!(
+        docs.iter().all(|d| d.status == DocumentStatus::Processing
+            && d.stage == Some(jarvis_core::domain::Stage::Indexing)),
+        "{docs:?}"
+    );
+
+    index.gate.add_permits(2);
+    a.await.unwrap();
+    b.await.unwrap();
+    assert_eq!(index.entered.load(Ordering::SeqCst), 2);
+    assert_eq!(stages.index.available_permits(), 1);
+    let docs = stack
+        .metadata
+        .list_documents(tenant, &Default::default())
+        .await
+        .unwrap();
     assert_eq!(docs.len(), 2);
-    assert!(docs.iter().all(|d| d.status == DocumentStatus::Indexed));
+    assert!(docs
+        .iter()
+        .all(|d| d.status == DocumentStatus::Indexed && d.stage.is_none()));
 }

@@ -559,7 +559,17 @@ async fn route(deps: &Deps, req: &Request) -> Result<Response, ApiError> {
                     let url = signer
                         .download_url(&deps.curated_bucket, &key, Duration::from_secs(3600))
                         .await?;
-                    Ok(http::see_other(&url.url))
+                    // `?link=true`: the link itself, for a page whose fetch
+                    // may not follow a redirect to another origin (the web
+                    // app navigates to it instead).
+                    if http::query(req, "link") == Some("true") {
+                        Ok(http::json(
+                            200,
+                            &serde_json::json!({"url": url.url, "expires_at": url.expires_at}),
+                        ))
+                    } else {
+                        Ok(http::see_other(&url.url))
+                    }
                 }
                 _ => {
                     let bytes = tokio::fs::read(archive.path()).await.map_err(zip_err)?;

@@ -76,7 +76,14 @@ pub async fn handle(deps: &Deps, mut state: PipelineState) -> Result<PipelineSta
         blocks,
         metadata: Default::default(),
     };
-    store_extracted(deps.blobs.as_ref(), &deps.curated_bucket, &mut state, &doc).await?;
+    store_extracted(
+        deps.blobs.as_ref(),
+        deps.metadata.as_ref(),
+        &deps.curated_bucket,
+        &mut state,
+        &doc,
+    )
+    .await?;
     Ok(state)
 }
 

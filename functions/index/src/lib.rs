@@ -60,6 +60,7 @@ pub async fn handle(deps: &Deps, state: PipelineState) -> Result<PipelineState, 
         title,
         from: vec![DocumentStatus::Queued, DocumentStatus::Processing],
         version: Some(state.version()),
+        stage: None,
     };
     match deps
         .metadata

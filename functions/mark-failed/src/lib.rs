@@ -73,6 +73,7 @@ pub async fn handle(deps: &Deps, input: FailedState) -> Result<PipelineState, St
         title: None,
         from: vec![DocumentStatus::Queued, DocumentStatus::Processing],
         version: Some(state.version()),
+        stage: None,
     };
     match deps
         .metadata

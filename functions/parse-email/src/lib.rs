@@ -91,6 +91,7 @@ pub async fn handle(deps: &Deps, mut state: PipelineState) -> Result<PipelineSta
     }
     store_extracted(
         deps.blobs.as_ref(),
+        deps.metadata.as_ref(),
         &deps.curated_bucket,
         &mut state,
         &document,

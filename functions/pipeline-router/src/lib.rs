@@ -331,6 +331,7 @@ fn new_document(
         parent_id: parent_of(&source.key),
         aliases: existing.map(|d| d.aliases.clone()).unwrap_or_default(),
         runs: existing.map_or(0, |d| d.runs),
+        stage: None,
         created_at: existing.map_or(now, |d| d.created_at),
         updated_at: now,
     }

@@ -43,16 +43,37 @@ pub async fn store_json<T: Serialize>(
     Ok(blobs.put(bucket, key, bytes, "application/json").await?)
 }
 
-/// Writes an extractor's output to the document's `extracted.json` and points the state at it.
+/// Writes an extractor's output to the document's `extracted.json`, points
+/// the state at it, and moves the document to its `indexing` stage (what
+/// the app shows; a run that is no longer the document's current one
+/// changes nothing, and neither does a document deleted meanwhile).
 pub async fn store_extracted(
     blobs: &dyn BlobStore,
+    metadata: &dyn MetadataStore,
     bucket: &str,
     state: &mut PipelineState,
     doc: &ExtractedDocument,
 ) -> Result<(), StepError> {
     let key = keys::extracted(&state.tenant_id, &state.document_id, &state.version());
     state.extracted = Some(store_json(blobs, bucket, &key, doc).await?);
-    Ok(())
+    let change = StatusChange {
+        to: DocumentStatus::Processing,
+        reason: None,
+        chunk_count: None,
+        title: None,
+        from: vec![DocumentStatus::Processing],
+        version: Some(state.version()),
+        stage: Some(crate::domain::Stage::Indexing),
+    };
+    match metadata
+        .change_status(&state.tenant_id, &state.document_id, &change)
+        .await
+    {
+        // Only what the app shows: the steps after decide what happens to
+        // a superseded or deleted run.
+        Ok(_) | Err(PortError::NotFound(_)) | Err(PortError::Conflict(_)) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Moves the document to `processing` at the start of extraction. A document
@@ -68,6 +89,7 @@ pub async fn begin_processing(
         title: None,
         from: vec![DocumentStatus::Queued, DocumentStatus::Processing],
         version: Some(state.version()),
+        stage: Some(crate::domain::Stage::Extracting),
     };
     match metadata
         .change_status(&state.tenant_id, &state.document_id, &change)

@@ -157,8 +157,21 @@ pub struct Document {
     /// run of its own, and the first, superseded, marks nothing.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub runs: u32,
+    /// While `processing`: which part of the work it is in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stage: Option<Stage>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+/// The part of the pipeline a `processing` document is in: its text being
+/// read (extracted, transcribed, parsed), then made searchable (checked for
+/// personal data, chunked, embedded, indexed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Stage {
+    Extracting,
+    Indexing,
 }
 
 fn is_zero(n: &u32) -> bool {

@@ -81,6 +81,9 @@ pub struct StatusChange {
     /// current one, so a superseded run can neither finish nor fail a newer one
     /// — even of the same bytes.
     pub version: Option<String>,
+    /// The stage a `processing` document enters (kept when `None`); any
+    /// other status has none.
+    pub stage: Option<crate::domain::Stage>,
 }
 
 impl StatusChange {
@@ -108,6 +111,11 @@ impl StatusChange {
             )));
         }
         doc.status = self.to;
+        doc.stage = if self.to == DocumentStatus::Processing {
+            self.stage.or(doc.stage)
+        } else {
+            None
+        };
         doc.status_reason = self.reason.clone();
         if let Some(n) = self.chunk_count {
             doc.chunk_count = n;

@@ -46,6 +46,30 @@ impl LocalUploads {
         })
     }
 
+    /// What every signed URL starts from: a valid key, a lifetime within
+    /// bounds, and the address the runtime listens at; the base and expiry.
+    fn signing(
+        &self,
+        key: &str,
+        expires_in: Duration,
+        what: &str,
+    ) -> PortResult<(&str, chrono::DateTime<Utc>)> {
+        keys::check_object_key(key).map_err(PortError::Invalid)?;
+        if expires_in.is_zero() || expires_in > MAX_EXPIRY {
+            return Err(PortError::Invalid(
+                "a pre-signed URL lasts between 1 second and 7 days".into(),
+            ));
+        }
+        let base = self.base.get().ok_or_else(|| PortError::Unavailable {
+            what: what.into(),
+            hint: "the runtime is not listening yet".into(),
+        })?;
+        let expires_at = Utc::now()
+            + chrono::Duration::from_std(expires_in)
+                .map_err(|e| PortError::Invalid(e.to_string()))?;
+        Ok((base, expires_at))
+    }
+
     /// Where the server listens; URLs are made against it. Set once.
     pub fn listening_at(&self, base: String) {
         let _ = self.base.set(base);
@@ -159,19 +183,7 @@ impl UrlSigner for LocalUploads {
         only_new: bool,
         expires_in: Duration,
     ) -> PortResult<PresignedUrl> {
-        keys::check_object_key(key).map_err(PortError::Invalid)?;
-        if expires_in.is_zero() || expires_in > MAX_EXPIRY {
-            return Err(PortError::Invalid(
-                "a pre-signed URL lasts between 1 second and 7 days".into(),
-            ));
-        }
-        let base = self.base.get().ok_or_else(|| PortError::Unavailable {
-            what: "upload URLs".into(),
-            hint: "the runtime is not listening yet".into(),
-        })?;
-        let expires_at = Utc::now()
-            + chrono::Duration::from_std(expires_in)
-                .map_err(|e| PortError::Invalid(e.to_string()))?;
+        let (base, expires_at) = self.signing(key, expires_in, "upload URLs")?;
         let expires = expires_at.timestamp();
         let signature = hex::encode(
             self.mac(key, content_type, size, only_new, expires)
@@ -201,19 +213,7 @@ impl UrlSigner for LocalUploads {
         key: &str,
         expires_in: Duration,
     ) -> PortResult<PresignedUrl> {
-        keys::check_object_key(key).map_err(PortError::Invalid)?;
-        if expires_in.is_zero() || expires_in > MAX_EXPIRY {
-            return Err(PortError::Invalid(
-                "a pre-signed URL lasts between 1 second and 7 days".into(),
-            ));
-        }
-        let base = self.base.get().ok_or_else(|| PortError::Unavailable {
-            what: "download URLs".into(),
-            hint: "the runtime is not listening yet".into(),
-        })?;
-        let expires_at = Utc::now()
-            + chrono::Duration::from_std(expires_in)
-                .map_err(|e| PortError::Invalid(e.to_string()))?;
+        let (base, expires_at) = self.signing(key, expires_in, "download URLs")?;
         let expires = expires_at.timestamp();
         let signature = hex::encode(
             self.download_mac(bucket, key, expires)

@@ -67,14 +67,17 @@ module "curated" {
   force_destroy = var.force_destroy
 }
 
-# Browsers upload straight to the raw bucket with pre-signed PUT URLs.
+# Browsers upload straight to the raw bucket with pre-signed PUT URLs. The
+# headers allowed are the signed ones a browser may set: the type, and
+# If-None-Match (an upload that must not replace a file); the browser sets
+# Content-Length itself.
 resource "aws_s3_bucket_cors_configuration" "raw" {
   count  = length(var.upload_origins) > 0 ? 1 : 0
   bucket = module.raw.id
   cors_rule {
     allowed_methods = ["PUT"]
     allowed_origins = var.upload_origins
-    allowed_headers = ["content-type"]
+    allowed_headers = ["content-type", "if-none-match"]
     max_age_seconds = 3600
   }
 }

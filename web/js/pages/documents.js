@@ -8,7 +8,7 @@ import { Icon } from '../icons.js';
 
 const FINAL = new Set(['indexed', 'failed', 'skipped']);
 const STAGES = ['uploading', 'queued', 'extracting', 'indexing', 'indexed'];
-const STATUS_WORDS = { queued: 'Queued', processing: 'Processing', indexed: 'Indexed', failed: 'Failed', skipped: 'Skipped' };
+const STATUS_WORDS = { queued: 'Queued', processing: 'Processing', extracting: 'Extracting', indexing: 'Indexing', indexed: 'Indexed', failed: 'Failed', skipped: 'Skipped' };
 
 /** Where a document stands: its status, and within processing its stage. */
 export function stageOf(doc) {
@@ -129,7 +129,7 @@ export function Documents({ api }) {
             <div class="meta">${d.content_type} · ${bytes(d.source.size || 0)} · ${when(d.updated_at)}${d.chunk_count ? ` · ${count(d.chunk_count, 'passage')}` : ''}</div>
             ${d.status_reason && html`<div class="meta">${d.status_reason}</div>`}
           </div>
-          <span class=${'badge ' + stageOf(d)}>${STATUS_WORDS[d.status] || d.status}</span>
+          <span class=${'badge ' + stageOf(d)}>${STATUS_WORDS[stageOf(d)] || d.status}</span>
           <button class="btn quiet icon-btn" onClick=${() => remove(d)} aria-label=${'Delete ' + d.title}><${Icon} name="trash" size=${18} /></button>
         </li>`)}</ul>`}
     </section>

@@ -64,8 +64,16 @@ export function Settings({ api, config }) {
   const exportData = async () => {
     setExporting(true);
     try {
-      const r = await fetch(api.url('/me/export'), { headers: await api.headers() });
+      // A large export on AWS is a link to storage, which the browser
+      // downloads by going there (a fetch may not follow it to another origin).
+      const r = await fetch(api.url('/me/export?link=true'), { headers: await api.headers() });
       if (!r.ok) throw new Error(`the export failed (HTTP ${r.status})`);
+      if ((r.headers.get('content-type') || '').startsWith('application/json')) {
+        const { url } = await r.json();
+        window.location.assign(url);
+        toast('Your export is downloading');
+        return;
+      }
       const blob = await r.blob();
       const a = document.createElement('a');
       a.href = URL.createObjectURL(blob);

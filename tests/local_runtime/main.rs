@@ -6,6 +6,7 @@ mod assistant;
 mod aws_websocket;
 mod edits;
 mod helpers;
+mod inbox_paths;
 mod stages;
 mod web;
 

@@ -61,6 +61,10 @@ pub struct InboxWatcher {
 struct Events {
     /// Kept alive: dropping it stops the notifications.
     _watcher: notify::RecommendedWatcher,
+    /// The inbox as notifications may name it: as configured, made absolute
+    /// (inotify reports a relative root's paths from `/`), and with its
+    /// symbolic links resolved (FSEvents reports real paths).
+    roots: Vec<PathBuf>,
     changes: mpsc::Receiver<notify::Result<notify::Event>>,
     /// When the folder was last walked whole; `None` before the first walk.
     last_full_scan: Option<Instant>,
@@ -95,7 +99,14 @@ impl InboxWatcher {
     pub fn watching(root: PathBuf, bucket: &str, db: Db, queue: Arc<SqliteQueue>) -> Self {
         let mut watcher = Self::new(root, bucket, db, queue);
         match watcher.subscribe() {
-            Ok(events) => watcher.events = Some(events),
+            Ok(events) => {
+                tracing::info!(
+                    root = %watcher.root.display(),
+                    "inbox: change notifications on (and a full walk every {} s)",
+                    FULL_SCAN_EVERY.as_secs()
+                );
+                watcher.events = Some(events);
+            }
             Err(e) => tracing::warn!(
                 root = %watcher.root.display(),
                 error = %e,
@@ -110,8 +121,18 @@ impl InboxWatcher {
         let (tx, changes) = mpsc::channel();
         let mut watcher = notify::recommended_watcher(tx)?;
         watcher.watch(&self.root, notify::RecursiveMode::Recursive)?;
+        let mut roots = vec![self.root.clone()];
+        for other in [std::path::absolute(&self.root), self.root.canonicalize()]
+            .into_iter()
+            .flatten()
+        {
+            if !roots.contains(&other) {
+                roots.push(other);
+            }
+        }
         Ok(Events {
             _watcher: watcher,
+            roots,
             changes,
             last_full_scan: None,
         })
@@ -188,12 +209,16 @@ impl InboxWatcher {
     /// the files still settling.
     fn scan_changed(&mut self, changed: HashSet<PathBuf>) -> PortResult<usize> {
         let mut keys: HashSet<String> = self.unsettled.clone();
+        let roots = self
+            .events
+            .as_ref()
+            .map_or_else(|| vec![self.root.clone()], |e| e.roots.clone());
         for path in changed {
-            if path == self.root {
+            if roots.contains(&path) {
                 // The folder itself changed (moved, replaced): walk it.
                 return self.scan();
             }
-            if let Some(key) = key_of(&self.root, &path) {
+            if let Some(key) = roots.iter().find_map(|root| key_of(root, &path)) {
                 if key.split('/').count() <= MAX_DEPTH + 1 {
                     keys.insert(key);
                 }

@@ -19,7 +19,7 @@ NEXTEST    := $(shell $(CARGO) nextest --version >/dev/null 2>&1 && echo yes)
 
 export JARVIS_MODEL_DIR ?= $(CURDIR)/$(MODEL_DIR)
 
-.PHONY: help run test test-live bench eval model build lint fmt clean-data emulator lambda-tools browser web-test-tools web-check \
+.PHONY: help run test test-live bench eval model build lint fmt clean-data emulator lambda-tools browser web-test-tools web-check docs-check \
         infra-check infra-tools init validate
 
 ## The targets, with what each does
@@ -67,7 +67,11 @@ $(WEB_TEST_TOOLS): web/vendor/VENDOR.json
 web-check:
 	$(PYTHON) scripts/vendor-web.py --check
 
-test: $(MODEL) emulator infra-check browser web-test-tools web-check
+## Every relative link and #anchor of README.md and docs/ points somewhere
+docs-check:
+	$(PYTHON) scripts/docs_check.py
+
+test: $(MODEL) emulator infra-check browser web-test-tools web-check docs-check
 ifeq ($(NEXTEST),yes)
 	$(PYTHON) scripts/emulator.py -- sh -c '$(CARGO) nextest run --workspace --no-fail-fast; s=$$?; $(SCRIPT_TESTS) || s=1; exit $$s'
 else

@@ -19,7 +19,7 @@ usage: jarvis [serve]            serve the API on JARVIS_BIND (default 127.0.0.1
        jarvis openapi            print the HTTP API's OpenAPI 3.1 document
        jarvis help               this text
 
-Settings are environment variables; the README lists them all.";
+Settings are environment variables; docs/configuration.md lists them all.";
 
 fn main() -> anyhow::Result<()> {
     // Started as its own document parser (a child with capped memory and time).

@@ -88,7 +88,7 @@ pub(crate) fn error_response(err: &ApiError) -> Response {
 
 pub(crate) async fn not_found() -> Response {
     error_response(&ApiError::NotFound(
-        "no such route; see README.md for the API".into(),
+        "no such route; see docs/api.md, or GET /openapi.json".into(),
     ))
 }
 

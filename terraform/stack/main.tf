@@ -13,7 +13,7 @@ locals {
   # Built from names, so functions and the state machine need not wait for each other.
   state_machine_name = "${local.prefix}-pipeline"
   state_machine_arn  = "arn:${local.partition}:states:${local.region}:${local.account}:stateMachine:${local.state_machine_name}"
-  # Bedrock models (see the README's region/model matrix). Claude models
+  # Bedrock models (see docs/deploying.md's region/model matrix). Claude models
   # newer than Claude 3 are reached only through cross-region inference
   # profiles: "us." in the US and Canada, "eu." in Europe (the request stays
   # in that geography), "global." elsewhere. An empty chat_model_id picks the

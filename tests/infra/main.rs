@@ -1163,7 +1163,7 @@ fn every_caller_invokes_the_live_alias_that_rollback_moves() {
 
 /// Models per region: an empty chat model is Claude Haiku 4.5 through the
 /// region's geography inference profile, IAM covers both the profile and the
-/// model behind it in the regions it routes to, and the README's matrix names
+/// model behind it in the regions it routes to, and docs/deploying.md's matrix names
 /// every env's region. (Claude 3 and 3.5 Haiku reached end of life in 2026.)
 #[test]
 fn the_chat_model_is_the_regions_inference_profile_and_iam_covers_profile_and_model() {
@@ -1194,7 +1194,7 @@ fn the_chat_model_is_the_regions_inference_profile_and_iam_covers_profile_and_mo
             );
         }
     }
-    let readme = read("README.md");
+    let readme = read("docs/deploying.md");
     for env in ["dev", "staging", "prod"] {
         let tfvars = read(&format!("terraform/envs/{env}/terraform.tfvars"));
         let region = tfvars
@@ -1204,7 +1204,7 @@ fn the_chat_model_is_the_regions_inference_profile_and_iam_covers_profile_and_mo
             .trim_matches('"');
         assert!(
             readme.contains(&format!("| `{region}` |")),
-            "the README's model matrix has no row for {env}'s region {region}"
+            "docs/deploying.md's model matrix has no row for {env}'s region {region}"
         );
     }
 }

@@ -1,6 +1,6 @@
 //! `MetadataStore` on one DynamoDB table, keyed by tenant.
 //!
-//! Table design (Terraform creates it; see README "DynamoDB table"):
+//! Table design (Terraform creates it; see docs/architecture.md):
 //!
 //! | item | `pk` | `sk` | other attributes |
 //! |---|---|---|---|

@@ -376,7 +376,7 @@ impl AwsSettings {
             embed_model_id: get(vars::EMBED_MODEL_ID)
                 .unwrap_or_else(|| "amazon.titan-embed-text-v2:0".into()),
             embed_dimensions,
-            // Terraform always sets the region's inference profile (README's
+            // Terraform always sets the region's inference profile (docs/deploying.md's
             // model matrix); this is the model behind it.
             chat_model_id: get(vars::CHAT_MODEL_ID)
                 .unwrap_or_else(|| "anthropic.claude-haiku-4-5-20251001-v1:0".into()),

@@ -33,7 +33,7 @@ pub const DEFAULT_RRF_K: f32 = 40.0;
 pub const DEFAULT_RRF_BM25_WEIGHT: f32 = 0.75;
 /// The keyword side's weight against the vector side's 1.0 under normalised
 /// scores: the middle of the plateau of `make eval`'s grid (0.5–0.75 within
-/// 0.002 nDCG@10 on CISI; see the README's search quality section).
+/// 0.002 nDCG@10 on CISI; see docs/testing.md, "Search quality").
 pub const DEFAULT_WEIGHTED_BM25_WEIGHT: f32 = 0.6;
 pub const DEFAULT_VECTOR_WEIGHT: f32 = 1.0;
 

@@ -266,7 +266,7 @@ resource "aws_cloudwatch_dashboard" "main" {
         # "Receive Billing Alerts" is on (Billing preferences).
         type = "metric", x = 12, y = 24, width = 12, height = 6
         properties = {
-          title  = "Account estimated charges this month (USD; fixed floor: see README)"
+          title  = "Account estimated charges this month (USD; fixed floor: see docs/operations.md)"
           region = "us-east-1"
           metrics = [
             ["AWS/Billing", "EstimatedCharges", "Currency", "USD", { stat = "Maximum", period = 21600 }],

@@ -9,6 +9,8 @@
 //! jarvis-aws `iam::OPERATIONS`); an API route points at a missing function, or
 //! a sample API event's route is not deployed.
 
+mod build;
+
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::Credentials;
 use jarvis_aws::iam::{self, Grant, Resource};

@@ -1,5 +1,7 @@
 //! Small, valid files of the formats that are awkward to write by hand (PDF,
-//! DOCX), for tests and benchmarks. Built only with the `fixtures` feature.
+//! DOCX), for tests and benchmarks. Always built (it is small): a feature for it
+//! would give the test build and `make run` different jarvis-extract crates, and
+//! everything above it (jarvis-local, the functions) would compile twice.
 
 use lopdf::content::{Content, Operation};
 use lopdf::{dictionary, Document, Object, Stream};

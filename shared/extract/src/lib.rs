@@ -12,7 +12,6 @@
 
 pub mod docx;
 pub mod email;
-#[cfg(any(test, feature = "fixtures"))]
 pub mod fixtures;
 pub mod html;
 pub mod markdown;

@@ -7,6 +7,22 @@ use jarvis_core::domain::{Erasure, ErasureState, Memory};
 use jarvis_core::ports::{BlobStore, Embedder, RecordKind, SearchIndex};
 
 /// Every record the tenant has, of every kind (the erasure's own receipt aside).
+/// The tenant's erasure ended `failed`, its reason saying `why`.
+async fn ends_failed(records: &dyn RecordStore, who: &TenantId, why: &str) {
+    let failed: Erasure = records::get(records, who, Erasure::ID)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(failed.state, ErasureState::Failed);
+    assert!(
+        failed
+            .last_error
+            .as_deref()
+            .is_some_and(|e| e.contains(why)),
+        "{failed:?}"
+    );
+}
+
 async fn everything_of(records: &dyn RecordStore, who: &TenantId) -> Vec<(RecordKind, Value)> {
     let mut all = Vec::new();
     for kind in RecordKind::ALL {
@@ -271,18 +287,7 @@ async fn a_failed_erasure_ends_failed_with_its_reason_holds_nothing_back_and_run
         tenant_id: alice.clone(),
     };
     assert!(erase_tenant::handle(&broken, job()).await.is_err());
-    let failed: Erasure = records::get(local.records.as_ref(), &alice, Erasure::ID)
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(failed.state, ErasureState::Failed);
-    assert!(
-        failed
-            .last_error
-            .as_deref()
-            .is_some_and(|e| e.contains("connection refused")),
-        "{failed:?}"
-    );
+    ends_failed(local.records.as_ref(), &alice, "connection refused").await;
     // Nothing is held back while it is failed: an upload is routed, not purged.
     assert!(!records::erasing(local.records.as_ref(), &alice)
         .await
@@ -393,16 +398,10 @@ async fn a_transcription_that_ends_after_the_sweep_leaves_nothing_and_one_that_n
     .unwrap();
     let never = erase_tenant::handle(&deps(jobs(None)), job()).await;
     assert!(never.is_err());
-    let failed: Erasure = records::get(local.records.as_ref(), &alice, Erasure::ID)
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(failed.state, ErasureState::Failed);
-    assert!(
-        failed
-            .last_error
-            .as_deref()
-            .is_some_and(|e| e.contains("transcription jobs were still running")),
-        "{failed:?}"
-    );
+    ends_failed(
+        local.records.as_ref(),
+        &alice,
+        "transcription jobs were still running",
+    )
+    .await;
 }

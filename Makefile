@@ -6,7 +6,8 @@
 #   make bench   print ingestion, embedding and search figures, Lambda zip sizes
 #                and cold starts
 #   make build   one arm64 Lambda zip per function (cargo lambda + zig)
-#   make plan-dev, then make deploy-dev (applies exactly that plan) | destroy-dev |
+#   make preflight-dev (what the account lacks), make plan-dev, then make
+#        deploy-dev (applies exactly that plan) | destroy-dev |
 #        outputs-dev | smoke-dev   the AWS deployment (Terraform in terraform/;
 #                also staging, prod)
 #   make help    every target
@@ -15,11 +16,12 @@ CARGO      ?= cargo
 PYTHON     ?= python3
 MODEL_DIR  ?= models/all-MiniLM-L6-v2
 MODEL      := $(MODEL_DIR)/model-int8.onnx
+TOOLS      ?= target/tools
 NEXTEST    := $(shell $(CARGO) nextest --version >/dev/null 2>&1 && echo yes)
 
 export JARVIS_MODEL_DIR ?= $(CURDIR)/$(MODEL_DIR)
 
-.PHONY: help run test test-live bench eval model build lint fmt clean-data emulator lambda-tools browser web-test-tools web-check docs-check \
+.PHONY: help run test test-live bench eval model build lint fmt clean-data emulator lambda-tools lambda-target browser web-test-tools web-check docs-check \
         infra-check infra-tools init validate
 
 ## The targets, with what each does
@@ -102,15 +104,25 @@ bench: $(MODEL) build
 	$(PYTHON) -c "import boto3" 2>/dev/null || $(PYTHON) -m pip install --quiet boto3
 	$(PYTHON) bench/coldstart/coldstart.py target/release $(LAMBDA_DIR) $${COLDSTART_RUNS:-7}
 
-## cargo-lambda and zig (the arm64 linker) from PyPI, and Rust's arm64 standard library
-lambda-tools:
-	@command -v cargo-lambda >/dev/null || $(PYTHON) -m pip install --quiet cargo-lambda ziglang
+## cargo-lambda and zig (the arm64 linker), pinned, from PyPI into their own
+## virtualenv under target/tools (never the system Python: Debian 12 and Ubuntu
+## 24.04 refuse that, PEP 668), and Rust's arm64 standard library
+CARGO_LAMBDA_VERSION ?= 1.9.2
+ZIGLANG_VERSION      ?= 0.13.0
+LAMBDA_TOOLS  = $(TOOLS)/lambda-$(CARGO_LAMBDA_VERSION)-zig-$(ZIGLANG_VERSION)
+lambda-tools: $(LAMBDA_TOOLS)/bin/cargo-lambda lambda-target
+$(LAMBDA_TOOLS)/bin/cargo-lambda:
+	$(PYTHON) -m venv $(LAMBDA_TOOLS)
+	$(LAMBDA_TOOLS)/bin/pip install --quiet cargo-lambda==$(CARGO_LAMBDA_VERSION) ziglang==$(ZIGLANG_VERSION)
+lambda-target:
 	@rustup target list --installed | grep -q aarch64-unknown-linux-gnu || rustup target add aarch64-unknown-linux-gnu
 
 ## One arm64 zip per function: $(LAMBDA_DIR)/<function>/bootstrap.zip (what Terraform deploys)
+# The tools' virtualenv first on PATH: cargo-lambda, and the python3 that
+# finds the ziglang module (cargo-zigbuild runs `python3 -m ziglang`).
 build: lambda-tools
-	cargo lambda build --release --arm64 --output-format zip --lambda-dir $(LAMBDA_DIR) \
-	  $(foreach f,$(FUNCTIONS),-p $(f))
+	PATH="$(abspath $(LAMBDA_TOOLS))/bin:$$PATH" cargo lambda build --release --arm64 --output-format zip \
+	  --lambda-dir $(LAMBDA_DIR) $(foreach f,$(FUNCTIONS),-p $(f))
 
 lint: infra-check
 	$(CARGO) fmt --all --check
@@ -126,7 +138,6 @@ ENVS          := dev staging prod
 # What a deploy is called: every function version it publishes says so, and
 # rollback-<env> goes back to the release before the live one.
 RELEASE       ?= $(shell git describe --always --dirty 2>/dev/null || echo unversioned)
-TOOLS         := target/tools
 CHECKOV_VERSION       ?= 3.3.30
 ASL_VALIDATOR_VERSION ?= 4.0.0
 CHECKOV       := $(TOOLS)/checkov-$(CHECKOV_VERSION)/bin/checkov
@@ -168,8 +179,15 @@ init-%:
 	$(TF) -chdir=terraform/envs/$* init -input=false -backend-config=backend.hcl
 init: init-dev
 
-## plan-<env>: build the zips and save the plan to terraform/envs/<env>/tfplan (read it)
-plan-%: build init-%
+## preflight-<env>: ask the account (read-only) what the first apply needs: the
+## concurrency quota, Bedrock model access, SES, the cost monitor, API Gateway's
+## logging role, OpenSearch Serverless limits; each gap with its fix (plan runs it)
+preflight-%:
+	@$(PYTHON) -c "import boto3" 2>/dev/null || $(PYTHON) -m pip install --quiet boto3
+	$(PYTHON) scripts/preflight.py terraform/envs/$*
+
+## plan-<env>: preflight, build the zips and save the plan to terraform/envs/<env>/tfplan (read it)
+plan-%: preflight-% build init-%
 	$(TF) -chdir=terraform/envs/$* plan -input=false -var release=$(RELEASE) -out=tfplan
 	@echo "Saved. Read the plan above; make deploy-$* applies exactly it."
 
@@ -178,6 +196,13 @@ deploy-%:
 	@test -f terraform/envs/$*/tfplan || { echo "no saved plan: run make plan-$* first, read it, then make deploy-$*"; exit 1; }
 	$(TF) -chdir=terraform/envs/$* apply -input=false tfplan
 	rm -f terraform/envs/$*/tfplan
+	$(PYTHON) scripts/prune_versions.py terraform/envs/$* --keep $(KEEP_RELEASES)
+
+## prune-<env>: delete function versions older than the newest KEEP_RELEASES
+## releases (never one an alias points at); deploy-<env> runs it
+KEEP_RELEASES ?= 5
+prune-%:
+	$(PYTHON) scripts/prune_versions.py terraform/envs/$* --keep $(KEEP_RELEASES) $(if $(DRY_RUN),--dry-run)
 
 ## rollback-<env>: point every function's live alias back at the release before
 ## the live one (TO=<release> picks one; DRY_RUN=1 only says what it would do)

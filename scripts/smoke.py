@@ -226,7 +226,69 @@ def notification(ws, needle: str, timeout: float):
     return None
 
 
-def round_trip(api: str, ws_url: str, bearer: str, reminder_minutes: int, wait: float) -> int:
+# What Bedrock's AccessDeniedException says when the account cannot use the
+# chat model yet, and what to do about it (the first call to a third-party
+# model starts its AWS Marketplace subscription; Anthropic wants its one-time
+# use-case form first).
+MODEL_ACCESS_ADVICE = [
+    (("use case",),
+     "Anthropic's one-time use-case form is not submitted for this account. Open any Claude model in the "
+     "Bedrock console's model catalog, submit the use-case details it asks for (once per account, or in "
+     "the organization's management account), wait about 15 minutes, and run the smoke test again."),
+    (("payment",),
+     "The model's AWS Marketplace subscription needs a valid payment method on the account (Billing → "
+     "Payment preferences). Add one, wait about 15 minutes, and run the smoke test again."),
+    (("aws-marketplace",),
+     "The chat functions' roles could not start the model's AWS Marketplace subscription (they need "
+     "aws-marketplace:Subscribe, Unsubscribe and ViewSubscriptions; the stack grants them: make plan-<env> "
+     "and deploy-<env> if this env predates that). Or run the model once in the Bedrock console's "
+     "playground, which subscribes the account. Then wait a few minutes and run the smoke test again."),
+    (("access to the model",),
+     "The account has no access to the chat model yet. Open it in the Bedrock console's model catalog and "
+     "run it once in the playground (that starts its subscription); make preflight-<env> says what else "
+     "the account lacks."),
+    (("bedrock:invokemodel", "not authorized"),
+     "The chat function's role may not invoke the model (an SCP or a changed role?). make preflight-<env> "
+     "checks the account's access; the role's grants are in terraform/modules/functions/catalog.tf."),
+]
+
+
+def model_access_advice(message: str):
+    """The sentence that says what to do about a Bedrock AccessDenied, or None."""
+    if "AccessDenied" not in message:
+        return None
+    lower = message.lower()
+    for needles, advice in MODEL_ACCESS_ADVICE:
+        if any(n in lower for n in needles):
+            return advice
+    return ("Bedrock denied the chat model (AccessDeniedException). make preflight-<env> asks the "
+            "account what it lacks.")
+
+
+def diagnose_chat(out: dict, since_ms: int, logs=None):
+    """Why POST /chat failed, from the api-chat function's log since `since_ms`:
+    the advice for a Bedrock AccessDenied it logged, or None."""
+    name = (out.get("function_names") or {}).get("api-chat")
+    if not name:
+        return None
+    if logs is None:
+        import boto3
+
+        logs = boto3.client("logs", region_name=out["user_pool_id"].split("_")[0])
+    try:
+        events = logs.filter_log_events(logGroupName=f"/aws/lambda/{name}", startTime=since_ms,
+                                        filterPattern='"AccessDeniedException"', limit=20)["events"]
+    except Exception as err:  # noqa: BLE001 — diagnosis is best effort, the check already failed
+        return f"(could not read {name}'s log to say why: {err})"
+    for event in events:
+        advice = model_access_advice(event["message"])
+        if advice:
+            return advice
+    return None
+
+
+def round_trip(api: str, ws_url: str, bearer: str, reminder_minutes: int, wait: float,
+               diagnose=None) -> int:
     c = Checks()
     nonce = uuid.uuid4().hex[:10]
     word = f"heron-{nonce}"
@@ -279,8 +341,11 @@ def round_trip(api: str, ws_url: str, bearer: str, reminder_minutes: int, wait: 
                         {"message": f"What is the smoke test code word ({nonce})?"}, bearer)
     answer = parsed(body)
     cited = [x.get("document_id") for x in answer.get("citations", [])]
-    c.check(status == 200 and doc_id in cited and nonce in answer.get("answer", ""),
-            "POST /chat answers with the code word, citing the file", f"{status} {body}")
+    if not c.check(status == 200 and doc_id in cited and nonce in answer.get("answer", ""),
+                   "POST /chat answers with the code word, citing the file", f"{status} {body}"):
+        advice = diagnose() if diagnose else None
+        if advice:
+            print(f"     → {advice}")
 
     status, body = call("POST", f"{api}/reminders",
                         {"text": f"smoke reminder {nonce}",
@@ -329,8 +394,9 @@ def main() -> int:
                               bearer, a.reminder_minutes, a.wait)
     elif a.env_dir:
         out = outputs(a.env_dir)
+        started = int(time.time() * 1000)
         failures = round_trip(out["api_url"].rstrip("/"), out["websocket_url"], token(out),
-                              a.reminder_minutes, a.wait)
+                              a.reminder_minutes, a.wait, diagnose=lambda: diagnose_chat(out, started))
     else:
         args.error("give ENV_DIR, or --api (and --websocket)")
     print("smoke: OK" if not failures else f"smoke: {failures} check(s) failed")

@@ -13,6 +13,7 @@ import zipfile
 from contextlib import redirect_stdout
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+import prune_versions  # noqa: E402
 import rollback  # noqa: E402
 
 REGION = "eu-west-1"
@@ -132,6 +133,39 @@ class Rollback(unittest.TestCase):
         self.assertEqual(target, "a")
         self.assertEqual(moves, {"f": (4, 3), "g": (2, 1)})
         self.assertEqual(left, [])
+
+    def test_pruning_keeps_the_newest_releases_and_every_aliased_version(self):
+        tag = uuid.uuid4().hex[:6]
+        name = f"{tag}-api-chat"
+        versions = [self.deploy(name, "r1", first=True)]
+        versions += [self.deploy(name, f"r{n}") for n in range(2, 7)]
+        # A rollback put the live alias on r2, and an operator pinned r1.
+        self.aws.update_alias(FunctionName=name, Name="live", FunctionVersion=versions[1])
+        self.aws.create_alias(FunctionName=name, Name="pinned", FunctionVersion=versions[0])
+
+        out = io.StringIO()
+        self.assertEqual(prune_versions.prune(self.aws, [name], keep=2, dry_run=True, out=out), 2)
+        self.assertEqual(len(self.versions(name)), 6, "a dry run deletes nothing")
+        self.assertEqual(prune_versions.prune(self.aws, [name], keep=2, out=out), 2)
+        # r5 and r6 are the newest two; r2 is live, r1 pinned; r3 and r4 go.
+        self.assertEqual(self.versions(name), [versions[0], versions[1], versions[4], versions[5]])
+        self.assertEqual(self.live(name), versions[1])
+        self.assertEqual(self.aws.invoke(FunctionName=name, Qualifier="live", InvocationType="DryRun")
+                         ["StatusCode"], 204)
+        # Again: nothing left to delete.
+        self.assertEqual(prune_versions.prune(self.aws, [name], keep=2, out=out), 0)
+
+    def versions(self, name):
+        pages = self.aws.get_paginator("list_versions_by_function").paginate(FunctionName=name)
+        return [v["Version"] for p in pages for v in p["Versions"] if v["Version"] != "$LATEST"]
+
+    def test_the_prune_plan_counts_releases_not_versions(self):
+        versions = {1: "a", 2: "a", 3: None, 4: "b", 5: "c", 6: "c"}
+        self.assertEqual(prune_versions.plan(versions, aliased=set(), keep=2), [1, 2, 3])
+        self.assertEqual(prune_versions.plan(versions, aliased={2}, keep=2), [1, 3])
+        self.assertEqual(prune_versions.plan(versions, aliased=set(), keep=9), [])
+        with self.assertRaises(ValueError):
+            prune_versions.plan(versions, aliased=set(), keep=0)
 
 
 if __name__ == "__main__":

@@ -52,6 +52,8 @@ module "jarvis" {
   web_dir       = "${path.root}/../../../web"
   release       = var.release
 
+  region_in_global_names = lookup(var.settings, "region_in_global_names", true)
+
   timezone                = lookup(var.settings, "timezone", "UTC")
   chat_model_id           = lookup(var.settings, "chat_model_id", "")
   extra_model_arns        = lookup(var.settings, "extra_model_arns", [])
@@ -60,7 +62,7 @@ module "jarvis" {
   pii_redact              = lookup(var.settings, "pii_redact", false)
   log_retention_days      = lookup(var.settings, "log_retention_days", 365)
   log_level               = lookup(var.settings, "log_level", "info")
-  reserve_concurrency     = lookup(var.settings, "reserve_concurrency", true)
+  reserve_concurrency     = lookup(var.settings, "reserve_concurrency", false)
   force_destroy           = lookup(var.settings, "force_destroy", false)
   deletion_protection     = lookup(var.settings, "deletion_protection", true)
   cors_origins            = lookup(var.settings, "cors_origins", [])
@@ -71,13 +73,15 @@ module "jarvis" {
   alarm_emails            = lookup(var.settings, "alarm_emails", [])
   ses_inbound             = lookup(var.settings, "ses_inbound", false)
   ses_sending             = lookup(var.settings, "ses_sending", false)
+  ses_activate_rule_set   = lookup(var.settings, "ses_activate_rule_set", false)
   owner_tenant            = lookup(var.settings, "owner_tenant", "")
   mail_domain             = lookup(var.settings, "mail_domain", "")
   mailboxes               = lookup(var.settings, "mailboxes", {})
 
   manage_api_gateway_account = lookup(var.settings, "manage_api_gateway_account", true)
   monthly_budget_usd         = lookup(var.settings, "monthly_budget_usd", 300)
-  cost_anomaly_detection     = lookup(var.settings, "cost_anomaly_detection", true)
+  cost_anomaly_detection     = lookup(var.settings, "cost_anomaly_detection", false)
+  cost_anomaly_monitor_arn   = lookup(var.settings, "cost_anomaly_monitor_arn", "")
   anomaly_threshold_usd      = lookup(var.settings, "anomaly_threshold_usd", 20)
 
   site_domain          = lookup(var.settings, "site_domain", "")

@@ -9,6 +9,10 @@ locals {
   account   = data.aws_caller_identity.current.account_id
   region    = data.aws_region.current.name
   partition = data.aws_partition.current.partition
+  # IAM roles, S3 buckets, CloudFront policies and functions, budgets and cost
+  # monitors have one namespace per account (buckets: per AWS), not per region:
+  # their names carry the region, so one env in two regions does not collide.
+  global_prefix = var.region_in_global_names ? "${local.prefix}-${local.region}" : local.prefix
 
   # Built from names, so functions and the state machine need not wait for each other.
   state_machine_name = "${local.prefix}-pipeline"
@@ -53,12 +57,14 @@ locals {
 }
 
 module "keys" {
-  source = "../modules/keys"
-  prefix = local.prefix
+  source        = "../modules/keys"
+  global_prefix = local.global_prefix
+  prefix        = local.prefix
 }
 
 module "storage" {
   source              = "../modules/storage"
+  global_prefix       = local.global_prefix
   prefix              = local.prefix
   account_id          = local.account
   kms_key_arn         = module.keys.key_arn
@@ -96,10 +102,11 @@ module "search" {
 }
 
 module "scheduler" {
-  source      = "../modules/scheduler"
-  prefix      = local.prefix
-  account_id  = local.account
-  kms_key_arn = module.keys.key_arn
+  source        = "../modules/scheduler"
+  global_prefix = local.global_prefix
+  prefix        = local.prefix
+  account_id    = local.account
+  kms_key_arn   = module.keys.key_arn
   # From the catalog's triggers: "reminders" and "nightly".
   target_function_arns  = module.functions.reminder_target_arns
   nightly_function_arns = module.functions.nightly_function_arns
@@ -108,6 +115,7 @@ module "scheduler" {
 
 module "functions" {
   source                 = "../modules/functions"
+  global_prefix          = local.global_prefix
   prefix                 = local.prefix
   artifacts_dir          = var.artifacts_dir
   kms_key_arn            = module.keys.key_arn
@@ -150,6 +158,7 @@ module "functions" {
 
 module "pipeline" {
   source             = "../modules/pipeline"
+  global_prefix      = local.global_prefix
   name               = local.state_machine_name
   account_id         = local.account
   kms_key_arn        = module.keys.key_arn
@@ -159,6 +168,7 @@ module "pipeline" {
 
 module "api" {
   source               = "../modules/api"
+  global_prefix        = local.global_prefix
   prefix               = local.prefix
   region               = local.region
   kms_key_arn          = module.keys.key_arn
@@ -182,6 +192,7 @@ module "api" {
 
 module "site" {
   source           = "../modules/site"
+  global_prefix    = local.global_prefix
   prefix           = local.prefix
   account_id       = local.account
   region           = local.region
@@ -203,18 +214,22 @@ module "site" {
 }
 
 module "ses" {
-  source              = "../modules/ses"
-  enabled             = var.ses_inbound
-  sending             = var.ses_sending
-  prefix              = local.prefix
-  domain              = var.mail_domain
-  mailboxes           = var.mailboxes
-  raw_bucket          = module.storage.raw_bucket
+  source            = "../modules/ses"
+  enabled           = var.ses_inbound
+  sending           = var.ses_sending
+  prefix            = local.prefix
+  domain            = var.mail_domain
+  mailboxes         = var.mailboxes
+  activate_rule_set = var.ses_activate_rule_set
+  # The raw bucket's name as its policy resource outputs it: the receipt rules
+  # wait for the policy that lets SES write there.
+  raw_bucket          = module.storage.raw_bucket_with_policy
   inbound_mail_prefix = local.inbound_mail_prefix
 }
 
 module "observability" {
   source            = "../modules/observability"
+  global_prefix     = local.global_prefix
   prefix            = local.prefix
   region            = local.region
   alarm_topic_arn   = module.messaging.alarm_topic_arn
@@ -233,7 +248,8 @@ module "observability" {
   embed_model_id          = var.embed_model_id
   model_prices_usd_per_1k = var.model_prices_usd_per_1k
 
-  monthly_budget_usd     = var.monthly_budget_usd
-  cost_anomaly_detection = var.cost_anomaly_detection
-  anomaly_threshold_usd  = var.anomaly_threshold_usd
+  monthly_budget_usd       = var.monthly_budget_usd
+  cost_anomaly_detection   = var.cost_anomaly_detection
+  cost_anomaly_monitor_arn = var.cost_anomaly_monitor_arn
+  anomaly_threshold_usd    = var.anomaly_threshold_usd
 }

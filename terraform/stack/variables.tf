@@ -1,3 +1,9 @@
+variable "region_in_global_names" {
+  description = "Put the region in names that are global to the account or to AWS (IAM roles, buckets, CloudFront, the budget). Leave true; false keeps the names of a stack deployed before they carried it (renaming would replace its buckets)."
+  type        = bool
+  default     = true
+}
+
 variable "env" {
   description = "dev, staging or prod: names every resource jarvis-<env>-…"
   type        = string
@@ -100,9 +106,9 @@ variable "log_level" {
 }
 
 variable "reserve_concurrency" {
-  description = "Reserve concurrency where the catalog says (needs an account pool above 10)."
+  description = "Reserve concurrency where the catalog says (71 executions). Lambda keeps 100 of the account's pool unreserved, so this needs a concurrency quota of at least 171; a new account has 10. make preflight-<env> checks the quota."
   type        = bool
-  default     = true
+  default     = false
 }
 
 variable "force_destroy" {
@@ -154,6 +160,12 @@ variable "alarm_emails" {
   default = []
 }
 
+variable "ses_activate_rule_set" {
+  description = "Make Jarvis's receipt rule set the region's active one. A region has one active rule set, and activating this one silently deactivates any other (another app's inbound mail stops): leave false and add the rules to the active set yourself, or set true where SES receives for nothing else."
+  type        = bool
+  default     = false
+}
+
 variable "ses_inbound" {
   description = "Receive mail through SES into the raw bucket (needs mail_domain)."
   type        = bool
@@ -184,9 +196,15 @@ variable "monthly_budget_usd" {
 }
 
 variable "cost_anomaly_detection" {
-  description = "Cost Anomaly Detection on AWS services, alerting the alarm topic. One such monitor per account: turn it on in one environment per account."
+  description = "Alert the alarm topic on cost anomalies. An account holds one AWS-services monitor, and AWS creates Default-Services-Monitor itself in most accounts: set cost_anomaly_monitor_arn to subscribe to that one (make preflight-<env> prints its ARN); left empty, this creates the monitor, which fails where one exists."
   type        = bool
-  default     = true
+  default     = false
+}
+
+variable "cost_anomaly_monitor_arn" {
+  description = "An existing AWS-services cost anomaly monitor to subscribe to (arn:aws:ce::<account>:anomalymonitor/<id>); empty: create one when cost_anomaly_detection is on."
+  type        = string
+  default     = ""
 }
 
 variable "anomaly_threshold_usd" {

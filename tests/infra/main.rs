@@ -10,6 +10,7 @@
 //! a sample API event's route is not deployed.
 
 mod build;
+mod first_deploy;
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::Credentials;
@@ -156,6 +157,8 @@ struct Entry {
     env: BTreeSet<String>,
     grants: BTreeSet<Grant>,
     trigger: String,
+    /// The executions the function reserves when reservation is on.
+    reserved: Option<u64>,
 }
 
 fn resource_of(expr: &str) -> Resource {
@@ -229,6 +232,7 @@ fn catalog() -> BTreeMap<String, Entry> {
                     env,
                     grants,
                     trigger,
+                    reserved: f["reserved"].as_u64(),
                 },
             )
         })

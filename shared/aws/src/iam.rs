@@ -167,6 +167,12 @@ const KMS_WRITE: [(&str, On); 2] = [
     ("kms:Decrypt", Fixed(R::Key)),
 ];
 
+const MARKETPLACE: [(&str, On); 3] = [
+    ("aws-marketplace:Subscribe", Fixed(R::Any)),
+    ("aws-marketplace:Unsubscribe", Fixed(R::Any)),
+    ("aws-marketplace:ViewSubscriptions", Fixed(R::Any)),
+];
+
 /// Every SDK (and OpenSearch HTTP) operation an adapter calls.
 #[rustfmt::skip]
 pub const OPERATIONS: &[Operation] = &[
@@ -220,8 +226,12 @@ pub const OPERATIONS: &[Operation] = &[
     op("comprehend", "DetectEntities", &[("comprehend:DetectEntities", Fixed(R::Any))]),
     op("comprehend", "DetectKeyPhrases", &[("comprehend:DetectKeyPhrases", Fixed(R::Any))]),
     op("bedrock", "InvokeModel", &[("bedrock:InvokeModel", Fixed(R::Models))]),
-    op("bedrock", "Converse", &[("bedrock:InvokeModel", Fixed(R::Models))]),
-    op("bedrock", "ConverseStream", &[("bedrock:InvokeModelWithResponseStream", Fixed(R::Models))]),
+    // The chat model is a third-party (Anthropic) model: the account's first
+    // call to it starts its AWS Marketplace subscription as the caller, which
+    // takes these three (Bedrock user guide, "Request access to models").
+    // Marketplace actions have no resource-level permissions.
+    op("bedrock", "Converse", &[("bedrock:InvokeModel", Fixed(R::Models)), MARKETPLACE[0], MARKETPLACE[1], MARKETPLACE[2]]),
+    op("bedrock", "ConverseStream", &[("bedrock:InvokeModelWithResponseStream", Fixed(R::Models)), MARKETPLACE[0], MARKETPLACE[1], MARKETPLACE[2]]),
     op("lambda", "Invoke", &[("lambda:InvokeFunction", Fixed(R::ToolFunctions))]),
     op("lambda", "InvokeJob", &[("lambda:InvokeFunction", Fixed(R::JobFunctions))]),
     op("execute-api", "PostToConnection", &[("execute-api:ManageConnections", Fixed(R::Connections))]),
@@ -238,6 +248,13 @@ const fn op(
         service,
         name,
         needs,
+    }
+}
+
+impl Operation {
+    /// Every IAM action the operation needs, in the table's order.
+    pub fn actions(&self) -> Vec<&'static str> {
+        self.needs.iter().map(|&(action, _)| action).collect()
     }
 }
 

@@ -41,6 +41,7 @@ use jarvis_core::search::{
 use jarvis_core::PortError;
 use serde_json::{json, Value};
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime};
 use tokio::sync::OnceCell;
 
@@ -78,6 +79,29 @@ pub struct OpenSearchIndex {
     signing: Option<(SharedCredentialsProvider, aws_config::Region)>,
     settings: OpenSearchSettings,
     ready: OnceCell<()>,
+    /// The endpoint accepted a connection within [`CONNECT_TIMEOUT`] (reset
+    /// when a request fails, so the next attempt asks again).
+    reachable: AtomicBool,
+}
+
+/// How long connecting to the endpoint may take. The opensearch crate's
+/// transport sets reqwest's whole-request timeout (30 s) but has no setting
+/// for the connect timeout, so the adapter connects once itself, within this
+/// bound, before a client's first request and after any failed one: an
+/// endpoint that does not answer (a network policy, a wrong address) costs 3 s
+/// an attempt, not 30.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// `connect` within `limit`, or why not.
+pub async fn connect_within<F, T>(connect: F, limit: Duration) -> Result<(), String>
+where
+    F: std::future::Future<Output = std::io::Result<T>>,
+{
+    match tokio::time::timeout(limit, connect).await {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(e)) => Err(format!("could not connect: {e}")),
+        Err(_) => Err(format!("no connection within {} s", limit.as_secs_f32())),
+    }
 }
 
 /// HNSW links per node. 16 is the usual balance for 384-dimension sentence
@@ -525,6 +549,7 @@ impl OpenSearchIndex {
             signing,
             settings,
             ready: OnceCell::new(),
+            reachable: AtomicBool::new(false),
         })
     }
 
@@ -568,6 +593,14 @@ impl OpenSearchIndex {
         let mut delay = Duration::from_millis(200);
         let mut last = String::new();
         for attempt in 1..=ATTEMPTS {
+            if let Err(e) = self.reach().await {
+                last = format!("{what}: {}: {e}", self.url);
+                if attempt < ATTEMPTS {
+                    tokio::time::sleep(delay).await;
+                    delay *= 2;
+                }
+                continue;
+            }
             match send().await {
                 Ok(resp) => {
                     let status = resp.status_code().as_u16();
@@ -587,7 +620,10 @@ impl OpenSearchIndex {
                         return Ok((status, json));
                     }
                 }
-                Err(e) => last = format!("{what}: {e}"),
+                Err(e) => {
+                    self.reachable.store(false, Ordering::Relaxed);
+                    last = format!("{what}: {e}");
+                }
             }
             if attempt < ATTEMPTS {
                 tokio::time::sleep(delay).await;
@@ -599,6 +635,23 @@ impl OpenSearchIndex {
             message: last,
             source: None,
         })
+    }
+
+    /// Connects to the endpoint within [`CONNECT_TIMEOUT`] unless it was
+    /// reached since the last failed request.
+    async fn reach(&self) -> Result<(), String> {
+        if self.reachable.load(Ordering::Relaxed) {
+            return Ok(());
+        }
+        let host = self.url.host_str().unwrap_or_default().to_owned();
+        let port = self.url.port_or_known_default().unwrap_or(443);
+        connect_within(
+            tokio::net::TcpStream::connect((host, port)),
+            CONNECT_TIMEOUT,
+        )
+        .await?;
+        self.reachable.store(true, Ordering::Relaxed);
+        Ok(())
     }
 
     /// Creates the template and the index once per process.
@@ -883,5 +936,35 @@ impl SearchIndex for OpenSearchIndex {
             _ => Completion::default(),
         };
         Ok(fuse_responses(q, &kw, &vec, &completion))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_connect_that_never_completes_gives_up_at_the_limit() {
+        let never = std::future::pending::<std::io::Result<()>>();
+        let e = connect_within(never, Duration::from_millis(50))
+            .await
+            .unwrap_err();
+        assert_eq!(e, "no connection within 0.05 s");
+        assert_eq!(CONNECT_TIMEOUT, Duration::from_secs(3));
+    }
+
+    #[tokio::test]
+    async fn a_listening_endpoint_is_reached_and_a_closed_one_is_refused() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let open = listener.local_addr().unwrap();
+        assert_eq!(
+            connect_within(tokio::net::TcpStream::connect(open), CONNECT_TIMEOUT).await,
+            Ok(())
+        );
+        drop(listener);
+        let e = connect_within(tokio::net::TcpStream::connect(open), CONNECT_TIMEOUT)
+            .await
+            .unwrap_err();
+        assert!(e.starts_with("could not connect: "), "{e}");
     }
 }

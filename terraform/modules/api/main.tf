@@ -257,7 +257,7 @@ data "aws_iam_policy_document" "apigateway_assume" {
 
 resource "aws_iam_role" "apigateway_logs" {
   count              = var.manage_account_logging ? 1 : 0
-  name               = "${var.prefix}-apigateway-logs"
+  name               = "${var.global_prefix}-apigateway-logs"
   description        = "Assumed by API Gateway (account settings) to write access and execution logs to CloudWatch."
   assume_role_policy = data.aws_iam_policy_document.apigateway_assume.json
 }

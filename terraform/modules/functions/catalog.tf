@@ -288,6 +288,8 @@ locals {
         { actions = ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem"], resources = local.table },
         { actions = ["aoss:APIAccessAll"], resources = [local.collection] },
         { actions = ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"], resources = local.models },
+        # The first Claude call in an account starts its Marketplace subscription as this role.
+        { actions = ["aws-marketplace:Subscribe", "aws-marketplace:Unsubscribe", "aws-marketplace:ViewSubscriptions"], resources = [local.any] },
         { actions = ["lambda:InvokeFunction"], resources = local.tool_functions },
       ]
     }
@@ -314,6 +316,8 @@ locals {
         { actions = ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:DeleteItem"], resources = local.table },
         { actions = ["aoss:APIAccessAll"], resources = [local.collection] },
         { actions = ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"], resources = local.models },
+        # The first Claude call in an account starts its Marketplace subscription as this role.
+        { actions = ["aws-marketplace:Subscribe", "aws-marketplace:Unsubscribe", "aws-marketplace:ViewSubscriptions"], resources = [local.any] },
         { actions = ["lambda:InvokeFunction"], resources = local.tool_functions },
         { actions = ["execute-api:ManageConnections"], resources = [local.connections] },
       ]
@@ -483,6 +487,8 @@ locals {
         { actions = ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:Scan"], resources = local.table },
         { actions = ["aoss:APIAccessAll"], resources = [local.collection] },
         { actions = ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"], resources = local.models },
+        # The first Claude call in an account starts its Marketplace subscription as this role.
+        { actions = ["aws-marketplace:Subscribe", "aws-marketplace:Unsubscribe", "aws-marketplace:ViewSubscriptions"], resources = [local.any] },
       ]
     }
   }

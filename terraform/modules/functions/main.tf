@@ -86,7 +86,7 @@ data "aws_iam_policy_document" "assume" {
 
 resource "aws_iam_role" "function" {
   for_each           = local.functions
-  name               = local.names[each.key]
+  name               = "${var.global_prefix}-${each.key}"
   description        = "Least privilege for ${each.key}: ${each.value.description}"
   assume_role_policy = data.aws_iam_policy_document.assume.json
 }

@@ -33,23 +33,42 @@ data "aws_iam_policy_document" "key" {
     principals {
       type = "Service"
       identifiers = [
-        "events.amazonaws.com",
         "sns.amazonaws.com",
         "sqs.amazonaws.com",
         "s3.amazonaws.com",
         "states.amazonaws.com",
+        # CloudWatch alarms publish to the encrypted alarm topic; CloudWatch
+        # sends aws:SourceAccount with the data-key request.
         "cloudwatch.amazonaws.com",
         "ses.amazonaws.com",
         "scheduler.amazonaws.com",
-        # Budgets and Cost Anomaly Detection publish to the encrypted alarm topic.
-        "budgets.amazonaws.com",
-        "costalerts.amazonaws.com",
       ]
     }
     condition {
       test     = "StringEquals"
       variable = "aws:SourceAccount"
       values   = [local.account]
+    }
+  }
+
+  # Services that deliver into the encrypted ingest queue and alarm topic:
+  # EventBridge (the raw bucket's object-created events), AWS Budgets and Cost
+  # Anomaly Detection. Their data-key requests do not carry aws:SourceAccount
+  # or aws:SourceArn (the EventBridge and SNS guides' key policies for
+  # encrypted targets have no such condition), so a condition on either would
+  # drop every delivery silently. They get only what sending into an encrypted
+  # queue or topic takes; the queue and topic policies name the source account.
+  statement {
+    sid       = "ServicesDeliverToEncryptedTargets"
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey*"]
+    resources = ["*"]
+    principals {
+      type = "Service"
+      identifiers = [
+        "events.amazonaws.com",
+        "budgets.amazonaws.com",
+        "costalerts.amazonaws.com",
+      ]
     }
   }
 }
@@ -77,7 +96,7 @@ data "aws_iam_policy_document" "logs" {
     condition {
       test     = "ArnLike"
       variable = "aws:SourceArn"
-      values   = ["arn:${data.aws_partition.current.partition}:s3:::${var.prefix}-*"]
+      values   = ["arn:${data.aws_partition.current.partition}:s3:::${var.global_prefix}-*"]
     }
   }
 

@@ -281,11 +281,10 @@ resource "aws_cloudwatch_dashboard" "main" {
 }
 
 # Cost: a monthly budget for the account this environment runs in, alerting
-# the alarm topic at 80% and 100% of actual spend and at 100% forecast; and
-# Cost Anomaly Detection on AWS services (one such monitor per account, so
-# only one environment per account turns it on).
+# the alarm topic at 80% and 100% of actual spend and at 100% forecast; and,
+# when turned on, cost anomaly alerts on AWS services.
 resource "aws_budgets_budget" "monthly" {
-  name         = "${var.prefix}-monthly"
+  name         = "${var.global_prefix}-monthly"
   budget_type  = "COST"
   limit_amount = tostring(var.monthly_budget_usd)
   limit_unit   = "USD"
@@ -307,18 +306,23 @@ resource "aws_budgets_budget" "monthly" {
   }
 }
 
+# An account holds one AWS-services (DIMENSIONAL/SERVICE) monitor, and AWS
+# creates Default-Services-Monitor itself in most accounts: a second one fails
+# with "Limit exceeded on dimensional spend monitor creation". So the
+# subscription takes an existing monitor's ARN, and the monitor is created only
+# when none is given.
 resource "aws_ce_anomaly_monitor" "services" {
-  count             = var.cost_anomaly_detection ? 1 : 0
-  name              = "${var.prefix}-services"
+  count             = var.cost_anomaly_detection && var.cost_anomaly_monitor_arn == "" ? 1 : 0
+  name              = "${var.global_prefix}-services"
   monitor_type      = "DIMENSIONAL"
   monitor_dimension = "SERVICE"
 }
 
 resource "aws_ce_anomaly_subscription" "alarms" {
   count            = var.cost_anomaly_detection ? 1 : 0
-  name             = "${var.prefix}-cost-anomalies"
+  name             = "${var.global_prefix}-cost-anomalies"
   frequency        = "IMMEDIATE"
-  monitor_arn_list = [aws_ce_anomaly_monitor.services[0].arn]
+  monitor_arn_list = [var.cost_anomaly_monitor_arn != "" ? var.cost_anomaly_monitor_arn : aws_ce_anomaly_monitor.services[0].arn]
 
   subscriber {
     type    = "SNS"

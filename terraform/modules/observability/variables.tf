@@ -1,3 +1,8 @@
+variable "global_prefix" {
+  description = "Names that are global to the account or to AWS (IAM roles, buckets, CloudFront, budgets): the prefix with the region, so two regions of one account do not collide."
+  type        = string
+}
+
 variable "prefix" {
   type = string
 }
@@ -59,6 +64,12 @@ variable "monthly_budget_usd" {
 variable "cost_anomaly_detection" {
   description = "Cost Anomaly Detection on AWS services, alerting the alarm topic (one such monitor per account)."
   type        = bool
+}
+
+variable "cost_anomaly_monitor_arn" {
+  description = "An existing AWS-services monitor to subscribe to; empty: create one."
+  type        = string
+  default     = ""
 }
 
 variable "anomaly_threshold_usd" {

@@ -42,7 +42,7 @@ data "aws_iam_policy_document" "assume" {
 }
 
 resource "aws_iam_role" "pipeline" {
-  name               = var.name
+  name               = "${var.global_prefix}-pipeline"
   description        = "Runs the ingestion state machine: invokes its step functions only."
   assume_role_policy = data.aws_iam_policy_document.assume.json
 }

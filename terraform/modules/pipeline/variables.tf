@@ -1,3 +1,8 @@
+variable "global_prefix" {
+  description = "Names that are global to the account or to AWS (IAM roles, buckets, CloudFront, budgets): the prefix with the region, so two regions of one account do not collide."
+  type        = string
+}
+
 variable "name" {
   description = "The state machine's name (pipeline-router's JARVIS_STATE_MACHINE_ARN is built from it)."
   type        = string

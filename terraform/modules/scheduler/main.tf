@@ -21,7 +21,7 @@ data "aws_iam_policy_document" "assume" {
 }
 
 resource "aws_iam_role" "scheduler" {
-  name               = "${var.prefix}-scheduler"
+  name               = "${var.global_prefix}-scheduler"
   description        = "Assumed by EventBridge Scheduler to invoke reminder and nightly targets."
   assume_role_policy = data.aws_iam_policy_document.assume.json
 }

@@ -40,7 +40,9 @@ resource "aws_ses_receipt_rule" "mailbox" {
   }
 }
 
+# A region has one active receipt rule set, and activating this one silently
+# deactivates any other: only on the operator's explicit opt-in.
 resource "aws_ses_active_receipt_rule_set" "inbound" {
-  count         = var.enabled ? 1 : 0
+  count         = var.enabled && var.activate_rule_set ? 1 : 0
   rule_set_name = aws_ses_receipt_rule_set.inbound[0].rule_set_name
 }

@@ -33,3 +33,9 @@ variable "raw_bucket" {
 variable "inbound_mail_prefix" {
   type = string
 }
+
+variable "activate_rule_set" {
+  description = "Make the receipt rule set the region's active one (replaces any other active set)."
+  type        = bool
+  default     = false
+}

@@ -104,7 +104,7 @@ data "aws_iam_policy_document" "cloudfront_reads" {
 
 module "bucket" {
   source            = "../bucket"
-  name              = "${var.prefix}-site-${var.account_id}"
+  name              = "${var.global_prefix}-site-${var.account_id}"
   kms_key_arn       = var.kms_key_arn
   log_bucket        = var.log_bucket
   force_destroy     = var.force_destroy
@@ -134,7 +134,7 @@ resource "aws_s3_object" "config" {
 }
 
 resource "aws_cloudfront_origin_access_control" "site" {
-  name                              = "${var.prefix}-site"
+  name                              = "${var.global_prefix}-site"
   description                       = "CloudFront signs its reads of the web app's bucket."
   origin_access_control_origin_type = "s3"
   signing_behavior                  = "always"
@@ -142,7 +142,7 @@ resource "aws_cloudfront_origin_access_control" "site" {
 }
 
 resource "aws_cloudfront_response_headers_policy" "site" {
-  name    = "${var.prefix}-site"
+  name    = "${var.global_prefix}-site"
   comment = "Jarvis: strict CSP, HSTS, no framing, no sniffing, no referrer."
   security_headers_config {
     content_security_policy {
@@ -172,7 +172,7 @@ resource "aws_cloudfront_response_headers_policy" "site" {
 # SPA routing: a path that names no file (/, /chat, /?code=… from managed
 # login) is the app; a missing file stays a 404 (no error page turned 200).
 resource "aws_cloudfront_function" "app" {
-  name    = "${var.prefix}-app"
+  name    = "${var.global_prefix}-app"
   runtime = "cloudfront-js-2.0"
   comment = "Paths without a file extension are the app (index.html)."
   publish = true

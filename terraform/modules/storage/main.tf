@@ -2,8 +2,8 @@
 # text, chunks, embeddings, transcripts) and their access-log bucket.
 
 locals {
-  log_bucket_name = "${var.prefix}-access-logs-${var.account_id}"
-  raw_bucket_name = "${var.prefix}-raw-${var.account_id}"
+  log_bucket_name = "${var.global_prefix}-access-logs-${var.account_id}"
+  raw_bucket_name = "${var.global_prefix}-raw-${var.account_id}"
 }
 
 data "aws_iam_policy_document" "log_delivery" {
@@ -61,7 +61,7 @@ module "raw" {
 
 module "curated" {
   source        = "../bucket"
-  name          = "${var.prefix}-curated-${var.account_id}"
+  name          = "${var.global_prefix}-curated-${var.account_id}"
   kms_key_arn   = var.kms_key_arn
   log_bucket    = module.logs.id
   force_destroy = var.force_destroy

@@ -1,7 +1,8 @@
 # Jarvis — one Makefile for the local runtime, tests and benchmarks.
 #   make run     start the local runtime (installs the embedding model first)
 #   make test    the whole test suite (unit, handler, end-to-end, and the AWS
-#                adapters against a local AWS emulator it starts and stops)
+#                adapters against a local AWS emulator it starts and stops),
+#                then make api-check (the API fuzzed against its OpenAPI document)
 #   make eval    retrieval quality (nDCG@10, MAP, recall@50) on a public test collection
 #   make bench   print ingestion, embedding and search figures, Lambda zip sizes
 #                and cold starts
@@ -21,7 +22,7 @@ NEXTEST    := $(shell $(CARGO) nextest --version >/dev/null 2>&1 && echo yes)
 
 export JARVIS_MODEL_DIR ?= $(CURDIR)/$(MODEL_DIR)
 
-.PHONY: help run test test-live bench eval model build lint fmt clean-data emulator lambda-tools lambda-target browser web-test-tools web-check docs-check \
+.PHONY: help run test test-live bench eval model build lint fmt clean-data emulator lambda-tools lambda-target api-tools api-check browser web-test-tools web-check docs-check \
         infra-check infra-tools init validate
 
 ## The targets, with what each does
@@ -73,12 +74,32 @@ web-check:
 docs-check:
 	$(PYTHON) scripts/docs_check.py
 
-test: $(MODEL) emulator infra-check browser web-test-tools web-check docs-check
+## schemathesis (PyPI, pinned, in its own virtualenv under target/tools): the
+## contract fuzzer of make api-check
+SCHEMATHESIS_VERSION ?= 4.32.5
+SCHEMATHESIS := $(TOOLS)/schemathesis-$(SCHEMATHESIS_VERSION)/bin/schemathesis
+api-tools: $(SCHEMATHESIS)
+$(SCHEMATHESIS):
+	$(PYTHON) -m venv $(TOOLS)/schemathesis-$(SCHEMATHESIS_VERSION)
+	$(TOOLS)/schemathesis-$(SCHEMATHESIS_VERSION)/bin/pip install --quiet schemathesis==$(SCHEMATHESIS_VERSION)
+
+## The HTTP API against its OpenAPI document: schemathesis fuzzes the local
+## runtime for API_CHECK_SECONDS (coverage, fuzzing and stateful phases, every
+## check); any rejected valid request, undocumented status or server error fails
+API_CHECK_SECONDS ?= 60
+API_CHECK := $(PYTHON) scripts/api_check.py --schemathesis $(SCHEMATHESIS) --max-time $(API_CHECK_SECONDS)
+api-check: $(MODEL) $(SCHEMATHESIS)
+	$(CARGO) build -p jarvis
+	$(API_CHECK)
+
+test: $(MODEL) emulator infra-check browser web-test-tools web-check docs-check api-tools
 ifeq ($(NEXTEST),yes)
 	$(PYTHON) scripts/emulator.py -- sh -c '$(CARGO) nextest run --workspace --no-fail-fast; s=$$?; $(SCRIPT_TESTS) || s=1; exit $$s'
 else
 	$(PYTHON) scripts/emulator.py -- sh -c '$(CARGO) test --workspace --no-fail-fast; s=$$?; $(SCRIPT_TESTS) || s=1; exit $$s'
 endif
+	$(CARGO) build -p jarvis
+	$(API_CHECK)
 
 ## The live tests against real AWS (ignored in make test): JARVIS_LIVE_OPENSEARCH_URL,
 ## JARVIS_LIVE_BEDROCK=1 and AWS credentials must be set.

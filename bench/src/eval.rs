@@ -27,7 +27,7 @@ use jarvis_core::config::{vars, Config};
 use jarvis_core::domain::{DocumentId, DocumentStatus};
 use jarvis_core::fusion::FusionConfig;
 use jarvis_core::ports::{Embedder, SearchIndex};
-use jarvis_core::search::{SearchFilters, SearchMode, SearchQuery, MAX_LIMIT, MAX_QUERY_BYTES};
+use jarvis_core::search::{SearchFilters, SearchMode, SearchQuery, MAX_LIMIT, MAX_QUERY_CHARS};
 use jarvis_local::embedder::LocalEmbedder;
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
@@ -72,10 +72,9 @@ fn query_text(q: &Record) -> String {
     } else {
         format!("{} {}", q.title, q.text)
     };
-    if text.len() <= MAX_QUERY_BYTES {
+    let Some((end, _)) = text.char_indices().nth(MAX_QUERY_CHARS) else {
         return text;
-    }
-    let end = text.floor_char_boundary(MAX_QUERY_BYTES);
+    };
     let cut = text[..end].rfind(' ').unwrap_or(end);
     text[..cut].to_owned()
 }
@@ -98,7 +97,7 @@ async fn main() -> anyhow::Result<()> {
         .filter(|q| query_text(q).len() < q.text.len())
         .count();
     if long > 0 {
-        println!("  ({long} queries cut to the API's {MAX_QUERY_BYTES}-byte limit at a word)");
+        println!("  ({long} queries cut to the API's {MAX_QUERY_CHARS}-character limit at a word)");
     }
 
     let model_dir = std::env::var_os(vars::MODEL_DIR)

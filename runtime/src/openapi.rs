@@ -6,7 +6,8 @@
 //! a valid OpenAPI 3.1 document that describes every deployed route and every
 //! sample event, and tests/local_runtime checks real answers against it.
 
-use jarvis_lambda::routes::{Op, Route, ROUTES};
+use jarvis_core::contract::Contract;
+use jarvis_lambda::routes::{self, In, Op, Route, ROUTES};
 use serde_json::{json, Map, Value};
 use utoipa::openapi::{RefOr, Schema};
 use utoipa::ToSchema;
@@ -17,7 +18,6 @@ struct Operation {
     body: Option<Value>,
     /// A raw file body (`POST /documents`).
     raw_body: bool,
-    query: &'static [(&'static str, &'static str, bool)],
     /// Success: status, description, the JSON schema (none: no JSON body).
     ok: (u16, &'static str, Option<Value>),
     /// Other answers the function gives (status, when), beyond 400/500.
@@ -31,7 +31,6 @@ impl Operation {
         Self {
             body: None,
             raw_body: false,
-            query: &[],
             ok: (status, description, schema),
             errors: &[],
         }
@@ -53,10 +52,6 @@ impl Operation {
         }
     }
 
-    fn query(self, query: &'static [(&'static str, &'static str, bool)]) -> Self {
-        Self { query, ..self }
-    }
-
     fn errors(self, errors: &'static [(u16, &'static str)]) -> Self {
         Self { errors, ..self }
     }
@@ -76,9 +71,19 @@ fn component<T: ToSchema>(components: &mut Map<String, Value>) -> Value {
     json!({"$ref": format!("#/components/schemas/{name}")})
 }
 
+/// `$ref` to a request body's component: its schema as the edge checks it
+/// (with [`Contract::refine`]'s rules), registering what it refers to.
+fn request<T: Contract + 'static>(components: &mut Map<String, Value>) -> Value {
+    let schemas = jarvis_core::contract::schemas::<T>();
+    for (n, s) in &schemas.components {
+        components.entry(n.clone()).or_insert_with(|| s.clone());
+    }
+    json!({"$ref": format!("#/components/schemas/{}", schemas.name)})
+}
+
 fn operation(route: &Route, c: &mut Map<String, Value>) -> Operation {
     const IDEMPOTENCY_BUSY: (u16, &str) =
-        (409, "This Idempotency-Key's first request is still running");
+        (409, "This Idempotency-Key's first request is still running, or what it created was deleted since");
     match route.op {
         Op::Healthz => Operation::answers(
             200,
@@ -87,23 +92,14 @@ fn operation(route: &Route, c: &mut Map<String, Value>) -> Operation {
                 "properties": {"status": {"const": "ok"}, "version": {"type": "string"}}})),
         ),
         Op::Search => Operation::answers(200, "The hits, best first", Some(component::<api_search::SearchResponse>(c)))
-            .taking(component::<jarvis_core::search::SearchRequest>(c)),
+            .taking(request::<jarvis_core::search::SearchRequest>(c)),
         Op::UploadDocument => Operation::answers(202, "Stored and queued (or a duplicate of an earlier document)", Some(component::<api_documents::Accepted>(c)))
             .raw()
-            .query(&[
-                ("name", "The file's name (its extension says its type); a taken name becomes `name (2).ext`", true),
-                ("replace", "`true` replaces the file of that name instead", false),
-            ])
             .errors(&[(409, "Every numbered name is taken"), (413, "Larger than the upload limit"), (415, "Not a type Jarvis reads")]),
         Op::PresignUpload => Operation::answers(201, "Where to PUT the file (exactly that size and type, within 15 minutes)", Some(component::<api_documents::UploadTicket>(c)))
-            .taking(component::<api_documents::UploadRequest>(c))
-            .errors(&[(413, "Larger than the file limit"), (415, "Not a type Jarvis reads")]),
-        Op::ListDocuments => Operation::answers(200, "A page of documents", Some(component::<api_documents::Listing>(c)))
-            .query(&[
-                ("status", "queued, processing, indexed, failed or skipped", false),
-                ("limit", "1 to 200 (default 50)", false),
-                ("after", "The `next` of the previous page", false),
-            ]),
+            .taking(request::<api_documents::UploadRequest>(c))
+            .errors(&[(413, "Larger than the deployment's file limit")]),
+        Op::ListDocuments => Operation::answers(200, "A page of documents", Some(component::<api_documents::Listing>(c))),
         Op::GetDocument => Operation::answers(200, "The document", Some(component::<jarvis_core::domain::Document>(c)))
             .errors(&[(404, "No such document of the caller's")]),
         Op::DocumentOriginal => Operation::answers(200, "A link to the original file, for 5 minutes", Some(component::<api_documents::Original>(c)))
@@ -111,7 +107,7 @@ fn operation(route: &Route, c: &mut Map<String, Value>) -> Operation {
         Op::DeleteDocument => Operation::answers(200, "Deleted", Some(component::<api_documents::Deleted>(c)))
             .errors(&[(404, "No such document of the caller's")]),
         Op::Chat => Operation::answers(200, "The answer, its citations and what the assistant did", Some(component::<jarvis_core::agent::ChatOutput>(c)))
-            .taking(component::<jarvis_core::agent::ChatInput>(c))
+            .taking(request::<jarvis_core::agent::ChatInput>(c))
             .errors(&[(404, "No such conversation"), (409, "This turn_id is still running, or a confirm/decline token that is not the pending action's"), (422, "A bound was reached")]),
         Op::ListConversations => Operation::answers(200, "The caller's conversations, newest first", Some(component::<api_chat::rest::ConversationList>(c))),
         Op::GetConversation => Operation::answers(200, "The conversation", Some(component::<api_chat::rest::ConversationView>(c)))
@@ -119,48 +115,45 @@ fn operation(route: &Route, c: &mut Map<String, Value>) -> Operation {
         Op::DeleteConversation => Operation::answers(200, "Deleted", None)
             .errors(&[(400, "Not a conversation id"), (404, "No such conversation of the caller's")]),
         Op::CreateTask => Operation::answers(201, "The task", Some(component::<tool_tasks::rest::TaskView>(c)))
-            .taking(component::<tool_tasks::rest::NewTask>(c))
+            .taking(request::<tool_tasks::rest::NewTask>(c))
             .errors(&[IDEMPOTENCY_BUSY, (422, "A due time that cannot be read, or a reused Idempotency-Key with another body")]),
-        Op::ListTasks => Operation::answers(200, "The tasks, due ones first", Some(component::<tool_tasks::rest::TaskList>(c)))
-            .query(&[("status", "open (default), done or all", false)]),
+        Op::ListTasks => Operation::answers(200, "The tasks, due ones first", Some(component::<tool_tasks::rest::TaskList>(c))),
         Op::CompleteTask => Operation::answers(200, "The task, done", Some(component::<tool_tasks::rest::TaskView>(c)))
             .errors(&[(404, "No such task")]),
         Op::DeleteTask => Operation::answers(200, "Deleted", Some(component::<tool_tasks::rest::TaskDeleted>(c)))
             .errors(&[(404, "No such task")]),
         Op::EditTask => Operation::answers(200, "The task, changed", Some(component::<tool_tasks::rest::TaskView>(c)))
-            .taking(component::<tool_tasks::rest::TaskChange>(c))
-            .errors(&[(404, "No such task"), (422, "Nothing to change, an empty title, or a due time that cannot be read")]),
+            .taking(request::<tool_tasks::rest::TaskChange>(c))
+            .errors(&[(404, "No such task"), (422, "A due time that cannot be read")]),
         Op::CreateReminder => Operation::answers(201, "The reminder, scheduled", Some(component::<tool_reminders::rest::ReminderView>(c)))
-            .taking(component::<tool_reminders::rest::NewReminder>(c))
-            .errors(&[IDEMPOTENCY_BUSY, (422, "A time in the past or that cannot be read")]),
+            .taking(request::<tool_reminders::rest::NewReminder>(c))
+            .errors(&[(409, "This Idempotency-Key's first request is still running, or what it created was deleted since; or 500 reminders are active already"), (422, "A time in the past or that cannot be read, or a reused Idempotency-Key with another body")]),
         Op::ListReminders => Operation::answers(200, "Upcoming reminders", Some(component::<tool_reminders::rest::ReminderList>(c))),
         Op::CancelReminder => Operation::answers(200, "Cancelled", Some(component::<tool_reminders::rest::ReminderCancelled>(c)))
             .errors(&[(404, "No such reminder")]),
         Op::EditReminder => Operation::answers(200, "The reminder, changed and rescheduled", Some(component::<tool_reminders::rest::ReminderView>(c)))
-            .taking(component::<tool_reminders::rest::ReminderChange>(c))
-            .errors(&[(404, "No such reminder"), (409, "It already fired, was cancelled, or is being delivered"), (422, "Nothing to change, or a time in the past or that cannot be read")]),
+            .taking(request::<tool_reminders::rest::ReminderChange>(c))
+            .errors(&[(404, "No such reminder"), (409, "It already fired, was cancelled, or is being delivered"), (422, "A time in the past or that cannot be read")]),
         Op::CreateDraft => Operation::answers(201, "The draft (stored, not sent)", Some(component::<jarvis_core::domain::Draft>(c)))
-            .taking(component::<tool_email::rest::NewDraft>(c))
-            .errors(&[IDEMPOTENCY_BUSY, (422, "Not plain e-mail addresses")]),
+            .taking(request::<tool_email::rest::NewDraft>(c))
+            .errors(&[IDEMPOTENCY_BUSY, (422, "A reused Idempotency-Key with another body")]),
         Op::ListDrafts => Operation::answers(200, "The drafts", Some(component::<tool_email::rest::DraftList>(c))),
         Op::SendDraft => Operation::answers(200, "Sent, exactly once", Some(component::<jarvis_core::domain::Draft>(c)))
-            .taking(component::<tool_email::rest::SendConfirmation>(c))
+            .taking(request::<tool_email::rest::SendConfirmation>(c))
             .errors(&[(404, "No such draft"), (409, "Already sent, being sent, or changed since the confirm_token")]),
         Op::EditDraft => Operation::answers(200, "The draft, changed, with its new confirm_token", Some(component::<tool_email::rest::ListedDraft>(c)))
-            .taking(component::<tool_email::rest::DraftChange>(c))
-            .errors(&[(404, "No such draft"), (409, "Sent or being sent: it cannot change"), (422, "Nothing to change, or not plain e-mail addresses")]),
+            .taking(request::<tool_email::rest::DraftChange>(c))
+            .errors(&[(404, "No such draft"), (409, "Sent or being sent: it cannot change")]),
         Op::EraseData => Operation::answers(202, "The erasure, started (or already under way)", Some(component::<api_me::rest::ErasureView>(c))),
         Op::ErasureStatus => Operation::answers(200, "Where the erasure stands", Some(component::<api_me::rest::ErasureView>(c)))
             .errors(&[(404, "No erasure was asked for")]),
-        Op::Export => Operation::answers(200, "A zip of the caller's documents, files and records (on AWS, when large: 303 to a pre-signed URL, or with ?link=true 200 {url, expires_at})", None)
-            .query(&[("link", "true: when the archive is a pre-signed link, answer it as JSON instead of a 303", false)]),
+        Op::Export => Operation::answers(200, "A zip of the caller's documents, files and records (on AWS, when large: 303 to a pre-signed URL, or with ?link=true 200 {url, expires_at})", None),
         Op::GetSettings => Operation::answers(200, "The caller's settings", Some(component::<api_me::rest::SettingsView>(c))),
         Op::PutSettings => Operation::answers(200, "The settings, changed", Some(component::<api_me::rest::SettingsView>(c)))
-            .taking(component::<api_me::rest::SettingsChange>(c))
-            .errors(&[(422, "Not an IANA time zone")]),
+            .taking(request::<api_me::rest::SettingsChange>(c)),
         Op::PutNotifications => Operation::answers(202, "Pending the address's confirmation", Some(component::<api_me::rest::NotificationsView>(c)))
-            .taking(component::<api_me::rest::NotificationsChange>(c))
-            .errors(&[(409, "This deployment mails no notifications (the local runtime)"), (422, "Not an e-mail address")]),
+            .taking(request::<api_me::rest::NotificationsChange>(c))
+            .errors(&[(409, "This deployment mails no notifications, or posts no webhooks (the channel it does not have)")]),
         Op::DeleteNotifications => Operation::answers(200, "No longer mailed", Some(component::<api_me::rest::NotificationsView>(c)))
             .errors(&[(409, "This deployment mails no notifications (the local runtime)")]),
     }
@@ -238,23 +231,20 @@ pub fn document() -> Value {
             };
             entry["content"] = json!({"application/json": {"schema": schema}});
         }
-        let mut parameters: Vec<Value> = route
-            .params()
+        let parameters: Vec<Value> = routes::parameters(route)
             .into_iter()
-            .map(|p| json!({"name": p, "in": "path", "required": true, "schema": {"type": "string"}}))
+            .map(|p| {
+                let location = match p.location {
+                    In::Path => "path",
+                    In::Query => "query",
+                    In::Header => "header",
+                };
+                let mut schema = p.schema;
+                jarvis_core::contract::portable_patterns(&mut schema);
+                json!({"name": p.name, "in": location, "required": p.required,
+                    "description": p.description, "schema": schema})
+            })
             .collect();
-        for (name, description, required) in op.query {
-            parameters.push(json!({"name": name, "in": "query", "required": required,
-                "description": description, "schema": {"type": "string"}}));
-        }
-        if matches!(
-            route.op,
-            Op::CreateTask | Op::CreateReminder | Op::CreateDraft
-        ) {
-            parameters.push(json!({"name": "Idempotency-Key", "in": "header", "required": false,
-                "description": "1 to 255 visible ASCII characters: a retry with the same key and body creates nothing more",
-                "schema": {"type": "string", "minLength": 1, "maxLength": 255}}));
-        }
         let mut operation = json!({
             "operationId": route.key().to_lowercase().replace(['/', ' ', '{', '}'], "_").trim_matches('_').replace("__", "_"),
             "summary": route.summary,
@@ -268,7 +258,7 @@ pub fn document() -> Value {
             operation["requestBody"] =
                 json!({"required": true, "content": {"application/json": {"schema": schema}}});
         } else if op.raw_body {
-            operation["requestBody"] = json!({"required": true, "content": {"application/octet-stream": {"schema": {"type": "string", "contentMediaType": "application/octet-stream"}}}});
+            operation["requestBody"] = json!({"required": true, "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary", "minLength": 1, "contentMediaType": "application/octet-stream"}}}});
         }
         if route.public {
             operation["security"] = json!([]);
@@ -292,4 +282,35 @@ pub fn document() -> Value {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
         },
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use jarvis_core::contract::unknown_keywords;
+
+    /// The edge's checker reads every keyword the document's request schemas
+    /// use: a rule the document prints is a rule the API enforces, never one
+    /// the checker silently skips.
+    #[test]
+    fn every_keyword_of_the_document_is_one_the_checker_reads() {
+        let doc = document();
+        let schemas = doc["components"]["schemas"].as_object().unwrap();
+        for (name, schema) in schemas {
+            let unknown = unknown_keywords(schema);
+            assert!(unknown.is_empty(), "{name} uses {unknown:?}");
+        }
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for (method, op) in item.as_object().unwrap() {
+                for p in op["parameters"].as_array().into_iter().flatten() {
+                    let unknown = unknown_keywords(&p["schema"]);
+                    assert!(
+                        unknown.is_empty(),
+                        "{method} {path} {}: {unknown:?}",
+                        p["name"]
+                    );
+                }
+            }
+        }
+    }
 }

@@ -1565,7 +1565,7 @@ async fn a_presigned_upload_lands_under_the_callers_folder_and_starts_a_run() {
         ),
         (
             serde_json::json!({"name": "a.bin", "content_type": "application/octet-stream", "size": 10}),
-            415,
+            400,
         ),
     ] {
         event["body"] = serde_json::json!(body.to_string());

@@ -1352,8 +1352,12 @@ fn the_openapi_document_describes_every_deployed_route_and_sample_event() {
             ApiError::PayloadTooLarge("too large".into()),
         ),
         (
-            "POST /uploads",
+            "POST /documents",
             ApiError::UnsupportedMediaType("not read".into()),
+        ),
+        (
+            "POST /uploads",
+            ApiError::PayloadTooLarge("over the file limit".into()),
         ),
         ("POST /chat", ApiError::Conflict("still running".into())),
         (

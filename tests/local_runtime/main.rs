@@ -725,8 +725,8 @@ async fn a_presigned_upload_lands_under_the_callers_folder_and_is_indexed() {
     for (body, status, code) in [
         (
             json!({"name": "a.exe", "content_type": "application/x-msdownload", "size": 10}),
-            415,
-            "unsupported_media_type",
+            400,
+            "bad_request",
         ),
         (
             json!({"name": "a.md", "content_type": "text/markdown", "size": 100001}),
@@ -850,7 +850,15 @@ async fn the_api_answers_bad_requests_with_json_errors() {
         send(
             c.post(url("/search"))
                 .bearer_auth(t)
-                .json(&json!({"query": "x".repeat(20_000)})),
+                .json(&json!({"query": "x".repeat(70_000)})),
+        )
+        .await,
+    );
+    expect(400, "bad_request")(
+        send(
+            c.post(url("/search"))
+                .bearer_auth(t)
+                .json(&json!({"query": "x".repeat(2_049)})),
         )
         .await,
     );

@@ -26,7 +26,7 @@ use std::sync::Arc;
 pub mod stream;
 
 /// Largest request body.
-pub const MAX_BODY_BYTES: u64 = 32 * 1024;
+pub const MAX_BODY_BYTES: u64 = 64 * 1024;
 
 pub struct Deps {
     pub model: Arc<dyn ChatModel>,
@@ -185,10 +185,7 @@ pub async fn handle(deps: &Deps, req: Request) -> Response {
 }
 
 fn conversation_id(raw: &str) -> Result<String, ApiError> {
-    if raw.starts_with("conv_")
-        && raw.len() <= 64
-        && raw.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-    {
+    if jarvis_core::agent::is_conversation_id(raw) {
         Ok(raw.to_owned())
     } else {
         Err(ApiError::BadRequest(format!(

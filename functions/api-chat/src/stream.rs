@@ -43,8 +43,12 @@ pub fn parse_message(text: &str) -> Result<ChatInput, ApiError> {
             )))
         }
     }
-    serde_json::from_value(Value::Object(request))
-        .map_err(|e| ApiError::BadRequest(format!("invalid message: {e}")))
+    let mut body = Value::Object(request);
+    jarvis_core::contract::integral_numbers(&mut body);
+    jarvis_core::contract::schemas::<ChatInput>()
+        .check(&body)
+        .map_err(ApiError::BadRequest)?;
+    serde_json::from_value(body).map_err(|e| ApiError::BadRequest(format!("invalid message: {e}")))
 }
 
 /// The `error` event a client hears instead of `done`.
@@ -161,11 +165,12 @@ mod tests {
 
     #[test]
     fn messages_are_validated() {
-        let ok = parse_message(r#"{"action":"sendMessage","message":"hi","conversation_id":"c1"}"#)
-            .unwrap();
+        let ok =
+            parse_message(r#"{"action":"sendMessage","message":"hi","conversation_id":"conv_1"}"#)
+                .unwrap();
         assert_eq!(
             (ok.message.as_str(), ok.conversation_id.as_deref()),
-            ("hi", Some("c1"))
+            ("hi", Some("conv_1"))
         );
         for (text, code) in [
             ("not json", "bad_request"),
@@ -174,12 +179,18 @@ mod tests {
                 r#"{"action":"sendMessage","message":"x","tenant":"bob"}"#,
                 "bad_request",
             ),
+            // The schema POST /chat prints: a blank message, a made-up id.
+            (r#"{"action":"sendMessage","message":"  "}"#, "bad_request"),
+            (
+                r#"{"action":"sendMessage","message":"x","conversation_id":"c1"}"#,
+                "bad_request",
+            ),
         ] {
             assert_eq!(parse_message(text).unwrap_err().code(), code, "{text}");
         }
         let big = format!(
             r#"{{"action":"sendMessage","message":"{}"}}"#,
-            "a".repeat(40_000)
+            "a".repeat(70_000)
         );
         assert_eq!(parse_message(&big).unwrap_err().code(), "payload_too_large");
         assert_eq!(

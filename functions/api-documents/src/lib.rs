@@ -48,7 +48,7 @@ pub const UPLOAD_URL_LIFETIME: Duration = Duration::from_secs(15 * 60);
 /// How long a link to an original file lasts.
 pub const ORIGINAL_URL_LIFETIME: Duration = Duration::from_secs(5 * 60);
 /// Largest `POST /uploads` request body (it only describes the file).
-pub const MAX_UPLOAD_REQUEST_BYTES: u64 = 4 * 1024;
+pub const MAX_UPLOAD_REQUEST_BYTES: u64 = 16 * 1024;
 
 pub struct Deps {
     pub blobs: Arc<dyn BlobStore>,
@@ -123,13 +123,34 @@ pub struct Accepted {
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UploadRequest {
+    /// The file's name (its last segment is kept).
+    #[schema(max_length = 1000)]
     pub name: String,
+    /// One of the types Jarvis reads.
     pub content_type: String,
+    /// Bytes, at least 1 (the deployment's file limit answers 413 above it).
+    #[schema(minimum = 1)]
     pub size: u64,
     /// Replace the file of this name, if there is one. Without it a taken
     /// name becomes `name (2).ext`, and the URL never replaces a file.
     #[serde(default)]
     pub replace: bool,
+}
+
+impl jarvis_core::contract::Contract for UploadRequest {
+    /// The name needs something usable, and the type is one the pipeline
+    /// reads (its extension table).
+    fn refine(schema: &mut serde_json::Value) {
+        let mut types: Vec<&str> = jarvis_core::pipeline::supported_content_types().collect();
+        types.sort_unstable();
+        types.dedup();
+        schema["properties"]["name"]["pattern"] =
+            jarvis_core::pipeline::keys::FILE_NAME_PATTERN.into();
+        schema["properties"]["name"]["x-message"] = "is not a usable file name".into();
+        schema["properties"]["content_type"]["enum"] = serde_json::json!(types);
+        schema["properties"]["content_type"]["x-message"] =
+            format!("is not a type Jarvis reads; it reads {}", types.join(", ")).into();
+    }
 }
 
 /// How many numbered names (`notes (2).txt`…) an upload tries before giving up.

@@ -288,7 +288,7 @@ pub async fn export(deps: &Deps, tenant: &TenantId) -> PortResult<(tempfile::Nam
 }
 
 /// Largest `PUT /me/settings` body.
-pub const MAX_SETTINGS_BYTES: u64 = 4 * 1024;
+pub const MAX_SETTINGS_BYTES: u64 = 32 * 1024;
 
 /// The tenant's settings record, or the empty one.
 async fn settings(deps: &Deps, tenant: &TenantId) -> PortResult<Settings> {
@@ -367,19 +367,22 @@ async fn put_notifications(
     }
 }
 
-/// Whether `url` is a webhook Jarvis can POST to: `http(s)://host…`, no
-/// spaces or control characters, at most 2,000 characters.
+/// A webhook URL: `http(s)://`, a host name or IPv4 address (letters,
+/// digits, `.`, `-`), an optional port, then anything but spaces and control
+/// characters. The `pattern` the API prints, and what [`is_webhook_url`]
+/// checks. (No IPv6 literals: a bracketed host must be an exact address to
+/// parse, which a pattern cannot promise.)
+pub const WEBHOOK_URL_PATTERN: &str =
+    r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?([/?#][^\s\x00-\x1f\x7f-\x9f]*)?$";
+
+static WEBHOOK_URL: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+    regex::Regex::new(WEBHOOK_URL_PATTERN).expect("the webhook URL pattern")
+});
+
+/// Whether `url` is a webhook Jarvis can POST to ([`WEBHOOK_URL_PATTERN`]),
+/// at most 2,000 characters.
 pub fn is_webhook_url(url: &str) -> bool {
-    let rest = url
-        .strip_prefix("https://")
-        .or_else(|| url.strip_prefix("http://"));
-    url.len() <= 2000
-        && !url.chars().any(|c| c.is_whitespace() || c.is_control())
-        && rest.is_some_and(|r| {
-            r.split(['/', '?', '#'])
-                .next()
-                .is_some_and(|host| !host.is_empty())
-        })
+    url.chars().count() <= 2000 && WEBHOOK_URL.is_match(url)
 }
 
 /// The caller's webhook (the local runtime POSTs their notifications there).
@@ -634,8 +637,11 @@ pub mod rest {
     #[serde(deny_unknown_fields)]
     pub struct SettingsChange {
         /// An IANA zone ("America/New_York"); `null`: the deployment's.
+        #[schema(value_type = Option<jarvis_core::contract::TimeZoneName>)]
         pub time_zone: Option<String>,
     }
+
+    impl jarvis_core::contract::Contract for SettingsChange {}
 
     /// `PUT /me/notifications`.
     #[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
@@ -648,6 +654,25 @@ pub mod rest {
         #[serde(default)]
         #[schema(max_length = 2000)]
         pub webhook_url: Option<String>,
+    }
+
+    impl jarvis_core::contract::Contract for NotificationsChange {
+        /// One channel: an address, or an http(s) URL with a host.
+        fn refine(schema: &mut serde_json::Value) {
+            use serde_json::json;
+            schema["properties"]["email"] = json!({"oneOf": [
+                {"type": "null"}, jarvis_core::tools::address_schema()]});
+            schema["properties"]["webhook_url"]["pattern"] = super::WEBHOOK_URL_PATTERN.into();
+            schema["properties"]["webhook_url"]["x-message"] = "is not an http(s) URL".into();
+            let one = |given: &str, other: &str| {
+                json!({
+                    "required": [given],
+                    "properties": {given: {"not": {"type": "null"}}, other: {"type": "null"}},
+                })
+            };
+            schema["oneOf"] = json!([one("email", "webhook_url"), one("webhook_url", "email")]);
+            schema["x-message"] = "give one channel: an email or a webhook_url".into();
+        }
     }
 
     /// `PUT` and `DELETE /me/notifications`.
@@ -670,6 +695,19 @@ pub mod rest {
 
 #[cfg(test)]
 mod tests {
+    use super::{is_webhook_url, WEBHOOK_URL_PATTERN};
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Every URL the schema's pattern admits, the handler takes.
+        #[test]
+        fn webhook_urls_the_schema_admits_are_taken(url in proptest::string::string_regex(
+            jarvis_core::contract::unanchored(&jarvis_core::contract::portable(WEBHOOK_URL_PATTERN))).unwrap()
+            .prop_filter("within the length", |u| u.chars().count() <= 2000)) {
+            prop_assert!(is_webhook_url(&url), "{url:?}");
+        }
+    }
+
     use super::ArchiveNames;
 
     #[test]

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 /// Largest request body accepted.
-pub const MAX_BODY_BYTES: u64 = 16 * 1024;
+pub const MAX_BODY_BYTES: u64 = 64 * 1024;
 
 pub struct Deps {
     pub index: Arc<dyn SearchIndex>,

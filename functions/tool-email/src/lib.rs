@@ -126,9 +126,9 @@ pub async fn draft(
         .get("body")
         .and_then(Value::as_str)
         .unwrap_or_default();
-    if subject.chars().count() > MAX_SUBJECT || body.len() > MAX_BODY {
+    if subject.chars().count() > MAX_SUBJECT || body.chars().count() > MAX_BODY {
         return Ok(Err(ToolRefusal::new(format!(
-            "a subject has at most {MAX_SUBJECT} characters and a body {MAX_BODY} bytes"
+            "a subject has at most {MAX_SUBJECT} characters and a body {MAX_BODY}"
         ))));
     }
     let now = deps.clock.now();
@@ -182,10 +182,13 @@ pub async fn edit(
     if subject
         .as_ref()
         .is_some_and(|s| s.chars().count() > MAX_SUBJECT)
-        || change.body.as_ref().is_some_and(|b| b.len() > MAX_BODY)
+        || change
+            .body
+            .as_ref()
+            .is_some_and(|b| b.chars().count() > MAX_BODY)
     {
         return Ok(Err(ToolRefusal::new(format!(
-            "a subject has at most {MAX_SUBJECT} characters and a body {MAX_BODY} bytes"
+            "a subject has at most {MAX_SUBJECT} characters and a body {MAX_BODY}"
         ))));
     }
     type Edited = Result<Draft, ToolRefusal>;
@@ -483,7 +486,7 @@ pub async fn call(deps: &Deps, call: ToolCall) -> PortResult<ToolReply> {
     }
 }
 
-pub const MAX_BODY_BYTES: u64 = 64 * 1024;
+pub const MAX_BODY_BYTES: u64 = 1024 * 1024;
 
 /// A draft as clients see it: with its `confirm_token` while it is unsent.
 fn listed(draft: &Value) -> Value {
@@ -507,14 +510,13 @@ async fn route(deps: &Deps, req: &Request) -> Result<(u16, Value), ApiError> {
     Ok(match route.op {
         Op::CreateDraft => {
             let who = &tenant;
-            http::create_once(
+            http::create_once::<Draft, _, _>(
                 deps.records.as_ref(),
                 req,
                 &tenant,
                 deps.clock.now(),
                 |id| async move {
-                    let body =
-                        http::json_object(req, MAX_BODY_BYTES, "{\"to\", \"subject\", \"body\"}")?;
+                    let body = http::checked_object::<rest::NewDraft>(req, MAX_BODY_BYTES)?;
                     let out = draft(deps, who, &body, &id, None).await??;
                     Ok((201, listed(&out.result["draft"])))
                 },
@@ -564,21 +566,46 @@ pub mod rest {
     /// `POST /emails/drafts`.
     #[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
     pub struct NewDraft {
-        /// Plain addresses (`name@domain.tld`).
+        /// 1 to 20 plain addresses (`name@domain.tld`).
+        #[schema(min_items = 1, max_items = 20)]
         pub to: Vec<String>,
+        /// At most 300 characters (blank: "(no subject)").
+        #[schema(max_length = 300)]
         pub subject: String,
+        /// At most 50,000 characters.
+        #[schema(max_length = 50000)]
         pub body: String,
+    }
+
+    impl jarvis_core::contract::Contract for NewDraft {
+        fn refine(schema: &mut serde_json::Value) {
+            schema["properties"]["to"]["items"] = jarvis_core::tools::address_schema();
+        }
     }
 
     /// `PATCH /emails/drafts/{id}`: what changes in an unsent draft.
     #[derive(Debug, Default, Serialize, Deserialize, utoipa::ToSchema)]
     #[serde(deny_unknown_fields)]
     pub struct DraftChange {
-        /// Plain addresses; replaces the recipients.
+        /// 1 to 20 plain addresses; replaces the recipients.
+        #[schema(min_items = 1, max_items = 20)]
         pub to: Option<Vec<String>>,
+        #[schema(max_length = 300)]
         pub subject: Option<String>,
+        #[schema(max_length = 50000)]
         pub body: Option<String>,
     }
+
+    impl jarvis_core::contract::Contract for DraftChange {
+        /// Something changes, and the recipients are addresses.
+        fn refine(schema: &mut serde_json::Value) {
+            schema["properties"]["to"]["items"] = jarvis_core::tools::address_schema();
+            schema["anyOf"] = jarvis_core::contract::one_of_given(&["to", "subject", "body"]);
+            schema["x-message"] = "say what changes: to, subject, body".into();
+        }
+    }
+
+    impl jarvis_core::contract::Contract for SendConfirmation {}
 
     /// A draft as the API answers it.
     #[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]

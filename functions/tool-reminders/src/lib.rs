@@ -165,7 +165,8 @@ pub async fn create(
     };
     let existing = records::list::<Reminder>(deps.records.as_ref(), tenant).await?;
     if existing.iter().filter(|r| active(r)).count() >= MAX_ACTIVE {
-        return Ok(Err(ToolRefusal::new(format!(
+        // The caller's state, not the request, stands in the way: 409.
+        return Ok(Err(ToolRefusal::conflict(format!(
             "you have {MAX_ACTIVE} active reminders; cancel some first"
         ))));
     }
@@ -426,7 +427,7 @@ pub async fn call(deps: &Deps, call: ToolCall) -> PortResult<ToolReply> {
     }
 }
 
-pub const MAX_BODY_BYTES: u64 = 16 * 1024;
+pub const MAX_BODY_BYTES: u64 = 64 * 1024;
 
 /// A REST call through API Gateway.
 pub async fn handle(deps: &Deps, req: Request) -> Response {
@@ -439,17 +440,13 @@ async fn route(deps: &Deps, req: &Request) -> Result<(u16, Value), ApiError> {
     Ok(match route.op {
         Op::CreateReminder => {
             let who = &tenant;
-            http::create_once(
+            http::create_once::<Reminder, _, _>(
                 deps.records.as_ref(),
                 req,
                 &tenant,
                 deps.clock.now(),
                 |id| async move {
-                    let body = http::json_object(
-                        req,
-                        MAX_BODY_BYTES,
-                        "{\"text\", \"when\" | \"every\" | \"cron\"}",
-                    )?;
+                    let body = http::checked_object::<rest::NewReminder>(req, MAX_BODY_BYTES)?;
                     let out = create(deps, who, &body, &id, None).await??;
                     Ok((201, out.result["reminder"].clone()))
                 },
@@ -490,15 +487,30 @@ pub mod rest {
     /// `POST /reminders`: `text`, and one of `when`, `every` or `cron`.
     #[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
     pub struct NewReminder {
+        /// What to remind of: 1 to 1,000 characters, not only spaces.
+        #[schema(min_length = 1, max_length = 1000, pattern = "\\S")]
         pub text: String,
         /// Once, as the user said it ("tomorrow at 9am", "in 2 hours") or an RFC 3339 instant.
+        #[schema(max_length = 200, pattern = "\\S", example = "tomorrow at 9am")]
         pub when: Option<String>,
         /// Recurring, as the user said it ("every weekday at 8").
+        #[schema(max_length = 200, pattern = "\\S", example = "every weekday at 8")]
         pub every: Option<String>,
         /// Recurring, as a Scheduler cron expression (`0 9 ? * MON *`).
+        #[schema(max_length = 200, pattern = "\\S", example = "0 9 ? * MON *")]
         pub cron: Option<String>,
         /// The zone `cron` is read in (IANA); the user's by default.
+        #[schema(value_type = Option<jarvis_core::contract::TimeZoneName>)]
         pub time_zone: Option<String>,
+    }
+
+    impl jarvis_core::contract::Contract for NewReminder {
+        /// When: one of `when`, `every`, `cron`.
+        fn refine(schema: &mut serde_json::Value) {
+            schema["anyOf"] = jarvis_core::contract::one_of_given(&["when", "every", "cron"]);
+            schema["x-message"] =
+                "say when: \"when\" (tomorrow at 9am, in 2 hours), \"every\" (every weekday at 8) or \"cron\"".into();
+        }
     }
 
     /// `PATCH /reminders/{id}`: a new text, a new time (one of `when`,
@@ -507,15 +519,29 @@ pub mod rest {
     #[serde(deny_unknown_fields)]
     pub struct ReminderChange {
         #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[schema(min_length = 1, max_length = 1000, pattern = "\\S")]
         pub text: Option<String>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[schema(max_length = 200, pattern = "\\S", example = "tomorrow at 9am")]
         pub when: Option<String>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[schema(max_length = 200, pattern = "\\S", example = "every weekday at 8")]
         pub every: Option<String>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[schema(max_length = 200, pattern = "\\S", example = "0 9 ? * MON *")]
         pub cron: Option<String>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[schema(value_type = Option<jarvis_core::contract::TimeZoneName>)]
         pub time_zone: Option<String>,
+    }
+
+    impl jarvis_core::contract::Contract for ReminderChange {
+        /// Something changes: the text, or the time.
+        fn refine(schema: &mut serde_json::Value) {
+            schema["anyOf"] =
+                jarvis_core::contract::one_of_given(&["text", "when", "every", "cron"]);
+            schema["x-message"] = "say what changes: text, or a new when / every / cron".into();
+        }
     }
 
     /// A reminder as the API shows it.

@@ -373,13 +373,13 @@ async fn route(deps: &Deps, req: &Request) -> Result<(u16, Value), ApiError> {
     Ok(match route.op {
         Op::CreateTask => {
             let who = &tenant;
-            http::create_once(
+            http::create_once::<Task, _, _>(
                 deps.records.as_ref(),
                 req,
                 &tenant,
                 deps.clock.now(),
                 |id| async move {
-                    let body = http::json_object(req, MAX_BODY_BYTES, "{\"title\", \"due\"?}")?;
+                    let body = http::checked_object::<rest::NewTask>(req, MAX_BODY_BYTES)?;
                     let out = create(deps, who, &body, &id, None).await??;
                     Ok((201, out.result["task"].clone()))
                 },
@@ -418,8 +418,11 @@ pub mod rest {
     /// `POST /tasks`.
     #[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
     pub struct NewTask {
+        /// 1 to 500 characters, not only spaces.
+        #[schema(min_length = 1, max_length = 500, pattern = "\\S")]
         pub title: String,
         /// As the user said it: "friday 5pm", "in 2 days", "2026-12-01 08:00".
+        #[schema(max_length = 200, example = "friday 5pm")]
         pub due: Option<String>,
     }
 
@@ -427,9 +430,22 @@ pub mod rest {
     #[derive(Debug, Default, Serialize, Deserialize, utoipa::ToSchema)]
     #[serde(deny_unknown_fields)]
     pub struct TaskChange {
+        /// 1 to 500 characters, not only spaces.
+        #[schema(min_length = 1, max_length = 500, pattern = "\\S")]
         pub title: Option<String>,
         /// A new due time as the user says it ("friday 5pm"); `""` clears it.
+        #[schema(max_length = 200, example = "friday 5pm")]
         pub due: Option<String>,
+    }
+
+    impl jarvis_core::contract::Contract for NewTask {}
+
+    impl jarvis_core::contract::Contract for TaskChange {
+        /// Something changes: a title or a due time.
+        fn refine(schema: &mut serde_json::Value) {
+            schema["anyOf"] = jarvis_core::contract::one_of_given(&["title", "due"]);
+            schema["x-message"] = "say what changes: title, due".into();
+        }
     }
 
     /// A task as the API shows it.

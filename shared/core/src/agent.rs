@@ -84,6 +84,8 @@ pub struct ChatInput {
     #[serde(default)]
     #[schema(max_length = 4000)]
     pub message: String,
+    /// The conversation to continue (`conv_…`, as an answer gave it); none
+    /// starts one.
     #[serde(default)]
     pub conversation_id: Option<String>,
     /// The client's idempotency key for this turn (1–64 of `A-Za-z0-9_-`, e.g. a
@@ -91,6 +93,7 @@ pub struct ChatInput {
     /// tool again. Without a `conversation_id`, it also names the new
     /// conversation, so a retry of a first turn finds it.
     #[serde(default)]
+    #[schema(pattern = "^[A-Za-z0-9_-]{1,64}$")]
     pub turn_id: Option<String>,
     /// Runs the conversation's pending action (a send, a delete…): its
     /// `pending.token` from the answer that showed it. The only way to run an
@@ -103,11 +106,54 @@ pub struct ChatInput {
     pub decline: Option<ConsentToken>,
 }
 
+/// A conversation id as Jarvis makes them: `conv_` and up to 59 ASCII letters,
+/// digits or `_` (the `pattern` the API prints for it).
+pub const CONVERSATION_ID_PATTERN: &str = "^conv_[A-Za-z0-9_]{0,59}$";
+
+/// Whether `id` is a conversation id ([`CONVERSATION_ID_PATTERN`]).
+pub fn is_conversation_id(id: &str) -> bool {
+    id.starts_with("conv_")
+        && id.len() <= 64
+        && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
 /// The token of the pending action a structured answer is about.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ConsentToken {
+    #[schema(pattern = "^[A-Za-z0-9_-]{1,128}$")]
     pub token: String,
+}
+
+impl crate::contract::Contract for ChatInput {
+    /// One of three forms: a message (not only spaces) with neither
+    /// `confirm` nor `decline`; or `confirm`, or `decline`, with the
+    /// `conversation_id` and no message.
+    fn refine(schema: &mut serde_json::Value) {
+        use serde_json::json;
+        schema["properties"]["conversation_id"]["pattern"] = CONVERSATION_ID_PATTERN.into();
+        let none = json!({"type": "null"});
+        let given = json!({"not": {"type": "null"}});
+        let answer = |pressed: &str, other: &str| {
+            json!({
+                "required": [pressed, "conversation_id"],
+                "properties": {
+                    pressed: given,
+                    other: none,
+                    "conversation_id": given,
+                    "message": {"pattern": "^[\\t\\n\\r ]*$"},
+                },
+            })
+        };
+        schema["oneOf"] = json!([
+            {"required": ["message"], "properties": {"message": {"pattern": "\\S"}, "confirm": none, "decline": none}},
+            answer("confirm", "decline"),
+            answer("decline", "confirm"),
+        ]);
+        schema["x-message"] = json!(
+            "send a message, or confirm or decline (with the conversation_id and no message)"
+        );
+    }
 }
 
 impl ChatInput {
@@ -167,10 +213,7 @@ impl ChatInput {
             ));
         }
         if let Some(id) = &self.conversation_id {
-            if !id.starts_with("conv_")
-                || id.len() > 64
-                || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-            {
+            if !is_conversation_id(id) {
                 return Err("conversation_id is not one Jarvis gave".into());
             }
         }

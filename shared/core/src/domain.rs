@@ -54,7 +54,7 @@ impl fmt::Display for TenantId {
     Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema,
 )]
 #[serde(transparent)]
-#[schema(value_type = String)]
+#[schema(value_type = String, pattern = "^doc_[0-9a-fA-F]{24}$")]
 pub struct DocumentId(String);
 
 impl DocumentId {

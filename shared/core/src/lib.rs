@@ -36,6 +36,7 @@ pub mod clock;
 pub mod config;
 pub mod consent;
 pub mod content;
+pub mod contract;
 pub mod curated;
 pub mod domain;
 pub mod error;

@@ -256,6 +256,11 @@ pub mod keys {
     /// Longest object key accepted (S3's limit).
     pub const MAX_KEY_BYTES: usize = 1024;
 
+    /// A file name [`sanitize_file_name`] keeps: its last segment (after `/`
+    /// or `\`) has a character that is not a control, a space or a dot. The
+    /// `pattern` of every file name the API takes.
+    pub const FILE_NAME_PATTERN: &str = r"[^/\\\s.\x00-\x1f\x7f-\x9f][^/\\]*$";
+
     /// Whether `key` is a plain relative path every blob store accepts: not empty,
     /// no leading or trailing `/`, no empty, `.` or `..` segments, no control
     /// characters. Both adapters refuse anything else, so a key means the same

@@ -5,8 +5,8 @@ use crate::fusion::FusionConfig;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-/// Longest query accepted, in bytes.
-pub const MAX_QUERY_BYTES: usize = 2048;
+/// Longest query accepted, in characters (as JSON Schema counts `maxLength`).
+pub const MAX_QUERY_CHARS: usize = 2048;
 /// Most hits one request may ask for.
 pub const MAX_LIMIT: usize = 50;
 /// Hits returned when the request does not say.
@@ -16,15 +16,34 @@ pub const DEFAULT_LIMIT: usize = 10;
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SearchRequest {
+    /// What to look for (1 to 2,048 characters, not only spaces).
+    #[schema(min_length = 1, max_length = 2048, pattern = "\\S")]
     pub query: String,
+    /// Hits to answer, 1 to 50 (default 10).
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 50)]
     pub limit: Option<usize>,
     #[serde(default)]
     pub filters: SearchFilters,
     /// "hybrid" (default), "keyword" or "semantic".
     #[serde(default)]
+    #[schema(value_type = Option<SearchModeName>)]
     pub mode: Option<String>,
 }
+
+/// How `POST /search` ranks.
+#[derive(Debug, Clone, Copy, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum SearchModeName {
+    /// Words and meaning, fused (the default).
+    Hybrid,
+    /// Words only (BM25).
+    Keyword,
+    /// Meaning only (the embedding).
+    Semantic,
+}
+
+impl crate::contract::Contract for SearchRequest {}
 
 /// Optional narrowing of a search; the tenant filter is always applied on top.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, utoipa::ToSchema)]
@@ -74,10 +93,10 @@ impl SearchRequest {
         if text.is_empty() {
             return Err("query must not be empty".into());
         }
-        if text.len() > MAX_QUERY_BYTES {
+        let chars = self.query.chars().count();
+        if chars > MAX_QUERY_CHARS {
             return Err(format!(
-                "query is {} bytes; the limit is {MAX_QUERY_BYTES}",
-                text.len()
+                "query is {chars} characters; the limit is {MAX_QUERY_CHARS}"
             ));
         }
         let limit = self.limit.unwrap_or(DEFAULT_LIMIT);
@@ -94,11 +113,6 @@ impl SearchRequest {
                 ))
             }
         };
-        if let (Some(from), Some(to)) = (self.filters.from, self.filters.to) {
-            if from >= to {
-                return Err("filters.from must be before filters.to".into());
-            }
-        }
         Ok((text.to_owned(), limit, mode))
     }
 }
@@ -185,12 +199,13 @@ mod tests {
             .unwrap()
             .validate()
             .is_err());
+        // An empty range is a search that finds nothing, not a bad request.
         assert!(req(
             r#"{"query":"x","filters":{"from":"2026-02-01T00:00:00Z","to":"2026-01-01T00:00:00Z"}}"#
         )
         .unwrap()
         .validate()
-        .is_err());
+        .is_ok());
         assert!(
             req(r#"{"query":"x","tenant":"someone-else"}"#).is_err(),
             "unknown fields are refused"

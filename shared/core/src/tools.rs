@@ -325,14 +325,25 @@ pub fn specs() -> Vec<Value> {
     ]
 }
 
-static ADDRESS: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
-    regex::Regex::new(r"^[^@\s<>,;]+@[^@\s<>,;]+\.[A-Za-z]{2,}$").expect("address pattern")
-});
+/// A plain e-mail address (`name@domain.tld`): the regex [`is_email_address`]
+/// uses, and the `pattern` of every address field in the API's schemas.
+pub const ADDRESS_PATTERN: &str = r"^[^@\s<>,;]+@[^@\s<>,;]+\.[A-Za-z]{2,}$";
+/// Longest address, in characters.
+pub const MAX_ADDRESS_CHARS: usize = 254;
+
+static ADDRESS: std::sync::LazyLock<regex::Regex> =
+    std::sync::LazyLock::new(|| regex::Regex::new(ADDRESS_PATTERN).expect("address pattern"));
+
+/// An address field's JSON Schema.
+pub fn address_schema() -> serde_json::Value {
+    serde_json::json!({"type": "string", "maxLength": MAX_ADDRESS_CHARS, "pattern": ADDRESS_PATTERN,
+        "x-message": "is not a plain e-mail address (name@domain.tld)"})
+}
 
 /// Whether `text` is one plain e-mail address (`name@domain.tld`, no display
 /// name, no list): what drafts and notification subscriptions accept.
 pub fn is_email_address(text: &str) -> bool {
-    text.len() <= 254 && ADDRESS.is_match(text)
+    text.chars().count() <= MAX_ADDRESS_CHARS && ADDRESS.is_match(text)
 }
 
 /// A string field of a tool input, trimmed; `None` when absent or empty.

@@ -16,6 +16,7 @@ use aws_lambda_events::apigw::{
     ApiGatewayV2httpRequestContext, ApiGatewayV2httpRequestContextHttpDescription,
 };
 use aws_lambda_events::query_map::QueryMap;
+use jarvis_core::contract::{self, Contract};
 use jarvis_core::{ApiError, TenantId};
 use lambda_http::http::header::{CONTENT_TYPE, LOCATION};
 use lambda_http::http::{HeaderValue, StatusCode};
@@ -52,12 +53,29 @@ pub fn tenant(req: &Request) -> Result<TenantId, ApiError> {
 }
 
 /// The route API Gateway matched (the request context's route key), from the
-/// route table; a request for no route of the table is a 404.
+/// route table; a request for no route of the table is a 404. Its path and
+/// query parameters are checked here against the schemas the OpenAPI document
+/// prints ([`routes::parameters`]): one that does not fit is a 400 before any
+/// handler runs.
 pub fn route(req: &Request) -> Result<&'static Route, ApiError> {
     let key = context(req)
         .and_then(|ctx| ctx.route_key.as_deref())
         .unwrap_or_default();
-    routes::find(key).ok_or_else(|| ApiError::NotFound(format!("no route {key:?}")))
+    let route = routes::find(key).ok_or_else(|| ApiError::NotFound(format!("no route {key:?}")))?;
+    for param in routes::parameters(route) {
+        let raw = match param.location {
+            routes::In::Path => path_param(req, param.name),
+            routes::In::Query => query(req, param.name),
+            routes::In::Header => match req.headers().get(param.name) {
+                Some(v) => Some(v.to_str().map_err(|_| {
+                    ApiError::BadRequest(format!("{} must be visible ASCII", param.name))
+                })?),
+                None => None,
+            },
+        };
+        param.check(raw).map_err(ApiError::BadRequest)?;
+    }
+    Ok(route)
 }
 
 /// The 404 of a function asked for a route of the table it does not answer
@@ -93,9 +111,34 @@ pub fn body_bytes(req: &Request, max: u64) -> Result<&[u8], ApiError> {
     Ok(bytes)
 }
 
-/// The body parsed as JSON into `T`; a request that is not JSON, or not the
-/// expected shape, is a 400/415 with serde's explanation (never a panic).
-pub fn json_body<T: DeserializeOwned>(req: &Request, max: u64) -> Result<T, ApiError> {
+/// The body parsed as JSON into `T`, after it was checked against `T`'s schema
+/// (the one the OpenAPI document prints, [`Contract`]): a request that is not
+/// JSON, or not that shape, is a 400/415 saying why (never a panic).
+pub fn json_body<T: DeserializeOwned + Contract + 'static>(
+    req: &Request,
+    max: u64,
+) -> Result<T, ApiError> {
+    let value = checked_object::<T>(req, max)?;
+    serde_json::from_value(value)
+        .map_err(|e| ApiError::BadRequest(format!("invalid JSON body: {e}")))
+}
+
+/// The body as JSON, checked against `T`'s schema, for handlers that read it
+/// as a [`serde_json::Value`] (the tools behind the REST routes).
+pub fn checked_object<T: Contract + 'static>(
+    req: &Request,
+    max: u64,
+) -> Result<serde_json::Value, ApiError> {
+    let mut value: serde_json::Value = any_json(req, max)?;
+    contract::integral_numbers(&mut value);
+    contract::schemas::<T>()
+        .check(&value)
+        .map_err(ApiError::BadRequest)?;
+    Ok(value)
+}
+
+/// The body parsed as JSON, of any shape.
+fn any_json<T: DeserializeOwned>(req: &Request, max: u64) -> Result<T, ApiError> {
     if let Some(ct) = header(req, CONTENT_TYPE.as_str()) {
         if !ct
             .trim_start()
@@ -113,17 +156,6 @@ pub fn json_body<T: DeserializeOwned>(req: &Request, max: u64) -> Result<T, ApiE
     }
     serde_json::from_slice(bytes)
         .map_err(|e| ApiError::BadRequest(format!("invalid JSON body: {e}")))
-}
-
-/// A JSON object body (`shape` tells the caller what it holds when it is not one).
-pub fn json_object(req: &Request, max: u64, shape: &str) -> Result<serde_json::Value, ApiError> {
-    let body: serde_json::Value = json_body(req, max)?;
-    if !body.is_object() {
-        return Err(ApiError::BadRequest(format!(
-            "the body is a JSON object: {shape}"
-        )));
-    }
-    Ok(body)
 }
 
 /// The answer to `GET /healthz` (no token needed): the deployment is up and
@@ -202,8 +234,10 @@ fn respond(status: u16, body: String) -> Response {
 /// A create (`POST`) that runs at most once per `Idempotency-Key` header
 /// ([`jarvis_core::idempotency`]): a retry with the same key and body gets the
 /// first answer; the same key with another body is a 422; with no key the
-/// create just runs. Keys are scoped to the tenant and the route.
-pub async fn create_once<F, Fut>(
+/// create just runs. Keys are scoped to the tenant and the route. A retry
+/// after the created `T` was deleted is a 409 rather than the first answer
+/// again: it would name something that no longer exists.
+pub async fn create_once<T: jarvis_core::records::Record, F, Fut>(
     records: &dyn jarvis_core::ports::RecordStore,
     req: &Request,
     tenant: &jarvis_core::TenantId,
@@ -217,8 +251,19 @@ where
     let route = route(req)?.key();
     let body: &[u8] = req.body().as_ref();
     let key = header(req, jarvis_core::idempotency::HEADER);
-    let (status, answer, _replayed) =
+    let (status, answer, replayed) =
         jarvis_core::idempotency::once(records, tenant, &route, key, body, now, work).await?;
+    if replayed {
+        let id = answer["id"].as_str().unwrap_or_default();
+        if jarvis_core::records::get::<T>(records, tenant, id)
+            .await?
+            .is_none()
+        {
+            return Err(ApiError::Conflict(format!(
+                "what this Idempotency-Key created ({id}) was deleted since; send a new key to create it again"
+            )));
+        }
+    }
     Ok((status, answer))
 }
 
@@ -390,7 +435,7 @@ mod tests {
             serde_json::json!({"body": "a=b", "headers": {"content-type": "application/x-www-form-urlencoded"}}),
         ));
         assert_eq!(
-            json_body::<serde_json::Value>(&form, 100)
+            json_body::<jarvis_core::search::SearchRequest>(&form, 100)
                 .unwrap_err()
                 .status(),
             415
@@ -400,13 +445,43 @@ mod tests {
             serde_json::json!({"body": "{\"query\":"}),
         ));
         assert_eq!(
-            json_body::<serde_json::Value>(&broken, 100)
+            json_body::<jarvis_core::search::SearchRequest>(&broken, 100)
                 .unwrap_err()
                 .status(),
             400
         );
-        let array = request(event("POST /tasks", serde_json::json!({"body": "[1]"})));
-        assert_eq!(json_object(&array, 100, "{}").unwrap_err().status(), 400);
+        let array = request(event("POST /search", serde_json::json!({"body": "[1]"})));
+        let e = json_body::<jarvis_core::search::SearchRequest>(&array, 100).unwrap_err();
+        assert_eq!(
+            (e.status(), e.to_string()),
+            (400, "the body must be object".into())
+        );
+        // The schema's rules, before serde: a blank query, a limit past 50.
+        for (body, says) in [
+            (r#"{"query": "  "}"#, "query must not be blank"),
+            (r#"{"query": "x", "limit": 51}"#, "limit must be at most 50"),
+            (r#"{"query": "x", "mode": "fast"}"#, "mode"),
+            (
+                r#"{"query": "x", "extra": 1}"#,
+                "extra is not a field of the body",
+            ),
+        ] {
+            let req = request(event("POST /search", serde_json::json!({ "body": body })));
+            let e = json_body::<jarvis_core::search::SearchRequest>(&req, 1000).unwrap_err();
+            assert_eq!(e.status(), 400, "{body}");
+            assert!(e.to_string().contains(says), "{body}: {e}");
+        }
+        // 43.0 is the integer 43, as JSON Schema counts.
+        let req = request(event(
+            "POST /search",
+            serde_json::json!({"body": r#"{"query": "x", "limit": 43.0}"#}),
+        ));
+        assert_eq!(
+            json_body::<jarvis_core::search::SearchRequest>(&req, 1000)
+                .unwrap()
+                .limit,
+            Some(43)
+        );
     }
 
     #[test]
@@ -414,15 +489,16 @@ mod tests {
         let route = routes::find("GET /documents/{id}").unwrap();
         let incoming = lambda_http::http::Request::builder()
             .method("GET")
-            .uri("http://localhost/documents/doc_1?status=indexed&name=my%20notes.md")
+            .uri("http://localhost/documents/doc_0123456789abcdef01234567?status=indexed&name=my%20notes.md")
             .header("authorization", "Bearer secret")
             .body(Body::Empty)
             .unwrap();
         let alice = TenantId::parse("alice").unwrap();
-        let req = local_request(incoming, route, &alice, [("id".into(), "doc_1".into())]);
+        let id = "doc_0123456789abcdef01234567";
+        let req = local_request(incoming, route, &alice, [("id".into(), id.into())]);
         assert_eq!(tenant(&req).unwrap(), alice);
         assert_eq!(self::route(&req).unwrap(), route);
-        assert_eq!(path_param(&req, "id"), Some("doc_1"));
+        assert_eq!(path_param(&req, "id"), Some(id));
         assert_eq!(query(&req, "status"), Some("indexed"));
         assert_eq!(query(&req, "name"), Some("my notes.md"));
         assert!(

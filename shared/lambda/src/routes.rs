@@ -102,6 +102,144 @@ impl Route {
     }
 }
 
+/// Where a parameter is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum In {
+    Path,
+    Query,
+    Header,
+}
+
+/// A path, query or header parameter: what the OpenAPI document prints and
+/// what [`crate::http::route`] checks before a handler runs — one declaration.
+#[derive(Debug, Clone)]
+pub struct Param {
+    pub name: &'static str,
+    pub location: In,
+    pub required: bool,
+    pub description: &'static str,
+    /// The JSON Schema of the value (as OpenAPI serializes it: `integer` and
+    /// `boolean` parameters are their text).
+    pub schema: serde_json::Value,
+}
+
+impl Param {
+    /// The raw value (`None`: not sent) against this parameter; the error is
+    /// the 400's message.
+    pub fn check(&self, raw: Option<&str>) -> Result<(), String> {
+        match raw {
+            None if self.required => Err(match self.location {
+                In::Query => format!("give {} as ?{}=…", self.name, self.name),
+                _ => format!("{} is required", self.name),
+            }),
+            None => Ok(()),
+            Some(raw) => jarvis_core::contract::check_parameter(&self.schema, self.name, raw),
+        }
+    }
+}
+
+/// Id patterns, as the stores make them (`doc_` + 24 hex digits from the
+/// object; `conv_…`, `task_…`, `rem_…`, `draft_…` from `clock::new_id` or an
+/// idempotency key). An id that fits may still name nothing (404).
+pub const DOCUMENT_ID: &str = "^doc_[0-9a-fA-F]{24}$";
+pub const CONVERSATION_ID: &str = jarvis_core::agent::CONVERSATION_ID_PATTERN;
+pub const TASK_ID: &str = "^task_[0-9a-z]{1,60}$";
+pub const REMINDER_ID: &str = "^rem_[0-9a-z]{1,60}$";
+pub const DRAFT_ID: &str = "^draft_[0-9a-z]{1,60}$";
+/// A file name `keys::sanitize_file_name` keeps.
+pub const FILE_NAME: &str = jarvis_core::pipeline::keys::FILE_NAME_PATTERN;
+/// An `Idempotency-Key`: 1 to 255 visible ASCII characters.
+pub const IDEMPOTENCY_KEY: &str = "^[\\x21-\\x7e]{1,255}$";
+
+/// The parameters of `route`: its path's ids, its query, its headers.
+pub fn parameters(route: &Route) -> Vec<Param> {
+    use serde_json::json;
+    let id = |pattern: &str, what: &'static str| Param {
+        name: "id",
+        location: In::Path,
+        required: true,
+        description: what,
+        schema: json!({"type": "string", "pattern": pattern,
+            "x-message": format!("is not {}", what.to_lowercase().replacen("the ", "a ", 1))}),
+    };
+    let query = |name, description, schema| Param {
+        name,
+        location: In::Query,
+        required: false,
+        description,
+        schema,
+    };
+    let mut params = Vec::new();
+    if route.path.contains("{id}") {
+        params.push(match route.path.split('/').nth(1) {
+            Some("documents") => id(DOCUMENT_ID, "The document's id (doc_ + 24 hex digits)"),
+            Some("conversations") => id(CONVERSATION_ID, "The conversation's id (conv_…)"),
+            Some("tasks") => id(TASK_ID, "The task's id (task_…)"),
+            Some("reminders") => id(REMINDER_ID, "The reminder's id (rem_…)"),
+            _ if route.path.starts_with("/emails/drafts/") => {
+                id(DRAFT_ID, "The draft's id (draft_…)")
+            }
+            _ => unreachable!("{} names an id of no known kind", route.path),
+        });
+    }
+    match route.op {
+        Op::UploadDocument => {
+            params.push(Param {
+                required: true,
+                ..query(
+                    "name",
+                    "The file's name (its extension says its type); a taken name becomes `name (2).ext`",
+                    json!({"type": "string", "minLength": 1, "pattern": FILE_NAME,
+                        "x-message": "is not a usable file name"}),
+                )
+            });
+            params.push(query(
+                "replace",
+                "`true` replaces the file of that name instead",
+                json!({"type": "boolean"}),
+            ));
+        }
+        Op::ListDocuments => {
+            params.push(query(
+                "status",
+                "Only documents in this state",
+                json!({"type": "string", "enum": ["queued", "processing", "indexed", "failed", "skipped"]}),
+            ));
+            params.push(query(
+                "limit",
+                "Documents on a page (default 50)",
+                json!({"type": "integer", "minimum": 1, "maximum": 200}),
+            ));
+            params.push(query(
+                "after",
+                "The `next` of the previous page",
+                json!({"type": "string", "pattern": DOCUMENT_ID,
+                    "x-message": "is not a document id (doc_ + 24 hex digits)"}),
+            ));
+        }
+        Op::ListTasks => params.push(query(
+            "status",
+            "open (default), done or all",
+            json!({"type": "string", "enum": ["open", "done", "all"]}),
+        )),
+        Op::Export => params.push(query(
+            "link",
+            "true: when the archive is a pre-signed link, answer it as JSON instead of a 303",
+            json!({"type": "boolean"}),
+        )),
+        Op::CreateTask | Op::CreateReminder | Op::CreateDraft => params.push(Param {
+            name: "Idempotency-Key",
+            location: In::Header,
+            required: false,
+            description: "1 to 255 visible ASCII characters: a retry with the same key and body creates nothing more",
+            schema: json!({"type": "string", "pattern": IDEMPOTENCY_KEY,
+                "x-message": "is 1 to 255 visible ASCII characters"}),
+        }),
+        _ => {}
+    }
+    params
+}
+
 /// Every route of the HTTP API.
 pub const ROUTES: &[Route] = &[
     Route {

@@ -106,3 +106,48 @@ fn differences(
     }
     differ
 }
+
+/// Every crate whose library says `test = false` (no unit-test binary to
+/// compile and link: each one links the whole AWS SDK) has no unit test in
+/// its sources — one added there would otherwise never run.
+#[test]
+fn no_unit_test_hides_in_a_crate_built_without_its_test_binary() {
+    let root = super::repo();
+    let mut skipped = 0;
+    for dir in ["functions", "shared"] {
+        for entry in std::fs::read_dir(root.join(dir)).expect("the crates' folder") {
+            let krate = entry.expect("a crate").path();
+            let Ok(manifest) = std::fs::read_to_string(krate.join("Cargo.toml")) else {
+                continue;
+            };
+            let lib = manifest
+                .split("\n[")
+                .find(|section| section.starts_with("lib]"))
+                .unwrap_or_default();
+            if !lib.lines().any(|l| l.trim() == "test = false") {
+                continue;
+            }
+            skipped += 1;
+            let mut stack = vec![krate.join("src")];
+            while let Some(path) = stack.pop() {
+                if path.is_dir() {
+                    stack.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
+                } else if path.extension().is_some_and(|e| e == "rs") {
+                    let text = std::fs::read_to_string(&path).unwrap();
+                    for marker in ["#[test]", "#[tokio::test]", "proptest!"] {
+                        assert!(
+                            !text.contains(marker),
+                            "{} has {marker}, but its crate's [lib] says test = false: \
+                             remove that line so the test runs",
+                            path.display()
+                        );
+                    }
+                }
+            }
+        }
+    }
+    assert!(
+        skipped >= 10,
+        "only {skipped} crates skip their test binary"
+    );
+}

@@ -11,12 +11,11 @@ points at (the live one above all), whatever its age.
 make deploy-<env> runs it after the apply. Needs lambda:ListVersionsByFunction,
 ListAliases and DeleteFunction (with a version qualifier) on the functions."""
 
-import argparse
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from rollback import release_of  # noqa: E402
+from rollback import target_arguments, target_functions, versions_of  # noqa: E402
 
 KEEP = 5
 
@@ -37,11 +36,7 @@ def plan(versions: dict, aliased: set, keep: int = KEEP) -> list:
 
 
 def read(client, name: str):
-    versions = {}
-    for page in client.get_paginator("list_versions_by_function").paginate(FunctionName=name):
-        for v in page["Versions"]:
-            if v["Version"] != "$LATEST":
-                versions[int(v["Version"])] = release_of(v.get("Description", ""))
+    versions = versions_of(client, name)
     aliased = set()
     for page in client.get_paginator("list_aliases").paginate(FunctionName=name):
         for alias in page["Aliases"]:
@@ -71,23 +66,10 @@ def prune(client, names, keep: int = KEEP, dry_run: bool = False, out=sys.stdout
 
 
 def main(argv=None) -> int:
-    args = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    args.add_argument("env_dir", nargs="?")
-    args.add_argument("--functions", help="comma-separated names (instead of terraform output)")
-    args.add_argument("--region")
+    args = target_arguments(__doc__.splitlines()[0])
     args.add_argument("--keep", type=int, default=KEEP, help=f"releases to keep (default {KEEP})")
-    args.add_argument("--dry-run", action="store_true")
     a = args.parse_args(argv)
-    if a.functions:
-        names, region = a.functions.split(","), a.region
-    elif a.env_dir:
-        from smoke import outputs
-
-        out = outputs(a.env_dir)
-        names = sorted(out["function_names"].values())
-        region = a.region or out["user_pool_id"].split("_")[0]
-    else:
-        args.error("give ENV_DIR, or --functions and --region")
+    names, region = target_functions(args, a)
     import boto3
 
     prune(boto3.client("lambda", region_name=region), names, a.keep, a.dry_run)

@@ -64,38 +64,50 @@ def plan(functions: dict, to=None):
     return to, moves, left
 
 
+def versions_of(client, name: str) -> dict:
+    """{version number: release or None} of a function's published versions."""
+    versions = {}
+    for page in client.get_paginator("list_versions_by_function").paginate(FunctionName=name):
+        for v in page["Versions"]:
+            if v["Version"] != "$LATEST":
+                versions[int(v["Version"])] = release_of(v.get("Description", ""))
+    return versions
+
+
 def read_functions(client, names):
-    functions = {}
-    for name in names:
-        live = int(client.get_alias(FunctionName=name, Name=ALIAS)["FunctionVersion"])
-        versions = {}
-        for page in client.get_paginator("list_versions_by_function").paginate(FunctionName=name):
-            for v in page["Versions"]:
-                if v["Version"] != "$LATEST":
-                    versions[int(v["Version"])] = release_of(v.get("Description", ""))
-        functions[name] = {"live": live, "versions": versions}
-    return functions
+    return {name: {"live": int(client.get_alias(FunctionName=name, Name=ALIAS)["FunctionVersion"]),
+                   "versions": versions_of(client, name)}
+            for name in names}
 
 
-def main(argv=None) -> int:
-    args = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def target_arguments(description: str) -> argparse.ArgumentParser:
+    """The arguments naming the functions: ENV_DIR, or --functions and --region."""
+    args = argparse.ArgumentParser(description=description)
     args.add_argument("env_dir", nargs="?")
     args.add_argument("--functions", help="comma-separated names (instead of terraform output)")
     args.add_argument("--region")
-    args.add_argument("--to", help="the release to go back to (default: the one before the live one)")
     args.add_argument("--dry-run", action="store_true")
-    a = args.parse_args(argv)
-    if a.functions:
-        names, region = a.functions.split(","), a.region
-    elif a.env_dir:
-        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-        from smoke import outputs
+    return args
 
-        out = outputs(a.env_dir)
-        names = sorted(out["function_names"].values())
-        region = a.region or out["user_pool_id"].split("_")[0]
-    else:
+
+def target_functions(args: argparse.ArgumentParser, a) -> tuple:
+    """(function names, region) from the parsed target arguments."""
+    if a.functions:
+        return a.functions.split(","), a.region
+    if not a.env_dir:
         args.error("give ENV_DIR, or --functions and --region")
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from smoke import outputs
+
+    out = outputs(a.env_dir)
+    return sorted(out["function_names"].values()), a.region or out["user_pool_id"].split("_")[0]
+
+
+def main(argv=None) -> int:
+    args = target_arguments(__doc__.splitlines()[0])
+    args.add_argument("--to", help="the release to go back to (default: the one before the live one)")
+    a = args.parse_args(argv)
+    names, region = target_functions(args, a)
     import boto3
 
     client = boto3.client("lambda", region_name=region)

@@ -42,28 +42,24 @@ $(MODEL):
 run: $(MODEL)
 	$(CARGO) run -p jarvis --bin jarvis
 
-## The AWS emulator the tests run against (moto server, from PyPI)
 MOTO_VERSION ?= 5.2.5
+## The AWS emulator the tests run against (moto server, from PyPI)
 emulator:
 	@$(PYTHON) -c "import moto, flask, openapi_spec_validator, jsonschema; from moto.moto_server.threaded_moto_server import ThreadedMotoServer; assert moto.__version__ == '$(MOTO_VERSION)'" 2>/dev/null \
 	  || $(PYTHON) -m pip install --quiet "moto[server]==$(MOTO_VERSION)"
 
-## Every test; uses cargo-nextest when installed, cargo test otherwise. One moto
-## server on a free loopback port serves the whole run and stops after it.
-# The operator scripts' own tests (scripts/tests), on the same emulator.
-SCRIPT_TESTS := $(PYTHON) -m unittest discover -s scripts/tests
 
+SUDO := $(shell [ "$$(id -u)" = 0 ] || command -v sudo)
 ## Debian's chromium and its chromedriver, for the web app's browser tests
 ## (installed with apt-get when missing: as root, or through sudo).
-SUDO := $(shell [ "$$(id -u)" = 0 ] || command -v sudo)
 browser:
 	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
 	  $(SUDO) apt-get update -qq && \
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; }
 
+WEB_TEST_TOOLS := target/web-test/axe.min.js
 ## axe-core for the accessibility checks (npm, pinned and checked; never served),
 ## and the web app's vendored modules checked against web/vendor/VENDOR.json
-WEB_TEST_TOOLS := target/web-test/axe.min.js
 web-test-tools: $(WEB_TEST_TOOLS)
 $(WEB_TEST_TOOLS): web/vendor/VENDOR.json
 	$(PYTHON) scripts/vendor-web.py --fetch --tests --into target/web-test
@@ -74,24 +70,28 @@ web-check:
 docs-check:
 	$(PYTHON) scripts/docs_check.py
 
-## schemathesis (PyPI, pinned, in its own virtualenv under target/tools): the
-## contract fuzzer of make api-check
 SCHEMATHESIS_VERSION ?= 4.32.5
 SCHEMATHESIS := $(TOOLS)/schemathesis-$(SCHEMATHESIS_VERSION)/bin/schemathesis
+## schemathesis (PyPI, pinned, in its own virtualenv under target/tools): the
+## contract fuzzer of make api-check
 api-tools: $(SCHEMATHESIS)
 $(SCHEMATHESIS):
 	$(PYTHON) -m venv $(TOOLS)/schemathesis-$(SCHEMATHESIS_VERSION)
 	$(TOOLS)/schemathesis-$(SCHEMATHESIS_VERSION)/bin/pip install --quiet schemathesis==$(SCHEMATHESIS_VERSION)
 
+API_CHECK_SECONDS ?= 60
+API_CHECK := $(PYTHON) scripts/api_check.py --schemathesis $(SCHEMATHESIS) --max-time $(API_CHECK_SECONDS)
 ## The HTTP API against its OpenAPI document: schemathesis fuzzes the local
 ## runtime for API_CHECK_SECONDS (coverage, fuzzing and stateful phases, every
 ## check); any rejected valid request, undocumented status or server error fails
-API_CHECK_SECONDS ?= 60
-API_CHECK := $(PYTHON) scripts/api_check.py --schemathesis $(SCHEMATHESIS) --max-time $(API_CHECK_SECONDS)
 api-check: $(MODEL) $(SCHEMATHESIS)
 	$(CARGO) build -p jarvis
 	$(API_CHECK)
 
+# The operator scripts' own tests (scripts/tests), on the same emulator.
+SCRIPT_TESTS := $(PYTHON) -m unittest discover -s scripts/tests
+## Every test; uses cargo-nextest when installed, cargo test otherwise. One moto
+## server on a free loopback port serves the whole run and stops after it.
 test: $(MODEL) emulator infra-check browser web-test-tools web-check docs-check api-tools
 ifeq ($(NEXTEST),yes)
 	$(PYTHON) scripts/emulator.py -- sh -c '$(CARGO) nextest run --workspace --no-fail-fast; s=$$?; $(SCRIPT_TESTS) || s=1; exit $$s'
@@ -125,12 +125,12 @@ bench: $(MODEL) build
 	$(PYTHON) -c "import boto3" 2>/dev/null || $(PYTHON) -m pip install --quiet boto3
 	$(PYTHON) bench/coldstart/coldstart.py target/release $(LAMBDA_DIR) $${COLDSTART_RUNS:-7}
 
-## cargo-lambda and zig (the arm64 linker), pinned, from PyPI into their own
-## virtualenv under target/tools (never the system Python: Debian 12 and Ubuntu
-## 24.04 refuse that, PEP 668), and Rust's arm64 standard library
 CARGO_LAMBDA_VERSION ?= 1.9.2
 ZIGLANG_VERSION      ?= 0.13.0
 LAMBDA_TOOLS  = $(TOOLS)/lambda-$(CARGO_LAMBDA_VERSION)-zig-$(ZIGLANG_VERSION)
+## cargo-lambda and zig (the arm64 linker), pinned, from PyPI into their own
+## virtualenv under target/tools (never the system Python: Debian 12 and Ubuntu
+## 24.04 refuse that, PEP 668), and Rust's arm64 standard library
 lambda-tools: $(LAMBDA_TOOLS)/bin/cargo-lambda lambda-target
 $(LAMBDA_TOOLS)/bin/cargo-lambda:
 	$(PYTHON) -m venv $(LAMBDA_TOOLS)
@@ -138,9 +138,9 @@ $(LAMBDA_TOOLS)/bin/cargo-lambda:
 lambda-target:
 	@rustup target list --installed | grep -q aarch64-unknown-linux-gnu || rustup target add aarch64-unknown-linux-gnu
 
-## One arm64 zip per function: $(LAMBDA_DIR)/<function>/bootstrap.zip (what Terraform deploys)
 # The tools' virtualenv first on PATH: cargo-lambda, and the python3 that
 # finds the ziglang module (cargo-zigbuild runs `python3 -m ziglang`).
+## One arm64 zip per function: $(LAMBDA_DIR)/<function>/bootstrap.zip (what Terraform deploys)
 build: lambda-tools
 	PATH="$(abspath $(LAMBDA_TOOLS))/bin:$$PATH" cargo lambda build --release --arm64 --output-format zip \
 	  --lambda-dir $(LAMBDA_DIR) $(foreach f,$(FUNCTIONS),-p $(f))
@@ -219,9 +219,9 @@ deploy-%:
 	rm -f terraform/envs/$*/tfplan
 	$(PYTHON) scripts/prune_versions.py terraform/envs/$* --keep $(KEEP_RELEASES)
 
+KEEP_RELEASES ?= 5
 ## prune-<env>: delete function versions older than the newest KEEP_RELEASES
 ## releases (never one an alias points at); deploy-<env> runs it
-KEEP_RELEASES ?= 5
 prune-%:
 	$(PYTHON) scripts/prune_versions.py terraform/envs/$* --keep $(KEEP_RELEASES) $(if $(DRY_RUN),--dry-run)
 

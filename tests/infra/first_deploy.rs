@@ -399,3 +399,34 @@ fn the_chat_roles_may_start_the_models_marketplace_subscription() {
         "docs/deploying.md describes the real first step, not the retired Model access page"
     );
 }
+
+/// `make help` lists what a first deploy runs, and the checks around it (a
+/// variable between a target's `##` comment and the target hides it).
+#[test]
+fn make_help_lists_the_deploy_and_check_targets() {
+    let out = std::process::Command::new("make")
+        .current_dir(repo())
+        .args(["-s", "help"])
+        .output()
+        .expect("make runs");
+    let help = String::from_utf8_lossy(&out.stdout);
+    for target in [
+        "test",
+        "run",
+        "api-check",
+        "build",
+        "lambda-tools",
+        "preflight-<env>",
+        "plan-<env>",
+        "deploy-<env>",
+        "prune-<env>",
+        "rollback-<env>",
+        "smoke-<env>",
+    ] {
+        assert!(
+            help.lines()
+                .any(|l| l.trim_start().starts_with(&format!("make {target} "))),
+            "make help does not list {target}:\n{help}"
+        );
+    }
+}

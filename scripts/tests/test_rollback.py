@@ -135,6 +135,10 @@ class Rollback(unittest.TestCase):
         self.assertEqual(left, [])
 
     def test_pruning_keeps_the_newest_releases_and_every_aliased_version(self):
+        """Lambda's code storage is 75 GB per region (a quota shared by every
+        function version), and every deploy publishes a version of every
+        function: deploy-<env> prunes. A version an alias points at cannot be
+        deleted (Lambda refuses), and must not be: it is live, or pinned."""
         tag = uuid.uuid4().hex[:6]
         name = f"{tag}-api-chat"
         versions = [self.deploy(name, "r1", first=True)]

@@ -2,7 +2,7 @@
 """make api-check: the HTTP API against its own OpenAPI document, by a
 contract fuzzer (schemathesis), on the local runtime.
 
-    api_check.py --schemathesis PATH [--jarvis target/debug/jarvis] [--max-time 60] [--seed N]
+    api_check.py --schemathesis PATH [--jarvis target/debug/jarvis] [--max-time 60] [--seed N|random]
 
 Starts `jarvis serve` on a free loopback port with a throwaway data folder,
 signs in a user (`jarvis token`), and runs every schemathesis check with its
@@ -74,9 +74,9 @@ def main() -> int:
     args.add_argument("--schemathesis", required=True)
     args.add_argument("--jarvis", default=os.path.join(REPO, "target", "debug", "jarvis"))
     args.add_argument("--max-time", type=int, default=60)
-    args.add_argument("--seed", type=int, default=None)
+    args.add_argument("--seed", default="random", help="an integer, or random (the default)")
     a = args.parse_args()
-    seed = a.seed if a.seed is not None else random.randrange(1 << 31)
+    seed = random.randrange(1 << 31) if a.seed == "random" else int(a.seed)
     data = tempfile.mkdtemp(prefix="jarvis-api-check-")
     port = free_port()
     url = f"http://127.0.0.1:{port}"

@@ -108,7 +108,7 @@ fn operation(route: &Route, c: &mut Map<String, Value>) -> Operation {
             .errors(&[(404, "No such document of the caller's")]),
         Op::Chat => Operation::answers(200, "The answer, its citations and what the assistant did", Some(component::<jarvis_core::agent::ChatOutput>(c)))
             .taking(request::<jarvis_core::agent::ChatInput>(c))
-            .errors(&[(404, "No such conversation"), (409, "This turn_id is still running, or a confirm/decline token that is not the pending action's"), (422, "A bound was reached")]),
+            .errors(&[(404, "No such conversation"), (409, "This turn_id is still running, or a confirm/decline token that is not the pending action's"), (422, "A bound was reached, or the turn_id was used with another message")]),
         Op::ListConversations => Operation::answers(200, "The caller's conversations, newest first", Some(component::<api_chat::rest::ConversationList>(c))),
         Op::GetConversation => Operation::answers(200, "The conversation", Some(component::<api_chat::rest::ConversationView>(c)))
             .errors(&[(400, "Not a conversation id"), (404, "No such conversation of the caller's")]),

@@ -120,7 +120,7 @@ fn api_error(e: AgentError) -> ApiError {
         AgentError::Invalid(m) => ApiError::BadRequest(m),
         AgentError::Busy(m) | AgentError::Stale(m) => ApiError::Conflict(m),
         e @ AgentError::Erasing => ApiError::Conflict(e.to_string()),
-        e @ (AgentError::StepLimit(_) | AgentError::TokenLimit(_)) => {
+        e @ (AgentError::StepLimit(_) | AgentError::TokenLimit(_) | AgentError::KeyReused(_)) => {
             ApiError::Unprocessable(e.to_string())
         }
         AgentError::Port(p) => ApiError::from(p),

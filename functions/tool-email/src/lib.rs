@@ -533,7 +533,9 @@ async fn route(deps: &Deps, req: &Request) -> Result<(u16, Value), ApiError> {
         }
         Op::SendDraft => {
             let body: rest::SendConfirmation = http::json_body(req, MAX_BODY_BYTES)?;
-            if body.confirm_token.is_empty() || body.confirm_token.len() > 128 {
+            // The schema's bounds, as it counts them (characters).
+            let n = body.confirm_token.chars().count();
+            if n == 0 || n > 128 {
                 return Err(ApiError::BadRequest(
                     "confirm_token is the draft's token as listed (1 to 128 characters)".into(),
                 ));

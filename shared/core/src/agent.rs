@@ -318,6 +318,10 @@ pub enum AgentError {
     /// The same turn (its `turn_id`) is still being answered by another request.
     #[error("{0}")]
     Busy(String),
+    /// The `turn_id` was used with another message (an idempotency key
+    /// reused with another body: 422, as for `Idempotency-Key`).
+    #[error("{0}")]
+    KeyReused(String),
     /// A structured confirmation or refusal of an action that is not (or no
     /// longer) the conversation's pending one: nothing was done.
     #[error("{0}")]
@@ -701,6 +705,7 @@ impl Agent<'_> {
         .await
         .map_err(|e| match e {
             ApiError::Conflict(m) => AgentError::Busy(m),
+            ApiError::Unprocessable(m) => AgentError::KeyReused(m),
             ApiError::Internal(p) => AgentError::Port(p),
             other => AgentError::Invalid(other.to_string()),
         })?;

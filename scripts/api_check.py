@@ -95,6 +95,8 @@ def main() -> int:
              "--max-time", str(a.max_time), "--workers", "2", "--seed", str(seed),
              "--exclude-path", "/me/data", "--output-truncate", "true"],
             capture_output=True, text=True, timeout=a.max_time + 600,
+            # Its caches (.schemathesis, .hypothesis) go with the data, not into the checkout.
+            cwd=data,
         )
         output = run.stdout + run.stderr
         print(output)

@@ -76,6 +76,8 @@ def main() -> int:
     args.add_argument("--max-time", type=int, default=60)
     args.add_argument("--seed", default="random", help="an integer, or random (the default)")
     a = args.parse_args()
+    # Absolute: schemathesis runs in the temporary folder.
+    a.schemathesis, a.jarvis = os.path.abspath(a.schemathesis), os.path.abspath(a.jarvis)
     seed = random.randrange(1 << 31) if a.seed == "random" else int(a.seed)
     data = tempfile.mkdtemp(prefix="jarvis-api-check-")
     port = free_port()

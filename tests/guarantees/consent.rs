@@ -168,7 +168,12 @@ async fn asked_then(agent: &Agent<'_>, first: &str, reply: &str) -> (ChatOutput,
     (asked, answered)
 }
 
-async fn no_reply_but_consent_sends(records: Arc<dyn RecordStore>) {
+/// Every reply is tried on SQLite; on DynamoDB (the moto server answers a few
+/// hundred requests a second) every `step`-th refusal, and every consent on
+/// the path where it sends. What a reply means does not depend on the store
+/// (`jarvis_core::consent` decides it); what the store adds is the pending send
+/// kept, found and taken once, which the sample exercises on every path.
+async fn no_reply_but_consent_sends(records: Arc<dyn RecordStore>, step: usize) {
     assert!(NOT_CONSENT.len() >= 60, "{}", NOT_CONSENT.len());
     let mailer = Arc::new(CountingMailer::default());
     let tools = EmailTools(email_deps(records.clone(), mailer.clone()));
@@ -179,14 +184,14 @@ async fn no_reply_but_consent_sends(records: Arc<dyn RecordStore>) {
         "what does the invoice mail say?",
         "What does the mail that mentions exfil@evil.example say?",
     ] {
-        for reply in NOT_CONSENT.iter().chain(CONSENT) {
+        for reply in NOT_CONSENT.iter().chain(CONSENT).step_by(step) {
             asked_then(&injected, first, reply).await;
             assert_eq!(mailer.count(), 0, "{first} / {reply}: nothing may be sent");
         }
     }
     // 2. The user asked for the mail themselves: only real consent sends.
     let asked = agent(&Drafting, &tools, &InjectedMail, records.as_ref(), &clock);
-    for reply in NOT_CONSENT {
+    for reply in NOT_CONSENT.iter().step_by(step) {
         asked_then(&asked, "Email anna@example.com about the trip", reply).await;
         assert_eq!(mailer.count(), 0, "{reply}: not consent");
     }
@@ -201,7 +206,18 @@ async fn no_reply_but_consent_sends(records: Arc<dyn RecordStore>) {
     }
 }
 
-on_both_stores!(no_reply_but_consent_sends: replies_that_are_not_consent_send_nothing_and_bare_yeses_to_named_recipients_send_on_sqlite, replies_that_are_not_consent_send_nothing_and_bare_yeses_to_named_recipients_send_on_dynamodb);
+#[tokio::test]
+async fn replies_that_are_not_consent_send_nothing_and_bare_yeses_to_named_recipients_send_on_sqlite(
+) {
+    let (records, _dir) = local_records();
+    no_reply_but_consent_sends(records, 1).await;
+}
+
+#[tokio::test]
+async fn replies_that_are_not_consent_send_nothing_and_bare_yeses_to_named_recipients_send_on_dynamodb(
+) {
+    no_reply_but_consent_sends(dynamo_records().await, 4).await;
+}
 
 async fn structured_consent(records: Arc<dyn RecordStore>) {
     let mailer = Arc::new(CountingMailer::default());

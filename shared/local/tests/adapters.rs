@@ -149,6 +149,13 @@ fn chunk(t: &TenantId, doc: &DocumentId, i: u32, text: &str, content_type: &str)
     }
 }
 
+/// The index as one task writes to it, as the runtime opens it for one
+/// pipeline worker: each change is committed at once, since no other writer
+/// could join its commit (with more, a commit waits up to 250 ms for them).
+fn one_writer(path: &std::path::Path, db: Db) -> LocalSearchIndex {
+    LocalSearchIndex::open_for_writers(path, db, 64, 1).unwrap()
+}
+
 fn query(t: &TenantId, text: &str, filters: SearchFilters) -> SearchQuery {
     SearchQuery {
         tenant_id: t.clone(),
@@ -164,7 +171,7 @@ fn query(t: &TenantId, text: &str, filters: SearchFilters) -> SearchQuery {
 #[tokio::test]
 async fn the_index_filters_by_tenant_and_type_and_replaces_a_documents_chunks() {
     let dir = tempfile::tempdir().unwrap();
-    let index = LocalSearchIndex::open(&dir.path().join("idx"), db(&dir), 64).unwrap();
+    let index = one_writer(&dir.path().join("idx"), db(&dir));
     let (alice, bob) = (tenant("alice"), tenant("bob"));
     let a = DocumentId::for_object(&alice, "raw", "alice/a");
     let b = DocumentId::for_object(&bob, "raw", "bob/b");
@@ -421,7 +428,7 @@ fn keyword(t: &TenantId, text: &str) -> SearchQuery {
 #[tokio::test]
 async fn words_find_their_inflections_in_english_and_in_a_detected_language() {
     let dir = tempfile::tempdir().unwrap();
-    let index = LocalSearchIndex::open(&dir.path().join("idx"), db(&dir), 64).unwrap();
+    let index = one_writer(&dir.path().join("idx"), db(&dir));
     let alice = tenant("alice");
     let en = DocumentId::for_object(&alice, "raw", "alice/en.md");
     let de = DocumentId::for_object(&alice, "raw", "alice/de.md");
@@ -470,7 +477,7 @@ async fn a_rebuild_interrupted_between_its_renames_is_recovered_on_open() {
     let alice = tenant("alice");
     let a = DocumentId::for_object(&alice, "raw", "alice/a");
     {
-        let index = LocalSearchIndex::open(&path, db(&dir), 64).unwrap();
+        let index = one_writer(&path, db(&dir));
         index
             .replace_document(
                 &alice,
@@ -484,7 +491,7 @@ async fn a_rebuild_interrupted_between_its_renames_is_recovered_on_open() {
     std::fs::rename(&path, dir.path().join("idx.old")).unwrap();
     std::fs::create_dir_all(dir.path().join("idx.new")).unwrap();
     std::fs::write(dir.path().join("idx.new").join("junk"), b"half").unwrap();
-    let index = LocalSearchIndex::open(&path, db(&dir), 64).unwrap();
+    let index = one_writer(&path, db(&dir));
     let hits = index.search(&keyword(&alice, "herons")).await.unwrap();
     assert_eq!(hits.len(), 1);
     assert!(!dir.path().join("idx.old").exists() && !dir.path().join("idx.new").exists());
@@ -515,7 +522,7 @@ fn vector_chunk(t: &TenantId, doc: &DocumentId, i: u32, source: &str, v: Vec<f32
 #[tokio::test]
 async fn the_graph_gives_a_small_tenant_its_k_results_beside_a_large_one() {
     let dir = tempfile::tempdir().unwrap();
-    let index = LocalSearchIndex::open(&dir.path().join("idx"), db(&dir), 64).unwrap();
+    let index = one_writer(&dir.path().join("idx"), db(&dir));
     let (big, small) = (tenant("big"), tenant("small"));
     let mut seed = 7u64;
     for d in 0..30 {
@@ -575,7 +582,7 @@ async fn the_graph_gives_a_small_tenant_its_k_results_beside_a_large_one() {
 #[tokio::test]
 async fn fusion_by_scores_scores_every_candidate_on_both_sides() {
     let dir = tempfile::tempdir().unwrap();
-    let index = LocalSearchIndex::open(&dir.path().join("idx"), db(&dir), 64).unwrap();
+    let index = one_writer(&dir.path().join("idx"), db(&dir));
     let (alice, bob) = (tenant("alice"), tenant("bob"));
     let words = [
         "harbour", "ledger", "violin", "orchard", "lantern", "glacier", "pepper", "compass",
@@ -686,7 +693,7 @@ async fn fusion_by_scores_scores_every_candidate_on_both_sides() {
 #[tokio::test]
 async fn the_graph_finds_nearly_all_of_the_exact_neighbours() {
     let dir = tempfile::tempdir().unwrap();
-    let index = LocalSearchIndex::open(&dir.path().join("idx"), db(&dir), 64).unwrap();
+    let index = one_writer(&dir.path().join("idx"), db(&dir));
     let t = tenant("alice");
     let mut seed = 11u64;
     for d in 0..50 {
@@ -724,7 +731,7 @@ async fn the_graph_reopens_from_its_snapshot_and_catches_up_with_what_it_missed(
     let doc = |n: u32| DocumentId::for_object(&t, "raw", &format!("alice/{n}"));
     let q = random_unit(&mut seed, 64);
     {
-        let index = LocalSearchIndex::open(&path, db(&dir), 64).unwrap();
+        let index = one_writer(&path, db(&dir));
         for n in 0..3 {
             let items = (0..20)
                 .map(|i| vector_chunk(&t, &doc(n), i, "inbox", random_unit(&mut seed, 64)))
@@ -758,7 +765,7 @@ async fn the_graph_reopens_from_its_snapshot_and_catches_up_with_what_it_missed(
         .join("idx-vectors")
         .join("alice.usearch")
         .is_file());
-    let index = LocalSearchIndex::open(&path, db(&dir), 64).unwrap();
+    let index = one_writer(&path, db(&dir));
     assert_eq!(index.vector_count(&t), 5 + 20 + 1);
     let hits = index
         .nearest(&t, &q, &SearchFilters::default(), 50)
@@ -792,7 +799,7 @@ async fn a_snapshot_of_another_scalar_kind_is_rebuilt_from_the_table() {
     let doc = DocumentId::for_object(&t, "raw", "alice/0");
     let vectors: Vec<Vec<f32>> = (0..20).map(|_| random_unit(&mut seed, 64)).collect();
     {
-        let index = LocalSearchIndex::open(&path, db(&dir), 64).unwrap();
+        let index = one_writer(&path, db(&dir));
         let items = (0..20)
             .map(|i| vector_chunk(&t, &doc, i, "inbox", vectors[i as usize].clone()))
             .collect();
@@ -823,7 +830,7 @@ async fn a_snapshot_of_another_scalar_kind_is_rebuilt_from_the_table() {
     let graph = snap.join("alice.usearch");
     old.save(graph.to_str().unwrap()).unwrap();
 
-    let index = LocalSearchIndex::open(&path, db(&dir), 64).unwrap();
+    let index = one_writer(&path, db(&dir));
     for (i, v) in vectors.iter().enumerate() {
         let hits = index.nearest(&t, v, &SearchFilters::default(), 1).unwrap();
         assert_eq!(hits[0].id, Chunk::id_for(&doc, i as u32), "vector {i}");
@@ -841,7 +848,7 @@ async fn racing_replaces_of_one_document_leave_the_graph_as_the_table() {
     let path = dir.path().join("idx");
     let t = tenant("alice");
     let doc = DocumentId::for_object(&t, "raw", "alice/racy");
-    let index = Arc::new(LocalSearchIndex::open(&path, db(&dir), 64).unwrap());
+    let index = Arc::new(LocalSearchIndex::open_for_writers(&path, db(&dir), 64, 4).unwrap());
     let mut tasks = Vec::new();
     for writer in 0..4u64 {
         let (index, t, doc) = (index.clone(), t.clone(), doc.clone());
@@ -880,7 +887,7 @@ async fn racing_replaces_of_one_document_leave_the_graph_as_the_table() {
         "the graph holds exactly the table's vectors"
     );
     assert_eq!(found as i64, in_table);
-    let reopened = LocalSearchIndex::open(&path, db(&dir), 64).unwrap();
+    let reopened = one_writer(&path, db(&dir));
     assert_eq!(reopened.vector_count(&t) as i64, in_table);
 }
 

@@ -1013,7 +1013,10 @@ mod tests {
     #[test]
     fn pruned_search_ranks_exactly_the_scope_a_small_tenant_beside_a_large_one_included() {
         let dir = tempfile::tempdir().unwrap();
-        let index = TextIndex::open(dir.path(), &|_| None).unwrap();
+        // One writer: each document's change commits at once.
+        let index = TextIndex::open(dir.path(), &|_| None)
+            .unwrap()
+            .with_commits(COMMIT_WINDOW, 1);
         let (big, small) = (
             TenantId::parse("big").unwrap(),
             TenantId::parse("small").unwrap(),

@@ -71,13 +71,15 @@ docs-check:
 	$(PYTHON) scripts/docs_check.py
 
 SCHEMATHESIS_VERSION ?= 4.32.5
+# Its generator, pinned too: the version schemathesis 4.32.5 resolved to here.
+HYPOTHESIS_VERSION  ?= 6.170.27
 SCHEMATHESIS := $(TOOLS)/schemathesis-$(SCHEMATHESIS_VERSION)/bin/schemathesis
 ## schemathesis (PyPI, pinned, in its own virtualenv under target/tools): the
 ## contract fuzzer of make api-check
 api-tools: $(SCHEMATHESIS)
 $(SCHEMATHESIS):
 	$(PYTHON) -m venv $(TOOLS)/schemathesis-$(SCHEMATHESIS_VERSION)
-	$(TOOLS)/schemathesis-$(SCHEMATHESIS_VERSION)/bin/pip install --quiet schemathesis==$(SCHEMATHESIS_VERSION)
+	$(TOOLS)/schemathesis-$(SCHEMATHESIS_VERSION)/bin/pip install --quiet schemathesis==$(SCHEMATHESIS_VERSION) hypothesis==$(HYPOTHESIS_VERSION)
 
 API_CHECK_SECONDS ?= 60
 # A fixed seed, so make test is the same run each time; API_CHECK_SEED=random

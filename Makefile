@@ -23,7 +23,7 @@ NEXTEST    := $(shell $(CARGO) nextest --version >/dev/null 2>&1 && echo yes)
 export JARVIS_MODEL_DIR ?= $(CURDIR)/$(MODEL_DIR)
 
 .PHONY: help run test test-live bench eval model build lint fmt clean-data emulator lambda-tools lambda-target uv api-tools api-check browser web-test-tools web-check docs-check \
-        infra-check infra-tools init validate
+        infra-check infra-tools init validate test-prereqs test-build
 
 ## The targets, with what each does
 help:
@@ -108,18 +108,36 @@ api-check: $(MODEL) $(SCHEMATHESIS)
 	$(CARGO) build -p jarvis
 	$(API_CHECK)
 
-# The operator scripts' own tests (scripts/tests), on the same emulator.
+# The operator scripts' own tests (scripts/tests), on an emulator of their own.
 SCRIPT_TESTS := $(PYTHON) -m unittest discover -s scripts/tests
-## Every test; uses cargo-nextest when installed, cargo test otherwise. One moto
-## server on a free loopback port serves the whole run and stops after it.
-test: $(MODEL) emulator infra-check browser web-test-tools web-check docs-check api-tools
 ifeq ($(NEXTEST),yes)
-	$(PYTHON) scripts/emulator.py -- sh -c '$(CARGO) nextest run --workspace --no-fail-fast; s=$$?; $(SCRIPT_TESTS) || s=1; exit $$s'
+TEST_BUILD := $(CARGO) nextest run --workspace --no-run
+TEST_RUN   := $(CARGO) nextest run --workspace --no-fail-fast
 else
-	$(PYTHON) scripts/emulator.py -- sh -c '$(CARGO) test --workspace --no-fail-fast; s=$$?; $(SCRIPT_TESTS) || s=1; exit $$s'
+TEST_BUILD := $(CARGO) test --workspace --no-run
+TEST_RUN   := $(CARGO) test --workspace --no-fail-fast
 endif
-	$(CARGO) build -p jarvis
+## Every test; uses cargo-nextest when installed, cargo test otherwise. The
+## installs and offline checks run while the tests compile (the compiling keeps
+## both cores busy; they mostly wait on the network or use one). Then the cargo
+## tests and the operator scripts' tests run side by side, each on a moto
+## server of its own (a free loopback port, stopped after), and make api-check.
+test:
+	$(MAKE) --no-print-directory -j3 test-prereqs test-build
+	@log=$$(mktemp); \
+	$(PYTHON) scripts/emulator.py -- $(SCRIPT_TESTS) >$$log 2>&1 & scripts=$$!; \
+	$(PYTHON) scripts/emulator.py -- $(TEST_RUN); s=$$?; \
+	wait $$scripts || s=1; \
+	echo "--- the operator scripts' tests (scripts/tests, on their own emulator)"; cat $$log; rm -f $$log; \
+	exit $$s
 	$(API_CHECK)
+
+test-prereqs: $(MODEL) emulator infra-check browser web-test-tools web-check docs-check api-tools
+# The tests, and the runtime make api-check and make run start (the same
+# crates, but the function crates without their `aws` feature).
+test-build:
+	$(TEST_BUILD)
+	$(CARGO) build -p jarvis
 
 ## The live tests against real AWS (ignored in make test): JARVIS_LIVE_OPENSEARCH_URL,
 ## JARVIS_LIVE_BEDROCK=1 and AWS credentials must be set.

@@ -1149,9 +1149,11 @@ async fn a_conversation_past_the_item_limit(records: Arc<dyn RecordStore>) {
         .turn(&alice, &said(long(0), None, None), &|_| {})
         .await
         .unwrap();
-    // Each turn stores ~8 KB of message and ~8 KB of answer: 60 of them are
-    // well past 400 KB.
-    for i in 1..60 {
+    // Each turn stores ~8 KB of message and ~8 KB of answer: 32 of them are
+    // 512 KB, past DynamoDB's 400 KB item limit (and the 300 KB the agent
+    // keeps), so the oldest must go. More turns only rewrite a full item again.
+    const TURNS: usize = 32;
+    for i in 1..TURNS {
         agent
             .turn(
                 &alice,
@@ -1170,9 +1172,15 @@ async fn a_conversation_past_the_item_limit(records: Arc<dyn RecordStore>) {
         size <= jarvis_core::agent::MAX_CONVERSATION_BYTES,
         "{size} bytes"
     );
-    assert!(conv.turns.len() < 120, "the oldest turns went");
+    assert!(conv.turns.len() < 2 * TURNS, "the oldest turns went");
     assert!(
-        conv.turns[conv.turns.len() - 2].text.starts_with("059 "),
+        !conv.turns[0].text.starts_with("000 "),
+        "the first turn went"
+    );
+    assert!(
+        conv.turns[conv.turns.len() - 2]
+            .text
+            .starts_with(&format!("{:03} ", TURNS - 1)),
         "the newest turn stays"
     );
 }

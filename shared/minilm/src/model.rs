@@ -489,18 +489,19 @@ mod avx2 {
             unsafe {
                 let v0 = _mm256_loadu_ps(w0.add(p));
                 let v1 = _mm256_loadu_ps(w1.add(p));
-                let u = _mm256_loadu_ps(x0.add(p));
-                a00 = _mm256_fmadd_ps(u, v0, a00);
-                a01 = _mm256_fmadd_ps(u, v1, a01);
-                let u = _mm256_loadu_ps(x1.add(p));
-                a10 = _mm256_fmadd_ps(u, v0, a10);
-                a11 = _mm256_fmadd_ps(u, v1, a11);
-                let u = _mm256_loadu_ps(x2.add(p));
-                a20 = _mm256_fmadd_ps(u, v0, a20);
-                a21 = _mm256_fmadd_ps(u, v1, a21);
-                let u = _mm256_loadu_ps(x3.add(p));
-                a30 = _mm256_fmadd_ps(u, v0, a30);
-                a31 = _mm256_fmadd_ps(u, v1, a31);
+                // Named sums, so each stays in a register (an array indexed
+                // in a loop was stored back to the stack at every step).
+                macro_rules! row {
+                    ($x:ident, $s0:ident, $s1:ident) => {
+                        let u = _mm256_loadu_ps($x.add(p));
+                        $s0 = _mm256_fmadd_ps(u, v0, $s0);
+                        $s1 = _mm256_fmadd_ps(u, v1, $s1);
+                    };
+                }
+                row!(x0, a00, a01);
+                row!(x1, a10, a11);
+                row!(x2, a20, a21);
+                row!(x3, a30, a31);
             }
             p += 8;
         }

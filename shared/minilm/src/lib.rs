@@ -17,6 +17,10 @@ mod model;
 mod tokenizer;
 
 pub use model::{Config, MiniLm};
+
+/// The longest input in word pieces, `[CLS]` and `[SEP]` included: the length
+/// all-MiniLM-L6-v2 was trained with. Both local engines truncate to it.
+pub const MAX_TOKENS: usize = 256;
 pub use tokenizer::Tokenizer;
 
 /// Why a model or tokenizer file could not be used.

@@ -3,7 +3,7 @@
 //! the engine this crate replaced): the same sentence vectors, to float
 //! rounding.
 
-use jarvis_minilm::{MiniLm, Tokenizer};
+use jarvis_minilm::{MiniLm, Tokenizer, MAX_TOKENS};
 use std::path::PathBuf;
 
 fn model_dir() -> PathBuf {
@@ -24,9 +24,12 @@ fn sentence_vectors_match_the_reference_engine() {
     let cases = fixture["cases"].as_array().unwrap();
     let ids: Vec<Vec<u32>> = cases
         .iter()
-        .map(|c| tokenizer.encode(c["text"].as_str().unwrap(), 256))
+        .map(|c| tokenizer.encode(c["text"].as_str().unwrap(), MAX_TOKENS))
         .collect();
-    assert!(ids.iter().any(|i| i.len() == 256), "one text is truncated");
+    assert!(
+        ids.iter().any(|i| i.len() == MAX_TOKENS),
+        "one text is truncated"
+    );
     let vectors = model.embed_many(&ids).unwrap();
     for (case, got) in cases.iter().zip(&vectors) {
         let want: Vec<f32> = serde_json::from_value(case["vector"].clone()).unwrap();
@@ -43,7 +46,7 @@ fn sentence_vectors_match_the_reference_engine() {
         );
         // One at a time gives the same vector as in a batch.
         let alone = model
-            .embed(&tokenizer.encode(case["text"].as_str().unwrap(), 256))
+            .embed(&tokenizer.encode(case["text"].as_str().unwrap(), MAX_TOKENS))
             .unwrap();
         assert_eq!(&alone, got);
     }

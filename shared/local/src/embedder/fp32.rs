@@ -6,12 +6,9 @@
 
 use jarvis_core::ports::PortResult;
 use jarvis_core::PortError;
-use jarvis_minilm::{MiniLm, Tokenizer};
+use jarvis_minilm::{MiniLm, Tokenizer, MAX_TOKENS};
 use std::path::Path;
 use std::sync::Arc;
-
-/// Longest input in word pieces (the model was trained with 256).
-const MAX_SEQ: usize = 256;
 
 struct Model {
     encoder: MiniLm,
@@ -62,7 +59,7 @@ impl Fp32MiniLm {
         let m = &self.model;
         let ids: Vec<Vec<u32>> = texts
             .iter()
-            .map(|t| m.tokenizer.encode(t, MAX_SEQ))
+            .map(|t| m.tokenizer.encode(t, MAX_TOKENS))
             .collect();
         m.encoder.embed_many(&ids).map_err(model_err)
     }

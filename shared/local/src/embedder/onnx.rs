@@ -21,7 +21,7 @@
 
 use jarvis_core::ports::PortResult;
 use jarvis_core::PortError;
-use jarvis_minilm::Tokenizer;
+use jarvis_minilm::{Tokenizer, MAX_TOKENS};
 use ort::environment::Environment;
 use ort::session::builder::GraphOptimizationLevel;
 use ort::session::Session;
@@ -31,8 +31,6 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Condvar, Mutex, MutexGuard, OnceLock};
 
-/// Longest input in word pieces (the model was trained with 256).
-const MAX_SEQ: usize = 256;
 /// Most texts in one forward pass.
 const BATCH: usize = 32;
 /// Most word pieces (padding included) in one forward pass: short sentences
@@ -390,7 +388,7 @@ impl Lane {
             items.extend(job.texts.iter().enumerate().map(|(at, text)| Item {
                 job: pending.clone(),
                 at,
-                ids: self.shared.tokenizer.encode(text, MAX_SEQ),
+                ids: self.shared.tokenizer.encode(text, MAX_TOKENS),
             }));
         }
         items

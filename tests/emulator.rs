@@ -5,7 +5,7 @@
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::Credentials;
-use jarvis_aws::AwsStack;
+use jarvis_aws::{signed, AwsStack};
 use jarvis_core::config::{AwsSettings, Config};
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -124,17 +124,22 @@ pub async fn create_resources(sdk: &SdkConfig) -> Resources {
         .expect("queue")
         .queue_url
         .expect("url");
-    let sfn = aws_sdk_sfn::Client::new(sdk);
     let definition = r#"{"StartAt":"Route","States":{"Route":{"Type":"Pass","End":true}}}"#;
-    let state_machine_arn = sfn
-        .create_state_machine()
-        .name(format!("{id}-pipeline"))
-        .definition(definition)
-        .role_arn(format!("arn:aws:iam::{ACCOUNT}:role/{id}-sfn"))
-        .send()
-        .await
+    let machine = call(
+        sdk,
+        &signed::STEP_FUNCTIONS,
+        "CreateStateMachine",
+        serde_json::json!({
+            "name": format!("{id}-pipeline"),
+            "definition": definition,
+            "roleArn": format!("arn:aws:iam::{ACCOUNT}:role/{id}-sfn"),
+        }),
+    )
+    .await;
+    let state_machine_arn = machine["stateMachineArn"]
+        .as_str()
         .expect("state machine")
-        .state_machine_arn;
+        .to_owned();
     let sns = aws_sdk_sns::Client::new(sdk);
     let topic_arn = sns
         .create_topic()
@@ -164,6 +169,20 @@ pub async fn create_resources(sdk: &SdkConfig) -> Resources {
 }
 
 /// The table as Terraform declares it: `pk`/`sk`, GSI `gsi1` on `gsi1pk`/`gsi1sk`.
+/// One JSON-protocol operation on the emulator, through the adapters' own
+/// signed client (tests read Step Functions runs and Transcribe jobs with it).
+pub async fn call(
+    sdk: &SdkConfig,
+    service: &signed::Service,
+    op: &str,
+    input: serde_json::Value,
+) -> serde_json::Value {
+    signed::AwsClient::new(sdk)
+        .call(service, op, &input)
+        .await
+        .unwrap_or_else(|e| panic!("{}", e.message))
+}
+
 pub async fn create_table(ddb: &aws_sdk_dynamodb::Client, name: &str) {
     use aws_sdk_dynamodb::types::{
         AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType,

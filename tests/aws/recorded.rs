@@ -949,6 +949,53 @@ async fn tool_calls_invoke_the_tools_own_function_on_lambda() {
     assert!(matches!(unknown, Err(PortError::Invalid(_))));
 }
 
+/// Erasure is queued as an asynchronous invoke (`X-Amz-Invocation-Type: Event`,
+/// 202), signed for Lambda; a missing function (404, its code in
+/// `X-Amzn-ErrorType`) is `NotFound`.
+#[tokio::test]
+async fn an_erasure_job_is_an_asynchronous_invoke_of_the_erase_function() {
+    use jarvis_core::ports::Jobs;
+    let server = WireServer::start(|s: Seen| async move {
+        if s.path.contains("jarvis-dev-missing") {
+            return (
+                404,
+                vec![(
+                    "x-amzn-errortype".into(),
+                    "ResourceNotFoundException:http://internal.amazon.com/coral/".into(),
+                )],
+                br#"{"Type":"User","message":"Function not found"}"#.to_vec(),
+            );
+        }
+        let status = if s.header("x-amz-invocation-type") == Some("Event") {
+            202
+        } else {
+            200
+        };
+        (status, Vec::new(), Vec::new())
+    })
+    .await;
+    let mut stack = stack_at(&server.url, false).await;
+    stack.settings.erase_function = Some("jarvis-dev-erase-tenant".into());
+    stack.settings.function_alias = Some("live".into());
+    let alice = TenantId::parse("alice").unwrap();
+    stack.jobs().unwrap().start_erasure(&alice).await.unwrap();
+    let seen = server.seen();
+    assert_eq!(
+        seen[0].path,
+        "/2015-03-31/functions/jarvis-dev-erase-tenant/invocations?Qualifier=live"
+    );
+    assert!(signed_for(&seen[0], "lambda"));
+    assert_eq!(seen[0].header("x-amz-invocation-type"), Some("Event"));
+    assert_eq!(seen[0].json(), json!({"tenant_id": "alice"}));
+
+    stack.settings.erase_function = Some("jarvis-dev-missing".into());
+    let missing = stack.jobs().unwrap().start_erasure(&alice).await;
+    assert!(
+        matches!(&missing, Err(PortError::NotFound(m)) if m.contains("ResourceNotFoundException: Function not found (HTTP 404)")),
+        "{missing:?}"
+    );
+}
+
 /// The OpenAI-compatible chat model on the wire: `/v1/chat/completions` with
 /// function tools; tool calls come back as Converse toolUse; 429 is transient.
 #[tokio::test]

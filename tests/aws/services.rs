@@ -3,6 +3,7 @@
 use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
 use chrono::{Duration, Utc};
 use jarvis_aws::iam::Bucket;
+use jarvis_aws::signed::STEP_FUNCTIONS;
 use jarvis_aws::{BlobAccess, Rows};
 use jarvis_core::domain::{DocumentStatus, Reminder, ReminderSchedule, TenantId};
 use jarvis_core::ingest_event::object_created_body;
@@ -16,6 +17,7 @@ use jarvis_local::index::LocalSearchIndex;
 use jarvis_local::testing::HashingEmbedder;
 use jarvis_tests::emulator::{self, fresh_stack, ACCOUNT, REGION};
 use jarvis_tests::wire::{aws_json_error, FaultProxy};
+use serde_json::{json, Value};
 use std::sync::Arc;
 
 const TRIP: &str = "# Trip plan\n\n## Lisbon\n\nWe land in Lisbon on 12 May and stay near the castle.\n\n## Porto\n\nThe train to Porto leaves at 09:00 on 15 May.\n";
@@ -75,24 +77,14 @@ async fn an_object_put_in_the_raw_bucket_starts_one_run_even_when_redelivered_an
         assert!(resp.batch_item_failures.is_empty(), "{resp:?}");
     }
 
-    let sfn = aws_sdk_sfn::Client::new(&stack.sdk);
-    let runs = sfn
-        .list_executions()
-        .state_machine_arn(&r.state_machine_arn)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(runs.executions().len(), 1, "one run for one object version");
-    let run = &runs.executions()[0];
-    assert!(run.name().starts_with("ingest-"));
-    let input = sfn
-        .describe_execution()
-        .execution_arn(run.execution_arn())
-        .send()
-        .await
+    let runs = executions(&stack, &r).await;
+    assert_eq!(runs.len(), 1, "one run for one object version");
+    let run = &runs[0];
+    assert!(run["name"].as_str().unwrap().starts_with("ingest-"));
+    let input = describe_execution(&stack, run["executionArn"].as_str().unwrap()).await["input"]
+        .as_str()
         .unwrap()
-        .input
-        .unwrap();
+        .to_owned();
     let state: PipelineState = serde_json::from_str(&input).unwrap();
     let metadata = stack.metadata(Rows::All).unwrap();
     let queued = metadata
@@ -362,15 +354,7 @@ async fn drop_file(
         .put(&r.raw_bucket, key, bytes.into(), "text/markdown")
         .await
         .unwrap();
-    let sfn = aws_sdk_sfn::Client::new(&stack.sdk);
-    let before = sfn
-        .list_executions()
-        .state_machine_arn(&r.state_machine_arn)
-        .send()
-        .await
-        .unwrap()
-        .executions()
-        .len();
+    let before = executions(stack, r).await.len();
     let body = object_created_body(&r.raw_bucket, &put.key, &put.etag, put.size, Utc::now());
     let message = QueueMessage {
         id: emulator::unique("m"),
@@ -382,34 +366,49 @@ async fn drop_file(
     let queue_arn = format!("arn:aws:sqs:{REGION}:{ACCOUNT}:ingest");
     let resp = pipeline_router::handle(&router, sqs_event(&[message], &queue_arn)).await;
     assert!(resp.batch_item_failures.is_empty(), "{resp:?}");
-    let runs = sfn
-        .list_executions()
-        .state_machine_arn(&r.state_machine_arn)
-        .send()
-        .await
-        .unwrap();
-    if runs.executions().len() == before {
+    let runs = executions(stack, r).await;
+    if runs.len() == before {
         return None;
     }
+    // startDate: epoch seconds with a fraction (awsJson timestamps).
     let newest = runs
-        .executions()
         .iter()
-        .max_by_key(|e| {
-            e.start_date().secs() * 1_000_000_000 + i64::from(e.start_date().subsec_nanos())
+        .max_by(|a, b| {
+            let at = |e: &Value| e["startDate"].as_f64().unwrap();
+            at(a).total_cmp(&at(b))
         })
         .unwrap();
-    let input = sfn
-        .describe_execution()
-        .execution_arn(newest.execution_arn())
-        .send()
-        .await
+    let input = describe_execution(stack, newest["executionArn"].as_str().unwrap()).await["input"]
+        .as_str()
         .unwrap()
-        .input
-        .unwrap();
+        .to_owned();
     Some((
-        newest.name().to_owned(),
+        newest["name"].as_str().unwrap().to_owned(),
         serde_json::from_str(&input).unwrap(),
     ))
+}
+
+/// The state machine's runs, as Step Functions lists them.
+async fn executions(stack: &jarvis_aws::AwsStack, r: &emulator::Resources) -> Vec<Value> {
+    let out = emulator::call(
+        &stack.sdk,
+        &STEP_FUNCTIONS,
+        "ListExecutions",
+        json!({"stateMachineArn": r.state_machine_arn}),
+    )
+    .await;
+    out["executions"].as_array().cloned().unwrap_or_default()
+}
+
+/// One run, described (its `input` and `status`).
+async fn describe_execution(stack: &jarvis_aws::AwsStack, arn: &str) -> Value {
+    emulator::call(
+        &stack.sdk,
+        &STEP_FUNCTIONS,
+        "DescribeExecution",
+        json!({"executionArn": arn}),
+    )
+    .await
 }
 
 /// Ends the run named `name`. Here the steps run by hand, so moto's execution
@@ -421,12 +420,13 @@ async fn end_run(stack: &jarvis_aws::AwsStack, r: &emulator::Resources, name: &s
         r.state_machine_arn
             .replacen(":stateMachine:", ":execution:", 1)
     );
-    aws_sdk_sfn::Client::new(&stack.sdk)
-        .stop_execution()
-        .execution_arn(arn)
-        .send()
-        .await
-        .unwrap();
+    emulator::call(
+        &stack.sdk,
+        &STEP_FUNCTIONS,
+        "StopExecution",
+        json!({"executionArn": arn}),
+    )
+    .await;
 }
 
 /// AWS rule (moto does not check it): an execution name has at most 80
@@ -819,19 +819,23 @@ async fn erasure_removes_every_version_of_the_tenants_files_and_the_router_refus
         assert!(matches!(started, Err(PortError::Pending(_))), "{started:?}");
     }
     let jobs_of = |tenant: &str| {
-        let (client, start) = (
-            aws_sdk_transcribe::Client::new(&stack.sdk),
+        let (sdk, start) = (
+            stack.sdk.clone(),
             jarvis_aws::transcribe::tenant_jobs(Some(&TenantId::parse(tenant).unwrap())),
         );
         async move {
-            client
-                .list_transcription_jobs()
-                .send()
-                .await
+            let jobs = emulator::call(
+                &sdk,
+                &jarvis_aws::signed::TRANSCRIBE,
+                "ListTranscriptionJobs",
+                json!({}),
+            )
+            .await;
+            jobs["TranscriptionJobSummaries"]
+                .as_array()
                 .unwrap()
-                .transcription_job_summaries()
                 .iter()
-                .filter_map(|j| j.transcription_job_name())
+                .filter_map(|j| j["TranscriptionJobName"].as_str())
                 .filter(|n| n.starts_with(&start))
                 .count()
         }
@@ -889,17 +893,12 @@ async fn erasure_stops_the_runs_of_the_tenants_documents_still_under_way() {
         .expect("a run");
     let stopper = stack.workflow_stopper().unwrap();
     let execution = stopper.execution_arn(&name);
-    let sfn = aws_sdk_sfn::Client::new(&stack.sdk);
     let status = |arn: String| {
-        let sfn = sfn.clone();
+        let stack = stack.clone();
         async move {
-            sfn.describe_execution()
-                .execution_arn(arn)
-                .send()
-                .await
-                .unwrap()
-                .status()
+            describe_execution(&stack, &arn).await["status"]
                 .as_str()
+                .unwrap()
                 .to_owned()
         }
     };
@@ -1301,6 +1300,24 @@ async fn throttling_is_retried_with_backoff_and_a_permanent_error_fails_with_its
         "{step}"
     );
     assert_eq!(proxy.pending(), 0, "each permanent error was sent once");
+
+    // The signed client (no SDK crate) retries the same way: three faults, then it starts.
+    proxy.fail(
+        "StartExecution",
+        2,
+        aws_json_error(400, "ThrottlingException", "Rate exceeded"),
+    );
+    proxy.fail(
+        "StartExecution",
+        1,
+        aws_json_error(500, "InternalFailure", "oops"),
+    );
+    let started = stack.workflows().unwrap().start("ingest-y", &state).await;
+    assert!(
+        matches!(started, Ok(jarvis_core::ports::StartOutcome::Started)),
+        "{started:?}"
+    );
+    assert_eq!(proxy.pending(), 0);
 }
 
 #[tokio::test]

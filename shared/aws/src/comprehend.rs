@@ -4,13 +4,14 @@
 //! offsets into the whole text. Entity types map onto Jarvis's PII kinds; types
 //! Jarvis does not track (names, addresses, dates) are left out.
 
-use crate::error::sdk_error;
+use crate::signed::{AwsClient, Service, COMPREHEND};
 use async_trait::async_trait;
-use aws_sdk_comprehend::types::{LanguageCode, PiiEntityType};
-use aws_sdk_comprehend::Client;
 use jarvis_core::domain::PiiKind;
 use jarvis_core::pii::PiiEntity;
 use jarvis_core::ports::{PiiDetector, PortResult, TextInsights};
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use serde_json::{json, Value};
 
 const SERVICE: &str = "comprehend";
 /// Entities and key phrases kept per document.
@@ -24,33 +25,71 @@ pub const MAX_PIECE_BYTES: usize = 90_000;
 
 #[derive(Clone)]
 pub struct ComprehendPii {
-    client: Client,
+    client: AwsClient,
 }
 
 impl ComprehendPii {
-    pub fn new(client: Client) -> Self {
+    pub fn new(client: AwsClient) -> Self {
         Self { client }
+    }
+
+    async fn call<O: DeserializeOwned>(
+        &self,
+        service: &Service,
+        op: &str,
+        input: Value,
+    ) -> PortResult<O> {
+        self.client
+            .call(service, op, &input)
+            .await
+            .map_err(|e| e.into_port(SERVICE))
     }
 }
 
-pub fn kind_of(t: &PiiEntityType) -> Option<PiiKind> {
+/// Jarvis's kind for a Comprehend PII entity type (`PiiEntityType`'s names).
+pub fn kind_of(t: &str) -> Option<PiiKind> {
     Some(match t {
-        PiiEntityType::Email => PiiKind::Email,
-        PiiEntityType::Phone => PiiKind::Phone,
-        PiiEntityType::CreditDebitNumber => PiiKind::CardNumber,
-        PiiEntityType::InternationalBankAccountNumber | PiiEntityType::BankAccountNumber => {
-            PiiKind::Iban
-        }
-        PiiEntityType::Ssn
-        | PiiEntityType::PassportNumber
-        | PiiEntityType::DriverId
-        | PiiEntityType::InAadhaar
-        | PiiEntityType::InPermanentAccountNumber
-        | PiiEntityType::UkNationalInsuranceNumber
-        | PiiEntityType::CaSocialInsuranceNumber
-        | PiiEntityType::CaHealthNumber => PiiKind::NationalId,
+        "EMAIL" => PiiKind::Email,
+        "PHONE" => PiiKind::Phone,
+        "CREDIT_DEBIT_NUMBER" => PiiKind::CardNumber,
+        "INTERNATIONAL_BANK_ACCOUNT_NUMBER" | "BANK_ACCOUNT_NUMBER" => PiiKind::Iban,
+        "SSN"
+        | "PASSPORT_NUMBER"
+        | "DRIVER_ID"
+        | "IN_AADHAAR"
+        | "IN_PERMANENT_ACCOUNT_NUMBER"
+        | "UK_NATIONAL_INSURANCE_NUMBER"
+        | "CA_SOCIAL_INSURANCE_NUMBER"
+        | "CA_HEALTH_NUMBER" => PiiKind::NationalId,
         _ => return None,
     })
+}
+
+/// The fields Jarvis reads of Comprehend's answers (`DetectPiiEntities`,
+/// `DetectEntities`, `DetectKeyPhrases`, `DetectDominantLanguage`).
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+struct Found {
+    entities: Vec<Entity>,
+    key_phrases: Vec<Entity>,
+    languages: Vec<Language>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+struct Entity {
+    r#type: Option<String>,
+    text: Option<String>,
+    score: Option<f32>,
+    begin_offset: Option<i64>,
+    end_offset: Option<i64>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+struct Language {
+    language_code: Option<String>,
+    score: Option<f32>,
 }
 
 /// Splits `text` into pieces of at most `max` bytes, preferring to cut after a
@@ -89,19 +128,18 @@ impl PiiDetector for ComprehendPii {
             if piece.trim().is_empty() {
                 continue;
             }
-            let out = self
-                .client
-                .detect_pii_entities()
-                .text(piece)
-                .language_code(LanguageCode::En)
-                .send()
-                .await
-                .map_err(|e| sdk_error(SERVICE, "DetectPiiEntities", e))?;
-            for e in out.entities() {
+            let out: Found = self
+                .call(
+                    &COMPREHEND,
+                    "DetectPiiEntities",
+                    json!({"Text": piece, "LanguageCode": "en"}),
+                )
+                .await?;
+            for e in &out.entities {
                 let (Some(kind), Some(b), Some(end)) = (
-                    e.r#type().and_then(kind_of),
-                    e.begin_offset(),
-                    e.end_offset(),
+                    e.r#type.as_deref().and_then(kind_of),
+                    e.begin_offset,
+                    e.end_offset,
                 ) else {
                     continue;
                 };
@@ -128,22 +166,18 @@ impl PiiDetector for ComprehendPii {
         if piece.trim().is_empty() {
             return Ok(None);
         }
-        let langs = self
-            .client
-            .detect_dominant_language()
-            .text(piece)
-            .send()
-            .await
-            .map_err(|e| sdk_error(SERVICE, "DetectDominantLanguage", e))?;
+        let langs: Found = self
+            .call(
+                &COMPREHEND,
+                "DetectDominantLanguage",
+                json!({"Text": piece}),
+            )
+            .await?;
         let language = langs
-            .languages()
-            .iter()
-            .max_by(|a, b| {
-                a.score()
-                    .unwrap_or(0.0)
-                    .total_cmp(&b.score().unwrap_or(0.0))
-            })
-            .and_then(|l| l.language_code().map(str::to_owned));
+            .languages
+            .into_iter()
+            .max_by(|a, b| a.score.unwrap_or(0.0).total_cmp(&b.score.unwrap_or(0.0)))
+            .and_then(|l| l.language_code);
         let (entities, key_phrases) = match language.as_deref() {
             Some(l) if INSIGHT_LANGUAGES.contains(&l) => {
                 self.entities_and_phrases(piece, l).await?
@@ -165,50 +199,28 @@ impl ComprehendPii {
         piece: &str,
         language: &str,
     ) -> PortResult<(Vec<(String, String)>, Vec<String>)> {
-        let code = LanguageCode::from(language);
-        let (entities, phrases) = tokio::try_join!(
-            async {
-                self.client
-                    .detect_entities()
-                    .text(piece)
-                    .language_code(code.clone())
-                    .send()
-                    .await
-                    .map_err(|e| sdk_error(SERVICE, "DetectEntities", e))
-            },
-            async {
-                self.client
-                    .detect_key_phrases()
-                    .text(piece)
-                    .language_code(code.clone())
-                    .send()
-                    .await
-                    .map_err(|e| sdk_error(SERVICE, "DetectKeyPhrases", e))
-            }
+        let input = json!({"Text": piece, "LanguageCode": language});
+        let (entities, phrases): (Found, Found) = tokio::try_join!(
+            self.call(&COMPREHEND, "DetectEntities", input.clone()),
+            self.call(&COMPREHEND, "DetectKeyPhrases", input.clone()),
         )?;
-        let mut ents: Vec<_> = entities.entities().iter().collect();
-        ents.sort_by(|a, b| {
-            b.score()
-                .unwrap_or(0.0)
-                .total_cmp(&a.score().unwrap_or(0.0))
-        });
+        let most_confident_first =
+            |a: &Entity, b: &Entity| b.score.unwrap_or(0.0).total_cmp(&a.score.unwrap_or(0.0));
+        let mut ents = entities.entities;
+        ents.sort_by(most_confident_first);
         let mut seen = std::collections::HashSet::new();
         let entities = ents
             .into_iter()
-            .filter_map(|e| Some((e.r#type()?.as_str().to_owned(), e.text()?.to_owned())))
+            .filter_map(|e| Some((e.r#type?, e.text?)))
             .filter(|pair| seen.insert(pair.clone()))
             .take(MAX_INSIGHTS)
             .collect();
-        let mut kps: Vec<_> = phrases.key_phrases().iter().collect();
-        kps.sort_by(|a, b| {
-            b.score()
-                .unwrap_or(0.0)
-                .total_cmp(&a.score().unwrap_or(0.0))
-        });
+        let mut kps = phrases.key_phrases;
+        kps.sort_by(most_confident_first);
         let mut seen = std::collections::HashSet::new();
         let key_phrases = kps
             .into_iter()
-            .filter_map(|k| k.text().map(str::to_owned))
+            .filter_map(|k| k.text)
             .filter(|t| seen.insert(t.to_lowercase()))
             .take(MAX_INSIGHTS)
             .collect();

@@ -4,25 +4,51 @@
 //! role may only invoke them. Invocations name the functions' alias when one
 //! is configured (`live` on AWS), so a rollback of a callee takes effect here.
 
-use crate::error::sdk_error;
+use crate::signed::{encode, AwsClient, Reply, Service, LAMBDA};
 use async_trait::async_trait;
-use aws_sdk_lambda::primitives::Blob;
-use aws_sdk_lambda::Client;
 use jarvis_core::ports::{Jobs, PortResult};
 use jarvis_core::tools::{self, ToolCall, ToolReply, ToolRunner};
 use jarvis_core::{PortError, TenantId};
 
 const SERVICE: &str = "lambda";
 
+/// Lambda's `Invoke` (restJson1): POST `/2015-03-31/functions/{name}/invocations`,
+/// the alias as `Qualifier`, the invocation type as `X-Amz-Invocation-Type`.
+async fn invoke(
+    client: &AwsClient,
+    service: &Service,
+    op: &str,
+    function: &str,
+    alias: Option<&str>,
+    invocation_type: &str,
+    payload: Vec<u8>,
+) -> PortResult<Reply> {
+    let mut path = format!("/2015-03-31/functions/{}/invocations", encode(function));
+    if let Some(alias) = alias {
+        path.push_str(&format!("?Qualifier={}", encode(alias)));
+    }
+    client
+        .rest(
+            service,
+            op,
+            "POST",
+            &path,
+            &[("x-amz-invocation-type", invocation_type)],
+            payload,
+        )
+        .await
+        .map_err(|e| e.into_port(SERVICE))
+}
+
 #[derive(Clone)]
 pub struct LambdaTools {
-    client: Client,
+    client: AwsClient,
     prefix: String,
     alias: Option<String>,
 }
 
 impl LambdaTools {
-    pub fn new(client: Client, prefix: &str, alias: Option<String>) -> Self {
+    pub fn new(client: AwsClient, prefix: &str, alias: Option<String>) -> Self {
         Self {
             client,
             prefix: prefix.to_owned(),
@@ -43,17 +69,18 @@ impl ToolRunner for LambdaTools {
             .function_for(&call.name)
             .ok_or_else(|| PortError::Invalid(format!("there is no tool {}", call.name)))?;
         let payload = serde_json::to_vec(call).map_err(|e| PortError::backend(SERVICE, e))?;
-        let out = self
-            .client
-            .invoke()
-            .function_name(&function)
-            .set_qualifier(self.alias.clone())
-            .payload(Blob::new(payload))
-            .send()
-            .await
-            .map_err(|e| sdk_error(SERVICE, "Invoke", e))?;
-        let body = out.payload().map(|b| b.as_ref()).unwrap_or_default();
-        if let Some(kind) = out.function_error() {
+        let out = invoke(
+            &self.client,
+            &LAMBDA,
+            "Invoke",
+            &function,
+            self.alias.as_deref(),
+            "RequestResponse",
+            payload,
+        )
+        .await?;
+        let body = &out.body;
+        if let Some(kind) = out.header("x-amz-function-error") {
             // The tool function failed (its infrastructure): transient for the agent.
             return Err(PortError::Transient {
                 backend: SERVICE,
@@ -64,7 +91,7 @@ impl ToolRunner for LambdaTools {
                 source: None,
             });
         }
-        serde_json::from_slice(body).map_err(|e| PortError::Backend {
+        serde_json::from_slice(&out.body).map_err(|e| PortError::Backend {
             backend: SERVICE,
             message: format!("{function} answered something that is not a tool reply: {e}"),
             source: None,
@@ -77,13 +104,13 @@ impl ToolRunner for LambdaTools {
 /// a failed run twice; the job itself is idempotent, so a duplicate does no harm.
 #[derive(Clone)]
 pub struct LambdaJobs {
-    client: Client,
+    client: AwsClient,
     erase_function: String,
     alias: Option<String>,
 }
 
 impl LambdaJobs {
-    pub fn new(client: Client, erase_function: &str, alias: Option<String>) -> Self {
+    pub fn new(client: AwsClient, erase_function: &str, alias: Option<String>) -> Self {
         Self {
             client,
             erase_function: erase_function.to_owned(),
@@ -97,23 +124,22 @@ impl Jobs for LambdaJobs {
     async fn start_erasure(&self, tenant: &TenantId) -> PortResult<()> {
         let payload = serde_json::to_vec(&serde_json::json!({"tenant_id": tenant}))
             .map_err(|e| PortError::backend(SERVICE, e))?;
-        let out = self
-            .client
-            .invoke()
-            .function_name(&self.erase_function)
-            .set_qualifier(self.alias.clone())
-            .invocation_type(aws_sdk_lambda::types::InvocationType::Event)
-            .payload(Blob::new(payload))
-            .send()
-            .await
-            .map_err(|e| sdk_error(SERVICE, "InvokeJob", e))?;
-        if out.status_code() != 202 {
+        let out = invoke(
+            &self.client,
+            &LAMBDA,
+            "InvokeJob",
+            &self.erase_function,
+            self.alias.as_deref(),
+            "Event",
+            payload,
+        )
+        .await?;
+        if out.status != 202 {
             return Err(PortError::Transient {
                 backend: SERVICE,
                 message: format!(
                     "{} did not queue the erasure (status {})",
-                    self.erase_function,
-                    out.status_code()
+                    self.erase_function, out.status
                 ),
                 source: None,
             });

@@ -23,9 +23,14 @@
 //!
 //! [`AwsStack`] builds them from typed settings ([`jarvis_core::config::AwsSettings`]);
 //! a function's `main.rs` asks it only for the adapters that function uses.
-//! Every SDK call retries throttling and transient faults with exponential backoff
+//! Every call retries throttling and transient faults with exponential backoff
 //! (the SDK's standard retry mode, `JARVIS_AWS_MAX_ATTEMPTS` attempts); what is left
 //! is mapped by [`error`] to a `PortError` with the service, operation and AWS code.
+//! Services used for a handful of operations (Lambda, Step Functions, Textract,
+//! Rekognition, Transcribe, Comprehend) are called through [`signed`]: SigV4-signed
+//! requests of the services' published protocols, with the same credentials,
+//! region, endpoint override, retries and error mapping, and without compiling
+//! an SDK crate for each.
 
 pub mod auth;
 pub mod bedrock;
@@ -43,6 +48,7 @@ pub mod s3;
 pub mod scheduler;
 pub mod ses;
 pub mod sfn;
+pub mod signed;
 pub mod sns;
 pub mod sqs;
 pub mod transcribe;
@@ -70,6 +76,9 @@ pub struct AwsStack {
     usage: Arc<Mutex<Usage>>,
     /// Where model usage metrics go (stdout as EMF; tests capture them).
     pub metrics: metrics::Emf,
+    /// The signed client of the services called without their SDK crates,
+    /// built once from `sdk` when an adapter first needs it.
+    signed: Arc<std::sync::OnceLock<signed::AwsClient>>,
 }
 
 /// What a function does with which bucket: its S3 store allows exactly this,
@@ -210,7 +219,16 @@ impl AwsStack {
             config,
             usage: Arc::default(),
             metrics: metrics::Emf::stdout(),
+            signed: Arc::default(),
         }
+    }
+
+    /// The client for Lambda, Step Functions, Textract, Rekognition,
+    /// Transcribe and Comprehend ([`signed`]).
+    pub fn signed_client(&self) -> signed::AwsClient {
+        self.signed
+            .get_or_init(|| signed::AwsClient::new(&self.sdk))
+            .clone()
     }
 
     /// The AWS operations and settings the adapters built so far can reach: what
@@ -326,7 +344,7 @@ impl AwsStack {
         )?;
         self.uses("lambda", &["Invoke"], &[vars::FUNCTION_ALIAS]);
         Ok(Arc::new(lambda::LambdaTools::new(
-            aws_sdk_lambda::Client::new(&self.sdk),
+            self.signed_client(),
             prefix,
             self.settings.function_alias.clone(),
         )))
@@ -354,7 +372,7 @@ impl AwsStack {
         let function = self.need(&self.settings.erase_function, vars::ERASE_FUNCTION)?;
         self.uses("lambda", &["InvokeJob"], &[vars::FUNCTION_ALIAS]);
         Ok(Arc::new(lambda::LambdaJobs::new(
-            aws_sdk_lambda::Client::new(&self.sdk),
+            self.signed_client(),
             function,
             self.settings.function_alias.clone(),
         )))
@@ -404,20 +422,14 @@ impl AwsStack {
     pub fn workflows(&self) -> Result<Arc<sfn::StepFunctions>, ConfigError> {
         let arn = self.need(&self.settings.state_machine_arn, vars::STATE_MACHINE_ARN)?;
         self.uses("states", &["StartExecution"], &[]);
-        Ok(Arc::new(sfn::StepFunctions::new(
-            aws_sdk_sfn::Client::new(&self.sdk),
-            arn,
-        )))
+        Ok(Arc::new(sfn::StepFunctions::new(self.signed_client(), arn)))
     }
 
     /// Stopping pipeline runs only (StopExecution): what erasure needs.
     pub fn workflow_stopper(&self) -> Result<Arc<sfn::StepFunctions>, ConfigError> {
         let arn = self.need(&self.settings.state_machine_arn, vars::STATE_MACHINE_ARN)?;
         self.uses("states", &["StopExecution"], &[]);
-        Ok(Arc::new(sfn::StepFunctions::new(
-            aws_sdk_sfn::Client::new(&self.sdk),
-            arn,
-        )))
+        Ok(Arc::new(sfn::StepFunctions::new(self.signed_client(), arn)))
     }
 
     pub fn index(&self) -> Result<Arc<opensearch::OpenSearchIndex>, ConfigError> {
@@ -497,19 +509,14 @@ impl AwsStack {
     /// Text of scanned documents only (Textract; no Rekognition labels).
     pub fn document_ocr(&self) -> Arc<vision::AwsVision> {
         self.uses("textract", &Self::TEXTRACT, &[]);
-        Arc::new(vision::AwsVision::text_only(aws_sdk_textract::Client::new(
-            &self.sdk,
-        )))
+        Arc::new(vision::AwsVision::text_only(self.signed_client()))
     }
 
     /// Text and labels of images (Textract and Rekognition).
     pub fn vision(&self) -> Arc<vision::AwsVision> {
         self.uses("textract", &Self::TEXTRACT, &[]);
         self.uses("rekognition", &["DetectLabels"], &[]);
-        Arc::new(vision::AwsVision::new(
-            aws_sdk_textract::Client::new(&self.sdk),
-            aws_sdk_rekognition::Client::new(&self.sdk),
-        ))
+        Arc::new(vision::AwsVision::new(self.signed_client()))
     }
 
     /// Transcribe writes its result to the curated bucket, where this reads it back.
@@ -520,7 +527,7 @@ impl AwsStack {
             &[],
         );
         Ok(Arc::new(transcribe::AwsTranscriber::new(
-            aws_sdk_transcribe::Client::new(&self.sdk),
+            self.signed_client(),
             self.blobs(BlobAccess::new().read(Bucket::Curated))?,
             &self.curated_bucket()?,
         )))
@@ -533,9 +540,7 @@ impl AwsStack {
             &["ListTranscriptionJobs", "DeleteTranscriptionJob"],
             &[],
         );
-        Arc::new(transcribe::AwsTranscriptionJobs::new(
-            aws_sdk_transcribe::Client::new(&self.sdk),
-        ))
+        Arc::new(transcribe::AwsTranscriptionJobs::new(self.signed_client()))
     }
 
     /// PII, plus language, entities and key phrases when `JARVIS_TEXT_INSIGHTS` is on.
@@ -552,9 +557,7 @@ impl AwsStack {
                 &[],
             );
         }
-        Arc::new(comprehend::ComprehendPii::new(
-            aws_sdk_comprehend::Client::new(&self.sdk),
-        ))
+        Arc::new(comprehend::ComprehendPii::new(self.signed_client()))
     }
 
     pub fn notifier(&self) -> Result<Arc<sns::SnsNotifier>, ConfigError> {

@@ -3,29 +3,37 @@
 //! refuses a second execution of the same name, so a redelivered message cannot
 //! start a second run.
 
-use crate::error::{sdk_error, service_code};
+use crate::signed::{AwsClient, STEP_FUNCTIONS};
 use async_trait::async_trait;
-use aws_sdk_sfn::Client;
 use jarvis_core::pipeline::PipelineState;
 use jarvis_core::ports::{PortResult, StartOutcome, WorkflowStarter, WorkflowStopper};
 use jarvis_core::PortError;
+use serde::Deserialize;
+use serde_json::{json, Value};
 use tracing::info;
 
 const SERVICE: &str = "states";
 
 #[derive(Clone)]
 pub struct StepFunctions {
-    client: Client,
+    client: AwsClient,
     state_machine_arn: String,
 }
 
 impl StepFunctions {
-    pub fn new(client: Client, state_machine_arn: &str) -> Self {
+    pub fn new(client: AwsClient, state_machine_arn: &str) -> Self {
         Self {
             client,
             state_machine_arn: state_machine_arn.to_owned(),
         }
     }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Started {
+    #[serde(default)]
+    execution_arn: String,
 }
 
 #[async_trait]
@@ -35,24 +43,23 @@ impl WorkflowStarter for StepFunctions {
     async fn start(&self, name: &str, input: &PipelineState) -> PortResult<StartOutcome> {
         jarvis_core::pipeline::check_execution_name(name).map_err(PortError::Invalid)?;
         let input = serde_json::to_string(input).map_err(|e| PortError::backend(SERVICE, e))?;
+        let request = json!({
+            "stateMachineArn": self.state_machine_arn,
+            "name": name,
+            "input": input,
+        });
         let result = self
             .client
-            .start_execution()
-            .state_machine_arn(&self.state_machine_arn)
-            .name(name)
-            .input(input)
-            .send()
+            .call::<_, Started>(&STEP_FUNCTIONS, "StartExecution", &request)
             .await;
         match result {
             Ok(out) => {
-                info!(execution = out.execution_arn(), "pipeline run started");
+                info!(execution = out.execution_arn, "pipeline run started");
                 Ok(StartOutcome::Started)
             }
             // Same name, different input or a closed run: a redelivery of a run we started.
-            Err(e) if service_code(&e) == Some("ExecutionAlreadyExists") => {
-                Ok(StartOutcome::AlreadyExists)
-            }
-            Err(e) => Err(sdk_error(SERVICE, "StartExecution", e)),
+            Err(e) if e.code() == Some("ExecutionAlreadyExists") => Ok(StartOutcome::AlreadyExists),
+            Err(e) => Err(e.into_port(SERVICE)),
         }
     }
 }
@@ -73,20 +80,21 @@ impl StepFunctions {
 impl WorkflowStopper for StepFunctions {
     async fn stop(&self, name: &str) -> PortResult<bool> {
         jarvis_core::pipeline::check_execution_name(name).map_err(PortError::Invalid)?;
+        let request = json!({
+            "executionArn": self.execution_arn(name),
+            "cause": "the tenant's data was erased",
+        });
         let result = self
             .client
-            .stop_execution()
-            .execution_arn(self.execution_arn(name))
-            .cause("the tenant's data was erased")
-            .send()
+            .call::<_, Value>(&STEP_FUNCTIONS, "StopExecution", &request)
             .await;
         match result {
             Ok(_) => {
                 info!(execution = name, "pipeline run stopped");
                 Ok(true)
             }
-            Err(e) if service_code(&e) == Some("ExecutionDoesNotExist") => Ok(false),
-            Err(e) => Err(sdk_error(SERVICE, "StopExecution", e)),
+            Err(e) if e.code() == Some("ExecutionDoesNotExist") => Ok(false),
+            Err(e) => Err(e.into_port(SERVICE)),
         }
     }
 }

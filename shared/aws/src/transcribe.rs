@@ -3,25 +3,53 @@
 //! curated bucket and read back from S3. While the job runs this answers
 //! `PortError::Pending`; the state machine's poll loop asks again.
 
-use crate::error::sdk_error;
 use crate::s3::S3BlobStore;
+use crate::signed::{AwsClient, CallError, Service, TRANSCRIBE};
 use async_trait::async_trait;
-use aws_sdk_transcribe::types::{Media, MediaFormat, TranscriptionJobStatus};
-use aws_sdk_transcribe::Client;
 use jarvis_core::domain::ObjectRef;
 use jarvis_core::ports::{
     BlobStore, Forgotten, PortResult, Transcriber, Transcript, TranscriptionJobs,
 };
 use jarvis_core::{PortError, TenantId};
+use serde::de::DeserializeOwned;
 use serde::Deserialize;
+use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
 
 const SERVICE: &str = "transcribe";
 
+/// One Transcribe operation; the error kept whole, for its code.
+async fn call<O: DeserializeOwned>(
+    client: &AwsClient,
+    service: &Service,
+    op: &str,
+    input: Value,
+) -> Result<O, CallError> {
+    client.call(service, op, &input).await
+}
+
+/// The fields Jarvis reads of a job (`TranscriptionJob`, or a list's summary).
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+struct Job {
+    transcription_job_name: Option<String>,
+    /// `QUEUED`, `IN_PROGRESS`, `FAILED` or `COMPLETED`.
+    transcription_job_status: Option<String>,
+    failure_reason: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+struct Jobs {
+    transcription_job: Option<Job>,
+    transcription_job_summaries: Vec<Job>,
+    next_token: Option<String>,
+}
+
 #[derive(Clone)]
 pub struct AwsTranscriber {
-    client: Client,
+    client: AwsClient,
     blobs: Arc<S3BlobStore>,
     output_bucket: String,
 }
@@ -58,11 +86,11 @@ pub fn tenant_jobs(tenant: Option<&TenantId>) -> String {
 /// `TranscriptionJobs` on Transcribe: a tenant's jobs found by their names'
 /// shared start, and deleted.
 pub struct AwsTranscriptionJobs {
-    client: Client,
+    client: AwsClient,
 }
 
 impl AwsTranscriptionJobs {
-    pub fn new(client: Client) -> Self {
+    pub fn new(client: AwsClient) -> Self {
         Self { client }
     }
 }
@@ -84,50 +112,42 @@ impl AwsTranscriptionJobs {
     /// those (BadRequestException, "a non-terminal state"), and each writes
     /// its transcript when it ends.
     async fn forget_starting(&self, start: &str) -> PortResult<Forgotten> {
-        use aws_sdk_transcribe::types::TranscriptionJobStatus as Status;
         let start = start.to_owned();
         let mut finished = Vec::new();
         let mut running = 0;
         let mut token: Option<String> = None;
         loop {
-            let page = self
-                .client
-                .list_transcription_jobs()
-                .job_name_contains(&start)
-                .set_next_token(token.take())
-                .send()
+            let mut request = json!({"JobNameContains": start});
+            if let Some(t) = token.take() {
+                request["NextToken"] = Value::String(t);
+            }
+            let page: Jobs = call(&self.client, &TRANSCRIBE, "ListTranscriptionJobs", request)
                 .await
-                .map_err(|e| sdk_error(SERVICE, "ListTranscriptionJobs", e))?;
-            for job in page.transcription_job_summaries() {
-                let Some(name) = job
-                    .transcription_job_name()
-                    .filter(|n| n.starts_with(&start))
+                .map_err(|e| e.into_port(SERVICE))?;
+            for job in page.transcription_job_summaries {
+                let Some(name) = job.transcription_job_name.filter(|n| n.starts_with(&start))
                 else {
                     continue;
                 };
-                match job.transcription_job_status() {
-                    Some(Status::Queued | Status::InProgress) => running += 1,
-                    _ => finished.push(name.to_owned()),
+                match job.transcription_job_status.as_deref() {
+                    Some("QUEUED" | "IN_PROGRESS") => running += 1,
+                    _ => finished.push(name),
                 }
             }
-            match page.next_token() {
-                Some(t) => token = Some(t.to_owned()),
+            match page.next_token {
+                Some(t) => token = Some(t),
                 None => break,
             }
         }
         let mut deleted = 0;
         for name in finished {
-            match self
-                .client
-                .delete_transcription_job()
-                .transcription_job_name(&name)
-                .send()
-                .await
+            let request = json!({"TranscriptionJobName": name});
+            match call::<Value>(&self.client, &TRANSCRIBE, "DeleteTranscriptionJob", request).await
             {
                 Ok(_) => deleted += 1,
                 // Gone already (a retried erasure).
-                Err(e) if crate::error::service_code(&e) == Some("BadRequestException") => {}
-                Err(e) => return Err(sdk_error(SERVICE, "DeleteTranscriptionJob", e)),
+                Err(e) if e.code() == Some("BadRequestException") => {}
+                Err(e) => return Err(e.into_port(SERVICE)),
             }
         }
         Ok(Forgotten { deleted, running })
@@ -143,16 +163,16 @@ pub fn output_key(media: &ObjectRef, job: &str) -> String {
     }
 }
 
-/// Transcribe's media format for a content type; `None` when it has none.
-pub fn media_format(content_type: &str) -> Option<MediaFormat> {
+/// Transcribe's `MediaFormat` for a content type; `None` when it has none.
+pub fn media_format(content_type: &str) -> Option<&'static str> {
     Some(match content_type {
-        "audio/mpeg" | "audio/mp3" => MediaFormat::Mp3,
-        "audio/mp4" | "audio/x-m4a" | "audio/m4a" | "video/mp4" => MediaFormat::Mp4,
-        "audio/wav" | "audio/x-wav" | "audio/wave" => MediaFormat::Wav,
-        "audio/flac" | "audio/x-flac" => MediaFormat::Flac,
-        "audio/ogg" | "audio/opus" => MediaFormat::Ogg,
-        "audio/amr" => MediaFormat::Amr,
-        "audio/webm" | "video/webm" => MediaFormat::Webm,
+        "audio/mpeg" | "audio/mp3" => "mp3",
+        "audio/mp4" | "audio/x-m4a" | "audio/m4a" | "video/mp4" => "mp4",
+        "audio/wav" | "audio/x-wav" | "audio/wave" => "wav",
+        "audio/flac" | "audio/x-flac" => "flac",
+        "audio/ogg" | "audio/opus" => "ogg",
+        "audio/amr" => "amr",
+        "audio/webm" | "video/webm" => "webm",
         _ => return None,
     })
 }
@@ -205,7 +225,7 @@ pub fn parse_result(json: &[u8]) -> PortResult<Transcript> {
 }
 
 impl AwsTranscriber {
-    pub fn new(client: Client, blobs: Arc<S3BlobStore>, output_bucket: &str) -> Self {
+    pub fn new(client: AwsClient, blobs: Arc<S3BlobStore>, output_bucket: &str) -> Self {
         Self {
             client,
             blobs,
@@ -213,22 +233,18 @@ impl AwsTranscriber {
         }
     }
 
-    async fn start(&self, name: &str, media: &ObjectRef, format: MediaFormat) -> PortResult<()> {
-        self.client
-            .start_transcription_job()
-            .transcription_job_name(name)
-            .media(
-                Media::builder()
-                    .media_file_uri(format!("s3://{}/{}", media.bucket, media.key))
-                    .build(),
-            )
-            .media_format(format)
-            .identify_language(true)
-            .output_bucket_name(&self.output_bucket)
-            .output_key(output_key(media, name))
-            .send()
+    async fn start(&self, name: &str, media: &ObjectRef, format: &str) -> PortResult<()> {
+        let request = json!({
+            "TranscriptionJobName": name,
+            "Media": {"MediaFileUri": format!("s3://{}/{}", media.bucket, media.key)},
+            "MediaFormat": format,
+            "IdentifyLanguage": true,
+            "OutputBucketName": self.output_bucket,
+            "OutputKey": output_key(media, name),
+        });
+        call::<Value>(&self.client, &TRANSCRIBE, "StartTranscriptionJob", request)
             .await
-            .map_err(|e| sdk_error(SERVICE, "StartTranscriptionJob", e))?;
+            .map_err(|e| e.into_port(SERVICE))?;
         Ok(())
     }
 }
@@ -240,17 +256,18 @@ impl Transcriber for AwsTranscriber {
             PortError::Invalid(format!("Transcribe cannot read {content_type} media"))
         })?;
         let name = job_name(media);
-        let got = self
-            .client
-            .get_transcription_job()
-            .transcription_job_name(&name)
-            .send()
-            .await;
+        let got = call::<Jobs>(
+            &self.client,
+            &TRANSCRIBE,
+            "GetTranscriptionJob",
+            json!({"TranscriptionJobName": name}),
+        )
+        .await;
         let job = match got {
             Ok(out) => out.transcription_job,
             // Transcribe answers an unknown job name with BadRequestException.
-            Err(e) if crate::error::service_code(&e) == Some("BadRequestException") => None,
-            Err(e) => return Err(sdk_error(SERVICE, "GetTranscriptionJob", e)),
+            Err(e) if e.code() == Some("BadRequestException") => None,
+            Err(e) => return Err(e.into_port(SERVICE)),
         };
         let Some(job) = job else {
             self.start(&name, media, format).await?;
@@ -258,17 +275,17 @@ impl Transcriber for AwsTranscriber {
                 "transcription job {name} started"
             )));
         };
-        match job.transcription_job_status() {
-            Some(TranscriptionJobStatus::Completed) => {
+        match job.transcription_job_status.as_deref() {
+            Some("COMPLETED") => {
                 let json = self
                     .blobs
                     .get(&self.output_bucket, &output_key(media, &name))
                     .await?;
                 parse_result(&json)
             }
-            Some(TranscriptionJobStatus::Failed) => Err(PortError::Invalid(format!(
+            Some("FAILED") => Err(PortError::Invalid(format!(
                 "Transcribe could not transcribe the media: {}",
-                job.failure_reason().unwrap_or("no reason given")
+                job.failure_reason.as_deref().unwrap_or("no reason given")
             ))),
             _ => Err(PortError::Pending(format!(
                 "transcription job {name} is still running"
@@ -291,7 +308,7 @@ mod tests {
         assert_eq!(t.text, "Call Ana at nine.");
         assert_eq!(t.segments, vec![(0.42, "Call Ana at nine.".into())]);
         assert!(parse_result(b"{}").is_err());
-        assert_eq!(media_format("audio/mpeg"), Some(MediaFormat::Mp3));
+        assert_eq!(media_format("audio/mpeg"), Some("mp3"));
         assert_eq!(media_format("text/plain"), None);
     }
 }

@@ -8,13 +8,14 @@
 //!   `GetDocumentTextDetection` page by page. While the job runs this answers
 //!   `PortError::Pending`, and the state machine asks again later.
 
-use crate::error::sdk_error;
+use crate::signed::{AwsClient, Service, REKOGNITION, TEXTRACT};
 use async_trait::async_trait;
-use aws_sdk_rekognition::types::{Image, S3Object as RekObject};
-use aws_sdk_textract::types::{Block, BlockType, Document, DocumentLocation, JobStatus, S3Object};
 use jarvis_core::domain::ObjectRef;
 use jarvis_core::ports::{ImageAnalysis, ImageAnalyzer, PortResult};
 use jarvis_core::PortError;
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 
@@ -25,9 +26,47 @@ const MIN_LABEL_CONFIDENCE: f32 = 70.0;
 
 #[derive(Clone)]
 pub struct AwsVision {
-    textract: aws_sdk_textract::Client,
-    /// `None`: text only (OCR of scanned documents); Rekognition is never called.
-    rekognition: Option<aws_sdk_rekognition::Client>,
+    client: AwsClient,
+    /// `false`: text only (OCR of scanned documents); Rekognition is never called.
+    labels: bool,
+}
+
+/// One of Textract's blocks: the fields Jarvis reads.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct Block {
+    /// `PAGE`, `LINE`, `WORD`, …
+    pub block_type: Option<String>,
+    pub page: Option<i32>,
+    pub text: Option<String>,
+}
+
+/// The fields Jarvis reads of Textract's and Rekognition's answers.
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+struct Answer {
+    blocks: Vec<Block>,
+    job_id: Option<String>,
+    job_status: Option<String>,
+    status_message: Option<String>,
+    next_token: Option<String>,
+    labels: Vec<Label>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+struct Label {
+    name: Option<String>,
+}
+
+/// The image or document itself: inline bytes (base64 in JSON) up to 5 MB,
+/// else its S3 object.
+fn source(object: &ObjectRef, bytes: &[u8]) -> Value {
+    if bytes.len() <= MAX_INLINE_BYTES {
+        json!({"Bytes": aws_smithy_types::base64::encode(bytes)})
+    } else {
+        json!({"S3Object": {"Bucket": object.bucket, "Name": object.key}})
+    }
 }
 
 /// The Textract job token for one object version (64 characters of `[0-9a-f]` at most).
@@ -50,13 +89,13 @@ pub fn lines_by_page(blocks: &[Block]) -> Vec<String> {
     let mut pages: BTreeMap<i32, Vec<&str>> = BTreeMap::new();
     let mut last = 0;
     for b in blocks {
-        let page = b.page().unwrap_or(1).max(1);
+        let page = b.page.unwrap_or(1).max(1);
         if page > MAX_PAGES {
             continue;
         }
         last = last.max(page);
-        if b.block_type() == Some(&BlockType::Line) {
-            if let Some(text) = b.text() {
+        if b.block_type.as_deref() == Some("LINE") {
+            if let Some(text) = b.text.as_deref() {
                 pages.entry(page).or_default().push(text);
             }
         }
@@ -71,120 +110,93 @@ fn is_multi_page(content_type: &str) -> bool {
 }
 
 impl AwsVision {
-    pub fn new(
-        textract: aws_sdk_textract::Client,
-        rekognition: aws_sdk_rekognition::Client,
-    ) -> Self {
+    /// Text (Textract) and labels (Rekognition).
+    pub fn new(client: AwsClient) -> Self {
         Self {
-            textract,
-            rekognition: Some(rekognition),
+            client,
+            labels: true,
         }
     }
 
     /// Text only (Textract): what OCR of scanned documents needs, no labels.
-    pub fn text_only(textract: aws_sdk_textract::Client) -> Self {
+    pub fn text_only(client: AwsClient) -> Self {
         Self {
-            textract,
-            rekognition: None,
+            client,
+            labels: false,
         }
     }
 
-    async fn image_text(&self, object: &ObjectRef, bytes: &[u8]) -> PortResult<String> {
-        let doc = if bytes.len() <= MAX_INLINE_BYTES {
-            Document::builder()
-                .bytes(aws_smithy_types::Blob::new(bytes))
-                .build()
-        } else {
-            Document::builder()
-                .s3_object(
-                    S3Object::builder()
-                        .bucket(&object.bucket)
-                        .name(&object.key)
-                        .build(),
-                )
-                .build()
-        };
-        let out = self
-            .textract
-            .detect_document_text()
-            .document(doc)
-            .send()
+    async fn call<O: DeserializeOwned>(
+        &self,
+        service: &Service,
+        op: &str,
+        input: Value,
+    ) -> PortResult<O> {
+        self.client
+            .call(service, op, &input)
             .await
-            .map_err(|e| sdk_error("textract", "DetectDocumentText", e))?;
-        Ok(lines_by_page(out.blocks()).join("\n\n"))
+            .map_err(|e| e.into_port(service.signing_name))
+    }
+
+    async fn image_text(&self, object: &ObjectRef, bytes: &[u8]) -> PortResult<String> {
+        let out: Answer = self
+            .call(
+                &TEXTRACT,
+                "DetectDocumentText",
+                json!({"Document": source(object, bytes)}),
+            )
+            .await?;
+        Ok(lines_by_page(&out.blocks).join("\n\n"))
     }
 
     async fn labels(&self, object: &ObjectRef, bytes: &[u8]) -> PortResult<Vec<String>> {
-        let Some(rekognition) = &self.rekognition else {
+        if !self.labels {
             return Ok(Vec::new());
-        };
-        let image = if bytes.len() <= MAX_INLINE_BYTES {
-            Image::builder()
-                .bytes(aws_smithy_types::Blob::new(bytes))
-                .build()
-        } else {
-            Image::builder()
-                .s3_object(
-                    RekObject::builder()
-                        .bucket(&object.bucket)
-                        .name(&object.key)
-                        .build(),
-                )
-                .build()
-        };
-        let out = rekognition
-            .detect_labels()
-            .image(image)
-            .max_labels(MAX_LABELS)
-            .min_confidence(MIN_LABEL_CONFIDENCE)
-            .send()
-            .await
-            .map_err(|e| sdk_error("rekognition", "DetectLabels", e))?;
-        Ok(out
-            .labels()
-            .iter()
-            .filter_map(|l| l.name().map(str::to_owned))
-            .collect())
+        }
+        let out: Answer = self
+            .call(
+                &REKOGNITION,
+                "DetectLabels",
+                json!({
+                    "Image": source(object, bytes),
+                    "MaxLabels": MAX_LABELS,
+                    "MinConfidence": MIN_LABEL_CONFIDENCE,
+                }),
+            )
+            .await?;
+        Ok(out.labels.into_iter().filter_map(|l| l.name).collect())
     }
 
     /// Starts (or finds, by token) the async job and collects its pages when done.
     async fn document_pages(&self, object: &ObjectRef) -> PortResult<Vec<String>> {
-        let started = self
-            .textract
-            .start_document_text_detection()
-            .document_location(
-                DocumentLocation::builder()
-                    .s3_object(
-                        S3Object::builder()
-                            .bucket(&object.bucket)
-                            .name(&object.key)
-                            .build(),
-                    )
-                    .build(),
+        let started: Answer = self
+            .call(
+                &TEXTRACT,
+                "StartDocumentTextDetection",
+                json!({
+                    "DocumentLocation": {"S3Object": {"Bucket": object.bucket, "Name": object.key}},
+                    "ClientRequestToken": job_token(object),
+                    "JobTag": "jarvis",
+                }),
             )
-            .client_request_token(job_token(object))
-            .job_tag("jarvis")
-            .send()
-            .await
-            .map_err(|e| sdk_error("textract", "StartDocumentTextDetection", e))?;
-        let job_id = started.job_id().unwrap_or_default().to_owned();
+            .await?;
+        let job_id = started.job_id.unwrap_or_default();
         let mut blocks = Vec::new();
         let mut token: Option<String> = None;
         loop {
-            let page = self
-                .textract
-                .get_document_text_detection()
-                .job_id(&job_id)
-                .set_next_token(token.take())
-                .send()
-                .await
-                .map_err(|e| sdk_error("textract", "GetDocumentTextDetection", e))?;
-            match page.job_status() {
-                Some(JobStatus::Succeeded) | Some(JobStatus::PartialSuccess) => {}
-                Some(JobStatus::Failed) => {
+            let mut request = json!({"JobId": job_id});
+            if let Some(t) = token.take() {
+                request["NextToken"] = Value::String(t);
+            }
+            let page: Answer = self
+                .call(&TEXTRACT, "GetDocumentTextDetection", request)
+                .await?;
+            match page.job_status.as_deref() {
+                Some("SUCCEEDED" | "PARTIAL_SUCCESS") => {}
+                Some("FAILED") => {
                     return Err(PortError::Invalid(format!(
                         "Textract could not read the document: {}",
-                        page.status_message().unwrap_or("no reason given")
+                        page.status_message.as_deref().unwrap_or("no reason given")
                     )))
                 }
                 _ => {
@@ -193,9 +205,9 @@ impl AwsVision {
                     )))
                 }
             }
-            blocks.extend_from_slice(page.blocks());
-            match page.next_token() {
-                Some(t) => token = Some(t.to_owned()),
+            blocks.extend(page.blocks);
+            match page.next_token {
+                Some(t) => token = Some(t),
                 None => return Ok(lines_by_page(&blocks)),
             }
         }
@@ -218,9 +230,10 @@ impl ImageAnalyzer for AwsVision {
                 pages,
             });
         }
-        let (text, labels) = match &self.rekognition {
-            Some(_) => tokio::try_join!(self.image_text(image, bytes), self.labels(image, bytes))?,
-            None => (self.image_text(image, bytes).await?, Vec::new()),
+        let (text, labels) = if self.labels {
+            tokio::try_join!(self.image_text(image, bytes), self.labels(image, bytes))?
+        } else {
+            (self.image_text(image, bytes).await?, Vec::new())
         };
         Ok(ImageAnalysis {
             text,
@@ -234,24 +247,24 @@ impl ImageAnalyzer for AwsVision {
 mod tests {
     use super::*;
 
-    fn block(kind: BlockType, page: i32, text: Option<&str>) -> Block {
-        Block::builder()
-            .block_type(kind)
-            .page(page)
-            .set_text(text.map(str::to_owned))
-            .build()
+    fn block(kind: &str, page: i32, text: Option<&str>) -> Block {
+        Block {
+            block_type: Some(kind.to_owned()),
+            page: Some(page),
+            text: text.map(str::to_owned),
+        }
     }
 
     #[test]
     fn a_page_without_lines_keeps_the_later_pages_numbers() {
         let blocks = [
-            block(BlockType::Page, 1, None),
-            block(BlockType::Line, 1, Some("Cover")),
-            block(BlockType::Page, 2, None),
-            block(BlockType::Page, 3, None),
-            block(BlockType::Line, 3, Some("Page three")),
-            block(BlockType::Word, 3, Some("Page")),
-            block(BlockType::Line, 99_999, Some("bogus")),
+            block("PAGE", 1, None),
+            block("LINE", 1, Some("Cover")),
+            block("PAGE", 2, None),
+            block("PAGE", 3, None),
+            block("LINE", 3, Some("Page three")),
+            block("WORD", 3, Some("Page")),
+            block("LINE", 99_999, Some("bogus")),
         ];
         assert_eq!(lines_by_page(&blocks), ["Cover", "", "Page three"]);
         assert!(lines_by_page(&[]).is_empty());

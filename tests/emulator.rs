@@ -183,6 +183,21 @@ pub async fn call(
         .unwrap_or_else(|e| panic!("{}", e.message))
 }
 
+/// One REST operation with a JSON body on the emulator (tests create SES
+/// identities with it).
+pub async fn rest(
+    sdk: &SdkConfig,
+    service: &signed::Service,
+    op: &str,
+    path: &str,
+    input: serde_json::Value,
+) -> serde_json::Value {
+    signed::AwsClient::new(sdk)
+        .rest_json(service, op, "POST", path, &input)
+        .await
+        .unwrap_or_else(|e| panic!("{}", e.message))
+}
+
 pub async fn create_table(ddb: &aws_sdk_dynamodb::Client, name: &str) {
     use aws_sdk_dynamodb::types::{
         AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType,

@@ -192,12 +192,7 @@ async fn ses_sends_from_a_verified_identity_and_refuses_bad_requests() {
         matches!(unverified, Err(SendError::NotSent(PortError::Invalid(ref m))) if m.contains("MessageRejected")),
         "{unverified:?}"
     );
-    aws_sdk_sesv2::Client::new(&stack.sdk)
-        .create_email_identity()
-        .email_identity("jarvis@example.com")
-        .send()
-        .await
-        .unwrap();
+    create_email_identity(&stack, "jarvis@example.com").await;
     let id = mailer.send(&email).await.unwrap();
     assert!(!id.is_empty());
     let nobody = OutgoingEmail {
@@ -210,8 +205,20 @@ async fn ses_sends_from_a_verified_identity_and_refuses_bad_requests() {
     ));
 }
 
-/// SES SendEmail is not idempotent: one call is one attempt (the SDK's retries
-/// are off for it), and an answer that never came is an unknown outcome, not
+/// A verified sender on the emulator (SESv2 `CreateEmailIdentity`).
+async fn create_email_identity(stack: &jarvis_aws::AwsStack, address: &str) {
+    emulator::rest(
+        &stack.sdk,
+        &jarvis_aws::signed::SES,
+        "CreateEmailIdentity",
+        "/v2/email/identities",
+        json!({"EmailIdentity": address}),
+    )
+    .await;
+}
+
+/// SES SendEmail is not idempotent: one call is one attempt (retries are off
+/// for its client), and an answer that never came is an unknown outcome, not
 /// a failure to retry. The AWS rule: a 5xx or a timeout may come after SES
 /// accepted the mail; moto never answers so, so the proxy does.
 #[tokio::test]
@@ -219,12 +226,7 @@ async fn ses_send_email_is_tried_once_and_a_lost_answer_is_an_unknown_outcome() 
     let (stack, proxy) = stack_behind_proxy(4).await;
     // A sender of its own: the emulator's identities are shared by the run.
     let from = format!("{}@example.org", emulator::unique("sender"));
-    aws_sdk_sesv2::Client::new(&stack.sdk)
-        .create_email_identity()
-        .email_identity(&from)
-        .send()
-        .await
-        .unwrap();
+    create_email_identity(&stack, &from).await;
     let mailer = jarvis_aws::ses::SesMailer::from_sdk(&stack.sdk, &from);
     let email = OutgoingEmail {
         tenant_id: alice(),
@@ -236,7 +238,7 @@ async fn ses_send_email_is_tried_once_and_a_lost_answer_is_an_unknown_outcome() 
     proxy.fail(SEND, 2, aws_json_error(500, "InternalFailure", "try again"));
     let lost = mailer.send(&email).await;
     assert!(matches!(lost, Err(SendError::Unknown(_))), "{lost:?}");
-    assert_eq!(proxy.pending(), 1, "one attempt, not the SDK's four");
+    assert_eq!(proxy.pending(), 1, "one attempt, not the configured four");
     let lost = mailer.send(&email).await;
     assert!(matches!(lost, Err(SendError::Unknown(_))), "{lost:?}");
     assert_eq!(proxy.pending(), 0);
@@ -255,7 +257,7 @@ async fn ses_send_email_is_tried_once_and_a_lost_answer_is_an_unknown_outcome() 
         .send(&email)
         .await
         .expect("sent once the faults are gone");
-    // Every other client keeps the SDK's retries.
+    // Every other client keeps its retries.
     proxy.fail(
         "PutItem",
         1,

@@ -389,6 +389,7 @@ mod tests {
             ("TRANSCRIBE", &crate::signed::TRANSCRIBE),
             ("COMPREHEND", &crate::signed::COMPREHEND),
             ("LAMBDA", &crate::signed::LAMBDA),
+            ("SES", &crate::signed::SES),
         ];
         for (name, service) in signed {
             let marker = format!("&{name},");

@@ -27,7 +27,7 @@
 //! (the SDK's standard retry mode, `JARVIS_AWS_MAX_ATTEMPTS` attempts); what is left
 //! is mapped by [`error`] to a `PortError` with the service, operation and AWS code.
 //! Services used for a handful of operations (Lambda, Step Functions, Textract,
-//! Rekognition, Transcribe, Comprehend) are called through [`signed`]: SigV4-signed
+//! Rekognition, Transcribe, Comprehend, SESv2) are called through [`signed`]: SigV4-signed
 //! requests of the services' published protocols, with the same credentials,
 //! region, endpoint override, retries and error mapping, and without compiling
 //! an SDK crate for each.
@@ -224,7 +224,7 @@ impl AwsStack {
     }
 
     /// The client for Lambda, Step Functions, Textract, Rekognition,
-    /// Transcribe and Comprehend ([`signed`]).
+    /// Transcribe, Comprehend and SESv2 ([`signed`]).
     pub fn signed_client(&self) -> signed::AwsClient {
         self.signed
             .get_or_init(|| signed::AwsClient::new(&self.sdk))
@@ -593,7 +593,7 @@ impl AwsStack {
     pub fn mailer(&self) -> Result<Arc<ses::SesMailer>, ConfigError> {
         let from = self.need(&self.settings.mail_from, vars::MAIL_FROM)?;
         self.uses("ses", &["SendEmail"], &[]);
-        Ok(Arc::new(ses::SesMailer::from_sdk(&self.sdk, from)))
+        Ok(Arc::new(ses::SesMailer::new(self.signed_client(), from)))
     }
 
     /// Cancelling schedules only (DeleteSchedule in the group): what erasure needs.

@@ -2,16 +2,16 @@
 //! other way: an SES receipt rule writes the raw message into the raw bucket,
 //! where it is an `.eml` object like any other and `parse-email` reads it from S3.
 //!
-//! SendEmail is not idempotent: the SDK's own retries are off for this client
+//! SendEmail is not idempotent: this client sends each request once
 //! ([`SesMailer::from_sdk`]), and an answer that never came (a timeout, a
 //! broken connection, a 5xx) is [`SendError::Unknown`], never retried.
 
-use crate::error::sdk_error;
+use crate::signed::{AwsClient, SES};
 use async_trait::async_trait;
-use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message};
-use aws_sdk_sesv2::Client;
-use jarvis_core::ports::{Mailer, OutgoingEmail, PortResult, SendError};
+use jarvis_core::ports::{Mailer, OutgoingEmail, SendError};
 use jarvis_core::PortError;
+use serde::Deserialize;
+use serde_json::json;
 
 const SERVICE: &str = "ses";
 /// SES accepts at most 50 recipients per message.
@@ -19,34 +19,30 @@ const MAX_RECIPIENTS: usize = 50;
 
 #[derive(Clone)]
 pub struct SesMailer {
-    client: Client,
+    client: AwsClient,
     from: String,
 }
 
 impl SesMailer {
-    /// The mailer on a client built from `sdk` with the SDK's retries off:
-    /// one SendEmail call is one attempt.
+    /// The mailer on a client built from `sdk`: one SendEmail call is one attempt.
     pub fn from_sdk(sdk: &aws_config::SdkConfig, from: &str) -> Self {
-        let config = aws_sdk_sesv2::config::Builder::from(sdk)
-            .retry_config(aws_smithy_types::retry::RetryConfig::disabled())
-            .build();
-        Self::new(Client::from_conf(config), from)
+        Self::new(AwsClient::new(sdk), from)
     }
 
-    pub fn new(client: Client, from: &str) -> Self {
+    /// The mailer on `client`, with its retries off.
+    pub fn new(client: AwsClient, from: &str) -> Self {
         Self {
-            client,
+            client: client.without_retries(),
             from: from.to_owned(),
         }
     }
 }
 
-fn content(data: &str) -> PortResult<Content> {
-    Content::builder()
-        .data(data)
-        .charset("UTF-8")
-        .build()
-        .map_err(|e| PortError::Invalid(e.to_string()))
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct Sent {
+    #[serde(default)]
+    message_id: String,
 }
 
 /// SES tag values allow letters, digits, `_` and `-` only.
@@ -62,21 +58,6 @@ fn tag_value(raw: &str) -> String {
         .collect()
 }
 
-/// Whether SES certainly did not take the mail: the request was never built,
-/// or SES answered with a client error (4xx: rejected, throttled, not
-/// verified). A timeout, a broken connection or a 5xx may come after SES
-/// accepted it.
-fn refused_before_sending<E>(
-    err: &aws_sdk_sesv2::error::SdkError<E, aws_smithy_runtime_api::http::Response>,
-) -> bool {
-    use aws_sdk_sesv2::error::SdkError;
-    match err {
-        SdkError::ConstructionFailure(_) => true,
-        SdkError::ServiceError(ctx) => ctx.raw().status().is_client_error(),
-        _ => false,
-    }
-}
-
 #[async_trait]
 impl Mailer for SesMailer {
     async fn send(&self, email: &OutgoingEmail) -> Result<String, SendError> {
@@ -85,42 +66,35 @@ impl Mailer for SesMailer {
                 "a message needs 1 to {MAX_RECIPIENTS} recipients"
             ))));
         }
-        let message = Message::builder()
-            .subject(content(&email.subject).map_err(SendError::NotSent)?)
-            .body(
-                Body::builder()
-                    .text(content(&email.body_text).map_err(SendError::NotSent)?)
-                    .build(),
-            )
-            .build();
-        let out = self
+        let text = |data: &str| json!({"Data": data, "Charset": "UTF-8"});
+        let request = json!({
+            "FromEmailAddress": self.from,
+            "Destination": {"ToAddresses": email.to},
+            "Content": {"Simple": {
+                "Subject": text(&email.subject),
+                "Body": {"Text": text(&email.body_text)},
+            }},
+            "EmailTags": [{"Name": "tenant", "Value": tag_value(email.tenant_id.as_str())}],
+        });
+        let out: Sent = self
             .client
-            .send_email()
-            .from_email_address(&self.from)
-            .destination(
-                Destination::builder()
-                    .set_to_addresses(Some(email.to.clone()))
-                    .build(),
+            .rest_json(
+                &SES,
+                "SendEmail",
+                "POST",
+                "/v2/email/outbound-emails",
+                &request,
             )
-            .content(EmailContent::builder().simple(message).build())
-            .email_tags(
-                aws_sdk_sesv2::types::MessageTag::builder()
-                    .name("tenant")
-                    .value(tag_value(email.tenant_id.as_str()))
-                    .build()
-                    .map_err(|e| SendError::NotSent(PortError::Invalid(e.to_string())))?,
-            )
-            .send()
             .await
             .map_err(|e| {
-                let refused = refused_before_sending(&e);
-                let port = sdk_error(SERVICE, "SendEmail", e);
+                let refused = e.certainly_not_done();
+                let port = e.into_port(SERVICE);
                 if refused {
                     SendError::NotSent(port)
                 } else {
                     SendError::Unknown(port)
                 }
             })?;
-        Ok(out.message_id().unwrap_or_default().to_owned())
+        Ok(out.message_id)
     }
 }

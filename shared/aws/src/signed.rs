@@ -1,5 +1,5 @@
 //! Signed calls to the services Jarvis uses for a handful of operations
-//! (Lambda, Step Functions, Textract, Rekognition, Transcribe, Comprehend),
+//! (Lambda, Step Functions, Textract, Rekognition, Transcribe, Comprehend, SESv2),
 //! without their SDK crates: each of those is a large crate to compile for one
 //! to four operations. A call is one HTTPS request, SigV4-signed with the SDK
 //! configuration's credentials and region, to the service's regional endpoint
@@ -11,7 +11,7 @@
 //!
 //! The wire formats are the services' published protocols: `awsJson1_0` /
 //! `awsJson1_1` (POST `/`, `X-Amz-Target: <prefix>.<Operation>`, the error's
-//! code in `__type`) and Lambda's `restJson1` Invoke.
+//! code in `__type`) and `restJson1` (Lambda's Invoke, SESv2's SendEmail).
 
 use crate::error::{classify, port_error, Class};
 use aws_config::SdkConfig;
@@ -75,6 +75,13 @@ pub const LAMBDA: Service = Service {
     target_prefix: "",
     json_version: "",
 };
+/// SESv2 (REST): signed as `ses`, served at `email.<region>`.
+pub const SES: Service = Service {
+    signing_name: "ses",
+    endpoint_prefix: "email",
+    target_prefix: "",
+    json_version: "",
+};
 
 /// A failed call: the AWS error code and HTTP status when the service
 /// answered, and how it classifies.
@@ -85,6 +92,9 @@ pub struct CallError {
     pub class: Class,
     /// What went wrong, with the operation's name first.
     pub message: String,
+    /// Whether the request may have reached the service: false when it was
+    /// never built or signed, or its connection was never made.
+    pub sent: bool,
 }
 
 impl CallError {
@@ -97,12 +107,21 @@ impl CallError {
         port_error(service, self.class, self.message)
     }
 
+    /// Whether the service certainly did not act on the request: it was never
+    /// sent, or the service refused it (4xx: rejected, throttled, not allowed).
+    /// A timeout, a broken connection or a 5xx may come after it acted.
+    pub fn certainly_not_done(&self) -> bool {
+        !self.sent || self.status.is_some_and(|s| (400..500).contains(&s))
+    }
+
+    /// A failure on this side before anything was sent.
     fn local(op: &str, class: Class, what: impl std::fmt::Display) -> Self {
         Self {
             code: None,
             status: None,
             class,
             message: format!("{op}: {what}"),
+            sent: false,
         }
     }
 }
@@ -175,6 +194,23 @@ impl AwsClient {
         }
     }
 
+    /// The same client, sending each request once: for operations that are
+    /// not idempotent (SendEmail), where a retry could act twice.
+    pub fn without_retries(&self) -> Self {
+        let i = &self.inner;
+        Self {
+            inner: Arc::new(Inner {
+                http: i.http.clone(),
+                credentials: i.credentials.clone(),
+                cached: Mutex::new(i.cached.lock().expect("credentials lock").clone()),
+                region: i.region.clone(),
+                endpoint: i.endpoint.clone(),
+                max_attempts: 1,
+                initial_backoff: i.initial_backoff,
+            }),
+        }
+    }
+
     /// The base URL of `service`: the override, or its regional endpoint.
     pub fn endpoint(&self, service: &Service) -> String {
         if let Some(url) = &self.inner.endpoint {
@@ -213,18 +249,7 @@ impl AwsClient {
                 body,
             )
             .await?;
-        let body = if reply.body.is_empty() {
-            &b"{}"[..]
-        } else {
-            &reply.body
-        };
-        serde_json::from_slice(body).map_err(|e| {
-            CallError::local(
-                op,
-                Class::Other,
-                format!("an answer that is not the documented shape: {e}"),
-            )
-        })
+        parse_answer(op, &reply.body)
     }
 
     /// One REST operation: `path_and_query` already percent-encoded.
@@ -239,6 +264,30 @@ impl AwsClient {
     ) -> Result<Reply, CallError> {
         self.send(service, op, method, path_and_query, headers, body)
             .await
+    }
+
+    /// One REST operation with a JSON body and a JSON answer.
+    pub async fn rest_json<I: Serialize, O: DeserializeOwned>(
+        &self,
+        service: &Service,
+        op: &str,
+        method: &str,
+        path_and_query: &str,
+        input: &I,
+    ) -> Result<O, CallError> {
+        let body = serde_json::to_vec(input)
+            .map_err(|e| CallError::local(op, Class::Invalid, format!("unwritable input: {e}")))?;
+        let reply = self
+            .send(
+                service,
+                op,
+                method,
+                path_and_query,
+                &[("content-type", "application/json")],
+                body,
+            )
+            .await?;
+        parse_answer(op, &reply.body)
     }
 
     async fn send(
@@ -329,7 +378,10 @@ impl AwsClient {
             } else {
                 format!("could not reach the service: {e}")
             };
-            CallError::local(op, Class::Transient, what)
+            CallError {
+                sent: !e.is_connect(),
+                ..CallError::local(op, Class::Transient, what)
+            }
         })?;
         let status = response.status().as_u16();
         let headers = response.headers().clone();
@@ -380,6 +432,20 @@ impl AwsClient {
     }
 }
 
+/// A successful answer read as `O` (an empty body as `{}`). The request was
+/// done, so a failure here is `sent`.
+fn parse_answer<O: DeserializeOwned>(op: &str, body: &[u8]) -> Result<O, CallError> {
+    let body = if body.is_empty() { &b"{}"[..] } else { body };
+    serde_json::from_slice(body).map_err(|e| CallError {
+        sent: true,
+        ..CallError::local(
+            op,
+            Class::Other,
+            format!("an answer that is not the documented shape: {e}"),
+        )
+    })
+}
+
 /// The error a service answered: its code from `X-Amzn-ErrorType` or the
 /// body's `__type` / `code` / `Type` (with any `namespace#` before it and
 /// `:url` after it removed), its message from `message` / `Message`.
@@ -418,6 +484,7 @@ pub fn service_error(
         ),
         code,
         status: Some(status),
+        sent: true,
     }
 }
 
@@ -531,6 +598,34 @@ mod tests {
         assert!(
             unsigned.message.contains("no AWS credentials"),
             "{unsigned:?}"
+        );
+        assert!(unsigned.certainly_not_done());
+    }
+
+    /// A connection never made sent nothing (SendEmail may say "not sent"); it
+    /// is still transient, and retried up to the attempts configured.
+    #[tokio::test]
+    async fn a_refused_connection_sent_nothing() {
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", closed.local_addr().unwrap());
+        drop(closed);
+        let sdk = SdkConfig::builder()
+            .region(aws_config::Region::new("us-east-1"))
+            .endpoint_url(url)
+            .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
+                "AKID", "secret", None, None, "test",
+            )))
+            .build();
+        let client = AwsClient::new(&sdk).without_retries();
+        let e = client
+            .call::<_, serde_json::Value>(&STEP_FUNCTIONS, "StartExecution", &serde_json::json!({}))
+            .await
+            .unwrap_err();
+        assert_eq!(e.class, Class::Transient, "{e:?}");
+        assert!(!e.sent && e.certainly_not_done(), "{e:?}");
+        assert!(
+            e.message.starts_with("StartExecution: could not reach"),
+            "{e:?}"
         );
     }
 }

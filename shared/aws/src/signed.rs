@@ -162,8 +162,11 @@ const MAX_BACKOFF: Duration = Duration::from_secs(10);
 const REFRESH_BEFORE: Duration = Duration::from_secs(300);
 
 impl AwsClient {
-    /// From the SDK configuration: its credentials, region, endpoint override,
-    /// retry attempts and timeouts.
+    /// From the SDK configuration: its credentials, region (us-east-1 when it
+    /// names none, where the SDK's clients would refuse the call; Lambda always
+    /// sets one), endpoint override (the global one: per-service
+    /// `AWS_ENDPOINT_URL_<SERVICE>` variables are not read), retry attempts
+    /// and timeouts.
     pub fn new(sdk: &SdkConfig) -> Self {
         let timeouts = sdk.timeout_config();
         let mut http = reqwest::Client::builder().use_rustls_tls();

@@ -4,16 +4,14 @@
 //! offsets into the whole text. Entity types map onto Jarvis's PII kinds; types
 //! Jarvis does not track (names, addresses, dates) are left out.
 
-use crate::signed::{AwsClient, Service, COMPREHEND};
+use crate::signed::{AwsClient, COMPREHEND};
 use async_trait::async_trait;
 use jarvis_core::domain::PiiKind;
 use jarvis_core::pii::PiiEntity;
 use jarvis_core::ports::{PiiDetector, PortResult, TextInsights};
-use serde::de::DeserializeOwned;
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::json;
 
-const SERVICE: &str = "comprehend";
 /// Entities and key phrases kept per document.
 const MAX_INSIGHTS: usize = 20;
 /// Languages `DetectEntities` and `DetectKeyPhrases` read.
@@ -31,18 +29,6 @@ pub struct ComprehendPii {
 impl ComprehendPii {
     pub fn new(client: AwsClient) -> Self {
         Self { client }
-    }
-
-    async fn call<O: DeserializeOwned>(
-        &self,
-        service: &Service,
-        op: &str,
-        input: Value,
-    ) -> PortResult<O> {
-        self.client
-            .call(service, op, &input)
-            .await
-            .map_err(|e| e.into_port(SERVICE))
     }
 }
 
@@ -129,7 +115,8 @@ impl PiiDetector for ComprehendPii {
                 continue;
             }
             let out: Found = self
-                .call(
+                .client
+                .call_port(
                     &COMPREHEND,
                     "DetectPiiEntities",
                     json!({"Text": piece, "LanguageCode": "en"}),
@@ -167,7 +154,8 @@ impl PiiDetector for ComprehendPii {
             return Ok(None);
         }
         let langs: Found = self
-            .call(
+            .client
+            .call_port(
                 &COMPREHEND,
                 "DetectDominantLanguage",
                 json!({"Text": piece}),
@@ -201,8 +189,10 @@ impl ComprehendPii {
     ) -> PortResult<(Vec<(String, String)>, Vec<String>)> {
         let input = json!({"Text": piece, "LanguageCode": language});
         let (entities, phrases): (Found, Found) = tokio::try_join!(
-            self.call(&COMPREHEND, "DetectEntities", input.clone()),
-            self.call(&COMPREHEND, "DetectKeyPhrases", input.clone()),
+            self.client
+                .call_port(&COMPREHEND, "DetectEntities", input.clone()),
+            self.client
+                .call_port(&COMPREHEND, "DetectKeyPhrases", input.clone()),
         )?;
         let most_confident_first =
             |a: &Entity, b: &Entity| b.score.unwrap_or(0.0).total_cmp(&a.score.unwrap_or(0.0));

@@ -38,50 +38,38 @@ pub struct Service {
     pub json_version: &'static str,
 }
 
-pub const STEP_FUNCTIONS: Service = Service {
-    signing_name: "states",
-    endpoint_prefix: "states",
-    target_prefix: "AWSStepFunctions",
-    json_version: "1.0",
-};
-pub const TEXTRACT: Service = Service {
-    signing_name: "textract",
-    endpoint_prefix: "textract",
-    target_prefix: "Textract",
-    json_version: "1.1",
-};
-pub const REKOGNITION: Service = Service {
-    signing_name: "rekognition",
-    endpoint_prefix: "rekognition",
-    target_prefix: "RekognitionService",
-    json_version: "1.1",
-};
-pub const TRANSCRIBE: Service = Service {
-    signing_name: "transcribe",
-    endpoint_prefix: "transcribe",
-    target_prefix: "Transcribe",
-    json_version: "1.1",
-};
-pub const COMPREHEND: Service = Service {
-    signing_name: "comprehend",
-    endpoint_prefix: "comprehend",
-    target_prefix: "Comprehend_20171127",
-    json_version: "1.1",
-};
-/// REST: no target, no JSON version; see [`AwsClient::rest`].
-pub const LAMBDA: Service = Service {
-    signing_name: "lambda",
-    endpoint_prefix: "lambda",
-    target_prefix: "",
-    json_version: "",
-};
-/// SESv2 (REST): signed as `ses`, served at `email.<region>`.
-pub const SES: Service = Service {
-    signing_name: "ses",
-    endpoint_prefix: "email",
-    target_prefix: "",
-    json_version: "",
-};
+impl Service {
+    /// A JSON-protocol service (`awsJson<version>`, operations in `X-Amz-Target`).
+    const fn json(
+        signing_name: &'static str,
+        endpoint_prefix: &'static str,
+        target_prefix: &'static str,
+        json_version: &'static str,
+    ) -> Self {
+        Self {
+            signing_name,
+            endpoint_prefix,
+            target_prefix,
+            json_version,
+        }
+    }
+
+    /// A REST service: no target, no JSON version; see [`AwsClient::rest`].
+    const fn rest(signing_name: &'static str, endpoint_prefix: &'static str) -> Self {
+        Self::json(signing_name, endpoint_prefix, "", "")
+    }
+}
+
+pub const STEP_FUNCTIONS: Service = Service::json("states", "states", "AWSStepFunctions", "1.0");
+pub const TEXTRACT: Service = Service::json("textract", "textract", "Textract", "1.1");
+pub const REKOGNITION: Service =
+    Service::json("rekognition", "rekognition", "RekognitionService", "1.1");
+pub const TRANSCRIBE: Service = Service::json("transcribe", "transcribe", "Transcribe", "1.1");
+pub const COMPREHEND: Service =
+    Service::json("comprehend", "comprehend", "Comprehend_20171127", "1.1");
+pub const LAMBDA: Service = Service::rest("lambda", "lambda");
+/// SESv2: signed as `ses`, served at `email.<region>`.
+pub const SES: Service = Service::rest("ses", "email");
 
 /// A failed call: the AWS error code and HTTP status when the service
 /// answered, and how it classifies.
@@ -240,7 +228,7 @@ impl AwsClient {
         let target = format!("{}.{op}", service.target_prefix);
         let content_type = format!("application/x-amz-json-{}", service.json_version);
         let reply = self
-            .send(
+            .rest(
                 service,
                 op,
                 "POST",
@@ -255,18 +243,16 @@ impl AwsClient {
         parse_answer(op, &reply.body)
     }
 
-    /// One REST operation: `path_and_query` already percent-encoded.
-    pub async fn rest(
+    /// [`AwsClient::call`] with its failure as the `PortError` of `service`.
+    pub async fn call_port<I: Serialize, O: DeserializeOwned>(
         &self,
         service: &Service,
         op: &str,
-        method: &str,
-        path_and_query: &str,
-        headers: &[(&str, &str)],
-        body: Vec<u8>,
-    ) -> Result<Reply, CallError> {
-        self.send(service, op, method, path_and_query, headers, body)
+        input: I,
+    ) -> jarvis_core::ports::PortResult<O> {
+        self.call(service, op, &input)
             .await
+            .map_err(|e| e.into_port(service.signing_name))
     }
 
     /// One REST operation with a JSON body and a JSON answer.
@@ -281,7 +267,7 @@ impl AwsClient {
         let body = serde_json::to_vec(input)
             .map_err(|e| CallError::local(op, Class::Invalid, format!("unwritable input: {e}")))?;
         let reply = self
-            .send(
+            .rest(
                 service,
                 op,
                 method,
@@ -293,7 +279,10 @@ impl AwsClient {
         parse_answer(op, &reply.body)
     }
 
-    async fn send(
+    /// One request, retried while its failure is transient:
+    /// `path_and_query` already percent-encoded (a REST operation, or `/`
+    /// for the JSON protocols).
+    pub async fn rest(
         &self,
         service: &Service,
         op: &str,

@@ -8,12 +8,11 @@
 //!   `GetDocumentTextDetection` page by page. While the job runs this answers
 //!   `PortError::Pending`, and the state machine asks again later.
 
-use crate::signed::{AwsClient, Service, REKOGNITION, TEXTRACT};
+use crate::signed::{AwsClient, REKOGNITION, TEXTRACT};
 use async_trait::async_trait;
 use jarvis_core::domain::ObjectRef;
 use jarvis_core::ports::{ImageAnalysis, ImageAnalyzer, PortResult};
 use jarvis_core::PortError;
-use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
@@ -126,21 +125,10 @@ impl AwsVision {
         }
     }
 
-    async fn call<O: DeserializeOwned>(
-        &self,
-        service: &Service,
-        op: &str,
-        input: Value,
-    ) -> PortResult<O> {
-        self.client
-            .call(service, op, &input)
-            .await
-            .map_err(|e| e.into_port(service.signing_name))
-    }
-
     async fn image_text(&self, object: &ObjectRef, bytes: &[u8]) -> PortResult<String> {
         let out: Answer = self
-            .call(
+            .client
+            .call_port(
                 &TEXTRACT,
                 "DetectDocumentText",
                 json!({"Document": source(object, bytes)}),
@@ -154,7 +142,8 @@ impl AwsVision {
             return Ok(Vec::new());
         }
         let out: Answer = self
-            .call(
+            .client
+            .call_port(
                 &REKOGNITION,
                 "DetectLabels",
                 json!({
@@ -170,7 +159,8 @@ impl AwsVision {
     /// Starts (or finds, by token) the async job and collects its pages when done.
     async fn document_pages(&self, object: &ObjectRef) -> PortResult<Vec<String>> {
         let started: Answer = self
-            .call(
+            .client
+            .call_port(
                 &TEXTRACT,
                 "StartDocumentTextDetection",
                 json!({
@@ -189,7 +179,8 @@ impl AwsVision {
                 request["NextToken"] = Value::String(t);
             }
             let page: Answer = self
-                .call(&TEXTRACT, "GetDocumentTextDetection", request)
+                .client
+                .call_port(&TEXTRACT, "GetDocumentTextDetection", request)
                 .await?;
             match page.job_status.as_deref() {
                 Some("SUCCEEDED" | "PARTIAL_SUCCESS") => {}

@@ -168,7 +168,6 @@ pub async fn create_resources(sdk: &SdkConfig) -> Resources {
     }
 }
 
-/// The table as Terraform declares it: `pk`/`sk`, GSI `gsi1` on `gsi1pk`/`gsi1sk`.
 /// One JSON-protocol operation on the emulator, through the adapters' own
 /// signed client (tests read Step Functions runs and Transcribe jobs with it).
 pub async fn call(
@@ -198,6 +197,7 @@ pub async fn rest(
         .unwrap_or_else(|e| panic!("{}", e.message))
 }
 
+/// The table as Terraform declares it: `pk`/`sk`, GSI `gsi1` on `gsi1pk`/`gsi1sk`.
 pub async fn create_table(ddb: &aws_sdk_dynamodb::Client, name: &str) {
     use aws_sdk_dynamodb::types::{
         AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType,

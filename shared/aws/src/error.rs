@@ -116,6 +116,15 @@ pub fn port_error(service: &'static str, class: Class, message: String) -> PortE
     }
 }
 
+/// The message of an operation the service answered with an error, whether
+/// through the SDK or [`crate::signed`]: operation, AWS code, detail, status.
+pub fn answered(op: &str, code: Option<&str>, detail: &str, status: u16) -> String {
+    format!(
+        "{op} failed: {}: {detail} (HTTP {status})",
+        code.unwrap_or("error")
+    )
+}
+
 /// Maps a failed SDK call of `service`'s operation `op`.
 pub fn sdk_error<E>(service: &'static str, op: &str, err: SdkError<E, Response>) -> PortError
 where
@@ -130,10 +139,7 @@ where
                 .message()
                 .map(str::to_owned)
                 .unwrap_or_else(|| e.to_string());
-            let message = format!(
-                "{op} failed: {}: {detail} (HTTP {status})",
-                code.as_deref().unwrap_or("error")
-            );
+            let message = answered(op, code.as_deref(), &detail, status);
             port_error(service, classify(code.as_deref(), Some(status)), message)
         }
         SdkError::TimeoutError(_) => {

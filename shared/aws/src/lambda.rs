@@ -91,7 +91,7 @@ impl ToolRunner for LambdaTools {
                 source: None,
             });
         }
-        serde_json::from_slice(&out.body).map_err(|e| PortError::Backend {
+        serde_json::from_slice(body).map_err(|e| PortError::Backend {
             backend: SERVICE,
             message: format!("{function} answered something that is not a tool reply: {e}"),
             source: None,

@@ -13,7 +13,7 @@
 //! `awsJson1_1` (POST `/`, `X-Amz-Target: <prefix>.<Operation>`, the error's
 //! code in `__type`) and `restJson1` (Lambda's Invoke, SESv2's SendEmail).
 
-use crate::error::{classify, port_error, Class};
+use crate::error::{answered, classify, port_error, Class};
 use aws_config::SdkConfig;
 use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
 use aws_credential_types::Credentials;
@@ -470,10 +470,7 @@ pub fn service_error(
     });
     CallError {
         class: classify(code.as_deref(), Some(status)),
-        message: format!(
-            "{op} failed: {}: {detail} (HTTP {status})",
-            code.as_deref().unwrap_or("error")
-        ),
+        message: answered(op, code.as_deref(), &detail, status),
         code,
         status: Some(status),
         sent: true,

@@ -4,30 +4,19 @@
 //! `PortError::Pending`; the state machine's poll loop asks again.
 
 use crate::s3::S3BlobStore;
-use crate::signed::{AwsClient, CallError, Service, TRANSCRIBE};
+use crate::signed::{AwsClient, TRANSCRIBE};
 use async_trait::async_trait;
 use jarvis_core::domain::ObjectRef;
 use jarvis_core::ports::{
     BlobStore, Forgotten, PortResult, Transcriber, Transcript, TranscriptionJobs,
 };
 use jarvis_core::{PortError, TenantId};
-use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
 
 const SERVICE: &str = "transcribe";
-
-/// One Transcribe operation; the error kept whole, for its code.
-async fn call<O: DeserializeOwned>(
-    client: &AwsClient,
-    service: &Service,
-    op: &str,
-    input: Value,
-) -> Result<O, CallError> {
-    client.call(service, op, &input).await
-}
 
 /// The fields Jarvis reads of a job (`TranscriptionJob`, or a list's summary).
 #[derive(Deserialize, Default)]
@@ -121,9 +110,10 @@ impl AwsTranscriptionJobs {
             if let Some(t) = token.take() {
                 request["NextToken"] = Value::String(t);
             }
-            let page: Jobs = call(&self.client, &TRANSCRIBE, "ListTranscriptionJobs", request)
-                .await
-                .map_err(|e| e.into_port(SERVICE))?;
+            let page: Jobs = self
+                .client
+                .call_port(&TRANSCRIBE, "ListTranscriptionJobs", request)
+                .await?;
             for job in page.transcription_job_summaries {
                 let Some(name) = job.transcription_job_name.filter(|n| n.starts_with(&start))
                 else {
@@ -142,8 +132,10 @@ impl AwsTranscriptionJobs {
         let mut deleted = 0;
         for name in finished {
             let request = json!({"TranscriptionJobName": name});
-            match call::<Value>(&self.client, &TRANSCRIBE, "DeleteTranscriptionJob", request).await
-            {
+            let deleting =
+                self.client
+                    .call::<_, Value>(&TRANSCRIBE, "DeleteTranscriptionJob", &request);
+            match deleting.await {
                 Ok(_) => deleted += 1,
                 // Gone already (a retried erasure).
                 Err(e) if e.code() == Some("BadRequestException") => {}
@@ -242,9 +234,9 @@ impl AwsTranscriber {
             "OutputBucketName": self.output_bucket,
             "OutputKey": output_key(media, name),
         });
-        call::<Value>(&self.client, &TRANSCRIBE, "StartTranscriptionJob", request)
-            .await
-            .map_err(|e| e.into_port(SERVICE))?;
+        self.client
+            .call_port::<_, Value>(&TRANSCRIBE, "StartTranscriptionJob", request)
+            .await?;
         Ok(())
     }
 }
@@ -256,13 +248,11 @@ impl Transcriber for AwsTranscriber {
             PortError::Invalid(format!("Transcribe cannot read {content_type} media"))
         })?;
         let name = job_name(media);
-        let got = call::<Jobs>(
-            &self.client,
-            &TRANSCRIBE,
-            "GetTranscriptionJob",
-            json!({"TranscriptionJobName": name}),
-        )
-        .await;
+        let request = json!({"TranscriptionJobName": name});
+        let got = self
+            .client
+            .call::<_, Jobs>(&TRANSCRIBE, "GetTranscriptionJob", &request)
+            .await;
         let job = match got {
             Ok(out) => out.transcription_job,
             // Transcribe answers an unknown job name with BadRequestException.
